@@ -1,0 +1,225 @@
+// Failure detection and failover, run by the master aggregator.
+//
+//   1. Every leaf_heartbeat_interval_ms: send HeartbeatRequest to every leaf
+//      that is online; a reply records the round trip and the time.
+//   2. A leaf with no reply for leaf_failure_timeout_ms, or whose actor or
+//      node the aggregator sees die (down_msg), is declared offline, unless
+//      leaf_failure_detection is OFF.
+//   3. For every partition whose master was on that leaf, decide with
+//      ha::choose_failover: promote the in-sync replica on the pair under
+//      term + 1 (redundancy 2), or take the partition offline (redundancy 1,
+//      or a replica that is out of sync). Metadata is persisted before any
+//      promotion is sent, so a restarted aggregator never forgets a term.
+//   4. Send PromoteRequest to each chosen replica. Clients find the new
+//      master in the next partition map they fetch.
+//   5. A master that stops hearing from its replica asks to drop it to async
+//      (ReplicaSyncRequest); the aggregator records it out of sync before the
+//      master acknowledges anything alone.
+//
+//   aggregator          leaf A (dead)         leaf B (pair)
+//       |--Heartbeat------->X                     |
+//       |   ... leaf_failure_timeout_ms ...       |
+//       |  LeafOffline A; term 4 -> 5             |
+//       |--PromoteRequest(5)--------------------->|
+//       |<--PromoteReply--------------------------|
+//
+// SingleStore ("Managing High Availability"): the master aggregator detects a
+// failed leaf and promotes the replicas of its partitions on its pair; in
+// redundancy 1 the partitions of a failed leaf are offline until it returns.
+#include "actors/master_aggregator_state.hpp"
+#include "actors/partition.hpp"
+#include "actors/leaf.hpp"
+#include "base/log.hpp"
+#include "base/probes.hpp"
+
+namespace lg {
+
+namespace {
+
+constexpr uint64_t heartbeat_timer = 1;
+constexpr auto promote_timeout = std::chrono::seconds{5};
+
+} // namespace
+
+void leaf_failed(ma_self self, const std::string& addr,
+                 const std::string& why) {
+  auto& st = self->state;
+  auto leaf = find_leaf(st, addr);
+  if (leaf == nullptr || leaf->state() != "online")
+    return;
+  if (!global_bool(st, "leaf_failure_detection")) {
+    LG_PROBE(failure_ignored, "a leaf failure seen with detection OFF");
+    logger("ma")->warn("LeafFailureIgnored {} {} ({}): "
+                       "leaf_failure_detection is OFF",
+                       st.ctx(), addr, why);
+    return;
+  }
+  leaf->set_state("offline");
+  logger("ma")->warn("LeafOffline {} {}: {}", st.ctx(), addr, why);
+  struct promotion {
+    std::string db;
+    uint32_t ordinal;
+    std::string leaf;
+    uint64_t term;
+  };
+  std::vector<promotion> promotions;
+  for (auto& db : *st.meta.mutable_databases()) {
+    for (auto& part : *db.mutable_parts()) {
+      auto master = master_of(part);
+      if (master == nullptr || master->leaf() != addr)
+        continue;
+      auto decision = ha::choose_failover(views_of(st, part), part.term());
+      auto label = partition_label(db.name(), part.ordinal());
+      switch (decision.kind) {
+        case ha::failover_decision::promote:
+          for (auto& inst : *part.mutable_instances()) {
+            if (inst.leaf() == decision.leaf)
+              inst.set_role(pb::MASTER);
+            else if (inst.leaf() == addr) {
+              // The old master becomes the replica-to-be; it must be
+              // checked for divergence before it serves again.
+              inst.set_role(pb::REPLICA);
+              inst.set_in_sync(false);
+            }
+          }
+          part.set_term(decision.new_term);
+          part.set_offline(false);
+          part.clear_offline_reason();
+          promotions.push_back({db.name(), part.ordinal(), decision.leaf,
+                                decision.new_term});
+          break;
+        case ha::failover_decision::offline:
+          if (!part.offline())
+            LG_PROBE(partition_offline,
+                     "a partition lost its master with no promotable copy");
+          part.set_offline(true);
+          part.set_offline_reason("partition " + label + " is offline: "
+                                  + decision.reason);
+          logger("ma")->warn("PartitionOffline {} {}: {}", st.ctx(), label,
+                             decision.reason);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  persist(self);
+  for (auto& p : promotions) {
+    auto env = make_envelope(partition_label(p.db, p.ordinal), p.term);
+    env->mutable_promote_request()->set_term(p.term);
+    auto label = partition_label(p.db, p.ordinal);
+    st.ep.request(
+      self, p.leaf, partition_actor_name(p.db, p.ordinal), std::move(env),
+      promote_timeout, [self, label, p](const envelope* rep) {
+        auto& st = self->state;
+        if (rep == nullptr || rep->promote_reply().status() != pb::STATUS_OK) {
+          logger("ma")->error("PromotionFailed {} {} on {}: {}", st.ctx(),
+                              label, p.leaf,
+                              rep ? rep->promote_reply().error()
+                                  : std::string{"no answer"});
+          return;
+        }
+        logger("ma")->info("ReplicaPromoted {} {} on {} term={}", st.ctx(),
+                           label, p.leaf, p.term);
+      });
+  }
+}
+
+void arm_heartbeats(ma_self self) {
+  auto& st = self->state;
+  if (st.heartbeat_armed || st.meta.leaves_size() == 0)
+    return;
+  st.heartbeat_armed = true;
+  auto interval = std::chrono::milliseconds{
+    global_int(st, "leaf_heartbeat_interval_ms")};
+  self->delayed_send(self, interval, timer_atom::value, heartbeat_timer);
+}
+
+void heartbeat_round(ma_self self) {
+  auto& st = self->state;
+  st.heartbeat_armed = false;
+  auto now = self->clock().now();
+  auto timeout = std::chrono::milliseconds{
+    global_int(st, "leaf_failure_timeout_ms")};
+  std::vector<std::string> silent;
+  for (auto& leaf : st.meta.leaves()) {
+    if (leaf.state() != "online")
+      continue;
+    auto& rt = st.runtime[leaf.address()];
+    if (now - rt.last_reply >= timeout) {
+      silent.push_back(leaf.address());
+      continue;
+    }
+    auto env = make_envelope();
+    auto* body = env->mutable_heartbeat_request();
+    body->set_seq(++st.heartbeat_seq);
+    auto sent = std::chrono::duration_cast<std::chrono::microseconds>(
+                  now.time_since_epoch())
+                  .count();
+    body->set_sent_at_us(sent);
+    auto addr = leaf.address();
+    st.ep.request(self, addr, leaf_actor_name(), std::move(env),
+                  timeout, [self, addr, now](const envelope* rep) {
+                    if (rep == nullptr)
+                      return;
+                    auto& st = self->state;
+                    auto& rt = st.runtime[addr];
+                    auto at = self->clock().now();
+                    rt.last_reply = std::max(rt.last_reply, at);
+                    double rtt = std::chrono::duration<double, std::milli>(
+                                   at - now)
+                                   .count();
+                    ++rt.rtt_samples;
+                    rt.avg_rtt_ms += (rtt - rt.avg_rtt_ms)
+                                     / std::min<double>(rt.rtt_samples, 20);
+                  });
+  }
+  for (auto& addr : silent)
+    leaf_failed(self, addr,
+                "no heartbeat reply for "
+                  + std::to_string(timeout.count()) + " ms");
+  arm_heartbeats(self);
+}
+
+void on_replica_sync(ma_self self, const envelope_ptr& env) {
+  auto& st = self->state;
+  const auto& req = env->replica_sync_request();
+  const auto& label = env->header().partition();
+  auto rep = make_envelope(label);
+  auto* body = rep->mutable_replica_sync_reply();
+  body->set_status(pb::UNKNOWN);
+  body->set_error("unknown partition " + label);
+  auto colon = label.rfind(':');
+  auto db = colon == std::string::npos
+              ? nullptr
+              : find_database(st, label.substr(0, colon));
+  if (db != nullptr) {
+    for (auto& part : *db->mutable_parts()) {
+      if (partition_label(db->name(), part.ordinal()) != label)
+        continue;
+      auto master = master_of(part);
+      if (master == nullptr || master->leaf() != env->header().from().node()
+          || part.term() != env->header().term()) {
+        // Only the current master of the current term may change it.
+        LG_PROBE(stale_sync_change_refused,
+                 "a deposed master asked to drop its replica");
+        body->set_status(pb::FENCED);
+        body->set_error("not the master of " + label + " at term "
+                        + std::to_string(part.term()));
+        break;
+      }
+      for (auto& inst : *part.mutable_instances())
+        if (inst.leaf() == req.replica() && inst.role() == pb::REPLICA)
+          inst.set_in_sync(req.in_sync());
+      persist(self);
+      logger("ma")->warn("ReplicaSyncChanged {} {} replica {} in_sync={}",
+                         st.ctx(), label, req.replica(), req.in_sync());
+      body->set_status(pb::STATUS_OK);
+      body->clear_error();
+      break;
+    }
+  }
+  st.ep.reply(self, *env, std::move(rep));
+}
+
+} // namespace lg

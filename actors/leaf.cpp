@@ -1,0 +1,325 @@
+#include "actors/leaf.hpp"
+
+#include <map>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/partition.hpp"
+#include "base/log.hpp"
+#include "base/probes.hpp"
+
+namespace lg {
+
+namespace {
+
+constexpr uint64_t hello_timer = 1;
+constexpr auto hello_timeout = std::chrono::seconds{1};
+
+struct instance_entry {
+  partition_actor handle;
+  std::shared_ptr<storage::partition_store> store;
+  std::string database;
+  uint32_t ordinal = 0;
+};
+
+struct leaf_state {
+  std::string name;
+  endpoint ep;
+  leaf_config cfg;
+  uint64_t incarnation = 0;
+  std::map<std::string, instance_entry> instances; // "db/ordinal"
+  std::vector<pb::InstanceState> failed;           // could not be opened
+  bool hello_done = false;
+
+  std::string ctx() const {
+    return "[leaf=" + cfg.address + " inc=" + std::to_string(incarnation)
+           + "]";
+  }
+};
+
+using self_ptr = leaf_actor::stateful_pointer<leaf_state>;
+
+std::string instance_key(const std::string& db, uint32_t ordinal) {
+  return db + "/" + std::to_string(ordinal);
+}
+
+std::string instances_dir(const leaf_config& cfg) {
+  return cfg.data_dir + "/instances";
+}
+
+std::string instance_dir(const leaf_config& cfg, const std::string& db,
+                         uint32_t ordinal) {
+  return instances_dir(cfg) + "/" + db + "." + std::to_string(ordinal);
+}
+
+uint64_t bump_incarnation(const leaf_config& cfg) {
+  auto path = cfg.data_dir + "/leaf.meta";
+  uint64_t value = 0;
+  if (auto text = cfg.fs->read_file(path); text.ok()) {
+    try {
+      value = std::stoull(*text);
+    } catch (const std::exception&) {
+      logger("leaf")->error("LeafMetaUnreadable {}: '{}' is no incarnation "
+                            "number; starting from 0",
+                            path, *text);
+    }
+  }
+  ++value;
+  if (auto err = cfg.fs->write_atomic(path, std::to_string(value)))
+    logger("leaf")->error("LeafMetaWriteFailed {}", err.to_string());
+  return value;
+}
+
+partition_config make_partition_config(self_ptr self, const std::string& db,
+                                       uint32_t ordinal,
+                                       std::shared_ptr<storage::partition_store>
+                                         store) {
+  auto& st = self->state;
+  partition_config pc;
+  pc.fab = st.cfg.fab;
+  pc.leaf = st.cfg.address;
+  pc.ma_node = st.cfg.ma_node;
+  pc.database = db;
+  pc.ordinal = ordinal;
+  pc.store = std::move(store);
+  pc.term = pc.store->last().term;
+  pc.sync_replication_timeout_ms = st.cfg.sync_replication_timeout_ms;
+  return pc;
+}
+
+void fill_opened(const instance_entry& e, pb::InstanceState& out) {
+  out.set_database(e.database);
+  out.set_ordinal(e.ordinal);
+  out.set_role(pb::ROLE_NONE);
+  out.set_term(e.store->last().term);
+  out.mutable_position()->set_term(e.store->last().term);
+  out.mutable_position()->set_lsn(e.store->last().lsn);
+  out.set_checksum(e.store->checksum());
+  for (auto& h : e.store->history()) {
+    auto* x = out.add_history();
+    x->set_term(h.term);
+    x->set_start_lsn(h.start_lsn);
+  }
+  out.set_state("recovering");
+  out.set_sync_durability(e.store->mode() == storage::durability::sync);
+}
+
+/// Opens every instance found under instances/ as a partition actor without
+/// a role; the aggregator assigns roles after the hello.
+void open_instances(self_ptr self) {
+  auto& st = self->state;
+  auto dir = instances_dir(st.cfg);
+  st.cfg.fs->make_dirs(dir);
+  auto names = st.cfg.fs->list_dir(dir);
+  if (!names.ok())
+    return;
+  for (auto& name : *names) {
+    auto path = dir + "/" + name;
+    auto desc_bytes = st.cfg.fs->read_file(path + "/descriptor.pb");
+    pb::InstanceDescriptor desc;
+    if (!desc_bytes.ok() || !desc.ParseFromString(*desc_bytes)
+        || desc.database().empty()) {
+      logger("leaf")->error("InstanceUnreadable {} {}: no valid descriptor.pb",
+                            st.ctx(), path);
+      continue;
+    }
+    auto mode = desc.sync_durability() ? storage::durability::sync
+                                       : storage::durability::async;
+    auto store = std::make_shared<storage::partition_store>(st.cfg.fs, path,
+                                                            mode);
+    auto report = store->open();
+    if (!report.ok()) {
+      LG_PROBE(instance_open_failed, "an instance on disk could not be opened");
+      logger("leaf")->error("InstanceCorrupt {} {}: {}", st.ctx(), path,
+                            report.err().to_string());
+      pb::InstanceState failed;
+      failed.set_database(desc.database());
+      failed.set_ordinal(desc.ordinal());
+      failed.set_state("failed: " + report.err().to_string());
+      st.failed.push_back(std::move(failed));
+      continue;
+    }
+    if (report->bytes_dropped > 0) {
+      LG_PROBE(log_tail_dropped, "recovery cut a torn or corrupt log tail");
+      logger("leaf")->warn("LogTailDropped {} {}: {} bytes ({})", st.ctx(),
+                           path, report->bytes_dropped, report->drop_reason);
+    }
+    instance_entry e;
+    e.database = desc.database();
+    e.ordinal = desc.ordinal();
+    e.store = store;
+    e.handle = spawn_partition(
+      self, make_partition_config(self, e.database, e.ordinal, store));
+    logger("leaf")->info("InstanceRecovered {} {}:{} at lsn {} ({} records "
+                         "replayed)",
+                         st.ctx(), e.database, e.ordinal,
+                         store->last().lsn, report->records_replayed);
+    st.instances.emplace(instance_key(e.database, e.ordinal), std::move(e));
+  }
+}
+
+void send_hello(self_ptr self) {
+  auto& st = self->state;
+  auto env = make_envelope();
+  auto* body = env->mutable_leaf_hello_request();
+  body->set_leaf(st.cfg.address);
+  body->set_incarnation(st.incarnation);
+  for (auto& kvp : st.instances)
+    fill_opened(kvp.second, *body->add_instances());
+  for (auto& f : st.failed)
+    *body->add_instances() = f;
+  st.ep.request(self, st.cfg.ma_node, "ma", std::move(env), hello_timeout,
+                [self](const envelope* rep) {
+                  if (rep != nullptr) {
+                    self->state.hello_done = true;
+                    return;
+                  }
+                  self->delayed_send(self, hello_timeout, timer_atom::value,
+                                     hello_timer);
+                });
+}
+
+void reply_status(self_ptr self, const envelope& req, pb::Status status,
+                  const std::string& error,
+                  envelope::BodyCase kind) {
+  auto& st = self->state;
+  auto rep = make_envelope(req.header().partition());
+  switch (kind) {
+    case envelope::kCreateInstanceReply: {
+      auto* body = rep->mutable_create_instance_reply();
+      body->set_status(status);
+      body->set_error(error);
+      break;
+    }
+    default: {
+      auto* body = rep->mutable_drop_instance_reply();
+      body->set_status(status);
+      body->set_error(error);
+    }
+  }
+  st.ep.reply(self, req, std::move(rep));
+}
+
+void on_create(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  const auto& req = env->create_instance_request();
+  auto key = instance_key(req.database(), req.ordinal());
+  if (st.instances.count(key) > 0) {
+    reply_status(self, *env, pb::CONFLICT,
+                 "instance " + req.database() + ":"
+                   + std::to_string(req.ordinal()) + " already exists on "
+                   + st.cfg.address,
+                 envelope::kCreateInstanceReply);
+    return;
+  }
+  auto dir = instance_dir(st.cfg, req.database(), req.ordinal());
+  // A leftover directory of a dropped database of the same name is stale.
+  st.cfg.fs->remove_all(dir);
+  pb::InstanceDescriptor desc;
+  desc.set_database(req.database());
+  desc.set_ordinal(req.ordinal());
+  desc.set_sync_durability(req.sync_durability());
+  auto fail = [&](const error& err) {
+    reply_status(self, *env, pb::FAILED, err.to_string(),
+                 envelope::kCreateInstanceReply);
+  };
+  if (auto err = st.cfg.fs->make_dirs(dir))
+    return fail(err);
+  if (auto err = st.cfg.fs->write_atomic(dir + "/descriptor.pb",
+                                         desc.SerializeAsString()))
+    return fail(err);
+  auto mode = req.sync_durability() ? storage::durability::sync
+                                    : storage::durability::async;
+  auto store = std::make_shared<storage::partition_store>(st.cfg.fs, dir, mode);
+  auto report = store->open();
+  if (!report.ok())
+    return fail(report.err());
+  auto pc = make_partition_config(self, req.database(), req.ordinal(), store);
+  pc.role = req.role();
+  pc.term = req.term();
+  pc.peer = req.peer();
+  pc.peer_in_sync = true;
+  instance_entry e;
+  e.database = req.database();
+  e.ordinal = req.ordinal();
+  e.store = store;
+  e.handle = spawn_partition(self, std::move(pc));
+  st.instances.emplace(key, std::move(e));
+  logger("leaf")->info("InstanceCreated {} {}:{}", st.ctx(), req.database(),
+                       req.ordinal());
+  reply_status(self, *env, pb::STATUS_OK, {}, envelope::kCreateInstanceReply);
+}
+
+void on_drop(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  const auto& req = env->drop_instance_request();
+  auto key = instance_key(req.database(), req.ordinal());
+  auto i = st.instances.find(key);
+  if (i != st.instances.end()) {
+    self->unlink_from(i->second.handle);
+    self->send_exit(i->second.handle, caf::exit_reason::user_shutdown);
+    st.instances.erase(i);
+  }
+  st.cfg.fs->remove_all(instance_dir(st.cfg, req.database(), req.ordinal()));
+  logger("leaf")->info("InstanceDropped {} {}:{}", st.ctx(), req.database(),
+                       req.ordinal());
+  reply_status(self, *env, pb::STATUS_OK, {}, envelope::kDropInstanceReply);
+}
+
+leaf_actor::behavior_type leaf_impl(self_ptr self, leaf_config cfg) {
+  auto& st = self->state;
+  st.name = "leaf@" + cfg.address;
+  st.ep = endpoint{cfg.fab, cfg.address, leaf_actor_name()};
+  st.cfg = std::move(cfg);
+  st.cfg.fs->make_dirs(st.cfg.data_dir);
+  st.incarnation = bump_incarnation(st.cfg);
+  st.ep.attach(self, caf::actor_cast<caf::actor>(self));
+  open_instances(self);
+  logger("leaf")->info("LeafStarted {} {} instances", st.ctx(),
+                       st.instances.size());
+  send_hello(self);
+  return {
+    [self](wire& msg) {
+      auto& st = self->state;
+      bool handled = false;
+      if (!msg.env || !st.ep.accept(*msg.env, handled) || handled)
+        return;
+      const auto& env = msg.env;
+      switch (env->body_case()) {
+        case envelope::kHeartbeatRequest: {
+          auto rep = make_envelope();
+          auto* body = rep->mutable_heartbeat_reply();
+          body->set_seq(env->heartbeat_request().seq());
+          body->set_sent_at_us(env->heartbeat_request().sent_at_us());
+          body->set_leaf(st.cfg.address);
+          body->set_incarnation(st.incarnation);
+          st.ep.reply(self, *env, std::move(rep));
+          break;
+        }
+        case envelope::kCreateInstanceRequest:
+          on_create(self, env);
+          break;
+        case envelope::kDropInstanceRequest:
+          on_drop(self, env);
+          break;
+        default:
+          logger("leaf")->warn("UnexpectedMessage {} {}", st.ctx(),
+                               body_name(*env));
+      }
+    },
+    [self](tick_atom) { self->state.ep.on_tick(self); },
+    [self](timer_atom, uint64_t id) {
+      if (id == hello_timer && !self->state.hello_done)
+        send_hello(self);
+    },
+  };
+}
+
+} // namespace
+
+leaf_actor spawn_leaf(caf::actor_system& sys, leaf_config cfg) {
+  return sys.spawn(leaf_impl, std::move(cfg));
+}
+
+} // namespace lg

@@ -1,0 +1,42 @@
+// The leaf role: hosts partition instances, answers the aggregator's
+// heartbeats, creates and drops instances on request, and on start reopens
+// the instances on its disk and announces itself (LeafHelloRequest) with its
+// identity and incarnation number.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/transport.hpp"
+#include "storage/vfs.hpp"
+
+namespace lg {
+
+/// The messages a leaf reacts to.
+using leaf_actor = caf::typed_actor<caf::reacts_to<wire>,
+                                    caf::reacts_to<tick_atom>,
+                                    caf::reacts_to<timer_atom, uint64_t>>;
+
+/// What a leaf starts with.
+struct leaf_config {
+  fabric_ptr fab;
+  std::string address;  ///< "host:port": the leaf's identity and node name
+  std::string data_dir; ///< the leaf's own directory
+  std::shared_ptr<storage::vfs> fs;
+  std::string ma_node = "ma";
+  int64_t sync_replication_timeout_ms = 5000;
+};
+
+/// The actor name of every leaf on its node.
+inline const char* leaf_actor_name() {
+  return "leaf";
+}
+
+/// Spawns a leaf.
+leaf_actor spawn_leaf(caf::actor_system& sys, leaf_config cfg);
+
+} // namespace lg

@@ -1,0 +1,778 @@
+#include "actors/master_aggregator.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include "actors/leaf.hpp"
+#include "actors/master_aggregator_state.hpp"
+#include "actors/partition.hpp"
+#include "base/log.hpp"
+#include "base/probes.hpp"
+#include "config/variables.hpp"
+#include "sql/parser.hpp"
+
+namespace lg {
+
+// -- metadata helpers -------------------------------------------------------
+
+pb::LeafMeta* find_leaf(master_aggregator_state& st, const std::string& addr) {
+  for (auto& leaf : *st.meta.mutable_leaves())
+    if (leaf.address() == addr)
+      return &leaf;
+  return nullptr;
+}
+
+pb::DatabaseMeta* find_database(master_aggregator_state& st,
+                                const std::string& name) {
+  for (auto& db : *st.meta.mutable_databases())
+    if (db.name() == name)
+      return &db;
+  return nullptr;
+}
+
+std::map<std::string, std::string>
+globals_of(const master_aggregator_state& st) {
+  auto result = config::default_globals();
+  for (auto& kvp : st.meta.globals())
+    result[kvp.first] = kvp.second;
+  return result;
+}
+
+int64_t global_int(const master_aggregator_state& st, const std::string& name) {
+  return config::get_int(globals_of(st), name);
+}
+
+bool global_bool(const master_aggregator_state& st, const std::string& name) {
+  return config::get_bool(globals_of(st), name);
+}
+
+pb::InstanceMeta* master_of(pb::PartitionMeta& part) {
+  for (auto& inst : *part.mutable_instances())
+    if (inst.role() == pb::MASTER)
+      return &inst;
+  return nullptr;
+}
+
+std::vector<ha::instance_view> views_of(master_aggregator_state& st,
+                                        const pb::PartitionMeta& part) {
+  std::vector<ha::instance_view> result;
+  for (auto& inst : part.instances()) {
+    ha::instance_view v;
+    v.leaf = inst.leaf();
+    v.role = inst.role() == pb::MASTER    ? ha::instance_role::master
+             : inst.role() == pb::REPLICA ? ha::instance_role::replica
+                                          : ha::instance_role::orphan;
+    v.in_sync = inst.in_sync();
+    auto leaf = find_leaf(st, inst.leaf());
+    v.leaf_online = leaf != nullptr && leaf->state() == "online";
+    result.push_back(std::move(v));
+  }
+  return result;
+}
+
+void persist(ma_self self) {
+  auto& st = self->state;
+  st.meta.set_version(st.meta.version() + 1);
+  auto path = st.cfg.data_dir + "/metadata.pb";
+  if (auto err = st.cfg.fs->write_atomic(path, st.meta.SerializeAsString()))
+    logger("ma")->critical("MetadataWriteFailed {} {}", st.ctx(),
+                           err.to_string());
+}
+
+namespace {
+
+constexpr auto instance_op_timeout = std::chrono::seconds{10};
+constexpr auto status_timeout = std::chrono::seconds{1};
+
+std::pair<std::string, std::string> split_address(const std::string& addr) {
+  auto pos = addr.rfind(':');
+  if (pos == std::string::npos)
+    return {addr, ""};
+  return {addr.substr(0, pos), addr.substr(pos + 1)};
+}
+
+const char* role_text(pb::Role r) {
+  switch (r) {
+    case pb::MASTER:
+      return "Master";
+    case pb::REPLICA:
+      return "Replica";
+    case pb::ORPHAN:
+      return "Orphan";
+    default:
+      return "None";
+  }
+}
+
+void reply_result(ma_self self, const envelope& req, pb::ResultSet rs) {
+  auto rep = make_envelope();
+  *rep->mutable_statement_reply()->mutable_result() = std::move(rs);
+  self->state.ep.reply(self, req, std::move(rep));
+}
+
+/// Calls `done` once every one of `n` asynchronous steps has called back.
+struct countdown {
+  size_t remaining;
+  std::vector<std::string> errors;
+  std::function<void(std::vector<std::string>)> done;
+
+  void finish_one(std::string error = {}) {
+    if (!error.empty())
+      errors.push_back(std::move(error));
+    if (--remaining == 0)
+      done(std::move(errors));
+  }
+};
+
+void monitor_leaf(ma_self self, const std::string& addr) {
+  auto& st = self->state;
+  auto handle = st.ep.fab().lookup(addr, leaf_actor_name());
+  if (!handle)
+    return;
+  auto& rt = st.runtime[addr];
+  if (rt.handle == handle.address())
+    return;
+  rt.handle = handle.address();
+  self->monitor(handle);
+}
+
+void set_role(ma_self self, const std::string& leaf, const std::string& db,
+              uint32_t ordinal, pb::Role role, uint64_t term,
+              const std::string& peer, bool peer_in_sync,
+              std::function<void(const envelope*)> cb) {
+  auto env = make_envelope(partition_label(db, ordinal), term);
+  auto* body = env->mutable_set_role_request();
+  body->set_role(role);
+  body->set_term(term);
+  body->set_peer(peer);
+  body->set_peer_in_sync(peer_in_sync);
+  self->state.ep.request(self, leaf, partition_actor_name(db, ordinal),
+                         std::move(env), instance_op_timeout, std::move(cb));
+}
+
+// -- statements -------------------------------------------------------------
+
+void exec_add_leaf(ma_self self, envelope_ptr req, const sql::add_leaf& s) {
+  auto& st = self->state;
+  auto addr = s.leaf.to_string();
+  if (find_leaf(st, addr) != nullptr) {
+    reply_result(self, *req, make_failure(sql::errc::leaf_exists,
+                                          "leaf '" + s.leaf.host + "':"
+                                            + std::to_string(s.leaf.port)
+                                            + " is already in the cluster"));
+    return;
+  }
+  auto redundancy = global_int(st, "redundancy_level");
+  int group = 1;
+  if (s.group) {
+    group = *s.group;
+  } else if (redundancy == 2) {
+    int in_group[3] = {0, 0, 0};
+    for (auto& l : st.meta.leaves())
+      ++in_group[l.group() == 2 ? 2 : 1];
+    group = in_group[2] < in_group[1] ? 2 : 1;
+  }
+  // Reach the leaf before adding it, as SingleStore does.
+  auto env = make_envelope();
+  env->mutable_heartbeat_request()->set_seq(0);
+  st.ep.request(
+    self, addr, leaf_actor_name(), std::move(env), std::chrono::seconds{2},
+    [self, req, addr, group, s](const envelope* rep) {
+      auto& st = self->state;
+      if (rep == nullptr || !rep->has_heartbeat_reply()) {
+        reply_result(self, *req,
+                     make_failure(sql::errc::unknown_leaf,
+                                  "can't connect to leaf '" + s.leaf.host
+                                    + "':" + std::to_string(s.leaf.port)
+                                    + ": no answer within 2000 ms"));
+        return;
+      }
+      if (find_leaf(st, addr) != nullptr) {
+        reply_result(self, *req,
+                     make_failure(sql::errc::leaf_exists,
+                                  "leaf " + addr + " is already in the "
+                                                   "cluster"));
+        return;
+      }
+      std::vector<ha::leaf_info> infos;
+      for (auto& l : st.meta.leaves())
+        infos.push_back({l.address(), l.group(), l.pair(),
+                         l.state() == "online"});
+      auto pair = ha::choose_pair(infos, group);
+      auto* leaf = st.meta.add_leaves();
+      leaf->set_address(addr);
+      leaf->set_group(group);
+      leaf->set_state("online");
+      leaf->set_incarnation(rep->heartbeat_reply().incarnation());
+      if (pair) {
+        leaf->set_pair(*pair);
+        find_leaf(st, *pair)->set_pair(addr);
+      }
+      st.runtime[addr].last_reply = self->clock().now();
+      persist(self);
+      monitor_leaf(self, addr);
+      arm_heartbeats(self);
+      logger("ma")->info("LeafAdded {} {} group={} pair={}", st.ctx(), addr,
+                         group, pair ? *pair : "none");
+      reply_result(self, *req, make_message(rows_affected(1)));
+    });
+}
+
+uint32_t default_partitions(master_aggregator_state& st) {
+  auto per_leaf = static_cast<uint32_t>(
+    global_int(st, "default_partitions_per_leaf"));
+  uint32_t leaves = 0;
+  bool r2 = global_int(st, "redundancy_level") == 2;
+  for (auto& l : st.meta.leaves())
+    if (l.state() == "online" && (!r2 || (l.group() == 1 && !l.pair().empty())))
+      ++leaves;
+  return std::max<uint32_t>(1, per_leaf * std::max<uint32_t>(leaves, 1));
+}
+
+void drop_instances(ma_self self, const pb::DatabaseMeta& db) {
+  auto& st = self->state;
+  for (auto& part : db.parts()) {
+    for (auto& inst : part.instances()) {
+      auto env = make_envelope(partition_label(db.name(), part.ordinal()));
+      auto* body = env->mutable_drop_instance_request();
+      body->set_database(db.name());
+      body->set_ordinal(part.ordinal());
+      st.ep.request(self, inst.leaf(), leaf_actor_name(), std::move(env),
+                    instance_op_timeout, [](const envelope*) {});
+    }
+  }
+}
+
+void exec_create_database(ma_self self, envelope_ptr req,
+                          const sql::create_database& s) {
+  auto& st = self->state;
+  if (find_database(st, s.name) != nullptr) {
+    reply_result(self, *req,
+                 make_failure(sql::errc::database_exists,
+                              "can't create database '" + s.name
+                                + "'; database exists"));
+    return;
+  }
+  auto redundancy = static_cast<int>(global_int(st, "redundancy_level"));
+  auto partitions = s.partitions ? *s.partitions : default_partitions(st);
+  std::vector<ha::leaf_info> infos;
+  std::map<std::string, uint32_t> load;
+  for (auto& l : st.meta.leaves())
+    infos.push_back({l.address(), l.group(), l.pair(), l.state() == "online"});
+  for (auto& db : st.meta.databases())
+    for (auto& part : db.parts())
+      for (auto& inst : part.instances())
+        if (inst.role() == pb::MASTER)
+          ++load[inst.leaf()];
+  auto placed = ha::place_database(infos, partitions, redundancy, load);
+  if (!placed.ok()) {
+    reply_result(self, *req,
+                 make_failure(sql::errc::conflict,
+                              "can't create database '" + s.name
+                                + "': " + placed.err().detail()));
+    return;
+  }
+  pb::DatabaseMeta db;
+  db.set_name(s.name);
+  db.set_partitions(partitions);
+  db.set_sync_durability(s.sync_durability.value_or(false));
+  for (auto& p : *placed) {
+    auto* part = db.add_parts();
+    part->set_ordinal(p.ordinal);
+    part->set_term(1);
+    auto* m = part->add_instances();
+    m->set_leaf(p.master);
+    m->set_role(pb::MASTER);
+    m->set_in_sync(true);
+    if (!p.replica.empty()) {
+      auto* r = part->add_instances();
+      r->set_leaf(p.replica);
+      r->set_role(pb::REPLICA);
+      r->set_in_sync(true);
+    }
+  }
+  size_t total = 0;
+  for (auto& part : db.parts())
+    total += part.instances_size();
+  auto cd = std::make_shared<countdown>();
+  cd->remaining = total;
+  cd->done = [self, req, db](std::vector<std::string> errors) {
+    auto& st = self->state;
+    if (!errors.empty()) {
+      drop_instances(self, db);
+      reply_result(self, *req,
+                   make_failure(sql::errc::internal,
+                                "can't create database '" + db.name()
+                                  + "': " + errors.front()));
+      return;
+    }
+    if (find_database(st, db.name()) != nullptr) {
+      reply_result(self, *req,
+                   make_failure(sql::errc::database_exists,
+                                "can't create database '" + db.name()
+                                  + "'; database exists"));
+      return;
+    }
+    *st.meta.add_databases() = db;
+    persist(self);
+    logger("ma")->info("DatabaseCreated {} {} partitions={}", st.ctx(),
+                       db.name(), db.partitions());
+    reply_result(self, *req, make_message(rows_affected(1)));
+  };
+  for (auto& part : db.parts()) {
+    for (auto& inst : part.instances()) {
+      std::string peer;
+      for (auto& other : part.instances())
+        if (other.leaf() != inst.leaf())
+          peer = other.leaf();
+      auto env = make_envelope(partition_label(db.name(), part.ordinal()),
+                               part.term());
+      auto* body = env->mutable_create_instance_request();
+      body->set_database(db.name());
+      body->set_ordinal(part.ordinal());
+      body->set_sync_durability(db.sync_durability());
+      body->set_role(inst.role());
+      body->set_term(part.term());
+      body->set_peer(peer);
+      auto leaf = inst.leaf();
+      st.ep.request(self, leaf, leaf_actor_name(), std::move(env),
+                    instance_op_timeout, [cd, leaf](const envelope* rep) {
+                      if (rep == nullptr)
+                        cd->finish_one("leaf " + leaf + " did not answer");
+                      else if (rep->create_instance_reply().status()
+                               != pb::STATUS_OK)
+                        cd->finish_one(rep->create_instance_reply().error());
+                      else
+                        cd->finish_one();
+                    });
+    }
+  }
+}
+
+void exec_drop_database(ma_self self, envelope_ptr req,
+                        const sql::drop_database& s) {
+  auto& st = self->state;
+  auto* dbs = st.meta.mutable_databases();
+  auto i = std::find_if(dbs->begin(), dbs->end(),
+                        [&](auto& db) { return db.name() == s.name; });
+  if (i == dbs->end()) {
+    reply_result(self, *req, make_failure(sql::errc::unknown_database,
+                                          "unknown database '" + s.name
+                                            + "'"));
+    return;
+  }
+  auto db = *i;
+  dbs->erase(i);
+  persist(self);
+  drop_instances(self, db);
+  logger("ma")->info("DatabaseDropped {} {}", st.ctx(), s.name);
+  reply_result(self, *req, make_message(rows_affected(db.partitions())));
+}
+
+std::vector<std::string> address_cells(const std::string& addr) {
+  if (addr.empty())
+    return {"NULL", "NULL"};
+  auto hp = split_address(addr);
+  return {hp.first, hp.second};
+}
+
+void exec_show_leaves(ma_self self, envelope_ptr req) {
+  auto& st = self->state;
+  std::vector<std::vector<std::string>> rows;
+  for (auto& l : st.meta.leaves()) {
+    auto hp = split_address(l.address());
+    auto pair = address_cells(l.pair());
+    auto& rt = st.runtime[l.address()];
+    char rtt[32];
+    std::snprintf(rtt, sizeof(rtt), "%.3f", rt.avg_rtt_ms);
+    rows.push_back({hp.first, hp.second, std::to_string(l.group()), pair[0],
+                    pair[1], l.state(), l.state() == "online" ? "1" : "0",
+                    l.state() == "online" ? rtt : "NULL"});
+  }
+  reply_result(self, *req,
+               make_table({"Host", "Port", "Availability_Group", "Pair_Host",
+                           "Pair_Port", "State", "Opened_Connections",
+                           "Average_Roundtrip_Latency_ms"},
+                          rows));
+}
+
+pb::ResultSet unknown_database(const std::string& name) {
+  return make_failure(sql::errc::unknown_database,
+                      "unknown database '" + name + "'");
+}
+
+void exec_show_partitions(ma_self self, envelope_ptr req,
+                          const sql::show_partitions& s) {
+  auto& st = self->state;
+  auto db = find_database(st, s.database);
+  if (db == nullptr) {
+    reply_result(self, *req, unknown_database(s.database));
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (auto& part : db->parts()) {
+    auto insts = std::vector<pb::InstanceMeta>(part.instances().begin(),
+                                               part.instances().end());
+    std::stable_sort(insts.begin(), insts.end(), [](auto& a, auto& b) {
+      return a.role() == pb::MASTER && b.role() != pb::MASTER;
+    });
+    for (auto& inst : insts) {
+      auto hp = split_address(inst.leaf());
+      rows.push_back({std::to_string(part.ordinal()), hp.first, hp.second,
+                      role_text(inst.role()), "0"});
+    }
+  }
+  reply_result(self, *req,
+               make_table({"Ordinal", "Host", "Port", "Role", "Locked"},
+                          rows));
+}
+
+void exec_show_cluster_status(ma_self self, envelope_ptr req) {
+  auto& st = self->state;
+  struct row_ref {
+    std::string db;
+    uint32_t ordinal;
+    pb::InstanceMeta inst;
+    std::string master;
+    bool part_offline;
+  };
+  auto refs = std::make_shared<std::vector<row_ref>>();
+  for (auto& db : st.meta.databases())
+    for (auto& part : db.parts()) {
+      std::string master;
+      for (auto& inst : part.instances())
+        if (inst.role() == pb::MASTER)
+          master = inst.leaf();
+      for (auto& inst : part.instances())
+        refs->push_back({db.name(), part.ordinal(), inst, master,
+                         part.offline()});
+    }
+  auto states = std::make_shared<std::vector<pb::InstanceState>>(refs->size());
+  auto got = std::make_shared<std::vector<bool>>(refs->size(), false);
+  auto finish = [self, req, refs, states, got] {
+    auto& st = self->state;
+    std::vector<std::vector<std::string>> rows;
+    for (size_t i = 0; i < refs->size(); ++i) {
+      auto& r = (*refs)[i];
+      auto hp = split_address(r.inst.leaf());
+      auto leaf = find_leaf(st, r.inst.leaf());
+      std::string state = leaf ? leaf->state() : "unknown";
+      std::string position = "NULL";
+      std::string details;
+      if ((*got)[i]) {
+        auto& s = (*states)[i];
+        position = std::to_string(s.position().term()) + ":"
+                   + std::to_string(s.position().lsn());
+        if (s.state() != "online")
+          details = s.state();
+      } else if (state == "online") {
+        details = "no answer";
+      }
+      if (r.inst.role() == pb::REPLICA)
+        details += std::string(details.empty() ? "" : "; ")
+                   + (r.inst.in_sync() ? "in sync" : "out of sync");
+      if (r.part_offline)
+        details += std::string(details.empty() ? "" : "; ")
+                   + "partition offline";
+      auto master = r.inst.role() == pb::REPLICA ? address_cells(r.master)
+                                                 : address_cells("");
+      rows.push_back({hp.first, hp.second, r.db, std::to_string(r.ordinal),
+                      role_text(r.inst.role()), state, position, master[0],
+                      master[1], details.empty() ? "NULL" : details});
+    }
+    reply_result(self, *req,
+                 make_table({"Host", "Port", "Database_Name", "Ordinal",
+                             "Role", "State", "Position", "Master_Host",
+                             "Master_Port", "Details"},
+                            rows));
+  };
+  auto cd = std::make_shared<countdown>();
+  cd->remaining = refs->size() + 1;
+  cd->done = [finish](std::vector<std::string>) { finish(); };
+  for (size_t i = 0; i < refs->size(); ++i) {
+    auto& r = (*refs)[i];
+    auto leaf = find_leaf(st, r.inst.leaf());
+    if (leaf == nullptr || leaf->state() != "online") {
+      cd->finish_one();
+      continue;
+    }
+    auto env = make_envelope(partition_label(r.db, r.ordinal));
+    env->mutable_instance_status_request();
+    st.ep.request(self, r.inst.leaf(), partition_actor_name(r.db, r.ordinal),
+                  std::move(env), status_timeout,
+                  [cd, states, got, i](const envelope* rep) {
+                    if (rep != nullptr && rep->has_instance_status_reply()) {
+                      (*states)[i] = rep->instance_status_reply().instance();
+                      (*got)[i] = true;
+                    }
+                    cd->finish_one();
+                  });
+  }
+  cd->finish_one();
+}
+
+void exec_set_global(ma_self self, envelope_ptr req,
+                     const sql::set_global& s) {
+  auto& st = self->state;
+  auto checked = config::check_variable(s.name, s.value);
+  if (!checked.ok()) {
+    auto code = checked.err().name() == "unknown_variable"
+                  ? sql::errc::unknown_variable
+                  : sql::errc::bad_value;
+    reply_result(self, *req, make_failure(code, checked.err().detail()));
+    return;
+  }
+  auto name = config::find_variable(s.name)->name;
+  (*st.meta.mutable_globals())[name] = *checked;
+  persist(self);
+  logger("ma")->info("GlobalSet {} {}={}", st.ctx(), name, *checked);
+  arm_heartbeats(self);
+  reply_result(self, *req, make_message(rows_affected(0)));
+}
+
+void exec_show_variables(ma_self self, envelope_ptr req,
+                         const sql::show_variables& s) {
+  auto& st = self->state;
+  std::vector<std::vector<std::string>> rows;
+  for (auto& kvp : globals_of(st))
+    if (!s.like || config::like_match(kvp.first, *s.like))
+      rows.push_back({kvp.first, kvp.second});
+  reply_result(self, *req, make_table({"Variable_name", "Value"}, rows));
+}
+
+void exec_show_databases(ma_self self, envelope_ptr req) {
+  auto& st = self->state;
+  std::vector<std::vector<std::string>> rows;
+  for (auto& db : st.meta.databases())
+    rows.push_back({db.name()});
+  std::sort(rows.begin(), rows.end());
+  reply_result(self, *req, make_table({"Database"}, rows));
+}
+
+void on_statement(ma_self self, const envelope_ptr& req) {
+  const auto& text = req->statement_request().text();
+  auto parsed = sql::parse(text);
+  if (!parsed.ok()) {
+    reply_result(self, *req,
+                 make_failure(parsed.err().name() == "bad_value"
+                                ? sql::errc::bad_value
+                                : sql::errc::syntax_error,
+                              parsed.err().detail()));
+    return;
+  }
+  std::visit(
+    [&](auto& s) {
+      using T = std::decay_t<decltype(s)>;
+      if constexpr (std::is_same_v<T, sql::add_leaf>)
+        exec_add_leaf(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::create_database>)
+        exec_create_database(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::drop_database>)
+        exec_drop_database(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::show_databases>)
+        exec_show_databases(self, req);
+      else if constexpr (std::is_same_v<T, sql::show_leaves>)
+        exec_show_leaves(self, req);
+      else if constexpr (std::is_same_v<T, sql::show_partitions>)
+        exec_show_partitions(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::show_cluster_status>)
+        exec_show_cluster_status(self, req);
+      else if constexpr (std::is_same_v<T, sql::set_global>)
+        exec_set_global(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::show_variables>)
+        exec_show_variables(self, req, s);
+      else
+        reply_result(self, *req,
+                     make_failure(sql::errc::not_supported,
+                                  "the master aggregator does not execute '"
+                                    + text + "'"));
+    },
+    *parsed);
+}
+
+void on_partition_map(ma_self self, const envelope_ptr& req) {
+  auto& st = self->state;
+  const auto& name = req->partition_map_request().database();
+  auto rep = make_envelope();
+  auto* body = rep->mutable_partition_map_reply();
+  body->set_database(name);
+  body->set_version(st.meta.version());
+  auto db = find_database(st, name);
+  if (db == nullptr) {
+    body->set_status(pb::UNKNOWN);
+    body->set_error("unknown database '" + name + "'");
+  } else {
+    body->set_status(pb::STATUS_OK);
+    body->set_partitions(db->partitions());
+    for (auto& part : db->parts()) {
+      auto* route = body->add_routes();
+      route->set_ordinal(part.ordinal());
+      route->set_term(part.term());
+      const pb::InstanceMeta* master = nullptr;
+      for (auto& inst : part.instances())
+        if (inst.role() == pb::MASTER)
+          master = &inst;
+      auto leaf = master ? find_leaf(st, master->leaf()) : nullptr;
+      if (master)
+        route->set_master(master->leaf());
+      if (part.offline() || leaf == nullptr || leaf->state() != "online") {
+        route->set_online(false);
+        route->set_offline_reason(
+          part.offline() ? part.offline_reason()
+          : master       ? "partition " + partition_label(name, part.ordinal())
+                             + " on leaf " + master->leaf() + " is offline"
+                         : "partition " + partition_label(name, part.ordinal())
+                             + " has no master");
+      } else {
+        route->set_online(true);
+      }
+    }
+  }
+  st.ep.reply(self, *req, std::move(rep));
+}
+
+/// A known leaf came back (restart): it is online again and its instances
+/// resume the roles the metadata gives them.
+void on_leaf_hello(ma_self self, const envelope_ptr& req) {
+  auto& st = self->state;
+  const auto& hello = req->leaf_hello_request();
+  auto rep = make_envelope();
+  auto* body = rep->mutable_leaf_hello_reply();
+  auto leaf = find_leaf(st, hello.leaf());
+  if (leaf == nullptr) {
+    body->set_status(pb::UNKNOWN);
+    body->set_error("leaf " + hello.leaf() + " is not in the cluster");
+    st.ep.reply(self, *req, std::move(rep));
+    return;
+  }
+  body->set_status(pb::STATUS_OK);
+  st.ep.reply(self, *req, std::move(rep));
+  leaf->set_incarnation(hello.incarnation());
+  leaf->set_state("online");
+  st.runtime[hello.leaf()].last_reply = self->clock().now();
+  monitor_leaf(self, hello.leaf());
+  logger("ma")->info("LeafOnline {} {} incarnation={}", st.ctx(),
+                     hello.leaf(), hello.incarnation());
+  std::set<std::string> present;
+  for (auto& inst : hello.instances())
+    if (inst.state().rfind("failed", 0) != 0)
+      present.insert(partition_label(inst.database(), inst.ordinal()));
+  for (auto& db : *st.meta.mutable_databases()) {
+    for (auto& part : *db.mutable_parts()) {
+      auto label = partition_label(db.name(), part.ordinal());
+      for (auto& inst : *part.mutable_instances()) {
+        if (inst.leaf() != hello.leaf())
+          continue;
+        if (present.count(label) == 0) {
+          logger("ma")->warn("InstanceMissing {} {} on {}", st.ctx(), label,
+                             hello.leaf());
+          continue;
+        }
+        std::string peer;
+        bool peer_in_sync = true;
+        for (auto& other : part.instances())
+          if (other.leaf() != inst.leaf() && other.role() != pb::ORPHAN) {
+            peer = other.leaf();
+            peer_in_sync = other.in_sync();
+          }
+        if (inst.role() == pb::MASTER && part.offline()) {
+          part.set_offline(false);
+          part.clear_offline_reason();
+          LG_PROBE(partition_reintroduced,
+                   "an offline partition came back with its leaf");
+          logger("ma")->info("PartitionReintroduced {} {}", st.ctx(), label);
+        }
+        set_role(self, hello.leaf(), db.name(), part.ordinal(), inst.role(),
+                 part.term(), peer,
+                 inst.role() == pb::MASTER ? peer_in_sync : true,
+                 [](const envelope*) {});
+      }
+    }
+  }
+  persist(self);
+}
+
+master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
+  return {
+    [self](wire& msg) {
+      auto& st = self->state;
+      bool handled = false;
+      if (!msg.env || !st.ep.accept(*msg.env, handled) || handled)
+        return;
+      const auto& env = msg.env;
+      switch (env->body_case()) {
+        case envelope::kStatementRequest:
+          on_statement(self, env);
+          break;
+        case envelope::kPartitionMapRequest:
+          on_partition_map(self, env);
+          break;
+        case envelope::kLeafHelloRequest:
+          on_leaf_hello(self, env);
+          break;
+        case envelope::kReplicaSyncRequest:
+          on_replica_sync(self, env);
+          break;
+        default:
+          logger("ma")->warn("UnexpectedMessage {} {}", st.ctx(),
+                             body_name(*env));
+      }
+    },
+    [self](tick_atom) { self->state.ep.on_tick(self); },
+    [self](timer_atom, uint64_t) { heartbeat_round(self); },
+  };
+}
+
+master_aggregator_actor::behavior_type
+master_aggregator_impl(ma_self self, master_aggregator_config cfg) {
+  auto& st = self->state;
+  st.ep = endpoint{cfg.fab, cfg.node, master_aggregator_actor_name()};
+  st.cfg = std::move(cfg);
+  st.cfg.fs->make_dirs(st.cfg.data_dir);
+  auto path = st.cfg.data_dir + "/metadata.pb";
+  if (auto bytes = st.cfg.fs->read_file(path); bytes.ok()) {
+    if (!st.meta.ParseFromString(*bytes)) {
+      logger("ma")->critical("MetadataCorrupt {} is not valid metadata; "
+                             "refusing to start",
+                             path);
+      self->quit(caf::make_error(caf::sec::invalid_argument,
+                                 "corrupt metadata: " + path));
+      return ma_behavior(self);
+    }
+    // Leaves must prove they are alive again after an aggregator restart.
+    for (auto& leaf : *st.meta.mutable_leaves())
+      if (leaf.state() == "online")
+        st.runtime[leaf.address()].last_reply = self->clock().now();
+    logger("ma")->info("MetadataLoaded {} {} leaves, {} databases", st.ctx(),
+                       st.meta.leaves_size(), st.meta.databases_size());
+  }
+  st.ep.attach(self, caf::actor_cast<caf::actor>(self));
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    for (auto& kvp : st.runtime) {
+      if (kvp.second.handle == dm.source) {
+        auto addr = kvp.first;
+        kvp.second.handle = caf::actor_addr{};
+        leaf_failed(self, addr, "connection lost (" + to_string(dm.reason)
+                                  + ")");
+        return;
+      }
+    }
+  });
+  for (auto& leaf : st.meta.leaves())
+    monitor_leaf(self, leaf.address());
+  arm_heartbeats(self);
+  return ma_behavior(self);
+}
+
+} // namespace
+
+master_aggregator_actor
+spawn_master_aggregator(caf::actor_system& sys, master_aggregator_config cfg) {
+  return sys.spawn(master_aggregator_impl, std::move(cfg));
+}
+
+} // namespace lg

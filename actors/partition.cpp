@@ -1,0 +1,648 @@
+#include "actors/partition.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <unordered_map>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "base/log.hpp"
+#include "base/probes.hpp"
+#include "ha/recovery.hpp"
+
+namespace lg {
+
+std::string partition_actor_name(const std::string& database,
+                                 uint32_t ordinal) {
+  return "p/" + database + "/" + std::to_string(ordinal);
+}
+
+std::string partition_label(const std::string& database, uint32_t ordinal) {
+  return database + ":" + std::to_string(ordinal);
+}
+
+namespace {
+
+constexpr size_t max_batch_entries = 4096;
+constexpr int max_inflight_batches = 4;
+constexpr size_t max_remembered_write_ids = 65536;
+constexpr auto retransmit_after = std::chrono::milliseconds{500};
+constexpr auto sync_check_every = std::chrono::milliseconds{100};
+constexpr uint64_t sync_check_timer = 1;
+
+struct waiter {
+  uint64_t lsn;
+  envelope_ptr req;
+  uint64_t affected;
+};
+
+struct partition_state {
+  std::string name;
+  endpoint ep;
+  partition_config cfg;
+  std::string label;
+  pb::Role role = pb::ROLE_NONE;
+  uint64_t term = 0;
+  std::string peer;
+  bool peer_in_sync = true;
+  bool deposed = false; // a master that learned of a newer term
+  std::string failure;  // set when storage failed: the instance stops serving
+
+  // Master side.
+  std::deque<waiter> waiting;
+  std::deque<pb::LogEntry> tail; // entries the replica may not have yet
+  uint64_t commit_lsn = 0;
+  uint64_t replica_match = 0;
+  uint64_t replica_sent = 0;
+  uint64_t repl_generation = 0;
+  int inflight = 0;
+  time_point last_replica_progress;
+  bool sync_change_pending = false;
+  bool sync_timer_armed = false;
+
+  // Replica side: requests acknowledged after the next flush.
+  std::deque<envelope_ptr> replica_acks;
+
+  bool flush_scheduled = false;
+
+  // Idempotent retries: write id -> last LSN of that write.
+  std::unordered_map<uint64_t, uint64_t> write_ids;
+  std::deque<uint64_t> write_id_order;
+
+  std::string ctx() const {
+    return "[leaf=" + cfg.leaf + " part=" + label + " term="
+           + std::to_string(term) + "]";
+  }
+};
+
+using self_ptr = partition_actor::stateful_pointer<partition_state>;
+
+const char* role_name(pb::Role r) {
+  switch (r) {
+    case pb::MASTER:
+      return "master";
+    case pb::REPLICA:
+      return "replica";
+    case pb::ORPHAN:
+      return "orphan";
+    default:
+      return "none";
+  }
+}
+
+void remember_write_id(partition_state& st, uint64_t id, uint64_t lsn) {
+  if (id == 0)
+    return;
+  if (st.write_ids.emplace(id, lsn).second) {
+    st.write_id_order.push_back(id);
+    if (st.write_id_order.size() > max_remembered_write_ids) {
+      st.write_ids.erase(st.write_id_order.front());
+      st.write_id_order.pop_front();
+    }
+  }
+}
+
+void reply_write(self_ptr self, const envelope& req, pb::Status status,
+                 const std::string& error, uint64_t lsn = 0,
+                 uint64_t affected = 0) {
+  auto& st = self->state;
+  auto rep = make_envelope(st.label, st.term);
+  auto* body = rep->mutable_write_reply();
+  body->set_status(status);
+  if (!error.empty())
+    body->set_error(error);
+  body->set_lsn(lsn);
+  body->set_affected(affected);
+  st.ep.reply(self, req, std::move(rep));
+}
+
+std::string not_master_text(const partition_state& st) {
+  if (st.deposed)
+    return "partition " + st.label + " on leaf " + st.cfg.leaf
+           + " was deposed by a newer term than " + std::to_string(st.term);
+  return "partition " + st.label + " on leaf " + st.cfg.leaf
+         + " is not master (role " + role_name(st.role) + ", term "
+         + std::to_string(st.term) + ")";
+}
+
+bool serving_master(const partition_state& st) {
+  return st.role == pb::MASTER && !st.deposed && st.failure.empty();
+}
+
+bool replica_required(const partition_state& st) {
+  return st.role == pb::MASTER && !st.peer.empty() && st.peer_in_sync;
+}
+
+void schedule_flush(self_ptr self) {
+  auto& st = self->state;
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+void fail_waiting(self_ptr self, pb::Status status, const std::string& why) {
+  auto& st = self->state;
+  auto waiting = std::move(st.waiting);
+  st.waiting.clear();
+  for (auto& w : waiting)
+    reply_write(self, *w.req, status, why);
+}
+
+void advance_commit(self_ptr self) {
+  auto& st = self->state;
+  auto commit = st.cfg.store->flushed().lsn;
+  if (replica_required(st))
+    commit = std::min(commit, st.replica_match);
+  st.commit_lsn = std::max(st.commit_lsn, commit);
+  while (!st.waiting.empty() && st.waiting.front().lsn <= st.commit_lsn) {
+    reply_write(self, *st.waiting.front().req, pb::STATUS_OK, {},
+                st.waiting.front().lsn, st.waiting.front().affected);
+    st.waiting.pop_front();
+  }
+}
+
+void step_down(self_ptr self, uint64_t newer_term) {
+  auto& st = self->state;
+  if (st.deposed)
+    return;
+  LG_PROBE(master_deposed, "a master learned of a newer term and stopped");
+  logger("partition")->warn("MasterDeposed {} replica reports term {}",
+                            st.ctx(), newer_term);
+  st.deposed = true;
+  st.tail.clear();
+  fail_waiting(self, pb::NOT_MASTER, not_master_text(st));
+}
+
+void replicate(self_ptr self);
+
+void on_replicate_reply(self_ptr self, uint64_t generation,
+                        uint64_t batch_end, const envelope* rep) {
+  auto& st = self->state;
+  if (generation != st.repl_generation || st.role != pb::MASTER)
+    return;
+  if (rep == nullptr) {
+    // No answer in time: resend everything the replica has not confirmed.
+    LG_PROBE(replication_retransmit, "a replication batch timed out");
+    ++st.repl_generation;
+    st.inflight = 0;
+    st.replica_sent = st.replica_match;
+    replicate(self);
+    return;
+  }
+  const auto& body = rep->replicate_reply();
+  --st.inflight;
+  switch (body.status()) {
+    case pb::STATUS_OK:
+      if (body.match_lsn() > st.replica_match) {
+        st.replica_match = body.match_lsn();
+        st.last_replica_progress = self->clock().now();
+        while (!st.tail.empty() && st.tail.front().lsn() <= st.replica_match)
+          st.tail.pop_front();
+      }
+      advance_commit(self);
+      replicate(self);
+      return;
+    case pb::FENCED:
+      LG_PROBE(fenced_write_refused, "a replica refused an older master");
+      step_down(self, body.term());
+      return;
+    default:
+      logger("partition")->warn("ReplicationRefused {} from {}: {}", st.ctx(),
+                                st.peer, body.error());
+      ++st.repl_generation;
+      st.inflight = 0;
+      st.replica_match = std::min(body.match_lsn(), st.replica_match);
+      st.replica_sent = st.replica_match;
+      return;
+  }
+}
+
+void replicate(self_ptr self) {
+  auto& st = self->state;
+  if (st.role != pb::MASTER || st.peer.empty() || st.deposed)
+    return;
+  auto last = st.cfg.store->flushed().lsn;
+  while (st.inflight < max_inflight_batches && st.replica_sent < last) {
+    if (st.tail.empty() || st.tail.front().lsn() > st.replica_sent + 1) {
+      // The entries the replica lacks are no longer in memory; the replica
+      // must be rebuilt (recovery protocol) rather than streamed to.
+      LG_PROBE(replica_behind_tail, "a replica fell behind the log tail");
+      return;
+    }
+    auto begin = st.replica_sent + 1 - st.tail.front().lsn();
+    auto end = std::min<uint64_t>(begin + max_batch_entries,
+                                  last + 1 - st.tail.front().lsn());
+    auto env = make_envelope(st.label, st.term);
+    auto* body = env->mutable_replicate_request();
+    body->set_prev_lsn(st.replica_sent);
+    body->set_prev_term(
+      begin == 0 ? ha::term_at(st.cfg.store->history(), st.replica_sent)
+                 : st.tail[begin - 1].term());
+    body->set_commit_lsn(st.commit_lsn);
+    auto* entries = body->mutable_entries();
+    entries->Reserve(static_cast<int>(end - begin));
+    for (auto i = begin; i < end; ++i)
+      *entries->Add() = st.tail[i];
+    auto batch_end = st.tail[end - 1].lsn();
+    st.replica_sent = batch_end;
+    ++st.inflight;
+    auto gen = st.repl_generation;
+    st.ep.request(self, st.peer, st.ep.actor(), std::move(env),
+                  retransmit_after, [self, gen, batch_end](const envelope* r) {
+                    on_replicate_reply(self, gen, batch_end, r);
+                  });
+  }
+}
+
+void arm_sync_check(self_ptr self) {
+  auto& st = self->state;
+  if (st.sync_timer_armed || st.role != pb::MASTER || st.peer.empty())
+    return;
+  st.sync_timer_armed = true;
+  self->delayed_send(self, sync_check_every, timer_atom::value,
+                     sync_check_timer);
+}
+
+void request_sync_change(self_ptr self, bool in_sync) {
+  auto& st = self->state;
+  if (st.sync_change_pending)
+    return;
+  st.sync_change_pending = true;
+  if (in_sync) {
+    // Require the replica for every acknowledgement from now on, before the
+    // aggregator learns it may promote it.
+    st.peer_in_sync = true;
+  }
+  auto env = make_envelope(st.label, st.term);
+  auto* body = env->mutable_replica_sync_request();
+  body->set_replica(st.peer);
+  body->set_in_sync(in_sync);
+  body->mutable_master_position()->set_term(st.cfg.store->last().term);
+  body->mutable_master_position()->set_lsn(st.cfg.store->last().lsn);
+  st.ep.request(
+    self, st.cfg.ma_node, "ma", std::move(env), std::chrono::seconds{5},
+    [self, in_sync](const envelope* rep) {
+      auto& st = self->state;
+      st.sync_change_pending = false;
+      if (rep == nullptr || rep->replica_sync_reply().status() != pb::STATUS_OK)
+        return; // retried by the next sync check
+      if (!in_sync) {
+        LG_PROBE(replica_dropped_to_async,
+                 "a master went on without its silent replica");
+        logger("partition")->warn("ReplicaOutOfSync {} replica {} silent",
+                                  st.ctx(), st.peer);
+        st.peer_in_sync = false;
+        advance_commit(self);
+      } else {
+        logger("partition")->info("ReplicaInSync {} replica {}", st.ctx(),
+                                  st.peer);
+      }
+    });
+}
+
+void on_sync_check(self_ptr self) {
+  auto& st = self->state;
+  st.sync_timer_armed = false;
+  if (st.role != pb::MASTER || st.peer.empty() || st.deposed)
+    return;
+  auto now = self->clock().now();
+  auto silent = now - st.last_replica_progress;
+  auto limit = std::chrono::milliseconds{st.cfg.sync_replication_timeout_ms};
+  if (st.peer_in_sync && !st.waiting.empty() && silent >= limit)
+    request_sync_change(self, false);
+  else if (!st.peer_in_sync
+           && st.replica_match == st.cfg.store->flushed().lsn)
+    request_sync_change(self, true);
+  if (st.waiting.empty())
+    st.last_replica_progress = now;
+  arm_sync_check(self);
+}
+
+void on_write(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  const auto& req = env->write_request();
+  if (!serving_master(st) || env->header().term() > st.term) {
+    if (!st.failure.empty())
+      reply_write(self, *env, pb::FAILED, st.failure);
+    else
+      reply_write(self, *env, pb::NOT_MASTER, not_master_text(st));
+    return;
+  }
+  if (req.write_id() != 0) {
+    auto i = st.write_ids.find(req.write_id());
+    if (i != st.write_ids.end()) {
+      LG_PROBE(duplicate_write_absorbed, "a retried write was deduplicated");
+      auto affected = static_cast<uint64_t>(req.rows_size()
+                                            + req.deletes_size());
+      if (i->second <= st.commit_lsn)
+        reply_write(self, *env, pb::STATUS_OK, {}, i->second, affected);
+      else
+        st.waiting.push_back(waiter{i->second, env, affected});
+      return;
+    }
+  }
+  auto* store = st.cfg.store.get();
+  bool keep_tail = !st.peer.empty();
+  auto add = [&](storage::op_kind op, const std::string& key,
+                 const std::string& value) {
+    storage::log_record rec;
+    rec.term = st.term;
+    rec.lsn = store->last().lsn + 1;
+    rec.op = op;
+    rec.write_id = req.write_id();
+    rec.key = key;
+    rec.value = value;
+    store->append(rec);
+    if (keep_tail) {
+      st.tail.emplace_back();
+      auto& e = st.tail.back();
+      e.set_term(rec.term);
+      e.set_lsn(rec.lsn);
+      e.set_op(op == storage::op_kind::put ? pb::PUT : pb::DEL);
+      e.set_write_id(rec.write_id);
+      e.set_key(key);
+      e.set_value(value);
+    }
+  };
+  uint64_t affected = static_cast<uint64_t>(req.rows_size());
+  for (auto& row : req.rows())
+    add(storage::op_kind::put, row.key(), row.value());
+  static const std::string empty;
+  for (auto& key : req.deletes()) {
+    affected += store->rows().count(key);
+    add(storage::op_kind::del, key, empty);
+  }
+  auto lsn = store->last().lsn;
+  remember_write_id(st, req.write_id(), lsn);
+  if (st.waiting.empty())
+    st.last_replica_progress = self->clock().now();
+  st.waiting.push_back(waiter{lsn, env, affected});
+  schedule_flush(self);
+}
+
+void on_read(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  const auto& req = env->read_request();
+  auto rep = make_envelope(st.label, st.term);
+  auto* body = rep->mutable_read_reply();
+  if (!serving_master(st)) {
+    body->set_status(st.failure.empty() ? pb::NOT_MASTER : pb::FAILED);
+    body->set_error(st.failure.empty() ? not_master_text(st) : st.failure);
+  } else {
+    body->set_status(pb::STATUS_OK);
+    const auto& rows = st.cfg.store->rows();
+    switch (req.kind()) {
+      case pb::GET: {
+        auto i = rows.find(req.key());
+        if (i != rows.end()) {
+          auto* row = body->add_rows();
+          row->set_key(i->first);
+          row->set_value(i->second);
+        }
+        break;
+      }
+      case pb::SCAN:
+        body->mutable_rows()->Reserve(static_cast<int>(rows.size()));
+        for (auto& kvp : rows) {
+          auto* row = body->add_rows();
+          row->set_key(kvp.first);
+          row->set_value(kvp.second);
+        }
+        break;
+      default:
+        body->set_count(rows.size());
+    }
+  }
+  st.ep.reply(self, *env, std::move(rep));
+}
+
+void on_replicate(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  const auto& req = env->replicate_request();
+  auto refuse = [&](pb::Status status, const std::string& why) {
+    auto rep = make_envelope(st.label, st.term);
+    auto* body = rep->mutable_replicate_reply();
+    body->set_status(status);
+    body->set_term(st.term);
+    body->set_match_lsn(st.cfg.store->flushed().lsn);
+    body->set_error(why);
+    st.ep.reply(self, *env, std::move(rep));
+  };
+  auto term = env->header().term();
+  if (term < st.term) {
+    LG_PROBE(replica_fenced_old_master,
+             "a replica refused replication from an older term");
+    refuse(pb::FENCED, "term " + std::to_string(term) + " is older than "
+                         + std::to_string(st.term));
+    return;
+  }
+  if (st.role != pb::REPLICA || !st.failure.empty()) {
+    refuse(pb::FAILED, not_master_text(st));
+    return;
+  }
+  st.term = term;
+  auto* store = st.cfg.store.get();
+  auto last = store->last().lsn;
+  if (req.prev_lsn() > last) {
+    refuse(pb::FAILED, "gap: have up to lsn " + std::to_string(last)
+                         + ", batch starts after "
+                         + std::to_string(req.prev_lsn()));
+    return;
+  }
+  if (req.prev_lsn() > 0
+      && ha::term_at(store->history(), req.prev_lsn()) != req.prev_term()) {
+    LG_PROBE(replica_history_mismatch,
+             "a replica's history disagreed with its master's");
+    refuse(pb::FAILED, "history mismatch at lsn "
+                         + std::to_string(req.prev_lsn()));
+    return;
+  }
+  for (auto& e : req.entries()) {
+    if (e.lsn() <= store->last().lsn)
+      continue;
+    storage::log_record rec;
+    rec.term = e.term();
+    rec.lsn = e.lsn();
+    rec.op = e.op() == pb::DEL ? storage::op_kind::del : storage::op_kind::put;
+    rec.write_id = e.write_id();
+    rec.key = e.key();
+    rec.value = e.value();
+    store->append(rec);
+    remember_write_id(st, rec.write_id, rec.lsn);
+  }
+  st.replica_acks.push_back(env);
+  schedule_flush(self);
+}
+
+void on_flush(self_ptr self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (auto err = st.cfg.store->flush()) {
+    LG_PROBE(storage_flush_failed, "an instance failed to write its log");
+    st.failure = "partition " + st.label + " on leaf " + st.cfg.leaf
+                 + " failed to write its log: " + err.to_string();
+    logger("partition")->error("InstanceFailed {} {}", st.ctx(), st.failure);
+    fail_waiting(self, pb::FAILED, st.failure);
+  }
+  if (st.role == pb::MASTER) {
+    replicate(self);
+    advance_commit(self);
+    return;
+  }
+  auto acks = std::move(st.replica_acks);
+  st.replica_acks.clear();
+  for (auto& req : acks) {
+    auto rep = make_envelope(st.label, st.term);
+    auto* body = rep->mutable_replicate_reply();
+    body->set_status(st.failure.empty() ? pb::STATUS_OK : pb::FAILED);
+    body->set_term(st.term);
+    body->set_match_lsn(st.cfg.store->flushed().lsn);
+    st.ep.reply(self, *req, std::move(rep));
+  }
+}
+
+void fill_state(const partition_state& st, pb::InstanceState& out) {
+  out.set_database(st.cfg.database);
+  out.set_ordinal(st.cfg.ordinal);
+  out.set_role(st.role);
+  out.set_term(st.term);
+  out.mutable_position()->set_term(st.cfg.store->last().term);
+  out.mutable_position()->set_lsn(st.cfg.store->last().lsn);
+  out.set_checksum(st.cfg.store->checksum());
+  for (auto& h : st.cfg.store->history()) {
+    auto* x = out.add_history();
+    x->set_term(h.term);
+    x->set_start_lsn(h.start_lsn);
+  }
+  out.set_state(st.failure.empty() ? "online" : "failed: " + st.failure);
+  out.set_peer(st.peer);
+  out.set_peer_in_sync(st.peer_in_sync);
+  out.set_sync_durability(st.cfg.store->mode() == storage::durability::sync);
+}
+
+void become(self_ptr self, pb::Role role, uint64_t term,
+            const std::string& peer, bool peer_in_sync) {
+  auto& st = self->state;
+  if (st.role == pb::MASTER && role != pb::MASTER)
+    fail_waiting(self, pb::NOT_MASTER, not_master_text(st));
+  st.role = role;
+  st.term = std::max(st.term, term);
+  st.peer = peer;
+  st.peer_in_sync = peer_in_sync;
+  st.deposed = false;
+  st.tail.clear();
+  ++st.repl_generation;
+  st.inflight = 0;
+  auto last = st.cfg.store->flushed().lsn;
+  st.commit_lsn = std::max(st.commit_lsn, last);
+  st.replica_match = last;
+  st.replica_sent = last;
+  st.last_replica_progress = self->clock().now();
+  arm_sync_check(self);
+}
+
+void on_set_role(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  const auto& req = env->set_role_request();
+  if (auto err = st.cfg.store->flush())
+    st.failure = err.to_string();
+  become(self, req.role(), req.term(), req.peer(), req.peer_in_sync());
+  logger("partition")->info("RoleAssigned {} role={} peer={}", st.ctx(),
+                            role_name(st.role), st.peer);
+  auto rep = make_envelope(st.label, st.term);
+  auto* body = rep->mutable_set_role_reply();
+  body->set_status(st.failure.empty() ? pb::STATUS_OK : pb::FAILED);
+  body->set_error(st.failure);
+  body->mutable_position()->set_term(st.cfg.store->last().term);
+  body->mutable_position()->set_lsn(st.cfg.store->last().lsn);
+  st.ep.reply(self, *env, std::move(rep));
+}
+
+void on_promote(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  const auto& req = env->promote_request();
+  auto rep = make_envelope(st.label, st.term);
+  auto* body = rep->mutable_promote_reply();
+  if (req.term() <= st.term && st.role == pb::MASTER) {
+    body->set_status(pb::CONFLICT);
+    body->set_error("already master at term " + std::to_string(st.term));
+  } else if (!st.failure.empty()) {
+    body->set_status(pb::FAILED);
+    body->set_error(st.failure);
+  } else {
+    if (auto err = st.cfg.store->flush())
+      st.failure = err.to_string();
+    become(self, pb::MASTER, req.term(), std::string{}, false);
+    logger("partition")->info("ReplicaPromoted {} at lsn {}", st.ctx(),
+                              st.cfg.store->last().lsn);
+    body->set_status(pb::STATUS_OK);
+  }
+  body->mutable_position()->set_term(st.cfg.store->last().term);
+  body->mutable_position()->set_lsn(st.cfg.store->last().lsn);
+  st.ep.reply(self, *env, std::move(rep));
+}
+
+partition_actor::behavior_type
+partition_impl(self_ptr self, partition_config cfg) {
+  auto& st = self->state;
+  st.label = partition_label(cfg.database, cfg.ordinal);
+  st.name = partition_actor_name(cfg.database, cfg.ordinal) + "@" + cfg.leaf;
+  st.ep = endpoint{cfg.fab, cfg.leaf,
+                   partition_actor_name(cfg.database, cfg.ordinal)};
+  st.cfg = std::move(cfg);
+  st.ep.attach(self, caf::actor_cast<caf::actor>(self));
+  become(self, st.cfg.role, st.cfg.term, st.cfg.peer, st.cfg.peer_in_sync);
+  st.term = std::max(st.term, st.cfg.store->last().term);
+  return {
+    [self](wire& msg) {
+      auto& st = self->state;
+      bool handled = false;
+      if (!msg.env || !st.ep.accept(*msg.env, handled) || handled)
+        return;
+      const auto& env = msg.env;
+      switch (env->body_case()) {
+        case envelope::kWriteRequest:
+          on_write(self, env);
+          break;
+        case envelope::kReadRequest:
+          on_read(self, env);
+          break;
+        case envelope::kReplicateRequest:
+          on_replicate(self, env);
+          break;
+        case envelope::kSetRoleRequest:
+          on_set_role(self, env);
+          break;
+        case envelope::kPromoteRequest:
+          on_promote(self, env);
+          break;
+        case envelope::kInstanceStatusRequest: {
+          auto rep = make_envelope(st.label, st.term);
+          fill_state(st, *rep->mutable_instance_status_reply()->mutable_instance());
+          st.ep.reply(self, *env, std::move(rep));
+          break;
+        }
+        default:
+          logger("partition")->warn("UnexpectedMessage {} {}", st.ctx(),
+                                    body_name(*env));
+      }
+    },
+    [self](flush_atom) { on_flush(self); },
+    [self](tick_atom) { self->state.ep.on_tick(self); },
+    [self](timer_atom, uint64_t id) {
+      if (id == sync_check_timer)
+        on_sync_check(self);
+    },
+  };
+}
+
+} // namespace
+
+partition_actor spawn_partition(caf::local_actor* parent,
+                                partition_config cfg) {
+  return parent->spawn<caf::linked>(partition_impl, std::move(cfg));
+}
+
+} // namespace lg

@@ -1,0 +1,52 @@
+// The partition instance role: one actor per instance. It owns its storage
+// and plays master (accepts reads and writes, replicates to its replica) or
+// replica (accepts replication from its master), fenced by term. The
+// replication protocol is described in messages/replication.proto.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/transport.hpp"
+#include "storage/partition_store.hpp"
+
+namespace lg {
+
+/// The messages a partition instance reacts to.
+using partition_actor
+  = caf::typed_actor<caf::reacts_to<wire>, caf::reacts_to<flush_atom>,
+                     caf::reacts_to<tick_atom>,
+                     caf::reacts_to<timer_atom, uint64_t>>;
+
+/// What a partition instance starts with.
+struct partition_config {
+  fabric_ptr fab;
+  std::string leaf;    ///< the hosting leaf's address (its node name)
+  std::string ma_node; ///< the aggregator's node name
+  std::string database;
+  uint32_t ordinal = 0;
+  std::shared_ptr<storage::partition_store> store; ///< already opened
+  pb::Role role = pb::ROLE_NONE;
+  uint64_t term = 0;
+  std::string peer; ///< master: replica's leaf; replica: master's leaf
+  bool peer_in_sync = true;
+  int64_t sync_replication_timeout_ms = 5000;
+};
+
+/// Returns the actor name of a partition instance: "p/<db>/<ordinal>".
+std::string partition_actor_name(const std::string& database,
+                                 uint32_t ordinal);
+
+/// Returns the label of a partition: "<db>:<ordinal>".
+std::string partition_label(const std::string& database, uint32_t ordinal);
+
+/// Spawns a partition instance linked to `parent` (its leaf).
+partition_actor spawn_partition(caf::local_actor* parent,
+                                partition_config cfg);
+
+} // namespace lg

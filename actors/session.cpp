@@ -1,0 +1,450 @@
+#include "actors/session.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/partition.hpp"
+#include "actors/result.hpp"
+#include "admin.pb.h"
+#include "base/hash.hpp"
+#include "base/log.hpp"
+#include "base/probes.hpp"
+#include "sql/parser.hpp"
+
+namespace lg {
+
+namespace {
+
+constexpr auto map_timeout = std::chrono::seconds{2};
+constexpr auto admin_timeout = std::chrono::seconds{120};
+constexpr auto retry_backoff = std::chrono::milliseconds{20};
+
+/// The outcome of one partition operation.
+struct op_result {
+  const envelope* reply = nullptr;
+  sql::errc code = sql::errc::internal;
+  std::string error; ///< empty on success
+};
+
+/// A read or write on one partition, retried until its deadline.
+struct part_op {
+  std::string db;
+  uint32_t ordinal = 0;
+  envelope body; ///< the request body (header filled per attempt)
+  time_point deadline;
+  std::function<void(const op_result&)> done;
+  std::string last_error;
+  int attempts = 0;
+};
+
+using map_ptr = std::shared_ptr<const pb::PartitionMapReply>;
+using map_cb = std::function<void(map_ptr, sql::errc, const std::string&)>;
+
+struct session_state {
+  std::string name;
+  endpoint ep;
+  session_config cfg;
+  std::map<std::string, map_ptr> maps;
+  std::map<std::string, std::vector<map_cb>> map_waiters;
+  std::map<uint64_t, std::shared_ptr<part_op>> retries;
+  uint64_t next_timer = 1;
+  uint32_t write_seq = 0;
+};
+
+using self_ptr = session_actor::stateful_pointer<session_state>;
+
+void reply_result(self_ptr self, const envelope& req, pb::ResultSet rs) {
+  auto rep = make_envelope();
+  *rep->mutable_statement_reply()->mutable_result() = std::move(rs);
+  self->state.ep.reply(self, req, std::move(rep));
+}
+
+void get_map(self_ptr self, const std::string& db, map_cb cb) {
+  auto& st = self->state;
+  auto i = st.maps.find(db);
+  if (i != st.maps.end()) {
+    cb(i->second, sql::errc::internal, {});
+    return;
+  }
+  auto& waiters = st.map_waiters[db];
+  waiters.push_back(std::move(cb));
+  if (waiters.size() > 1)
+    return;
+  auto env = make_envelope();
+  env->mutable_partition_map_request()->set_database(db);
+  st.ep.request(
+    self, st.cfg.ma_node, "ma", std::move(env), map_timeout,
+    [self, db](const envelope* rep) {
+      auto& st = self->state;
+      auto waiters = std::move(st.map_waiters[db]);
+      st.map_waiters.erase(db);
+      map_ptr map;
+      sql::errc code = sql::errc::timeout;
+      std::string error = "the master aggregator did not answer within "
+                          + std::to_string(map_timeout.count() * 1000)
+                          + " ms";
+      if (rep != nullptr) {
+        const auto& body = rep->partition_map_reply();
+        if (body.status() == pb::STATUS_OK) {
+          map = std::make_shared<pb::PartitionMapReply>(body);
+          st.maps[db] = map;
+          error.clear();
+        } else {
+          code = body.status() == pb::UNKNOWN ? sql::errc::unknown_database
+                                              : sql::errc::internal;
+          error = body.error();
+        }
+      }
+      for (auto& w : waiters)
+        w(map, code, error);
+    });
+}
+
+void attempt(self_ptr self, std::shared_ptr<part_op> op);
+
+void retry_later(self_ptr self, std::shared_ptr<part_op> op) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  if (now + retry_backoff >= op->deadline) {
+    op_result r;
+    r.code = sql::errc::timeout;
+    r.error = "request to partition " + partition_label(op->db, op->ordinal)
+              + " timed out after "
+              + std::to_string(st.cfg.request_timeout_ms) + " ms"
+              + (op->last_error.empty() ? "" : ": " + op->last_error);
+    op->done(r);
+    return;
+  }
+  auto id = st.next_timer++;
+  st.retries.emplace(id, std::move(op));
+  self->delayed_send(self, retry_backoff, timer_atom::value, id);
+}
+
+void attempt(self_ptr self, std::shared_ptr<part_op> op) {
+  get_map(self, op->db, [self, op](map_ptr map, sql::errc code,
+                                   const std::string& error) {
+    auto& st = self->state;
+    if (!map) {
+      op_result r;
+      r.code = code;
+      r.error = error;
+      op->done(r);
+      return;
+    }
+    if (op->ordinal >= static_cast<uint32_t>(map->routes_size())) {
+      op_result r;
+      r.error = "partition map of '" + op->db + "' lacks ordinal "
+                + std::to_string(op->ordinal);
+      op->done(r);
+      return;
+    }
+    const auto& route = map->routes(static_cast<int>(op->ordinal));
+    if (!route.online()) {
+      op_result r;
+      r.code = sql::errc::partition_offline;
+      r.error = route.offline_reason();
+      op->done(r);
+      return;
+    }
+    auto env = std::make_shared<envelope>(op->body);
+    auto* h = env->mutable_header();
+    h->set_partition(partition_label(op->db, op->ordinal));
+    h->set_term(route.term());
+    auto now = self->clock().now();
+    auto left = op->deadline - now;
+    auto per_attempt = std::chrono::milliseconds{st.cfg.attempt_timeout_ms};
+    auto wait = std::min<caf::timespan>(left, per_attempt);
+    ++op->attempts;
+    auto master = route.master();
+    st.ep.request(
+      self, master, partition_actor_name(op->db, op->ordinal), std::move(env),
+      wait, [self, op, master](const envelope* rep) {
+        auto& st = self->state;
+        pb::Status status = pb::TIMED_OUT;
+        std::string error;
+        if (rep != nullptr) {
+          if (rep->has_write_reply()) {
+            status = rep->write_reply().status();
+            error = rep->write_reply().error();
+          } else if (rep->has_read_reply()) {
+            status = rep->read_reply().status();
+            error = rep->read_reply().error();
+          }
+        } else {
+          error = "no answer from " + master;
+        }
+        if (status == pb::STATUS_OK) {
+          op_result r;
+          r.reply = rep;
+          op->done(r);
+          return;
+        }
+        if (status == pb::NOT_MASTER || status == pb::TIMED_OUT) {
+          // The map is stale or the master is gone: refresh and retry with
+          // the same write id.
+          LG_PROBE(client_retry, "a client retried after a failed attempt");
+          st.maps.erase(op->db);
+          op->last_error = error;
+          retry_later(self, op);
+          return;
+        }
+        op_result r;
+        r.code = status == pb::OFFLINE ? sql::errc::partition_offline
+                                       : sql::errc::internal;
+        r.error = error;
+        op->done(r);
+      });
+  });
+}
+
+std::shared_ptr<part_op> make_op(self_ptr self, const std::string& db,
+                                 uint32_t ordinal) {
+  auto op = std::make_shared<part_op>();
+  op->db = db;
+  op->ordinal = ordinal;
+  op->deadline = self->clock().now()
+                 + std::chrono::milliseconds{
+                   self->state.cfg.request_timeout_ms};
+  return op;
+}
+
+/// Runs `fun(map)` once the map of `db` is known, or answers the error.
+void with_map(self_ptr self, const envelope_ptr& req, const std::string& db,
+              std::function<void(map_ptr)> fun) {
+  get_map(self, db, [self, req, fun](map_ptr map, sql::errc code,
+                                     const std::string& error) {
+    if (!map) {
+      reply_result(self, *req, make_failure(code, error));
+      return;
+    }
+    fun(map);
+  });
+}
+
+/// Gathers the results of several partition operations.
+struct gather {
+  size_t remaining = 0;
+  size_t failed = 0;
+  sql::errc code = sql::errc::internal;
+  std::string first_error;
+  uint64_t affected = 0;
+  std::vector<pb::Row> rows;
+  uint64_t count = 0;
+  std::function<void(gather&)> done;
+
+  void add(const op_result& r) {
+    if (!r.error.empty() || r.reply == nullptr) {
+      if (failed++ == 0) {
+        code = r.code;
+        first_error = r.error;
+      }
+    } else if (r.reply->has_write_reply()) {
+      affected += r.reply->write_reply().affected();
+    } else if (r.reply->has_read_reply()) {
+      auto& body = r.reply->read_reply();
+      rows.insert(rows.end(), body.rows().begin(), body.rows().end());
+      count += body.count();
+    }
+    if (--remaining == 0)
+      done(*this);
+  }
+};
+
+void exec_insert(self_ptr self, const envelope_ptr& req,
+                 const sql::insert_rows& s) {
+  with_map(self, req, s.database, [self, req, s](map_ptr map) {
+    auto& st = self->state;
+    std::map<uint32_t, std::shared_ptr<part_op>> ops;
+    for (auto& row : s.rows) {
+      auto ordinal = partition_of(row.first, map->partitions());
+      auto& op = ops[ordinal];
+      if (!op) {
+        op = make_op(self, s.database, ordinal);
+        auto* w = op->body.mutable_write_request();
+        w->set_write_id((uint64_t{st.cfg.client_id} << 32) | ++st.write_seq);
+      }
+      auto* r = op->body.mutable_write_request()->add_rows();
+      r->set_key(row.first);
+      r->set_value(row.second);
+    }
+    auto g = std::make_shared<gather>();
+    g->remaining = ops.size();
+    auto total = s.rows.size();
+    g->done = [self, req, total](gather& g) {
+      if (g.failed > 0) {
+        auto msg = g.first_error;
+        if (g.affected > 0)
+          msg += " (" + std::to_string(g.affected) + " of "
+                 + std::to_string(total) + " rows were written)";
+        reply_result(self, *req, make_failure(g.code, msg));
+        return;
+      }
+      reply_result(self, *req, make_message(rows_affected(g.affected)));
+    };
+    for (auto& kvp : ops) {
+      kvp.second->done = [g](const op_result& r) { g->add(r); };
+      attempt(self, kvp.second);
+    }
+  });
+}
+
+void exec_delete(self_ptr self, const envelope_ptr& req,
+                 const sql::delete_row& s) {
+  with_map(self, req, s.database, [self, req, s](map_ptr map) {
+    auto& st = self->state;
+    auto op = make_op(self, s.database, partition_of(s.key, map->partitions()));
+    auto* w = op->body.mutable_write_request();
+    w->set_write_id((uint64_t{st.cfg.client_id} << 32) | ++st.write_seq);
+    w->add_deletes(s.key);
+    op->done = [self, req](const op_result& r) {
+      if (!r.error.empty()) {
+        reply_result(self, *req, make_failure(r.code, r.error));
+        return;
+      }
+      reply_result(self, *req,
+                   make_message(rows_affected(r.reply->write_reply().affected())));
+    };
+    attempt(self, op);
+  });
+}
+
+/// Sends one read of `kind` to every partition (or to the key's partition).
+void exec_read(self_ptr self, const envelope_ptr& req, const std::string& db,
+               pb::ReadKind kind, const std::optional<std::string>& key) {
+  with_map(self, req, db, [self, req, db, kind, key](map_ptr map) {
+    std::vector<uint32_t> ordinals;
+    if (key)
+      ordinals.push_back(partition_of(*key, map->partitions()));
+    else
+      for (uint32_t i = 0; i < map->partitions(); ++i)
+        ordinals.push_back(i);
+    auto g = std::make_shared<gather>();
+    g->remaining = ordinals.size();
+    g->done = [self, req, kind](gather& g) {
+      if (g.failed > 0) {
+        reply_result(self, *req, make_failure(g.code, g.first_error));
+        return;
+      }
+      if (kind == pb::COUNT) {
+        reply_result(self, *req,
+                     make_table({"COUNT(*)"}, {{std::to_string(g.count)}}));
+        return;
+      }
+      std::sort(g.rows.begin(), g.rows.end(),
+                [](auto& a, auto& b) { return a.key() < b.key(); });
+      std::vector<std::vector<std::string>> rows;
+      rows.reserve(g.rows.size());
+      for (auto& r : g.rows)
+        rows.push_back({r.key(), r.value()});
+      reply_result(self, *req, make_table({"Key", "Value"}, rows));
+    };
+    for (auto ordinal : ordinals) {
+      auto op = make_op(self, db, ordinal);
+      auto* r = op->body.mutable_read_request();
+      r->set_kind(kind);
+      if (key)
+        r->set_key(*key);
+      op->done = [g](const op_result& r) { g->add(r); };
+      attempt(self, op);
+    }
+  });
+}
+
+void forward_to_ma(self_ptr self, const envelope_ptr& req) {
+  auto& st = self->state;
+  auto env = make_envelope();
+  env->mutable_statement_request()->set_text(
+    req->statement_request().text());
+  st.ep.request(self, st.cfg.ma_node, "ma", std::move(env), admin_timeout,
+                [self, req](const envelope* rep) {
+                  auto& st = self->state;
+                  if (rep == nullptr) {
+                    reply_result(self, *req,
+                                 make_failure(sql::errc::timeout,
+                                              "the master aggregator did not "
+                                              "answer"));
+                    return;
+                  }
+                  // Cluster changes may move masters: drop cached maps.
+                  st.maps.clear();
+                  reply_result(self, *req,
+                               rep->statement_reply().result());
+                });
+}
+
+void on_statement(self_ptr self, const envelope_ptr& req) {
+  const auto& text = req->statement_request().text();
+  auto parsed = sql::parse(text);
+  if (!parsed.ok()) {
+    reply_result(self, *req,
+                 make_failure(parsed.err().name() == "bad_value"
+                                ? sql::errc::bad_value
+                                : sql::errc::syntax_error,
+                              parsed.err().detail()));
+    return;
+  }
+  std::visit(
+    [&](auto& s) {
+      using T = std::decay_t<decltype(s)>;
+      if constexpr (std::is_same_v<T, sql::insert_rows>)
+        exec_insert(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::delete_row>)
+        exec_delete(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::select_rows>)
+        exec_read(self, req, s.database, s.key ? pb::GET : pb::SCAN, s.key);
+      else if constexpr (std::is_same_v<T, sql::select_count>)
+        exec_read(self, req, s.database, pb::COUNT, std::nullopt);
+      else if constexpr (std::is_same_v<T, sql::leaf_fault_stmt>
+                         || std::is_same_v<T, sql::sleep_stmt>)
+        reply_result(self, *req,
+                     make_failure(sql::errc::not_supported,
+                                  "'" + text
+                                    + "' is accepted only by in-process "
+                                      "test clusters (leafguard local)"));
+      else
+        forward_to_ma(self, req);
+    },
+    *parsed);
+}
+
+session_actor::behavior_type session_impl(self_ptr self, session_config cfg) {
+  auto& st = self->state;
+  st.name = cfg.name;
+  st.ep = endpoint{cfg.fab, cfg.node, cfg.name};
+  st.cfg = std::move(cfg);
+  st.ep.attach(self, caf::actor_cast<caf::actor>(self));
+  return {
+    [self](wire& msg) {
+      auto& st = self->state;
+      bool handled = false;
+      if (!msg.env || !st.ep.accept(*msg.env, handled) || handled)
+        return;
+      if (msg.env->has_statement_request())
+        on_statement(self, msg.env);
+      else
+        logger("session")->warn("UnexpectedMessage [session={}] {}", st.name,
+                                body_name(*msg.env));
+    },
+    [self](tick_atom) { self->state.ep.on_tick(self); },
+    [self](timer_atom, uint64_t id) {
+      auto& st = self->state;
+      auto i = st.retries.find(id);
+      if (i == st.retries.end())
+        return;
+      auto op = std::move(i->second);
+      st.retries.erase(i);
+      attempt(self, std::move(op));
+    },
+  };
+}
+
+} // namespace
+
+session_actor spawn_session(caf::actor_system& sys, session_config cfg) {
+  return sys.spawn(session_impl, std::move(cfg));
+}
+
+} // namespace lg

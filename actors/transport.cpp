@@ -1,0 +1,374 @@
+#include "actors/transport.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/message_id.hpp>
+
+#include "base/log.hpp"
+
+namespace lg {
+
+const char* to_string(transport_event x) {
+  switch (x) {
+    case transport_event::sent:
+      return "sent";
+    case transport_event::delivered:
+      return "delivered";
+    case transport_event::dropped:
+      return "dropped";
+    case transport_event::delayed:
+      return "delayed";
+    case transport_event::undeliverable:
+      return "undeliverable";
+  }
+  return "?";
+}
+
+// -- fabric -------------------------------------------------------------------
+
+fabric::fabric(caf::actor_system& sys) : sys_(sys) {
+}
+
+void fabric::add_endpoint(const std::string& node, const std::string& actor,
+                          caf::actor handle) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  endpoints_[endpoint_key(node, actor)] = std::move(handle);
+}
+
+void fabric::remove_endpoint(const std::string& node, const std::string& actor,
+                             const caf::actor_addr& who) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  auto i = endpoints_.find(endpoint_key(node, actor));
+  if (i != endpoints_.end() && i->second.address() == who)
+    endpoints_.erase(i);
+}
+
+size_t fabric::endpoints_on(const std::string& node) const {
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  auto prefix = node + "/";
+  size_t n = 0;
+  for (auto& kvp : endpoints_)
+    if (kvp.first.compare(0, prefix.size(), prefix) == 0)
+      ++n;
+  return n;
+}
+
+caf::actor fabric::lookup(const std::string& node,
+                          const std::string& actor) const {
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  auto i = endpoints_.find(endpoint_key(node, actor));
+  return i != endpoints_.end() ? i->second : caf::actor{};
+}
+
+void fabric::set_route(const std::string& node, caf::actor gateway) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  routes_[node] = std::move(gateway);
+}
+
+void fabric::remove_route(const std::string& node) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  routes_.erase(node);
+}
+
+void fabric::cut_node(const std::string& node) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  cut_.insert(node);
+  slow_ = true;
+}
+
+void fabric::heal_node(const std::string& node) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  cut_.erase(node);
+  slow_ = !cut_.empty() || random_faults_ || sink_ != nullptr;
+}
+
+bool fabric::is_cut(const std::string& node) const {
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  return cut_.count(node) > 0;
+}
+
+void fabric::set_random_faults(double drop, double delay,
+                               std::chrono::milliseconds max_delay,
+                               uint64_t seed) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  random_faults_ = drop > 0 || delay > 0;
+  drop_ = drop;
+  delay_ = delay;
+  max_delay_ = max_delay;
+  rng_.seed(seed);
+  slow_ = !cut_.empty() || random_faults_ || sink_ != nullptr;
+}
+
+void fabric::clear_random_faults() {
+  set_random_faults(0, 0, std::chrono::milliseconds{0}, 0);
+}
+
+void fabric::set_trace_sink(std::shared_ptr<trace_sink> sink) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  sink_ = std::move(sink);
+  slow_ = !cut_.empty() || random_faults_ || sink_ != nullptr;
+}
+
+fabric::counters fabric::stats() const {
+  counters result;
+  result.sent = sent_.load();
+  result.dropped = dropped_.load();
+  result.delayed = delayed_.load();
+  result.undeliverable = undeliverable_.load();
+  return result;
+}
+
+caf::actor fabric::resolve(const pb::Endpoint& to) const {
+  // Caller holds a shared lock.
+  auto i = endpoints_.find(endpoint_key(to.node(), to.actor()));
+  if (i != endpoints_.end())
+    return i->second;
+  auto j = routes_.find(to.node());
+  if (j != routes_.end())
+    return j->second;
+  return {};
+}
+
+int64_t fabric::now_us(caf::local_actor* self) const {
+  auto t = self->clock().now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::microseconds>(t).count();
+}
+
+namespace {
+
+void deliver(caf::local_actor* self, const caf::actor& dest,
+             envelope_ptr env) {
+  dest->enqueue(caf::make_mailbox_element(self->ctrl(),
+                                          caf::make_message_id(), {},
+                                          wire{std::move(env)}),
+                self->context());
+}
+
+void deliver_later(caf::local_actor* self, const caf::actor& dest,
+                   envelope_ptr env, caf::timespan delay) {
+  auto at = self->clock().now() + delay;
+  self->clock().schedule_message(
+    at, caf::actor_cast<caf::strong_actor_ptr>(dest),
+    caf::make_mailbox_element(self->ctrl(), caf::make_message_id(), {},
+                              wire{std::move(env)}));
+}
+
+} // namespace
+
+void fabric::send(caf::local_actor* self, envelope_ptr env) {
+  sent_.fetch_add(1, std::memory_order_relaxed);
+  if (!slow_.load(std::memory_order_relaxed)) {
+    caf::actor dest;
+    {
+      std::shared_lock<std::shared_mutex> guard{mtx_};
+      dest = resolve(env->header().to());
+    }
+    if (dest)
+      deliver(self, dest, std::move(env));
+    else
+      undeliverable_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  // Slow path: faults and tracing. Decisions use one generator under the
+  // lock so that a seeded run makes the same choices every time.
+  caf::actor dest;
+  std::shared_ptr<trace_sink> sink;
+  transport_event what = transport_event::sent;
+  caf::timespan delay{0};
+  {
+    std::unique_lock<std::shared_mutex> guard{mtx_};
+    sink = sink_;
+    const auto& h = env->header();
+    if (cut_.count(h.from().node()) > 0 || cut_.count(h.to().node()) > 0) {
+      what = transport_event::dropped;
+    } else {
+      dest = resolve(h.to());
+      if (!dest) {
+        what = transport_event::undeliverable;
+      } else if (random_faults_) {
+        std::uniform_real_distribution<double> coin{0.0, 1.0};
+        if (coin(rng_) < drop_) {
+          what = transport_event::dropped;
+        } else if (coin(rng_) < delay_ && max_delay_.count() > 0) {
+          std::uniform_int_distribution<int64_t> pick{1, max_delay_.count()};
+          delay = std::chrono::milliseconds{pick(rng_)};
+          what = transport_event::delayed;
+        }
+      }
+    }
+  }
+  if (sink)
+    sink->record(*env, what, now_us(self));
+  switch (what) {
+    case transport_event::dropped:
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    case transport_event::undeliverable:
+      undeliverable_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    case transport_event::delayed:
+      delayed_.fetch_add(1, std::memory_order_relaxed);
+      deliver_later(self, dest, std::move(env), delay);
+      return;
+    default:
+      deliver(self, dest, std::move(env));
+  }
+}
+
+// -- rpc_table ----------------------------------------------------------------
+
+uint64_t rpc_table::add(time_point deadline, callback cb) {
+  auto id = next_id_++;
+  pending_.emplace(id, entry{deadline, std::move(cb)});
+  deadlines_.emplace(deadline, id);
+  return id;
+}
+
+bool rpc_table::dispatch(const envelope& env) {
+  auto id = env.header().reply_to();
+  if (id == 0)
+    return false;
+  auto i = pending_.find(id);
+  if (i == pending_.end())
+    return true; // a late reply to an expired request: consumed, ignored
+  auto cb = std::move(i->second.cb);
+  auto range = deadlines_.equal_range(i->second.deadline);
+  for (auto j = range.first; j != range.second; ++j) {
+    if (j->second == id) {
+      deadlines_.erase(j);
+      break;
+    }
+  }
+  pending_.erase(i);
+  cb(&env);
+  return true;
+}
+
+void rpc_table::expire(time_point now) {
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    auto id = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    auto i = pending_.find(id);
+    if (i == pending_.end())
+      continue;
+    auto cb = std::move(i->second.cb);
+    pending_.erase(i);
+    cb(nullptr);
+  }
+}
+
+void rpc_table::fail_all() {
+  auto pending = std::move(pending_);
+  pending_.clear();
+  deadlines_.clear();
+  for (auto& kvp : pending)
+    kvp.second.cb(nullptr);
+}
+
+std::optional<time_point> rpc_table::next_deadline() const {
+  if (deadlines_.empty())
+    return std::nullopt;
+  return deadlines_.begin()->first;
+}
+
+// -- endpoint -----------------------------------------------------------------
+
+endpoint::endpoint(fabric_ptr fab, std::string node, std::string actor)
+  : fab_(std::move(fab)), node_(std::move(node)), actor_(std::move(actor)) {
+}
+
+void endpoint::attach(caf::local_actor* self, caf::actor handle) {
+  fab_->add_endpoint(node_, actor_, handle);
+  auto fab = fab_;
+  auto node = node_;
+  auto actor = actor_;
+  auto addr = handle.address();
+  self->attach_functor([fab, node, actor, addr](const caf::error&) {
+    fab->remove_endpoint(node, actor, addr);
+  });
+}
+
+void endpoint::send(caf::local_actor* self, const std::string& to_node,
+                    const std::string& to_actor,
+                    std::shared_ptr<envelope> env) {
+  auto* h = env->mutable_header();
+  auto* from = h->mutable_from();
+  from->set_node(node_);
+  from->set_actor(actor_);
+  auto* to = h->mutable_to();
+  to->set_node(to_node);
+  to->set_actor(to_actor);
+  h->set_lamport(++lamport_);
+  fab_->send(self, std::move(env));
+}
+
+void endpoint::request(caf::local_actor* self, const std::string& to_node,
+                       const std::string& to_actor,
+                       std::shared_ptr<envelope> env, caf::timespan timeout,
+                       rpc_table::callback cb) {
+  auto id = rpc_.add(self->clock().now() + timeout, std::move(cb));
+  env->mutable_header()->set_correlation_id(id);
+  send(self, to_node, to_actor, std::move(env));
+  arm(self);
+}
+
+void endpoint::reply(caf::local_actor* self, const envelope& req,
+                     std::shared_ptr<envelope> rep) {
+  auto* h = rep->mutable_header();
+  h->set_reply_to(req.header().correlation_id());
+  if (h->trace_id() == 0)
+    h->set_trace_id(req.header().trace_id());
+  if (h->partition().empty())
+    h->set_partition(req.header().partition());
+  send(self, req.header().from().node(), req.header().from().actor(),
+       std::move(rep));
+}
+
+bool endpoint::accept(const envelope& env, bool& handled) {
+  handled = false;
+  const auto& h = env.header();
+  lamport_ = std::max(lamport_, h.lamport()) + 1;
+  if (h.to().actor() != actor_ || h.to().node() != node_) {
+    ++misdelivered_;
+    logger("transport")->warn("MessageMisdelivered [to={}/{}] {} meant for "
+                              "{}/{}",
+                              node_, actor_, body_name(env), h.to().node(),
+                              h.to().actor());
+    return false;
+  }
+  if (h.reply_to() != 0)
+    handled = rpc_.dispatch(env);
+  return true;
+}
+
+void endpoint::on_tick(caf::local_actor* self) {
+  armed_for_.reset();
+  rpc_.expire(self->clock().now());
+  arm(self);
+}
+
+void endpoint::arm(caf::local_actor* self) {
+  auto next = rpc_.next_deadline();
+  if (!next)
+    return;
+  if (armed_for_ && *armed_for_ <= *next)
+    return;
+  armed_for_ = *next;
+  self->clock().schedule_message(
+    *next, caf::actor_cast<caf::strong_actor_ptr>(self->ctrl()),
+    caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
+                              tick_atom::value));
+}
+
+std::shared_ptr<envelope> make_envelope(const std::string& partition,
+                                        uint64_t term, uint64_t trace_id) {
+  auto env = std::make_shared<envelope>();
+  auto* h = env->mutable_header();
+  if (!partition.empty())
+    h->set_partition(partition);
+  h->set_term(term);
+  h->set_trace_id(trace_id);
+  return env;
+}
+
+} // namespace lg

@@ -1,0 +1,100 @@
+// leafguard: the command-line entry point.
+//   leafguard local [--leaves N] [--redundancy R] [--data-dir DIR]
+//                   [--simulate [--seed S]] [--trace FILE] [-e 'STMTS'] [FILE]
+//   leafguard demo
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "actors/result.hpp"
+#include "base/log.hpp"
+#include "cli/demo.hpp"
+#include "cli/statement_runner.hpp"
+#include "cluster/local_cluster.hpp"
+#include "config/options.hpp"
+
+namespace {
+
+void usage() {
+  std::cout
+    << "usage: leafguard <command> [options]\n"
+       "\n"
+       "commands:\n"
+       "  local   run an in-process cluster and execute statements\n"
+       "          [--leaves N] [--redundancy R] [--data-dir DIR]\n"
+       "          [--simulate [--seed S]] [--trace FILE] [-e 'STMTS'] "
+       "[FILE]\n"
+       "  demo    a narrated tour of failover on an in-process cluster\n"
+       "\n"
+       "`leafguard <command> --help` lists every option of a command.\n";
+}
+
+int run_local(const std::vector<std::string>& args) {
+  auto opts = lg::config::parse_local(args);
+  if (!opts.ok()) {
+    std::cerr << "leafguard local: " << opts.err().detail() << "\n";
+    return 2;
+  }
+  if (opts->help_printed)
+    return 0;
+  lg::set_log_level(opts->log_level);
+  std::vector<std::string> scripts;
+  for (auto& file : opts->files) {
+    std::ifstream in{file};
+    if (!in) {
+      std::cerr << "leafguard local: can't read statements file '" << file
+                << "'\n";
+      return 2;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    scripts.push_back(ss.str());
+  }
+  lg::local_cluster_options lo;
+  lo.leaves = opts->leaves;
+  lo.redundancy = opts->redundancy;
+  lo.data_dir = opts->data_dir;
+  lo.simulate = opts->simulate;
+  lo.seed = opts->seed;
+  lo.trace_file = opts->trace;
+  lg::local_cluster cluster{lo};
+  if (cluster.startup_error()) {
+    std::cerr << "leafguard local: " << cluster.startup_error().to_string()
+              << "\n";
+    return 1;
+  }
+  auto run = [&](const std::string& stmt) { return cluster.execute(stmt); };
+  int failures = 0;
+  if (!opts->exec.empty())
+    failures += lg::run_script(opts->exec, run);
+  for (auto& script : scripts)
+    failures += lg::run_script(script, run);
+  if (opts->exec.empty() && scripts.empty())
+    failures += lg::run_stream(std::cin, isatty(STDIN_FILENO) != 0, run);
+  return failures > 0 ? 1 : 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h"
+      || args[0] == "help") {
+    usage();
+    return args.empty() ? 2 : 0;
+  }
+  auto command = args[0];
+  args.erase(args.begin());
+  if (command == "local")
+    return run_local(args);
+  if (command == "demo")
+    return lg::run_demo(args);
+  std::cerr << "leafguard: unknown command '" << command
+            << "' (see leafguard --help)\n";
+  return 2;
+}

@@ -1,0 +1,493 @@
+#include "cluster/local_cluster.hpp"
+
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/leaf.hpp"
+#include "actors/master_aggregator.hpp"
+#include "actors/result.hpp"
+#include "actors/session.hpp"
+#include "base/log.hpp"
+#include "cluster/trace_file.hpp"
+#include "sql/parser.hpp"
+
+namespace lg {
+
+const char* to_string(cluster_errc code) {
+  switch (code) {
+    case cluster_errc::bad_option:
+      return "bad_option";
+    case cluster_errc::leaf_running:
+      return "leaf_running";
+    case cluster_errc::leaf_stopped:
+      return "leaf_stopped";
+    case cluster_errc::unknown_leaf:
+      return "unknown_leaf";
+    case cluster_errc::startup_failed:
+      return "startup_failed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+/// Statement results handed from the inbox actor to the driving thread.
+struct reply_box {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::map<uint64_t, pb::ResultSet> done;
+};
+
+using send_atom = caf::atom_constant<caf::atom("send")>;
+
+struct inbox_state {
+  std::string name = "console";
+  endpoint ep;
+  std::shared_ptr<reply_box> box;
+  std::string session;
+};
+
+caf::behavior inbox_impl(caf::stateful_actor<inbox_state>* self,
+                         fabric_ptr fab, std::shared_ptr<reply_box> box,
+                         std::string session) {
+  self->state.ep = endpoint{fab, "local", "console"};
+  self->state.box = box;
+  self->state.session = std::move(session);
+  self->state.ep.attach(self, caf::actor_cast<caf::actor>(self));
+  return {
+    [self](send_atom, uint64_t id, const std::string& text) {
+      auto env = make_envelope();
+      env->mutable_statement_request()->set_text(text);
+      self->state.ep.request(
+        self, "local", self->state.session, std::move(env),
+        std::chrono::minutes{10}, [self, id, text](const envelope* rep) {
+          pb::ResultSet rs;
+          if (rep != nullptr && rep->has_statement_reply())
+            rs = rep->statement_reply().result();
+          else
+            rs = make_failure(sql::errc::timeout,
+                              "no answer to '" + text + "'");
+          auto& box = *self->state.box;
+          std::lock_guard<std::mutex> guard{box.mtx};
+          box.done.emplace(id, std::move(rs));
+          box.cv.notify_all();
+        });
+    },
+    [self](wire& msg) {
+      bool handled = false;
+      if (msg.env)
+        self->state.ep.accept(*msg.env, handled);
+    },
+    [self](tick_atom) { self->state.ep.on_tick(self); },
+  };
+}
+
+std::string make_temp_dir() {
+  std::string pattern = (std::filesystem::temp_directory_path()
+                         / "leafguard-XXXXXX")
+                          .string();
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  if (mkdtemp(buf.data()) == nullptr)
+    return {};
+  return buf.data();
+}
+
+} // namespace
+
+struct local_cluster::impl {
+  caf::actor ma;
+  caf::actor session;
+  caf::actor inbox;
+  std::map<std::string, caf::actor> leaves; // running leaves
+  std::vector<std::string> known;           // every leaf address, in order
+  std::shared_ptr<reply_box> box = std::make_shared<reply_box>();
+  uint64_t next_id = 1;
+  std::shared_ptr<trace_file_sink> trace;
+};
+
+local_cluster::local_cluster(local_cluster_options opts)
+  : opts_(std::move(opts)), impl_(std::make_unique<impl>()) {
+  if (opts_.leaves < 0 || opts_.leaves > 1000) {
+    startup_error_ = make_error(cluster_errc::bad_option,
+                                "--leaves must be from 0 to 1000, got "
+                                  + std::to_string(opts_.leaves));
+    return;
+  }
+  if (opts_.redundancy != 1 && opts_.redundancy != 2) {
+    startup_error_ = make_error(cluster_errc::bad_option,
+                                "--redundancy must be 1 or 2, got "
+                                  + std::to_string(opts_.redundancy));
+    return;
+  }
+  fs_ = opts_.fs ? opts_.fs : storage::make_disk_vfs();
+  data_dir_ = opts_.data_dir;
+  if (data_dir_.empty()) {
+    data_dir_ = make_temp_dir();
+    remove_data_dir_ = true;
+    if (data_dir_.empty()) {
+      startup_error_ = make_error(cluster_errc::startup_failed,
+                                  "can't create a temporary data dir");
+      return;
+    }
+  }
+  if (auto err = fs_->make_dirs(data_dir_)) {
+    startup_error_ = make_error(cluster_errc::startup_failed,
+                                "can't use data dir '" + data_dir_
+                                  + "': " + err.to_string());
+    return;
+  }
+  cfg_ = std::make_unique<caf::actor_system_config>();
+  register_message_types(*cfg_);
+  cfg_->set("logger.file-verbosity", caf::atom("quiet"));
+  cfg_->set("logger.console-verbosity", caf::atom("quiet"));
+  if (opts_.simulate)
+    cfg_->set("scheduler.policy", caf::atom("testing"));
+  sys_ = std::make_unique<caf::actor_system>(*cfg_);
+  fab_ = std::make_shared<fabric>(*sys_);
+  if (!opts_.trace_file.empty()) {
+    auto sink = trace_file_sink::open(opts_.trace_file);
+    if (!sink.ok()) {
+      startup_error_ = sink.err();
+      return;
+    }
+    impl_->trace = *sink;
+    fab_->set_trace_sink(impl_->trace);
+  }
+  if (opts_.simulate) {
+    auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(
+      sys_->scheduler());
+    // Virtual time starts at a fixed point so that runs are identical.
+    sched.clock().current_time = time_point{} + std::chrono::hours{1};
+  }
+  auto ma_dir = data_dir_ + "/ma";
+  bool restoring = fs_->exists(ma_dir + "/metadata.pb");
+  master_aggregator_config mc;
+  mc.fab = fab_;
+  mc.node = ma_node();
+  mc.data_dir = ma_dir;
+  mc.fs = fs_;
+  impl_->ma = caf::actor_cast<caf::actor>(
+    spawn_master_aggregator(*sys_, std::move(mc)));
+  session_config sc;
+  sc.fab = fab_;
+  sc.node = "local";
+  sc.name = "session/1";
+  sc.ma_node = ma_node();
+  impl_->session = caf::actor_cast<caf::actor>(spawn_session(*sys_, sc));
+  impl_->inbox = sys_->spawn(inbox_impl, fab_, impl_->box, sc.name);
+  if (restoring) {
+    auto names = fs_->list_dir(data_dir_ + "/leaves");
+    if (names.ok()) {
+      for (auto& name : *names) {
+        auto addr = name;
+        auto pos = addr.rfind('_');
+        if (pos != std::string::npos)
+          addr[pos] = ':';
+        if (auto err = spawn_leaf_at(addr)) {
+          startup_error_ = err;
+          return;
+        }
+      }
+    }
+    drain();
+    return;
+  }
+  for (int i = 0; i < opts_.leaves; ++i) {
+    auto addr = "127.0.0.1:" + std::to_string(opts_.base_port + i);
+    if (auto err = spawn_leaf_at(addr)) {
+      startup_error_ = err;
+      return;
+    }
+  }
+  auto check = [this](const std::string& stmt) {
+    auto rs = execute(stmt);
+    if (rs.error_code() != 0 && !startup_error_)
+      startup_error_ = make_error(cluster_errc::startup_failed,
+                                  "'" + stmt + "' failed: " + rs.error());
+  };
+  check("SET GLOBAL redundancy_level = " + std::to_string(opts_.redundancy));
+  for (int i = 0; i < opts_.leaves; ++i) {
+    auto stmt = "ADD LEAF '127.0.0.1':" + std::to_string(opts_.base_port + i);
+    if (opts_.redundancy == 2)
+      stmt += " INTO GROUP " + std::to_string(i % 2 + 1);
+    check(stmt);
+  }
+}
+
+local_cluster::~local_cluster() {
+  if (sys_) {
+    for (auto& kvp : impl_->leaves)
+      caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(impl_->session, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(impl_->inbox, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(impl_->ma, caf::exit_reason::user_shutdown);
+    if (opts_.simulate) {
+      auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(
+        sys_->scheduler());
+      while (sched.try_run_once()) {
+        // Let every actor process its exit.
+      }
+      sched.clock().cancel_all();
+    }
+    impl_.reset();
+    fab_.reset();
+    sys_.reset();
+  }
+  if (remove_data_dir_ && !data_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(data_dir_, ec);
+  }
+}
+
+std::string local_cluster::leaf_dir(const std::string& addr) const {
+  auto name = addr;
+  auto pos = name.rfind(':');
+  if (pos != std::string::npos)
+    name[pos] = '_';
+  return data_dir_ + "/leaves/" + name;
+}
+
+error local_cluster::spawn_leaf_at(const std::string& addr) {
+  if (impl_->leaves.count(addr) > 0)
+    return make_error(cluster_errc::leaf_running,
+                      "leaf " + addr + " is already running");
+  leaf_config lc;
+  lc.fab = fab_;
+  lc.address = addr;
+  lc.data_dir = leaf_dir(addr);
+  lc.fs = fs_;
+  lc.ma_node = ma_node();
+  impl_->leaves.emplace(addr,
+                        caf::actor_cast<caf::actor>(spawn_leaf(*sys_, lc)));
+  if (std::find(impl_->known.begin(), impl_->known.end(), addr)
+      == impl_->known.end())
+    impl_->known.push_back(addr);
+  return {};
+}
+
+void local_cluster::drain() {
+  if (!opts_.simulate)
+    return;
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(
+    sys_->scheduler());
+  while (sched.try_run_once()) {
+    // Run every job that is ready now; virtual time stands still.
+  }
+}
+
+error local_cluster::stop_leaf(const std::string& addr) {
+  auto i = impl_->leaves.find(addr);
+  if (i == impl_->leaves.end()) {
+    if (std::find(impl_->known.begin(), impl_->known.end(), addr)
+        == impl_->known.end())
+      return make_error(cluster_errc::unknown_leaf,
+                        "no leaf " + addr + " in this process");
+    return make_error(cluster_errc::leaf_stopped,
+                      "leaf " + addr + " is not running");
+  }
+  auto handle = i->second;
+  impl_->leaves.erase(i);
+  caf::anon_send_exit(handle, caf::exit_reason::kill);
+  if (opts_.simulate) {
+    drain();
+  } else {
+    // Wait until the leaf and its partitions are gone, so that a restart
+    // never opens files that a dying instance still writes.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (fab_->endpoints_on(addr) > 0
+           && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
+  fab_->heal_node(addr);
+  return {};
+}
+
+error local_cluster::start_leaf(const std::string& addr) {
+  if (impl_->leaves.count(addr) > 0)
+    return make_error(cluster_errc::leaf_running,
+                      "leaf " + addr + " is already running");
+  if (std::find(impl_->known.begin(), impl_->known.end(), addr)
+      != impl_->known.end())
+    return make_error(cluster_errc::leaf_stopped,
+                      "leaf " + addr
+                        + " already exists here; use RESTART LEAF");
+  auto err = spawn_leaf_at(addr);
+  drain();
+  return err;
+}
+
+error local_cluster::kill_leaf(const std::string& addr) {
+  return stop_leaf(addr);
+}
+
+error local_cluster::restart_leaf(const std::string& addr) {
+  if (impl_->leaves.count(addr) > 0)
+    return make_error(cluster_errc::leaf_running,
+                      "leaf " + addr + " is running; KILL LEAF it first");
+  if (std::find(impl_->known.begin(), impl_->known.end(), addr)
+      == impl_->known.end())
+    return make_error(cluster_errc::unknown_leaf,
+                      "no leaf " + addr + " in this process");
+  auto err = spawn_leaf_at(addr);
+  drain();
+  return err;
+}
+
+error local_cluster::destroy_leaf(const std::string& addr) {
+  if (impl_->leaves.count(addr) > 0)
+    if (auto err = stop_leaf(addr))
+      return err;
+  if (std::find(impl_->known.begin(), impl_->known.end(), addr)
+      == impl_->known.end())
+    return make_error(cluster_errc::unknown_leaf,
+                      "no leaf " + addr + " in this process");
+  return fs_->remove_all(leaf_dir(addr));
+}
+
+error local_cluster::isolate_leaf(const std::string& addr) {
+  if (impl_->leaves.count(addr) == 0)
+    return make_error(cluster_errc::leaf_stopped,
+                      "leaf " + addr + " is not running");
+  fab_->cut_node(addr);
+  return {};
+}
+
+error local_cluster::heal_leaf(const std::string& addr) {
+  if (!fab_->is_cut(addr))
+    return make_error(cluster_errc::unknown_leaf,
+                      "leaf " + addr + " is not isolated");
+  fab_->heal_node(addr);
+  return {};
+}
+
+time_point local_cluster::now() {
+  return sys_->clock().now();
+}
+
+bool local_cluster::run_until(const std::function<bool()>& pred,
+                              std::chrono::milliseconds limit) {
+  if (!opts_.simulate) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() >= deadline)
+        return false;
+      std::this_thread::sleep_for(std::chrono::microseconds{200});
+    }
+    return true;
+  }
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(
+    sys_->scheduler());
+  auto& clock = sched.clock();
+  auto deadline = clock.current_time + limit;
+  for (;;) {
+    while (sched.try_run_once()) {
+      if (pred())
+        return true;
+    }
+    if (pred())
+      return true;
+    auto& schedule = clock.schedule();
+    if (schedule.empty() || schedule.begin()->first > deadline) {
+      clock.current_time = std::max(clock.current_time, deadline);
+      return pred();
+    }
+    auto next = schedule.begin()->first;
+    if (next > clock.current_time)
+      clock.advance_time(next - clock.current_time);
+    else
+      clock.advance_time(caf::timespan{0});
+  }
+}
+
+void local_cluster::sleep(std::chrono::milliseconds d) {
+  if (!opts_.simulate) {
+    std::this_thread::sleep_for(d);
+    return;
+  }
+  run_until([] { return false; }, d);
+}
+
+std::vector<std::string> local_cluster::leaf_addresses() const {
+  return impl_->known;
+}
+
+bool local_cluster::leaf_running(const std::string& addr) const {
+  return impl_->leaves.count(addr) > 0;
+}
+
+pb::ResultSet local_cluster::execute(const std::string& statement) {
+  if (!sys_)
+    return make_failure(sql::errc::internal, startup_error_.to_string());
+  auto parsed = sql::parse(statement);
+  if (parsed.ok()) {
+    if (auto fault = std::get_if<sql::leaf_fault_stmt>(&*parsed)) {
+      auto addr = fault->leaf.to_string();
+      error err;
+      switch (fault->action) {
+        case sql::leaf_fault::start:
+          err = start_leaf(addr);
+          break;
+        case sql::leaf_fault::kill:
+          err = kill_leaf(addr);
+          break;
+        case sql::leaf_fault::restart:
+          err = restart_leaf(addr);
+          break;
+        case sql::leaf_fault::destroy:
+          err = destroy_leaf(addr);
+          break;
+        case sql::leaf_fault::isolate:
+          err = isolate_leaf(addr);
+          break;
+        case sql::leaf_fault::heal:
+          err = heal_leaf(addr);
+          break;
+      }
+      if (err)
+        return make_failure(err.name() == "unknown_leaf"
+                              ? sql::errc::unknown_leaf
+                              : sql::errc::conflict,
+                            err.detail());
+      return make_message(std::string{"Query OK ("} + to_string(fault->action)
+                          + " LEAF " + addr + ")");
+    }
+    if (auto s = std::get_if<sql::sleep_stmt>(&*parsed)) {
+      sleep(std::chrono::milliseconds{s->ms});
+      return make_message("Query OK (slept " + std::to_string(s->ms)
+                          + " ms)");
+    }
+  }
+  auto id = impl_->next_id++;
+  caf::anon_send(impl_->inbox, send_atom::value, id, statement);
+  auto& box = *impl_->box;
+  auto ready = [&] {
+    std::lock_guard<std::mutex> guard{box.mtx};
+    return box.done.count(id) > 0;
+  };
+  bool ok;
+  if (opts_.simulate) {
+    ok = run_until(ready, std::chrono::minutes{15});
+  } else {
+    std::unique_lock<std::mutex> guard{box.mtx};
+    ok = box.cv.wait_for(guard, std::chrono::minutes{15},
+                         [&] { return box.done.count(id) > 0; });
+  }
+  if (!ok)
+    return make_failure(sql::errc::timeout,
+                        "no result for '" + statement + "' within 15 min");
+  std::lock_guard<std::mutex> guard{box.mtx};
+  auto result = std::move(box.done[id]);
+  box.done.erase(id);
+  return result;
+}
+
+} // namespace lg

@@ -1,0 +1,149 @@
+// The embedding API: a whole leafguard cluster in one process, for tests and
+// for `leafguard local`. It runs on CAF's threaded scheduler in real time, or
+// on CAF's deterministic test scheduler in virtual time (`simulate`).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "actors/transport.hpp"
+#include "base/error.hpp"
+#include "common.pb.h"
+#include "storage/vfs.hpp"
+
+namespace lg {
+
+/// How to start an in-process cluster.
+struct local_cluster_options {
+  int leaves = 4;
+  int redundancy = 2;
+  std::string data_dir; ///< empty: a fresh temporary dir removed at exit
+  bool simulate = false;
+  uint64_t seed = 0;
+  std::string trace_file; ///< empty: no trace file
+  uint16_t base_port = 10001;
+  /// The file system; default: the real disk.
+  std::shared_ptr<storage::vfs> fs;
+};
+
+enum class cluster_errc {
+  bad_option,    ///< an option is out of range
+  leaf_running,  ///< the leaf is already running
+  leaf_stopped,  ///< the leaf is not running
+  unknown_leaf,  ///< no such leaf in this process
+  startup_failed ///< the cluster could not be started
+};
+
+const char* to_string(cluster_errc code);
+
+LG_MODULE_ERRORS("cluster", cluster_errc)
+
+/// A master aggregator, its leaves and a client session in one process.
+class local_cluster {
+public:
+  /// Starts the cluster, or restores it from `opts.data_dir`. Check ok().
+  explicit local_cluster(local_cluster_options opts);
+
+  ~local_cluster();
+
+  local_cluster(const local_cluster&) = delete;
+  local_cluster& operator=(const local_cluster&) = delete;
+
+  /// Returns the start-up error, if any.
+  const error& startup_error() const {
+    return startup_error_;
+  }
+
+  /// Runs one statement. Test-cluster statements (START/KILL/RESTART/
+  /// DESTROY/ISOLATE/HEAL LEAF, SLEEP) run here; everything else goes
+  /// through the client session.
+  pb::ResultSet execute(const std::string& statement);
+
+  /// Starts a new, empty leaf at `addr` ("host:port") that is not yet in
+  /// the cluster.
+  error start_leaf(const std::string& addr);
+
+  /// Crashes a leaf: its actors die, its disk stays.
+  error kill_leaf(const std::string& addr);
+
+  /// Starts a killed leaf again from its disk.
+  error restart_leaf(const std::string& addr);
+
+  /// Crashes a leaf and wipes its disk.
+  error destroy_leaf(const std::string& addr);
+
+  /// Cuts every message to and from a running leaf.
+  error isolate_leaf(const std::string& addr);
+
+  /// Restores the messages of an isolated leaf.
+  error heal_leaf(const std::string& addr);
+
+  /// Waits `d` (virtual time when simulated).
+  void sleep(std::chrono::milliseconds d);
+
+  /// Runs until `pred` holds or `limit` passes (virtual time when
+  /// simulated). Returns whether `pred` held.
+  bool run_until(const std::function<bool()>& pred,
+                 std::chrono::milliseconds limit);
+
+  /// The current time of the cluster's clock.
+  time_point now();
+
+  fabric& transport() {
+    return *fab_;
+  }
+
+  fabric_ptr transport_ptr() {
+    return fab_;
+  }
+
+  caf::actor_system& system() {
+    return *sys_;
+  }
+
+  bool simulated() const {
+    return opts_.simulate;
+  }
+
+  const std::string& data_dir() const {
+    return data_dir_;
+  }
+
+  /// The addresses of the leaves this process runs or ran.
+  std::vector<std::string> leaf_addresses() const;
+
+  /// Returns true when the leaf at `addr` is running.
+  bool leaf_running(const std::string& addr) const;
+
+  /// The node name of the aggregator ("ma").
+  static const char* ma_node() {
+    return "ma";
+  }
+
+private:
+  struct impl;
+
+  error spawn_leaf_at(const std::string& addr);
+  error stop_leaf(const std::string& addr);
+  std::string leaf_dir(const std::string& addr) const;
+  void drain();
+
+  local_cluster_options opts_;
+  std::string data_dir_;
+  bool remove_data_dir_ = false;
+  error startup_error_;
+  std::unique_ptr<caf::actor_system_config> cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  fabric_ptr fab_;
+  std::shared_ptr<storage::vfs> fs_;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace lg

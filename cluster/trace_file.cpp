@@ -1,0 +1,107 @@
+#include "cluster/trace_file.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "cluster/local_cluster.hpp"
+
+namespace lg {
+
+namespace {
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+std::string trace_line(const envelope& env, transport_event what,
+                       int64_t at_us) {
+  const auto& h = env.header();
+  std::string fields = "{}";
+  auto field = env.GetDescriptor()->FindFieldByNumber(env.body_case());
+  if (field != nullptr) {
+    const auto& body = env.GetReflection()->GetMessage(env, field);
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.preserve_proto_field_names = true;
+    fields.clear();
+    if (!google::protobuf::util::MessageToJsonString(body, &fields, opts).ok())
+      fields = "{}";
+  }
+  std::string line;
+  line.reserve(256 + fields.size());
+  line += "{\"at_us\":" + std::to_string(at_us);
+  line += ",\"lamport\":" + std::to_string(h.lamport());
+  line += ",\"event\":\"" + std::string{to_string(what)} + "\"";
+  line += ",\"from\":\"" + json_escape(h.from().node() + "/" + h.from().actor())
+          + "\"";
+  line += ",\"to\":\"" + json_escape(h.to().node() + "/" + h.to().actor())
+          + "\"";
+  line += ",\"type\":\"" + std::string{body_name(env)} + "\"";
+  line += ",\"partition\":\"" + json_escape(h.partition()) + "\"";
+  line += ",\"term\":" + std::to_string(h.term());
+  line += ",\"trace_id\":" + std::to_string(h.trace_id());
+  line += ",\"correlation_id\":" + std::to_string(h.correlation_id());
+  line += ",\"reply_to\":" + std::to_string(h.reply_to());
+  line += ",\"fields\":" + fields + "}";
+  return line;
+}
+
+trace_file_sink::trace_file_sink(std::FILE* file, std::string path)
+  : file_(file), path_(std::move(path)) {
+}
+
+trace_file_sink::~trace_file_sink() {
+  if (file_ != nullptr)
+    std::fclose(file_);
+}
+
+result<std::shared_ptr<trace_file_sink>>
+trace_file_sink::open(const std::string& path) {
+  auto* file = std::fopen(path.c_str(), "w");
+  if (file == nullptr)
+    return make_error(cluster_errc::bad_option,
+                      "can't write trace file '" + path
+                        + "': " + std::strerror(errno));
+  return std::shared_ptr<trace_file_sink>(new trace_file_sink(file, path));
+}
+
+void trace_file_sink::record(const envelope& env, transport_event what,
+                             int64_t at_us) {
+  auto line = trace_line(env, what, at_us);
+  line += '\n';
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::fwrite(line.data(), 1, line.size(), file_);
+}
+
+void trace_file_sink::flush() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::fflush(file_);
+}
+
+} // namespace lg

@@ -1,0 +1,172 @@
+#include "config/variables.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace lg::config {
+
+const char* to_string(errc code) {
+  switch (code) {
+    case errc::unknown_variable:
+      return "unknown_variable";
+    case errc::bad_value:
+      return "bad_value";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::function<result<std::string>(const std::string&)>
+int_range(std::string name, int64_t lo, int64_t hi) {
+  return [name, lo, hi](const std::string& value) -> result<std::string> {
+    auto bad = [&] {
+      return make_error(errc::bad_value,
+                        "variable '" + name + "' can't be set to '" + value
+                          + "': expected an integer from "
+                          + std::to_string(lo) + " to "
+                          + std::to_string(hi));
+    };
+    if (value.empty() || value.size() > 18)
+      return bad();
+    for (auto c : value)
+      if (!std::isdigit(static_cast<unsigned char>(c)))
+        return bad();
+    auto x = std::stoll(value);
+    if (x < lo || x > hi)
+      return bad();
+    return std::to_string(x);
+  };
+}
+
+std::function<result<std::string>(const std::string&)>
+on_off(std::string name) {
+  return [name](const std::string& value) -> result<std::string> {
+    std::string upper;
+    for (auto c : value)
+      upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (upper == "ON" || upper == "1" || upper == "TRUE")
+      return std::string{"ON"};
+    if (upper == "OFF" || upper == "0" || upper == "FALSE")
+      return std::string{"OFF"};
+    return make_error(errc::bad_value, "variable '" + name
+                                         + "' can't be set to '" + value
+                                         + "': expected ON or OFF");
+  };
+}
+
+std::vector<variable_spec> make_specs() {
+  std::vector<variable_spec> xs{
+    {"auto_attach", "ON",
+     "attach a recovered leaf by itself (OFF: it stays detached)",
+     on_off("auto_attach")},
+    {"default_partitions_per_leaf", "2",
+     "partitions per leaf of a CREATE DATABASE without PARTITIONS",
+     int_range("default_partitions_per_leaf", 1, 1024)},
+    {"leaf_failure_detection", "ON",
+     "declare unresponsive leaves offline and fail over their partitions",
+     on_off("leaf_failure_detection")},
+    {"leaf_failure_timeout_ms", "1000",
+     "a leaf silent for this long is offline",
+     int_range("leaf_failure_timeout_ms", 10, 3600000)},
+    {"leaf_heartbeat_interval_ms", "100",
+     "how often the aggregator asks each leaf for a heartbeat",
+     int_range("leaf_heartbeat_interval_ms", 1, 600000)},
+    {"redundancy_level", "1",
+     "1: every partition is a master; 2: each master has a replica on its "
+     "leaf's pair",
+     int_range("redundancy_level", 1, 2)},
+    {"request_timeout_ms", "5000",
+     "a read or write that gets no answer in this time fails",
+     int_range("request_timeout_ms", 10, 3600000)},
+    {"sync_replication_timeout_ms", "5000",
+     "a master whose replica is silent this long goes on alone",
+     int_range("sync_replication_timeout_ms", 10, 3600000)},
+  };
+  std::sort(xs.begin(), xs.end(),
+            [](auto& a, auto& b) { return a.name < b.name; });
+  return xs;
+}
+
+} // namespace
+
+const std::vector<variable_spec>& global_variables() {
+  static const auto specs = make_specs();
+  return specs;
+}
+
+const variable_spec* find_variable(const std::string& name) {
+  std::string lower;
+  for (auto c : name)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& spec : global_variables())
+    if (spec.name == lower)
+      return &spec;
+  return nullptr;
+}
+
+result<std::string> check_variable(const std::string& name,
+                                   const std::string& value) {
+  auto spec = find_variable(name);
+  if (spec == nullptr)
+    return make_error(errc::unknown_variable,
+                      "unknown system variable '" + name + "'");
+  return spec->check(value);
+}
+
+std::map<std::string, std::string> default_globals() {
+  std::map<std::string, std::string> result;
+  for (auto& spec : global_variables())
+    result.emplace(spec.name, spec.default_value);
+  return result;
+}
+
+int64_t get_int(const std::map<std::string, std::string>& globals,
+                const std::string& name) {
+  auto i = globals.find(name);
+  if (i == globals.end()) {
+    auto spec = find_variable(name);
+    return spec ? std::stoll(spec->default_value) : 0;
+  }
+  return std::stoll(i->second);
+}
+
+bool get_bool(const std::map<std::string, std::string>& globals,
+              const std::string& name) {
+  auto i = globals.find(name);
+  if (i == globals.end()) {
+    auto spec = find_variable(name);
+    return spec && spec->default_value == "ON";
+  }
+  return i->second == "ON";
+}
+
+namespace {
+
+bool like_at(const std::string& s, size_t i, const std::string& p, size_t j) {
+  while (j < p.size()) {
+    if (p[j] == '%') {
+      for (size_t k = i; k <= s.size(); ++k)
+        if (like_at(s, k, p, j + 1))
+          return true;
+      return false;
+    }
+    if (i >= s.size())
+      return false;
+    if (p[j] != '_'
+        && std::tolower(static_cast<unsigned char>(p[j]))
+             != std::tolower(static_cast<unsigned char>(s[i])))
+      return false;
+    ++i;
+    ++j;
+  }
+  return i == s.size();
+}
+
+} // namespace
+
+bool like_match(const std::string& text, const std::string& pattern) {
+  return like_at(text, 0, pattern, 0);
+}
+
+} // namespace lg::config

@@ -1,0 +1,118 @@
+#include "ha/recovery.hpp"
+
+#include <algorithm>
+
+namespace lg::ha {
+
+namespace {
+
+/// Describes the term `master_hist` gives to `lsn`, for a divergence reason.
+std::string master_term_text(const std::vector<storage::term_start>& hist,
+                             uint64_t lsn) {
+  auto term = term_at(hist, lsn);
+  if (term == 0)
+    return "master has no term there";
+  return "master has term " + std::to_string(term);
+}
+
+/// Builds the reason for a copy record (term, lsn) the master disagrees on.
+std::string disagreement(uint64_t term, uint64_t lsn,
+                         const std::vector<storage::term_start>& master_hist) {
+  return "copy has term " + std::to_string(term) + " at lsn "
+         + std::to_string(lsn) + ", " + master_term_text(master_hist, lsn);
+}
+
+} // namespace
+
+recovery_rule classify_recovered(const std::string& leaf,
+                                 const std::string& pair,
+                                 const std::vector<instance_view>& others) {
+  for (const auto& inst : others) {
+    if (inst.role != instance_role::master || !inst.leaf_online)
+      continue;
+    if (!pair.empty() && inst.leaf == pair && inst.leaf != leaf)
+      return recovery_rule::replica;
+    return recovery_rule::orphan;
+  }
+  return recovery_rule::reintroduce;
+}
+
+uint64_t end_lsn_for_term(const std::vector<storage::term_start>& history,
+                          storage::log_position last, uint64_t term) {
+  bool found = false;
+  for (const auto& entry : history) {
+    if (entry.term > term)
+      return found && entry.start_lsn > 0 ? entry.start_lsn - 1 : 0;
+    found = true;
+  }
+  return found ? last.lsn : 0;
+}
+
+uint64_t term_at(const std::vector<storage::term_start>& history,
+                 uint64_t lsn) {
+  uint64_t term = 0;
+  for (const auto& entry : history) {
+    if (entry.start_lsn > lsn)
+      break;
+    term = entry.term;
+  }
+  return term;
+}
+
+divergence_result
+check_divergence(const std::vector<storage::term_start>& copy_hist,
+                 storage::log_position copy_last,
+                 const std::vector<storage::term_start>& master_hist,
+                 storage::log_position master_last) {
+  divergence_result res;
+  if (copy_last.lsn == 0) {
+    res.catch_up_from = 1;
+    return res;
+  }
+  if (copy_hist.empty()) {
+    // Without a history nothing proves the records match the master's: only
+    // a rebuild is safe.
+    res.diverged = true;
+    res.reason = "copy ends at lsn " + std::to_string(copy_last.lsn)
+                 + " but has no term history";
+    return res;
+  }
+  for (size_t i = 0; i < copy_hist.size(); ++i) {
+    auto term = copy_hist[i].term;
+    // Lsn 0 is the empty log, not a record.
+    auto start = std::max<uint64_t>(copy_hist[i].start_lsn, 1);
+    auto next = i + 1 < copy_hist.size() ? copy_hist[i + 1].start_lsn
+                                         : copy_last.lsn + 1;
+    if (next <= start)
+      continue;
+    auto end = std::min(next - 1, copy_last.lsn);
+    // What lies beyond the master's last lsn is reported below.
+    if (start > master_last.lsn)
+      break;
+    end = std::min(end, master_last.lsn);
+    if (term_at(master_hist, start) != term) {
+      res.diverged = true;
+      res.reason = disagreement(term, start, master_hist);
+      return res;
+    }
+    // Terms only grow with lsns, so equal terms at both ends cover the whole
+    // range; otherwise the first disagreeing lsn is right after the master's
+    // last record of this term.
+    if (term_at(master_hist, end) != term) {
+      auto first_bad = end_lsn_for_term(master_hist, master_last, term) + 1;
+      res.diverged = true;
+      res.reason = disagreement(term, first_bad, master_hist);
+      return res;
+    }
+  }
+  if (copy_last.lsn > master_last.lsn) {
+    res.diverged = true;
+    res.reason = "copy ends at lsn " + std::to_string(copy_last.lsn)
+                 + " beyond master's " + std::to_string(master_last.lsn);
+    return res;
+  }
+  res.catch_up_from = copy_last.lsn + 1;
+  return res;
+}
+
+} // namespace lg::ha

@@ -1,0 +1,68 @@
+// The CAF side of leafguard's messages: the wire type that carries a protobuf
+// Envelope between actors, the atoms of local timers, and the registration
+// of every type with CAF.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/meta/load_callback.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/sec.hpp>
+
+#include "envelope.pb.h"
+
+namespace lg {
+
+using envelope = pb::Envelope;
+using envelope_ptr = std::shared_ptr<const envelope>;
+
+/// The only message type exchanged between roles. In one process it shares
+/// the immutable Envelope; across processes it travels as the Envelope's
+/// protobuf bytes.
+struct wire {
+  envelope_ptr env;
+};
+
+/// Decodes an Envelope from bytes received from the network. Returns nullptr
+/// and sets `why` when the bytes are not a valid Envelope.
+envelope_ptr decode_envelope(const std::string& bytes, std::string& why);
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire& x) {
+  std::string bytes;
+  if constexpr (Inspector::reads_state) {
+    if (x.env)
+      x.env->SerializeToString(&bytes);
+    return f(caf::meta::type_name("lg_wire"), bytes);
+  } else {
+    auto load = caf::meta::load_callback([&]() -> caf::error {
+      std::string why;
+      x.env = decode_envelope(bytes, why);
+      if (!x.env)
+        return caf::make_error(caf::sec::invalid_argument, why);
+      return caf::none;
+    });
+    return f(caf::meta::type_name("lg_wire"), bytes, load);
+  }
+}
+
+/// A timer fired: the id says which one.
+using timer_atom = caf::atom_constant<caf::atom("timer")>;
+
+/// Flush buffered log records (group commit).
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+/// A periodic tick (heartbeats, retries).
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
+/// Registers every leafguard message type with `cfg`.
+void register_message_types(caf::actor_system_config& cfg);
+
+/// Returns the name of the body of `env`, e.g. "WriteRequest".
+const char* body_name(const envelope& env);
+
+} // namespace lg

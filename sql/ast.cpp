@@ -1,0 +1,23 @@
+#include "sql/ast.hpp"
+
+namespace lg::sql {
+
+const char* to_string(leaf_fault x) {
+  switch (x) {
+    case leaf_fault::start:
+      return "START";
+    case leaf_fault::kill:
+      return "KILL";
+    case leaf_fault::restart:
+      return "RESTART";
+    case leaf_fault::destroy:
+      return "DESTROY";
+    case leaf_fault::isolate:
+      return "ISOLATE";
+    case leaf_fault::heal:
+      return "HEAL";
+  }
+  return "UNKNOWN";
+}
+
+} // namespace lg::sql

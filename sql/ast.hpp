@@ -1,0 +1,158 @@
+// The statements leafguard understands, in SingleStore's syntax where
+// SingleStore has the command.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace lg::sql {
+
+/// A leaf address as written in statements: 'host':port.
+struct leaf_address {
+  std::string host;
+  uint16_t port = 0;
+
+  /// Renders as host:port.
+  std::string to_string() const {
+    return host + ":" + std::to_string(port);
+  }
+
+  friend bool operator==(const leaf_address& a, const leaf_address& b) {
+    return a.host == b.host && a.port == b.port;
+  }
+  friend bool operator<(const leaf_address& a, const leaf_address& b) {
+    return a.host < b.host || (a.host == b.host && a.port < b.port);
+  }
+};
+
+// -- databases ----------------------------------------------------------------
+
+struct create_database {
+  std::string name;
+  std::optional<uint32_t> partitions;
+  std::optional<bool> sync_durability; ///< WITH SYNC|ASYNC DURABILITY
+};
+
+struct drop_database {
+  std::string name;
+};
+
+struct show_databases {};
+
+// -- cluster ------------------------------------------------------------------
+
+struct add_leaf {
+  leaf_address leaf;
+  std::optional<int> group; ///< INTO GROUP {1|2}
+};
+
+struct show_leaves {};
+
+struct show_partitions {
+  std::string database;
+};
+
+struct show_cluster_status {};
+
+/// SET GLOBAL name = value. The value keeps its literal text (numbers,
+/// ON/OFF, quoted strings unquoted).
+struct set_global {
+  std::string name;
+  std::string value;
+};
+
+struct show_variables {
+  std::optional<std::string> like;
+};
+
+struct attach_leaf {
+  std::optional<leaf_address> leaf; ///< empty for ATTACH LEAF ALL
+  bool force = false;
+  bool no_rebalance = false;
+};
+
+struct detach_leaf {
+  leaf_address leaf;
+};
+
+struct remove_leaf {
+  leaf_address leaf;
+  bool force = false;
+};
+
+struct clear_orphan_databases {
+  bool explain = false;
+};
+
+struct check_partitions {
+  std::string database;
+};
+
+struct show_rebalance_status {
+  std::string database;
+};
+
+/// REBALANCE PARTITIONS ON db [FORCE] / REBALANCE ALL DATABASES.
+struct rebalance_partitions {
+  std::optional<std::string> database; ///< empty for ALL DATABASES
+  bool force = false;
+  bool explain = false;
+};
+
+struct restore_redundancy {
+  std::string database;
+  bool explain = false;
+};
+
+// -- data ---------------------------------------------------------------------
+
+struct insert_rows {
+  std::string database;
+  std::vector<std::pair<std::string, std::string>> rows;
+};
+
+/// SELECT * FROM db [WHERE key = 'k'].
+struct select_rows {
+  std::string database;
+  std::optional<std::string> key;
+};
+
+struct select_count {
+  std::string database;
+};
+
+struct delete_row {
+  std::string database;
+  std::string key;
+};
+
+// -- test-cluster statements (in-process clusters only) ------------------------
+
+enum class leaf_fault { start, kill, restart, destroy, isolate, heal };
+
+struct leaf_fault_stmt {
+  leaf_fault action;
+  leaf_address leaf;
+};
+
+struct sleep_stmt {
+  uint64_t ms = 0;
+};
+
+using statement
+  = std::variant<create_database, drop_database, show_databases, add_leaf,
+                 show_leaves, show_partitions, show_cluster_status, set_global,
+                 show_variables, attach_leaf, detach_leaf, remove_leaf,
+                 clear_orphan_databases, check_partitions,
+                 show_rebalance_status, rebalance_partitions,
+                 restore_redundancy, insert_rows, select_rows, select_count,
+                 delete_row, leaf_fault_stmt, sleep_stmt>;
+
+/// Returns the canonical keyword name of a fault action (KILL, RESTART, ...).
+const char* to_string(leaf_fault x);
+
+} // namespace lg::sql

@@ -1,0 +1,189 @@
+// The durable state of one partition instance: a key-value map rebuilt from a
+// snapshot plus a write-ahead log.
+//
+// Disk layout under the instance directory:
+//   wal.log       records: [u32 payload_len][u32 crc32c(payload)][payload]
+//                 payload: u64 term, u64 lsn, u8 op, u64 write_id,
+//                          u32 key_len, key, u32 value_len, value
+//   snapshot.bin  [magic "LGSNAP01"][u32 crc32c(body)][u64 body_len][body]
+//                 body: u64 term, u64 lsn, u32 n_history, n*(u64 term,
+//                       u64 start_lsn), u64 n_rows, n*(u32 klen, key, u32
+//                       vlen, value)
+// All integers are little-endian.
+//
+// Recovery loads the snapshot (a bad snapshot is an error: the instance must
+// be rebuilt from another copy), then replays wal.log record by record. It
+// stops at the first torn or corrupt record, truncates the file there and
+// reports how many bytes it dropped and why. Records at or below the
+// snapshot position are skipped.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage/vfs.hpp"
+
+namespace lg::storage {
+
+/// A position in a partition's history: LSNs grow by one per record across
+/// terms; the term is the master's term when the record was written.
+struct log_position {
+  uint64_t term = 0;
+  uint64_t lsn = 0;
+
+  friend bool operator==(const log_position& a, const log_position& b) {
+    return a.term == b.term && a.lsn == b.lsn;
+  }
+  friend bool operator!=(const log_position& a, const log_position& b) {
+    return !(a == b);
+  }
+};
+
+enum class op_kind : uint8_t { put = 1, del = 2 };
+
+/// One write-ahead log record.
+struct log_record {
+  uint64_t term = 0;
+  uint64_t lsn = 0;
+  op_kind op = op_kind::put;
+  uint64_t write_id = 0; ///< the client's idempotency id, 0 if none
+  std::string key;
+  std::string value;
+};
+
+/// The first LSN written under a term (Kafka's leader-epoch entry).
+struct term_start {
+  uint64_t term = 0;
+  uint64_t start_lsn = 0;
+
+  friend bool operator==(const term_start& a, const term_start& b) {
+    return a.term == b.term && a.start_lsn == b.start_lsn;
+  }
+};
+
+/// What recovery found on disk.
+struct recovery_report {
+  bool snapshot_loaded = false;
+  log_position snapshot_position;
+  uint64_t records_replayed = 0;
+  uint64_t bytes_dropped = 0; ///< tail bytes cut off the log
+  std::string drop_reason;    ///< empty when nothing was dropped
+};
+
+enum class durability { async, sync };
+
+/// The largest record payload; decoding refuses larger ones as bad_format,
+/// and encoding one throws std::length_error.
+inline constexpr uint32_t max_record_payload = 64u << 20;
+
+/// Encodes one record as it sits in wal.log (header included).
+std::string encode_record(const log_record& rec);
+
+/// Decodes one record from the front of `data`. On success returns the
+/// number of bytes consumed. Errors: torn_record (data ends early),
+/// checksum_mismatch, bad_format.
+result<size_t> decode_record(std::string_view data, log_record& out);
+
+/// The content of a snapshot.
+struct snapshot_data {
+  log_position position;
+  std::vector<term_start> history;
+  std::map<std::string, std::string> rows;
+};
+
+std::string encode_snapshot(const snapshot_data& snap);
+result<snapshot_data> decode_snapshot(std::string_view data);
+
+/// Order-independent hash of one row; the content checksum of a partition is
+/// the sum of the hashes of its rows (mod 2^64), maintained incrementally.
+uint64_t row_hash(const std::string& key, const std::string& value);
+
+/// The state of one partition instance.
+class partition_store {
+public:
+  partition_store(std::shared_ptr<vfs> fs, std::string dir, durability d);
+
+  /// Loads snapshot and log from `dir` (creating it when missing).
+  result<recovery_report> open();
+
+  /// Applies `rec` to the map and queues it for the log. `rec.lsn` must be
+  /// last().lsn + 1 and `rec.term` >= last().term.
+  void append(const log_record& rec);
+
+  /// Writes every queued record to wal.log; with sync durability also
+  /// fsyncs. Returns the error of the underlying file system, if any.
+  error flush();
+
+  /// Returns true when records are queued but not yet flushed.
+  bool has_unflushed() const {
+    return !pending_.empty();
+  }
+
+  /// Writes a snapshot at last() and empties wal.log.
+  error checkpoint();
+
+  /// Replaces the whole content by `snap` (used when rebuilding from another
+  /// copy), persisting it as the snapshot and emptying the log.
+  error reset_to(const snapshot_data& snap);
+
+  /// Returns a snapshot of the current content.
+  snapshot_data make_snapshot() const;
+
+  const std::map<std::string, std::string>& rows() const {
+    return rows_;
+  }
+
+  /// Returns the position of the last appended record (or of the snapshot).
+  log_position last() const {
+    return last_;
+  }
+
+  /// The position of the last record that reached the file system.
+  log_position flushed() const {
+    return flushed_;
+  }
+
+  /// Term history: one entry per term that wrote at least one record.
+  const std::vector<term_start>& history() const {
+    return history_;
+  }
+
+  /// The content checksum (see row_hash).
+  uint64_t checksum() const {
+    return checksum_;
+  }
+
+  /// Bytes in wal.log (a caller may checkpoint when it grows).
+  uint64_t log_bytes() const {
+    return log_bytes_;
+  }
+
+  const std::string& dir() const {
+    return dir_;
+  }
+
+  durability mode() const {
+    return mode_;
+  }
+
+private:
+  void apply(const log_record& rec);
+
+  std::shared_ptr<vfs> fs_;
+  std::string dir_;
+  durability mode_;
+  std::unique_ptr<append_file> wal_;
+  std::map<std::string, std::string> rows_;
+  std::vector<term_start> history_;
+  log_position last_;
+  log_position flushed_;
+  uint64_t checksum_ = 0;
+  uint64_t log_bytes_ = 0;
+  std::string pending_;
+  log_position pending_last_;
+};
+
+} // namespace lg::storage
