@@ -319,7 +319,11 @@ leaf_actor::behavior_type leaf_impl(self_ptr self, leaf_config cfg) {
 } // namespace
 
 leaf_actor spawn_leaf(caf::actor_system& sys, leaf_config cfg) {
-  return sys.spawn(leaf_impl, std::move(cfg));
+  auto fab = cfg.fab;
+  auto node = cfg.address;
+  auto handle = sys.spawn(leaf_impl, std::move(cfg));
+  fab->add_endpoint(node, leaf_actor_name(), caf::actor_cast<caf::actor>(handle));
+  return handle;
 }
 
 } // namespace lg

@@ -772,7 +772,12 @@ master_aggregator_impl(ma_self self, master_aggregator_config cfg) {
 
 master_aggregator_actor
 spawn_master_aggregator(caf::actor_system& sys, master_aggregator_config cfg) {
-  return sys.spawn(master_aggregator_impl, std::move(cfg));
+  auto fab = cfg.fab;
+  auto node = cfg.node;
+  auto handle = sys.spawn(master_aggregator_impl, std::move(cfg));
+  fab->add_endpoint(node, master_aggregator_actor_name(),
+                    caf::actor_cast<caf::actor>(handle));
+  return handle;
 }
 
 } // namespace lg

@@ -51,10 +51,19 @@ struct partition_state {
 
   // Master side.
   std::deque<waiter> waiting;
-  std::deque<pb::LogEntry> tail; // entries the replica may not have yet
+  // Replication batches the replica has not confirmed, oldest first. A
+  // batch is built once, as writes arrive, and sent as it is; only a
+  // retransmission copies it.
+  struct batch {
+    std::shared_ptr<envelope> env;
+    uint64_t last_lsn = 0;
+    bool sent = false;
+  };
+  std::deque<batch> unacked;
+  size_t next_to_send = 0;        // index into unacked
+  std::shared_ptr<envelope> open; // entries since the last flush
   uint64_t commit_lsn = 0;
   uint64_t replica_match = 0;
-  uint64_t replica_sent = 0;
   uint64_t repl_generation = 0;
   int inflight = 0;
   time_point last_replica_progress;
@@ -67,7 +76,8 @@ struct partition_state {
   bool flush_scheduled = false;
 
   // Idempotent retries: write id -> last LSN of that write.
-  std::unordered_map<uint64_t, uint64_t> write_ids;
+  std::unordered_map<uint64_t, uint64_t> write_ids{
+    2 * max_remembered_write_ids};
   std::deque<uint64_t> write_id_order;
 
   std::string ctx() const {
@@ -171,23 +181,29 @@ void step_down(self_ptr self, uint64_t newer_term) {
   logger("partition")->warn("MasterDeposed {} replica reports term {}",
                             st.ctx(), newer_term);
   st.deposed = true;
-  st.tail.clear();
+  st.unacked.clear();
+  st.open.reset();
   fail_waiting(self, pb::NOT_MASTER, not_master_text(st));
 }
 
 void replicate(self_ptr self);
 
+/// Forgets the send state so that every unconfirmed batch goes out again.
+void rewind_replication(partition_state& st) {
+  ++st.repl_generation;
+  st.inflight = 0;
+  st.next_to_send = 0;
+}
+
 void on_replicate_reply(self_ptr self, uint64_t generation,
-                        uint64_t batch_end, const envelope* rep) {
+                        const envelope* rep) {
   auto& st = self->state;
   if (generation != st.repl_generation || st.role != pb::MASTER)
     return;
   if (rep == nullptr) {
     // No answer in time: resend everything the replica has not confirmed.
     LG_PROBE(replication_retransmit, "a replication batch timed out");
-    ++st.repl_generation;
-    st.inflight = 0;
-    st.replica_sent = st.replica_match;
+    rewind_replication(st);
     replicate(self);
     return;
   }
@@ -198,8 +214,12 @@ void on_replicate_reply(self_ptr self, uint64_t generation,
       if (body.match_lsn() > st.replica_match) {
         st.replica_match = body.match_lsn();
         st.last_replica_progress = self->clock().now();
-        while (!st.tail.empty() && st.tail.front().lsn() <= st.replica_match)
-          st.tail.pop_front();
+        while (!st.unacked.empty()
+               && st.unacked.front().last_lsn <= st.replica_match) {
+          st.unacked.pop_front();
+          if (st.next_to_send > 0)
+            --st.next_to_send;
+        }
       }
       advance_commit(self);
       replicate(self);
@@ -211,47 +231,50 @@ void on_replicate_reply(self_ptr self, uint64_t generation,
     default:
       logger("partition")->warn("ReplicationRefused {} from {}: {}", st.ctx(),
                                 st.peer, body.error());
-      ++st.repl_generation;
-      st.inflight = 0;
-      st.replica_match = std::min(body.match_lsn(), st.replica_match);
-      st.replica_sent = st.replica_match;
+      rewind_replication(st);
       return;
   }
+}
+
+/// Seals the entries gathered since the last flush into one batch.
+void seal_open_batch(partition_state& st) {
+  if (!st.open)
+    return;
+  auto* body = st.open->mutable_replicate_request();
+  auto first = body->entries(0).lsn();
+  body->set_prev_lsn(first - 1);
+  body->set_prev_term(ha::term_at(st.cfg.store->history(), first - 1));
+  body->set_commit_lsn(st.commit_lsn);
+  auto last = body->entries(body->entries_size() - 1).lsn();
+  st.unacked.push_back({std::move(st.open), last, false});
+  st.open.reset();
 }
 
 void replicate(self_ptr self) {
   auto& st = self->state;
   if (st.role != pb::MASTER || st.peer.empty() || st.deposed)
     return;
-  auto last = st.cfg.store->flushed().lsn;
-  while (st.inflight < max_inflight_batches && st.replica_sent < last) {
-    if (st.tail.empty() || st.tail.front().lsn() > st.replica_sent + 1) {
-      // The entries the replica lacks are no longer in memory; the replica
-      // must be rebuilt (recovery protocol) rather than streamed to.
-      LG_PROBE(replica_behind_tail, "a replica fell behind the log tail");
-      return;
-    }
-    auto begin = st.replica_sent + 1 - st.tail.front().lsn();
-    auto end = std::min<uint64_t>(begin + max_batch_entries,
-                                  last + 1 - st.tail.front().lsn());
-    auto env = make_envelope(st.label, st.term);
-    auto* body = env->mutable_replicate_request();
-    body->set_prev_lsn(st.replica_sent);
-    body->set_prev_term(
-      begin == 0 ? ha::term_at(st.cfg.store->history(), st.replica_sent)
-                 : st.tail[begin - 1].term());
-    body->set_commit_lsn(st.commit_lsn);
-    auto* entries = body->mutable_entries();
-    entries->Reserve(static_cast<int>(end - begin));
-    for (auto i = begin; i < end; ++i)
-      *entries->Add() = st.tail[i];
-    auto batch_end = st.tail[end - 1].lsn();
-    st.replica_sent = batch_end;
+  if (!st.unacked.empty()
+      && st.unacked.front().env->replicate_request().prev_lsn()
+           > st.replica_match) {
+    // The entries the replica lacks are no longer in memory; the replica
+    // must be rebuilt (recovery protocol) rather than streamed to.
+    LG_PROBE(replica_behind_tail, "a replica fell behind the log tail");
+    return;
+  }
+  while (st.inflight < max_inflight_batches
+         && st.next_to_send < st.unacked.size()) {
+    auto& b = st.unacked[st.next_to_send++];
+    auto env = b.env;
+    if (b.sent) // a retransmission: the first copy may still be read
+      env = std::make_shared<envelope>(*b.env);
+    b.sent = true;
+    env->mutable_header()->set_term(st.term);
     ++st.inflight;
     auto gen = st.repl_generation;
     st.ep.request(self, st.peer, st.ep.actor(), std::move(env),
-                  retransmit_after, [self, gen, batch_end](const envelope* r) {
-                    on_replicate_reply(self, gen, batch_end, r);
+                  retransmit_after, [self, gen](const envelope* r) {
+                    on_replicate_reply(self, gen, r);
                   });
   }
 }
@@ -330,6 +353,18 @@ void on_write(self_ptr self, const envelope_ptr& env) {
       reply_write(self, *env, pb::NOT_MASTER, not_master_text(st));
     return;
   }
+  for (auto& row : req.rows()) {
+    if (row.key().empty() || !storage::partition_store::fits(row.key(),
+                                                             row.value())) {
+      LG_PROBE(oversized_write_refused, "a write with a bad row was refused");
+      reply_write(self, *env, pb::FAILED,
+                  "partition " + st.label + ": a row's key is empty or its "
+                  "key and value exceed "
+                    + std::to_string(storage::max_record_payload)
+                    + " bytes");
+      return;
+    }
+  }
   if (req.write_id() != 0) {
     auto i = st.write_ids.find(req.write_id());
     if (i != st.write_ids.end()) {
@@ -344,26 +379,30 @@ void on_write(self_ptr self, const envelope_ptr& env) {
     }
   }
   auto* store = st.cfg.store.get();
-  bool keep_tail = !st.peer.empty();
+  pb::ReplicateRequest* batch = nullptr;
+  if (!st.peer.empty()) {
+    if (!st.open)
+      st.open = make_envelope(st.label, st.term);
+    batch = st.open->mutable_replicate_request();
+  }
+  storage::log_record_view rec;
+  rec.term = st.term;
+  rec.write_id = req.write_id();
   auto add = [&](storage::op_kind op, const std::string& key,
                  const std::string& value) {
-    storage::log_record rec;
-    rec.term = st.term;
     rec.lsn = store->last().lsn + 1;
     rec.op = op;
-    rec.write_id = req.write_id();
     rec.key = key;
     rec.value = value;
     store->append(rec);
-    if (keep_tail) {
-      st.tail.emplace_back();
-      auto& e = st.tail.back();
-      e.set_term(rec.term);
-      e.set_lsn(rec.lsn);
-      e.set_op(op == storage::op_kind::put ? pb::PUT : pb::DEL);
-      e.set_write_id(rec.write_id);
-      e.set_key(key);
-      e.set_value(value);
+    if (batch != nullptr) {
+      auto* e = batch->add_entries();
+      e->set_term(rec.term);
+      e->set_lsn(rec.lsn);
+      e->set_op(op == storage::op_kind::put ? pb::PUT : pb::DEL);
+      e->set_write_id(rec.write_id);
+      e->set_key(key);
+      e->set_value(value);
     }
   };
   uint64_t affected = static_cast<uint64_t>(req.rows_size());
@@ -374,6 +413,9 @@ void on_write(self_ptr self, const envelope_ptr& env) {
     affected += store->rows().count(key);
     add(storage::op_kind::del, key, empty);
   }
+  if (batch != nullptr
+      && static_cast<size_t>(batch->entries_size()) >= max_batch_entries)
+    seal_open_batch(st);
   auto lsn = store->last().lsn;
   remember_write_id(st, req.write_id(), lsn);
   if (st.waiting.empty())
@@ -462,7 +504,18 @@ void on_replicate(self_ptr self, const envelope_ptr& env) {
   for (auto& e : req.entries()) {
     if (e.lsn() <= store->last().lsn)
       continue;
-    storage::log_record rec;
+    if (e.lsn() != store->last().lsn + 1 || e.term() < store->last().term
+        || e.term() > term
+        || !storage::partition_store::fits(e.key(), e.value())) {
+      LG_PROBE(replica_bad_entry, "a replica refused a malformed entry");
+      refuse(pb::FAILED, "entry at lsn " + std::to_string(e.lsn())
+                           + " term " + std::to_string(e.term())
+                           + " does not follow lsn "
+                           + std::to_string(store->last().lsn) + " term "
+                           + std::to_string(store->last().term));
+      return;
+    }
+    storage::log_record_view rec;
     rec.term = e.term();
     rec.lsn = e.lsn();
     rec.op = e.op() == pb::DEL ? storage::op_kind::del : storage::op_kind::put;
@@ -487,6 +540,7 @@ void on_flush(self_ptr self) {
     fail_waiting(self, pb::FAILED, st.failure);
   }
   if (st.role == pb::MASTER) {
+    seal_open_batch(st);
     replicate(self);
     advance_commit(self);
     return;
@@ -532,13 +586,12 @@ void become(self_ptr self, pb::Role role, uint64_t term,
   st.peer = peer;
   st.peer_in_sync = peer_in_sync;
   st.deposed = false;
-  st.tail.clear();
-  ++st.repl_generation;
-  st.inflight = 0;
+  st.unacked.clear();
+  st.open.reset();
+  rewind_replication(st);
   auto last = st.cfg.store->flushed().lsn;
   st.commit_lsn = std::max(st.commit_lsn, last);
   st.replica_match = last;
-  st.replica_sent = last;
   st.last_replica_progress = self->clock().now();
   arm_sync_check(self);
 }
@@ -642,7 +695,14 @@ partition_impl(self_ptr self, partition_config cfg) {
 
 partition_actor spawn_partition(caf::local_actor* parent,
                                 partition_config cfg) {
-  return parent->spawn<caf::linked>(partition_impl, std::move(cfg));
+  // Registered by the spawner, so that nobody can address the instance
+  // before its initialization has run.
+  auto fab = cfg.fab;
+  auto node = cfg.leaf;
+  auto name = partition_actor_name(cfg.database, cfg.ordinal);
+  auto handle = parent->spawn<caf::linked>(partition_impl, std::move(cfg));
+  fab->add_endpoint(node, name, caf::actor_cast<caf::actor>(handle));
+  return handle;
 }
 
 } // namespace lg

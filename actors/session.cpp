@@ -444,7 +444,12 @@ session_actor::behavior_type session_impl(self_ptr self, session_config cfg) {
 } // namespace
 
 session_actor spawn_session(caf::actor_system& sys, session_config cfg) {
-  return sys.spawn(session_impl, std::move(cfg));
+  auto fab = cfg.fab;
+  auto node = cfg.node;
+  auto name = cfg.name;
+  auto handle = sys.spawn(session_impl, std::move(cfg));
+  fab->add_endpoint(node, name, caf::actor_cast<caf::actor>(handle));
+  return handle;
 }
 
 } // namespace lg

@@ -119,8 +119,13 @@ fabric::counters fabric::stats() const {
 }
 
 caf::actor fabric::resolve(const pb::Endpoint& to) const {
-  // Caller holds a shared lock.
-  auto i = endpoints_.find(endpoint_key(to.node(), to.actor()));
+  // Caller holds a shared lock. The key is built in a per-thread buffer: this
+  // runs for every message.
+  thread_local std::string key;
+  key.assign(to.node());
+  key += '/';
+  key += to.actor();
+  auto i = endpoints_.find(key);
   if (i != endpoints_.end())
     return i->second;
   auto j = routes_.find(to.node());

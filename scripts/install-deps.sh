@@ -3,7 +3,7 @@
 # when every package is already present.
 set -euo pipefail
 packages=(libcaf-dev libprotobuf-dev protobuf-compiler libspdlog-dev
-          libboost-test-dev cmake g++ make)
+          libboost-test-dev libjemalloc-dev cmake g++ make)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/vfs.hpp"
@@ -52,6 +53,28 @@ struct log_record {
   uint64_t write_id = 0; ///< the client's idempotency id, 0 if none
   std::string key;
   std::string value;
+};
+
+/// A log record whose key and value are borrowed, for appending without
+/// copying them first.
+struct log_record_view {
+  uint64_t term = 0;
+  uint64_t lsn = 0;
+  op_kind op = op_kind::put;
+  uint64_t write_id = 0;
+  std::string_view key;
+  std::string_view value;
+
+  log_record_view() = default;
+
+  log_record_view(const log_record& rec)
+    : term(rec.term),
+      lsn(rec.lsn),
+      op(rec.op),
+      write_id(rec.write_id),
+      key(rec.key),
+      value(rec.value) {
+  }
 };
 
 /// The first LSN written under a term (Kafka's leader-epoch entry).
@@ -99,7 +122,7 @@ result<snapshot_data> decode_snapshot(std::string_view data);
 
 /// Order-independent hash of one row; the content checksum of a partition is
 /// the sum of the hashes of its rows (mod 2^64), maintained incrementally.
-uint64_t row_hash(const std::string& key, const std::string& value);
+uint64_t row_hash(std::string_view key, std::string_view value);
 
 /// The state of one partition instance.
 class partition_store {
@@ -111,7 +134,11 @@ public:
 
   /// Applies `rec` to the map and queues it for the log. `rec.lsn` must be
   /// last().lsn + 1 and `rec.term` >= last().term.
-  void append(const log_record& rec);
+  void append(const log_record_view& rec);
+
+  /// Returns true when a record with this key and value fits the log
+  /// format (see max_record_payload).
+  static bool fits(std::string_view key, std::string_view value);
 
   /// Writes every queued record to wal.log; with sync durability also
   /// fsyncs. Returns the error of the underlying file system, if any.
@@ -170,7 +197,7 @@ public:
   }
 
 private:
-  void apply(const log_record& rec);
+  void apply(const log_record_view& rec);
 
   std::shared_ptr<vfs> fs_;
   std::string dir_;

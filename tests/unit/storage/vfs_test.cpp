@@ -19,12 +19,14 @@ std::string why(const lg::result<T>& res) {
 
 using names = std::vector<std::string>;
 
+/// Returns the content of `path`, failing the test when it cannot.
 std::string read(vfs& fs, const std::string& path) {
   auto bytes = fs.read_file(path);
   BOOST_REQUIRE_MESSAGE(bytes.ok(), why(bytes));
   return *bytes;
 }
 
+/// Opens `path` for appending, failing the test when it cannot.
 std::unique_ptr<append_file> open_for_append(vfs& fs, const std::string& path) {
   auto file = fs.open_append(path);
   BOOST_REQUIRE_MESSAGE(file.ok(), why(file));

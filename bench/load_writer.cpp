@@ -1,0 +1,160 @@
+#include "bench/load_writer.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/partition.hpp"
+#include "admin.pb.h"
+#include "base/hash.hpp"
+
+namespace lg::bench {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+/// Writes issued for one partition and not yet sent.
+struct partition_queue {
+  std::vector<std::string> keys;
+  std::vector<steady::time_point> issued;
+  size_t inflight = 0;
+};
+
+struct writer_state {
+  std::string name;
+  endpoint ep;
+  writer_config cfg;
+  pb::PartitionMapReply map;
+  std::vector<partition_queue> queues;
+  uint64_t seq = 0;
+  uint64_t request_seq = 0;
+  size_t outstanding = 0; // issued, not yet acknowledged
+  std::string value;
+};
+
+using self_ptr = caf::stateful_actor<writer_state>*;
+
+void pump(self_ptr self);
+
+void send_queue(self_ptr self, uint32_t ordinal) {
+  auto& st = self->state;
+  auto& q = st.queues[ordinal];
+  if (q.keys.empty() || q.inflight >= st.cfg.per_partition)
+    return;
+  const auto& route = st.map.routes(static_cast<int>(ordinal));
+  auto env = make_envelope(partition_label(st.cfg.database, ordinal),
+                           route.term());
+  auto* body = env->mutable_write_request();
+  body->set_write_id((uint64_t{1000 + st.cfg.writer_id} << 32)
+                     | ++st.request_seq);
+  body->mutable_rows()->Reserve(static_cast<int>(q.keys.size()));
+  for (auto& key : q.keys) {
+    auto* row = body->add_rows();
+    row->set_key(std::move(key));
+    row->set_value(st.value);
+  }
+  q.keys.clear();
+  auto issued = std::move(q.issued);
+  q.issued.clear();
+  ++q.inflight;
+  st.ep.request(
+    self, route.master(), partition_actor_name(st.cfg.database, ordinal),
+    std::move(env), std::chrono::seconds{10},
+    [self, ordinal, issued = std::move(issued)](const envelope* rep) {
+      auto& st = self->state;
+      auto now = steady::now();
+      bool ok = rep != nullptr
+                && rep->write_reply().status() == pb::STATUS_OK;
+      for (auto& t : issued) {
+        if (ok)
+          st.cfg.stats->latencies_us.push_back(static_cast<uint32_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(now - t)
+              .count()));
+      }
+      (ok ? st.cfg.stats->acked : st.cfg.stats->failed)
+        .fetch_add(issued.size(), std::memory_order_relaxed);
+      st.outstanding -= issued.size();
+      --st.queues[ordinal].inflight;
+      pump(self);
+    });
+}
+
+/// Issues writes up to the window, then sends every queue that may send.
+void pump(self_ptr self) {
+  auto& st = self->state;
+  bool running = st.cfg.running->load();
+  if (!running && st.outstanding == 0) {
+    if (!st.cfg.stats->stopped.exchange(true))
+      self->quit();
+    return;
+  }
+  auto now = steady::now();
+  while (running && st.outstanding < st.cfg.window) {
+    auto key = "w" + std::to_string(st.cfg.writer_id) + "-"
+               + std::to_string(st.seq++);
+    auto ordinal = partition_of(key, st.map.partitions());
+    st.queues[ordinal].keys.push_back(std::move(key));
+    st.queues[ordinal].issued.push_back(now);
+    ++st.outstanding;
+  }
+  for (uint32_t i = 0; i < st.queues.size(); ++i)
+    send_queue(self, i);
+}
+
+void fetch_map(self_ptr self) {
+  auto& st = self->state;
+  auto env = make_envelope();
+  env->mutable_partition_map_request()->set_database(st.cfg.database);
+  st.ep.request(self, "ma", "ma", std::move(env), std::chrono::seconds{5},
+                [self](const envelope* rep) {
+                  auto& st = self->state;
+                  if (rep == nullptr
+                      || rep->partition_map_reply().status() != pb::STATUS_OK) {
+                    st.cfg.stats->stopped = true;
+                    self->quit();
+                    return;
+                  }
+                  st.map = rep->partition_map_reply();
+                  st.queues.resize(st.map.partitions());
+                  pump(self);
+                });
+}
+
+caf::behavior writer_impl(self_ptr self, writer_config cfg) {
+  auto& st = self->state;
+  st.name = cfg.name;
+  st.ep = endpoint{cfg.fab, "bench", cfg.name};
+  st.cfg = std::move(cfg);
+  st.value.assign(st.cfg.value_size, 'v');
+  st.cfg.stats->latencies_us.reserve(1 << 20);
+  st.ep.attach(self, caf::actor_cast<caf::actor>(self));
+  fetch_map(self);
+  return {
+    [self](wire& msg) {
+      bool handled = false;
+      if (msg.env)
+        self->state.ep.accept(*msg.env, handled);
+    },
+    [self](tick_atom) { self->state.ep.on_tick(self); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_writer(caf::actor_system& sys, writer_config cfg) {
+  return sys.spawn(writer_impl, std::move(cfg));
+}
+
+double percentile(std::vector<uint32_t> xs, double p) {
+  if (xs.empty())
+    return 0;
+  auto k = static_cast<size_t>(p / 100.0 * static_cast<double>(xs.size() - 1));
+  std::nth_element(xs.begin(), xs.begin() + static_cast<long>(k), xs.end());
+  return xs[k];
+}
+
+} // namespace lg::bench
