@@ -240,6 +240,8 @@ void on_create(self_ptr self, const envelope_ptr& env) {
   pc.term = req.term();
   pc.peer = req.peer();
   pc.peer_in_sync = true;
+  if (req.sync_replication_timeout_ms() > 0)
+    pc.sync_replication_timeout_ms = req.sync_replication_timeout_ms();
   instance_entry e;
   e.database = req.database();
   e.ordinal = req.ordinal();

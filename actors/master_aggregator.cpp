@@ -1,6 +1,7 @@
 #include "actors/master_aggregator.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include <caf/actor_system.hpp>
@@ -149,6 +150,8 @@ void set_role(ma_self self, const std::string& leaf, const std::string& db,
   body->set_term(term);
   body->set_peer(peer);
   body->set_peer_in_sync(peer_in_sync);
+  body->set_sync_replication_timeout_ms(
+    global_int(self->state, "sync_replication_timeout_ms"));
   self->state.ep.request(self, leaf, partition_actor_name(db, ordinal),
                          std::move(env), instance_op_timeout, std::move(cb));
 }
@@ -249,6 +252,20 @@ void drop_instances(ma_self self, const pb::DatabaseMeta& db) {
 void exec_create_database(ma_self self, envelope_ptr req,
                           const sql::create_database& s) {
   auto& st = self->state;
+  // Names become directory names on every leaf: keep them plain.
+  bool plain = !s.name.empty() && s.name.size() <= 64
+               && !std::isdigit(static_cast<unsigned char>(s.name[0]));
+  for (auto c : s.name)
+    plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+  if (!plain) {
+    reply_result(self, *req,
+                 make_failure(sql::errc::bad_value,
+                              "database name '" + s.name
+                                + "' is not allowed: use letters, digits and "
+                                  "'_', starting with a letter or '_', at "
+                                  "most 64 characters"));
+    return;
+  }
   if (find_database(st, s.name) != nullptr) {
     reply_result(self, *req,
                  make_failure(sql::errc::database_exists,
@@ -337,6 +354,8 @@ void exec_create_database(ma_self self, envelope_ptr req,
       body->set_role(inst.role());
       body->set_term(part.term());
       body->set_peer(peer);
+      body->set_sync_replication_timeout_ms(
+        global_int(st, "sync_replication_timeout_ms"));
       auto leaf = inst.leaf();
       st.ep.request(self, leaf, leaf_actor_name(), std::move(env),
                     instance_op_timeout, [cd, leaf](const envelope* rep) {
@@ -530,6 +549,26 @@ void exec_set_global(ma_self self, envelope_ptr req,
   persist(self);
   logger("ma")->info("GlobalSet {} {}={}", st.ctx(), name, *checked);
   arm_heartbeats(self);
+  if (name == "sync_replication_timeout_ms") {
+    // Instances read the timeout from their role assignment: re-send it.
+    for (auto& db : st.meta.databases())
+      for (auto& part : db.parts())
+        for (auto& inst : part.instances()) {
+          auto leaf = find_leaf(st, inst.leaf());
+          if (leaf == nullptr || leaf->state() != "online"
+              || inst.role() == pb::ORPHAN)
+            continue;
+          std::string peer;
+          bool peer_in_sync = true;
+          for (auto& other : part.instances())
+            if (other.leaf() != inst.leaf() && other.role() != pb::ORPHAN) {
+              peer = other.leaf();
+              peer_in_sync = other.in_sync();
+            }
+          set_role(self, inst.leaf(), db.name(), part.ordinal(), inst.role(),
+                   part.term(), peer, peer_in_sync, [](const envelope*) {});
+        }
+  }
   reply_result(self, *req, make_message(rows_affected(0)));
 }
 
@@ -600,6 +639,7 @@ void on_partition_map(ma_self self, const envelope_ptr& req) {
   auto* body = rep->mutable_partition_map_reply();
   body->set_database(name);
   body->set_version(st.meta.version());
+  body->set_request_timeout_ms(global_int(st, "request_timeout_ms"));
   auto db = find_database(st, name);
   if (db == nullptr) {
     body->set_status(pb::UNKNOWN);

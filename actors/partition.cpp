@@ -599,9 +599,15 @@ void become(self_ptr self, pb::Role role, uint64_t term,
 void on_set_role(self_ptr self, const envelope_ptr& env) {
   auto& st = self->state;
   const auto& req = env->set_role_request();
+  if (req.sync_replication_timeout_ms() > 0)
+    st.cfg.sync_replication_timeout_ms = req.sync_replication_timeout_ms();
   if (auto err = st.cfg.store->flush())
     st.failure = err.to_string();
-  become(self, req.role(), req.term(), req.peer(), req.peer_in_sync());
+  bool unchanged = req.role() == st.role && req.term() == st.term
+                   && req.peer() == st.peer && !st.deposed;
+  // Re-sending the same role only updates settings; replication goes on.
+  if (!unchanged)
+    become(self, req.role(), req.term(), req.peer(), req.peer_in_sync());
   logger("partition")->info("RoleAssigned {} role={} peer={}", st.ctx(),
                             role_name(st.role), st.peer);
   auto rep = make_envelope(st.label, st.term);

@@ -89,6 +89,8 @@ void get_map(self_ptr self, const std::string& db, map_cb cb) {
       if (rep != nullptr) {
         const auto& body = rep->partition_map_reply();
         if (body.status() == pb::STATUS_OK) {
+          if (body.request_timeout_ms() > 0)
+            st.cfg.request_timeout_ms = body.request_timeout_ms();
           map = std::make_shared<pb::PartitionMapReply>(body);
           st.maps[db] = map;
           error.clear();

@@ -28,7 +28,7 @@ struct session_config {
   std::string name;          ///< its actor name, e.g. "session/1"
   std::string ma_node = "ma";
   uint32_t client_id = 1;    ///< high half of every write id
-  int64_t request_timeout_ms = 5000;
+  int64_t request_timeout_ms = 10000; ///< until the cluster's is known
   /// How long one attempt waits before the session refreshes its map and
   /// retries (bounded by the request timeout).
   int64_t attempt_timeout_ms = 1000;

@@ -79,7 +79,21 @@ void fabric::cut_node(const std::string& node) {
 void fabric::heal_node(const std::string& node) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
   cut_.erase(node);
-  slow_ = !cut_.empty() || random_faults_ || sink_ != nullptr;
+  slow_ = !cut_.empty() || !cut_links_.empty() || random_faults_
+          || sink_ != nullptr;
+}
+
+void fabric::cut_link(const std::string& a, const std::string& b) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  cut_links_.emplace(std::min(a, b), std::max(a, b));
+  slow_ = true;
+}
+
+void fabric::heal_link(const std::string& a, const std::string& b) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  cut_links_.erase({std::min(a, b), std::max(a, b)});
+  slow_ = !cut_.empty() || !cut_links_.empty() || random_faults_
+          || sink_ != nullptr;
 }
 
 bool fabric::is_cut(const std::string& node) const {
@@ -96,7 +110,8 @@ void fabric::set_random_faults(double drop, double delay,
   delay_ = delay;
   max_delay_ = max_delay;
   rng_.seed(seed);
-  slow_ = !cut_.empty() || random_faults_ || sink_ != nullptr;
+  slow_ = !cut_.empty() || !cut_links_.empty() || random_faults_
+          || sink_ != nullptr;
 }
 
 void fabric::clear_random_faults() {
@@ -106,7 +121,8 @@ void fabric::clear_random_faults() {
 void fabric::set_trace_sink(std::shared_ptr<trace_sink> sink) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
   sink_ = std::move(sink);
-  slow_ = !cut_.empty() || random_faults_ || sink_ != nullptr;
+  slow_ = !cut_.empty() || !cut_links_.empty() || random_faults_
+          || sink_ != nullptr;
 }
 
 fabric::counters fabric::stats() const {
@@ -184,7 +200,11 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
     std::unique_lock<std::shared_mutex> guard{mtx_};
     sink = sink_;
     const auto& h = env->header();
-    if (cut_.count(h.from().node()) > 0 || cut_.count(h.to().node()) > 0) {
+    const auto& a = h.from().node();
+    const auto& b = h.to().node();
+    if (cut_.count(a) > 0 || cut_.count(b) > 0
+        || (!cut_links_.empty()
+            && cut_links_.count({std::min(a, b), std::max(a, b)}) > 0)) {
       what = transport_event::dropped;
     } else {
       dest = resolve(h.to());

@@ -90,6 +90,13 @@ public:
   /// Restores the messages of `node` (HEAL LEAF).
   void heal_node(const std::string& node);
 
+  /// Cuts the messages between nodes `a` and `b`, in both directions (a
+  /// partial network partition).
+  void cut_link(const std::string& a, const std::string& b);
+
+  /// Restores the messages between `a` and `b`.
+  void heal_link(const std::string& a, const std::string& b);
+
   /// Returns true when `node` is cut.
   bool is_cut(const std::string& node) const;
 
@@ -132,6 +139,7 @@ private:
   std::unordered_map<std::string, caf::actor> endpoints_;
   std::unordered_map<std::string, caf::actor> routes_;
   std::set<std::string> cut_;
+  std::set<std::pair<std::string, std::string>> cut_links_;
   std::shared_ptr<trace_sink> sink_;
   bool random_faults_ = false;
   double drop_ = 0;

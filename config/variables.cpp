@@ -76,7 +76,7 @@ std::vector<variable_spec> make_specs() {
      "1: every partition is a master; 2: each master has a replica on its "
      "leaf's pair",
      int_range("redundancy_level", 1, 2)},
-    {"request_timeout_ms", "5000",
+    {"request_timeout_ms", "10000",
      "a read or write that gets no answer in this time fails",
      int_range("request_timeout_ms", 10, 3600000)},
     {"sync_replication_timeout_ms", "5000",

@@ -1,0 +1,157 @@
+// Synchronous replication and persistence, on the deterministic scheduler.
+#include <set>
+
+#include "sim_cluster.hpp"
+
+using namespace lg;
+using lg::test::sim_cluster;
+
+BOOST_AUTO_TEST_SUITE(replication)
+
+BOOST_AUTO_TEST_CASE(acknowledged_write_is_on_both_instances) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  std::string stmt = "INSERT INTO db VALUES ";
+  for (int i = 0; i < 40; ++i)
+    stmt += std::string(i ? "," : "") + "('key" + std::to_string(i)
+            + "','value" + std::to_string(i) + "')";
+  c.ok(stmt);
+  // As soon as the INSERT is acknowledged, both copies of every partition
+  // hold the rows on disk, with equal content.
+  std::set<std::string> seen;
+  for (int ordinal = 0; ordinal < 4; ++ordinal) {
+    auto insts = c.instances("db", ordinal);
+    BOOST_REQUIRE_EQUAL(insts.size(), 2u);
+    auto a = c.open_instance(std::stoi(insts[0].first), "db", ordinal);
+    auto b = c.open_instance(std::stoi(insts[1].first), "db", ordinal);
+    BOOST_TEST(a->rows() == b->rows());
+    BOOST_TEST(a->checksum() == b->checksum());
+    BOOST_TEST(a->last().lsn == b->last().lsn);
+    BOOST_TEST(a->last().term == b->last().term);
+    for (auto& kvp : a->rows())
+      seen.insert(kvp.first);
+  }
+  BOOST_TEST(seen.size() == 40u);
+}
+
+BOOST_AUTO_TEST_CASE(replica_sits_on_the_pair_and_masters_split_evenly) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  std::map<std::string, int> masters;
+  for (int ordinal = 0; ordinal < 8; ++ordinal) {
+    auto insts = c.instances("db", ordinal);
+    BOOST_REQUIRE_EQUAL(insts.size(), 2u);
+    auto m = std::stoi(c.master_port("db", ordinal));
+    ++masters[std::to_string(m)];
+    for (auto& [port, role] : insts)
+      if (role == "Replica") {
+        // Pairs are (10001,10002) and (10003,10004).
+        auto pair = m % 2 == 1 ? m + 1 : m - 1;
+        BOOST_TEST(std::stoi(port) == pair);
+      }
+  }
+  for (auto& kvp : masters)
+    BOOST_TEST(kvp.second == 2);
+}
+
+BOOST_AUTO_TEST_CASE(sync_durability_acknowledges_only_synced_writes) {
+  sim_cluster c{2, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 2 WITH SYNC DURABILITY");
+  c.ok("INSERT INTO db VALUES ('a','1'), ('b','2'), ('c','3')");
+  // A machine crash that loses unsynced bytes loses nothing acknowledged.
+  c.fs().crash("/sim/leaves");
+  size_t rows = 0;
+  for (int ordinal = 0; ordinal < 2; ++ordinal)
+    rows += c.open_instance(std::stoi(c.master_port("db", ordinal)), "db",
+                            ordinal)
+              ->rows()
+              .size();
+  BOOST_TEST(rows == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(kill_and_restart_brings_data_back_in_redundancy_1) {
+  sim_cluster c{4, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4'),"
+       "('e','5'),('f','6'),('g','7'),('h','8')");
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  c.ok("RESTART LEAF '127.0.0.1':10001");
+  c.ok("SLEEP 100");
+  BOOST_TEST(c.leaf_state(10001) == "online");
+  auto rs = c.ok("SELECT COUNT(*) FROM db");
+  BOOST_TEST(rs.rows(0).cells(0) == "8");
+}
+
+BOOST_AUTO_TEST_CASE(destroy_loses_only_that_leafs_partitions) {
+  sim_cluster c{2, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 2");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4')");
+  c.ok("DESTROY LEAF '127.0.0.1':10001");
+  BOOST_TEST(!c.fs().exists("/sim/leaves/127.0.0.1_10001/instances"));
+  auto err = c.fails("SELECT COUNT(*) FROM db");
+  BOOST_TEST(err.find("10001") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(whole_cluster_restart_keeps_metadata_and_data) {
+  auto fs = std::make_shared<storage::memory_vfs>();
+  {
+    sim_cluster c{4, 2, fs};
+    c.ok("CREATE DATABASE db PARTITIONS 4");
+    c.ok("SET GLOBAL leaf_failure_timeout_ms = 1500");
+    c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3')");
+  }
+  sim_cluster c{4, 2, fs};
+  c.ok("SLEEP 200");
+  auto leaves = c.ok("SHOW LEAVES");
+  BOOST_TEST(leaves.rows_size() == 4);
+  for (int port = 10001; port <= 10004; ++port)
+    BOOST_TEST(c.leaf_state(port) == "online");
+  auto vars = c.ok("SHOW VARIABLES LIKE 'leaf_failure_timeout_ms'");
+  BOOST_TEST(vars.rows(0).cells(1) == "1500");
+  auto rs = c.ok("SELECT * FROM db");
+  BOOST_REQUIRE_EQUAL(rs.rows_size(), 3);
+  BOOST_TEST(rs.rows(0).cells(0) == "a");
+  BOOST_TEST(rs.rows(2).cells(1) == "3");
+}
+
+BOOST_AUTO_TEST_CASE(bad_statements_change_nothing) {
+  sim_cluster c{2, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 2");
+  c.ok("INSERT INTO db VALUES ('a','1')");
+  BOOST_TEST(c.fails("INSERT INTO db VALUES ('b')").find("')'")
+             != std::string::npos);
+  BOOST_TEST(c.fails("INSERT INTO nope VALUES ('b','2')").find("nope")
+             != std::string::npos);
+  BOOST_TEST(c.fails("CREATE DATABASE db").find("db") != std::string::npos);
+  BOOST_TEST(c.fails("CREATE DATABASE `a/b`").find("a/b")
+             != std::string::npos);
+  BOOST_TEST(c.fails("SET GLOBAL redundancy_level = 3").find("redundancy")
+             != std::string::npos);
+  BOOST_TEST(c.fails("SET GLOBAL no_such_var = 1").find("no_such_var")
+             != std::string::npos);
+  BOOST_TEST(c.fails("KILL LEAF '127.0.0.1':19999").find("19999")
+             != std::string::npos);
+  BOOST_TEST(c.fails("ADD LEAF '127.0.0.1':10001").find("10001")
+             != std::string::npos);
+  auto rs = c.ok("SELECT * FROM db");
+  BOOST_REQUIRE_EQUAL(rs.rows_size(), 1);
+  BOOST_TEST(rs.rows(0).cells(1) == "1");
+  BOOST_TEST(c.ok("SHOW DATABASES").rows_size() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(same_script_same_output) {
+  auto script = [] {
+    sim_cluster c{4, 2};
+    std::string out;
+    for (auto stmt : {"CREATE DATABASE db PARTITIONS 6",
+                      "INSERT INTO db VALUES ('x','1'),('y','2'),('z','3')",
+                      "KILL LEAF '127.0.0.1':10003", "SLEEP 50",
+                      "SHOW PARTITIONS ON db", "SELECT * FROM db",
+                      "SHOW CLUSTER STATUS"})
+      out += render(c.run(stmt));
+    return out;
+  };
+  BOOST_TEST(script() == script());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

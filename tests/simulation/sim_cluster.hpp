@@ -1,0 +1,154 @@
+// A test cluster on CAF's deterministic test scheduler, in virtual time, with
+// an in-memory file system: exact, fast, and inspectable.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+#include "actors/result.hpp"
+#include "base/probes.hpp"
+#include "cluster/local_cluster.hpp"
+#include "storage/partition_store.hpp"
+#include "storage/vfs.hpp"
+
+namespace lg::test {
+
+/// An in-process cluster in virtual time over a memory file system.
+class sim_cluster {
+public:
+  explicit sim_cluster(int leaves = 4, int redundancy = 2,
+                       std::shared_ptr<storage::memory_vfs> fs = nullptr)
+    : fs_(fs ? fs : std::make_shared<storage::memory_vfs>()) {
+    start(leaves, redundancy);
+  }
+
+  /// Stops the cluster; its disk (the memory file system) stays.
+  void stop() {
+    cluster_.reset();
+  }
+
+  /// Starts (or restores) a cluster on the same disk.
+  void start(int leaves = 4, int redundancy = 2) {
+    local_cluster_options opts;
+    opts.leaves = leaves;
+    opts.redundancy = redundancy;
+    opts.simulate = true;
+    opts.data_dir = "/sim";
+    opts.fs = fs_;
+    cluster_ = std::make_unique<local_cluster>(opts);
+    BOOST_REQUIRE_MESSAGE(!cluster_->startup_error(),
+                          cluster_->startup_error().to_string());
+  }
+
+  /// Runs a statement that must succeed.
+  pb::ResultSet ok(const std::string& stmt) {
+    auto rs = cluster_->execute(stmt);
+    BOOST_REQUIRE_MESSAGE(rs.error_code() == 0,
+                          stmt << " failed: " << render(rs));
+    return rs;
+  }
+
+  /// Runs a statement that must fail; returns its error text.
+  std::string fails(const std::string& stmt) {
+    auto rs = cluster_->execute(stmt);
+    BOOST_REQUIRE_MESSAGE(rs.error_code() != 0,
+                          stmt << " should have failed: " << render(rs));
+    return rs.error();
+  }
+
+  /// Runs a statement whatever its outcome.
+  pb::ResultSet run(const std::string& stmt) {
+    return cluster_->execute(stmt);
+  }
+
+  local_cluster& cluster() {
+    return *cluster_;
+  }
+
+  storage::memory_vfs& fs() {
+    return *fs_;
+  }
+
+  std::shared_ptr<storage::memory_vfs> fs_ptr() {
+    return fs_;
+  }
+
+  /// Milliseconds of virtual time since `t0`.
+  int64_t ms_since(time_point t0) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+             cluster_->now() - t0)
+      .count();
+  }
+
+  /// The value of `column` in the row whose `key_column` equals `key`.
+  static std::string cell(const pb::ResultSet& rs, const std::string& key_col,
+                          const std::string& key, const std::string& column) {
+    int k = -1;
+    int c = -1;
+    for (int i = 0; i < rs.columns_size(); ++i) {
+      if (rs.columns(i) == key_col)
+        k = i;
+      if (rs.columns(i) == column)
+        c = i;
+    }
+    BOOST_REQUIRE(k >= 0 && c >= 0);
+    for (auto& row : rs.rows())
+      if (row.cells(k) == key)
+        return row.cells(c);
+    return "<no row>";
+  }
+
+  /// The State of a leaf in SHOW LEAVES.
+  std::string leaf_state(int port) {
+    return cell(ok("SHOW LEAVES"), "Port", std::to_string(port), "State");
+  }
+
+  /// The (port, role) pairs of a partition in SHOW PARTITIONS.
+  std::vector<std::pair<std::string, std::string>>
+  instances(const std::string& db, int ordinal) {
+    std::vector<std::pair<std::string, std::string>> result;
+    auto rs = ok("SHOW PARTITIONS ON " + db);
+    for (auto& row : rs.rows())
+      if (row.cells(0) == std::to_string(ordinal))
+        result.emplace_back(row.cells(2), row.cells(3));
+    return result;
+  }
+
+  /// The port of the master of a partition, or "" when none.
+  std::string master_port(const std::string& db, int ordinal) {
+    for (auto& [port, role] : instances(db, ordinal))
+      if (role == "Master")
+        return port;
+    return "";
+  }
+
+  /// Opens a copy of an instance's storage as it is on disk now.
+  std::unique_ptr<storage::partition_store>
+  open_instance(int port, const std::string& db, int ordinal) {
+    auto dir = "/sim/leaves/127.0.0.1_" + std::to_string(port)
+               + "/instances/" + db + "." + std::to_string(ordinal);
+    auto store = std::make_unique<storage::partition_store>(
+      fs_, dir, storage::durability::async);
+    auto report = store->open();
+    BOOST_REQUIRE_MESSAGE(report.ok(),
+                          (report.ok() ? std::string{}
+                                       : report.err().to_string()));
+    return store;
+  }
+
+  /// The count of a rare-path probe (0 when never reached).
+  static uint64_t probe_count(const std::string& name) {
+    auto probes = all_probes();
+    auto i = probes.find(name);
+    return i == probes.end() ? 0 : i->second->count();
+  }
+
+private:
+  std::shared_ptr<storage::memory_vfs> fs_;
+  std::unique_ptr<local_cluster> cluster_;
+};
+
+} // namespace lg::test
