@@ -92,7 +92,14 @@ void get_map(self_ptr self, const std::string& db, map_cb cb) {
           if (body.request_timeout_ms() > 0)
             st.cfg.request_timeout_ms = body.request_timeout_ms();
           map = std::make_shared<pb::PartitionMapReply>(body);
-          st.maps[db] = map;
+          // An offline partition may come back with no message to this
+          // session (its leaf restarts), so a map naming one is used for
+          // this statement only and asked for again by the next.
+          if (std::all_of(body.routes().begin(), body.routes().end(),
+                          [](const pb::PartitionRoute& r) {
+                            return r.online();
+                          }))
+            st.maps[db] = map;
           error.clear();
         } else {
           code = body.status() == pb::UNKNOWN ? sql::errc::unknown_database

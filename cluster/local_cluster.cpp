@@ -39,6 +39,9 @@ const char* to_string(cluster_errc code) {
 
 namespace {
 
+/// The virtual time one actor job takes in a simulation.
+constexpr caf::timespan sim_job_cost = std::chrono::microseconds{1};
+
 /// Statement results handed from the inbox actor to the driving thread.
 struct reply_box {
   std::mutex mtx;
@@ -237,6 +240,9 @@ local_cluster::~local_cluster() {
         // Let every actor process its exit.
       }
       sched.clock().cancel_all();
+      // Actors spawned by the embedding program (workloads, probes) cannot
+      // run any more: do not wait for them.
+      sys_->await_actors_before_shutdown(false);
     }
     impl_.reset();
     fab_.reset();
@@ -277,11 +283,8 @@ error local_cluster::spawn_leaf_at(const std::string& addr) {
 void local_cluster::drain() {
   if (!opts_.simulate)
     return;
-  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(
-    sys_->scheduler());
-  while (sched.try_run_once()) {
-    // Run every job that is ready now; virtual time stands still.
-  }
+  // Give the cluster one virtual millisecond to react (e.g. to a kill).
+  run_until([] { return false; }, std::chrono::milliseconds{1});
 }
 
 error local_cluster::stop_leaf(const std::string& addr) {
@@ -389,22 +392,27 @@ bool local_cluster::run_until(const std::function<bool()>& pred,
   auto& clock = sched.clock();
   auto deadline = clock.current_time + limit;
   for (;;) {
-    while (sched.try_run_once()) {
-      if (pred())
-        return true;
-    }
     if (pred())
       return true;
     auto& schedule = clock.schedule();
+    if (sched.has_job()) {
+      // Every job costs virtual time, so that a busy cluster (a client that
+      // always has work) still lets time pass and timers fire.
+      sched.run_once();
+      clock.current_time += sim_job_cost;
+      if (!schedule.empty() && schedule.begin()->first <= clock.current_time)
+        clock.advance_time(caf::timespan{0});
+      if (clock.current_time >= deadline)
+        return pred();
+      continue;
+    }
     if (schedule.empty() || schedule.begin()->first > deadline) {
       clock.current_time = std::max(clock.current_time, deadline);
       return pred();
     }
     auto next = schedule.begin()->first;
-    if (next > clock.current_time)
-      clock.advance_time(next - clock.current_time);
-    else
-      clock.advance_time(caf::timespan{0});
+    clock.advance_time(next > clock.current_time ? next - clock.current_time
+                                                 : caf::timespan{0});
   }
 }
 

@@ -26,8 +26,10 @@ void issue(self_ptr self) {
   auto& st = self->state;
   auto& rec = *st.cfg.record;
   if (st.stopping || (st.cfg.max_writes != 0 && rec.issued >= st.cfg.max_writes)) {
-    if (rec.in_flight == 0)
+    if (rec.in_flight == 0) {
       rec.stopped = true;
+      self->quit();
+    }
     return;
   }
   auto n = st.next++;
@@ -73,8 +75,10 @@ caf::behavior workload_impl(self_ptr self, workload_config cfg) {
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](stop_atom) {
       self->state.stopping = true;
-      if (self->state.cfg.record->in_flight == 0)
+      if (self->state.cfg.record->in_flight == 0) {
         self->state.cfg.record->stopped = true;
+        self->quit();
+      }
     },
   };
 }

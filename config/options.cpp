@@ -9,27 +9,58 @@ namespace lg::config {
 
 namespace {
 
-/// Rewrites `--name value` as `--name=value` for options that take a value,
-/// since CAF's parser takes only the latter form.
-std::vector<std::string> normalize(const std::vector<std::string>& args,
-                                   const std::set<std::string>& valued) {
-  std::vector<std::string> out;
+/// Splits `args` into the options for CAF and the FILE arguments. CAF's
+/// parser takes only `--name=value`, so `--name value` is rewritten; it also
+/// stops at the first FILE and mishandles `--`, so FILE arguments are taken
+/// out here, which lets options follow them and values start with '-'.
+error split_args(const caf::config_option_set& known,
+                 const std::vector<std::string>& args,
+                 std::vector<std::string>& options,
+                 std::vector<std::string>& files) {
   for (size_t i = 0; i < args.size(); ++i) {
     const auto& a = args[i];
-    if (a.size() > 2 && a.compare(0, 2, "--") == 0
-        && a.find('=') == std::string::npos && valued.count(a.substr(2)) > 0
-        && i + 1 < args.size()) {
-      out.push_back(a + "=" + args[++i]);
+    if (a == "--") {
+      files.insert(files.end(), args.begin() + i + 1, args.end());
+      break;
+    }
+    if (a.size() < 2 || a[0] != '-') {
+      files.push_back(a);
+      continue;
+    }
+    auto is_long = a[1] == '-';
+    auto eq = is_long ? a.find('=') : std::string::npos;
+    auto name = is_long ? a.substr(0, eq) : a.substr(0, 2);
+    auto opt = is_long ? known.cli_long_name_lookup(name.substr(2))
+                       : known.cli_short_name_lookup(a[1]);
+    if (opt == nullptr)
+      return make_error(errc::unknown_variable,
+                        "unknown option '" + name + "' (see --help)");
+    auto joined = is_long ? eq != std::string::npos : a.size() > 2;
+    if (opt->is_flag()) {
+      if (joined)
+        return make_error(errc::bad_value, name + ": takes no value");
+      options.push_back(a);
+    } else if (joined) {
+      options.push_back(a);
+    } else if (i + 1 == args.size()) {
+      return make_error(errc::bad_value, name + ": missing value");
+    } else if (is_long) {
+      options.push_back(a + "=" + args[++i]);
     } else {
-      out.push_back(a);
+      options.push_back(a);
+      options.push_back(args[++i]);
     }
   }
-  return out;
+  return {};
 }
 
 class local_config : public caf::actor_system_config {
 public:
   local_options opts;
+
+  const caf::config_option_set& known() const {
+    return custom_options_;
+  }
 
   local_config() {
     caf::config_option_adder{custom_options_, "global"}
@@ -53,6 +84,10 @@ class demo_config : public caf::actor_system_config {
 public:
   demo_options opts;
 
+  const caf::config_option_set& known() const {
+    return custom_options_;
+  }
+
   demo_config() {
     caf::config_option_adder{custom_options_, "global"}.add(
       opts.log_level, "log-level",
@@ -73,9 +108,11 @@ error check_log_level(const std::string& level) {
 
 template <class Config>
 error parse_into(Config& cfg, const std::vector<std::string>& args,
-                 const std::set<std::string>& valued) {
-  auto normalized = normalize(args, valued);
-  if (auto err = cfg.parse(normalized))
+                 std::vector<std::string>& files) {
+  std::vector<std::string> options;
+  if (auto err = split_args(cfg.known(), args, options, files))
+    return err;
+  if (auto err = cfg.parse(options))
     return make_error(errc::bad_value, cfg.render(err));
   return {};
 }
@@ -84,22 +121,12 @@ error parse_into(Config& cfg, const std::vector<std::string>& args,
 
 result<local_options> parse_local(const std::vector<std::string>& args) {
   local_config cfg;
-  for (auto& a : args)
-    if (a.size() > 1 && a[0] == '-' && a != "-e" && a.compare(0, 2, "--") != 0)
-      return make_error(errc::unknown_variable,
-                        "unknown option '" + a + "' (see --help)");
-  if (auto err = parse_into(cfg, args,
-                            {"leaves", "redundancy", "data-dir", "seed",
-                             "trace", "exec", "log-level"}))
+  std::vector<std::string> files;
+  if (auto err = parse_into(cfg, args, files))
     return err;
   auto opts = cfg.opts;
   opts.help_printed = cfg.cli_helptext_printed;
-  for (auto& r : cfg.remainder) {
-    if (r.size() > 2 && r.compare(0, 2, "--") == 0)
-      return make_error(errc::unknown_variable,
-                        "unknown option '" + r + "' (see --help)");
-    opts.files.push_back(r);
-  }
+  opts.files = std::move(files);
   if (opts.leaves < 0 || opts.leaves > 1000)
     return make_error(errc::bad_value, "--leaves: " + std::to_string(
                                          opts.leaves)
@@ -120,13 +147,14 @@ result<local_options> parse_local(const std::vector<std::string>& args) {
 
 result<demo_options> parse_demo(const std::vector<std::string>& args) {
   demo_config cfg;
-  if (auto err = parse_into(cfg, args, {"log-level"}))
+  std::vector<std::string> files;
+  if (auto err = parse_into(cfg, args, files))
     return err;
   auto opts = cfg.opts;
   opts.help_printed = cfg.cli_helptext_printed;
-  if (!cfg.remainder.empty())
+  if (!files.empty())
     return make_error(errc::unknown_variable,
-                      "unexpected argument '" + cfg.remainder.front() + "'");
+                      "unexpected argument '" + files.front() + "'");
   if (auto err = check_log_level(opts.log_level))
     return err;
   return opts;

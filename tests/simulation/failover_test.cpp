@@ -1,0 +1,249 @@
+// Failure detection, promotion, fencing and redundancy-1 offline behaviour,
+// on the deterministic scheduler in virtual time.
+#include "base/hash.hpp"
+#include "cluster/workload.hpp"
+#include "sim_cluster.hpp"
+
+using namespace lg;
+using lg::test::sim_cluster;
+
+namespace {
+
+/// Keys that hash to each ordinal of a database with `partitions`.
+std::string key_on(uint32_t ordinal, uint32_t partitions) {
+  for (int i = 0;; ++i) {
+    auto key = "key" + std::to_string(i);
+    if (partition_of(key, partitions) == ordinal)
+      return key;
+  }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(failover)
+
+BOOST_AUTO_TEST_CASE(heartbeat_detection_fires_at_the_timeout_not_before) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  auto t0 = c.cluster().now();
+  c.ok("ISOLATE LEAF '127.0.0.1':10003");
+  c.ok("SLEEP 950");
+  BOOST_TEST(c.leaf_state(10003) == "online");
+  bool offline = c.cluster().run_until(
+    [&] { return c.leaf_state(10003) == "offline"; },
+    std::chrono::milliseconds{500});
+  BOOST_REQUIRE(offline);
+  auto elapsed = c.ms_since(t0);
+  // Declared offline once the timeout (1000 ms) passed, at the next
+  // heartbeat round (every 100 ms).
+  BOOST_TEST(elapsed >= 1000);
+  BOOST_TEST(elapsed <= 1100);
+}
+
+BOOST_AUTO_TEST_CASE(configured_timeout_is_honoured) {
+  sim_cluster c{4, 2};
+  c.ok("SET GLOBAL leaf_failure_timeout_ms = 3000");
+  c.ok("SET GLOBAL leaf_heartbeat_interval_ms = 50");
+  auto t0 = c.cluster().now();
+  c.ok("ISOLATE LEAF '127.0.0.1':10002");
+  c.ok("SLEEP 2900");
+  BOOST_TEST(c.leaf_state(10002) == "online");
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return c.leaf_state(10002) == "offline"; },
+    std::chrono::milliseconds{500}));
+  BOOST_TEST(c.ms_since(t0) >= 3000);
+  BOOST_TEST(c.ms_since(t0) <= 3050);
+}
+
+BOOST_AUTO_TEST_CASE(kill_promotes_the_replicas_on_the_pair) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  std::vector<int> on_10001;
+  for (int i = 0; i < 8; ++i)
+    if (c.master_port("db", i) == "10001")
+      on_10001.push_back(i);
+  BOOST_REQUIRE(!on_10001.empty());
+  std::string insert = "INSERT INTO db VALUES ";
+  for (int i = 0; i < 8; ++i)
+    insert += std::string(i ? "," : "") + "('" + key_on(i, 8) + "','"
+              + std::to_string(i) + "')";
+  c.ok(insert);
+  auto t0 = c.cluster().now();
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  // The down signal acts at once: no virtual time passes.
+  BOOST_TEST(c.ms_since(t0) <= 1);
+  BOOST_TEST(c.leaf_state(10001) == "offline");
+  for (auto i : on_10001)
+    BOOST_TEST(c.master_port("db", i) == "10002");
+  // Every row written before the failure can be read, and writes go on.
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "8");
+  c.ok("INSERT INTO db VALUES ('" + key_on(on_10001.front(), 8) + "','new')");
+  auto rs = c.ok("SELECT * FROM db WHERE key = '" + key_on(on_10001.front(), 8)
+                 + "'");
+  BOOST_TEST(rs.rows(0).cells(1) == "new");
+  auto status = c.ok("SHOW CLUSTER STATUS");
+  bool saw_new_term = false;
+  for (auto& row : status.rows())
+    if (row.cells(1) == "10002" && row.cells(4) == "Master"
+        && row.cells(6).rfind("2:", 0) == 0)
+      saw_new_term = true;
+  BOOST_TEST(saw_new_term);
+}
+
+BOOST_AUTO_TEST_CASE(isolated_leaf_fails_over_by_heartbeat) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4')");
+  c.ok("ISOLATE LEAF '127.0.0.1':10004");
+  c.ok("SLEEP 1200");
+  BOOST_TEST(c.leaf_state(10004) == "offline");
+  for (int i = 0; i < 4; ++i)
+    BOOST_TEST(c.master_port("db", i) != "10004");
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "4");
+}
+
+BOOST_AUTO_TEST_CASE(deposed_master_cannot_acknowledge) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  int ordinal = -1;
+  for (int i = 0; i < 4 && ordinal < 0; ++i)
+    if (c.master_port("db", i) == "10001")
+      ordinal = i;
+  BOOST_REQUIRE(ordinal >= 0);
+  auto key = key_on(static_cast<uint32_t>(ordinal), 4);
+  // The session caches the partition map pointing at 10001.
+  c.ok("INSERT INTO db VALUES ('" + key + "','before')");
+  // Only the aggregator loses 10001: clients still reach it.
+  c.cluster().transport().cut_link("ma", "127.0.0.1:10001");
+  // SLEEP runs in the test cluster itself: the session keeps its stale map.
+  c.ok("SLEEP 1200");
+  auto fenced_before = sim_cluster::probe_count("fenced_write_refused");
+  // The write goes first to the deposed master, whose replica (now master
+  // under a newer term) refuses it; the client then finds the new master.
+  c.ok("INSERT INTO db VALUES ('" + key + "','after')");
+  BOOST_TEST(sim_cluster::probe_count("fenced_write_refused")
+             > fenced_before);
+  BOOST_TEST(c.master_port("db", ordinal) == "10002");
+  auto rs = c.ok("SELECT * FROM db WHERE key = '" + key + "'");
+  BOOST_TEST(rs.rows(0).cells(1) == "after");
+  // The deposed master logged the write but never acknowledged it, and it
+  // is not served: reads go to the new master only.
+  auto status = c.ok("SHOW CLUSTER STATUS");
+  for (auto& row : status.rows())
+    if (row.cells(3) == std::to_string(ordinal) && row.cells(4) == "Master")
+      BOOST_TEST(row.cells(1) == "10002");
+}
+
+BOOST_AUTO_TEST_CASE(out_of_sync_replica_is_not_promoted) {
+  sim_cluster c{2, 2};
+  c.ok("SET GLOBAL sync_replication_timeout_ms = 500");
+  c.ok("CREATE DATABASE db PARTITIONS 2");
+  int ordinal = c.master_port("db", 0) == "10001" ? 0 : 1;
+  auto key = key_on(static_cast<uint32_t>(ordinal), 2);
+  // The replica's leaf stops answering its master, but the aggregator
+  // still reaches both leaves.
+  c.cluster().transport().cut_link("127.0.0.1:10001", "127.0.0.1:10002");
+  auto t0 = c.cluster().now();
+  c.ok("INSERT INTO db VALUES ('" + key + "','alone')");
+  // Acknowledged only after the master gave up on its replica and the
+  // aggregator recorded it out of sync.
+  BOOST_TEST(c.ms_since(t0) >= 500);
+  auto status = c.ok("SHOW CLUSTER STATUS");
+  bool out_of_sync = false;
+  for (auto& row : status.rows())
+    if (row.cells(3) == std::to_string(ordinal) && row.cells(4) == "Replica")
+      out_of_sync = row.cells(9).find("out of sync") != std::string::npos;
+  BOOST_TEST(out_of_sync);
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  // Promoting the replica would lose 'alone': the partition goes offline.
+  auto err = c.fails("SELECT * FROM db WHERE key = '" + key + "'");
+  BOOST_TEST(err.find("offline") != std::string::npos);
+  BOOST_TEST(err.find("out of sync") != std::string::npos);
+  BOOST_TEST(c.master_port("db", ordinal) != "10002");
+}
+
+BOOST_AUTO_TEST_CASE(redundancy_1_partitions_go_offline) {
+  sim_cluster c{2, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  std::string insert = "INSERT INTO db VALUES ";
+  for (int i = 0; i < 4; ++i)
+    insert += std::string(i ? "," : "") + "('" + key_on(i, 4) + "','v')";
+  c.ok(insert);
+  c.ok("KILL LEAF '127.0.0.1':10002");
+  for (int i = 0; i < 4; ++i) {
+    auto stmt = "SELECT * FROM db WHERE key = '" + key_on(i, 4) + "'";
+    if (c.master_port("db", i) == "10002") {
+      auto err = c.fails(stmt);
+      BOOST_TEST(err.find("db:" + std::to_string(i)) != std::string::npos);
+      BOOST_TEST(err.find("127.0.0.1:10002") != std::string::npos);
+    } else {
+      BOOST_TEST(c.ok(stmt).rows_size() == 1);
+    }
+  }
+  // Never a partial count.
+  BOOST_TEST(c.fails("SELECT COUNT(*) FROM db").find("offline")
+             != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(all_leaves_down_fails_within_the_request_timeout) {
+  sim_cluster c{2, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 2");
+  c.ok("SET GLOBAL leaf_failure_detection = OFF");
+  c.ok("ISOLATE LEAF '127.0.0.1':10001");
+  c.ok("ISOLATE LEAF '127.0.0.1':10002");
+  for (auto stmt : {"INSERT INTO db VALUES ('a','1')", "SELECT * FROM db",
+                    "SELECT COUNT(*) FROM db"}) {
+    auto t0 = c.cluster().now();
+    auto err = c.fails(stmt);
+    BOOST_TEST(err.find("timed out") != std::string::npos);
+    BOOST_TEST(c.ms_since(t0) <= 10000);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(detection_off_prevents_failover) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("SET GLOBAL leaf_failure_detection = OFF");
+  auto before = c.ok("SHOW PARTITIONS ON db");
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  c.ok("ISOLATE LEAF '127.0.0.1':10003");
+  c.ok("SLEEP 3000");
+  BOOST_TEST(c.leaf_state(10001) == "online");
+  BOOST_TEST(c.leaf_state(10003) == "online");
+  auto after = c.ok("SHOW PARTITIONS ON db");
+  BOOST_TEST(render(before) == render(after));
+}
+
+BOOST_AUTO_TEST_CASE(no_acknowledged_write_is_lost_when_a_master_dies) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  auto record = std::make_shared<workload_record>();
+  workload_config wc;
+  wc.fab = c.cluster().transport_ptr();
+  wc.database = "db";
+  wc.streams = 8;
+  wc.record = record;
+  auto workload = spawn_workload(c.cluster().system(), wc);
+  c.ok("SLEEP 20");
+  BOOST_REQUIRE(record->acked.size() > 10);
+  auto acked_before_kill = record->acked.size();
+  c.ok("KILL LEAF '127.0.0.1':10003");
+  c.ok("SLEEP 200");
+  stop_workload(workload);
+  BOOST_REQUIRE(c.cluster().run_until([&] { return record->stopped; },
+                                      std::chrono::seconds{30}));
+  BOOST_TEST(record->acked.size() > acked_before_kill);
+  auto rs = c.ok("SELECT * FROM db");
+  std::map<std::string, std::string> stored;
+  for (auto& row : rs.rows())
+    stored[row.cells(0)] = row.cells(1);
+  for (auto& [key, value] : record->acked) {
+    BOOST_TEST_CONTEXT("acknowledged key " << key) {
+      BOOST_TEST(stored[key] == value);
+    }
+  }
+  // Writes in flight at the kill were retried, not failed.
+  BOOST_TEST(record->failed.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,224 @@
+#include "config/variables.hpp"
+
+#include <map>
+#include <string>
+
+#include <boost/test/unit_test.hpp>
+
+using namespace lg::config;
+
+namespace {
+
+/// Returns true when `text` contains `part`.
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(config_variables)
+
+BOOST_AUTO_TEST_CASE(globals_are_sorted_and_described) {
+  const auto& specs = global_variables();
+  BOOST_REQUIRE(!specs.empty());
+  // Strictly ascending: sorted, and no name twice.
+  for (size_t i = 1; i < specs.size(); ++i)
+    BOOST_TEST(specs[i - 1].name.compare(specs[i].name) < 0);
+  for (auto& spec : specs) {
+    BOOST_TEST_CONTEXT(spec.name) {
+      BOOST_TEST(!spec.description.empty());
+      BOOST_TEST(static_cast<bool>(spec.check));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(every_default_passes_its_own_check) {
+  for (auto& spec : global_variables()) {
+    BOOST_TEST_CONTEXT(spec.name) {
+      auto checked = spec.check(spec.default_value);
+      BOOST_REQUIRE(checked.ok());
+      // Defaults are stored in canonical form.
+      BOOST_TEST(checked.value() == spec.default_value);
+      auto via_name = check_variable(spec.name, spec.default_value);
+      BOOST_REQUIRE(via_name.ok());
+      BOOST_TEST(via_name.value() == spec.default_value);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(default_globals_lists_every_variable) {
+  auto globals = default_globals();
+  BOOST_TEST(globals.size() == global_variables().size());
+  for (auto& spec : global_variables()) {
+    BOOST_TEST_CONTEXT(spec.name) {
+      BOOST_REQUIRE(globals.count(spec.name) == 1u);
+      BOOST_TEST(globals[spec.name] == spec.default_value);
+    }
+  }
+  BOOST_TEST(globals["redundancy_level"] == "1");
+  BOOST_TEST(globals["auto_attach"] == "ON");
+}
+
+BOOST_AUTO_TEST_CASE(booleans_are_canonicalized) {
+  for (auto value : {"ON", "on", "On", "1", "true", "TRUE", "True"}) {
+    BOOST_TEST_CONTEXT(value) {
+      auto x = check_variable("auto_attach", value);
+      BOOST_REQUIRE(x.ok());
+      BOOST_TEST(x.value() == "ON");
+    }
+  }
+  for (auto value : {"OFF", "off", "0", "false", "FALSE"}) {
+    BOOST_TEST_CONTEXT(value) {
+      auto x = check_variable("leaf_failure_detection", value);
+      BOOST_REQUIRE(x.ok());
+      BOOST_TEST(x.value() == "OFF");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(bad_boolean_names_variable_and_value) {
+  for (auto value : {"yes", "", "2", "onn"}) {
+    BOOST_TEST_CONTEXT(value) {
+      auto x = check_variable("auto_attach", value);
+      BOOST_REQUIRE(!x.ok());
+      BOOST_TEST(x.err().module() == "config");
+      BOOST_TEST(x.err().name() == "bad_value");
+      BOOST_TEST(contains(x.err().detail(), "auto_attach"));
+      BOOST_TEST(contains(x.err().detail(), std::string{"'"} + value + "'"));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(integers_in_range_are_accepted) {
+  auto lo = check_variable("redundancy_level", "1");
+  auto hi = check_variable("redundancy_level", "2");
+  BOOST_REQUIRE(lo.ok());
+  BOOST_REQUIRE(hi.ok());
+  BOOST_TEST(lo.value() == "1");
+  BOOST_TEST(hi.value() == "2");
+  // Leading zeros are canonicalized away.
+  auto padded = check_variable("leaf_failure_timeout_ms", "00250");
+  BOOST_REQUIRE(padded.ok());
+  BOOST_TEST(padded.value() == "250");
+  auto edge = check_variable("leaf_failure_timeout_ms", "3600000");
+  BOOST_REQUIRE(edge.ok());
+  BOOST_TEST(edge.value() == "3600000");
+}
+
+BOOST_AUTO_TEST_CASE(out_of_range_integers_are_rejected) {
+  struct bad {
+    const char* name;
+    const char* value;
+  };
+  for (auto x : {bad{"redundancy_level", "0"}, bad{"redundancy_level", "3"},
+                 bad{"leaf_failure_timeout_ms", "9"},
+                 bad{"leaf_failure_timeout_ms", "3600001"},
+                 bad{"default_partitions_per_leaf", "1025"},
+                 bad{"leaf_heartbeat_interval_ms", "0"}}) {
+    BOOST_TEST_CONTEXT(x.name << " = " << x.value) {
+      auto r = check_variable(x.name, x.value);
+      BOOST_REQUIRE(!r.ok());
+      BOOST_TEST(r.err().name() == "bad_value");
+      BOOST_TEST(contains(r.err().detail(), x.name));
+      BOOST_TEST(
+        contains(r.err().detail(), std::string{"'"} + x.value + "'"));
+    }
+  }
+  auto r = check_variable("redundancy_level", "3");
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(contains(r.err().detail(), "from 1 to 2"));
+}
+
+BOOST_AUTO_TEST_CASE(non_numbers_are_rejected) {
+  for (auto value : {"", "abc", "-5", "+5", "1.5", "10ms", " 10",
+                     "99999999999999999999999"}) {
+    BOOST_TEST_CONTEXT("'" << value << "'") {
+      auto r = check_variable("request_timeout_ms", value);
+      BOOST_REQUIRE(!r.ok());
+      BOOST_TEST(r.err().name() == "bad_value");
+      BOOST_TEST(contains(r.err().detail(), "request_timeout_ms"));
+      BOOST_TEST(contains(r.err().detail(), std::string{"'"} + value + "'"));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_variable_is_named) {
+  auto r = check_variable("no_such_thing", "1");
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.err().module() == "config");
+  BOOST_TEST(r.err().name() == "unknown_variable");
+  BOOST_TEST(contains(r.err().detail(), "'no_such_thing'"));
+  BOOST_TEST(r.err().to_string()
+             == "config.unknown_variable: unknown system variable "
+                "'no_such_thing'");
+}
+
+BOOST_AUTO_TEST_CASE(find_variable_ignores_case) {
+  auto lower = find_variable("redundancy_level");
+  BOOST_REQUIRE(lower != nullptr);
+  BOOST_TEST(lower->name == "redundancy_level");
+  BOOST_TEST(find_variable("REDUNDANCY_LEVEL") == lower);
+  BOOST_TEST(find_variable("Redundancy_Level") == lower);
+  BOOST_TEST(find_variable("redundancy") == nullptr);
+  BOOST_TEST(find_variable("") == nullptr);
+  auto r = check_variable("AUTO_ATTACH", "off");
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(r.value() == "OFF");
+}
+
+BOOST_AUTO_TEST_CASE(like_match_handles_wildcards) {
+  BOOST_TEST(like_match("leaf_failure_timeout_ms", "leaf%"));
+  BOOST_TEST(like_match("leaf_failure_timeout_ms", "%timeout%"));
+  BOOST_TEST(like_match("leaf_failure_timeout_ms", "%_ms"));
+  BOOST_TEST(!like_match("auto_attach", "leaf%"));
+  BOOST_TEST(like_match("abc", "a_c"));
+  BOOST_TEST(!like_match("abbc", "a_c"));
+  BOOST_TEST(!like_match("ac", "a_c"));
+  BOOST_TEST(like_match("abc", "%"));
+  BOOST_TEST(like_match("", "%"));
+  BOOST_TEST(!like_match("", "_"));
+  BOOST_TEST(like_match("abc", "abc"));
+  BOOST_TEST(!like_match("abc", "ab"));
+  BOOST_TEST(!like_match("ab", "abc"));
+  BOOST_TEST(like_match("abc", "a%%c"));
+  BOOST_TEST(like_match("abXYc", "a%c"));
+  BOOST_TEST(!like_match("abXYcd", "a%c"));
+}
+
+BOOST_AUTO_TEST_CASE(like_match_ignores_case) {
+  BOOST_TEST(like_match("redundancy_level", "REDUNDANCY%"));
+  BOOST_TEST(like_match("REDUNDANCY_LEVEL", "redundancy_level"));
+  BOOST_TEST(like_match("Auto_Attach", "%ATTACH"));
+  BOOST_TEST(!like_match("auto_attach", "%detach"));
+}
+
+BOOST_AUTO_TEST_CASE(typed_getters_read_values) {
+  std::map<std::string, std::string> globals{
+    {"leaf_failure_timeout_ms", "250"},
+    {"auto_attach", "OFF"},
+  };
+  BOOST_TEST(get_int(globals, "leaf_failure_timeout_ms") == 250);
+  BOOST_TEST(get_bool(globals, "auto_attach") == false);
+}
+
+BOOST_AUTO_TEST_CASE(typed_getters_fall_back_to_defaults) {
+  std::map<std::string, std::string> empty;
+  BOOST_TEST(get_int(empty, "leaf_failure_timeout_ms") == 1000);
+  BOOST_TEST(get_int(empty, "redundancy_level") == 1);
+  BOOST_TEST(get_bool(empty, "auto_attach") == true);
+  BOOST_TEST(get_bool(empty, "leaf_failure_detection") == true);
+  // Unknown names have no default: 0 and false.
+  BOOST_TEST(get_int(empty, "no_such_thing") == 0);
+  BOOST_TEST(get_bool(empty, "no_such_thing") == false);
+  auto defaults = default_globals();
+  for (auto& spec : global_variables()) {
+    BOOST_TEST_CONTEXT(spec.name) {
+      if (spec.default_value == "ON" || spec.default_value == "OFF")
+        BOOST_TEST(get_bool(empty, spec.name) == get_bool(defaults, spec.name));
+      else
+        BOOST_TEST(get_int(empty, spec.name) == get_int(defaults, spec.name));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
