@@ -63,9 +63,21 @@ void leaf_failed(ma_self self, const std::string& addr,
     uint64_t term;
   };
   std::vector<promotion> promotions;
+  std::vector<promotion> replica_lost; // masters whose replica was on addr
   for (auto& db : *st.meta.mutable_databases()) {
     for (auto& part : *db.mutable_parts()) {
       auto master = master_of(part);
+      if (master != nullptr && master->leaf() != addr) {
+        for (auto& inst : *part.mutable_instances())
+          if (inst.leaf() == addr && inst.role() == pb::REPLICA
+              && inst.in_sync()) {
+            // Recorded before the master is told, so that the replica is
+            // never promoted after the master acknowledged alone.
+            inst.set_in_sync(false);
+            replica_lost.push_back({db.name(), part.ordinal(),
+                                    master->leaf(), part.term()});
+          }
+      }
       if (master == nullptr || master->leaf() != addr)
         continue;
       auto decision = ha::choose_failover(views_of(st, part), part.term());
@@ -104,6 +116,9 @@ void leaf_failed(ma_self self, const std::string& addr,
     }
   }
   persist(self);
+  for (auto& p : replica_lost)
+    set_role(self, p.leaf, p.db, p.ordinal, pb::MASTER, p.term, addr, false,
+             [](const envelope*) {});
   for (auto& p : promotions) {
     auto env = make_envelope(partition_label(p.db, p.ordinal), p.term);
     env->mutable_promote_request()->set_term(p.term);

@@ -83,7 +83,7 @@ partition_config make_partition_config(self_ptr self, const std::string& db,
   pc.database = db;
   pc.ordinal = ordinal;
   pc.store = std::move(store);
-  pc.term = pc.store->last().term;
+  pc.term = 0;
   pc.sync_replication_timeout_ms = st.cfg.sync_replication_timeout_ms;
   return pc;
 }
@@ -220,22 +220,14 @@ void on_create(self_ptr self, const envelope_ptr& env) {
   desc.set_database(req.database());
   desc.set_ordinal(req.ordinal());
   desc.set_sync_durability(req.sync_durability());
-  auto fail = [&](const error& err) {
-    reply_status(self, *env, pb::FAILED, err.to_string(),
-                 envelope::kCreateInstanceReply);
-  };
-  if (auto err = st.cfg.fs->make_dirs(dir))
-    return fail(err);
-  if (auto err = st.cfg.fs->write_atomic(dir + "/descriptor.pb",
-                                         desc.SerializeAsString()))
-    return fail(err);
   auto mode = req.sync_durability() ? storage::durability::sync
                                     : storage::durability::async;
   auto store = std::make_shared<storage::partition_store>(st.cfg.fs, dir, mode);
-  auto report = store->open();
-  if (!report.ok())
-    return fail(report.err());
   auto pc = make_partition_config(self, req.database(), req.ordinal(), store);
+  // The instance creates its files itself and answers the request.
+  pc.create_request = env;
+  pc.descriptor = desc.SerializeAsString();
+  pc.store_fs = st.cfg.fs;
   pc.role = req.role();
   pc.term = req.term();
   pc.peer = req.peer();
@@ -250,7 +242,6 @@ void on_create(self_ptr self, const envelope_ptr& env) {
   st.instances.emplace(key, std::move(e));
   logger("leaf")->info("InstanceCreated {} {}:{}", st.ctx(), req.database(),
                        req.ordinal());
-  reply_status(self, *env, pb::STATUS_OK, {}, envelope::kCreateInstanceReply);
 }
 
 void on_drop(self_ptr self, const envelope_ptr& env) {
@@ -323,7 +314,9 @@ leaf_actor::behavior_type leaf_impl(self_ptr self, leaf_config cfg) {
 leaf_actor spawn_leaf(caf::actor_system& sys, leaf_config cfg) {
   auto fab = cfg.fab;
   auto node = cfg.address;
-  auto handle = sys.spawn(leaf_impl, std::move(cfg));
+  auto handle = cfg.detached ? sys.spawn<caf::detached>(leaf_impl,
+                                                       std::move(cfg))
+                             : sys.spawn(leaf_impl, std::move(cfg));
   fab->add_endpoint(node, leaf_actor_name(), caf::actor_cast<caf::actor>(handle));
   return handle;
 }

@@ -29,6 +29,9 @@ struct leaf_config {
   std::shared_ptr<storage::vfs> fs;
   std::string ma_node = "ma";
   int64_t sync_replication_timeout_ms = 5000;
+  /// Run on a thread of its own, so that instances blocked in disk I/O never
+  /// delay heartbeat replies (real time only: it breaks determinism).
+  bool detached = false;
 };
 
 /// The actor name of every leaf on its node.

@@ -83,6 +83,24 @@ void persist(ma_self self) {
                            err.to_string());
 }
 
+constexpr auto instance_op_timeout_ms = 10000;
+
+void set_role(ma_self self, const std::string& leaf, const std::string& db,
+              uint32_t ordinal, pb::Role role, uint64_t term,
+              const std::string& peer, bool peer_in_sync,
+              std::function<void(const envelope*)> cb) {
+  auto env = make_envelope(partition_label(db, ordinal), term);
+  auto* body = env->mutable_set_role_request();
+  body->set_role(role);
+  body->set_term(term);
+  body->set_peer(peer);
+  body->set_peer_in_sync(peer_in_sync);
+  body->set_sync_replication_timeout_ms(
+    global_int(self->state, "sync_replication_timeout_ms"));
+  self->state.ep.request(self, leaf, partition_actor_name(db, ordinal),
+                         std::move(env), std::chrono::milliseconds{instance_op_timeout_ms}, std::move(cb));
+}
+
 namespace {
 
 constexpr auto instance_op_timeout = std::chrono::seconds{10};
@@ -140,21 +158,6 @@ void monitor_leaf(ma_self self, const std::string& addr) {
   self->monitor(handle);
 }
 
-void set_role(ma_self self, const std::string& leaf, const std::string& db,
-              uint32_t ordinal, pb::Role role, uint64_t term,
-              const std::string& peer, bool peer_in_sync,
-              std::function<void(const envelope*)> cb) {
-  auto env = make_envelope(partition_label(db, ordinal), term);
-  auto* body = env->mutable_set_role_request();
-  body->set_role(role);
-  body->set_term(term);
-  body->set_peer(peer);
-  body->set_peer_in_sync(peer_in_sync);
-  body->set_sync_replication_timeout_ms(
-    global_int(self->state, "sync_replication_timeout_ms"));
-  self->state.ep.request(self, leaf, partition_actor_name(db, ordinal),
-                         std::move(env), instance_op_timeout, std::move(cb));
-}
 
 // -- statements -------------------------------------------------------------
 
@@ -339,6 +342,10 @@ void exec_create_database(ma_self self, envelope_ptr req,
                        db.name(), db.partitions());
     reply_result(self, *req, make_message(rows_affected(1)));
   };
+  // Creating an instance costs a few fsyncs on its leaf: allow for the
+  // number of instances each leaf has to create.
+  auto create_timeout = instance_op_timeout
+                        + std::chrono::milliseconds{20} * total;
   for (auto& part : db.parts()) {
     for (auto& inst : part.instances()) {
       std::string peer;
@@ -358,7 +365,7 @@ void exec_create_database(ma_self self, envelope_ptr req,
         global_int(st, "sync_replication_timeout_ms"));
       auto leaf = inst.leaf();
       st.ep.request(self, leaf, leaf_actor_name(), std::move(env),
-                    instance_op_timeout, [cd, leaf](const envelope* rep) {
+                    create_timeout, [cd, leaf](const envelope* rep) {
                       if (rep == nullptr)
                         cd->finish_one("leaf " + leaf + " did not answer");
                       else if (rep->create_instance_reply().status()
@@ -814,7 +821,10 @@ master_aggregator_actor
 spawn_master_aggregator(caf::actor_system& sys, master_aggregator_config cfg) {
   auto fab = cfg.fab;
   auto node = cfg.node;
-  auto handle = sys.spawn(master_aggregator_impl, std::move(cfg));
+  auto handle = cfg.detached
+                  ? sys.spawn<caf::detached>(master_aggregator_impl,
+                                             std::move(cfg))
+                  : sys.spawn(master_aggregator_impl, std::move(cfg));
   fab->add_endpoint(node, master_aggregator_actor_name(),
                     caf::actor_cast<caf::actor>(handle));
   return handle;

@@ -27,6 +27,9 @@ struct master_aggregator_config {
   std::string node = "ma"; ///< its node name
   std::string data_dir;
   std::shared_ptr<storage::vfs> fs;
+  /// Run on a thread of its own, so that failure detection never waits for
+  /// busy workers (real time only: it breaks determinism).
+  bool detached = false;
 };
 
 /// The actor name of the aggregator on its node.

@@ -56,6 +56,12 @@ std::vector<ha::instance_view> views_of(master_aggregator_state& st,
                                         const pb::PartitionMeta& part);
 pb::InstanceMeta* master_of(pb::PartitionMeta& part);
 
+/// Sends SetRoleRequest to an instance (settings included).
+void set_role(ma_self self, const std::string& leaf, const std::string& db,
+              uint32_t ordinal, pb::Role role, uint64_t term,
+              const std::string& peer, bool peer_in_sync,
+              std::function<void(const envelope*)> cb);
+
 // -- failover_round.cpp ------------------------------------------------------
 
 /// Declares `leaf` offline (why: "heartbeat timeout", "connection lost") and

@@ -30,6 +30,8 @@ constexpr size_t max_remembered_write_ids = 65536;
 constexpr auto retransmit_after = std::chrono::milliseconds{500};
 constexpr auto sync_check_every = std::chrono::milliseconds{100};
 constexpr uint64_t sync_check_timer = 1;
+constexpr uint64_t retransmit_timer = 2;
+constexpr auto retransmit_pause = std::chrono::milliseconds{20};
 
 struct waiter {
   uint64_t lsn;
@@ -68,6 +70,7 @@ struct partition_state {
   int inflight = 0;
   time_point last_replica_progress;
   bool sync_change_pending = false;
+  bool retransmit_armed = false;
   bool sync_timer_armed = false;
 
   // Replica side: requests acknowledged after the next flush.
@@ -76,8 +79,7 @@ struct partition_state {
   bool flush_scheduled = false;
 
   // Idempotent retries: write id -> last LSN of that write.
-  std::unordered_map<uint64_t, uint64_t> write_ids{
-    2 * max_remembered_write_ids};
+  std::unordered_map<uint64_t, uint64_t> write_ids;
   std::deque<uint64_t> write_id_order;
 
   std::string ctx() const {
@@ -201,10 +203,16 @@ void on_replicate_reply(self_ptr self, uint64_t generation,
   if (generation != st.repl_generation || st.role != pb::MASTER)
     return;
   if (rep == nullptr) {
-    // No answer in time: resend everything the replica has not confirmed.
+    // No answer in time, or no replica there: resend everything the replica
+    // has not confirmed, after a pause (an unreachable replica answers at
+    // once, and must not make this a busy loop).
     LG_PROBE(replication_retransmit, "a replication batch timed out");
     rewind_replication(st);
-    replicate(self);
+    if (!st.retransmit_armed) {
+      st.retransmit_armed = true;
+      self->delayed_send(self, retransmit_pause, timer_atom::value,
+                         retransmit_timer);
+    }
     return;
   }
   const auto& body = rep->replicate_reply();
@@ -606,8 +614,15 @@ void on_set_role(self_ptr self, const envelope_ptr& env) {
   bool unchanged = req.role() == st.role && req.term() == st.term
                    && req.peer() == st.peer && !st.deposed;
   // Re-sending the same role only updates settings; replication goes on.
-  if (!unchanged)
+  if (!unchanged) {
     become(self, req.role(), req.term(), req.peer(), req.peer_in_sync());
+  } else if (st.role == pb::MASTER && st.peer_in_sync
+             && !req.peer_in_sync()) {
+    // The aggregator already recorded the replica out of sync (its leaf
+    // failed): stop waiting for it.
+    st.peer_in_sync = false;
+    advance_commit(self);
+  }
   logger("partition")->info("RoleAssigned {} role={} peer={}", st.ctx(),
                             role_name(st.role), st.peer);
   auto rep = make_envelope(st.label, st.term);
@@ -637,10 +652,26 @@ void on_promote(self_ptr self, const envelope_ptr& env) {
     logger("partition")->info("ReplicaPromoted {} at lsn {}", st.ctx(),
                               st.cfg.store->last().lsn);
     body->set_status(pb::STATUS_OK);
+    rep->mutable_header()->set_term(st.term);
   }
   body->mutable_position()->set_term(st.cfg.store->last().term);
   body->mutable_position()->set_lsn(st.cfg.store->last().lsn);
   st.ep.reply(self, *env, std::move(rep));
+}
+
+/// Creates a new instance's directory, descriptor and empty store.
+error create_storage(partition_state& st) {
+  auto& store = *st.cfg.store;
+  auto fs = st.cfg.store_fs;
+  if (auto err = fs->make_dirs(store.dir()))
+    return err;
+  if (auto err = fs->write_atomic(store.dir() + "/descriptor.pb",
+                                  st.cfg.descriptor))
+    return err;
+  auto report = store.open();
+  if (!report.ok())
+    return report.err();
+  return {};
 }
 
 partition_actor::behavior_type
@@ -652,6 +683,21 @@ partition_impl(self_ptr self, partition_config cfg) {
                    partition_actor_name(cfg.database, cfg.ordinal)};
   st.cfg = std::move(cfg);
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
+  if (st.cfg.create_request) {
+    auto req = std::move(st.cfg.create_request);
+    auto rep = make_envelope(st.label);
+    auto* body = rep->mutable_create_instance_reply();
+    auto err = create_storage(st);
+    body->set_status(err ? pb::FAILED : pb::STATUS_OK);
+    if (err) {
+      body->set_error(err.to_string());
+      st.failure = "partition " + st.label + " on leaf " + st.cfg.leaf
+                   + " could not be created: " + err.to_string();
+      logger("partition")->error("InstanceCreateFailed {} {}", st.ctx(),
+                                 st.failure);
+    }
+    st.ep.reply(self, *req, std::move(rep));
+  }
   become(self, st.cfg.role, st.cfg.term, st.cfg.peer, st.cfg.peer_in_sync);
   st.term = std::max(st.term, st.cfg.store->last().term);
   return {
@@ -691,8 +737,12 @@ partition_impl(self_ptr self, partition_config cfg) {
     [self](flush_atom) { on_flush(self); },
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](timer_atom, uint64_t id) {
-      if (id == sync_check_timer)
+      if (id == sync_check_timer) {
         on_sync_check(self);
+      } else if (id == retransmit_timer) {
+        self->state.retransmit_armed = false;
+        replicate(self);
+      }
     },
   };
 }
@@ -706,7 +756,11 @@ partition_actor spawn_partition(caf::local_actor* parent,
   auto fab = cfg.fab;
   auto node = cfg.leaf;
   auto name = partition_actor_name(cfg.database, cfg.ordinal);
-  auto handle = parent->spawn<caf::linked>(partition_impl, std::move(cfg));
+  // Spawned through the system, not the parent, so that a detached leaf
+  // hands the instance to the worker pool instead of running it on its own
+  // thread; linked, so that it dies with its leaf.
+  auto handle = parent->home_system().spawn(partition_impl, std::move(cfg));
+  parent->link_to(handle);
   fab->add_endpoint(node, name, caf::actor_cast<caf::actor>(handle));
   return handle;
 }

@@ -36,6 +36,12 @@ struct partition_config {
   std::string peer; ///< master: replica's leaf; replica: master's leaf
   bool peer_in_sync = true;
   int64_t sync_replication_timeout_ms = 5000;
+  /// When set, the instance is new: it writes `descriptor` into the store's
+  /// directory and opens the store itself, then answers this request. The
+  /// leaf stays free to answer heartbeats meanwhile.
+  envelope_ptr create_request;
+  std::string descriptor;
+  std::shared_ptr<storage::vfs> store_fs;
 };
 
 /// Returns the actor name of a partition instance: "p/<db>/<ordinal>".

@@ -20,7 +20,8 @@ namespace {
 
 constexpr auto map_timeout = std::chrono::seconds{2};
 constexpr auto admin_timeout = std::chrono::seconds{120};
-constexpr auto retry_backoff = std::chrono::milliseconds{20};
+constexpr auto first_backoff = std::chrono::milliseconds{1};
+constexpr auto max_backoff = std::chrono::milliseconds{100};
 
 /// The outcome of one partition operation.
 struct op_result {
@@ -117,7 +118,10 @@ void attempt(self_ptr self, std::shared_ptr<part_op> op);
 void retry_later(self_ptr self, std::shared_ptr<part_op> op) {
   auto& st = self->state;
   auto now = self->clock().now();
-  if (now + retry_backoff >= op->deadline) {
+  // 1, 2, 4, ... 100 ms: quick while a failover completes, gentle after.
+  caf::timespan backoff = first_backoff * (1 << std::min(op->attempts - 1, 7));
+  backoff = std::min<caf::timespan>(backoff, max_backoff);
+  if (now + backoff >= op->deadline) {
     op_result r;
     r.code = sql::errc::timeout;
     r.error = "request to partition " + partition_label(op->db, op->ordinal)
@@ -129,7 +133,7 @@ void retry_later(self_ptr self, std::shared_ptr<part_op> op) {
   }
   auto id = st.next_timer++;
   st.retries.emplace(id, std::move(op));
-  self->delayed_send(self, retry_backoff, timer_atom::value, id);
+  self->delayed_send(self, backoff, timer_atom::value, id);
 }
 
 void attempt(self_ptr self, std::shared_ptr<part_op> op) {

@@ -31,7 +31,7 @@ struct session_config {
   int64_t request_timeout_ms = 10000; ///< until the cluster's is known
   /// How long one attempt waits before the session refreshes its map and
   /// retries (bounded by the request timeout).
-  int64_t attempt_timeout_ms = 1000;
+  int64_t attempt_timeout_ms = 250;
 };
 
 /// Spawns a session.

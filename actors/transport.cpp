@@ -176,6 +176,23 @@ void deliver_later(caf::local_actor* self, const caf::actor& dest,
 
 } // namespace
 
+void fabric::bounce(caf::local_actor* self, const envelope& env) {
+  const auto& h = env.header();
+  if (h.correlation_id() == 0)
+    return; // not a request: nobody waits for it
+  auto err = std::make_shared<envelope>();
+  auto* eh = err->mutable_header();
+  *eh->mutable_from() = h.to();
+  *eh->mutable_to() = h.from();
+  eh->set_partition(h.partition());
+  eh->set_trace_id(h.trace_id());
+  eh->set_lamport(h.lamport());
+  eh->set_reply_to(h.correlation_id());
+  err->mutable_transport_error()->set_reason(
+    "no endpoint " + h.to().node() + "/" + h.to().actor());
+  deliver(self, caf::actor_cast<caf::actor>(self->ctrl()), std::move(err));
+}
+
 void fabric::send(caf::local_actor* self, envelope_ptr env) {
   sent_.fetch_add(1, std::memory_order_relaxed);
   if (!slow_.load(std::memory_order_relaxed)) {
@@ -184,10 +201,12 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
       std::shared_lock<std::shared_mutex> guard{mtx_};
       dest = resolve(env->header().to());
     }
-    if (dest)
+    if (dest) {
       deliver(self, dest, std::move(env));
-    else
+    } else {
       undeliverable_.fetch_add(1, std::memory_order_relaxed);
+      bounce(self, *env);
+    }
     return;
   }
   // Slow path: faults and tracing. Decisions use one generator under the
@@ -230,6 +249,7 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
       return;
     case transport_event::undeliverable:
       undeliverable_.fetch_add(1, std::memory_order_relaxed);
+      bounce(self, *env);
       return;
     case transport_event::delayed:
       delayed_.fetch_add(1, std::memory_order_relaxed);
@@ -258,6 +278,8 @@ bool rpc_table::dispatch(const envelope& env) {
     return true; // a late reply to an expired request: consumed, ignored
   auto cb = std::move(i->second.cb);
   auto range = deadlines_.equal_range(i->second.deadline);
+  // A transport error fails the request at once, like its timeout would.
+  const envelope* reply = env.has_transport_error() ? nullptr : &env;
   for (auto j = range.first; j != range.second; ++j) {
     if (j->second == id) {
       deadlines_.erase(j);
@@ -265,7 +287,7 @@ bool rpc_table::dispatch(const envelope& env) {
     }
   }
   pending_.erase(i);
-  cb(&env);
+  cb(reply);
   return true;
 }
 

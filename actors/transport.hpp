@@ -130,6 +130,9 @@ public:
   }
 
 private:
+  /// Answers a request whose receiver does not exist with a TransportError.
+  void bounce(caf::local_actor* self, const envelope& env);
+
   bool slow_path() const;
   caf::actor resolve(const pb::Endpoint& to) const;
   int64_t now_us(caf::local_actor* self) const;
@@ -159,7 +162,8 @@ using fabric_ptr = std::shared_ptr<fabric>;
 /// and expired at their deadline.
 class rpc_table {
 public:
-  /// Called with the reply, or with nullptr when the deadline passed.
+  /// Called with the reply, or with nullptr when the deadline passed or the
+  /// transport could not deliver the request.
   using callback = std::function<void(const envelope*)>;
 
   /// Registers a request; returns its correlation id.

@@ -152,8 +152,13 @@ local_cluster::local_cluster(local_cluster_options opts)
   register_message_types(*cfg_);
   cfg_->set("logger.file-verbosity", caf::atom("quiet"));
   cfg_->set("logger.console-verbosity", caf::atom("quiet"));
-  if (opts_.simulate)
+  if (opts_.simulate) {
     cfg_->set("scheduler.policy", caf::atom("testing"));
+  } else {
+    // Instances block in fsync; spare workers keep heartbeats answered.
+    auto cores = std::max(2u, std::thread::hardware_concurrency());
+    cfg_->set("scheduler.max-threads", static_cast<size_t>(2 * cores));
+  }
   sys_ = std::make_unique<caf::actor_system>(*cfg_);
   fab_ = std::make_shared<fabric>(*sys_);
   if (!opts_.trace_file.empty()) {
@@ -178,6 +183,7 @@ local_cluster::local_cluster(local_cluster_options opts)
   mc.node = ma_node();
   mc.data_dir = ma_dir;
   mc.fs = fs_;
+  mc.detached = !opts_.simulate;
   impl_->ma = caf::actor_cast<caf::actor>(
     spawn_master_aggregator(*sys_, std::move(mc)));
   session_config sc;
@@ -228,11 +234,22 @@ local_cluster::local_cluster(local_cluster_options opts)
 
 local_cluster::~local_cluster() {
   if (sys_) {
+    // The aggregator goes first, so that it does not take an orderly
+    // shutdown of its leaves for failures and record them offline.
+    caf::anon_send_exit(impl_->ma, caf::exit_reason::user_shutdown);
+    if (opts_.simulate) {
+      drain();
+    } else {
+      auto deadline = std::chrono::steady_clock::now()
+                      + std::chrono::seconds{10};
+      while (fab_->endpoints_on(ma_node()) > 0
+             && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    }
     for (auto& kvp : impl_->leaves)
       caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(impl_->session, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(impl_->inbox, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(impl_->ma, caf::exit_reason::user_shutdown);
     if (opts_.simulate) {
       auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(
         sys_->scheduler());
@@ -272,6 +289,7 @@ error local_cluster::spawn_leaf_at(const std::string& addr) {
   lc.data_dir = leaf_dir(addr);
   lc.fs = fs_;
   lc.ma_node = ma_node();
+  lc.detached = !opts_.simulate;
   impl_->leaves.emplace(addr,
                         caf::actor_cast<caf::actor>(spawn_leaf(*sys_, lc)));
   if (std::find(impl_->known.begin(), impl_->known.end(), addr)
