@@ -39,6 +39,18 @@ namespace {
 constexpr uint64_t heartbeat_timer = 1;
 constexpr auto promote_timeout = std::chrono::seconds{5};
 
+/// A partition's new master (or, for replica_lost, its master) and term.
+struct promotion {
+  std::string db;
+  uint32_t ordinal;
+  std::string leaf;
+  uint64_t term;
+};
+
+void send_failover_orders(ma_self self, const std::string& addr,
+                          const std::vector<promotion>& replica_lost,
+                          const std::vector<promotion>& promotions);
+
 } // namespace
 
 void leaf_failed(ma_self self, const std::string& addr,
@@ -56,12 +68,6 @@ void leaf_failed(ma_self self, const std::string& addr,
   }
   leaf->set_state("offline");
   logger("ma")->warn("LeafOffline {} {}: {}", st.ctx(), addr, why);
-  struct promotion {
-    std::string db;
-    uint32_t ordinal;
-    std::string leaf;
-    uint64_t term;
-  };
   std::vector<promotion> promotions;
   std::vector<promotion> replica_lost; // masters whose replica was on addr
   for (auto& db : *st.meta.mutable_databases()) {
@@ -115,7 +121,17 @@ void leaf_failed(ma_self self, const std::string& addr,
       }
     }
   }
-  persist(self);
+  persist_then(self, [self, addr, replica_lost, promotions] {
+    send_failover_orders(self, addr, replica_lost, promotions);
+  });
+}
+
+namespace {
+
+void send_failover_orders(ma_self self, const std::string& addr,
+                          const std::vector<promotion>& replica_lost,
+                          const std::vector<promotion>& promotions) {
+  auto& st = self->state;
   for (auto& p : replica_lost)
     set_role(self, p.leaf, p.db, p.ordinal, pb::MASTER, p.term, addr, false,
              [](const envelope*) {});
@@ -139,6 +155,8 @@ void leaf_failed(ma_self self, const std::string& addr,
       });
   }
 }
+
+} // namespace
 
 void arm_heartbeats(ma_self self) {
   auto& st = self->state;
@@ -226,12 +244,14 @@ void on_replica_sync(ma_self self, const envelope_ptr& env) {
       for (auto& inst : *part.mutable_instances())
         if (inst.leaf() == req.replica() && inst.role() == pb::REPLICA)
           inst.set_in_sync(req.in_sync());
-      persist(self);
       logger("ma")->warn("ReplicaSyncChanged {} {} replica {} in_sync={}",
                          st.ctx(), label, req.replica(), req.in_sync());
       body->set_status(pb::STATUS_OK);
       body->clear_error();
-      break;
+      // Answer only once the change is durable: the master acknowledges
+      // writes alone right after this reply.
+      persist_then(self, [self, env, rep] { self->state.ep.reply(self, *env, rep); });
+      return;
     }
   }
   st.ep.reply(self, *env, std::move(rep));

@@ -101,7 +101,27 @@ void set_role(ma_self self, const std::string& leaf, const std::string& db,
                          std::move(env), std::chrono::milliseconds{instance_op_timeout_ms}, std::move(cb));
 }
 
+void persist_then(ma_self self, std::function<void()> then) {
+  auto& st = self->state;
+  st.after_persist.push_back(std::move(then));
+  if (!st.persist_scheduled) {
+    st.persist_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
 namespace {
+
+/// Writes the metadata once for every change queued since the last write.
+void on_persist_flush(ma_self self) {
+  auto& st = self->state;
+  st.persist_scheduled = false;
+  persist(self);
+  auto callbacks = std::move(st.after_persist);
+  st.after_persist.clear();
+  for (auto& f : callbacks)
+    f();
+}
 
 constexpr auto instance_op_timeout = std::chrono::seconds{10};
 constexpr auto status_timeout = std::chrono::seconds{1};
@@ -769,6 +789,7 @@ master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
       }
     },
     [self](tick_atom) { self->state.ep.on_tick(self); },
+    [self](flush_atom) { on_persist_flush(self); },
     [self](timer_atom, uint64_t) { heartbeat_round(self); },
   };
 }

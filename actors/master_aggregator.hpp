@@ -19,6 +19,7 @@ namespace lg {
 /// The messages the master aggregator reacts to.
 using master_aggregator_actor
   = caf::typed_actor<caf::reacts_to<wire>, caf::reacts_to<tick_atom>,
+                     caf::reacts_to<flush_atom>,
                      caf::reacts_to<timer_atom, uint64_t>>;
 
 /// What the aggregator starts with.

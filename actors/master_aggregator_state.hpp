@@ -33,6 +33,8 @@ struct master_aggregator_state {
   pb::ClusterMetadata meta;
   std::map<std::string, leaf_runtime> runtime; // by leaf address
   uint64_t heartbeat_seq = 0;
+  bool persist_scheduled = false;
+  std::vector<std::function<void()>> after_persist;
   bool heartbeat_armed = false;
 
   std::string ctx() const {
@@ -52,6 +54,10 @@ std::map<std::string, std::string> globals_of(const master_aggregator_state&);
 int64_t global_int(const master_aggregator_state& st, const std::string& name);
 bool global_bool(const master_aggregator_state& st, const std::string& name);
 void persist(ma_self self);
+
+/// Runs `then` once the metadata is durable. Changes made while messages
+/// queue up are written together (group commit for metadata).
+void persist_then(ma_self self, std::function<void()> then);
 std::vector<ha::instance_view> views_of(master_aggregator_state& st,
                                         const pb::PartitionMeta& part);
 pb::InstanceMeta* master_of(pb::PartitionMeta& part);

@@ -71,6 +71,8 @@ struct partition_state {
   time_point last_replica_progress;
   bool sync_change_pending = false;
   bool retransmit_armed = false;
+  time_point replica_heard_at;  // last OK answer from the replica
+  time_point went_async_at;     // when the master stopped waiting for it
   bool sync_timer_armed = false;
 
   // Replica side: requests acknowledged after the next flush.
@@ -219,6 +221,7 @@ void on_replicate_reply(self_ptr self, uint64_t generation,
   --st.inflight;
   switch (body.status()) {
     case pb::STATUS_OK:
+      st.replica_heard_at = self->clock().now();
       if (body.match_lsn() > st.replica_match) {
         st.replica_match = body.match_lsn();
         st.last_replica_progress = self->clock().now();
@@ -325,12 +328,35 @@ void request_sync_change(self_ptr self, bool in_sync) {
         logger("partition")->warn("ReplicaOutOfSync {} replica {} silent",
                                   st.ctx(), st.peer);
         st.peer_in_sync = false;
+        st.went_async_at = self->clock().now();
         advance_commit(self);
       } else {
         logger("partition")->info("ReplicaInSync {} replica {}", st.ctx(),
                                   st.peer);
       }
     });
+}
+
+/// Sends the replica an empty batch: its answer shows that it is alive and
+/// holds everything (so it may become in sync again).
+void probe_replica(self_ptr self) {
+  auto& st = self->state;
+  auto env = make_envelope(st.label, st.term);
+  auto* body = env->mutable_replicate_request();
+  auto last = st.cfg.store->flushed().lsn;
+  body->set_prev_lsn(last);
+  body->set_prev_term(ha::term_at(st.cfg.store->history(), last));
+  body->set_commit_lsn(st.commit_lsn);
+  ++st.inflight;
+  auto gen = st.repl_generation;
+  st.ep.request(self, st.peer, st.ep.actor(), std::move(env),
+                retransmit_after, [self, gen](const envelope* r) {
+                  if (r == nullptr && gen == self->state.repl_generation) {
+                    --self->state.inflight;
+                    return; // still silent; the next sync check probes again
+                  }
+                  on_replicate_reply(self, gen, r);
+                });
 }
 
 void on_sync_check(self_ptr self) {
@@ -343,9 +369,11 @@ void on_sync_check(self_ptr self) {
   auto limit = std::chrono::milliseconds{st.cfg.sync_replication_timeout_ms};
   if (st.peer_in_sync && !st.waiting.empty() && silent >= limit)
     request_sync_change(self, false);
-  else if (!st.peer_in_sync
+  else if (!st.peer_in_sync && st.replica_heard_at > st.went_async_at
            && st.replica_match == st.cfg.store->flushed().lsn)
     request_sync_change(self, true);
+  else if (!st.peer_in_sync && st.inflight == 0 && st.unacked.empty())
+    probe_replica(self);
   if (st.waiting.empty())
     st.last_replica_progress = now;
   arm_sync_check(self);
@@ -593,6 +621,8 @@ void become(self_ptr self, pb::Role role, uint64_t term,
   st.term = std::max(st.term, term);
   st.peer = peer;
   st.peer_in_sync = peer_in_sync;
+  if (!peer_in_sync)
+    st.went_async_at = self->clock().now();
   st.deposed = false;
   st.unacked.clear();
   st.open.reset();
@@ -621,6 +651,7 @@ void on_set_role(self_ptr self, const envelope_ptr& env) {
     // The aggregator already recorded the replica out of sync (its leaf
     // failed): stop waiting for it.
     st.peer_in_sync = false;
+    st.went_async_at = self->clock().now();
     advance_commit(self);
   }
   logger("partition")->info("RoleAssigned {} role={} peer={}", st.ctx(),
