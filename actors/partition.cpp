@@ -27,6 +27,7 @@ namespace {
 constexpr size_t max_batch_entries = 4096;
 constexpr int max_inflight_batches = 4;
 constexpr size_t max_remembered_write_ids = 65536;
+constexpr uint64_t max_deferred_apply_bytes = 32 * 1024 * 1024;
 constexpr auto retransmit_after = std::chrono::milliseconds{500};
 constexpr auto sync_check_every = std::chrono::milliseconds{100};
 constexpr uint64_t sync_check_timer = 1;
@@ -558,9 +559,12 @@ void on_replicate(self_ptr self, const envelope_ptr& env) {
     rec.write_id = e.write_id();
     rec.key = e.key();
     rec.value = e.value();
-    store->append(rec);
+    // Nobody reads a replica's rows: apply them later, in bulk.
+    store->append_deferred(rec);
     remember_write_id(st, rec.write_id, rec.lsn);
   }
+  if (store->pending_apply_bytes() > max_deferred_apply_bytes)
+    store->apply_pending();
   st.replica_acks.push_back(env);
   schedule_flush(self);
 }
@@ -593,7 +597,8 @@ void on_flush(self_ptr self) {
   }
 }
 
-void fill_state(const partition_state& st, pb::InstanceState& out) {
+void fill_state(partition_state& st, pb::InstanceState& out) {
+  st.cfg.store->apply_pending();
   out.set_database(st.cfg.database);
   out.set_ordinal(st.cfg.ordinal);
   out.set_role(st.role);
@@ -617,6 +622,8 @@ void become(self_ptr self, pb::Role role, uint64_t term,
   auto& st = self->state;
   if (st.role == pb::MASTER && role != pb::MASTER)
     fail_waiting(self, pb::NOT_MASTER, not_master_text(st));
+  // A master serves its rows: apply what it received as a replica.
+  st.cfg.store->apply_pending();
   st.role = role;
   st.term = std::max(st.term, term);
   st.peer = peer;

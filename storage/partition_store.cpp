@@ -475,7 +475,7 @@ bool partition_store::fits(std::string_view key, std::string_view value) {
          <= max_record_payload;
 }
 
-void partition_store::append(const log_record_view& rec) {
+void partition_store::check_sequence(const log_record_view& rec) const {
   // A record out of sequence would be cut off, with all that follows it, by
   // the next recovery: refuse it loudly instead.
   if (rec.lsn != last_.lsn + 1 || rec.term < last_.term)
@@ -483,12 +483,50 @@ void partition_store::append(const log_record_view& rec) {
                            + ", lsn " + std::to_string(rec.lsn) + " after term "
                            + std::to_string(last_.term) + ", lsn "
                            + std::to_string(last_.lsn));
+}
+
+void partition_store::append(const log_record_view& rec) {
+  check_sequence(rec);
+  // Rows must see records in log order.
+  apply_pending();
   append_record(pending_, rec);
   apply(rec);
   pending_last_ = last_;
 }
 
+void partition_store::append_deferred(const log_record_view& rec) {
+  check_sequence(rec);
+  auto start = pending_.size();
+  append_record(pending_, rec);
+  unapplied_.append(pending_, start, std::string::npos);
+  if (history_.empty() || rec.term > history_.back().term)
+    history_.push_back(term_start{rec.term, rec.lsn});
+  last_ = log_position{rec.term, rec.lsn};
+  pending_last_ = last_;
+}
+
+void partition_store::apply_pending() {
+  std::string_view data{unapplied_};
+  while (!data.empty()) {
+    log_record rec;
+    auto used = decode_record(data, rec);
+    if (!used.ok()) // cannot happen: these bytes were encoded here
+      throw std::logic_error(dir_ + ": deferred record undecodable: "
+                             + used.err().to_string());
+    apply_rows(log_record_view{rec});
+    data.remove_prefix(*used);
+  }
+  unapplied_.clear();
+}
+
 void partition_store::apply(const log_record_view& rec) {
+  apply_rows(rec);
+  if (history_.empty() || rec.term > history_.back().term)
+    history_.push_back(term_start{rec.term, rec.lsn});
+  last_ = log_position{rec.term, rec.lsn};
+}
+
+void partition_store::apply_rows(const log_record_view& rec) {
   if (rec.op == op_kind::put) {
     auto it = rows_.lower_bound(std::string{rec.key});
     if (it != rows_.end() && it->first == rec.key) {
@@ -503,9 +541,7 @@ void partition_store::apply(const log_record_view& rec) {
     checksum_ -= row_hash(it->first, it->second);
     rows_.erase(it);
   }
-  if (history_.empty() || rec.term > history_.back().term)
-    history_.push_back(term_start{rec.term, rec.lsn});
-  last_ = log_position{rec.term, rec.lsn};
+
 }
 
 error partition_store::flush() {
@@ -533,6 +569,7 @@ error partition_store::flush() {
 error partition_store::checkpoint() {
   if (!wal_)
     return make_error(errc::io_error, dir_ + "/wal.log: store is not open");
+  apply_pending();
   if (auto err = flush())
     return err;
   auto bytes = encode_snapshot_parts(last_, history_, rows_);
@@ -555,6 +592,7 @@ error partition_store::checkpoint() {
 error partition_store::reset_to(const snapshot_data& snap) {
   if (auto err = check_history(snap.history, snap.position))
     return err;
+  unapplied_.clear();
   auto bytes = encode_snapshot(snap);
   auto wal_path = dir_ + "/wal.log";
   wal_.reset();
@@ -585,7 +623,8 @@ error partition_store::reset_to(const snapshot_data& snap) {
   return {};
 }
 
-snapshot_data partition_store::make_snapshot() const {
+snapshot_data partition_store::make_snapshot() {
+  apply_pending();
   snapshot_data snap;
   snap.position = last_;
   snap.history = history_;

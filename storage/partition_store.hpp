@@ -136,6 +136,20 @@ public:
   /// last().lsn + 1 and `rec.term` >= last().term.
   void append(const log_record_view& rec);
 
+  /// Appends `rec` to the log without applying it to the rows yet: a
+  /// replica's fast path, since nobody reads a replica's rows until it is
+  /// promoted or checked. last() and history() include it at once; rows()
+  /// and checksum() only after apply_pending().
+  void append_deferred(const log_record_view& rec);
+
+  /// Applies every deferred record to the rows, in order.
+  void apply_pending();
+
+  /// Bytes of deferred records not yet applied.
+  uint64_t pending_apply_bytes() const {
+    return unapplied_.size();
+  }
+
   /// Returns true when a record with this key and value fits the log
   /// format (see max_record_payload).
   static bool fits(std::string_view key, std::string_view value);
@@ -157,8 +171,9 @@ public:
   error reset_to(const snapshot_data& snap);
 
   /// Returns a snapshot of the current content.
-  snapshot_data make_snapshot() const;
+  snapshot_data make_snapshot();
 
+  /// The rows (call apply_pending() first if records were deferred).
   const std::map<std::string, std::string>& rows() const {
     return rows_;
   }
@@ -198,6 +213,8 @@ public:
 
 private:
   void apply(const log_record_view& rec);
+  void apply_rows(const log_record_view& rec);
+  void check_sequence(const log_record_view& rec) const;
 
   std::shared_ptr<vfs> fs_;
   std::string dir_;
@@ -210,6 +227,7 @@ private:
   uint64_t checksum_ = 0;
   uint64_t log_bytes_ = 0;
   std::string pending_;
+  std::string unapplied_; ///< encoded records appended but not applied
   log_position pending_last_;
 };
 
