@@ -28,6 +28,8 @@ constexpr size_t max_batch_entries = 4096;
 constexpr int max_inflight_batches = 4;
 constexpr size_t max_remembered_write_ids = 65536;
 constexpr uint64_t max_deferred_apply_bytes = 32 * 1024 * 1024;
+/// A log this long is folded into a snapshot and truncated.
+constexpr uint64_t checkpoint_log_bytes = 64 * 1024 * 1024;
 constexpr auto retransmit_after = std::chrono::milliseconds{500};
 constexpr auto sync_check_every = std::chrono::milliseconds{100};
 constexpr uint64_t sync_check_timer = 1;
@@ -572,6 +574,14 @@ void on_replicate(self_ptr self, const envelope_ptr& env) {
 void on_flush(self_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
+  if (st.failure.empty() && st.cfg.store->log_bytes() > checkpoint_log_bytes) {
+    if (auto err = st.cfg.store->checkpoint())
+      logger("partition")->error("CheckpointFailed {} {}", st.ctx(),
+                                 err.to_string());
+    else
+      logger("partition")->info("Checkpointed {} at lsn {}", st.ctx(),
+                                st.cfg.store->last().lsn);
+  }
   if (auto err = st.cfg.store->flush()) {
     LG_PROBE(storage_flush_failed, "an instance failed to write its log");
     st.failure = "partition " + st.label + " on leaf " + st.cfg.leaf

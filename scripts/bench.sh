@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints its figures. Benchmarks are not tests: they
+# measure this machine; see README.md for the figures and their set-ups.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+echo "== write_throughput"
+"$BUILD/bench/write_throughput" 5 512
+echo "== failover"
+"$BUILD/bench/failover" 16 256 4096
