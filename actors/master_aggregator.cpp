@@ -50,6 +50,17 @@ bool global_bool(const master_aggregator_state& st, const std::string& name) {
   return config::get_bool(globals_of(st), name);
 }
 
+instance_peer peer_of(const pb::PartitionMeta& part,
+                      const pb::InstanceMeta& inst) {
+  instance_peer result;
+  for (auto& other : part.instances())
+    if (other.leaf() != inst.leaf() && other.role() != pb::ORPHAN) {
+      result.leaf = other.leaf();
+      result.in_sync = other.in_sync();
+    }
+  return result;
+}
+
 pb::InstanceMeta* master_of(pb::PartitionMeta& part) {
   for (auto& inst : *part.mutable_instances())
     if (inst.role() == pb::MASTER)
@@ -585,15 +596,10 @@ void exec_set_global(ma_self self, envelope_ptr req,
           if (leaf == nullptr || leaf->state() != "online"
               || inst.role() == pb::ORPHAN)
             continue;
-          std::string peer;
-          bool peer_in_sync = true;
-          for (auto& other : part.instances())
-            if (other.leaf() != inst.leaf() && other.role() != pb::ORPHAN) {
-              peer = other.leaf();
-              peer_in_sync = other.in_sync();
-            }
+          auto peer = peer_of(part, inst);
           set_role(self, inst.leaf(), db.name(), part.ordinal(), inst.role(),
-                   part.term(), peer, peer_in_sync, [](const envelope*) {});
+                   part.term(), peer.leaf, peer.in_sync,
+                   [](const envelope*) {});
         }
   }
   reply_result(self, *req, make_message(rows_affected(0)));
@@ -738,13 +744,7 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
                              hello.leaf());
           continue;
         }
-        std::string peer;
-        bool peer_in_sync = true;
-        for (auto& other : part.instances())
-          if (other.leaf() != inst.leaf() && other.role() != pb::ORPHAN) {
-            peer = other.leaf();
-            peer_in_sync = other.in_sync();
-          }
+        auto peer = peer_of(part, inst);
         if (inst.role() == pb::MASTER && part.offline()) {
           part.set_offline(false);
           part.clear_offline_reason();
@@ -753,8 +753,8 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
           logger("ma")->info("PartitionReintroduced {} {}", st.ctx(), label);
         }
         set_role(self, hello.leaf(), db.name(), part.ordinal(), inst.role(),
-                 part.term(), peer,
-                 inst.role() == pb::MASTER ? peer_in_sync : true,
+                 part.term(), peer.leaf,
+                 inst.role() == pb::MASTER ? peer.in_sync : true,
                  [](const envelope*) {});
       }
     }

@@ -62,6 +62,16 @@ std::vector<ha::instance_view> views_of(master_aggregator_state& st,
                                         const pb::PartitionMeta& part);
 pb::InstanceMeta* master_of(pb::PartitionMeta& part);
 
+/// The other live copy of a partition: a master's replica, a replica's
+/// master ("" when none), and whether that other copy is in sync.
+struct instance_peer {
+  std::string leaf;
+  bool in_sync = true;
+};
+
+instance_peer peer_of(const pb::PartitionMeta& part,
+                      const pb::InstanceMeta& inst);
+
 /// Sends SetRoleRequest to an instance (settings included).
 void set_role(ma_self self, const std::string& leaf, const std::string& db,
               uint32_t ordinal, pb::Role role, uint64_t term,
