@@ -21,7 +21,6 @@ namespace lg {
 struct leaf_runtime {
   caf::actor_addr handle;       ///< the monitored leaf actor
   time_point last_reply;        ///< last heartbeat reply
-  uint64_t pending_seq = 0;     ///< last heartbeat sent
   double avg_rtt_ms = 0;        ///< moving average of heartbeat round trips
   uint64_t rtt_samples = 0;
 };

@@ -133,7 +133,6 @@ private:
   /// Answers a request whose receiver does not exist with a TransportError.
   void bounce(caf::local_actor* self, const envelope& env);
 
-  bool slow_path() const;
   caf::actor resolve(const pb::Endpoint& to) const;
   int64_t now_us(caf::local_actor* self) const;
 

@@ -2,6 +2,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "support/temp_dir.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -85,21 +87,7 @@ bool same_record(const log_record& a, const log_record& b) {
     && a.write_id == b.write_id && a.key == b.key && a.value == b.value;
 }
 
-/// A fresh directory under /tmp, removed with everything in it at the end.
-struct temp_dir {
-  temp_dir() {
-    char pattern[] = "/tmp/lg_store_test_XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(pattern) != nullptr);
-    path = pattern;
-  }
-
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-
-  std::string path;
-};
+using lg::test::temp_dir;
 
 /// Stores of one partition on a shared simulated disk.
 struct fixture {

@@ -2,6 +2,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "support/temp_dir.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -33,21 +35,7 @@ std::unique_ptr<append_file> open_for_append(vfs& fs, const std::string& path) {
   return std::move(*file);
 }
 
-/// A fresh directory under /tmp, removed with everything in it at the end.
-struct temp_dir {
-  temp_dir() {
-    char pattern[] = "/tmp/lg_vfs_test_XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(pattern) != nullptr);
-    path = pattern;
-  }
-
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-
-  std::string path;
-};
+using lg::test::temp_dir;
 
 } // namespace
 
