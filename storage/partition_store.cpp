@@ -1,5 +1,6 @@
 #include "storage/partition_store.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -138,10 +139,23 @@ void check_u32_size(size_t size, const char* what) {
                             + std::to_string(size) + " bytes is too large");
 }
 
+/// The rows in key order, by reference.
+std::vector<std::pair<std::string_view, std::string_view>>
+sorted_rows(const row_map& rows) {
+  std::vector<std::pair<std::string_view, std::string_view>> result;
+  result.reserve(rows.size());
+  for (auto& [key, value] : rows)
+    result.emplace_back(key, value);
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
+/// Encodes a snapshot; `rows` must iterate in key order.
+template <class Rows>
 std::string
 encode_snapshot_parts(const log_position& position,
                       const std::vector<term_start>& history,
-                      const std::map<std::string, std::string>& rows) {
+                      const Rows& rows) {
   check_u32_size(history.size(), "history");
   uint64_t body_len = 8 + 8 + 4 + 16 * history.size() + 8;
   for (auto& [key, value] : rows) {
@@ -198,7 +212,8 @@ error check_history(const std::vector<term_start>& history,
   return {};
 }
 
-uint64_t content_checksum(const std::map<std::string, std::string>& rows) {
+template <class Rows>
+uint64_t content_checksum(const Rows& rows) {
   uint64_t sum = 0;
   for (auto& [key, value] : rows)
     sum += row_hash(key, value);
@@ -404,7 +419,10 @@ result<recovery_report> partition_store::open() {
     if (!snap)
       return error{snap.err().module(), snap.err().name(),
                    snap_path + ": " + snap.err().detail()};
-    rows_ = std::move(snap->rows);
+    rows_.clear();
+    rows_.reserve(snap->rows.size());
+    for (auto& [key, value] : snap->rows)
+      rows_.emplace(key, std::move(value));
     history_ = std::move(snap->history);
     last_ = snap->position;
     checksum_ = content_checksum(rows_);
@@ -528,13 +546,11 @@ void partition_store::apply(const log_record_view& rec) {
 
 void partition_store::apply_rows(const log_record_view& rec) {
   if (rec.op == op_kind::put) {
-    auto it = rows_.lower_bound(std::string{rec.key});
-    if (it != rows_.end() && it->first == rec.key) {
+    auto [it, inserted] = rows_.try_emplace(std::string{rec.key},
+                                            std::string{rec.value});
+    if (!inserted) {
       checksum_ -= row_hash(it->first, it->second);
       it->second.assign(rec.value.data(), rec.value.size());
-    } else {
-      it = rows_.emplace_hint(it, std::string{rec.key},
-                              std::string{rec.value});
     }
     checksum_ += row_hash(it->first, it->second);
   } else if (auto it = rows_.find(std::string{rec.key}); it != rows_.end()) {
@@ -572,7 +588,7 @@ error partition_store::checkpoint() {
   apply_pending();
   if (auto err = flush())
     return err;
-  auto bytes = encode_snapshot_parts(last_, history_, rows_);
+  auto bytes = encode_snapshot_parts(last_, history_, sorted_rows(rows_));
   if (auto err = fs_->write_atomic(dir_ + "/snapshot.bin", bytes))
     return err;
   auto wal_path = dir_ + "/wal.log";
@@ -606,7 +622,7 @@ error partition_store::reset_to(const snapshot_data& snap) {
     return err;
   if (auto err = fs_->write_atomic(dir_ + "/snapshot.bin", bytes))
     return err;
-  rows_ = snap.rows;
+  rows_ = row_map(snap.rows.begin(), snap.rows.end());
   history_ = snap.history;
   last_ = snap.position;
   flushed_ = last_;
@@ -628,7 +644,7 @@ snapshot_data partition_store::make_snapshot() {
   snapshot_data snap;
   snap.position = last_;
   snap.history = history_;
-  snap.rows = rows_;
+  snap.rows.insert(rows_.begin(), rows_.end());
   return snap;
 }
 

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <vector>
 
@@ -124,6 +125,10 @@ result<snapshot_data> decode_snapshot(std::string_view data);
 /// the sum of the hashes of its rows (mod 2^64), maintained incrementally.
 uint64_t row_hash(std::string_view key, std::string_view value);
 
+/// The rows of an instance: hashed, since writes far outnumber ordered
+/// scans; snapshots and scans sort.
+using row_map = std::unordered_map<std::string, std::string>;
+
 /// The state of one partition instance.
 class partition_store {
 public:
@@ -174,7 +179,7 @@ public:
   snapshot_data make_snapshot();
 
   /// The rows (call apply_pending() first if records were deferred).
-  const std::map<std::string, std::string>& rows() const {
+  const row_map& rows() const {
     return rows_;
   }
 
@@ -220,7 +225,7 @@ private:
   std::string dir_;
   durability mode_;
   std::unique_ptr<append_file> wal_;
-  std::map<std::string, std::string> rows_;
+  row_map rows_;
   std::vector<term_start> history_;
   log_position last_;
   log_position flushed_;
