@@ -31,7 +31,15 @@ constexpr uint64_t max_deferred_apply_bytes = 32 * 1024 * 1024;
 /// A log this long is folded into a snapshot and truncated.
 constexpr uint64_t checkpoint_log_bytes = 64 * 1024 * 1024;
 constexpr auto retransmit_after = std::chrono::milliseconds{500};
-constexpr auto sync_check_every = std::chrono::milliseconds{100};
+/// How often a master checks its replica's sync state: a tenth of the sync
+/// timeout, within bounds, so that thousands of idle masters stay cheap.
+caf::timespan sync_check_interval(int64_t sync_timeout_ms) {
+  return std::chrono::milliseconds{
+    std::clamp<int64_t>(sync_timeout_ms / 10, 10, 500)};
+}
+
+/// How often an out-of-sync master probes its silent replica.
+constexpr auto probe_every = std::chrono::seconds{1};
 constexpr uint64_t sync_check_timer = 1;
 constexpr uint64_t retransmit_timer = 2;
 constexpr auto retransmit_pause = std::chrono::milliseconds{20};
@@ -76,6 +84,7 @@ struct partition_state {
   bool retransmit_armed = false;
   time_point replica_heard_at;  // last OK answer from the replica
   time_point went_async_at;     // when the master stopped waiting for it
+  time_point last_probe_at;     // last empty batch sent to a silent replica
   bool sync_timer_armed = false;
 
   // Replica side: requests acknowledged after the next flush.
@@ -298,8 +307,9 @@ void arm_sync_check(self_ptr self) {
   if (st.sync_timer_armed || st.role != pb::MASTER || st.peer.empty())
     return;
   st.sync_timer_armed = true;
-  self->delayed_send(self, sync_check_every, timer_atom::value,
-                     sync_check_timer);
+  self->delayed_send(self,
+                     sync_check_interval(st.cfg.sync_replication_timeout_ms),
+                     timer_atom::value, sync_check_timer);
 }
 
 void request_sync_change(self_ptr self, bool in_sync) {
@@ -375,8 +385,11 @@ void on_sync_check(self_ptr self) {
   else if (!st.peer_in_sync && st.replica_heard_at > st.went_async_at
            && st.replica_match == st.cfg.store->flushed().lsn)
     request_sync_change(self, true);
-  else if (!st.peer_in_sync && st.inflight == 0 && st.unacked.empty())
+  else if (!st.peer_in_sync && st.inflight == 0 && st.unacked.empty()
+           && now - st.last_probe_at >= probe_every) {
+    st.last_probe_at = now;
     probe_replica(self);
+  }
   if (st.waiting.empty())
     st.last_replica_progress = now;
   arm_sync_check(self);
