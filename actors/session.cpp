@@ -39,20 +39,7 @@ struct part_op {
   std::function<void(const op_result&)> done;
   std::string last_error;
   int attempts = 0;
-  uint64_t attempt_id = 0;  // answers to older attempts are ignored
-  std::string target;       // master of the current attempt
-  uint64_t target_term = 0;
-  uint64_t retry_timer = 0; // non-zero while waiting to retry
-  bool finished = false;
 };
-
-/// Completes an operation exactly once.
-void finish(const std::shared_ptr<part_op>& op, const op_result& r) {
-  if (op->finished)
-    return;
-  op->finished = true;
-  op->done(r);
-}
 
 using map_ptr = std::shared_ptr<const pb::PartitionMapReply>;
 using map_cb = std::function<void(map_ptr, sql::errc, const std::string&)>;
@@ -64,8 +51,6 @@ struct session_state {
   std::map<std::string, map_ptr> maps;
   std::map<std::string, std::vector<map_cb>> map_waiters;
   std::map<uint64_t, std::shared_ptr<part_op>> retries;
-  /// Operations with an attempt in flight, by database.
-  std::map<std::string, std::vector<std::weak_ptr<part_op>>> inflight;
   uint64_t next_timer = 1;
   uint32_t write_seq = 0;
 };
@@ -76,41 +61,6 @@ void reply_result(self_ptr self, const envelope& req, pb::ResultSet rs) {
   auto rep = make_envelope();
   *rep->mutable_statement_reply()->mutable_result() = std::move(rs);
   self->state.ep.reply(self, req, std::move(rep));
-}
-
-void attempt(self_ptr self, std::shared_ptr<part_op> op);
-
-/// After a fresh map arrives, resends at once every operation in flight to
-/// a master the map no longer names: a write to a master that just died
-/// would otherwise wait out its attempt timeout.
-void resend_moved(self_ptr self, const std::string& db, const map_ptr& map) {
-  auto& st = self->state;
-  auto i = st.inflight.find(db);
-  if (i == st.inflight.end())
-    return;
-  std::vector<std::shared_ptr<part_op>> moved;
-  std::vector<std::weak_ptr<part_op>> keep;
-  for (auto& weak : i->second) {
-    auto op = weak.lock();
-    if (!op || op->finished)
-      continue;
-    if (op->retry_timer == 0
-        && op->ordinal < static_cast<uint32_t>(map->routes_size())) {
-      const auto& route = map->routes(static_cast<int>(op->ordinal));
-      if (route.master() != op->target || route.term() != op->target_term) {
-        moved.push_back(op);
-        continue;
-      }
-    }
-    keep.push_back(weak);
-  }
-  i->second = std::move(keep);
-  for (auto& op : moved) {
-    LG_PROBE(client_resend_after_move,
-             "a client resent a write whose master moved");
-    ++op->attempt_id;
-    attempt(self, op);
-  }
 }
 
 void get_map(self_ptr self, const std::string& db, map_cb cb) {
@@ -160,10 +110,10 @@ void get_map(self_ptr self, const std::string& db, map_cb cb) {
       }
       for (auto& w : waiters)
         w(map, code, error);
-      if (map)
-        resend_moved(self, db, map);
     });
 }
+
+void attempt(self_ptr self, std::shared_ptr<part_op> op);
 
 void retry_later(self_ptr self, std::shared_ptr<part_op> op) {
   auto& st = self->state;
@@ -178,11 +128,10 @@ void retry_later(self_ptr self, std::shared_ptr<part_op> op) {
               + " timed out after "
               + std::to_string(st.cfg.request_timeout_ms) + " ms"
               + (op->last_error.empty() ? "" : ": " + op->last_error);
-    finish(op, r);
+    op->done(r);
     return;
   }
   auto id = st.next_timer++;
-  op->retry_timer = id;
   st.retries.emplace(id, std::move(op));
   self->delayed_send(self, backoff, timer_atom::value, id);
 }
@@ -195,14 +144,14 @@ void attempt(self_ptr self, std::shared_ptr<part_op> op) {
       op_result r;
       r.code = code;
       r.error = error;
-      finish(op, r);
+      op->done(r);
       return;
     }
     if (op->ordinal >= static_cast<uint32_t>(map->routes_size())) {
       op_result r;
       r.error = "partition map of '" + op->db + "' lacks ordinal "
                 + std::to_string(op->ordinal);
-      finish(op, r);
+      op->done(r);
       return;
     }
     const auto& route = map->routes(static_cast<int>(op->ordinal));
@@ -210,7 +159,7 @@ void attempt(self_ptr self, std::shared_ptr<part_op> op) {
       op_result r;
       r.code = sql::errc::partition_offline;
       r.error = route.offline_reason();
-      finish(op, r);
+      op->done(r);
       return;
     }
     auto env = std::make_shared<envelope>(op->body);
@@ -223,26 +172,10 @@ void attempt(self_ptr self, std::shared_ptr<part_op> op) {
     auto wait = std::min<caf::timespan>(left, per_attempt);
     ++op->attempts;
     auto master = route.master();
-    auto my_attempt = ++op->attempt_id;
-    op->target = master;
-    op->target_term = route.term();
-    auto& inflight = st.inflight[op->db];
-    if (inflight.size() >= 1024) {
-      // Forget finished operations now and then.
-      inflight.erase(std::remove_if(inflight.begin(), inflight.end(),
-                                    [](const std::weak_ptr<part_op>& w) {
-                                      auto op = w.lock();
-                                      return !op || op->finished;
-                                    }),
-                     inflight.end());
-    }
-    inflight.push_back(op);
     st.ep.request(
       self, master, partition_actor_name(op->db, op->ordinal), std::move(env),
-      wait, [self, op, master, my_attempt](const envelope* rep) {
+      wait, [self, op, master](const envelope* rep) {
         auto& st = self->state;
-        if (op->finished || op->attempt_id != my_attempt)
-          return; // superseded by a resend after the master moved
         pb::Status status = pb::TIMED_OUT;
         std::string error;
         if (rep != nullptr) {
@@ -259,7 +192,7 @@ void attempt(self_ptr self, std::shared_ptr<part_op> op) {
         if (status == pb::STATUS_OK) {
           op_result r;
           r.reply = rep;
-          finish(op, r);
+          op->done(r);
           return;
         }
         if (status == pb::NOT_MASTER || status == pb::TIMED_OUT) {
@@ -275,7 +208,7 @@ void attempt(self_ptr self, std::shared_ptr<part_op> op) {
         r.code = status == pb::OFFLINE ? sql::errc::partition_offline
                                        : sql::errc::internal;
         r.error = error;
-        finish(op, r);
+        op->done(r);
       });
   });
 }
@@ -516,7 +449,6 @@ session_actor::behavior_type session_impl(self_ptr self, session_config cfg) {
         return;
       auto op = std::move(i->second);
       st.retries.erase(i);
-      op->retry_timer = 0;
       attempt(self, std::move(op));
     },
   };

@@ -72,17 +72,7 @@ double measure(uint32_t masters, bool kill, bool simulate) {
   check(cluster.execute(kill ? "KILL LEAF '127.0.0.1':10001"
                              : "ISOLATE LEAF '127.0.0.1':10001"),
         "fault");
-  auto wall1 = std::chrono::steady_clock::now();
   check(cluster.execute(insert), "INSERT after the failure");
-  if (std::getenv("LG_BENCH_BREAKDOWN") != nullptr && !simulate)
-    std::fprintf(stderr, "  %u masters, %s: fault statement %.1f ms, then "
-                         "INSERT %.1f ms\n",
-                 masters, kill ? "kill" : "isolate",
-                 std::chrono::duration<double, std::milli>(wall1 - wall0)
-                   .count(),
-                 std::chrono::duration<double, std::milli>(
-                   std::chrono::steady_clock::now() - wall1)
-                   .count());
   if (simulate)
     return std::chrono::duration<double, std::milli>(cluster.now() - virt0)
       .count();

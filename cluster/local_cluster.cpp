@@ -318,21 +318,18 @@ error local_cluster::stop_leaf(const std::string& addr) {
   auto handle = i->second;
   impl_->leaves.erase(i);
   caf::anon_send_exit(handle, caf::exit_reason::kill);
-  // Like a crashed process, the leaf is gone at once; its actors wind down
-  // in the background (await_gone waits for them before its disk is reused).
-  drain();
+  if (opts_.simulate) {
+    drain();
+  } else {
+    // Wait until the leaf and its partitions are gone, so that a restart
+    // never opens files that a dying instance still writes.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (fab_->endpoints_on(addr) > 0
+           && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
   fab_->heal_node(addr);
   return {};
-}
-
-void local_cluster::await_gone(const std::string& addr) {
-  if (opts_.simulate)
-    return;
-  // A restart must never open files that a dying instance still writes.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
-  while (fab_->endpoints_on(addr) > 0
-         && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds{1});
 }
 
 error local_cluster::start_leaf(const std::string& addr) {
@@ -361,7 +358,6 @@ error local_cluster::restart_leaf(const std::string& addr) {
       == impl_->known.end())
     return make_error(cluster_errc::unknown_leaf,
                       "no leaf " + addr + " in this process");
-  await_gone(addr);
   auto err = spawn_leaf_at(addr);
   drain();
   return err;
@@ -375,7 +371,6 @@ error local_cluster::destroy_leaf(const std::string& addr) {
       == impl_->known.end())
     return make_error(cluster_errc::unknown_leaf,
                       "no leaf " + addr + " in this process");
-  await_gone(addr);
   return fs_->remove_all(leaf_dir(addr));
 }
 

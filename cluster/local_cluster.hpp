@@ -132,7 +132,6 @@ private:
 
   error spawn_leaf_at(const std::string& addr);
   error stop_leaf(const std::string& addr);
-  void await_gone(const std::string& addr);
   std::string leaf_dir(const std::string& addr) const;
   void drain();
 
