@@ -275,8 +275,7 @@ leaf_actor::behavior_type leaf_impl(self_ptr self, leaf_config cfg) {
   return {
     [self](wire& msg) {
       auto& st = self->state;
-      bool handled = false;
-      if (!msg.env || !st.ep.accept(*msg.env, handled) || handled)
+      if (!st.ep.receive(msg))
         return;
       const auto& env = msg.env;
       switch (env->body_case()) {

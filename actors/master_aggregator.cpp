@@ -766,8 +766,7 @@ master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
   return {
     [self](wire& msg) {
       auto& st = self->state;
-      bool handled = false;
-      if (!msg.env || !st.ep.accept(*msg.env, handled) || handled)
+      if (!st.ep.receive(msg))
         return;
       const auto& env = msg.env;
       switch (env->body_case()) {

@@ -764,8 +764,7 @@ partition_impl(self_ptr self, partition_config cfg) {
   return {
     [self](wire& msg) {
       auto& st = self->state;
-      bool handled = false;
-      if (!msg.env || !st.ep.accept(*msg.env, handled) || handled)
+      if (!st.ep.receive(msg))
         return;
       const auto& env = msg.env;
       switch (env->body_case()) {

@@ -432,8 +432,7 @@ session_actor::behavior_type session_impl(self_ptr self, session_config cfg) {
   return {
     [self](wire& msg) {
       auto& st = self->state;
-      bool handled = false;
-      if (!msg.env || !st.ep.accept(*msg.env, handled) || handled)
+      if (!st.ep.receive(msg))
         return;
       if (msg.env->has_statement_request())
         on_statement(self, msg.env);

@@ -245,6 +245,14 @@ public:
   /// dispatched here, and `handled` tells the caller so.
   bool accept(const envelope& env, bool& handled);
 
+  /// Takes in one received message: returns true when it is a new message
+  /// for the actor's own handlers, false when it was empty, meant for
+  /// another receiver, or a reply already handed to its request's callback.
+  bool receive(const wire& msg) {
+    bool handled = false;
+    return msg.env && accept(*msg.env, handled) && !handled;
+  }
+
   /// Expires overdue requests and re-arms the tick.
   void on_tick(caf::local_actor* self);
 

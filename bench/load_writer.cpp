@@ -135,9 +135,8 @@ caf::behavior writer_impl(self_ptr self, writer_config cfg) {
   fetch_map(self);
   return {
     [self](wire& msg) {
-      bool handled = false;
-      if (msg.env)
-        self->state.ep.accept(*msg.env, handled);
+      // Replies reach their callbacks; nothing else is expected.
+      self->state.ep.receive(msg);
     },
     [self](tick_atom) { self->state.ep.on_tick(self); },
   };

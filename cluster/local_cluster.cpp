@@ -85,9 +85,8 @@ caf::behavior inbox_impl(caf::stateful_actor<inbox_state>* self,
         });
     },
     [self](wire& msg) {
-      bool handled = false;
-      if (msg.env)
-        self->state.ep.accept(*msg.env, handled);
+      // Replies reach their callbacks; nothing else is expected.
+      self->state.ep.receive(msg);
     },
     [self](tick_atom) { self->state.ep.on_tick(self); },
   };

@@ -68,9 +68,8 @@ caf::behavior workload_impl(self_ptr self, workload_config cfg) {
     issue(self);
   return {
     [self](wire& msg) {
-      bool handled = false;
-      if (msg.env)
-        self->state.ep.accept(*msg.env, handled);
+      // Replies reach their callbacks; nothing else is expected.
+      self->state.ep.receive(msg);
     },
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](stop_atom) {
