@@ -123,6 +123,8 @@ void persist_then(ma_self self, std::function<void()> then) {
 
 namespace {
 
+void answer_parked_maps(ma_self self, bool changed);
+
 /// Writes the metadata once for every change queued since the last write.
 void on_persist_flush(ma_self self) {
   auto& st = self->state;
@@ -132,6 +134,10 @@ void on_persist_flush(ma_self self) {
   st.after_persist.clear();
   for (auto& f : callbacks)
     f();
+  // After the callbacks (which send promotions), so that a client's retry
+  // reaches a new master after its PromoteRequest.
+  if (!st.parked_maps.empty())
+    answer_parked_maps(self, true);
 }
 
 constexpr auto instance_op_timeout = std::chrono::seconds{10};
@@ -665,7 +671,66 @@ void on_statement(ma_self self, const envelope_ptr& req) {
     *parsed);
 }
 
+constexpr uint64_t map_wait_timer = 2;
+constexpr int64_t max_map_wait_ms = 1000;
+
+void answer_partition_map(ma_self self, const envelope_ptr& req);
+
+/// Answers the parked map requests that are due: all of them when the
+/// metadata changed, else those past their deadline.
+void answer_parked_maps(ma_self self, bool changed) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  std::vector<envelope_ptr> due;
+  auto& parked = st.parked_maps;
+  for (auto i = parked.begin(); i != parked.end();) {
+    if (changed
+        || st.meta.version() > i->first->partition_map_request().newer_than()
+        || i->second <= now) {
+      due.push_back(i->first);
+      i = parked.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  for (auto& req : due)
+    answer_partition_map(self, req);
+}
+
+void arm_map_timer(ma_self self) {
+  auto& st = self->state;
+  if (st.map_timer_armed || st.parked_maps.empty())
+    return;
+  auto next = st.parked_maps.front().second;
+  for (auto& p : st.parked_maps)
+    next = std::min(next, p.second);
+  st.map_timer_armed = true;
+  auto delay = std::max<caf::timespan>(next - self->clock().now(),
+                                       caf::timespan{0});
+  self->delayed_send(self, delay, timer_atom::value, map_wait_timer);
+}
+
+void on_map_timer(ma_self self) {
+  self->state.map_timer_armed = false;
+  answer_parked_maps(self, false);
+  arm_map_timer(self);
+}
+
 void on_partition_map(ma_self self, const envelope_ptr& req) {
+  auto& st = self->state;
+  const auto& body = req->partition_map_request();
+  if (body.newer_than() > 0 && st.meta.version() <= body.newer_than()
+      && body.wait_ms() > 0 && find_database(st, body.database()) != nullptr) {
+    auto wait = std::chrono::milliseconds{
+      std::min(body.wait_ms(), max_map_wait_ms)};
+    st.parked_maps.emplace_back(req, self->clock().now() + wait);
+    arm_map_timer(self);
+    return;
+  }
+  answer_partition_map(self, req);
+}
+
+void answer_partition_map(ma_self self, const envelope_ptr& req) {
   auto& st = self->state;
   const auto& name = req->partition_map_request().database();
   auto rep = make_envelope();
@@ -789,7 +854,12 @@ master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
     },
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](flush_atom) { on_persist_flush(self); },
-    [self](timer_atom, uint64_t) { heartbeat_round(self); },
+    [self](timer_atom, uint64_t id) {
+      if (id == map_wait_timer)
+        on_map_timer(self);
+      else
+        heartbeat_round(self);
+    },
   };
 }
 

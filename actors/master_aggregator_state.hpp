@@ -35,6 +35,9 @@ struct master_aggregator_state {
   bool persist_scheduled = false;
   std::vector<std::function<void()>> after_persist;
   bool heartbeat_armed = false;
+  /// Map requests waiting for newer metadata (long polls), with deadlines.
+  std::vector<std::pair<envelope_ptr, time_point>> parked_maps;
+  bool map_timer_armed = false;
 
   std::string ctx() const {
     return "[ma=" + cfg.node + " v=" + std::to_string(meta.version()) + "]";

@@ -19,6 +19,8 @@ namespace lg {
 namespace {
 
 constexpr auto map_timeout = std::chrono::seconds{2};
+/// How long the aggregator may hold a request for a newer map.
+constexpr int64_t map_wait_ms = 100;
 constexpr auto admin_timeout = std::chrono::seconds{120};
 constexpr auto first_backoff = std::chrono::milliseconds{1};
 constexpr auto max_backoff = std::chrono::milliseconds{100};
@@ -39,6 +41,8 @@ struct part_op {
   std::function<void(const op_result&)> done;
   std::string last_error;
   int attempts = 0;
+  uint64_t newer_than = 0; ///< the next attempt needs a map newer than this
+  uint64_t map_version = 0; ///< the map of the last attempt
 };
 
 using map_ptr = std::shared_ptr<const pb::PartitionMapReply>;
@@ -49,7 +53,8 @@ struct session_state {
   endpoint ep;
   session_config cfg;
   std::map<std::string, map_ptr> maps;
-  std::map<std::string, std::vector<map_cb>> map_waiters;
+  /// Callers waiting for a map, by database and the version it must beat.
+  std::map<std::pair<std::string, uint64_t>, std::vector<map_cb>> map_waiters;
   std::map<uint64_t, std::shared_ptr<part_op>> retries;
   uint64_t next_timer = 1;
   uint32_t write_seq = 0;
@@ -63,25 +68,40 @@ void reply_result(self_ptr self, const envelope& req, pb::ResultSet rs) {
   self->state.ep.reply(self, req, std::move(rep));
 }
 
-void get_map(self_ptr self, const std::string& db, map_cb cb) {
+/// Calls `cb` with the map of `db`; with `newer_than` > 0, with a map newer
+/// than that version (the aggregator holds the request until the metadata
+/// changes, or up to map_wait_ms).
+void get_map(self_ptr self, const std::string& db, uint64_t newer_than,
+             map_cb cb) {
   auto& st = self->state;
   auto i = st.maps.find(db);
   if (i != st.maps.end()) {
-    cb(i->second, sql::errc::internal, {});
-    return;
+    if (i->second->version() > newer_than) {
+      cb(i->second, sql::errc::internal, {});
+      return;
+    }
+    st.maps.erase(i);
   }
-  auto& waiters = st.map_waiters[db];
+  auto key = std::make_pair(db, newer_than);
+  auto& waiters = st.map_waiters[key];
   waiters.push_back(std::move(cb));
   if (waiters.size() > 1)
     return;
   auto env = make_envelope();
-  env->mutable_partition_map_request()->set_database(db);
+  auto* body = env->mutable_partition_map_request();
+  body->set_database(db);
+  if (newer_than > 0) {
+    body->set_newer_than(newer_than);
+    body->set_wait_ms(map_wait_ms);
+  }
   st.ep.request(
-    self, st.cfg.ma_node, "ma", std::move(env), map_timeout,
-    [self, db](const envelope* rep) {
+    self, st.cfg.ma_node, "ma", std::move(env),
+    map_timeout + std::chrono::milliseconds{map_wait_ms},
+    [self, key](const envelope* rep) {
       auto& st = self->state;
-      auto waiters = std::move(st.map_waiters[db]);
-      st.map_waiters.erase(db);
+      auto waiters = std::move(st.map_waiters[key]);
+      st.map_waiters.erase(key);
+      const auto& db = key.first;
       map_ptr map;
       sql::errc code = sql::errc::timeout;
       std::string error = "the master aggregator did not answer within "
@@ -137,8 +157,9 @@ void retry_later(self_ptr self, std::shared_ptr<part_op> op) {
 }
 
 void attempt(self_ptr self, std::shared_ptr<part_op> op) {
-  get_map(self, op->db, [self, op](map_ptr map, sql::errc code,
-                                   const std::string& error) {
+  get_map(self, op->db, op->newer_than, [self, op](map_ptr map,
+                                                   sql::errc code,
+                                                   const std::string& error) {
     auto& st = self->state;
     if (!map) {
       op_result r;
@@ -172,9 +193,11 @@ void attempt(self_ptr self, std::shared_ptr<part_op> op) {
     auto wait = std::min<caf::timespan>(left, per_attempt);
     ++op->attempts;
     auto master = route.master();
+    auto route_term = route.term();
+    op->map_version = map->version();
     st.ep.request(
       self, master, partition_actor_name(op->db, op->ordinal), std::move(env),
-      wait, [self, op, master](const envelope* rep) {
+      wait, [self, op, master, route_term](const envelope* rep) {
         auto& st = self->state;
         pb::Status status = pb::TIMED_OUT;
         std::string error;
@@ -196,12 +219,23 @@ void attempt(self_ptr self, std::shared_ptr<part_op> op) {
           return;
         }
         if (status == pb::NOT_MASTER || status == pb::TIMED_OUT) {
-          // The map is stale or the master is gone: refresh and retry with
-          // the same write id.
+          // Retried with the same write id.
           LG_PROBE(client_retry, "a client retried after a failed attempt");
-          st.maps.erase(op->db);
           op->last_error = error;
-          retry_later(self, op);
+          if (rep != nullptr && rep->header().term() < route_term) {
+            // The map is ahead of the instance: its promotion is on the way.
+            retry_later(self, op);
+            return;
+          }
+          // The map is stale or the master is gone: ask for a newer map,
+          // which the aggregator sends as soon as it has decided a
+          // failover, then try again at once.
+          if (self->clock().now() >= op->deadline) {
+            retry_later(self, op); // answers the timeout
+            return;
+          }
+          op->newer_than = std::max(op->newer_than, op->map_version);
+          attempt(self, op);
           return;
         }
         op_result r;
@@ -227,7 +261,7 @@ std::shared_ptr<part_op> make_op(self_ptr self, const std::string& db,
 /// Runs `fun(map)` once the map of `db` is known, or answers the error.
 void with_map(self_ptr self, const envelope_ptr& req, const std::string& db,
               std::function<void(map_ptr)> fun) {
-  get_map(self, db, [self, req, fun](map_ptr map, sql::errc code,
+  get_map(self, db, 0, [self, req, fun](map_ptr map, sql::errc code,
                                      const std::string& error) {
     if (!map) {
       reply_result(self, *req, make_failure(code, error));

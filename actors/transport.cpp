@@ -31,33 +31,51 @@ fabric::fabric(caf::actor_system& sys) : sys_(sys) {
 
 void fabric::add_endpoint(const std::string& node, const std::string& actor,
                           caf::actor handle) {
-  std::unique_lock<std::shared_mutex> guard{mtx_};
-  endpoints_[endpoint_key(node, actor)] = std::move(handle);
+  auto key = endpoint_key(node, actor);
+  auto& sh = shard_of(key);
+  bool added;
+  {
+    std::unique_lock<std::shared_mutex> guard{sh.mtx};
+    auto& slot = sh.endpoints[key];
+    added = !slot;
+    slot = std::move(handle);
+  }
+  if (added) {
+    std::lock_guard<std::mutex> guard{count_mtx_};
+    ++per_node_[node];
+  }
 }
 
 void fabric::remove_endpoint(const std::string& node, const std::string& actor,
                              const caf::actor_addr& who) {
-  std::unique_lock<std::shared_mutex> guard{mtx_};
-  auto i = endpoints_.find(endpoint_key(node, actor));
-  if (i != endpoints_.end() && i->second.address() == who)
-    endpoints_.erase(i);
+  auto key = endpoint_key(node, actor);
+  auto& sh = shard_of(key);
+  {
+    std::unique_lock<std::shared_mutex> guard{sh.mtx};
+    auto i = sh.endpoints.find(key);
+    if (i == sh.endpoints.end() || i->second.address() != who)
+      return;
+    sh.endpoints.erase(i);
+  }
+  std::lock_guard<std::mutex> guard{count_mtx_};
+  auto j = per_node_.find(node);
+  if (j != per_node_.end() && --j->second == 0)
+    per_node_.erase(j);
 }
 
 size_t fabric::endpoints_on(const std::string& node) const {
-  std::shared_lock<std::shared_mutex> guard{mtx_};
-  auto prefix = node + "/";
-  size_t n = 0;
-  for (auto& kvp : endpoints_)
-    if (kvp.first.compare(0, prefix.size(), prefix) == 0)
-      ++n;
-  return n;
+  std::lock_guard<std::mutex> guard{count_mtx_};
+  auto i = per_node_.find(node);
+  return i != per_node_.end() ? i->second : 0;
 }
 
 caf::actor fabric::lookup(const std::string& node,
                           const std::string& actor) const {
-  std::shared_lock<std::shared_mutex> guard{mtx_};
-  auto i = endpoints_.find(endpoint_key(node, actor));
-  return i != endpoints_.end() ? i->second : caf::actor{};
+  auto key = endpoint_key(node, actor);
+  auto& sh = shard_of(key);
+  std::shared_lock<std::shared_mutex> guard{sh.mtx};
+  auto i = sh.endpoints.find(key);
+  return i != sh.endpoints.end() ? i->second : caf::actor{};
 }
 
 void fabric::set_route(const std::string& node, caf::actor gateway) {
@@ -73,27 +91,42 @@ void fabric::remove_route(const std::string& node) {
 void fabric::cut_node(const std::string& node) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
   cut_.insert(node);
-  slow_ = true;
+  update_slow();
 }
 
 void fabric::heal_node(const std::string& node) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
   cut_.erase(node);
-  slow_ = !cut_.empty() || !cut_links_.empty() || random_faults_
-          || sink_ != nullptr;
+  update_slow();
 }
 
 void fabric::cut_link(const std::string& a, const std::string& b) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
   cut_links_.emplace(std::min(a, b), std::max(a, b));
-  slow_ = true;
+  update_slow();
 }
 
 void fabric::heal_link(const std::string& a, const std::string& b) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
   cut_links_.erase({std::min(a, b), std::max(a, b)});
-  slow_ = !cut_.empty() || !cut_links_.empty() || random_faults_
-          || sink_ != nullptr;
+  update_slow();
+}
+
+void fabric::update_slow() {
+  slow_ = !cut_.empty() || !down_.empty() || !cut_links_.empty()
+          || random_faults_ || sink_ != nullptr;
+}
+
+void fabric::mark_down(const std::string& node) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  down_.insert(node);
+  update_slow();
+}
+
+void fabric::mark_up(const std::string& node) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  down_.erase(node);
+  update_slow();
 }
 
 bool fabric::is_cut(const std::string& node) const {
@@ -105,13 +138,13 @@ void fabric::set_random_faults(double drop, double delay,
                                std::chrono::milliseconds max_delay,
                                uint64_t seed) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
+  std::lock_guard<std::mutex> rng_guard{rng_mtx_};
   random_faults_ = drop > 0 || delay > 0;
   drop_ = drop;
   delay_ = delay;
   max_delay_ = max_delay;
   rng_.seed(seed);
-  slow_ = !cut_.empty() || !cut_links_.empty() || random_faults_
-          || sink_ != nullptr;
+  update_slow();
 }
 
 void fabric::clear_random_faults() {
@@ -121,8 +154,7 @@ void fabric::clear_random_faults() {
 void fabric::set_trace_sink(std::shared_ptr<trace_sink> sink) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
   sink_ = std::move(sink);
-  slow_ = !cut_.empty() || !cut_links_.empty() || random_faults_
-          || sink_ != nullptr;
+  update_slow();
 }
 
 fabric::counters fabric::stats() const {
@@ -135,15 +167,19 @@ fabric::counters fabric::stats() const {
 }
 
 caf::actor fabric::resolve(const pb::Endpoint& to) const {
-  // Caller holds a shared lock. The key is built in a per-thread buffer: this
-  // runs for every message.
+  // The key is built in a per-thread buffer: this runs for every message.
   thread_local std::string key;
   key.assign(to.node());
   key += '/';
   key += to.actor();
-  auto i = endpoints_.find(key);
-  if (i != endpoints_.end())
-    return i->second;
+  {
+    auto& sh = shard_of(key);
+    std::shared_lock<std::shared_mutex> guard{sh.mtx};
+    auto i = sh.endpoints.find(key);
+    if (i != sh.endpoints.end())
+      return i->second;
+  }
+  std::shared_lock<std::shared_mutex> guard{mtx_};
   auto j = routes_.find(to.node());
   if (j != routes_.end())
     return j->second;
@@ -176,7 +212,8 @@ void deliver_later(caf::local_actor* self, const caf::actor& dest,
 
 } // namespace
 
-void fabric::bounce(caf::local_actor* self, const envelope& env) {
+void fabric::bounce(caf::local_actor* self, const envelope& env,
+                    const char* why) {
   const auto& h = env.header();
   if (h.correlation_id() == 0)
     return; // not a request: nobody waits for it
@@ -189,18 +226,14 @@ void fabric::bounce(caf::local_actor* self, const envelope& env) {
   eh->set_lamport(h.lamport());
   eh->set_reply_to(h.correlation_id());
   err->mutable_transport_error()->set_reason(
-    "no endpoint " + h.to().node() + "/" + h.to().actor());
+    why + h.to().node() + "/" + h.to().actor());
   deliver(self, caf::actor_cast<caf::actor>(self->ctrl()), std::move(err));
 }
 
 void fabric::send(caf::local_actor* self, envelope_ptr env) {
   sent_.fetch_add(1, std::memory_order_relaxed);
   if (!slow_.load(std::memory_order_relaxed)) {
-    caf::actor dest;
-    {
-      std::shared_lock<std::shared_mutex> guard{mtx_};
-      dest = resolve(env->header().to());
-    }
+    auto dest = resolve(env->header().to());
     if (dest) {
       deliver(self, dest, std::move(env));
     } else {
@@ -209,35 +242,48 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
     }
     return;
   }
-  // Slow path: faults and tracing. Decisions use one generator under the
-  // lock so that a seeded run makes the same choices every time.
+  // Slow path: faults and tracing. Random decisions use one generator under
+  // its lock so that a seeded run makes the same choices every time.
   caf::actor dest;
   std::shared_ptr<trace_sink> sink;
   transport_event what = transport_event::sent;
   caf::timespan delay{0};
+  bool refused = false;
+  bool cut = false;
+  bool random = false;
   {
-    std::unique_lock<std::shared_mutex> guard{mtx_};
+    std::shared_lock<std::shared_mutex> guard{mtx_};
     sink = sink_;
+    random = random_faults_;
     const auto& h = env->header();
     const auto& a = h.from().node();
     const auto& b = h.to().node();
-    if (cut_.count(a) > 0 || cut_.count(b) > 0
-        || (!cut_links_.empty()
-            && cut_links_.count({std::min(a, b), std::max(a, b)}) > 0)) {
-      what = transport_event::dropped;
+    if (down_.count(a) > 0) {
+      what = transport_event::dropped; // a crashed node sends nothing
+    } else if (down_.count(b) > 0) {
+      what = transport_event::undeliverable;
+      refused = true;
     } else {
-      dest = resolve(h.to());
-      if (!dest) {
-        what = transport_event::undeliverable;
-      } else if (random_faults_) {
-        std::uniform_real_distribution<double> coin{0.0, 1.0};
-        if (coin(rng_) < drop_) {
-          what = transport_event::dropped;
-        } else if (coin(rng_) < delay_ && max_delay_.count() > 0) {
-          std::uniform_int_distribution<int64_t> pick{1, max_delay_.count()};
-          delay = std::chrono::milliseconds{pick(rng_)};
-          what = transport_event::delayed;
-        }
+      cut = cut_.count(a) > 0 || cut_.count(b) > 0
+            || (!cut_links_.empty()
+                && cut_links_.count({std::min(a, b), std::max(a, b)}) > 0);
+    }
+  }
+  if (cut) {
+    what = transport_event::dropped;
+  } else if (what == transport_event::sent) {
+    dest = resolve(env->header().to());
+    if (!dest) {
+      what = transport_event::undeliverable;
+    } else if (random) {
+      std::lock_guard<std::mutex> guard{rng_mtx_};
+      std::uniform_real_distribution<double> coin{0.0, 1.0};
+      if (coin(rng_) < drop_) {
+        what = transport_event::dropped;
+      } else if (coin(rng_) < delay_ && max_delay_.count() > 0) {
+        std::uniform_int_distribution<int64_t> pick{1, max_delay_.count()};
+        delay = std::chrono::milliseconds{pick(rng_)};
+        what = transport_event::delayed;
       }
     }
   }
@@ -249,7 +295,7 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
       return;
     case transport_event::undeliverable:
       undeliverable_.fetch_add(1, std::memory_order_relaxed);
-      bounce(self, *env);
+      bounce(self, *env, refused ? "node is down: " : "no endpoint ");
       return;
     case transport_event::delayed:
       delayed_.fetch_add(1, std::memory_order_relaxed);

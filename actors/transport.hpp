@@ -8,6 +8,7 @@
 // local endpoint on the other side.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -97,6 +98,13 @@ public:
   /// Restores the messages between `a` and `b`.
   void heal_link(const std::string& a, const std::string& b);
 
+  /// Marks `node` crashed: requests to it fail at once with a TransportError
+  /// (a refused connection) and its dying actors can no longer send.
+  void mark_down(const std::string& node);
+
+  /// Clears the mark of `node` when it runs again.
+  void mark_up(const std::string& node);
+
   /// Returns true when `node` is cut.
   bool is_cut(const std::string& node) const;
 
@@ -131,16 +139,38 @@ public:
 
 private:
   /// Answers a request whose receiver does not exist with a TransportError.
-  void bounce(caf::local_actor* self, const envelope& env);
+  void bounce(caf::local_actor* self, const envelope& env,
+              const char* why = "no endpoint ");
+
+  /// Recomputes slow_; caller holds the unique lock.
+  void update_slow();
 
   caf::actor resolve(const pb::Endpoint& to) const;
   int64_t now_us(caf::local_actor* self) const;
 
+  /// The endpoints, split over shards so that the many senders and the
+  /// actors coming and going rarely meet on one lock.
+  struct shard {
+    mutable std::shared_mutex mtx;
+    std::unordered_map<std::string, caf::actor> endpoints;
+  };
+  static constexpr size_t shard_count = 64;
+
+  shard& shard_of(const std::string& key) const {
+    return shards_[std::hash<std::string>{}(key) % shard_count];
+  }
+
   caf::actor_system& sys_;
+  mutable std::array<shard, shard_count> shards_;
+  mutable std::mutex count_mtx_;
+  std::unordered_map<std::string, size_t> per_node_; // endpoints per node
+  // Everything below is guarded by mtx_ (shared to read, unique to change);
+  // the generator by rng_mtx_.
   mutable std::shared_mutex mtx_;
-  std::unordered_map<std::string, caf::actor> endpoints_;
+  std::mutex rng_mtx_;
   std::unordered_map<std::string, caf::actor> routes_;
   std::set<std::string> cut_;
+  std::set<std::string> down_;
   std::set<std::pair<std::string, std::string>> cut_links_;
   std::shared_ptr<trace_sink> sink_;
   bool random_faults_ = false;

@@ -282,6 +282,9 @@ error local_cluster::spawn_leaf_at(const std::string& addr) {
   if (impl_->leaves.count(addr) > 0)
     return make_error(cluster_errc::leaf_running,
                       "leaf " + addr + " is already running");
+  if (auto err = wait_gone(addr))
+    return err;
+  fab_->mark_up(addr);
   leaf_config lc;
   lc.fab = fab_;
   lc.address = addr;
@@ -316,18 +319,31 @@ error local_cluster::stop_leaf(const std::string& addr) {
   }
   auto handle = i->second;
   impl_->leaves.erase(i);
+  // Like a crashed process: from now on its connections are refused and it
+  // sends nothing, while its actors wind down in the background. Starting it
+  // again waits for them (wait_gone), so no dying instance still writes the
+  // files that the new incarnation opens.
+  fab_->mark_down(addr);
+  fab_->heal_node(addr);
   caf::anon_send_exit(handle, caf::exit_reason::kill);
+  drain();
+  return {};
+}
+
+error local_cluster::wait_gone(const std::string& addr) {
   if (opts_.simulate) {
-    drain();
+    run_until([&] { return fab_->endpoints_on(addr) == 0; },
+              std::chrono::seconds{10});
   } else {
-    // Wait until the leaf and its partitions are gone, so that a restart
-    // never opens files that a dying instance still writes.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
     while (fab_->endpoints_on(addr) > 0
            && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds{1});
   }
-  fab_->heal_node(addr);
+  if (auto n = fab_->endpoints_on(addr); n > 0)
+    return make_error(cluster_errc::leaf_running,
+                      "leaf " + addr + " still has " + std::to_string(n)
+                        + " actors winding down; try again");
   return {};
 }
 
@@ -370,6 +386,8 @@ error local_cluster::destroy_leaf(const std::string& addr) {
       == impl_->known.end())
     return make_error(cluster_errc::unknown_leaf,
                       "no leaf " + addr + " in this process");
+  if (auto err = wait_gone(addr))
+    return err;
   return fs_->remove_all(leaf_dir(addr));
 }
 

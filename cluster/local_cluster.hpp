@@ -132,6 +132,8 @@ private:
 
   error spawn_leaf_at(const std::string& addr);
   error stop_leaf(const std::string& addr);
+  /// Waits until the actors of a stopped leaf are gone.
+  error wait_gone(const std::string& addr);
   std::string leaf_dir(const std::string& addr) const;
   void drain();
 

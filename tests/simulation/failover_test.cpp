@@ -246,4 +246,56 @@ BOOST_AUTO_TEST_CASE(no_acknowledged_write_is_lost_when_a_master_dies) {
   BOOST_TEST(record->failed.empty());
 }
 
+BOOST_AUTO_TEST_CASE(killed_leaf_refuses_at_once_and_restarts_cleanly) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  int victim = -1;
+  for (int i = 0; i < 8 && victim < 0; ++i)
+    if (c.master_port("db", i) == "10001")
+      victim = i;
+  BOOST_REQUIRE(victim >= 0);
+  auto key = key_on(static_cast<uint32_t>(victim), 8);
+  c.ok("INSERT INTO db VALUES ('" + key + "','before')");
+  auto& fab = c.cluster().transport();
+  BOOST_TEST(fab.endpoints_on("127.0.0.1:10001") > 0);
+  auto refused_before = fab.stats().undeliverable;
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  // The session still holds the map naming the dead master: its first try
+  // is refused at once (no attempt timeout), it asks for a newer map and
+  // writes to the promoted replica, all within a few virtual milliseconds.
+  auto t0 = c.cluster().now();
+  c.ok("INSERT INTO db VALUES ('" + key + "','after')");
+  BOOST_TEST(c.ms_since(t0) <= 2);
+  BOOST_TEST(fab.stats().undeliverable > refused_before);
+  BOOST_TEST(fab.endpoints_on("127.0.0.1:10001") == 0u);
+  c.ok("RESTART LEAF '127.0.0.1':10001");
+  BOOST_TEST(fab.endpoints_on("127.0.0.1:10001") > 0);
+  auto rs = c.ok("SELECT * FROM db WHERE key = '" + key + "'");
+  BOOST_TEST(rs.rows(0).cells(1) == "after");
+}
+
+BOOST_AUTO_TEST_CASE(write_during_isolation_completes_once_failover_is_decided) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  int victim = -1;
+  for (int i = 0; i < 8 && victim < 0; ++i)
+    if (c.master_port("db", i) == "10004")
+      victim = i;
+  BOOST_REQUIRE(victim >= 0);
+  auto key = key_on(static_cast<uint32_t>(victim), 8);
+  c.ok("INSERT INTO db VALUES ('" + key + "','before')");
+  auto t0 = c.cluster().now();
+  c.ok("ISOLATE LEAF '127.0.0.1':10004");
+  // Blocks until the failover: detection by heartbeat (1000 ms, rounds
+  // every 100 ms), then at most one attempt timeout (250 ms) of a try that
+  // was already on its way to the isolated master.
+  c.ok("INSERT INTO db VALUES ('" + key + "','during')");
+  auto elapsed = c.ms_since(t0);
+  BOOST_TEST(elapsed >= 1000);
+  BOOST_TEST(elapsed <= 1100 + 250 + 5);
+  BOOST_TEST(c.master_port("db", victim) != "10004");
+  auto rs = c.ok("SELECT * FROM db WHERE key = '" + key + "'");
+  BOOST_TEST(rs.rows(0).cells(1) == "during");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
