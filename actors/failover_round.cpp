@@ -54,20 +54,35 @@ void send_failover_orders(ma_self self, const std::string& addr,
 } // namespace
 
 void leaf_failed(ma_self self, const std::string& addr,
-                 const std::string& why) {
+                 const std::string& why, bool detach) {
   auto& st = self->state;
   auto leaf = find_leaf(st, addr);
-  if (leaf == nullptr || leaf->state() != "online")
+  if (leaf == nullptr)
     return;
-  if (!global_bool(st, "leaf_failure_detection")) {
+  const auto& state = leaf->state();
+  bool up = state == "online" || state == "attaching";
+  if (!up && !(state == "recovering" && !detach))
+    return;
+  if (!detach && !up) {
+    // It died while replaying its storage: nothing was assigned to it yet.
+    leaf->set_state("offline");
+    persist(self);
+    return;
+  }
+  if (!detach && !global_bool(st, "leaf_failure_detection")) {
     LG_PROBE(failure_ignored, "a leaf failure seen with detection OFF");
     logger("ma")->warn("LeafFailureIgnored {} {} ({}): "
                        "leaf_failure_detection is OFF",
                        st.ctx(), addr, why);
     return;
   }
-  leaf->set_state("offline");
-  logger("ma")->warn("LeafOffline {} {}: {}", st.ctx(), addr, why);
+  leaf->set_state(detach ? "detached" : "offline");
+  if (detach)
+    logger("ma")->warn("LeafDetached {} {}: {}", st.ctx(), addr, why);
+  else
+    logger("ma")->warn("LeafOffline {} {}: {}", st.ctx(), addr, why);
+  auto now = self->clock().now();
+  end_jobs(st, now, addr, "failed", "leaf " + addr + " went " + leaf->state());
   std::vector<promotion> promotions;
   std::vector<promotion> replica_lost; // masters whose replica was on addr
   for (auto& db : *st.meta.mutable_databases()) {
@@ -105,6 +120,14 @@ void leaf_failed(ma_self self, const std::string& addr,
           part.clear_offline_reason();
           promotions.push_back({db.name(), part.ordinal(), decision.leaf,
                                 decision.new_term});
+          end_jobs(st, now, decision.leaf, "failed",
+                   "its master on " + addr + " went away", db.name(),
+                   part.ordinal());
+          if (detach) {
+            auto& job = start_job(st, now, "detach", db.name(),
+                                  part.ordinal(), addr);
+            job.details = "master moved to " + decision.leaf;
+          }
           break;
         case ha::failover_decision::offline:
           if (!part.offline())
@@ -121,7 +144,17 @@ void leaf_failed(ma_self self, const std::string& addr,
       }
     }
   }
-  persist_then(self, [self, addr, replica_lost, promotions] {
+  persist_then(self, [self, addr, replica_lost, promotions, detach] {
+    if (detach) {
+      // The leaf is alive: its instances must stop serving before anybody
+      // relies on the new masters (the new term fences them anyway).
+      for (auto& db : self->state.meta.databases())
+        for (auto& part : db.parts())
+          for (auto& inst : part.instances())
+            if (inst.leaf() == addr)
+              set_role(self, addr, db.name(), part.ordinal(), pb::ROLE_NONE,
+                       part.term(), "", false, [](const envelope*) {});
+    }
     send_failover_orders(self, addr, replica_lost, promotions);
   });
 }
@@ -152,6 +185,12 @@ void send_failover_orders(ma_self self, const std::string& addr,
         }
         logger("ma")->info("ReplicaPromoted {} {} on {} term={}", st.ctx(),
                            label, p.leaf, p.term);
+        for (auto& job : st.jobs)
+          if (job.action == "detach" && job.status == "running"
+              && job.db == p.db && job.ordinal == p.ordinal) {
+            job.status = "success";
+            job.finished = self->clock().now();
+          }
       });
   }
 }
@@ -244,6 +283,9 @@ void on_replica_sync(ma_self self, const envelope_ptr& env) {
       for (auto& inst : *part.mutable_instances())
         if (inst.leaf() == req.replica() && inst.role() == pb::REPLICA)
           inst.set_in_sync(req.in_sync());
+      if (req.in_sync())
+        end_jobs(st, self->clock().now(), req.replica(), "success",
+                 "in sync with its master", db->name(), part.ordinal());
       logger("ma")->warn("ReplicaSyncChanged {} {} replica {} in_sync={}",
                          st.ctx(), label, req.replica(), req.in_sync());
       body->set_status(pb::STATUS_OK);

@@ -1,5 +1,6 @@
 #include "actors/leaf.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include <caf/actor_system.hpp>
@@ -85,6 +86,8 @@ partition_config make_partition_config(self_ptr self, const std::string& db,
   pc.store = std::move(store);
   pc.term = 0;
   pc.sync_replication_timeout_ms = st.cfg.sync_replication_timeout_ms;
+  pc.store_fs = st.cfg.fs;
+  pc.discard_dir = st.cfg.data_dir + "/discarded";
   return pc;
 }
 
@@ -214,8 +217,29 @@ void on_create(self_ptr self, const envelope_ptr& env) {
     return;
   }
   auto dir = instance_dir(st.cfg, req.database(), req.ordinal());
+  if (req.rebuild() && st.cfg.fs->exists(dir)) {
+    // A copy that could not be opened: keep it for inspection.
+    auto aside = st.cfg.data_dir + "/discarded/" + req.database() + "."
+                 + std::to_string(req.ordinal()) + "-unreadable-inc"
+                 + std::to_string(st.incarnation);
+    st.cfg.fs->make_dirs(st.cfg.data_dir + "/discarded");
+    st.cfg.fs->remove_all(aside);
+    if (auto err = st.cfg.fs->rename(dir, aside))
+      logger("leaf")->error("CopyNotMovedAside {} {}: {}", st.ctx(), dir,
+                            err.to_string());
+    else
+      logger("leaf")->warn("CopyDiscarded {} {} moved to {}: it could not be "
+                           "opened; a new copy is rebuilt from the master",
+                           st.ctx(), dir, aside);
+  }
   // A leftover directory of a dropped database of the same name is stale.
   st.cfg.fs->remove_all(dir);
+  st.failed.erase(std::remove_if(st.failed.begin(), st.failed.end(),
+                                 [&](const pb::InstanceState& f) {
+                                   return f.database() == req.database()
+                                          && f.ordinal() == req.ordinal();
+                                 }),
+                  st.failed.end());
   pb::InstanceDescriptor desc;
   desc.set_database(req.database());
   desc.set_ordinal(req.ordinal());
@@ -227,11 +251,11 @@ void on_create(self_ptr self, const envelope_ptr& env) {
   // The instance creates its files itself and answers the request.
   pc.create_request = env;
   pc.descriptor = desc.SerializeAsString();
-  pc.store_fs = st.cfg.fs;
   pc.role = req.role();
   pc.term = req.term();
   pc.peer = req.peer();
   pc.peer_in_sync = true;
+  pc.rebuild = req.rebuild();
   if (req.sync_replication_timeout_ms() > 0)
     pc.sync_replication_timeout_ms = req.sync_replication_timeout_ms();
   instance_entry e;
@@ -268,6 +292,15 @@ leaf_actor::behavior_type leaf_impl(self_ptr self, leaf_config cfg) {
   st.cfg.fs->make_dirs(st.cfg.data_dir);
   st.incarnation = bump_incarnation(st.cfg);
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
+  {
+    // Tell the aggregator it is back before the (possibly long) replay.
+    auto env = make_envelope();
+    auto* body = env->mutable_leaf_hello_request();
+    body->set_leaf(st.cfg.address);
+    body->set_incarnation(st.incarnation);
+    body->set_recovering(true);
+    st.ep.send(self, st.cfg.ma_node, "ma", std::move(env));
+  }
   open_instances(self);
   logger("leaf")->info("LeafStarted {} {} instances", st.ctx(),
                        st.instances.size());

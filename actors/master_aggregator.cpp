@@ -121,28 +121,6 @@ void persist_then(ma_self self, std::function<void()> then) {
   }
 }
 
-namespace {
-
-void answer_parked_maps(ma_self self, bool changed);
-
-/// Writes the metadata once for every change queued since the last write.
-void on_persist_flush(ma_self self) {
-  auto& st = self->state;
-  st.persist_scheduled = false;
-  persist(self);
-  auto callbacks = std::move(st.after_persist);
-  st.after_persist.clear();
-  for (auto& f : callbacks)
-    f();
-  // After the callbacks (which send promotions), so that a client's retry
-  // reaches a new master after its PromoteRequest.
-  if (!st.parked_maps.empty())
-    answer_parked_maps(self, true);
-}
-
-constexpr auto instance_op_timeout = std::chrono::seconds{10};
-constexpr auto status_timeout = std::chrono::seconds{1};
-
 std::pair<std::string, std::string> split_address(const std::string& addr) {
   auto pos = addr.rfind(':');
   if (pos == std::string::npos)
@@ -169,20 +147,6 @@ void reply_result(ma_self self, const envelope& req, pb::ResultSet rs) {
   self->state.ep.reply(self, req, std::move(rep));
 }
 
-/// Calls `done` once every one of `n` asynchronous steps has called back.
-struct countdown {
-  size_t remaining;
-  std::vector<std::string> errors;
-  std::function<void(std::vector<std::string>)> done;
-
-  void finish_one(std::string error = {}) {
-    if (!error.empty())
-      errors.push_back(std::move(error));
-    if (--remaining == 0)
-      done(std::move(errors));
-  }
-};
-
 void monitor_leaf(ma_self self, const std::string& addr) {
   auto& st = self->state;
   auto handle = st.ep.fab().lookup(addr, leaf_actor_name());
@@ -194,6 +158,35 @@ void monitor_leaf(ma_self self, const std::string& addr) {
   rt.handle = handle.address();
   self->monitor(handle);
 }
+
+std::vector<std::string> address_cells(const std::string& addr) {
+  if (addr.empty())
+    return {"NULL", "NULL"};
+  auto hp = split_address(addr);
+  return {hp.first, hp.second};
+}
+
+namespace {
+
+void answer_parked_maps(ma_self self, bool changed);
+
+/// Writes the metadata once for every change queued since the last write.
+void on_persist_flush(ma_self self) {
+  auto& st = self->state;
+  st.persist_scheduled = false;
+  persist(self);
+  auto callbacks = std::move(st.after_persist);
+  st.after_persist.clear();
+  for (auto& f : callbacks)
+    f();
+  // After the callbacks (which send promotions), so that a client's retry
+  // reaches a new master after its PromoteRequest.
+  if (!st.parked_maps.empty())
+    answer_parked_maps(self, true);
+}
+
+constexpr auto instance_op_timeout = std::chrono::seconds{10};
+constexpr auto status_timeout = std::chrono::seconds{1};
 
 
 // -- statements -------------------------------------------------------------
@@ -435,13 +428,6 @@ void exec_drop_database(ma_self self, envelope_ptr req,
   reply_result(self, *req, make_message(rows_affected(db.partitions())));
 }
 
-std::vector<std::string> address_cells(const std::string& addr) {
-  if (addr.empty())
-    return {"NULL", "NULL"};
-  auto hp = split_address(addr);
-  return {hp.first, hp.second};
-}
-
 void exec_show_leaves(ma_self self, envelope_ptr req) {
   auto& st = self->state;
   std::vector<std::vector<std::string>> rows;
@@ -662,6 +648,16 @@ void on_statement(ma_self self, const envelope_ptr& req) {
         exec_set_global(self, req, s);
       else if constexpr (std::is_same_v<T, sql::show_variables>)
         exec_show_variables(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::attach_leaf>)
+        exec_attach_leaf(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::detach_leaf>)
+        exec_detach_leaf(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::check_partitions>)
+        exec_check_partitions(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::show_rebalance_status>)
+        exec_show_rebalance_status(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::clear_orphan_databases>)
+        exec_clear_orphans(self, req, s);
       else
         reply_result(self, *req,
                      make_failure(sql::errc::not_supported,
@@ -756,7 +752,10 @@ void answer_partition_map(ma_self self, const envelope_ptr& req) {
       auto leaf = master ? find_leaf(st, master->leaf()) : nullptr;
       if (master)
         route->set_master(master->leaf());
-      if (part.offline() || leaf == nullptr || leaf->state() != "online") {
+      // An attaching leaf's masters are being told their role: a client
+      // that comes too early is answered NOT_MASTER and retries.
+      if (part.offline() || leaf == nullptr
+          || (leaf->state() != "online" && leaf->state() != "attaching")) {
         route->set_online(false);
         route->set_offline_reason(
           part.offline() ? part.offline_reason()
@@ -774,59 +773,6 @@ void answer_partition_map(ma_self self, const envelope_ptr& req) {
 
 /// A known leaf came back (restart): it is online again and its instances
 /// resume the roles the metadata gives them.
-void on_leaf_hello(ma_self self, const envelope_ptr& req) {
-  auto& st = self->state;
-  const auto& hello = req->leaf_hello_request();
-  auto rep = make_envelope();
-  auto* body = rep->mutable_leaf_hello_reply();
-  auto leaf = find_leaf(st, hello.leaf());
-  if (leaf == nullptr) {
-    body->set_status(pb::UNKNOWN);
-    body->set_error("leaf " + hello.leaf() + " is not in the cluster");
-    st.ep.reply(self, *req, std::move(rep));
-    return;
-  }
-  body->set_status(pb::STATUS_OK);
-  st.ep.reply(self, *req, std::move(rep));
-  leaf->set_incarnation(hello.incarnation());
-  leaf->set_state("online");
-  st.runtime[hello.leaf()].last_reply = self->clock().now();
-  monitor_leaf(self, hello.leaf());
-  logger("ma")->info("LeafOnline {} {} incarnation={}", st.ctx(),
-                     hello.leaf(), hello.incarnation());
-  std::set<std::string> present;
-  for (auto& inst : hello.instances())
-    if (inst.state().rfind("failed", 0) != 0)
-      present.insert(partition_label(inst.database(), inst.ordinal()));
-  for (auto& db : *st.meta.mutable_databases()) {
-    for (auto& part : *db.mutable_parts()) {
-      auto label = partition_label(db.name(), part.ordinal());
-      for (auto& inst : *part.mutable_instances()) {
-        if (inst.leaf() != hello.leaf())
-          continue;
-        if (present.count(label) == 0) {
-          logger("ma")->warn("InstanceMissing {} {} on {}", st.ctx(), label,
-                             hello.leaf());
-          continue;
-        }
-        auto peer = peer_of(part, inst);
-        if (inst.role() == pb::MASTER && part.offline()) {
-          part.set_offline(false);
-          part.clear_offline_reason();
-          LG_PROBE(partition_reintroduced,
-                   "an offline partition came back with its leaf");
-          logger("ma")->info("PartitionReintroduced {} {}", st.ctx(), label);
-        }
-        set_role(self, hello.leaf(), db.name(), part.ordinal(), inst.role(),
-                 part.term(), peer.leaf,
-                 inst.role() == pb::MASTER ? peer.in_sync : true,
-                 [](const envelope*) {});
-      }
-    }
-  }
-  persist(self);
-}
-
 master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
   return {
     [self](wire& msg) {
@@ -846,6 +792,9 @@ master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
           break;
         case envelope::kReplicaSyncRequest:
           on_replica_sync(self, env);
+          break;
+        case envelope::kRebuildProgress:
+          on_rebuild_progress(self, env);
           break;
         default:
           logger("ma")->warn("UnexpectedMessage {} {}", st.ctx(),

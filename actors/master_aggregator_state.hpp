@@ -14,6 +14,7 @@
 #include "admin.pb.h"
 #include "ha/failover.hpp"
 #include "ha/placement.hpp"
+#include "sql/ast.hpp"
 
 namespace lg {
 
@@ -23,6 +24,23 @@ struct leaf_runtime {
   time_point last_reply;        ///< last heartbeat reply
   double avg_rtt_ms = 0;        ///< moving average of heartbeat round trips
   uint64_t rtt_samples = 0;
+  bool hello_seen = false;                      ///< its disk is known
+  std::vector<pb::InstanceState> hello_instances; ///< from its last hello
+};
+
+/// Attach, rebuild and detach work on one instance (SHOW REBALANCE STATUS).
+struct rebuild_job {
+  std::string action; ///< "attach", "rebuild", "detach"
+  std::string db;
+  uint32_t ordinal = 0;
+  std::string leaf; ///< the instance's leaf
+  time_point started;
+  time_point finished;
+  std::string status = "running"; ///< running, success, failed
+  uint64_t bytes_done = 0;
+  uint64_t bytes_total = 0;
+  bool diverged = false;
+  std::string details;
 };
 
 struct master_aggregator_state {
@@ -38,6 +56,7 @@ struct master_aggregator_state {
   /// Map requests waiting for newer metadata (long polls), with deadlines.
   std::vector<std::pair<envelope_ptr, time_point>> parked_maps;
   bool map_timer_armed = false;
+  std::vector<rebuild_job> jobs; ///< oldest first, bounded
 
   std::string ctx() const {
     return "[ma=" + cfg.node + " v=" + std::to_string(meta.version()) + "]";
@@ -80,12 +99,66 @@ void set_role(ma_self self, const std::string& leaf, const std::string& db,
               const std::string& peer, bool peer_in_sync,
               std::function<void(const envelope*)> cb);
 
+std::pair<std::string, std::string> split_address(const std::string& addr);
+/// {host, port}, or {"NULL", "NULL"} for an empty address.
+std::vector<std::string> address_cells(const std::string& addr);
+const char* role_text(pb::Role r);
+void reply_result(ma_self self, const envelope& req, pb::ResultSet rs);
+/// Watches the leaf's actor (its down signal means the leaf is gone).
+void monitor_leaf(ma_self self, const std::string& addr);
+
+/// Calls `done` once every one of `remaining` asynchronous steps called back.
+struct countdown {
+  size_t remaining;
+  std::vector<std::string> errors;
+  std::function<void(std::vector<std::string>)> done;
+
+  void finish_one(std::string error = {}) {
+    if (!error.empty())
+      errors.push_back(std::move(error));
+    if (--remaining == 0)
+      done(std::move(errors));
+  }
+};
+
 // -- failover_round.cpp ------------------------------------------------------
 
 /// Declares `leaf` offline (why: "heartbeat timeout", "connection lost") and
-/// fails over or takes offline every partition whose master it hosted.
+/// fails over or takes offline every partition whose master it hosted. With
+/// `detach` (DETACH LEAF) the leaf becomes detached instead, whatever
+/// leaf_failure_detection says, and its instances are told to stop serving.
 void leaf_failed(ma_self self, const std::string& leaf,
-                 const std::string& why);
+                 const std::string& why, bool detach = false);
+
+// -- recovery_round.cpp ------------------------------------------------------
+
+/// A leaf announced itself (started, restarted, or its process came back).
+void on_leaf_hello(ma_self self, const envelope_ptr& req);
+
+/// A master reported the progress of a replica rebuild.
+void on_rebuild_progress(ma_self self, const envelope_ptr& env);
+
+/// Records a job; returns it.
+rebuild_job& start_job(master_aggregator_state& st, time_point now,
+                       const std::string& action, const std::string& db,
+                       uint32_t ordinal, const std::string& leaf);
+
+/// Ends the running jobs on `leaf` (or of partition db:ordinal when given).
+void end_jobs(master_aggregator_state& st, time_point now,
+              const std::string& leaf, const std::string& status,
+              const std::string& details, const std::string& db = {},
+              int64_t ordinal = -1);
+
+void exec_attach_leaf(ma_self self, envelope_ptr req,
+                      const sql::attach_leaf& s);
+void exec_detach_leaf(ma_self self, envelope_ptr req,
+                      const sql::detach_leaf& s);
+void exec_check_partitions(ma_self self, envelope_ptr req,
+                           const sql::check_partitions& s);
+void exec_show_rebalance_status(ma_self self, envelope_ptr req,
+                                const sql::show_rebalance_status& s);
+void exec_clear_orphans(ma_self self, envelope_ptr req,
+                        const sql::clear_orphan_databases& s);
 
 /// Starts the heartbeat loop if it is not running.
 void arm_heartbeats(ma_self self);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
+#include <optional>
 #include <unordered_map>
 
 #include <caf/event_based_actor.hpp>
@@ -43,6 +45,16 @@ constexpr auto probe_every = std::chrono::seconds{1};
 constexpr uint64_t sync_check_timer = 1;
 constexpr uint64_t retransmit_timer = 2;
 constexpr auto retransmit_pause = std::chrono::milliseconds{20};
+constexpr uint64_t join_timer = 3;
+/// A replica that got no answer to its JoinRequest asks again after this.
+constexpr auto join_retry = std::chrono::milliseconds{100};
+constexpr auto join_timeout = std::chrono::seconds{2};
+/// Snapshot chunks: about this many bytes each, this many in flight.
+constexpr uint64_t chunk_bytes = 4 * 1024 * 1024;
+constexpr int chunk_window = 4;
+constexpr auto chunk_timeout = std::chrono::seconds{10};
+/// The master reports rebuild progress every this many chunks.
+constexpr uint64_t progress_every_chunks = 16;
 
 struct waiter {
   uint64_t lsn;
@@ -89,6 +101,37 @@ struct partition_state {
 
   // Replica side: requests acknowledged after the next flush.
   std::deque<envelope_ptr> replica_acks;
+  // A replica takes replication only once its master checked its history
+  // (rebuild.proto); an instance created empty for its master starts joined.
+  bool joined = false;
+  bool join_pending = false;
+  bool join_timer_armed = false;
+  struct incoming_snapshot {
+    uint64_t rebuild_id = 0;
+    uint64_t next_seq = 0;
+    storage::snapshot_data data;
+  };
+  std::optional<incoming_snapshot> incoming;
+  time_point last_chunk_at;
+  uint64_t discards = 0;
+
+  // Master side: the snapshot being streamed to a rebuilding replica.
+  struct outgoing_snapshot {
+    uint64_t id = 0;
+    std::string replica;
+    storage::snapshot_data snap;
+    std::map<std::string, std::string>::const_iterator next;
+    uint64_t seq = 0;
+    uint64_t acked_seq = 0; // chunks confirmed
+    uint64_t chunks = 0;    // 0 until the last chunk is built
+    int inflight = 0;
+    uint64_t bytes_total = 0;
+    uint64_t bytes_done = 0;
+    bool diverged = false;
+    std::string reason;
+  };
+  std::optional<outgoing_snapshot> outgoing;
+  uint64_t rebuild_seq = 0;
 
   bool flush_scheduled = false;
 
@@ -203,6 +246,7 @@ void step_down(self_ptr self, uint64_t newer_term) {
 }
 
 void replicate(self_ptr self);
+void pump_snapshot(self_ptr self);
 
 /// Forgets the send state so that every unconfirmed batch goes out again.
 void rewind_replication(partition_state& st) {
@@ -275,7 +319,7 @@ void seal_open_batch(partition_state& st) {
 
 void replicate(self_ptr self) {
   auto& st = self->state;
-  if (st.role != pb::MASTER || st.peer.empty() || st.deposed)
+  if (st.role != pb::MASTER || st.peer.empty() || st.deposed || st.outgoing)
     return;
   if (!st.unacked.empty()
       && st.unacked.front().env->replicate_request().prev_lsn()
@@ -386,7 +430,7 @@ void on_sync_check(self_ptr self) {
            && st.replica_match == st.cfg.store->flushed().lsn)
     request_sync_change(self, true);
   else if (!st.peer_in_sync && st.inflight == 0 && st.unacked.empty()
-           && now - st.last_probe_at >= probe_every) {
+           && !st.outgoing && now - st.last_probe_at >= probe_every) {
     st.last_probe_at = now;
     probe_replica(self);
   }
@@ -536,6 +580,13 @@ void on_replicate(self_ptr self, const envelope_ptr& env) {
     refuse(pb::FAILED, not_master_text(st));
     return;
   }
+  if (!st.joined) {
+    // Its history has not been checked: it might hold entries the master
+    // never had, which a plain prefix check would not see.
+    refuse(pb::FAILED, "partition " + st.label + " on leaf " + st.cfg.leaf
+                         + " has not joined its master yet");
+    return;
+  }
   st.term = term;
   auto* store = st.cfg.store.get();
   auto last = store->last().lsn;
@@ -634,17 +685,383 @@ void fill_state(partition_state& st, pb::InstanceState& out) {
     x->set_term(h.term);
     x->set_start_lsn(h.start_lsn);
   }
-  out.set_state(st.failure.empty() ? "online" : "failed: " + st.failure);
+  if (!st.failure.empty())
+    out.set_state("failed: " + st.failure);
+  else if (st.incoming)
+    out.set_state("rebuilding");
+  else if (st.role == pb::REPLICA && !st.joined)
+    out.set_state("joining");
+  else
+    out.set_state("online");
+  if (st.outgoing) {
+    out.set_rebuild_bytes_done(st.outgoing->bytes_done);
+    out.set_rebuild_bytes_total(st.outgoing->bytes_total);
+  }
   out.set_peer(st.peer);
   out.set_peer_in_sync(st.peer_in_sync);
   out.set_sync_durability(st.cfg.store->mode() == storage::durability::sync);
 }
 
+// -- rebuild (messages/rebuild.proto) ----------------------------------------
+
+void report_progress(self_ptr self, bool finished, bool failed,
+                     const std::string& error) {
+  auto& st = self->state;
+  if (!st.outgoing)
+    return;
+  auto& o = *st.outgoing;
+  auto env = make_envelope(st.label, st.term);
+  auto* body = env->mutable_rebuild_progress();
+  body->set_replica(o.replica);
+  body->set_bytes_done(o.bytes_done);
+  body->set_bytes_total(o.bytes_total);
+  body->set_finished(finished);
+  body->set_failed(failed);
+  body->set_error(error);
+  body->set_diverged(o.diverged);
+  body->set_reason(o.reason);
+  st.ep.send(self, st.cfg.ma_node, "ma", std::move(env));
+}
+
+void abort_rebuild(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  if (!st.outgoing)
+    return;
+  logger("partition")->warn("RebuildAborted {} replica {}: {}", st.ctx(),
+                            st.outgoing->replica, why);
+  report_progress(self, false, true, why);
+  st.outgoing.reset();
+}
+
+void arm_join_timer(self_ptr self) {
+  auto& st = self->state;
+  if (st.join_timer_armed)
+    return;
+  st.join_timer_armed = true;
+  self->delayed_send(self, join_retry, timer_atom::value, join_timer);
+}
+
+/// Replica: asks its master to check its history (step 2).
+void start_join(self_ptr self) {
+  auto& st = self->state;
+  if (st.role != pb::REPLICA || st.peer.empty() || st.joined
+      || st.join_pending || !st.failure.empty())
+    return;
+  st.join_pending = true;
+  st.incoming.reset();
+  auto env = make_envelope(st.label, st.term);
+  auto* body = env->mutable_join_request();
+  body->mutable_last()->set_term(st.cfg.store->last().term);
+  body->mutable_last()->set_lsn(st.cfg.store->last().lsn);
+  for (auto& h : st.cfg.store->history()) {
+    auto* x = body->add_history();
+    x->set_term(h.term);
+    x->set_start_lsn(h.start_lsn);
+  }
+  auto peer = st.peer;
+  st.ep.request(
+    self, peer, st.ep.actor(), std::move(env), join_timeout,
+    [self, peer](const envelope* rep) {
+      auto& st = self->state;
+      st.join_pending = false;
+      if (st.role != pb::REPLICA || st.peer != peer || st.joined)
+        return;
+      if (rep == nullptr || rep->join_reply().status() != pb::STATUS_OK) {
+        logger("partition")->debug("JoinRefused {} by {}: {}", st.ctx(), peer,
+                                   rep ? rep->join_reply().error()
+                                       : std::string{"no answer"});
+        arm_join_timer(self);
+        return;
+      }
+      const auto& body = rep->join_reply();
+      if (body.mode() == pb::CATCH_UP) {
+        st.joined = true;
+        logger("partition")->info("ReplicaJoined {} master {} catching up "
+                                  "from lsn {}",
+                                  st.ctx(), peer, st.cfg.store->last().lsn);
+        return;
+      }
+      // SNAPSHOT: chunks follow. If they stop coming, join again.
+      st.last_chunk_at = self->clock().now();
+      arm_join_timer(self);
+    });
+}
+
+void on_join_timer(self_ptr self) {
+  auto& st = self->state;
+  st.join_timer_armed = false;
+  if (st.role != pb::REPLICA || st.joined)
+    return;
+  if (!st.join_pending
+      && self->clock().now() - st.last_chunk_at >= join_timeout)
+    start_join(self);
+  arm_join_timer(self);
+}
+
+/// Master: decides between catch-up and rebuild (step 3).
+void on_join_request(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  const auto& req = env->join_request();
+  const auto& from = env->header().from().node();
+  auto rep = make_envelope(st.label, st.term);
+  auto* body = rep->mutable_join_reply();
+  if (!serving_master(st) || st.peer != from) {
+    body->set_status(pb::NOT_MASTER);
+    body->set_error("partition " + st.label + " on leaf " + st.cfg.leaf
+                    + " is not the master of a replica on " + from
+                    + " (yet)");
+    st.ep.reply(self, *env, std::move(rep));
+    return;
+  }
+  std::vector<storage::term_start> copy_hist;
+  for (auto& h : req.history())
+    copy_hist.push_back({h.term(), h.start_lsn()});
+  storage::log_position copy_last{req.last().term(), req.last().lsn()};
+  auto* store = st.cfg.store.get();
+  auto check = ha::check_divergence(copy_hist, copy_last, store->history(),
+                                    store->last());
+  // The first entry the master still holds in memory for the replica.
+  uint64_t first_kept = store->last().lsn + 1;
+  if (!st.unacked.empty())
+    first_kept = st.unacked.front().env->replicate_request().prev_lsn() + 1;
+  else if (st.open && st.open->replicate_request().entries_size() > 0)
+    first_kept = st.open->replicate_request().entries(0).lsn();
+  abort_rebuild(self, "the replica joined again");
+  if (!check.diverged && copy_last.lsn + 1 >= first_kept) {
+    while (!st.unacked.empty() && st.unacked.front().last_lsn <= copy_last.lsn)
+      st.unacked.pop_front();
+    st.replica_match = copy_last.lsn;
+    st.last_replica_progress = self->clock().now();
+    rewind_replication(st);
+    body->set_status(pb::STATUS_OK);
+    body->set_mode(pb::CATCH_UP);
+    st.ep.reply(self, *env, std::move(rep));
+    logger("partition")->info("ReplicaCatchingUp {} replica {} from lsn {}",
+                              st.ctx(), from, copy_last.lsn);
+    replicate(self);
+    return;
+  }
+  if (auto err = store->flush()) {
+    body->set_status(pb::FAILED);
+    body->set_error(err.to_string());
+    st.ep.reply(self, *env, std::move(rep));
+    return;
+  }
+  st.outgoing.emplace();
+  auto& o = *st.outgoing;
+  o.id = ++st.rebuild_seq;
+  o.replica = from;
+  o.snap = store->make_snapshot();
+  o.next = o.snap.rows.begin();
+  for (auto& kvp : o.snap.rows)
+    o.bytes_total += kvp.first.size() + kvp.second.size();
+  o.diverged = check.diverged;
+  o.reason = check.diverged
+               ? check.reason
+               : "the master no longer holds the entries after lsn "
+                   + std::to_string(copy_last.lsn) + " in memory";
+  // Everything up to the snapshot travels in it.
+  auto s_lsn = o.snap.position.lsn;
+  while (!st.unacked.empty() && st.unacked.front().last_lsn <= s_lsn)
+    st.unacked.pop_front();
+  st.open.reset();
+  rewind_replication(st);
+  body->set_status(pb::STATUS_OK);
+  body->set_mode(pb::SNAPSHOT);
+  body->set_diverged(check.diverged);
+  body->set_reason(o.reason);
+  st.ep.reply(self, *env, std::move(rep));
+  if (check.diverged)
+    LG_PROBE(diverged_copy_rebuilt, "a diverged copy is rebuilt");
+  logger("partition")->warn("RebuildStarted {} replica {} snapshot at lsn {} "
+                            "({} bytes): {}",
+                            st.ctx(), from, s_lsn, o.bytes_total, o.reason);
+  report_progress(self, false, false, {});
+  pump_snapshot(self);
+}
+
+void on_chunk_reply(self_ptr self, uint64_t id, uint64_t bytes,
+                    bool last, const envelope* rep) {
+  auto& st = self->state;
+  if (!st.outgoing || st.outgoing->id != id)
+    return;
+  auto& o = *st.outgoing;
+  if (rep == nullptr || rep->snapshot_chunk_reply().status() != pb::STATUS_OK) {
+    abort_rebuild(self, rep ? rep->snapshot_chunk_reply().error()
+                            : std::string{"a snapshot chunk timed out"});
+    return;
+  }
+  --o.inflight;
+  o.bytes_done += bytes;
+  ++o.acked_seq;
+  if (last) {
+    st.replica_match = o.snap.position.lsn;
+    auto now = self->clock().now();
+    st.last_replica_progress = now;
+    st.replica_heard_at = now;
+    logger("partition")->warn("RebuildFinished {} replica {} at lsn {} "
+                              "({} bytes)",
+                              st.ctx(), o.replica, st.replica_match,
+                              o.bytes_done);
+    report_progress(self, true, false, {});
+    st.outgoing.reset();
+    rewind_replication(st);
+    replicate(self);
+    return;
+  }
+  if (o.acked_seq % progress_every_chunks == 0)
+    report_progress(self, false, false, {});
+  pump_snapshot(self);
+}
+
+/// Master: keeps chunk_window snapshot chunks in flight (step 4).
+void pump_snapshot(self_ptr self) {
+  auto& st = self->state;
+  while (st.outgoing && st.outgoing->inflight < chunk_window
+         && st.outgoing->chunks == 0) {
+    auto& o = *st.outgoing;
+    auto env = make_envelope(st.label, st.term);
+    auto* body = env->mutable_snapshot_chunk();
+    body->set_rebuild_id(o.id);
+    body->set_seq(o.seq++);
+    body->set_total_bytes(o.bytes_total);
+    if (body->seq() == 0) {
+      body->set_diverged(o.diverged);
+      body->set_reason(o.reason);
+    }
+    uint64_t bytes = 0;
+    auto end = o.snap.rows.cend();
+    while (o.next != end && bytes < chunk_bytes) {
+      auto* row = body->add_rows();
+      row->set_key(o.next->first);
+      row->set_value(o.next->second);
+      bytes += o.next->first.size() + o.next->second.size();
+      ++o.next;
+    }
+    bool last = o.next == end;
+    if (last) {
+      o.chunks = o.seq;
+      body->set_last(true);
+      body->mutable_position()->set_term(o.snap.position.term);
+      body->mutable_position()->set_lsn(o.snap.position.lsn);
+      for (auto& h : o.snap.history) {
+        auto* x = body->add_history();
+        x->set_term(h.term);
+        x->set_start_lsn(h.start_lsn);
+      }
+    }
+    ++o.inflight;
+    auto id = o.id;
+    st.ep.request(self, o.replica, st.ep.actor(), std::move(env),
+                  chunk_timeout, [self, id, bytes, last](const envelope* r) {
+                    on_chunk_reply(self, id, bytes, last, r);
+                  });
+  }
+}
+
+/// Replica: moves a diverged copy aside, where an operator can inspect it.
+error discard_copy(self_ptr self, const std::string& reason) {
+  auto& st = self->state;
+  auto* store = st.cfg.store.get();
+  auto& fs = *st.cfg.store_fs;
+  auto to = st.cfg.discard_dir + "/" + st.cfg.database + "."
+            + std::to_string(st.cfg.ordinal) + "-t"
+            + std::to_string(store->last().term) + "-l"
+            + std::to_string(store->last().lsn) + "-"
+            + std::to_string(++st.discards) + "-"
+            + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                               self->clock().now().time_since_epoch())
+                               .count());
+  if (auto err = fs.make_dirs(st.cfg.discard_dir))
+    return err;
+  if (auto err = fs.rename(store->dir(), to))
+    return err;
+  pb::InstanceDescriptor desc;
+  desc.set_database(st.cfg.database);
+  desc.set_ordinal(st.cfg.ordinal);
+  desc.set_sync_durability(store->mode() == storage::durability::sync);
+  if (auto err = fs.make_dirs(store->dir()))
+    return err;
+  if (auto err = fs.write_atomic(store->dir() + "/descriptor.pb",
+                                 desc.SerializeAsString()))
+    return err;
+  LG_PROBE(diverged_copy_discarded, "a diverged copy was moved aside");
+  logger("partition")->warn("CopyDiscarded {} moved to {}: diverged from its "
+                            "master ({})",
+                            st.ctx(), to, reason);
+  return {};
+}
+
+void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  const auto& req = env->snapshot_chunk();
+  auto rep = make_envelope(st.label, st.term);
+  auto* body = rep->mutable_snapshot_chunk_reply();
+  body->set_seq(req.seq());
+  auto refuse = [&](const std::string& why) {
+    body->set_status(pb::FAILED);
+    body->set_error(why);
+    st.ep.reply(self, *env, std::move(rep));
+  };
+  if (st.role != pb::REPLICA || env->header().from().node() != st.peer
+      || env->header().term() < st.term || !st.failure.empty()) {
+    refuse("partition " + st.label + " on leaf " + st.cfg.leaf
+           + " does not take a snapshot from "
+           + env->header().from().node());
+    return;
+  }
+  st.last_chunk_at = self->clock().now();
+  if (req.seq() == 0) {
+    st.joined = false;
+    st.incoming.emplace();
+    st.incoming->rebuild_id = req.rebuild_id();
+    if (req.diverged()) {
+      if (auto err = discard_copy(self, req.reason())) {
+        st.incoming.reset();
+        refuse("could not move the diverged copy aside: " + err.to_string());
+        return;
+      }
+    }
+  } else if (!st.incoming || st.incoming->rebuild_id != req.rebuild_id()
+             || st.incoming->next_seq != req.seq()) {
+    refuse("snapshot chunk " + std::to_string(req.seq())
+           + " arrived out of order");
+    return;
+  }
+  auto& in = *st.incoming;
+  in.next_seq = req.seq() + 1;
+  auto& rows = in.data.rows;
+  for (auto& row : req.rows())
+    rows.emplace_hint(rows.end(), row.key(), row.value());
+  if (req.last()) {
+    in.data.position = {req.position().term(), req.position().lsn()};
+    for (auto& h : req.history())
+      in.data.history.push_back({h.term(), h.start_lsn()});
+    auto err = st.cfg.store->reset_to(in.data);
+    st.incoming.reset();
+    if (err) {
+      refuse("could not install the snapshot: " + err.to_string());
+      return;
+    }
+    st.joined = true;
+    st.write_ids.clear();
+    st.write_id_order.clear();
+    st.term = std::max(st.term, env->header().term());
+    logger("partition")->warn("ReplicaRebuilt {} from {} at lsn {} ({} rows)",
+                              st.ctx(), st.peer, st.cfg.store->last().lsn,
+                              st.cfg.store->rows().size());
+  }
+  body->set_status(pb::STATUS_OK);
+  st.ep.reply(self, *env, std::move(rep));
+}
+
 void become(self_ptr self, pb::Role role, uint64_t term,
-            const std::string& peer, bool peer_in_sync) {
+            const std::string& peer, bool peer_in_sync, bool fresh = false) {
   auto& st = self->state;
   if (st.role == pb::MASTER && role != pb::MASTER)
     fail_waiting(self, pb::NOT_MASTER, not_master_text(st));
+  if (st.outgoing && (role != pb::MASTER || peer != st.outgoing->replica))
+    abort_rebuild(self, "the master's role changed");
   // A master serves its rows: apply what it received as a replica.
   st.cfg.store->apply_pending();
   st.role = role;
@@ -662,6 +1079,15 @@ void become(self_ptr self, pb::Role role, uint64_t term,
   st.replica_match = last;
   st.last_replica_progress = self->clock().now();
   arm_sync_check(self);
+  st.incoming.reset();
+  if (role == pb::REPLICA && !peer.empty()) {
+    // An instance created empty for its master has nothing to check.
+    st.joined = fresh;
+    if (!fresh)
+      start_join(self);
+  } else {
+    st.joined = false;
+  }
 }
 
 void on_set_role(self_ptr self, const envelope_ptr& env) {
@@ -744,6 +1170,9 @@ partition_impl(self_ptr self, partition_config cfg) {
                    partition_actor_name(cfg.database, cfg.ordinal)};
   st.cfg = std::move(cfg);
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
+  // An instance created empty for its master has nothing to check; one
+  // created to replace a lost copy joins and is rebuilt.
+  bool created = st.cfg.create_request != nullptr && !st.cfg.rebuild;
   if (st.cfg.create_request) {
     auto req = std::move(st.cfg.create_request);
     auto rep = make_envelope(st.label);
@@ -759,7 +1188,8 @@ partition_impl(self_ptr self, partition_config cfg) {
     }
     st.ep.reply(self, *req, std::move(rep));
   }
-  become(self, st.cfg.role, st.cfg.term, st.cfg.peer, st.cfg.peer_in_sync);
+  become(self, st.cfg.role, st.cfg.term, st.cfg.peer, st.cfg.peer_in_sync,
+         /*fresh=*/created);
   st.term = std::max(st.term, st.cfg.store->last().term);
   return {
     [self](wire& msg) {
@@ -783,6 +1213,12 @@ partition_impl(self_ptr self, partition_config cfg) {
         case envelope::kPromoteRequest:
           on_promote(self, env);
           break;
+        case envelope::kJoinRequest:
+          on_join_request(self, env);
+          break;
+        case envelope::kSnapshotChunk:
+          on_snapshot_chunk(self, env);
+          break;
         case envelope::kInstanceStatusRequest: {
           auto rep = make_envelope(st.label, st.term);
           fill_state(st, *rep->mutable_instance_status_reply()->mutable_instance());
@@ -802,6 +1238,8 @@ partition_impl(self_ptr self, partition_config cfg) {
       } else if (id == retransmit_timer) {
         self->state.retransmit_armed = false;
         replicate(self);
+      } else if (id == join_timer) {
+        on_join_timer(self);
       }
     },
   };

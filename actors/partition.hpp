@@ -42,6 +42,10 @@ struct partition_config {
   envelope_ptr create_request;
   std::string descriptor;
   std::shared_ptr<storage::vfs> store_fs;
+  /// A replacement copy: created empty, then rebuilt from the master.
+  bool rebuild = false;
+  /// Where a diverged copy is moved aside before it is rebuilt.
+  std::string discard_dir;
 };
 
 /// Returns the actor name of a partition instance: "p/<db>/<ordinal>".

@@ -1,0 +1,817 @@
+// Leaf recovery and reattach, run by the master aggregator.
+//
+//   1. A leaf that starts says so twice: LeafHelloRequest(recovering) before
+//      it replays its storage (State `recovering`), then LeafHelloRequest
+//      with every instance it found on disk, or could not open.
+//   2. With auto_attach ON, or when the leaf was never declared offline, the
+//      aggregator attaches it (State `attaching`, then `online` once every
+//      instance has its role). With auto_attach OFF an offline leaf that
+//      comes back stays `detached` until ATTACH LEAF.
+//   3. Attaching classifies each instance on the leaf (ha::classify_recovered
+//      and the metadata):
+//      (a) the partition has no master on another online leaf: the copy is
+//          reintroduced as master, if it holds every acknowledged write (it
+//          was the master, or an in-sync replica). A copy that may lack
+//          acknowledged writes is not served; the partition stays offline
+//          until the leaf that holds them comes back.
+//      (b) the master is on the leaf's pair: the copy becomes its replica.
+//          The master checks its history and catches it up or rebuilds it
+//          (messages/rebuild.proto); the replica is in sync once the master
+//          says so (ReplicaSyncRequest).
+//      (c) the partition lives on leaves that are not its pair: the copy is
+//          an Orphan, never served, kept until CLEAR ORPHAN DATABASES.
+//      A copy that is missing or could not be opened (corrupt) is replaced
+//      by an empty replica rebuilt from the master (CreateInstanceRequest
+//      with rebuild set; the leaf moves the old files aside).
+//   4. DETACH LEAF fails the leaf's masters over to its pair (as a failure
+//      would, but on purpose) and tells its instances to stop serving.
+//
+//   leaf (restarted)        aggregator                  master (pair)
+//     |--Hello(recovering)--->|                              |
+//     |--Hello(instances)---->|  classify: (b)               |
+//     |<--SetRole(REPLICA)----|--SetRole(MASTER, peer)------>|
+//     |--JoinRequest---------------------------------------->|
+//     |<--SnapshotChunk... / ReplicateRequest ----------------|
+//     |                       |<--ReplicaSync(in_sync)-------|
+//
+// SingleStore ("Managing High Availability"): a recovered leaf's partitions
+// are reintroduced, become replicas of their pair's masters (rebuilt when
+// they diverged), or become orphans.
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <set>
+
+#include "actors/leaf.hpp"
+#include "actors/master_aggregator_state.hpp"
+#include "actors/partition.hpp"
+#include "base/log.hpp"
+#include "base/probes.hpp"
+#include "ha/recovery.hpp"
+
+namespace lg {
+
+namespace {
+
+constexpr size_t max_jobs = 4096;
+constexpr auto instance_op_timeout = std::chrono::seconds{10};
+constexpr auto status_timeout = std::chrono::seconds{1};
+
+using attach_done = std::function<void(const std::string& error,
+                                       const std::string& summary)>;
+
+bool leaf_up(master_aggregator_state& st, const std::string& addr) {
+  auto* leaf = find_leaf(st, addr);
+  return leaf != nullptr
+         && (leaf->state() == "online" || leaf->state() == "attaching");
+}
+
+/// One message the attach sends once the metadata is durable.
+struct order {
+  std::string leaf;
+  std::string db;
+  uint32_t ordinal = 0;
+  pb::Role role = pb::ROLE_NONE;
+  uint64_t term = 0;
+  std::string peer;
+  bool peer_in_sync = false;
+  bool create = false; ///< a new replica, rebuilt from the master
+  bool sync_durability = false;
+};
+
+struct attach_plan {
+  std::vector<order> orders;
+  size_t reintroduced = 0;
+  size_t replicas = 0;
+  size_t rebuilt = 0;
+  size_t orphans = 0;
+  std::vector<std::string> offline;
+};
+
+/// What the leaf's disk holds, by partition label; nullptr state for an
+/// instance that could not be opened.
+std::map<std::string, const pb::InstanceState*>
+disk_of(const leaf_runtime& rt) {
+  std::map<std::string, const pb::InstanceState*> result;
+  for (auto& inst : rt.hello_instances)
+    result[partition_label(inst.database(), inst.ordinal())] = &inst;
+  return result;
+}
+
+bool failed_copy(const pb::InstanceState* s) {
+  return s != nullptr && s->state().rfind("failed", 0) == 0;
+}
+
+/// Copies on the leaf of partitions that now live elsewhere (case c).
+std::vector<std::string> conflicts_of(master_aggregator_state& st,
+                                      const std::string& addr) {
+  std::vector<std::string> result;
+  auto& rt = st.runtime[addr];
+  for (auto& inst : rt.hello_instances) {
+    if (failed_copy(&inst))
+      continue;
+    auto* db = find_database(st, inst.database());
+    if (db == nullptr || inst.ordinal() >= db->parts().size())
+      continue;
+    auto& part = db->parts(static_cast<int>(inst.ordinal()));
+    bool mine = false;
+    bool others = false;
+    for (auto& m : part.instances()) {
+      if (m.leaf() == addr)
+        mine = true;
+      else if (m.role() != pb::ORPHAN)
+        others = true;
+    }
+    if (!mine && others)
+      result.push_back(partition_label(db->name(), part.ordinal()));
+  }
+  return result;
+}
+
+/// Decides what each instance on `addr` becomes (step 3) and updates the
+/// metadata accordingly.
+attach_plan plan_attach(ma_self self, const std::string& addr) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  attach_plan plan;
+  auto* leaf = find_leaf(st, addr);
+  auto& rt = st.runtime[addr];
+  auto disk = disk_of(rt);
+  for (auto& db : *st.meta.mutable_databases()) {
+    for (auto& part : *db.mutable_parts()) {
+      auto label = partition_label(db.name(), part.ordinal());
+      pb::InstanceMeta* mine = nullptr;
+      std::vector<ha::instance_view> others;
+      for (auto& inst : *part.mutable_instances()) {
+        if (inst.leaf() == addr) {
+          mine = &inst;
+          continue;
+        }
+        ha::instance_view v;
+        v.leaf = inst.leaf();
+        v.role = inst.role() == pb::MASTER    ? ha::instance_role::master
+                 : inst.role() == pb::REPLICA ? ha::instance_role::replica
+                                              : ha::instance_role::orphan;
+        v.in_sync = inst.in_sync();
+        v.leaf_online = leaf_up(st, inst.leaf());
+        others.push_back(v);
+      }
+      auto d = disk.find(label);
+      bool on_disk = rt.hello_seen ? d != disk.end() : mine != nullptr;
+      bool corrupt = on_disk && d != disk.end() && failed_copy(d->second);
+      auto master = master_of(part);
+      bool master_elsewhere = master != nullptr && master->leaf() != addr
+                              && leaf_up(st, master->leaf());
+      auto add = [&](pb::Role role, uint64_t term, const std::string& peer,
+                     bool in_sync) {
+        order o;
+        o.leaf = addr;
+        o.db = db.name();
+        o.ordinal = part.ordinal();
+        o.role = role;
+        o.term = term;
+        o.peer = peer;
+        o.peer_in_sync = in_sync;
+        o.sync_durability = db.sync_durability();
+        plan.orders.push_back(o);
+        return &plan.orders.back();
+      };
+      auto tell_master = [&] {
+        order o;
+        o.leaf = master->leaf();
+        o.db = db.name();
+        o.ordinal = part.ordinal();
+        o.role = pb::MASTER;
+        o.term = part.term();
+        o.peer = addr;
+        o.peer_in_sync = false;
+        plan.orders.push_back(o);
+      };
+      if (mine == nullptr) {
+        if (!on_disk || corrupt)
+          continue;
+        // (c) a copy of a partition that lives elsewhere.
+        auto* inst = part.add_instances();
+        inst->set_leaf(addr);
+        inst->set_role(pb::ORPHAN);
+        add(pb::ORPHAN, part.term(), "", false);
+        ++plan.orphans;
+        LG_PROBE(orphan_found, "a recovered copy became an orphan");
+        logger("ma")->warn("OrphanFound {} {} on {}: the partition lives on "
+                           "other leaves",
+                           st.ctx(), label, addr);
+        continue;
+      }
+      if (mine->role() == pb::ORPHAN) {
+        if (on_disk && !corrupt) {
+          add(pb::ORPHAN, part.term(), "", false);
+          ++plan.orphans;
+        }
+        continue;
+      }
+      if (!on_disk || corrupt) {
+        auto why = corrupt ? "could not be opened (" + d->second->state() + ")"
+                           : std::string{"is missing"};
+        if (master_elsewhere) {
+          // Replace it by a copy rebuilt from the master.
+          mine->set_role(pb::REPLICA);
+          mine->set_in_sync(false);
+          auto* o = add(pb::REPLICA, part.term(), master->leaf(), true);
+          o->create = true;
+          tell_master();
+          ++plan.rebuilt;
+          auto& job = start_job(st, now, "rebuild", db.name(), part.ordinal(),
+                                addr);
+          job.details = "the copy on " + addr + " " + why;
+          LG_PROBE(bad_copy_replaced, "a missing or corrupt copy is rebuilt");
+          logger("ma")->warn("CopyReplaced {} {} on {}: {}; rebuilding it "
+                             "from {}",
+                             st.ctx(), label, addr, why, master->leaf());
+        } else {
+          if (mine->role() == pb::MASTER || master == nullptr) {
+            part.set_offline(true);
+            part.set_offline_reason("partition " + label + " is offline: its "
+                                    "copy on leaf " + addr + " " + why);
+            plan.offline.push_back(label);
+          }
+          logger("ma")->error("CopyLost {} {} on {} {}", st.ctx(), label,
+                              addr, why);
+        }
+        continue;
+      }
+      auto rule = ha::classify_recovered(addr, leaf->pair(), others);
+      if (mine->role() == pb::MASTER && !master_elsewhere) {
+        // (a) the master came back.
+        part.set_offline(false);
+        part.clear_offline_reason();
+        auto peer = peer_of(part, *mine);
+        add(pb::MASTER, part.term(), peer.leaf, peer.in_sync);
+        ++plan.reintroduced;
+        LG_PROBE(partition_reintroduced,
+                 "an offline partition came back with its leaf");
+        continue;
+      }
+      if (rule == ha::recovery_rule::replica && master_elsewhere) {
+        // (b) the pair holds the master: become its replica.
+        mine->set_role(pb::REPLICA);
+        mine->set_in_sync(false);
+        add(pb::REPLICA, part.term(), master->leaf(), true);
+        tell_master();
+        ++plan.replicas;
+        start_job(st, now, "attach", db.name(), part.ordinal(), addr);
+        continue;
+      }
+      if (rule == ha::recovery_rule::orphan || master_elsewhere) {
+        // (c) the partition moved to leaves that are not this one's pair.
+        mine->set_role(pb::ORPHAN);
+        mine->set_in_sync(false);
+        add(pb::ORPHAN, part.term(), "", false);
+        ++plan.orphans;
+        LG_PROBE(orphan_found, "a recovered copy became an orphan");
+        continue;
+      }
+      // (a) no master anywhere online.
+      if (mine->in_sync() || master == nullptr) {
+        auto term = part.term() + 1;
+        if (master != nullptr) {
+          master->set_role(pb::REPLICA);
+          master->set_in_sync(false);
+        }
+        mine->set_role(pb::MASTER);
+        part.set_term(term);
+        part.set_offline(false);
+        part.clear_offline_reason();
+        add(pb::MASTER, term, master ? master->leaf() : std::string{}, false);
+        ++plan.reintroduced;
+        LG_PROBE(replica_reintroduced_as_master,
+                 "an in-sync copy came back while its master's leaf is down");
+        logger("ma")->warn("PartitionReintroduced {} {} on {} as master, term "
+                           "{}",
+                           st.ctx(), label, addr, term);
+        continue;
+      }
+      part.set_offline(true);
+      part.set_offline_reason(
+        "partition " + label + " is offline: the copy on leaf " + addr
+        + " may lack acknowledged writes, which leaf " + master->leaf()
+        + " holds; bring that leaf back");
+      plan.offline.push_back(label);
+    }
+  }
+  return plan;
+}
+
+void send_order(ma_self self, const order& o,
+                std::function<void(const std::string&)> done) {
+  auto& st = self->state;
+  if (!o.create) {
+    set_role(self, o.leaf, o.db, o.ordinal, o.role, o.term, o.peer,
+             o.peer_in_sync, [done, o](const envelope* rep) {
+               if (rep == nullptr)
+                 done("no answer from " + o.leaf + " for "
+                      + partition_label(o.db, o.ordinal));
+               else if (rep->set_role_reply().status() != pb::STATUS_OK)
+                 done(rep->set_role_reply().error());
+               else
+                 done({});
+             });
+    return;
+  }
+  auto env = make_envelope(partition_label(o.db, o.ordinal), o.term);
+  auto* body = env->mutable_create_instance_request();
+  body->set_database(o.db);
+  body->set_ordinal(o.ordinal);
+  body->set_sync_durability(o.sync_durability);
+  body->set_role(o.role);
+  body->set_term(o.term);
+  body->set_peer(o.peer);
+  body->set_rebuild(true);
+  body->set_sync_replication_timeout_ms(
+    global_int(st, "sync_replication_timeout_ms"));
+  st.ep.request(self, o.leaf, leaf_actor_name(), std::move(env),
+                instance_op_timeout, [done, o](const envelope* rep) {
+                  if (rep == nullptr)
+                    done("no answer from " + o.leaf);
+                  else if (rep->create_instance_reply().status()
+                           != pb::STATUS_OK)
+                    done(rep->create_instance_reply().error());
+                  else
+                    done({});
+                });
+}
+
+/// Attaches `addr` (steps 2 and 3); `done` gets an error or a summary.
+void attach_leaf(ma_self self, const std::string& addr, bool force,
+                 attach_done done) {
+  auto& st = self->state;
+  auto* leaf = find_leaf(st, addr);
+  auto conflicts = conflicts_of(st, addr);
+  if (!force && !conflicts.empty()) {
+    std::string list;
+    for (auto& c : conflicts)
+      list += (list.empty() ? "" : ", ") + c;
+    done("leaf " + addr + " holds copies of partitions that now live on "
+           + "other leaves (" + list + "); ATTACH LEAF ... FORCE keeps them "
+           + "as orphans",
+         {});
+    return;
+  }
+  leaf->set_state("attaching");
+  logger("ma")->info("LeafAttaching {} {}", st.ctx(), addr);
+  auto plan = std::make_shared<attach_plan>(plan_attach(self, addr));
+  persist_then(self, [self, addr, plan, done] {
+    auto cd = std::make_shared<countdown>();
+    cd->remaining = plan->orders.size() + 1;
+    cd->done = [self, addr, plan, done](std::vector<std::string> errors) {
+      auto& st = self->state;
+      auto* leaf = find_leaf(st, addr);
+      if (leaf != nullptr && leaf->state() == "attaching") {
+        leaf->set_state("online");
+        st.runtime[addr].last_reply = self->clock().now();
+        arm_heartbeats(self);
+      }
+      persist(self);
+      std::string summary = std::to_string(plan->reintroduced)
+                            + " reintroduced, " + std::to_string(plan->replicas)
+                            + " replicas attached, "
+                            + std::to_string(plan->rebuilt) + " rebuilt, "
+                            + std::to_string(plan->orphans) + " orphans";
+      if (!plan->offline.empty())
+        summary += ", " + std::to_string(plan->offline.size()) + " offline";
+      logger("ma")->info("LeafAttached {} {}: {}", st.ctx(), addr, summary);
+      for (auto& e : errors)
+        logger("ma")->warn("AttachStepFailed {} {}: {}", st.ctx(), addr, e);
+      done(errors.empty() ? std::string{} : errors.front(), summary);
+    };
+    for (auto& o : plan->orders)
+      send_order(self, o, [cd](const std::string& err) {
+        cd->finish_one(err);
+      });
+    cd->finish_one();
+  });
+}
+
+std::string hex64(uint64_t x) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, x);
+  return buf;
+}
+
+} // namespace
+
+rebuild_job& start_job(master_aggregator_state& st, time_point now,
+                       const std::string& action, const std::string& db,
+                       uint32_t ordinal, const std::string& leaf) {
+  end_jobs(st, now, leaf, "failed", "superseded", db, ordinal);
+  if (st.jobs.size() >= max_jobs)
+    st.jobs.erase(st.jobs.begin());
+  rebuild_job job;
+  job.action = action;
+  job.db = db;
+  job.ordinal = ordinal;
+  job.leaf = leaf;
+  job.started = now;
+  st.jobs.push_back(std::move(job));
+  return st.jobs.back();
+}
+
+void end_jobs(master_aggregator_state& st, time_point now,
+              const std::string& leaf, const std::string& status,
+              const std::string& details, const std::string& db,
+              int64_t ordinal) {
+  for (auto& job : st.jobs) {
+    if (job.status != "running" || job.leaf != leaf)
+      continue;
+    if (!db.empty()
+        && (job.db != db || static_cast<int64_t>(job.ordinal) != ordinal))
+      continue;
+    job.status = status;
+    job.finished = now;
+    if (!details.empty())
+      job.details += (job.details.empty() ? "" : "; ") + details;
+  }
+}
+
+void on_leaf_hello(ma_self self, const envelope_ptr& req) {
+  auto& st = self->state;
+  const auto& hello = req->leaf_hello_request();
+  auto rep = make_envelope();
+  auto* body = rep->mutable_leaf_hello_reply();
+  auto leaf = find_leaf(st, hello.leaf());
+  if (leaf == nullptr) {
+    body->set_status(pb::UNKNOWN);
+    body->set_error("leaf " + hello.leaf() + " is not in the cluster");
+    st.ep.reply(self, *req, std::move(rep));
+    return;
+  }
+  body->set_status(pb::STATUS_OK);
+  if (!hello.recovering()) // the early hello is a one-way notice
+    st.ep.reply(self, *req, std::move(rep));
+  auto addr = hello.leaf();
+  auto& rt = st.runtime[addr];
+  rt.last_reply = self->clock().now();
+  monitor_leaf(self, addr);
+  if (hello.recovering()) {
+    if (leaf->state() == "offline") {
+      leaf->set_state("recovering");
+      leaf->set_incarnation(hello.incarnation());
+      persist(self);
+    }
+    logger("ma")->info("LeafRecovering {} {} incarnation={}", st.ctx(), addr,
+                       hello.incarnation());
+    return;
+  }
+  leaf->set_incarnation(hello.incarnation());
+  rt.hello_seen = true;
+  rt.hello_instances.assign(hello.instances().begin(),
+                            hello.instances().end());
+  auto state = leaf->state();
+  logger("ma")->info("LeafBack {} {} incarnation={} ({} instances), was {}",
+                     st.ctx(), addr, hello.incarnation(),
+                     hello.instances_size(), state);
+  if (state == "detached"
+      || ((state == "offline" || state == "recovering")
+          && !global_bool(st, "auto_attach"))) {
+    leaf->set_state("detached");
+    persist(self);
+    logger("ma")->warn("LeafDetached {} {}: auto_attach is OFF or the leaf "
+                       "was detached; run ATTACH LEAF",
+                       st.ctx(), addr);
+    return;
+  }
+  attach_leaf(self, addr, /*force=*/true,
+              [](const std::string&, const std::string&) {});
+}
+
+void on_rebuild_progress(ma_self self, const envelope_ptr& env) {
+  auto& st = self->state;
+  const auto& p = env->rebuild_progress();
+  const auto& label = env->header().partition();
+  for (auto& job : st.jobs) {
+    if (job.status != "running" || job.leaf != p.replica()
+        || partition_label(job.db, job.ordinal) != label)
+      continue;
+    if (job.action == "attach")
+      job.action = "rebuild";
+    job.bytes_done = p.bytes_done();
+    job.bytes_total = p.bytes_total();
+    if (p.diverged() && !job.diverged) {
+      job.diverged = true;
+      job.details += (job.details.empty() ? "" : "; ")
+                     + std::string{"diverged: "} + p.reason();
+    }
+    if (p.failed()) {
+      job.status = "failed";
+      job.finished = self->clock().now();
+      job.details += (job.details.empty() ? "" : "; ") + p.error();
+    } else if (p.finished() && job.diverged) {
+      job.diverged = false; // the new copy no longer diverges
+    }
+  }
+}
+
+void exec_attach_leaf(ma_self self, envelope_ptr req,
+                      const sql::attach_leaf& s) {
+  auto& st = self->state;
+  std::vector<std::string> targets;
+  if (s.leaf) {
+    auto addr = s.leaf->to_string();
+    auto* leaf = find_leaf(st, addr);
+    if (leaf == nullptr) {
+      reply_result(self, *req, make_failure(sql::errc::unknown_leaf,
+                                            "leaf " + addr
+                                              + " is not in the cluster"));
+      return;
+    }
+    if (leaf->state() != "detached") {
+      reply_result(self, *req,
+                   make_failure(sql::errc::conflict,
+                                "leaf " + addr + " is " + leaf->state()
+                                  + ", not detached; only a detached leaf "
+                                    "can be attached"));
+      return;
+    }
+    targets.push_back(addr);
+  } else {
+    for (auto& l : st.meta.leaves())
+      if (l.state() == "detached")
+        targets.push_back(l.address());
+  }
+  if (targets.empty()) {
+    reply_result(self, *req, make_message(rows_affected(0)));
+    return;
+  }
+  struct outcome {
+    size_t remaining;
+    std::vector<std::string> errors;
+    std::vector<std::string> summaries;
+  };
+  auto out = std::make_shared<outcome>();
+  out->remaining = targets.size();
+  for (auto& addr : targets) {
+    attach_leaf(self, addr, s.force,
+                [self, req, out, addr](const std::string& err,
+                                       const std::string& summary) {
+                  if (!err.empty())
+                    out->errors.push_back(err);
+                  else
+                    out->summaries.push_back(addr + ": " + summary);
+                  if (--out->remaining > 0)
+                    return;
+                  if (!out->errors.empty()) {
+                    reply_result(self, *req,
+                                 make_failure(sql::errc::conflict,
+                                              out->errors.front()));
+                    return;
+                  }
+                  std::string text;
+                  for (auto& x : out->summaries)
+                    text += (text.empty() ? "" : "; ") + x;
+                  reply_result(self, *req, make_message("Query OK, " + text));
+                });
+  }
+}
+
+void exec_detach_leaf(ma_self self, envelope_ptr req,
+                      const sql::detach_leaf& s) {
+  auto& st = self->state;
+  auto addr = s.leaf.to_string();
+  auto* leaf = find_leaf(st, addr);
+  if (leaf == nullptr) {
+    reply_result(self, *req, make_failure(sql::errc::unknown_leaf,
+                                          "leaf " + addr
+                                            + " is not in the cluster"));
+    return;
+  }
+  if (leaf->state() != "online") {
+    reply_result(self, *req,
+                 make_failure(sql::errc::conflict,
+                              "leaf " + addr + " is " + leaf->state()
+                                + ", not online; only an online leaf can "
+                                  "be detached"));
+    return;
+  }
+  // A master whose replica is out of sync would go offline: refuse.
+  std::string stuck;
+  for (auto& db : st.meta.databases())
+    for (auto& part : db.parts())
+      for (auto& inst : part.instances()) {
+        if (inst.leaf() != addr || inst.role() != pb::MASTER)
+          continue;
+        auto peer = peer_of(part, inst);
+        if (!peer.leaf.empty() && (!peer.in_sync || !leaf_up(st, peer.leaf)))
+          stuck += (stuck.empty() ? "" : ", ")
+                   + partition_label(db.name(), part.ordinal());
+      }
+  if (!stuck.empty()) {
+    reply_result(self, *req,
+                 make_failure(sql::errc::conflict,
+                              "DETACH LEAF " + addr + " would take "
+                                + "partitions offline whose replica is not "
+                                + "in sync: " + stuck
+                                + "; wait for them to catch up"));
+    return;
+  }
+  leaf_failed(self, addr, "DETACH LEAF", /*detach=*/true);
+  persist_then(self, [self, req] {
+    reply_result(self, *req, make_message(rows_affected(1)));
+  });
+}
+
+void exec_check_partitions(ma_self self, envelope_ptr req,
+                           const sql::check_partitions& s) {
+  auto& st = self->state;
+  auto* db = find_database(st, s.database);
+  if (db == nullptr) {
+    reply_result(self, *req, make_failure(sql::errc::unknown_database,
+                                          "unknown database '" + s.database
+                                            + "'"));
+    return;
+  }
+  struct item {
+    uint32_t ordinal;
+    pb::InstanceMeta inst;
+    bool part_offline;
+    bool up;
+    bool got = false;
+    pb::InstanceState state;
+  };
+  auto items = std::make_shared<std::vector<item>>();
+  for (auto& part : db->parts())
+    for (auto& inst : part.instances())
+      items->push_back({part.ordinal(), inst, part.offline(),
+                        leaf_up(st, inst.leaf())});
+  auto name = s.database;
+  auto cd = std::make_shared<countdown>();
+  cd->remaining = items->size() + 1;
+  cd->done = [self, req, items, name](std::vector<std::string>) {
+    auto& st = self->state;
+    std::vector<std::vector<std::string>> rows;
+    for (auto& it : *items) {
+      auto hp = split_address(it.inst.leaf());
+      std::string status;
+      bool diverged = false;
+      for (auto& job : st.jobs)
+        if (job.status == "running" && job.db == name
+            && job.ordinal == it.ordinal && job.leaf == it.inst.leaf()
+            && job.diverged)
+          diverged = true;
+      if (!it.up || !it.got)
+        status = "offline";
+      else if (it.inst.role() == pb::ORPHAN)
+        status = "orphan";
+      else if (it.inst.role() == pb::MASTER)
+        status = it.part_offline ? "offline" : "in_sync";
+      else if (diverged)
+        status = "diverged";
+      else if (it.inst.in_sync())
+        status = "in_sync";
+      else
+        status = "catching_up";
+      std::string term = "NULL", position = "NULL", checksum = "NULL";
+      if (it.got) {
+        term = std::to_string(it.state.term());
+        position = std::to_string(it.state.position().term()) + ":"
+                   + std::to_string(it.state.position().lsn());
+        checksum = hex64(it.state.checksum());
+      }
+      rows.push_back({std::to_string(it.ordinal), hp.first, hp.second,
+                      role_text(it.inst.role()), term, position, checksum,
+                      status});
+    }
+    reply_result(self, *req,
+                 make_table({"Ordinal", "Host", "Port", "Role", "Term",
+                             "Position", "Checksum", "Status"},
+                            rows));
+  };
+  for (size_t i = 0; i < items->size(); ++i) {
+    auto& it = (*items)[i];
+    if (!it.up) {
+      cd->finish_one();
+      continue;
+    }
+    auto env = make_envelope(partition_label(name, it.ordinal));
+    env->mutable_instance_status_request();
+    st.ep.request(self, it.inst.leaf(), partition_actor_name(name, it.ordinal),
+                  std::move(env), status_timeout,
+                  [cd, items, i](const envelope* rep) {
+                    if (rep != nullptr && rep->has_instance_status_reply()) {
+                      (*items)[i].state = rep->instance_status_reply()
+                                            .instance();
+                      (*items)[i].got = true;
+                    }
+                    cd->finish_one();
+                  });
+  }
+  cd->finish_one();
+}
+
+void exec_show_rebalance_status(ma_self self, envelope_ptr req,
+                                const sql::show_rebalance_status& s) {
+  auto& st = self->state;
+  if (find_database(st, s.database) == nullptr) {
+    reply_result(self, *req, make_failure(sql::errc::unknown_database,
+                                          "unknown database '" + s.database
+                                            + "'"));
+    return;
+  }
+  auto now = self->clock().now();
+  std::vector<std::vector<std::string>> rows;
+  for (auto& job : st.jobs) {
+    if (job.db != s.database)
+      continue;
+    auto hp = split_address(job.leaf);
+    auto end = job.status == "running" ? now : job.finished;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                end - job.started)
+                .count();
+    std::string progress = "NULL";
+    if (job.bytes_total > 0) {
+      char buf[16];
+      std::snprintf(buf, sizeof(buf), "%.1f%%",
+                    100.0 * static_cast<double>(job.bytes_done)
+                      / static_cast<double>(job.bytes_total));
+      progress = buf;
+    } else if (job.status == "success") {
+      progress = "100.0%";
+    }
+    rows.push_back({job.action, std::to_string(job.ordinal), hp.first,
+                    hp.second, job.status, std::to_string(job.bytes_done),
+                    std::to_string(job.bytes_total), progress,
+                    std::to_string(ms),
+                    job.details.empty() ? "NULL" : job.details});
+  }
+  reply_result(self, *req,
+               make_table({"Action", "Ordinal", "Host", "Port", "Status",
+                           "Bytes_Copied", "Bytes_Total", "Progress",
+                           "Running_Time_Ms", "Details"},
+                          rows));
+}
+
+void exec_clear_orphans(ma_self self, envelope_ptr req,
+                        const sql::clear_orphan_databases& s) {
+  auto& st = self->state;
+  std::vector<std::vector<std::string>> rows;
+  struct victim {
+    std::string db;
+    uint32_t ordinal;
+    std::string leaf;
+  };
+  std::vector<victim> victims;
+  for (auto& db : st.meta.databases()) {
+    for (auto& part : db.parts()) {
+      // The partition is safe without its orphans only if a master serves
+      // it from an online leaf.
+      bool served = false;
+      for (auto& inst : part.instances())
+        if (inst.role() == pb::MASTER && leaf_up(st, inst.leaf())
+            && !part.offline())
+          served = true;
+      for (auto& inst : part.instances()) {
+        if (inst.role() != pb::ORPHAN)
+          continue;
+        auto hp = split_address(inst.leaf());
+        rows.push_back({db.name(), std::to_string(part.ordinal()), hp.first,
+                        hp.second,
+                        served ? "DROP"
+                               : "KEEP (the last copy of its partition)"});
+        if (served)
+          victims.push_back({db.name(), part.ordinal(), inst.leaf()});
+      }
+    }
+  }
+  auto table = make_table({"Database_Name", "Ordinal", "Host", "Port",
+                           "Action"},
+                          rows);
+  if (s.explain || victims.empty()) {
+    reply_result(self, *req, table);
+    return;
+  }
+  for (auto& v : victims) {
+    auto* db = find_database(st, v.db);
+    auto& part = *db->mutable_parts(static_cast<int>(v.ordinal));
+    auto* insts = part.mutable_instances();
+    insts->erase(std::remove_if(insts->begin(), insts->end(),
+                                [&](const pb::InstanceMeta& m) {
+                                  return m.leaf() == v.leaf
+                                         && m.role() == pb::ORPHAN;
+                                }),
+                 insts->end());
+  }
+  persist_then(self, [self, req, victims, table] {
+    auto& st = self->state;
+    for (auto& v : victims) {
+      auto env = make_envelope(partition_label(v.db, v.ordinal));
+      auto* body = env->mutable_drop_instance_request();
+      body->set_database(v.db);
+      body->set_ordinal(v.ordinal);
+      st.ep.request(self, v.leaf, leaf_actor_name(), std::move(env),
+                    instance_op_timeout, [](const envelope*) {});
+      logger("ma")->warn("OrphanDropped {} {} on {}", st.ctx(),
+                         partition_label(v.db, v.ordinal), v.leaf);
+    }
+    reply_result(self, *req, table);
+  });
+}
+
+} // namespace lg
