@@ -246,6 +246,21 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         part.clear_offline_reason();
         auto peer = peer_of(part, *mine);
         add(pb::MASTER, part.term(), peer.leaf, peer.in_sync);
+        if (!peer.leaf.empty() && leaf_up(st, peer.leaf)) {
+          // Its replica's leaf is already back: point it at this master.
+          order o;
+          o.leaf = peer.leaf;
+          o.db = db.name();
+          o.ordinal = part.ordinal();
+          o.role = pb::REPLICA;
+          o.term = part.term();
+          o.peer = addr;
+          o.peer_in_sync = true;
+          plan.orders.push_back(o);
+          if (!peer.in_sync)
+            start_job(st, now, "attach", db.name(), part.ordinal(),
+                      peer.leaf);
+        }
         ++plan.reintroduced;
         LG_PROBE(partition_reintroduced,
                  "an offline partition came back with its leaf");

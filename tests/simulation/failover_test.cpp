@@ -9,13 +9,8 @@ using lg::test::sim_cluster;
 
 namespace {
 
-/// Keys that hash to each ordinal of a database with `partitions`.
 std::string key_on(uint32_t ordinal, uint32_t partitions) {
-  for (int i = 0;; ++i) {
-    auto key = "key" + std::to_string(i);
-    if (partition_of(key, partitions) == ordinal)
-      return key;
-  }
+  return sim_cluster::key_on(ordinal, partitions);
 }
 
 } // namespace

@@ -9,6 +9,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "actors/result.hpp"
+#include "base/hash.hpp"
 #include "base/probes.hpp"
 #include "cluster/local_cluster.hpp"
 #include "storage/partition_store.hpp"
@@ -137,6 +138,41 @@ public:
                           (report.ok() ? std::string{}
                                        : report.err().to_string()));
     return store;
+  }
+
+  /// A key that hashes to `ordinal` in a database of `partitions`.
+  static std::string key_on(uint32_t ordinal, uint32_t partitions,
+                            int skip = 0) {
+    for (int i = 0;; ++i) {
+      auto key = "key" + std::to_string(i);
+      if (partition_of(key, partitions) == ordinal && skip-- == 0)
+        return key;
+    }
+  }
+
+  /// The rows of CHECK PARTITIONS ON db.
+  pb::ResultSet check(const std::string& db) {
+    return ok("CHECK PARTITIONS ON " + db);
+  }
+
+  /// True when every instance of `db` reports `in_sync`.
+  bool all_in_sync(const std::string& db) {
+    auto rs = check(db);
+    for (auto& row : rs.rows())
+      if (row.cells(7) != "in_sync")
+        return false;
+    return rs.rows_size() > 0;
+  }
+
+  /// Waits (in virtual time) until every instance of `db` is in sync.
+  bool wait_in_sync(const std::string& db,
+                    std::chrono::milliseconds limit = std::chrono::seconds{20}) {
+    return cluster_->run_until([&] { return all_in_sync(db); }, limit);
+  }
+
+  /// The data directory of the leaf on `port`.
+  static std::string leaf_dir(int port) {
+    return "/sim/leaves/127.0.0.1_" + std::to_string(port);
   }
 
   /// The count of a rare-path probe (0 when never reached).

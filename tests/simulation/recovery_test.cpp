@@ -1,0 +1,368 @@
+// Leaf recovery and reattach (recovery_round, rebuild.proto), on the
+// deterministic scheduler in virtual time.
+#include <map>
+
+#include "cluster/workload.hpp"
+#include "sim_cluster.hpp"
+
+using namespace lg;
+using lg::test::sim_cluster;
+
+namespace {
+
+const std::string leaf1 = "'127.0.0.1':10001";
+const std::string leaf2 = "'127.0.0.1':10002";
+
+/// The first ordinal of `db` whose master is on `port`.
+int master_on(sim_cluster& c, const std::string& db, int partitions,
+              int port) {
+  for (int i = 0; i < partitions; ++i)
+    if (c.master_port(db, i) == std::to_string(port))
+      return i;
+  return -1;
+}
+
+/// Every copy of each partition has the same checksum.
+void expect_equal_checksums(sim_cluster& c, const std::string& db) {
+  auto rs = c.check(db);
+  std::map<std::string, std::string> by_ordinal;
+  for (auto& row : rs.rows()) {
+    if (row.cells(3) == "Orphan")
+      continue;
+    auto& sum = by_ordinal[row.cells(0)];
+    BOOST_TEST_CONTEXT("partition " << db << ":" << row.cells(0) << " on "
+                                    << row.cells(2)) {
+      BOOST_TEST(row.cells(6) != "NULL");
+      if (sum.empty())
+        sum = row.cells(6);
+      else
+        BOOST_TEST(row.cells(6) == sum);
+    }
+  }
+}
+
+/// The role of the copy of db:ordinal on `port` in CHECK PARTITIONS.
+std::string role_on(sim_cluster& c, const std::string& db, int ordinal,
+                    int port) {
+  auto rs = c.check(db);
+  for (auto& row : rs.rows())
+    if (row.cells(0) == std::to_string(ordinal)
+        && row.cells(2) == std::to_string(port))
+      return row.cells(3);
+  return "<none>";
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(recovery)
+
+BOOST_AUTO_TEST_CASE(redundancy_1_leaf_is_reintroduced_with_its_data) {
+  sim_cluster c{2, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4')");
+  c.ok("KILL LEAF " + leaf1);
+  BOOST_TEST(c.leaf_state(10001) == "offline");
+  c.ok("RESTART LEAF " + leaf1);
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return c.leaf_state(10001) == "online"; },
+    std::chrono::seconds{2}));
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "4");
+  BOOST_TEST(c.all_in_sync("db"));
+}
+
+BOOST_AUTO_TEST_CASE(copy_whose_pair_holds_the_master_becomes_its_replica) {
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4')");
+  c.ok("KILL LEAF " + leaf1);
+  c.ok("INSERT INTO db VALUES ('e','5'),('f','6')");
+  c.ok("RESTART LEAF " + leaf1);
+  // (b): every copy on the recovered leaf is now a replica of its pair.
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  for (int i = 0; i < 4; ++i) {
+    BOOST_TEST(role_on(c, "db", i, 10001) == "Replica");
+    BOOST_TEST(role_on(c, "db", i, 10002) == "Master");
+  }
+  expect_equal_checksums(c, "db");
+  BOOST_TEST(c.leaf_state(10001) == "online");
+  // The rebuilt replicas are synchronous again: losing the pair now fails
+  // over to them with nothing lost.
+  c.ok("KILL LEAF " + leaf2);
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "6");
+}
+
+BOOST_AUTO_TEST_CASE(only_copy_is_reintroduced_as_master_when_pair_is_down) {
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4')");
+  c.ok("KILL LEAF " + leaf1); // its masters fail over to 10002
+  c.ok("INSERT INTO db VALUES ('e','5')");
+  c.ok("KILL LEAF " + leaf2); // no in-sync copy left: offline
+  c.fails("SELECT COUNT(*) FROM db");
+  // (a): 10002 held every acknowledged write; it comes back as master of
+  // all four partitions.
+  c.ok("RESTART LEAF " + leaf2);
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return c.leaf_state(10002) == "online"; },
+    std::chrono::seconds{2}));
+  for (int i = 0; i < 4; ++i)
+    BOOST_TEST(c.master_port("db", i) == "10002");
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "5");
+  // 10001 lacks the last write: it must not have been made master, and it
+  // returns as a replica.
+  c.ok("RESTART LEAF " + leaf1);
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  expect_equal_checksums(c, "db");
+}
+
+BOOST_AUTO_TEST_CASE(copy_that_may_lack_acknowledged_writes_is_not_served) {
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 2");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2')");
+  c.ok("KILL LEAF " + leaf1); // 10002 takes over all masters
+  c.ok("INSERT INTO db VALUES ('c','3')");
+  c.ok("KILL LEAF " + leaf2);
+  // 10001 comes back alone: its copies miss 'c', which 10002 acknowledged.
+  c.ok("RESTART LEAF " + leaf1);
+  c.ok("SLEEP 100");
+  auto err = c.fails("SELECT COUNT(*) FROM db");
+  BOOST_TEST(err.find("127.0.0.1:10002") != std::string::npos);
+  c.ok("RESTART LEAF " + leaf2);
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "3");
+}
+
+BOOST_AUTO_TEST_CASE(diverged_copy_is_discarded_and_rebuilt) {
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 2");
+  int ord = master_on(c, "db", 2, 10001);
+  BOOST_REQUIRE(ord >= 0);
+  auto key = sim_cluster::key_on(static_cast<uint32_t>(ord), 2);
+  c.ok("INSERT INTO db VALUES ('" + key + "','acked')");
+  // The master logs a write its replica never receives; it is never
+  // acknowledged (the client gives up first).
+  c.ok("SET GLOBAL request_timeout_ms = 300");
+  c.cluster().transport().cut_link("127.0.0.1:10001", "127.0.0.1:10002");
+  auto lost = sim_cluster::key_on(static_cast<uint32_t>(ord), 2, 1);
+  c.fails("INSERT INTO db VALUES ('" + lost + "','never acknowledged')");
+  c.ok("KILL LEAF " + leaf1);
+  c.cluster().transport().heal_link("127.0.0.1:10001", "127.0.0.1:10002");
+  c.ok("SET GLOBAL request_timeout_ms = 10000");
+  // The replica is promoted and written to under the new term.
+  c.ok("INSERT INTO db VALUES ('" + key + "','after failover')");
+  auto discarded_before = sim_cluster::probe_count("diverged_copy_discarded");
+  c.ok("RESTART LEAF " + leaf1);
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  BOOST_TEST(sim_cluster::probe_count("diverged_copy_discarded")
+             == discarded_before + 1);
+  // Moved aside, not deleted.
+  auto aside = c.fs().list_dir(sim_cluster::leaf_dir(10001) + "/discarded");
+  BOOST_REQUIRE(aside.ok());
+  BOOST_TEST(aside->size() == 1u);
+  expect_equal_checksums(c, "db");
+  auto rs = c.ok("SELECT * FROM db");
+  std::map<std::string, std::string> rows;
+  for (auto& row : rs.rows())
+    rows[row.cells(0)] = row.cells(1);
+  BOOST_TEST(rows[key] == "after failover");
+  BOOST_TEST(rows.count(lost) == 0u);
+  // The rebuilt copy holds the same data: fail back onto it.
+  c.ok("KILL LEAF " + leaf2);
+  auto again = c.ok("SELECT * FROM db WHERE key = '" + key + "'");
+  BOOST_TEST(again.rows(0).cells(1) == "after failover");
+  auto status = c.ok("SHOW REBALANCE STATUS ON db");
+  bool saw_rebuild = false;
+  for (auto& row : status.rows())
+    if (row.cells(0) == "rebuild" && row.cells(4) == "success"
+        && row.cells(9).find("diverged") != std::string::npos)
+      saw_rebuild = true;
+  BOOST_TEST(saw_rebuild);
+}
+
+BOOST_AUTO_TEST_CASE(auto_attach_off_keeps_the_leaf_detached) {
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 2");
+  c.ok("SET GLOBAL auto_attach = OFF");
+  c.ok("KILL LEAF " + leaf1);
+  c.ok("RESTART LEAF " + leaf1);
+  c.ok("SLEEP 500");
+  BOOST_TEST(c.leaf_state(10001) == "detached");
+  for (int i = 0; i < 2; ++i)
+    BOOST_TEST(c.master_port("db", i) == "10002");
+  c.ok("ATTACH LEAF " + leaf1);
+  BOOST_TEST(c.leaf_state(10001) == "online");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  // ATTACH LEAF ALL attaches every detached leaf.
+  c.ok("KILL LEAF " + leaf2);
+  c.ok("RESTART LEAF " + leaf2);
+  c.ok("SLEEP 100");
+  BOOST_TEST(c.leaf_state(10002) == "detached");
+  c.ok("ATTACH LEAF ALL");
+  BOOST_TEST(c.leaf_state(10002) == "online");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+}
+
+BOOST_AUTO_TEST_CASE(auto_attach_on_goes_through_attaching_to_online) {
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 2");
+  c.ok("KILL LEAF " + leaf1);
+  c.ok("RESTART LEAF " + leaf1);
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return c.leaf_state(10001) == "online"; },
+    std::chrono::seconds{1}));
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+}
+
+BOOST_AUTO_TEST_CASE(detach_and_attach_round_trip_keeps_writes_working) {
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2')");
+  c.ok("DETACH LEAF " + leaf1);
+  BOOST_TEST(c.leaf_state(10001) == "detached");
+  for (int i = 0; i < 4; ++i)
+    BOOST_TEST(c.master_port("db", i) == "10002");
+  c.ok("INSERT INTO db VALUES ('c','3'),('d','4')");
+  // Detaching twice, or attaching an online leaf, is refused.
+  BOOST_TEST(c.fails("DETACH LEAF " + leaf1).find("not online")
+             != std::string::npos);
+  BOOST_TEST(c.fails("ATTACH LEAF " + leaf2).find("not detached")
+             != std::string::npos);
+  BOOST_TEST(c.fails("ATTACH LEAF '127.0.0.1':9").find("not in the cluster")
+             != std::string::npos);
+  c.ok("ATTACH LEAF " + leaf1);
+  BOOST_TEST(c.leaf_state(10001) == "online");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  expect_equal_checksums(c, "db");
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "4");
+}
+
+BOOST_AUTO_TEST_CASE(detach_refuses_when_a_replica_is_out_of_sync) {
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 2");
+  c.ok("KILL LEAF " + leaf2); // masters on 10001 lose their replicas
+  BOOST_TEST(c.fails("DETACH LEAF " + leaf1).find("not in sync")
+             != std::string::npos);
+  BOOST_TEST(c.leaf_state(10001) == "online");
+}
+
+BOOST_AUTO_TEST_CASE(rebuild_during_concurrent_writes_ends_with_equal_checksums) {
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  auto record = std::make_shared<workload_record>();
+  workload_config wc;
+  wc.fab = c.cluster().transport_ptr();
+  wc.database = "db";
+  wc.streams = 4;
+  wc.record = record;
+  auto workload = spawn_workload(c.cluster().system(), wc);
+  c.ok("SLEEP 20");
+  c.ok("KILL LEAF " + leaf1);
+  c.ok("SLEEP 50");
+  c.ok("RESTART LEAF " + leaf1);
+  c.ok("SLEEP 300"); // the rebuild runs while the writes go on
+  auto during = record->acked.size();
+  c.ok("SLEEP 300");
+  BOOST_TEST(record->acked.size() > during);
+  stop_workload(workload);
+  BOOST_REQUIRE(c.cluster().run_until([&] { return record->stopped; },
+                                      std::chrono::seconds{30}));
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  expect_equal_checksums(c, "db");
+  auto rs = c.ok("SELECT * FROM db");
+  std::map<std::string, std::string> stored;
+  for (auto& row : rs.rows())
+    stored[row.cells(0)] = row.cells(1);
+  for (auto& [key, value] : record->acked)
+    BOOST_TEST_CONTEXT("acknowledged key " << key) {
+      BOOST_TEST(stored[key] == value);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_copy_is_rebuilt_from_the_other) {
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 2");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4')");
+  c.ok("KILL LEAF " + leaf1);
+  // Damage every file of one copy on the dead leaf.
+  auto dir = sim_cluster::leaf_dir(10001) + "/instances/db.0";
+  for (auto& [path, file] : c.fs().files())
+    if (path.rfind(dir + "/", 0) == 0 && !file->data.empty())
+      BOOST_REQUIRE(!c.fs().corrupt(path, 0));
+  c.ok("RESTART LEAF " + leaf1);
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  expect_equal_checksums(c, "db");
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "4");
+  // The damaged files were kept for inspection.
+  auto aside = c.fs().list_dir(sim_cluster::leaf_dir(10001) + "/discarded");
+  BOOST_REQUIRE(aside.ok());
+  BOOST_TEST(!aside->empty());
+  // Nothing was lost: the rebuilt copy can take over.
+  c.ok("KILL LEAF " + leaf2);
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "4");
+}
+
+BOOST_AUTO_TEST_CASE(stale_copy_becomes_orphan_and_clear_keeps_last_copies) {
+  sim_cluster c{4, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4')");
+  int ord = master_on(c, "db", 4, 10001);
+  int ord3 = master_on(c, "db", 4, 10003);
+  BOOST_REQUIRE(ord >= 0);
+  BOOST_REQUIRE(ord3 >= 0);
+  // A copy of a partition that lives on 10003 turns up on 10004 (say, a
+  // disk moved between machines): it must never be served.
+  c.ok("KILL LEAF '127.0.0.1':10004");
+  auto from = sim_cluster::leaf_dir(10003) + "/instances/db."
+              + std::to_string(ord3);
+  auto to = sim_cluster::leaf_dir(10004) + "/instances/db."
+            + std::to_string(ord3);
+  for (auto [path, file] : c.fs().files())
+    if (path.rfind(from + "/", 0) == 0) {
+      auto copy = to + path.substr(from.size());
+      c.fs().make_dirs(to);
+      BOOST_REQUIRE(!c.fs().write_atomic(copy, file->data));
+    }
+  // And the only copy of 10001's partition is copied there too, then 10001
+  // dies: that orphan is the last copy and must be kept.
+  auto from1 = sim_cluster::leaf_dir(10001) + "/instances/db."
+               + std::to_string(ord);
+  auto to1 = sim_cluster::leaf_dir(10004) + "/instances/db."
+             + std::to_string(ord);
+  for (auto [path, file] : c.fs().files())
+    if (path.rfind(from1 + "/", 0) == 0) {
+      c.fs().make_dirs(to1);
+      BOOST_REQUIRE(!c.fs().write_atomic(to1 + path.substr(from1.size()),
+                                         file->data));
+    }
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  c.ok("RESTART LEAF '127.0.0.1':10004");
+  c.ok("SLEEP 100");
+  BOOST_TEST(role_on(c, "db", ord3, 10004) == "Orphan");
+  BOOST_TEST(role_on(c, "db", ord, 10004) == "Orphan");
+  auto status = c.ok("SHOW CLUSTER STATUS");
+  size_t orphans = 0;
+  for (auto& row : status.rows())
+    if (row.cells(4) == "Orphan")
+      ++orphans;
+  BOOST_TEST(orphans == 2u);
+  // Never served: reads of the offline partition fail, the other reads
+  // come from its master.
+  c.fails("SELECT COUNT(*) FROM db");
+  auto plan = c.ok("EXPLAIN CLEAR ORPHAN DATABASES");
+  BOOST_REQUIRE_EQUAL(plan.rows_size(), 2);
+  std::map<std::string, std::string> action;
+  for (auto& row : plan.rows())
+    action[row.cells(1)] = row.cells(4);
+  BOOST_TEST(action[std::to_string(ord3)] == "DROP");
+  BOOST_TEST(action[std::to_string(ord)].rfind("KEEP", 0) == 0);
+  // EXPLAIN changed nothing.
+  BOOST_TEST(role_on(c, "db", ord3, 10004) == "Orphan");
+  c.ok("CLEAR ORPHAN DATABASES");
+  c.ok("SLEEP 10");
+  BOOST_TEST(role_on(c, "db", ord3, 10004) == "<none>");
+  BOOST_TEST(role_on(c, "db", ord, 10004) == "Orphan");
+  BOOST_TEST(!c.fs().exists(to));
+  BOOST_TEST(c.fs().exists(to1));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
