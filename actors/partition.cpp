@@ -47,7 +47,7 @@ constexpr uint64_t retransmit_timer = 2;
 constexpr auto retransmit_pause = std::chrono::milliseconds{20};
 constexpr uint64_t join_timer = 3;
 /// A replica that got no answer to its JoinRequest asks again after this.
-constexpr auto join_retry = std::chrono::milliseconds{100};
+constexpr auto join_retry = std::chrono::milliseconds{20};
 constexpr auto join_timeout = std::chrono::seconds{2};
 /// Snapshot chunks: about this many bytes each, this many in flight.
 constexpr uint64_t chunk_bytes = 4 * 1024 * 1024;
@@ -109,7 +109,7 @@ struct partition_state {
   struct incoming_snapshot {
     uint64_t rebuild_id = 0;
     uint64_t next_seq = 0;
-    storage::snapshot_data data;
+    storage::row_map rows;
   };
   std::optional<incoming_snapshot> incoming;
   time_point last_chunk_at;
@@ -119,8 +119,10 @@ struct partition_state {
   struct outgoing_snapshot {
     uint64_t id = 0;
     std::string replica;
-    storage::snapshot_data snap;
-    std::map<std::string, std::string>::const_iterator next;
+    std::vector<std::pair<std::string, std::string>> rows;
+    storage::log_position position;
+    std::vector<storage::term_start> history;
+    size_t next = 0; // index into rows
     uint64_t seq = 0;
     uint64_t acked_seq = 0; // chunks confirmed
     uint64_t chunks = 0;    // 0 until the last chunk is built
@@ -247,6 +249,7 @@ void step_down(self_ptr self, uint64_t newer_term) {
 
 void replicate(self_ptr self);
 void pump_snapshot(self_ptr self);
+void request_sync_change(self_ptr self, bool in_sync);
 
 /// Forgets the send state so that every unconfirmed batch goes out again.
 void rewind_replication(partition_state& st) {
@@ -290,6 +293,11 @@ void on_replicate_reply(self_ptr self, uint64_t generation,
       }
       advance_commit(self);
       replicate(self);
+      // A replica that caught up becomes synchronous again at once.
+      if (!st.peer_in_sync && !st.outgoing
+          && st.replica_match == st.cfg.store->flushed().lsn
+          && st.replica_heard_at > st.went_async_at)
+        request_sync_change(self, true);
       return;
     case pb::FENCED:
       LG_PROBE(fenced_write_refused, "a replica refused an older master");
@@ -851,9 +859,10 @@ void on_join_request(self_ptr self, const envelope_ptr& env) {
   auto& o = *st.outgoing;
   o.id = ++st.rebuild_seq;
   o.replica = from;
-  o.snap = store->make_snapshot();
-  o.next = o.snap.rows.begin();
-  for (auto& kvp : o.snap.rows)
+  o.position = store->last();
+  o.history = store->history();
+  o.rows = store->copy_rows();
+  for (auto& kvp : o.rows)
     o.bytes_total += kvp.first.size() + kvp.second.size();
   o.diverged = check.diverged;
   o.reason = check.diverged
@@ -861,7 +870,7 @@ void on_join_request(self_ptr self, const envelope_ptr& env) {
                : "the master no longer holds the entries after lsn "
                    + std::to_string(copy_last.lsn) + " in memory";
   // Everything up to the snapshot travels in it.
-  auto s_lsn = o.snap.position.lsn;
+  auto s_lsn = o.position.lsn;
   while (!st.unacked.empty() && st.unacked.front().last_lsn <= s_lsn)
     st.unacked.pop_front();
   st.open.reset();
@@ -895,7 +904,7 @@ void on_chunk_reply(self_ptr self, uint64_t id, uint64_t bytes,
   o.bytes_done += bytes;
   ++o.acked_seq;
   if (last) {
-    st.replica_match = o.snap.position.lsn;
+    st.replica_match = o.position.lsn;
     auto now = self->clock().now();
     st.last_replica_progress = now;
     st.replica_heard_at = now;
@@ -907,6 +916,8 @@ void on_chunk_reply(self_ptr self, uint64_t id, uint64_t bytes,
     st.outgoing.reset();
     rewind_replication(st);
     replicate(self);
+    if (st.replica_match == st.cfg.store->flushed().lsn && st.unacked.empty())
+      request_sync_change(self, true);
     return;
   }
   if (o.acked_seq % progress_every_chunks == 0)
@@ -930,21 +941,21 @@ void pump_snapshot(self_ptr self) {
       body->set_reason(o.reason);
     }
     uint64_t bytes = 0;
-    auto end = o.snap.rows.cend();
-    while (o.next != end && bytes < chunk_bytes) {
+    while (o.next < o.rows.size() && bytes < chunk_bytes) {
+      auto& kv = o.rows[o.next++];
+      bytes += kv.first.size() + kv.second.size();
       auto* row = body->add_rows();
-      row->set_key(o.next->first);
-      row->set_value(o.next->second);
-      bytes += o.next->first.size() + o.next->second.size();
-      ++o.next;
+      // Each row travels once: hand its bytes over to the chunk.
+      row->set_key(std::move(kv.first));
+      row->set_value(std::move(kv.second));
     }
-    bool last = o.next == end;
+    bool last = o.next == o.rows.size();
     if (last) {
       o.chunks = o.seq;
       body->set_last(true);
-      body->mutable_position()->set_term(o.snap.position.term);
-      body->mutable_position()->set_lsn(o.snap.position.lsn);
-      for (auto& h : o.snap.history) {
+      body->mutable_position()->set_term(o.position.term);
+      body->mutable_position()->set_lsn(o.position.lsn);
+      for (auto& h : o.history) {
         auto* x = body->add_history();
         x->set_term(h.term);
         x->set_start_lsn(h.start_lsn);
@@ -1030,14 +1041,23 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
   }
   auto& in = *st.incoming;
   in.next_seq = req.seq() + 1;
-  auto& rows = in.data.rows;
+  if (req.seq() == 0 && req.total_bytes() > 0 && req.rows_size() > 0) {
+    // Size the map once from the first chunk's average row.
+    auto chunk = std::max<uint64_t>(1, req.ByteSizeLong());
+    in.rows.reserve(static_cast<size_t>(
+      req.total_bytes() / chunk * static_cast<uint64_t>(req.rows_size())
+      + static_cast<uint64_t>(req.rows_size())));
+  }
   for (auto& row : req.rows())
-    rows.emplace_hint(rows.end(), row.key(), row.value());
+    in.rows.insert_or_assign(row.key(), row.value());
   if (req.last()) {
-    in.data.position = {req.position().term(), req.position().lsn()};
+    storage::log_position position{req.position().term(),
+                                   req.position().lsn()};
+    std::vector<storage::term_start> history;
     for (auto& h : req.history())
-      in.data.history.push_back({h.term(), h.start_lsn()});
-    auto err = st.cfg.store->reset_to(in.data);
+      history.push_back({h.term(), h.start_lsn()});
+    auto err = st.cfg.store->install(std::move(in.rows), position,
+                                     std::move(history));
     st.incoming.reset();
     if (err) {
       refuse("could not install the snapshot: " + err.to_string());

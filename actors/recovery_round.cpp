@@ -374,6 +374,9 @@ void attach_leaf(ma_self self, const std::string& addr, bool force,
   leaf->set_state("attaching");
   logger("ma")->info("LeafAttaching {} {}", st.ctx(), addr);
   auto plan = std::make_shared<attach_plan>(plan_attach(self, addr));
+  // Masters learn their new replica before the replica asks to join.
+  std::stable_partition(plan->orders.begin(), plan->orders.end(),
+                        [](const order& o) { return o.role == pb::MASTER; });
   persist_then(self, [self, addr, plan, done] {
     auto cd = std::make_shared<countdown>();
     cd->remaining = plan->orders.size() + 1;

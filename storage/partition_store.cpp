@@ -606,10 +606,16 @@ error partition_store::checkpoint() {
 }
 
 error partition_store::reset_to(const snapshot_data& snap) {
-  if (auto err = check_history(snap.history, snap.position))
+  return install(row_map(snap.rows.begin(), snap.rows.end()), snap.position,
+                 snap.history);
+}
+
+error partition_store::install(row_map rows, const log_position& position,
+                               std::vector<term_start> history) {
+  if (auto err = check_history(history, position))
     return err;
   unapplied_.clear();
-  auto bytes = encode_snapshot(snap);
+  auto bytes = encode_snapshot_parts(position, history, rows);
   auto wal_path = dir_ + "/wal.log";
   wal_.reset();
   if (auto err = fs_->make_dirs(dir_))
@@ -622,9 +628,11 @@ error partition_store::reset_to(const snapshot_data& snap) {
     return err;
   if (auto err = fs_->write_atomic(dir_ + "/snapshot.bin", bytes))
     return err;
-  rows_ = row_map(snap.rows.begin(), snap.rows.end());
-  history_ = snap.history;
-  last_ = snap.position;
+  bytes.clear();
+  bytes.shrink_to_fit();
+  rows_ = std::move(rows);
+  history_ = std::move(history);
+  last_ = position;
   flushed_ = last_;
   pending_last_ = last_;
   checksum_ = content_checksum(rows_);
@@ -637,6 +645,11 @@ error partition_store::reset_to(const snapshot_data& snap) {
   logger("storage")->info("[dir={}] PartitionReset term={} lsn={} rows={}",
                           dir_, last_.term, last_.lsn, rows_.size());
   return {};
+}
+
+std::vector<std::pair<std::string, std::string>> partition_store::copy_rows() {
+  apply_pending();
+  return {rows_.begin(), rows_.end()};
 }
 
 snapshot_data partition_store::make_snapshot() {

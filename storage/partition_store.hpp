@@ -178,6 +178,16 @@ public:
   /// Returns a snapshot of the current content.
   snapshot_data make_snapshot();
 
+  /// Returns a copy of every row, unordered: the cheap snapshot that a
+  /// master streams to a rebuilding replica.
+  std::vector<std::pair<std::string, std::string>> copy_rows();
+
+  /// Replaces the whole content by `rows` at `position` with `history`
+  /// (a rebuilt replica), persisting it as the snapshot and emptying the
+  /// log. Takes the map over rather than copying it.
+  error install(row_map rows, const log_position& position,
+                std::vector<term_start> history);
+
   /// The rows (call apply_pending() first if records were deferred).
   const row_map& rows() const {
     return rows_;
