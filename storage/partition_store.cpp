@@ -615,7 +615,7 @@ error partition_store::install(row_map rows, const log_position& position,
   if (auto err = check_history(history, position))
     return err;
   unapplied_.clear();
-  auto bytes = encode_snapshot_parts(position, history, rows);
+  auto bytes = encode_snapshot_parts(position, history, sorted_rows(rows));
   auto wal_path = dir_ + "/wal.log";
   wal_.reset();
   if (auto err = fs_->make_dirs(dir_))
