@@ -286,6 +286,12 @@ void on_replica_sync(ma_self self, const envelope_ptr& env) {
       if (req.in_sync())
         end_jobs(st, self->clock().now(), req.replica(), "success",
                  "in sync with its master", db->name(), part.ordinal());
+      if (req.in_sync()) {
+        auto replica = req.replica();
+        persist_then(self, [self, replica] {
+          on_replica_in_sync(self, replica);
+        });
+      }
       logger("ma")->warn("ReplicaSyncChanged {} {} replica {} in_sync={}",
                          st.ctx(), label, req.replica(), req.in_sync());
       body->set_status(pb::STATUS_OK);

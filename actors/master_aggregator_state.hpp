@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,10 @@ struct master_aggregator_state {
   std::vector<std::pair<envelope_ptr, time_point>> parked_maps;
   bool map_timer_armed = false;
   std::vector<rebuild_job> jobs; ///< oldest first, bounded
+  /// Leaves whose pair should hand masters over once replicas are in sync
+  /// (ATTACH LEAF without NO REBALANCE).
+  std::set<std::string> balance_pending;
+  std::set<std::string> switching; ///< partitions whose master is moving
 
   std::string ctx() const {
     return "[ma=" + cfg.node + " v=" + std::to_string(meta.version()) + "]";
@@ -148,6 +153,20 @@ void end_jobs(master_aggregator_state& st, time_point now,
               const std::string& leaf, const std::string& status,
               const std::string& details, const std::string& db = {},
               int64_t ordinal = -1);
+
+/// Moves the master of db:ordinal to its in-sync replica on `to` without
+/// losing or diverging anything (StepDownRequest, recovery.proto step 3).
+void switch_master(ma_self self, const std::string& db, uint32_t ordinal,
+                   const std::string& to,
+                   std::function<void(const std::string& error)> done);
+
+/// Hands masters from `leaf`'s pair over to `leaf` until both hold equal
+/// numbers (within one); only partitions whose replica on `leaf` is in sync.
+/// Returns true when the pair is balanced.
+bool balance_pair(ma_self self, const std::string& leaf);
+
+/// A replica became in sync: go on balancing its leaf's pair if asked to.
+void on_replica_in_sync(ma_self self, const std::string& leaf);
 
 void exec_attach_leaf(ma_self self, envelope_ptr req,
                       const sql::attach_leaf& s);

@@ -46,6 +46,7 @@ constexpr uint64_t sync_check_timer = 1;
 constexpr uint64_t retransmit_timer = 2;
 constexpr auto retransmit_pause = std::chrono::milliseconds{20};
 constexpr uint64_t join_timer = 3;
+constexpr uint64_t step_down_timer = 4;
 /// A replica that got no answer to its JoinRequest asks again after this.
 constexpr auto join_retry = std::chrono::milliseconds{20};
 constexpr auto join_timeout = std::chrono::seconds{2};
@@ -135,6 +136,10 @@ struct partition_state {
   std::optional<outgoing_snapshot> outgoing;
   uint64_t rebuild_seq = 0;
 
+  // A master handing over to its replica (StepDownRequest).
+  envelope_ptr step_down;
+  time_point step_down_deadline;
+
   bool flush_scheduled = false;
 
   // Idempotent retries: write id -> last LSN of that write.
@@ -198,7 +203,8 @@ std::string not_master_text(const partition_state& st) {
 }
 
 bool serving_master(const partition_state& st) {
-  return st.role == pb::MASTER && !st.deposed && st.failure.empty();
+  return st.role == pb::MASTER && !st.deposed && st.failure.empty()
+         && !st.step_down;
 }
 
 bool replica_required(const partition_state& st) {
@@ -258,6 +264,43 @@ void rewind_replication(partition_state& st) {
   st.next_to_send = 0;
 }
 
+/// Answers a pending StepDownRequest once the replica holds every entry
+/// (or with FAILED at its deadline, serving again).
+void check_step_down(self_ptr self, bool expired = false) {
+  auto& st = self->state;
+  if (!st.step_down)
+    return;
+  auto* store = st.cfg.store.get();
+  bool done = st.role == pb::MASTER && !st.deposed && st.peer_in_sync
+              && st.replica_match >= store->last().lsn
+              && store->flushed().lsn >= store->last().lsn;
+  if (!done && !expired && st.role == pb::MASTER && !st.deposed)
+    return;
+  auto req = std::move(st.step_down);
+  st.step_down.reset();
+  auto rep = make_envelope(st.label, st.term);
+  auto* body = rep->mutable_step_down_reply();
+  body->mutable_position()->set_term(store->last().term);
+  body->mutable_position()->set_lsn(store->last().lsn);
+  if (done) {
+    body->set_status(pb::STATUS_OK);
+    // Stay out of service: the aggregator is about to make this a replica.
+    st.deposed = true;
+    logger("partition")->info("SteppedDown {} at lsn {}", st.ctx(),
+                              store->last().lsn);
+  } else {
+    body->set_status(pb::FAILED);
+    body->set_error("partition " + st.label + ": the replica on "
+                    + (st.peer.empty() ? std::string{"(none)"} : st.peer)
+                    + " did not catch up in time (at lsn "
+                    + std::to_string(st.replica_match) + " of "
+                    + std::to_string(store->last().lsn) + ")");
+    LG_PROBE(step_down_gave_up, "a master's hand-over timed out; it serves "
+                                "again");
+  }
+  st.ep.reply(self, *req, std::move(rep));
+}
+
 void on_replicate_reply(self_ptr self, uint64_t generation,
                         const envelope* rep) {
   auto& st = self->state;
@@ -293,6 +336,7 @@ void on_replicate_reply(self_ptr self, uint64_t generation,
       }
       advance_commit(self);
       replicate(self);
+      check_step_down(self);
       // A replica that caught up becomes synchronous again at once.
       if (!st.peer_in_sync && !st.outgoing
           && st.replica_match == st.cfg.store->flushed().lsn
@@ -665,6 +709,7 @@ void on_flush(self_ptr self) {
     seal_open_batch(st);
     replicate(self);
     advance_commit(self);
+    check_step_down(self);
     return;
   }
   auto acks = std::move(st.replica_acks);
@@ -747,6 +792,32 @@ void arm_join_timer(self_ptr self) {
     return;
   st.join_timer_armed = true;
   self->delayed_send(self, join_retry, timer_atom::value, join_timer);
+}
+
+void on_step_down(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  const auto& req = env->step_down_request();
+  if (st.role != pb::MASTER || st.deposed || req.term() != st.term
+      || st.peer.empty() || !st.peer_in_sync || st.step_down) {
+    auto rep = make_envelope(st.label, st.term);
+    auto* body = rep->mutable_step_down_reply();
+    body->set_status(pb::CONFLICT);
+    body->set_error("partition " + st.label + " on leaf " + st.cfg.leaf
+                    + " cannot hand over: not a master at term "
+                    + std::to_string(req.term()) + " with an in-sync replica");
+    st.ep.reply(self, *env, std::move(rep));
+    return;
+  }
+  st.step_down = env;
+  st.step_down_deadline = self->clock().now()
+                          + std::chrono::milliseconds{
+                            std::max<int64_t>(req.timeout_ms(), 1)};
+  // Writes already logged still complete; new ones go to the next master.
+  schedule_flush(self);
+  self->delayed_send(self, std::chrono::milliseconds{
+                             std::max<int64_t>(req.timeout_ms(), 1)},
+                     timer_atom::value, step_down_timer);
+  check_step_down(self);
 }
 
 /// Replica: asks its master to check its history (step 2).
@@ -1082,6 +1153,8 @@ void become(self_ptr self, pb::Role role, uint64_t term,
     fail_waiting(self, pb::NOT_MASTER, not_master_text(st));
   if (st.outgoing && (role != pb::MASTER || peer != st.outgoing->replica))
     abort_rebuild(self, "the master's role changed");
+  if (st.step_down)
+    check_step_down(self, true);
   // A master serves its rows: apply what it received as a replica.
   st.cfg.store->apply_pending();
   st.role = role;
@@ -1236,6 +1309,9 @@ partition_impl(self_ptr self, partition_config cfg) {
         case envelope::kJoinRequest:
           on_join_request(self, env);
           break;
+        case envelope::kStepDownRequest:
+          on_step_down(self, env);
+          break;
         case envelope::kSnapshotChunk:
           on_snapshot_chunk(self, env);
           break;
@@ -1260,6 +1336,10 @@ partition_impl(self_ptr self, partition_config cfg) {
         replicate(self);
       } else if (id == join_timer) {
         on_join_timer(self);
+      } else if (id == step_down_timer) {
+        auto& st = self->state;
+        if (st.step_down && self->clock().now() >= st.step_down_deadline)
+          check_step_down(self, true);
       }
     },
   };

@@ -501,6 +501,140 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
               [](const std::string&, const std::string&) {});
 }
 
+void switch_master(ma_self self, const std::string& db_name,
+                   uint32_t ordinal, const std::string& to,
+                   std::function<void(const std::string& error)> done) {
+  auto& st = self->state;
+  auto label = partition_label(db_name, ordinal);
+  auto* db = find_database(st, db_name);
+  if (db == nullptr || ordinal >= static_cast<uint32_t>(db->parts_size())) {
+    done("unknown partition " + label);
+    return;
+  }
+  auto& part = *db->mutable_parts(static_cast<int>(ordinal));
+  auto* master = master_of(part);
+  pb::InstanceMeta* target = nullptr;
+  for (auto& inst : *part.mutable_instances())
+    if (inst.leaf() == to && inst.role() == pb::REPLICA)
+      target = &inst;
+  if (master == nullptr || target == nullptr || !target->in_sync()
+      || !leaf_up(st, to) || !leaf_up(st, master->leaf())
+      || st.switching.count(label) > 0) {
+    done("partition " + label + " has no in-sync replica on " + to
+         + " to hand its master over to");
+    return;
+  }
+  st.switching.insert(label);
+  auto from = master->leaf();
+  auto term = part.term();
+  auto& job = start_job(st, self->clock().now(), "switch master", db_name,
+                        ordinal, to);
+  job.details = "from " + from;
+  auto env = make_envelope(label, term);
+  auto* body = env->mutable_step_down_request();
+  body->set_term(term);
+  body->set_timeout_ms(global_int(st, "sync_replication_timeout_ms"));
+  auto wait = std::chrono::milliseconds{body->timeout_ms() + 1000};
+  st.ep.request(
+    self, from, partition_actor_name(db_name, ordinal), std::move(env), wait,
+    [self, db_name, ordinal, label, from, to, term, done](const envelope* rep) {
+      auto& st = self->state;
+      st.switching.erase(label);
+      auto now = self->clock().now();
+      auto fail = [&](const std::string& why) {
+        end_jobs(st, now, to, "failed", why, db_name, ordinal);
+        done(why);
+      };
+      if (rep == nullptr || rep->step_down_reply().status() != pb::STATUS_OK) {
+        fail(rep ? rep->step_down_reply().error()
+                 : "no answer from the master on " + from);
+        return;
+      }
+      auto* db = find_database(st, db_name);
+      auto& part = *db->mutable_parts(static_cast<int>(ordinal));
+      auto* master = master_of(part);
+      pb::InstanceMeta* target = nullptr;
+      for (auto& inst : *part.mutable_instances())
+        if (inst.leaf() == to && inst.role() == pb::REPLICA)
+          target = &inst;
+      if (part.term() != term || master == nullptr || master->leaf() != from
+          || target == nullptr) {
+        // Something else (a failover) changed the partition meanwhile.
+        fail("partition " + label + " changed during the hand-over");
+        return;
+      }
+      // The old master's log is a prefix of the replica's: it stays in sync.
+      master->set_role(pb::REPLICA);
+      master->set_in_sync(true);
+      target->set_role(pb::MASTER);
+      part.set_term(term + 1);
+      end_jobs(st, now, to, "success", "master moved at term "
+                                         + std::to_string(term + 1),
+               db_name, ordinal);
+      LG_PROBE(master_switched, "a master was handed over within its pair");
+      logger("ma")->info("MasterSwitched {} {} from {} to {} term={}",
+                         st.ctx(), label, from, to, term + 1);
+      persist_then(self, [self, db_name, ordinal, from, to, term, done] {
+        set_role(self, to, db_name, ordinal, pb::MASTER, term + 1, from, true,
+                 [](const envelope*) {});
+        set_role(self, from, db_name, ordinal, pb::REPLICA, term + 1, to,
+                 true, [](const envelope*) {});
+        done({});
+      });
+    });
+}
+
+bool balance_pair(ma_self self, const std::string& addr) {
+  auto& st = self->state;
+  auto* leaf = find_leaf(st, addr);
+  if (leaf == nullptr || leaf->pair().empty() || !leaf_up(st, addr)
+      || !leaf_up(st, leaf->pair()))
+    return true;
+  auto pair = leaf->pair();
+  int on_leaf = 0;
+  int on_pair = 0;
+  std::vector<std::pair<std::string, uint32_t>> movable;
+  for (auto& db : st.meta.databases())
+    for (auto& part : db.parts()) {
+      const pb::InstanceMeta* master = nullptr;
+      const pb::InstanceMeta* replica = nullptr;
+      for (auto& inst : part.instances()) {
+        if (inst.role() == pb::MASTER)
+          master = &inst;
+        else if (inst.role() == pb::REPLICA)
+          replica = &inst;
+      }
+      if (master == nullptr || part.offline())
+        continue;
+      auto label = partition_label(db.name(), part.ordinal());
+      if (master->leaf() == addr || (st.switching.count(label) > 0
+                                     && master->leaf() == pair))
+        ++on_leaf; // a switch in flight counts where it is going
+      else if (master->leaf() == pair) {
+        ++on_pair;
+        if (replica != nullptr && replica->leaf() == addr
+            && replica->in_sync())
+          movable.emplace_back(db.name(), part.ordinal());
+      }
+    }
+  for (auto& [db, ordinal] : movable) {
+    if (on_pair - on_leaf < 2)
+      break;
+    --on_pair;
+    ++on_leaf;
+    switch_master(self, db, ordinal, addr, [](const std::string&) {});
+  }
+  return on_pair - on_leaf < 2;
+}
+
+void on_replica_in_sync(ma_self self, const std::string& leaf) {
+  auto& st = self->state;
+  if (st.balance_pending.count(leaf) == 0)
+    return;
+  if (balance_pair(self, leaf))
+    st.balance_pending.erase(leaf);
+}
+
 void on_rebuild_progress(ma_self self, const envelope_ptr& env) {
   auto& st = self->state;
   const auto& p = env->rebuild_progress();
@@ -566,10 +700,19 @@ void exec_attach_leaf(ma_self self, envelope_ptr req,
   };
   auto out = std::make_shared<outcome>();
   out->remaining = targets.size();
+  bool rebalance = !s.no_rebalance;
   for (auto& addr : targets) {
     attach_leaf(self, addr, s.force,
-                [self, req, out, addr](const std::string& err,
-                                       const std::string& summary) {
+                [self, req, out, addr, rebalance](const std::string& err,
+                                                  const std::string& summary) {
+                  if (err.empty() && rebalance
+                      && global_int(self->state, "redundancy_level") == 2) {
+                    // Masters come back to this leaf as its replicas reach
+                    // sync (on_replica_in_sync).
+                    self->state.balance_pending.insert(addr);
+                    if (balance_pair(self, addr))
+                      self->state.balance_pending.erase(addr);
+                  }
                   if (!err.empty())
                     out->errors.push_back(err);
                   else

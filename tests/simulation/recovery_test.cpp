@@ -236,6 +236,63 @@ BOOST_AUTO_TEST_CASE(detach_and_attach_round_trip_keeps_writes_working) {
   BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "4");
 }
 
+BOOST_AUTO_TEST_CASE(attach_hands_masters_back_within_the_pair) {
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  auto masters_on = [&](int port) {
+    int n = 0;
+    for (int i = 0; i < 4; ++i)
+      if (c.master_port("db", i) == std::to_string(port))
+        ++n;
+    return n;
+  };
+  BOOST_REQUIRE_EQUAL(masters_on(10001), 2);
+  auto record = std::make_shared<workload_record>();
+  workload_config wc;
+  wc.fab = c.cluster().transport_ptr();
+  wc.database = "db";
+  wc.streams = 4;
+  wc.record = record;
+  auto workload = spawn_workload(c.cluster().system(), wc);
+  c.ok("SLEEP 20");
+  c.ok("DETACH LEAF " + leaf1);
+  BOOST_TEST(masters_on(10001) == 0);
+  c.ok("SLEEP 50");
+  c.ok("ATTACH LEAF " + leaf1);
+  // Once its replicas are in sync, half of the masters come back, each
+  // handed over without losing a write.
+  BOOST_REQUIRE(c.cluster().run_until([&] { return masters_on(10001) == 2; },
+                                      std::chrono::seconds{20}));
+  c.ok("SLEEP 100");
+  stop_workload(workload);
+  BOOST_REQUIRE(c.cluster().run_until([&] { return record->stopped; },
+                                      std::chrono::seconds{30}));
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  expect_equal_checksums(c, "db");
+  auto rs = c.ok("SELECT * FROM db");
+  std::map<std::string, std::string> stored;
+  for (auto& row : rs.rows())
+    stored[row.cells(0)] = row.cells(1);
+  BOOST_TEST(record->acked.size() > 10u);
+  for (auto& [key, value] : record->acked)
+    BOOST_TEST_CONTEXT("acknowledged key " << key) {
+      BOOST_TEST(stored[key] == value);
+    }
+  BOOST_TEST(record->failed.empty());
+  auto status = c.ok("SHOW REBALANCE STATUS ON db");
+  int switches = 0;
+  for (auto& row : status.rows())
+    if (row.cells(0) == "switch master" && row.cells(4) == "success")
+      ++switches;
+  BOOST_TEST(switches == 2);
+  // NO REBALANCE leaves the masters where they are.
+  c.ok("DETACH LEAF " + leaf1);
+  c.ok("ATTACH LEAF " + leaf1 + " NO REBALANCE");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  c.ok("SLEEP 500");
+  BOOST_TEST(masters_on(10001) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(detach_refuses_when_a_replica_is_out_of_sync) {
   sim_cluster c{2, 2};
   c.ok("CREATE DATABASE db PARTITIONS 2");
