@@ -917,7 +917,11 @@ void on_join_request(self_ptr self, const envelope_ptr& env) {
     st.ep.reply(self, *env, std::move(rep));
     logger("partition")->info("ReplicaCatchingUp {} replica {} from lsn {}",
                               st.ctx(), from, copy_last.lsn);
+    st.replica_heard_at = self->clock().now();
     replicate(self);
+    if (st.replica_match == store->flushed().lsn && st.unacked.empty()
+        && !st.open)
+      request_sync_change(self, true); // nothing to catch up
     return;
   }
   if (auto err = store->flush()) {
