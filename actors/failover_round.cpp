@@ -288,8 +288,10 @@ void on_replica_sync(ma_self self, const envelope_ptr& env) {
                  "in sync with its master", db->name(), part.ordinal());
       if (req.in_sync()) {
         auto replica = req.replica();
-        persist_then(self, [self, replica] {
-          on_replica_in_sync(self, replica);
+        auto db_name = db->name();
+        auto ordinal = part.ordinal();
+        persist_then(self, [self, replica, db_name, ordinal] {
+          on_replica_in_sync(self, db_name, ordinal, replica);
         });
       }
       logger("ma")->warn("ReplicaSyncChanged {} {} replica {} in_sync={}",

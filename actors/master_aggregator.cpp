@@ -652,6 +652,8 @@ void on_statement(ma_self self, const envelope_ptr& req) {
         exec_attach_leaf(self, req, s);
       else if constexpr (std::is_same_v<T, sql::detach_leaf>)
         exec_detach_leaf(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::remove_leaf>)
+        exec_remove_leaf(self, req, s);
       else if constexpr (std::is_same_v<T, sql::check_partitions>)
         exec_check_partitions(self, req, s);
       else if constexpr (std::is_same_v<T, sql::show_rebalance_status>)

@@ -62,6 +62,10 @@ struct master_aggregator_state {
   /// (ATTACH LEAF without NO REBALANCE).
   std::set<std::string> balance_pending;
   std::set<std::string> switching; ///< partitions whose master is moving
+  /// Callbacks waiting for a replica ("db:ordinal@leaf") to be in sync; an
+  /// error when its rebuild or its leaf fails.
+  std::map<std::string, std::vector<std::function<void(const std::string&)>>>
+    sync_waiters;
 
   std::string ctx() const {
     return "[ma=" + cfg.node + " v=" + std::to_string(meta.version()) + "]";
@@ -165,13 +169,17 @@ void switch_master(ma_self self, const std::string& db, uint32_t ordinal,
 /// Returns true when the pair is balanced.
 bool balance_pair(ma_self self, const std::string& leaf);
 
-/// A replica became in sync: go on balancing its leaf's pair if asked to.
-void on_replica_in_sync(ma_self self, const std::string& leaf);
+/// A replica became in sync: wake whoever waits for it, and go on
+/// balancing its leaf's pair if asked to.
+void on_replica_in_sync(ma_self self, const std::string& db, uint32_t ordinal,
+                        const std::string& leaf);
 
 void exec_attach_leaf(ma_self self, envelope_ptr req,
                       const sql::attach_leaf& s);
 void exec_detach_leaf(ma_self self, envelope_ptr req,
                       const sql::detach_leaf& s);
+void exec_remove_leaf(ma_self self, envelope_ptr req,
+                      const sql::remove_leaf& s);
 void exec_check_partitions(ma_self self, envelope_ptr req,
                            const sql::check_partitions& s);
 void exec_show_rebalance_status(ma_self self, envelope_ptr req,

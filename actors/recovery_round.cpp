@@ -420,7 +420,7 @@ std::string hex64(uint64_t x) {
 rebuild_job& start_job(master_aggregator_state& st, time_point now,
                        const std::string& action, const std::string& db,
                        uint32_t ordinal, const std::string& leaf) {
-  end_jobs(st, now, leaf, "failed", "superseded", db, ordinal);
+  end_jobs(st, now, leaf, "superseded", {}, db, ordinal);
   if (st.jobs.size() >= max_jobs)
     st.jobs.erase(st.jobs.begin());
   rebuild_job job;
@@ -447,6 +447,16 @@ void end_jobs(master_aggregator_state& st, time_point now,
     job.finished = now;
     if (!details.empty())
       job.details += (job.details.empty() ? "" : "; ") + details;
+    if (status != "failed")
+      continue;
+    auto key = partition_label(job.db, job.ordinal) + "@" + job.leaf;
+    if (auto i = st.sync_waiters.find(key); i != st.sync_waiters.end()) {
+      auto waiters = std::move(i->second);
+      st.sync_waiters.erase(i);
+      for (auto& w : waiters)
+        w("the copy of " + partition_label(job.db, job.ordinal) + " on "
+          + job.leaf + " failed: " + details);
+    }
   }
 }
 
@@ -627,8 +637,16 @@ bool balance_pair(ma_self self, const std::string& addr) {
   return on_pair - on_leaf < 2;
 }
 
-void on_replica_in_sync(ma_self self, const std::string& leaf) {
+void on_replica_in_sync(ma_self self, const std::string& db,
+                        uint32_t ordinal, const std::string& leaf) {
   auto& st = self->state;
+  auto key = partition_label(db, ordinal) + "@" + leaf;
+  if (auto i = st.sync_waiters.find(key); i != st.sync_waiters.end()) {
+    auto waiters = std::move(i->second);
+    st.sync_waiters.erase(i);
+    for (auto& w : waiters)
+      w({});
+  }
   if (st.balance_pending.count(leaf) == 0)
     return;
   if (balance_pair(self, leaf))
@@ -653,9 +671,10 @@ void on_rebuild_progress(ma_self self, const envelope_ptr& env) {
                      + std::string{"diverged: "} + p.reason();
     }
     if (p.failed()) {
-      job.status = "failed";
-      job.finished = self->clock().now();
-      job.details += (job.details.empty() ? "" : "; ") + p.error();
+      // The replica joins again and the master starts over: the job goes
+      // on; it fails only with a leaf.
+      job.details += (job.details.empty() ? "" : "; ")
+                     + ("an attempt failed (" + p.error() + ")");
     } else if (p.finished() && job.diverged) {
       job.diverged = false; // the new copy no longer diverges
     }
@@ -777,6 +796,254 @@ void exec_detach_leaf(ma_self self, envelope_ptr req,
   persist_then(self, [self, req] {
     reply_result(self, *req, make_message(rows_affected(1)));
   });
+}
+
+
+namespace {
+
+/// Forgets the copy of db:ordinal on `addr`: its partition goes on with the
+/// other copies (its master no longer replicates to it). The files stay on
+/// the leaf's disk.
+void forget_instance(ma_self self, const std::string& db_name,
+                     uint32_t ordinal, const std::string& addr) {
+  auto& st = self->state;
+  auto* db = find_database(st, db_name);
+  if (db == nullptr)
+    return;
+  auto& part = *db->mutable_parts(static_cast<int>(ordinal));
+  auto* insts = part.mutable_instances();
+  insts->erase(std::remove_if(insts->begin(), insts->end(),
+                              [&](const pb::InstanceMeta& m) {
+                                return m.leaf() == addr;
+                              }),
+               insts->end());
+  auto label = partition_label(db_name, ordinal);
+  auto* master = master_of(part);
+  if (part.instances_size() == 0 || master == nullptr) {
+    part.set_offline(true);
+    part.set_offline_reason("partition " + label + " is offline: its copy "
+                            "stays on the disk of removed leaf " + addr);
+  }
+  std::string master_leaf = master ? master->leaf() : std::string{};
+  auto peer = master ? peer_of(part, *master) : instance_peer{};
+  auto term = part.term();
+  bool up = leaf_up(st, addr);
+  persist_then(self, [self, db_name, ordinal, addr, master_leaf, peer, term,
+                      up] {
+    if (!master_leaf.empty())
+      set_role(self, master_leaf, db_name, ordinal, pb::MASTER, term,
+               peer.leaf, peer.in_sync, [](const envelope*) {});
+    if (up)
+      set_role(self, addr, db_name, ordinal, pb::ROLE_NONE, term, "", false,
+               [](const envelope*) {});
+  });
+}
+
+/// Creates a copy of db:ordinal on `to`, rebuilt from its master; calls
+/// `done` once it is in sync (or with an error).
+void copy_instance(ma_self self, const std::string& db_name, uint32_t ordinal,
+                   const std::string& to,
+                   std::function<void(const std::string&)> done) {
+  auto& st = self->state;
+  auto* db = find_database(st, db_name);
+  auto& part = *db->mutable_parts(static_cast<int>(ordinal));
+  auto* master = master_of(part);
+  auto label = partition_label(db_name, ordinal);
+  if (master == nullptr || !leaf_up(st, master->leaf())) {
+    done("partition " + label + " has no online master to copy from");
+    return;
+  }
+  auto* inst = part.add_instances();
+  inst->set_leaf(to);
+  inst->set_role(pb::REPLICA);
+  inst->set_in_sync(false);
+  auto& job = start_job(st, self->clock().now(), "copy", db_name, ordinal, to);
+  job.details = "from " + master->leaf();
+  st.sync_waiters[label + "@" + to].push_back(std::move(done));
+  order create;
+  create.leaf = to;
+  create.db = db_name;
+  create.ordinal = ordinal;
+  create.role = pb::REPLICA;
+  create.term = part.term();
+  create.peer = master->leaf();
+  create.create = true;
+  create.sync_durability = db->sync_durability();
+  order tell;
+  tell.leaf = master->leaf();
+  tell.db = db_name;
+  tell.ordinal = ordinal;
+  tell.role = pb::MASTER;
+  tell.term = part.term();
+  tell.peer = to;
+  tell.peer_in_sync = false;
+  persist_then(self, [self, create, tell] {
+    send_order(self, tell, [](const std::string&) {});
+    send_order(self, create, [](const std::string&) {});
+  });
+}
+
+} // namespace
+
+void exec_remove_leaf(ma_self self, envelope_ptr req,
+                      const sql::remove_leaf& s) {
+  auto& st = self->state;
+  auto addr = s.leaf.to_string();
+  auto* leaf = find_leaf(st, addr);
+  if (leaf == nullptr) {
+    reply_result(self, *req, make_failure(sql::errc::unknown_leaf,
+                                          "leaf " + addr
+                                            + " is not in the cluster"));
+    return;
+  }
+  bool up = leaf->state() == "online";
+  if (!up && !s.force) {
+    reply_result(self, *req,
+                 make_failure(sql::errc::conflict,
+                              "leaf " + addr + " is " + leaf->state()
+                                + ": its partitions cannot be moved off it; "
+                                  "REMOVE LEAF ... FORCE forgets it and its "
+                                  "copies (their files stay on its disk)"));
+    return;
+  }
+  enum class kind { switch_to_peer, copy_to, forget };
+  struct step {
+    std::string db;
+    uint32_t ordinal;
+    kind what;
+    std::string target;
+  };
+  std::vector<step> steps;
+  std::vector<std::string> problems;
+  std::map<std::string, int> load; // copies per other online leaf
+  for (auto& l : st.meta.leaves())
+    if (l.address() != addr && l.state() == "online")
+      load[l.address()] = 0;
+  for (auto& db : st.meta.databases())
+    for (auto& part : db.parts())
+      for (auto& inst : part.instances())
+        if (load.count(inst.leaf()) > 0)
+          ++load[inst.leaf()];
+  for (auto& db : st.meta.databases()) {
+    for (auto& part : db.parts()) {
+      const pb::InstanceMeta* mine = nullptr;
+      for (auto& inst : part.instances())
+        if (inst.leaf() == addr)
+          mine = &inst;
+      if (mine == nullptr)
+        continue;
+      auto label = partition_label(db.name(), part.ordinal());
+      if (mine->role() != pb::MASTER || !up) {
+        steps.push_back({db.name(), part.ordinal(), kind::forget, {}});
+        continue;
+      }
+      auto peer = peer_of(part, *mine);
+      if (!peer.leaf.empty()) {
+        if (peer.in_sync && leaf_up(st, peer.leaf))
+          steps.push_back({db.name(), part.ordinal(), kind::switch_to_peer,
+                           peer.leaf});
+        else
+          problems.push_back(label + " (its replica on " + peer.leaf
+                             + " is not in sync)");
+        continue;
+      }
+      // No other copy: copy it to the least loaded online leaf first.
+      std::string target;
+      for (auto& [l, n] : load)
+        if (target.empty() || n < load[target])
+          target = l;
+      if (target.empty()) {
+        problems.push_back(label + " (no other online leaf to move it to)");
+        continue;
+      }
+      ++load[target];
+      steps.push_back({db.name(), part.ordinal(), kind::copy_to, target});
+    }
+  }
+  if (!problems.empty() && !s.force) {
+    std::string list;
+    for (auto& p : problems)
+      list += (list.empty() ? "" : ", ") + p;
+    reply_result(self, *req,
+                 make_failure(sql::errc::conflict,
+                              "REMOVE LEAF " + addr + " cannot move "
+                                + list + "; REMOVE LEAF ... FORCE leaves "
+                                + "them behind"));
+    return;
+  }
+  logger("ma")->warn("LeafRemoving {} {}: {} partitions to move or forget",
+                     st.ctx(), addr, steps.size());
+  auto moved = std::make_shared<size_t>(0);
+  auto cd = std::make_shared<countdown>();
+  cd->remaining = steps.size() + 1;
+  cd->done = [self, req, addr, moved](std::vector<std::string> errors) {
+    auto& st = self->state;
+    if (!errors.empty()) {
+      reply_result(self, *req,
+                   make_failure(sql::errc::conflict,
+                                "REMOVE LEAF " + addr + " stopped: "
+                                  + errors.front()
+                                  + "; the leaf stays in the cluster"));
+      return;
+    }
+    // Forget the leaf itself (its copies were forgotten one by one).
+    auto* leaves = st.meta.mutable_leaves();
+    std::string pair;
+    for (auto i = leaves->begin(); i != leaves->end(); ++i)
+      if (i->address() == addr) {
+        pair = i->pair();
+        leaves->erase(i);
+        break;
+      }
+    if (auto* p = pair.empty() ? nullptr : find_leaf(st, pair))
+      p->clear_pair();
+    st.runtime.erase(addr);
+    st.balance_pending.erase(addr);
+    logger("ma")->warn("LeafRemoved {} {} ({} partitions moved off it; its "
+                       "files stay on its disk)",
+                       st.ctx(), addr, *moved);
+    persist_then(self, [self, req, moved] {
+      reply_result(self, *req,
+                   make_message("Query OK, " + std::to_string(*moved)
+                                + " partitions moved"));
+    });
+  };
+  for (auto& stp : steps) {
+    auto db = stp.db;
+    auto ordinal = stp.ordinal;
+    auto target = stp.target;
+    auto forget_then = [self, db, ordinal, addr, cd,
+                        moved](const std::string& err) {
+      if (!err.empty()) {
+        cd->finish_one(err);
+        return;
+      }
+      ++*moved;
+      forget_instance(self, db, ordinal, addr);
+      cd->finish_one();
+    };
+    switch (stp.what) {
+      case kind::forget:
+        forget_instance(self, db, ordinal, addr);
+        cd->finish_one();
+        break;
+      case kind::switch_to_peer:
+        switch_master(self, db, ordinal, target, forget_then);
+        break;
+      case kind::copy_to:
+        copy_instance(self, db, ordinal, target,
+                      [self, db, ordinal, target,
+                       forget_then](const std::string& err) {
+                        if (!err.empty()) {
+                          forget_then(err);
+                          return;
+                        }
+                        switch_master(self, db, ordinal, target, forget_then);
+                      });
+        break;
+    }
+  }
+  cd->finish_one();
 }
 
 void exec_check_partitions(ma_self self, envelope_ptr req,

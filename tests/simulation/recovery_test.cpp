@@ -293,6 +293,61 @@ BOOST_AUTO_TEST_CASE(attach_hands_masters_back_within_the_pair) {
   BOOST_TEST(masters_on(10001) == 0);
 }
 
+BOOST_AUTO_TEST_CASE(remove_leaf_moves_its_partitions_in_redundancy_1) {
+  sim_cluster c{3, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 6");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4'),"
+       "('e','5'),('f','6'),('g','7'),('h','8')");
+  auto record = std::make_shared<workload_record>();
+  workload_config wc;
+  wc.fab = c.cluster().transport_ptr();
+  wc.database = "db";
+  wc.streams = 2;
+  wc.record = record;
+  auto workload = spawn_workload(c.cluster().system(), wc);
+  c.ok("SLEEP 20");
+  c.ok("REMOVE LEAF " + leaf1);
+  stop_workload(workload);
+  BOOST_REQUIRE(c.cluster().run_until([&] { return record->stopped; },
+                                      std::chrono::seconds{30}));
+  BOOST_TEST(c.ok("SHOW LEAVES").rows_size() == 2);
+  for (int i = 0; i < 6; ++i)
+    BOOST_TEST(c.master_port("db", i) != "10001");
+  auto rs = c.ok("SELECT * FROM db");
+  std::map<std::string, std::string> stored;
+  for (auto& row : rs.rows())
+    stored[row.cells(0)] = row.cells(1);
+  BOOST_TEST(stored["h"] == "8");
+  for (auto& [key, value] : record->acked)
+    BOOST_TEST_CONTEXT("acknowledged key " << key) {
+      BOOST_TEST(stored[key] == value);
+    }
+  // Its files stay on its disk.
+  auto files = c.fs().list_dir(sim_cluster::leaf_dir(10001) + "/instances");
+  BOOST_REQUIRE(files.ok());
+  BOOST_TEST(files->size() == 2u);
+  BOOST_TEST(c.fails("REMOVE LEAF " + leaf1).find("not in the cluster")
+             != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(remove_leaf_in_redundancy_2_and_force_for_offline) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4')");
+  c.ok("REMOVE LEAF " + leaf1);
+  BOOST_TEST(c.ok("SHOW LEAVES").rows_size() == 3);
+  for (int i = 0; i < 4; ++i)
+    BOOST_TEST(c.master_port("db", i) != "10001");
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "4");
+  // An offline leaf needs FORCE.
+  c.ok("KILL LEAF '127.0.0.1':10003");
+  BOOST_TEST(c.fails("REMOVE LEAF '127.0.0.1':10003").find("FORCE")
+             != std::string::npos);
+  c.ok("REMOVE LEAF '127.0.0.1':10003 FORCE");
+  BOOST_TEST(c.ok("SHOW LEAVES").rows_size() == 2);
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "4");
+}
+
 BOOST_AUTO_TEST_CASE(detach_refuses_when_a_replica_is_out_of_sync) {
   sim_cluster c{2, 2};
   c.ok("CREATE DATABASE db PARTITIONS 2");
