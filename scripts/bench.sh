@@ -8,3 +8,5 @@ echo "== write_throughput"
 "$BUILD/bench/write_throughput" 5 512
 echo "== failover"
 "$BUILD/bench/failover" 16 256 4096
+echo "== rebuild"
+"$BUILD/bench/rebuild" 1024
