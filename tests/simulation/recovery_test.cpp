@@ -477,4 +477,36 @@ BOOST_AUTO_TEST_CASE(stale_copy_becomes_orphan_and_clear_keeps_last_copies) {
   BOOST_TEST(c.fs().exists(to1));
 }
 
+BOOST_AUTO_TEST_CASE(attach_without_force_reports_conflicting_copies) {
+  sim_cluster c{4, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4')");
+  int ord = master_on(c, "db", 4, 10003);
+  BOOST_REQUIRE(ord >= 0);
+  c.ok("SET GLOBAL auto_attach = OFF");
+  c.ok("KILL LEAF '127.0.0.1':10004");
+  auto from = sim_cluster::leaf_dir(10003) + "/instances/db."
+              + std::to_string(ord);
+  auto to = sim_cluster::leaf_dir(10004) + "/instances/db."
+            + std::to_string(ord);
+  for (auto [path, file] : c.fs().files())
+    if (path.rfind(from + "/", 0) == 0) {
+      c.fs().make_dirs(to);
+      BOOST_REQUIRE(!c.fs().write_atomic(to + path.substr(from.size()),
+                                         file->data));
+    }
+  c.ok("RESTART LEAF '127.0.0.1':10004");
+  c.ok("SLEEP 100");
+  BOOST_TEST(c.leaf_state(10004) == "detached");
+  auto err = c.fails("ATTACH LEAF '127.0.0.1':10004");
+  BOOST_TEST(err.find("db:" + std::to_string(ord)) != std::string::npos);
+  BOOST_TEST(err.find("FORCE") != std::string::npos);
+  BOOST_TEST(c.leaf_state(10004) == "detached");
+  c.ok("ATTACH LEAF '127.0.0.1':10004 FORCE");
+  BOOST_TEST(c.leaf_state(10004) == "online");
+  BOOST_TEST(role_on(c, "db", ord, 10004) == "Orphan");
+  BOOST_TEST(c.master_port("db", ord) == "10003");
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "4");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
