@@ -215,6 +215,14 @@ void heartbeat_round(ma_self self) {
     global_int(st, "leaf_failure_timeout_ms")};
   std::vector<std::string> silent;
   for (auto& leaf : st.meta.leaves()) {
+    if (leaf.state() == "offline") {
+      // Is it reachable again (a healed network)? It answers by saying
+      // hello, and attaches like a restarted leaf.
+      auto env = make_envelope();
+      env->mutable_heartbeat_request()->set_rejoin(true);
+      st.ep.send(self, leaf.address(), leaf_actor_name(), std::move(env));
+      continue;
+    }
     if (leaf.state() != "online")
       continue;
     auto& rt = st.runtime[leaf.address()];

@@ -32,6 +32,7 @@ struct leaf_state {
   std::map<std::string, instance_entry> instances; // "db/ordinal"
   std::vector<pb::InstanceState> failed;           // could not be opened
   bool hello_done = false;
+  bool hello_pending = false;
 
   std::string ctx() const {
     return "[leaf=" + cfg.address + " inc=" + std::to_string(incarnation)
@@ -172,8 +173,10 @@ void send_hello(self_ptr self) {
     fill_opened(kvp.second, *body->add_instances());
   for (auto& f : st.failed)
     *body->add_instances() = f;
+  st.hello_pending = true;
   st.ep.request(self, st.cfg.ma_node, "ma", std::move(env), hello_timeout,
                 [self](const envelope* rep) {
+                  self->state.hello_pending = false;
                   if (rep != nullptr) {
                     self->state.hello_done = true;
                     return;
@@ -319,7 +322,13 @@ leaf_actor::behavior_type leaf_impl(self_ptr self, leaf_config cfg) {
           body->set_sent_at_us(env->heartbeat_request().sent_at_us());
           body->set_leaf(st.cfg.address);
           body->set_incarnation(st.incarnation);
-          st.ep.reply(self, *env, std::move(rep));
+          if (env->header().correlation_id() != 0)
+            st.ep.reply(self, *env, std::move(rep));
+          if (env->heartbeat_request().rejoin() && !st.hello_pending) {
+            LG_PROBE(leaf_rejoined, "a leaf held offline heard the aggregator "
+                                    "again and announced itself");
+            send_hello(self);
+          }
           break;
         }
         case envelope::kCreateInstanceRequest:

@@ -411,6 +411,32 @@ time_point local_cluster::now() {
   return sys_->clock().now();
 }
 
+bool local_cluster::step(std::optional<time_point> deadline) {
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(
+    sys_->scheduler());
+  auto& clock = sched.clock();
+  auto& schedule = clock.schedule();
+  if (sched.has_job()) {
+    // Every job costs virtual time, so that a busy cluster (a client that
+    // always has work) still lets time pass and timers fire.
+    sched.run_once();
+    clock.current_time += sim_job_cost;
+    if (!schedule.empty() && schedule.begin()->first <= clock.current_time)
+      clock.advance_time(caf::timespan{0});
+    return true;
+  }
+  if (schedule.empty()
+      || (deadline && schedule.begin()->first > *deadline)) {
+    if (deadline)
+      clock.current_time = std::max(clock.current_time, *deadline);
+    return false;
+  }
+  auto next = schedule.begin()->first;
+  clock.advance_time(next > clock.current_time ? next - clock.current_time
+                                               : caf::timespan{0});
+  return true;
+}
+
 bool local_cluster::run_until(const std::function<bool()>& pred,
                               std::chrono::milliseconds limit) {
   if (!opts_.simulate) {
@@ -422,32 +448,12 @@ bool local_cluster::run_until(const std::function<bool()>& pred,
     }
     return true;
   }
-  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(
-    sys_->scheduler());
-  auto& clock = sched.clock();
-  auto deadline = clock.current_time + limit;
+  auto deadline = now() + limit;
   for (;;) {
     if (pred())
       return true;
-    auto& schedule = clock.schedule();
-    if (sched.has_job()) {
-      // Every job costs virtual time, so that a busy cluster (a client that
-      // always has work) still lets time pass and timers fire.
-      sched.run_once();
-      clock.current_time += sim_job_cost;
-      if (!schedule.empty() && schedule.begin()->first <= clock.current_time)
-        clock.advance_time(caf::timespan{0});
-      if (clock.current_time >= deadline)
-        return pred();
-      continue;
-    }
-    if (schedule.empty() || schedule.begin()->first > deadline) {
-      clock.current_time = std::max(clock.current_time, deadline);
+    if (!step(deadline) || now() >= deadline)
       return pred();
-    }
-    auto next = schedule.begin()->first;
-    clock.advance_time(next > clock.current_time ? next - clock.current_time
-                                                 : caf::timespan{0});
   }
 }
 

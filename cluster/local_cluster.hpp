@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,11 @@ public:
   /// simulated). Returns whether `pred` held.
   bool run_until(const std::function<bool()>& pred,
                  std::chrono::milliseconds limit);
+
+  /// Simulated clusters only: runs one actor job (costing 1 µs of virtual
+  /// time), or advances the clock to the next timer (not past `deadline`).
+  /// Returns false when there was nothing to do.
+  bool step(std::optional<time_point> deadline = std::nullopt);
 
   /// The current time of the cluster's clock.
   time_point now();

@@ -1,5 +1,7 @@
 #include "ha/failover.hpp"
 
+#include "base/bugs.hpp"
+
 namespace lg::ha {
 
 namespace {
@@ -25,8 +27,8 @@ failover_decision choose_failover(const std::vector<instance_view>& instances,
     }
   }
   for (const auto& inst : instances) {
-    if (inst.role == instance_role::replica && inst.in_sync
-        && inst.leaf_online) {
+    if (inst.role == instance_role::replica
+        && (inst.in_sync || bugs::promote_out_of_sync) && inst.leaf_online) {
       decision.kind = failover_decision::promote;
       decision.leaf = inst.leaf;
       decision.new_term = term + 1;

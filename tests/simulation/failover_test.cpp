@@ -293,4 +293,24 @@ BOOST_AUTO_TEST_CASE(write_during_isolation_completes_once_failover_is_decided) 
   BOOST_TEST(rs.rows(0).cells(1) == "during");
 }
 
+BOOST_AUTO_TEST_CASE(healed_leaf_rejoins_and_its_stale_masters_step_down) {
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4')");
+  c.ok("ISOLATE LEAF '127.0.0.1':10001");
+  c.ok("SLEEP 1200");
+  BOOST_TEST(c.leaf_state(10001) == "offline");
+  c.ok("INSERT INTO db VALUES ('e','5')");
+  c.ok("HEAL LEAF '127.0.0.1':10001");
+  // Its network is back: it hears the aggregator, says hello, and its
+  // copies (masters of term 1 until now) become replicas of term 2.
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return c.leaf_state(10001) == "online"; },
+    std::chrono::seconds{2}));
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  for (int i = 0; i < 4; ++i)
+    BOOST_TEST(c.master_port("db", i) == "10002");
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "5");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,27 @@
+// Deliberately broken variants of the HA protocols, in the spirit of
+// FoundationDB's BUGGIFY: off in every real run, switched on only by
+// `leafguard simulate --break NAME` and by the test that proves the
+// simulation's checker catches them (tests/simulation/checker_test.cpp).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace lg::bugs {
+
+/// Failover promotes a replica even when it is out of sync.
+extern bool promote_out_of_sync;
+
+/// A replica accepts replication from a master of an older term.
+extern bool skip_term_fence;
+
+/// The names accepted by enable(): "promote-out-of-sync", "no-term-fence".
+std::vector<std::string> names();
+
+/// Switches a variant on; returns false for an unknown name.
+bool enable(const std::string& name);
+
+/// Switches every variant off.
+void reset();
+
+} // namespace lg::bugs
