@@ -100,6 +100,9 @@ struct partition_state {
   time_point went_async_at;     // when the master stopped waiting for it
   time_point last_probe_at;     // last empty batch sent to a silent replica
   bool sync_timer_armed = false;
+  // The replica counts for acknowledgements again, but the aggregator has
+  // not confirmed it in sync yet: ask again at the next sync check.
+  bool sync_unconfirmed = false;
 
   // Replica side: requests acknowledged after the next flush.
   std::deque<envelope_ptr> replica_acks;
@@ -351,7 +354,14 @@ void on_replicate_reply(self_ptr self, uint64_t generation,
     default:
       logger("partition")->warn("ReplicationRefused {} from {}: {}", st.ctx(),
                                 st.peer, body.error());
+      // Resend from the oldest unconfirmed batch after a pause (a batch
+      // lost on the way leaves a gap the replica refuses).
       rewind_replication(st);
+      if (!st.retransmit_armed) {
+        st.retransmit_armed = true;
+        self->delayed_send(self, retransmit_pause, timer_atom::value,
+                           retransmit_timer);
+      }
       return;
   }
 }
@@ -430,8 +440,15 @@ void request_sync_change(self_ptr self, bool in_sync) {
     [self, in_sync](const envelope* rep) {
       auto& st = self->state;
       st.sync_change_pending = false;
-      if (rep == nullptr || rep->replica_sync_reply().status() != pb::STATUS_OK)
-        return; // retried by the next sync check
+      if (rep == nullptr
+          || rep->replica_sync_reply().status() != pb::STATUS_OK) {
+        // Retried by the next sync check.
+        if (in_sync)
+          st.sync_unconfirmed = true;
+        return;
+      }
+      if (in_sync)
+        st.sync_unconfirmed = false;
       if (!in_sync) {
         LG_PROBE(replica_dropped_to_async,
                  "a master went on without its silent replica");
@@ -479,6 +496,10 @@ void on_sync_check(self_ptr self) {
   auto limit = std::chrono::milliseconds{st.cfg.sync_replication_timeout_ms};
   if (st.peer_in_sync && !st.waiting.empty() && silent >= limit)
     request_sync_change(self, false);
+  else if (st.peer_in_sync && st.sync_unconfirmed)
+    request_sync_change(self, true);
+  if (st.inflight == 0 && !st.unacked.empty() && !st.outgoing)
+    replicate(self); // nothing in flight but batches unconfirmed: resend
   else if (!st.peer_in_sync && st.replica_heard_at > st.went_async_at
            && st.replica_match == st.cfg.store->flushed().lsn)
     request_sync_change(self, true);
@@ -1169,6 +1190,7 @@ void become(self_ptr self, pb::Role role, uint64_t term,
   if (!peer_in_sync)
     st.went_async_at = self->clock().now();
   st.deposed = false;
+  st.sync_unconfirmed = false;
   st.unacked.clear();
   st.open.reset();
   rewind_replication(st);

@@ -275,7 +275,10 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
     dest = resolve(env->header().to());
     if (!dest) {
       what = transport_event::undeliverable;
-    } else if (random) {
+    } else if (random
+               && env->header().from().node() != env->header().to().node()) {
+      // Random faults model the network: messages within a node never
+      // cross it.
       std::lock_guard<std::mutex> guard{rng_mtx_};
       std::uniform_real_distribution<double> coin{0.0, 1.0};
       if (coin(rng_) < drop_) {

@@ -14,6 +14,7 @@
 #include "actors/result.hpp"
 #include "base/log.hpp"
 #include "cli/demo.hpp"
+#include "cli/simulate.hpp"
 #include "cli/statement_runner.hpp"
 #include "cluster/local_cluster.hpp"
 #include "config/options.hpp"
@@ -30,6 +31,8 @@ void usage() {
        "          [--simulate [--seed S]] [--trace FILE] [-e 'STMTS'] "
        "[FILE]\n"
        "  demo    a narrated tour of failover on an in-process cluster\n"
+       "  simulate  deterministic fault simulation with invariant checks\n"
+       "          --seed S | --seeds A-B [--steps N] [--faults LIST]\n"
        "\n"
        "`leafguard <command> --help` lists every option of a command.\n";
 }
@@ -94,6 +97,8 @@ int main(int argc, char** argv) {
     return run_local(args);
   if (command == "demo")
     return lg::run_demo(args);
+  if (command == "simulate")
+    return lg::run_simulate(args);
   std::cerr << "leafguard: unknown command '" << command
             << "' (see leafguard --help)\n";
   return 2;

@@ -40,7 +40,6 @@ const char* to_string(cluster_errc code) {
 namespace {
 
 /// The virtual time one actor job takes in a simulation.
-constexpr caf::timespan sim_job_cost = std::chrono::microseconds{1};
 
 /// Statement results handed from the inbox actor to the driving thread.
 struct reply_box {
@@ -420,7 +419,8 @@ bool local_cluster::step(std::optional<time_point> deadline) {
     // Every job costs virtual time, so that a busy cluster (a client that
     // always has work) still lets time pass and timers fire.
     sched.run_once();
-    clock.current_time += sim_job_cost;
+    ++jobs_run_;
+    clock.current_time += opts_.sim_job_cost;
     if (!schedule.empty() && schedule.begin()->first <= clock.current_time)
       clock.advance_time(caf::timespan{0});
     return true;

@@ -32,6 +32,8 @@ struct local_cluster_options {
   uint16_t base_port = 10001;
   /// The file system; default: the real disk.
   std::shared_ptr<storage::vfs> fs;
+  /// Simulated clusters: virtual time that each actor job costs.
+  caf::timespan sim_job_cost = std::chrono::microseconds{1};
 };
 
 enum class cluster_errc {
@@ -99,6 +101,11 @@ public:
   /// Returns false when there was nothing to do.
   bool step(std::optional<time_point> deadline = std::nullopt);
 
+  /// Actor jobs run by step() so far (simulated clusters).
+  uint64_t jobs_run() const {
+    return jobs_run_;
+  }
+
   /// The current time of the cluster's clock.
   time_point now();
 
@@ -144,6 +151,7 @@ private:
   void drain();
 
   local_cluster_options opts_;
+  uint64_t jobs_run_ = 0;
   std::string data_dir_;
   bool remove_data_dir_ = false;
   error startup_error_;

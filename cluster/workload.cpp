@@ -41,10 +41,18 @@ void issue(self_ptr self) {
   env->mutable_statement_request()->set_text(
     "INSERT INTO " + st.cfg.database + " VALUES ('" + key + "','" + value
     + "')");
+  auto issued_at = self->clock().now();
   st.ep.request(self, st.cfg.session_node, st.cfg.session, std::move(env),
-                st.cfg.timeout, [self, key, value](const envelope* rep) {
+                st.cfg.timeout,
+                [self, key, value, issued_at](const envelope* rep) {
                   auto& rec = *self->state.cfg.record;
                   --rec.in_flight;
+                  ++rec.completed;
+                  auto took = self->clock().now() - issued_at;
+                  if (took > rec.longest) {
+                    rec.longest = took;
+                    rec.longest_key = key;
+                  }
                   if (rep != nullptr && rep->has_statement_reply()
                       && rep->statement_reply().result().error_code() == 0) {
                     rec.acked[key] = value;
@@ -61,7 +69,8 @@ void issue(self_ptr self) {
 caf::behavior workload_impl(self_ptr self, workload_config cfg) {
   auto& st = self->state;
   st.name = "workload";
-  st.ep = endpoint{cfg.fab, "client", "workload"};
+  // On the session's node: a client and its session share a process.
+  st.ep = endpoint{cfg.fab, cfg.session_node, "workload"};
   st.cfg = std::move(cfg);
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
   for (int i = 0; i < st.cfg.streams; ++i)

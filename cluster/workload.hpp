@@ -21,6 +21,9 @@ struct workload_record {
   std::map<std::string, std::string> failed; ///< key -> last error
   uint64_t issued = 0;
   uint64_t in_flight = 0;
+  uint64_t completed = 0;
+  caf::timespan longest{0}; ///< the longest time a write took to complete
+  std::string longest_key;
   bool stopped = false;
 };
 

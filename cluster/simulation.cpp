@@ -1,0 +1,479 @@
+#include "cluster/simulation.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "actors/result.hpp"
+#include "base/probes.hpp"
+#include "cluster/local_cluster.hpp"
+#include "cluster/workload.hpp"
+#include "storage/vfs.hpp"
+
+namespace lg {
+
+namespace {
+
+constexpr size_t ring_size = 20000;
+constexpr int64_t request_timeout_ms = 2000;
+/// A write may take its request timeout plus one map fetch (whose own
+/// timeout is 2 s plus a 100 ms long poll) before it must have an answer.
+constexpr auto request_deadline = std::chrono::milliseconds{
+  request_timeout_ms + 2100 + 100};
+
+/// Sees every message (the one way out); checks the invariants that can be
+/// checked per message, and keeps the last messages for a failing run.
+class observer : public trace_sink {
+public:
+  void record(const envelope& env, transport_event what,
+              int64_t at_us) override {
+    const auto& h = env.header();
+    if (ring_.size() >= ring_size)
+      ring_.pop_front();
+    std::string line;
+    line.reserve(128);
+    line += std::to_string(at_us);
+    line += " lamport=";
+    line += std::to_string(h.lamport());
+    line += ' ';
+    line += to_string(what);
+    line += ' ';
+    line += h.from().node();
+    line += '/';
+    line += h.from().actor();
+    line += " -> ";
+    line += h.to().node();
+    line += '/';
+    line += h.to().actor();
+    line += ' ';
+    line += body_name(env);
+    if (!h.partition().empty()) {
+      line += " partition=";
+      line += h.partition();
+    }
+    line += " term=";
+    line += std::to_string(h.term());
+    ring_.push_back(std::move(line));
+    if (what != transport_event::sent && what != transport_event::delayed)
+      return;
+    bool ok_reply = false;
+    if (env.has_write_reply() && env.write_reply().status() == pb::STATUS_OK) {
+      ok_reply = true;
+      ++checks_one_master;
+      auto key = h.partition() + "@" + std::to_string(h.term());
+      auto [i, added] = masters_.emplace(key, h.from().node());
+      if (!added && i->second != h.from().node() && violation.empty())
+        violation = "at most one master per partition per term: "
+                    + h.partition() + " had writes acknowledged in term "
+                    + std::to_string(h.term()) + " by " + i->second + " and by "
+                    + h.from().node();
+    } else if (env.has_read_reply()
+               && env.read_reply().status() == pb::STATUS_OK) {
+      ok_reply = true;
+    }
+    if (ok_reply) {
+      ++checks_orphan;
+      if (orphans.count(h.partition() + "@" + h.from().node()) > 0
+          && violation.empty())
+        violation = "an orphan is never served: the orphan copy of "
+                    + h.partition() + " on " + h.from().node()
+                    + " answered a client";
+    }
+  }
+
+  /// Writes the kept messages to `path`; returns false on an I/O error.
+  bool dump(const std::string& path) const {
+    auto* f = std::fopen(path.c_str(), "w");
+    if (f == nullptr)
+      return false;
+    for (auto& line : ring_) {
+      std::fputs(line.c_str(), f);
+      std::fputc('\n', f);
+    }
+    return std::fclose(f) == 0;
+  }
+
+  std::string violation;
+  std::set<std::string> orphans; // "db:N@leaf", refreshed by the driver
+  uint64_t checks_one_master = 0;
+  uint64_t checks_orphan = 0;
+
+private:
+  std::deque<std::string> ring_;
+  std::map<std::string, std::string> masters_; // "db:N@term" -> leaf
+};
+
+struct driver {
+  const simulation_options& opts;
+  local_cluster& cluster;
+  storage::memory_vfs& fs;
+  std::shared_ptr<observer> obs;
+  std::mt19937_64 rng;
+  std::map<std::string, uint64_t> injected;
+  std::vector<std::string> leaves;
+  std::set<std::string> killed;
+  std::set<std::string> isolated;
+  std::set<std::string> detached;
+  uint64_t random_faults_until = 0;
+
+  bool enabled(const std::string& fault) const {
+    return opts.faults.empty() || opts.faults.count(fault) > 0;
+  }
+
+  uint64_t pick(uint64_t n) {
+    return std::uniform_int_distribution<uint64_t>{0, n - 1}(rng);
+  }
+
+  std::string leaf_dir(const std::string& addr) const {
+    auto dir = addr;
+    std::replace(dir.begin(), dir.end(), ':', '_');
+    return "/sim/leaves/" + dir;
+  }
+
+  std::string quoted(const std::string& addr) const {
+    auto colon = addr.rfind(':');
+    return "'" + addr.substr(0, colon) + "':" + addr.substr(colon + 1);
+  }
+
+  /// The pair of `addr` in a 4-leaf redundancy-2 cluster.
+  std::string pair_of(const std::string& addr) const {
+    auto i = std::find(leaves.begin(), leaves.end(), addr) - leaves.begin();
+    return leaves[static_cast<size_t>(i ^ 1)];
+  }
+
+  bool healthy(const std::string& addr) const {
+    return killed.count(addr) == 0 && isolated.count(addr) == 0;
+  }
+
+  size_t troubled() const {
+    return killed.size() + isolated.size() + detached.size();
+  }
+
+  /// Every partition has its replica in sync: losing any one leaf (and its
+  /// disk) then loses no acknowledged write.
+  bool all_in_sync() {
+    auto rs = cluster.execute("CHECK PARTITIONS ON sim");
+    if (rs.error_code() != 0 || rs.rows_size() == 0)
+      return false;
+    for (auto& row : rs.rows())
+      if (row.cells(3) != "Orphan" && row.cells(7) != "in_sync")
+        return false;
+    return true;
+  }
+
+  void count(const std::string& fault) {
+    ++injected[fault];
+  }
+
+  /// Picks a random applicable fault among the enabled ones and injects it.
+  void inject(uint64_t step) {
+    std::vector<std::string> options;
+    for (auto& f : all_faults())
+      if (enabled(f))
+        options.push_back(f);
+    if (options.empty())
+      return;
+    auto fault = options[pick(options.size())];
+    std::vector<std::string> running;
+    std::vector<std::string> down;
+    for (auto& l : leaves)
+      (killed.count(l) > 0 ? down : running).push_back(l);
+    if (fault == "kill" || fault == "isolate") {
+      // At most one leaf in trouble at a time: every fault stays one a
+      // redundancy-2 cluster must survive without losing a write.
+      if (troubled() > 0 || !all_in_sync())
+        return;
+      auto victim = running[pick(running.size())];
+      if (fault == "kill") {
+        cluster.kill_leaf(victim);
+        killed.insert(victim);
+      } else {
+        cluster.isolate_leaf(victim);
+        isolated.insert(victim);
+      }
+      count(fault);
+    } else if (fault == "restart" || fault == "destroy" || fault == "crash"
+               || fault == "torn" || fault == "corrupt") {
+      if (down.empty())
+        return;
+      auto victim = down[pick(down.size())];
+      if (fault == "restart") {
+        cluster.restart_leaf(victim);
+        killed.erase(victim);
+      } else if (fault == "destroy") {
+        cluster.destroy_leaf(victim);
+      } else if (fault == "crash" || fault == "torn") {
+        // The machine went down with the process: unsynced bytes are lost,
+        // or (torn) part of the last unsynced write survives.
+        fs.crash(leaf_dir(victim), fault == "torn" ? 1 + pick(64) : 0);
+      } else {
+        std::vector<std::string> files;
+        for (auto& [path, file] : fs.files())
+          if (path.rfind(leaf_dir(victim) + "/instances/", 0) == 0
+              && !file->data.empty())
+            files.push_back(path);
+        if (files.empty())
+          return;
+        auto path = files[pick(files.size())];
+        fs.corrupt(path, pick(fs.files()[path]->data.size()));
+      }
+      count(fault);
+    } else if (fault == "heal") {
+      if (isolated.empty())
+        return;
+      auto victim = *isolated.begin();
+      cluster.heal_leaf(victim);
+      isolated.erase(victim);
+      count(fault);
+    } else if (fault == "drop" || fault == "delay") {
+      cluster.transport().set_random_faults(
+        fault == "drop" ? 0.01 : 0.0, fault == "delay" ? 0.05 : 0.0,
+        std::chrono::milliseconds{20}, rng());
+      random_faults_until = step + 2000;
+      count(fault);
+    } else if (fault == "detach") {
+      if (troubled() > 0 || !all_in_sync())
+        return;
+      auto victim = running[pick(running.size())];
+      if (cluster.execute("DETACH LEAF " + quoted(victim)).error_code() == 0)
+        detached.insert(victim);
+      count(fault);
+    } else if (fault == "attach") {
+      if (cluster.execute("ATTACH LEAF ALL").error_code() == 0)
+        detached.clear();
+      count(fault);
+    }
+  }
+
+  void refresh_orphans() {
+    auto rs = cluster.execute("SHOW CLUSTER STATUS");
+    obs->orphans.clear();
+    for (auto& row : rs.rows())
+      if (row.cells(4) == "Orphan")
+        obs->orphans.insert(row.cells(2) + ":" + row.cells(3) + "@"
+                            + row.cells(0) + ":" + row.cells(1));
+  }
+};
+
+std::string fail(simulation_result& r, observer& obs,
+                 const simulation_options& opts, const std::string& why) {
+  r.passed = false;
+  r.failure = why;
+  r.trace_path = opts.trace_dir + "/leafguard-sim-" + std::to_string(opts.seed)
+                 + ".trace";
+  if (!obs.dump(r.trace_path))
+    r.trace_path += " (could not be written)";
+  return "result: FAIL: " + why + "\ntrace of the last messages: "
+         + r.trace_path + "\n";
+}
+
+} // namespace
+
+const std::vector<std::string>& all_faults() {
+  static const std::vector<std::string> faults{
+    "kill",  "restart", "destroy", "isolate", "heal",   "drop",
+    "delay", "crash",   "torn",    "corrupt", "detach", "attach"};
+  return faults;
+}
+
+simulation_result run_simulation(const simulation_options& opts) {
+  auto wall0 = std::chrono::steady_clock::now();
+  simulation_result result;
+  std::map<std::string, uint64_t> probes_before;
+  for (auto& [name, probe] : all_probes())
+    probes_before[name] = probe->count();
+  auto fs = std::make_shared<storage::memory_vfs>();
+  local_cluster_options lo;
+  lo.leaves = 4;
+  lo.redundancy = 2;
+  lo.simulate = true;
+  lo.seed = opts.seed;
+  lo.data_dir = "/sim";
+  lo.fs = fs;
+  lo.sim_job_cost = std::chrono::microseconds{100};
+  local_cluster cluster{lo};
+  std::ostringstream out;
+  out << "leafguard simulate: seed " << opts.seed << ", " << opts.steps
+      << " steps with faults";
+  if (!opts.faults.empty()) {
+    out << " (";
+    bool first = true;
+    for (auto& f : opts.faults) {
+      out << (first ? "" : ",") << f;
+      first = false;
+    }
+    out << ")";
+  }
+  out << "\n";
+  if (cluster.startup_error()) {
+    result.failure = cluster.startup_error().to_string();
+    result.report = out.str() + "result: FAIL: " + result.failure + "\n";
+    return result;
+  }
+  auto obs = std::make_shared<observer>();
+  cluster.transport().set_trace_sink(obs);
+  driver d{opts, cluster, *fs, obs, std::mt19937_64{opts.seed}, {}, {}, {}, {},
+           {}, 0};
+  d.leaves = cluster.leaf_addresses();
+  for (auto stmt : {"SET GLOBAL leaf_heartbeat_interval_ms = 50",
+                    "SET GLOBAL leaf_failure_timeout_ms = 300",
+                    "SET GLOBAL sync_replication_timeout_ms = 300",
+                    "SET GLOBAL request_timeout_ms = 2000",
+                    "CREATE DATABASE sim PARTITIONS 8"}) {
+    auto rs = cluster.execute(stmt);
+    if (rs.error_code() != 0) {
+      result.report = out.str() + fail(result, *obs, opts,
+                                       std::string{"set-up: "} + stmt + ": "
+                                         + render(rs));
+      return result;
+    }
+  }
+  auto record = std::make_shared<workload_record>();
+  workload_config wc;
+  wc.fab = cluster.transport_ptr();
+  wc.database = "sim";
+  wc.streams = 4;
+  wc.record = record;
+  auto workload = spawn_workload(cluster.system(), wc);
+  auto t0 = cluster.now();
+  auto first_job = cluster.jobs_run();
+  std::string broken;
+  uint64_t checks_deadline = 0;
+  // Faults on: one injection every 1500 jobs on average.
+  while (broken.empty() && cluster.jobs_run() - first_job < opts.steps) {
+    auto step = cluster.jobs_run() - first_job;
+    if (d.pick(1500) == 0)
+      d.inject(step);
+    if (d.random_faults_until != 0 && step >= d.random_faults_until) {
+      cluster.transport().clear_random_faults();
+      d.random_faults_until = 0;
+    }
+    if (step % 2000 == 0)
+      d.refresh_orphans();
+    if (!cluster.step())
+      break;
+    ++checks_deadline;
+    if (record->longest > request_deadline)
+      broken = "no request outlives its timeout: the write of "
+               + record->longest_key + " took "
+               + std::to_string(std::chrono::duration_cast<
+                                  std::chrono::milliseconds>(record->longest)
+                                  .count())
+               + " ms";
+    else if (!obs->violation.empty())
+      broken = obs->violation;
+  }
+  auto steps_with_faults = cluster.jobs_run() - first_job;
+  // Quiesce: every fault stops; the cluster must converge with nothing lost.
+  cluster.transport().clear_random_faults();
+  for (auto& l : std::set<std::string>(d.isolated))
+    cluster.heal_leaf(l);
+  for (auto& l : std::set<std::string>(d.killed))
+    cluster.restart_leaf(l);
+  cluster.sleep(std::chrono::milliseconds{1000});
+  cluster.execute("ATTACH LEAF ALL");
+  stop_workload(workload);
+  if (broken.empty()
+      && !cluster.run_until([&] { return record->stopped; },
+                            std::chrono::seconds{60}))
+    broken = "the workload did not finish within 60 s of the faults ending";
+  uint64_t converged = 0;
+  if (broken.empty()) {
+    auto in_sync = [&] {
+      auto rs = cluster.execute("CHECK PARTITIONS ON sim");
+      std::map<std::string, std::string> sums;
+      for (auto& row : rs.rows()) {
+        if (row.cells(3) == "Orphan")
+          continue;
+        if (row.cells(7) != "in_sync")
+          return false;
+        auto& sum = sums[row.cells(0)];
+        if (!sum.empty() && sum != row.cells(6))
+          return false;
+        sum = row.cells(6);
+      }
+      converged = sums.size();
+      return true;
+    };
+    if (!cluster.run_until(in_sync, std::chrono::seconds{60}))
+      broken = "replicas converge to their master's checksum once faults "
+               "stop:\n"
+               + render(cluster.execute("CHECK PARTITIONS ON sim"));
+  }
+  d.refresh_orphans();
+  uint64_t keys_checked = 0;
+  if (broken.empty()) {
+    auto rs = cluster.execute("SELECT * FROM sim");
+    if (rs.error_code() != 0) {
+      broken = "every partition is readable once faults stop: " + render(rs);
+    } else {
+      std::map<std::string, std::string> stored;
+      for (auto& row : rs.rows())
+        stored[row.cells(0)] = row.cells(1);
+      for (auto& [key, value] : record->acked) {
+        ++keys_checked;
+        auto i = stored.find(key);
+        if (i == stored.end() || i->second != value) {
+          broken = "no acknowledged write is lost: " + key + " was "
+                   "acknowledged as '" + value + "' but reads as "
+                   + (i == stored.end() ? std::string{"missing"}
+                                        : "'" + i->second + "'");
+          break;
+        }
+      }
+    }
+  }
+  if (broken.empty() && !obs->violation.empty())
+    broken = obs->violation;
+  auto virtual_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      cluster.now() - t0)
+                      .count();
+  result.steps = cluster.jobs_run() - first_job;
+  out << "steps: " << steps_with_faults << " with faults, " << result.steps
+      << " in all; virtual time " << virtual_ms << " ms\n";
+  out << "faults injected:";
+  if (d.injected.empty())
+    out << " none";
+  for (auto& [f, n] : d.injected)
+    out << " " << f << "=" << n;
+  out << "\n";
+  out << "writes: " << record->acked.size() << " acknowledged, "
+      << record->failed.size() << " failed, " << record->issued
+      << " issued\n";
+  out << "invariants checked: one master per partition per term ("
+      << obs->checks_one_master << " acknowledgements), orphans never served ("
+      << obs->checks_orphan << " answers), request deadlines ("
+      << checks_deadline << " steps, longest write "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(record->longest)
+           .count()
+      << " ms), acknowledged writes kept (" << keys_checked
+      << " keys), replicas converged (" << converged << " partitions)\n";
+  out << "rare paths reached:";
+  bool any = false;
+  for (auto& [name, probe] : all_probes()) {
+    auto n = probe->count() - probes_before[name];
+    if (n > 0) {
+      out << " " << name << "=" << n;
+      any = true;
+    }
+  }
+  out << (any ? "\n" : " none\n");
+  if (broken.empty()) {
+    result.passed = true;
+    out << "result: PASS\n";
+  } else {
+    out << fail(result, *obs, opts, broken);
+  }
+  result.report = out.str();
+  cluster.transport().set_trace_sink(nullptr);
+  result.wall_seconds = std::chrono::duration<double>(
+                          std::chrono::steady_clock::now() - wall0)
+                          .count();
+  return result;
+}
+
+} // namespace lg

@@ -1,0 +1,37 @@
+// Deterministic fault simulation (FoundationDB's simulation, TigerBeetle's
+// VOPR): an in-process cluster on CAF's test scheduler, a client workload
+// that records every acknowledged write, random faults chosen by a seeded
+// generator, and invariants checked as the run goes and once it quiesces.
+// The same seed gives the same run and the same report, byte for byte.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace lg {
+
+struct simulation_options {
+  uint64_t seed = 1;
+  uint64_t steps = 20000; ///< actor jobs to run with faults on
+  std::set<std::string> faults; ///< empty: every fault in all_faults()
+  std::string trace_dir = "/tmp"; ///< where a failing run's trace goes
+};
+
+struct simulation_result {
+  bool passed = false;
+  std::string report;  ///< deterministic text
+  std::string failure; ///< the broken invariant, when !passed
+  std::string trace_path; ///< the failing run's trace, when !passed
+  uint64_t steps = 0;  ///< actor jobs run in all (faults on and quiescing)
+  double wall_seconds = 0;
+};
+
+/// Every fault the simulation can inject.
+const std::vector<std::string>& all_faults();
+
+/// Runs one seed.
+simulation_result run_simulation(const simulation_options& opts);
+
+} // namespace lg
