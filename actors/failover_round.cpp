@@ -177,6 +177,21 @@ void send_failover_orders(ma_self self, const std::string& addr,
       self, p.leaf, partition_actor_name(p.db, p.ordinal), std::move(env),
       promote_timeout, [self, label, p](const envelope* rep) {
         auto& st = self->state;
+        if (rep == nullptr) {
+          // Lost on the way: send it again while the decision stands.
+          auto* db = find_database(st, p.db);
+          auto* part = db ? db->mutable_parts(static_cast<int>(p.ordinal))
+                          : nullptr;
+          auto* master = part ? master_of(*part) : nullptr;
+          if (master != nullptr && master->leaf() == p.leaf
+              && part->term() == p.term && find_leaf(st, p.leaf) != nullptr
+              && find_leaf(st, p.leaf)->state() == "online") {
+            LG_PROBE(promotion_resent, "a promotion got no answer and was "
+                                       "resent");
+            send_failover_orders(self, "", {}, {p});
+            return;
+          }
+        }
         if (rep == nullptr || rep->promote_reply().status() != pb::STATUS_OK) {
           logger("ma")->error("PromotionFailed {} {} on {}: {}", st.ctx(),
                               label, p.leaf,

@@ -260,6 +260,7 @@ void step_down(self_ptr self, uint64_t newer_term) {
 void replicate(self_ptr self);
 void pump_snapshot(self_ptr self);
 void request_sync_change(self_ptr self, bool in_sync);
+void start_join(self_ptr self);
 
 /// Forgets the send state so that every unconfirmed batch goes out again.
 void rewind_replication(partition_state& st) {
@@ -442,9 +443,10 @@ void request_sync_change(self_ptr self, bool in_sync) {
       st.sync_change_pending = false;
       if (rep == nullptr
           || rep->replica_sync_reply().status() != pb::STATUS_OK) {
-        // Retried by the next sync check.
-        if (in_sync)
-          st.sync_unconfirmed = true;
+        // Unknown whether the aggregator recorded it. The master still
+        // waits for its replica (peer_in_sync), so the replica holds every
+        // acknowledged write: the next sync check re-asserts that.
+        st.sync_unconfirmed = st.peer_in_sync;
         return;
       }
       if (in_sync)
@@ -668,6 +670,12 @@ void on_replicate(self_ptr self, const envelope_ptr& env) {
     refuse(pb::FAILED, "gap: have up to lsn " + std::to_string(last)
                          + ", batch starts after "
                          + std::to_string(req.prev_lsn()));
+    // Ask the master to check again where to resume: it catches this copy
+    // up if it still holds the entries, or rebuilds it.
+    LG_PROBE(replica_rejoined_after_gap, "a replica behind its master's "
+                                         "stream joined again");
+    st.joined = false;
+    start_join(self);
     return;
   }
   if (req.prev_lsn() > 0
@@ -676,6 +684,8 @@ void on_replicate(self_ptr self, const envelope_ptr& env) {
              "a replica's history disagreed with its master's");
     refuse(pb::FAILED, "history mismatch at lsn "
                          + std::to_string(req.prev_lsn()));
+    st.joined = false;
+    start_join(self);
     return;
   }
   for (auto& e : req.entries()) {

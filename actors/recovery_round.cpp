@@ -316,8 +316,27 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
   return plan;
 }
 
+void send_order_once(ma_self self, const order& o,
+                     std::function<void(const std::string&)> done);
+
+/// An order lost on the way (no answer) is sent again, a few times: an
+/// instance left without its role would never serve or catch up.
 void send_order(ma_self self, const order& o,
-                std::function<void(const std::string&)> done) {
+                std::function<void(const std::string&)> done,
+                int attempts = 4) {
+  send_order_once(self, o, [self, o, done, attempts](const std::string& err) {
+    if (!err.empty() && err.rfind("no answer", 0) == 0 && attempts > 1
+        && leaf_up(self->state, o.leaf)) {
+      LG_PROBE(order_resent, "a role order got no answer and was resent");
+      send_order(self, o, done, attempts - 1);
+      return;
+    }
+    done(err);
+  });
+}
+
+void send_order_once(ma_self self, const order& o,
+                     std::function<void(const std::string&)> done) {
   auto& st = self->state;
   if (!o.create) {
     set_role(self, o.leaf, o.db, o.ordinal, o.role, o.term, o.peer,
@@ -382,6 +401,10 @@ void attach_leaf(ma_self self, const std::string& addr, bool force,
     cd->remaining = plan->orders.size() + 1;
     cd->done = [self, addr, plan, done](std::vector<std::string> errors) {
       auto& st = self->state;
+      // The hello's list of copies is used up: from now on the metadata
+      // says what the leaf holds, until it says hello again.
+      st.runtime[addr].hello_seen = false;
+      st.runtime[addr].hello_instances.clear();
       auto* leaf = find_leaf(st, addr);
       if (leaf != nullptr && leaf->state() == "attaching") {
         leaf->set_state("online");
