@@ -218,6 +218,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
           mine->set_in_sync(false);
           auto* o = add(pb::REPLICA, part.term(), master->leaf(), true);
           o->create = true;
+          mine->set_missing(false);
           tell_master();
           ++plan.rebuilt;
           auto& job = start_job(st, now, "rebuild", db.name(), part.ordinal(),
@@ -228,6 +229,8 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
                              "from {}",
                              st.ctx(), label, addr, why, master->leaf());
         } else {
+          mine->set_missing(true);
+          mine->set_in_sync(false);
           if (mine->role() == pb::MASTER || master == nullptr) {
             part.set_offline(true);
             part.set_offline_reason("partition " + label + " is offline: its "
@@ -247,8 +250,15 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         auto peer = peer_of(part, *mine);
         add(pb::MASTER, part.term(), peer.leaf, peer.in_sync);
         if (!peer.leaf.empty() && leaf_up(st, peer.leaf)) {
-          // Its replica's leaf is already back: point it at this master.
+          // Its replica's leaf is already back: point it at this master
+          // (re-creating the copy if that leaf came back without it).
           order o;
+          for (auto& other : *part.mutable_instances())
+            if (other.leaf() == peer.leaf && other.missing()) {
+              o.create = true;
+              o.sync_durability = db.sync_durability();
+              other.set_missing(false);
+            }
           o.leaf = peer.leaf;
           o.db = db.name();
           o.ordinal = part.ordinal();

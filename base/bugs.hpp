@@ -12,7 +12,9 @@ namespace lg::bugs {
 /// Failover promotes a replica even when it is out of sync.
 extern bool promote_out_of_sync;
 
-/// A replica accepts replication from a master of an older term.
+/// Nothing fences a deposed master: an instance takes replication from a
+/// master of an older term (even when it is master itself), and the
+/// aggregator lets such a master drop its replica to async.
 extern bool skip_term_fence;
 
 /// The names accepted by enable(): "promote-out-of-sync", "no-term-fence".

@@ -118,6 +118,8 @@ struct driver {
   std::set<std::string> killed;
   std::set<std::string> isolated;
   std::set<std::string> detached;
+  std::set<std::string> cut_from_ma; // leaves whose link to the aggregator is cut
+  std::set<std::string> wipe_safe;   // killed while every copy was in sync
   uint64_t random_faults_until = 0;
 
   bool enabled(const std::string& fault) const {
@@ -150,7 +152,8 @@ struct driver {
   }
 
   size_t troubled() const {
-    return killed.size() + isolated.size() + detached.size();
+    return killed.size() + isolated.size() + detached.size()
+           + cut_from_ma.size();
   }
 
   /// Every partition has its replica in sync: losing any one leaf (and its
@@ -182,18 +185,34 @@ struct driver {
     std::vector<std::string> down;
     for (auto& l : leaves)
       (killed.count(l) > 0 ? down : running).push_back(l);
-    if (fault == "kill" || fault == "isolate") {
-      // At most one leaf in trouble at a time: every fault stays one a
-      // redundancy-2 cluster must survive without losing a write.
-      if (troubled() > 0 || !all_in_sync())
+    if (fault == "kill" || fault == "isolate" || fault == "cut") {
+      // At most two leaves in trouble at once. A second failure may take
+      // partitions offline (and must then lose nothing); a disk is only
+      // wiped when its leaf went down while every copy was in sync, so that
+      // wiping it loses no acknowledged write by design.
+      if (troubled() > 1)
         return;
-      auto victim = running[pick(running.size())];
+      bool safe = troubled() == 0 && all_in_sync();
+      std::vector<std::string> candidates;
+      for (auto& l : running)
+        if (healthy(l) && detached.count(l) == 0 && cut_from_ma.count(l) == 0)
+          candidates.push_back(l);
+      if (candidates.empty())
+        return;
+      auto victim = candidates[pick(candidates.size())];
       if (fault == "kill") {
         cluster.kill_leaf(victim);
         killed.insert(victim);
-      } else {
+        if (safe)
+          wipe_safe.insert(victim);
+      } else if (fault == "isolate") {
         cluster.isolate_leaf(victim);
         isolated.insert(victim);
+      } else {
+        // A partial partition: the leaf still reaches its pair and the
+        // clients, but not the aggregator.
+        cluster.transport().cut_link(victim, "ma");
+        cut_from_ma.insert(victim);
       }
       count(fault);
     } else if (fault == "restart" || fault == "destroy" || fault == "crash"
@@ -201,9 +220,12 @@ struct driver {
       if (down.empty())
         return;
       auto victim = down[pick(down.size())];
+      if (fault != "restart" && wipe_safe.count(victim) == 0)
+        return; // it may hold the only copy of acknowledged writes
       if (fault == "restart") {
         cluster.restart_leaf(victim);
         killed.erase(victim);
+        wipe_safe.erase(victim);
       } else if (fault == "destroy") {
         cluster.destroy_leaf(victim);
       } else if (fault == "crash" || fault == "torn") {
@@ -223,11 +245,17 @@ struct driver {
       }
       count(fault);
     } else if (fault == "heal") {
-      if (isolated.empty())
+      if (!isolated.empty()) {
+        auto victim = *isolated.begin();
+        cluster.heal_leaf(victim);
+        isolated.erase(victim);
+      } else if (!cut_from_ma.empty()) {
+        auto victim = *cut_from_ma.begin();
+        cluster.transport().heal_link(victim, "ma");
+        cut_from_ma.erase(victim);
+      } else {
         return;
-      auto victim = *isolated.begin();
-      cluster.heal_leaf(victim);
-      isolated.erase(victim);
+      }
       count(fault);
     } else if (fault == "drop" || fault == "delay") {
       cluster.transport().set_random_faults(
@@ -275,7 +303,7 @@ std::string fail(simulation_result& r, observer& obs,
 
 const std::vector<std::string>& all_faults() {
   static const std::vector<std::string> faults{
-    "kill",  "restart", "destroy", "isolate", "heal",   "drop",
+    "kill",  "restart", "destroy", "isolate", "cut",    "heal",  "drop",
     "delay", "crash",   "torn",    "corrupt", "detach", "attach"};
   return faults;
 }
@@ -317,7 +345,7 @@ simulation_result run_simulation(const simulation_options& opts) {
   auto obs = std::make_shared<observer>();
   cluster.transport().set_trace_sink(obs);
   driver d{opts, cluster, *fs, obs, std::mt19937_64{opts.seed}, {}, {}, {}, {},
-           {}, 0};
+           {}, {}, {}, 0};
   d.leaves = cluster.leaf_addresses();
   for (auto stmt : {"SET GLOBAL leaf_heartbeat_interval_ms = 50",
                     "SET GLOBAL leaf_failure_timeout_ms = 300",
@@ -372,6 +400,8 @@ simulation_result run_simulation(const simulation_options& opts) {
   cluster.transport().clear_random_faults();
   for (auto& l : std::set<std::string>(d.isolated))
     cluster.heal_leaf(l);
+  for (auto& l : std::set<std::string>(d.cut_from_ma))
+    cluster.transport().heal_link(l, "ma");
   for (auto& l : std::set<std::string>(d.killed))
     cluster.restart_leaf(l);
   cluster.sleep(std::chrono::milliseconds{1000});
