@@ -15,6 +15,7 @@
 #include "base/log.hpp"
 #include "cli/demo.hpp"
 #include "cli/simulate.hpp"
+#include "cli/trace.hpp"
 #include "cli/statement_runner.hpp"
 #include "cluster/local_cluster.hpp"
 #include "config/options.hpp"
@@ -33,6 +34,9 @@ void usage() {
        "  demo    a narrated tour of failover on an in-process cluster\n"
        "  simulate  deterministic fault simulation with invariant checks\n"
        "          --seed S | --seeds A-B [--steps N] [--faults LIST]\n"
+       "  trace   print or draw recorded messages, merged by Lamport clock\n"
+       "          FILE... [--partition db:N] [--leaf h:p] [--type T]\n"
+       "          [--from MS --to MS] [--html OUT]\n"
        "\n"
        "`leafguard <command> --help` lists every option of a command.\n";
 }
@@ -99,6 +103,8 @@ int main(int argc, char** argv) {
     return lg::run_demo(args);
   if (command == "simulate")
     return lg::run_simulate(args);
+  if (command == "trace")
+    return lg::run_trace(args);
   std::cerr << "leafguard: unknown command '" << command
             << "' (see leafguard --help)\n";
   return 2;
