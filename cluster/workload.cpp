@@ -33,7 +33,7 @@ void issue(self_ptr self) {
     return;
   }
   auto n = st.next++;
-  auto key = "k" + std::to_string(n);
+  auto key = st.cfg.key_prefix + std::to_string(n);
   auto value = "v" + std::to_string(n * 7919 % 100003);
   ++rec.issued;
   ++rec.in_flight;
@@ -70,7 +70,7 @@ caf::behavior workload_impl(self_ptr self, workload_config cfg) {
   auto& st = self->state;
   st.name = "workload";
   // On the session's node: a client and its session share a process.
-  st.ep = endpoint{cfg.fab, cfg.session_node, "workload"};
+  st.ep = endpoint{cfg.fab, cfg.session_node, "workload/" + cfg.session};
   st.cfg = std::move(cfg);
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
   for (int i = 0; i < st.cfg.streams; ++i)

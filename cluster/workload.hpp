@@ -32,6 +32,7 @@ struct workload_config {
   std::string session_node = "local";
   std::string session = "session/1";
   std::string database;
+  std::string key_prefix = "k"; ///< keys are <prefix><n>
   int streams = 4;
   uint64_t max_writes = 0; ///< 0: until stopped
   caf::timespan timeout = std::chrono::seconds{30};
