@@ -4,6 +4,8 @@
 set -euo pipefail
 packages=(libcaf-dev libprotobuf-dev protobuf-compiler libspdlog-dev
           libboost-test-dev libjemalloc-dev cmake g++ make)
+# Extra packages for one task: scripts/fuzz.sh asks for clang (libFuzzer).
+packages+=("$@")
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
