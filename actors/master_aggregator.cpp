@@ -90,8 +90,11 @@ void persist(ma_self self) {
   st.meta.set_version(st.meta.version() + 1);
   auto path = st.cfg.data_dir + "/metadata.pb";
   if (auto err = st.cfg.fs->write_atomic(path, st.meta.SerializeAsString()))
+  {
     logger("ma")->critical("MetadataWriteFailed {} {}", st.ctx(),
                            err.to_string());
+    st.ep.fab().dump_recent("metadata write failed", "/tmp");
+  }
 }
 
 constexpr auto instance_op_timeout_ms = 10000;

@@ -736,6 +736,10 @@ void on_flush(self_ptr self) {
     st.failure = "partition " + st.label + " on leaf " + st.cfg.leaf
                  + " failed to write its log: " + err.to_string();
     logger("partition")->error("InstanceFailed {} {}", st.ctx(), st.failure);
+    auto leaf_dir = st.cfg.discard_dir.substr(
+      0, st.cfg.discard_dir.rfind('/'));
+    st.cfg.fab->dump_recent("instance " + st.label + " failed",
+                            leaf_dir.empty() ? "/tmp" : leaf_dir);
     fail_waiting(self, pb::FAILED, st.failure);
   }
   if (st.role == pb::MASTER) {

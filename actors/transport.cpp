@@ -1,5 +1,13 @@
 #include "actors/transport.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <unistd.h>
+
 #include <caf/actor_cast.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/message_id.hpp>
@@ -157,6 +165,129 @@ void fabric::set_trace_sink(std::shared_ptr<trace_sink> sink) {
   update_slow();
 }
 
+namespace {
+
+void copy_endpoint(char (&out)[48], const pb::Endpoint& e) {
+  auto n = std::min(sizeof(out) - 1, e.node().size());
+  std::memcpy(out, e.node().data(), n);
+  size_t at = n;
+  if (at + 1 < sizeof(out)) {
+    out[at++] = '/';
+    auto m = std::min(sizeof(out) - 1 - at, e.actor().size());
+    std::memcpy(out + at, e.actor().data(), m);
+    at += m;
+  }
+  out[at] = 0;
+}
+
+} // namespace
+
+void fabric::remember(caf::local_actor* self, const envelope& env,
+                      transport_event what) {
+  auto seq = recent_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
+  auto& slot = recent_[seq % recent_capacity];
+  while (slot.busy.test_and_set(std::memory_order_acquire)) {
+    // another sender wrapped around onto this slot: wait for it
+  }
+  const auto& h = env.header();
+  slot.seq = seq;
+  slot.at_us = now_us(self);
+  slot.lamport = h.lamport();
+  slot.term = h.term();
+  slot.body = static_cast<int>(env.body_case());
+  slot.event = static_cast<uint8_t>(what);
+  copy_endpoint(slot.from, h.from());
+  copy_endpoint(slot.to, h.to());
+  auto n = std::min(sizeof(slot.partition) - 1, h.partition().size());
+  std::memcpy(slot.partition, h.partition().data(), n);
+  slot.partition[n] = 0;
+  slot.busy.clear(std::memory_order_release);
+}
+
+std::vector<std::string> fabric::recent() const {
+  struct row {
+    uint64_t seq;
+    std::string text;
+  };
+  std::vector<row> rows;
+  auto* desc = envelope::descriptor();
+  for (size_t i = 0; i < recent_capacity; ++i) {
+    auto& slot = recent_[i];
+    while (slot.busy.test_and_set(std::memory_order_acquire)) {
+    }
+    if (slot.seq != 0) {
+      auto field = desc->FindFieldByNumber(slot.body);
+      std::string text = std::to_string(slot.at_us) + " us  L"
+                         + std::to_string(slot.lamport) + "  " + slot.from
+                         + " -> " + slot.to + "  "
+                         + (field ? field->message_type()->name()
+                                  : std::string{"Empty"})
+                         + (slot.partition[0] ? std::string{"  "} + slot.partition
+                                              : std::string{})
+                         + "  term " + std::to_string(slot.term);
+      auto what = static_cast<transport_event>(slot.event);
+      if (what != transport_event::sent)
+        text += std::string{"  ["} + to_string(what) + "]";
+      rows.push_back({slot.seq, std::move(text)});
+    }
+    slot.busy.clear(std::memory_order_release);
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const row& a, const row& b) { return a.seq < b.seq; });
+  std::vector<std::string> out;
+  out.reserve(rows.size());
+  for (auto& r : rows)
+    out.push_back(std::move(r.text));
+  return out;
+}
+
+std::string fabric::dump_recent(const std::string& reason,
+                                const std::string& dir) const {
+  static std::atomic<uint64_t> dumps{0};
+  std::string name;
+  for (char c : reason)
+    name += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
+  auto path = dir + "/leafguard-recent-" + std::to_string(::getpid()) + "-"
+              + std::to_string(++dumps) + "-" + name.substr(0, 40) + ".txt";
+  auto* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) {
+    logger("transport")->error("RecentMessagesNotDumped {}: {}", path,
+                               std::strerror(errno));
+    return {};
+  }
+  std::fprintf(f, "# the last %zu messages before: %s\n", recent_capacity,
+               reason.c_str());
+  for (auto& line : recent()) {
+    std::fputs(line.c_str(), f);
+    std::fputc('\n', f);
+  }
+  std::fclose(f);
+  logger("transport")->error("RecentMessagesDumped {} ({})", path, reason);
+  return path;
+}
+
+namespace {
+
+std::mutex process_fabric_mtx;
+std::weak_ptr<fabric> process_fabric;
+
+} // namespace
+
+void fabric::set_process_fabric(std::weak_ptr<fabric> fab) {
+  std::lock_guard<std::mutex> guard{process_fabric_mtx};
+  process_fabric = std::move(fab);
+}
+
+void fabric::dump_process_recent(const std::string& reason) {
+  std::shared_ptr<fabric> fab;
+  {
+    std::lock_guard<std::mutex> guard{process_fabric_mtx};
+    fab = process_fabric.lock();
+  }
+  if (fab)
+    fab->dump_recent(reason);
+}
+
 fabric::counters fabric::stats() const {
   counters result;
   result.sent = sent_.load();
@@ -233,6 +364,7 @@ void fabric::bounce(caf::local_actor* self, const envelope& env,
 void fabric::send(caf::local_actor* self, envelope_ptr env) {
   sent_.fetch_add(1, std::memory_order_relaxed);
   if (!slow_.load(std::memory_order_relaxed)) {
+    remember(self, *env, transport_event::sent);
     auto dest = resolve(env->header().to());
     if (dest) {
       deliver(self, dest, std::move(env));
@@ -290,6 +422,7 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
       }
     }
   }
+  remember(self, *env, what);
   if (sink)
     sink->record(*env, what, now_us(self));
   switch (what) {

@@ -133,6 +133,25 @@ public:
 
   counters stats() const;
 
+  /// The always-on ring buffer: the last recent_capacity messages that left
+  /// through this fabric, oldest first, one line each.
+  std::vector<std::string> recent() const;
+
+  /// Writes recent() to a new file in `dir` named after `reason`, logs its
+  /// path and returns it ("" when it could not be written). Called on an
+  /// internal error or a failed invariant.
+  std::string dump_recent(const std::string& reason,
+                          const std::string& dir = "/tmp") const;
+
+  static constexpr size_t recent_capacity = 4096;
+
+  /// The fabric whose ring a crash of this process dumps (the last one
+  /// registered).
+  static void set_process_fabric(std::weak_ptr<fabric> fab);
+
+  /// Dumps the registered fabric's ring, if any (e.g. from std::terminate).
+  static void dump_process_recent(const std::string& reason);
+
   caf::actor_system& system() {
     return sys_;
   }
@@ -160,8 +179,27 @@ private:
     return shards_[std::hash<std::string>{}(key) % shard_count];
   }
 
+  /// One slot of the ring: fixed size, no allocation on the send path.
+  struct recent_slot {
+    mutable std::atomic_flag busy = ATOMIC_FLAG_INIT;
+    uint64_t seq = 0; // 0: never written
+    int64_t at_us = 0;
+    uint64_t lamport = 0;
+    uint64_t term = 0;
+    int body = 0;
+    uint8_t event = 0;
+    char from[48] = {};
+    char to[48] = {};
+    char partition[32] = {};
+  };
+
+  void remember(caf::local_actor* self, const envelope& env,
+                transport_event what);
+
   caf::actor_system& sys_;
   mutable std::array<shard, shard_count> shards_;
+  std::unique_ptr<recent_slot[]> recent_{new recent_slot[recent_capacity]};
+  std::atomic<uint64_t> recent_seq_{0};
   mutable std::mutex count_mtx_;
   std::unordered_map<std::string, size_t> per_node_; // endpoints per node
   // Everything below is guarded by mtx_ (shared to read, unique to change);

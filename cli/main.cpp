@@ -3,6 +3,8 @@
 //                   [--simulate [--seed S]] [--trace FILE] [-e 'STMTS'] [FILE]
 //   leafguard demo
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -89,6 +91,11 @@ int run_local(const std::vector<std::string>& args) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // An internal error that ends the process leaves the last messages behind.
+  std::set_terminate([] {
+    lg::fabric::dump_process_recent("the process terminated");
+    std::abort();
+  });
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h"
       || args[0] == "help") {

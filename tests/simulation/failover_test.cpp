@@ -1,5 +1,8 @@
 // Failure detection, promotion, fencing and redundancy-1 offline behaviour,
 // on the deterministic scheduler in virtual time.
+#include <cstdio>
+#include <fstream>
+
 #include "base/hash.hpp"
 #include "cluster/workload.hpp"
 #include "sim_cluster.hpp"
@@ -262,6 +265,24 @@ BOOST_AUTO_TEST_CASE(killed_leaf_refuses_at_once_and_restarts_cleanly) {
   c.ok("INSERT INTO db VALUES ('" + key + "','after')");
   BOOST_TEST(c.ms_since(t0) <= 2);
   BOOST_TEST(fab.stats().undeliverable > refused_before);
+  // The always-on ring holds the failover: the promotion and the refusal.
+  auto recent = fab.recent();
+  BOOST_TEST(recent.size() <= fabric::recent_capacity);
+  bool promoted = false;
+  bool refused = false;
+  for (auto& line : recent) {
+    promoted = promoted || line.find("PromoteRequest") != std::string::npos;
+    refused = refused || line.find("[undeliverable]") != std::string::npos;
+  }
+  BOOST_TEST(promoted);
+  BOOST_TEST(refused);
+  auto path = fab.dump_recent("test dump");
+  BOOST_REQUIRE(!path.empty());
+  std::ifstream dumped{path};
+  std::string first;
+  std::getline(dumped, first);
+  BOOST_TEST(first.find("test dump") != std::string::npos);
+  std::remove(path.c_str());
   BOOST_TEST(fab.endpoints_on("127.0.0.1:10001") == 0u);
   c.ok("RESTART LEAF '127.0.0.1':10001");
   BOOST_TEST(fab.endpoints_on("127.0.0.1:10001") > 0);
