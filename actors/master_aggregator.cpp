@@ -657,6 +657,10 @@ void on_statement(ma_self self, const envelope_ptr& req) {
         exec_detach_leaf(self, req, s);
       else if constexpr (std::is_same_v<T, sql::remove_leaf>)
         exec_remove_leaf(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::rebalance_partitions>)
+        exec_rebalance(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::restore_redundancy>)
+        exec_restore_redundancy(self, req, s);
       else if constexpr (std::is_same_v<T, sql::check_partitions>)
         exec_check_partitions(self, req, s);
       else if constexpr (std::is_same_v<T, sql::show_rebalance_status>)

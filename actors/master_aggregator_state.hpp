@@ -178,6 +178,24 @@ void exec_attach_leaf(ma_self self, envelope_ptr req,
                       const sql::attach_leaf& s);
 void exec_detach_leaf(ma_self self, envelope_ptr req,
                       const sql::detach_leaf& s);
+/// Forgets the copy of db:ordinal on `addr` (its files stay on the leaf);
+/// its master stops replicating to it.
+void forget_instance(ma_self self, const std::string& db, uint32_t ordinal,
+                     const std::string& addr);
+
+/// Creates a copy of db:ordinal on `to`, rebuilt from its master; `done`
+/// runs once it is in sync (or with an error).
+void copy_instance(ma_self self, const std::string& db, uint32_t ordinal,
+                   const std::string& to,
+                   std::function<void(const std::string&)> done);
+
+// -- rebalance_round.cpp -----------------------------------------------------
+
+void exec_rebalance(ma_self self, envelope_ptr req,
+                    const sql::rebalance_partitions& s);
+void exec_restore_redundancy(ma_self self, envelope_ptr req,
+                             const sql::restore_redundancy& s);
+
 void exec_remove_leaf(ma_self self, envelope_ptr req,
                       const sql::remove_leaf& s);
 void exec_check_partitions(ma_self self, envelope_ptr req,

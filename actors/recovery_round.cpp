@@ -832,7 +832,6 @@ void exec_detach_leaf(ma_self self, envelope_ptr req,
 }
 
 
-namespace {
 
 /// Forgets the copy of db:ordinal on `addr`: its partition goes on with the
 /// other copies (its master no longer replicates to it). The files stay on
@@ -886,6 +885,15 @@ void copy_instance(ma_self self, const std::string& db_name, uint32_t ordinal,
     done("partition " + label + " has no online master to copy from");
     return;
   }
+  for (auto& other : part.instances())
+    if (other.role() == pb::REPLICA && other.leaf() != to
+        && !other.missing()) {
+      // A master feeds one replica at a time: a second copy would silently
+      // stop the first one's stream while the metadata still counted it.
+      done("partition " + label + " already has a replica on "
+           + other.leaf() + "; a master feeds one replica at a time");
+      return;
+    }
   auto* inst = part.add_instances();
   inst->set_leaf(to);
   inst->set_role(pb::REPLICA);
@@ -916,7 +924,6 @@ void copy_instance(ma_self self, const std::string& db_name, uint32_t ordinal,
   });
 }
 
-} // namespace
 
 void exec_remove_leaf(ma_self self, envelope_ptr req,
                       const sql::remove_leaf& s) {

@@ -1,0 +1,342 @@
+// REBALANCE PARTITIONS, RESTORE REDUNDANCY and their EXPLAIN, run by the
+// master aggregator.
+//
+//   1. The aggregator describes the database to the planner (ha/planner):
+//      leaves, pairs, instances, roles. The planner returns steps in phases.
+//   2. EXPLAIN shows the steps. Otherwise the phases run one after the
+//      other, the steps of a phase in parallel:
+//        COPY PARTITION     a copy on Target rebuilt from the master
+//                           (rebuild.proto), done once it is in sync; with
+//                           FORCE and no copy left, an empty master
+//        PROMOTE PARTITION  a graceful switch to Target (recovery.proto
+//                           StepDownRequest): no write lost, clients retry
+//        DROP PARTITION     the copy on Target is forgotten and dropped
+//   3. Each run and each step shows in SHOW REBALANCE STATUS. A run that
+//      stops half way (a leaf died) leaves every partition with its data;
+//      running it again plans from the new state and finishes the job.
+//
+// SingleStore: REBALANCE PARTITIONS moves partitions to balance them;
+// RESTORE REDUNDANCY only re-creates missing replicas; FORCE re-creates
+// partitions whose every copy is lost, empty.
+#include <algorithm>
+
+#include "actors/leaf.hpp"
+#include "actors/master_aggregator_state.hpp"
+#include "actors/partition.hpp"
+#include "base/log.hpp"
+#include "base/probes.hpp"
+#include "ha/planner.hpp"
+
+namespace lg {
+
+namespace {
+
+constexpr auto drop_timeout = std::chrono::seconds{10};
+
+ha::plan_input plan_input_of(master_aggregator_state& st,
+                             const pb::DatabaseMeta& db, bool force,
+                             bool restore_only) {
+  ha::plan_input in;
+  in.redundancy = static_cast<int>(global_int(st, "redundancy_level"));
+  in.force = force;
+  in.restore_only = restore_only;
+  for (auto& l : st.meta.leaves())
+    in.leaves.push_back({l.address(), l.group(), l.pair(),
+                         l.state() == "online"});
+  for (auto& part : db.parts()) {
+    ha::plan_partition p;
+    p.ordinal = part.ordinal();
+    for (auto& inst : part.instances())
+      p.instances.push_back(
+        {inst.leaf(),
+         inst.role() == pb::MASTER    ? ha::instance_role::master
+         : inst.role() == pb::REPLICA ? ha::instance_role::replica
+                                      : ha::instance_role::orphan,
+         inst.in_sync() && !inst.missing()});
+    in.partitions.push_back(std::move(p));
+  }
+  return in;
+}
+
+pb::ResultSet explain(const ha::plan_result& plan) {
+  // A step's remaining time: the phases from its own on, each as long as
+  // its longest step.
+  std::map<int, uint64_t> phase_ms;
+  for (auto& s : plan.steps)
+    phase_ms[s.phase] = std::max(phase_ms[s.phase], s.estimated_ms);
+  std::vector<std::vector<std::string>> rows;
+  for (auto& s : plan.steps) {
+    uint64_t remaining = 0;
+    for (auto& [phase, ms] : phase_ms)
+      if (phase >= s.phase)
+        remaining += ms;
+    auto hp = split_address(s.target);
+    rows.push_back({ha::to_string(s.action), std::to_string(s.ordinal),
+                    hp.first, hp.second, std::to_string(s.phase),
+                    std::to_string(remaining)});
+  }
+  return make_table({"Action", "Ordinal", "Target_Host", "Target_Port",
+                     "Phase", "Estimated_Time_Remaining_Ms"},
+                    rows);
+}
+
+/// Creates an empty master of db:ordinal on `to` (FORCE): every old copy is
+/// forgotten, so one that comes back later is an orphan.
+void create_empty_master(ma_self self, const std::string& db_name,
+                         uint32_t ordinal, const std::string& to,
+                         std::function<void(const std::string&)> done) {
+  auto& st = self->state;
+  auto* db = find_database(st, db_name);
+  auto& part = *db->mutable_parts(static_cast<int>(ordinal));
+  part.clear_instances();
+  auto* inst = part.add_instances();
+  inst->set_leaf(to);
+  inst->set_role(pb::MASTER);
+  inst->set_in_sync(true);
+  part.set_term(part.term() + 1);
+  part.set_offline(false);
+  part.clear_offline_reason();
+  auto label = partition_label(db_name, ordinal);
+  LG_PROBE(partition_recreated_empty,
+           "FORCE re-created a partition whose every copy was lost");
+  logger("ma")->warn("PartitionRecreatedEmpty {} {} on {}: every copy was "
+                     "lost (FORCE)",
+                     st.ctx(), label, to);
+  auto term = part.term();
+  auto sync = db->sync_durability();
+  persist_then(self, [self, db_name, ordinal, to, term, sync, done] {
+    auto& st = self->state;
+    auto env = make_envelope(partition_label(db_name, ordinal), term);
+    auto* body = env->mutable_create_instance_request();
+    body->set_database(db_name);
+    body->set_ordinal(ordinal);
+    body->set_sync_durability(sync);
+    body->set_role(pb::MASTER);
+    body->set_term(term);
+    st.ep.request(self, to, leaf_actor_name(), std::move(env), drop_timeout,
+                  [done, to](const envelope* rep) {
+                    if (rep == nullptr)
+                      done("no answer from " + to);
+                    else if (rep->create_instance_reply().status()
+                             != pb::STATUS_OK)
+                      done(rep->create_instance_reply().error());
+                    else
+                      done({});
+                  });
+  });
+}
+
+void drop_copy(ma_self self, const std::string& db, uint32_t ordinal,
+               const std::string& leaf) {
+  auto& st = self->state;
+  auto* l = find_leaf(st, leaf);
+  bool up = l != nullptr && l->state() == "online";
+  forget_instance(self, db, ordinal, leaf);
+  if (!up)
+    return;
+  persist_then(self, [self, db, ordinal, leaf] {
+    auto env = make_envelope(partition_label(db, ordinal));
+    auto* body = env->mutable_drop_instance_request();
+    body->set_database(db);
+    body->set_ordinal(ordinal);
+    self->state.ep.request(self, leaf, leaf_actor_name(), std::move(env),
+                           drop_timeout, [](const envelope*) {});
+  });
+}
+
+struct run_state {
+  std::string db;
+  ha::plan_result plan;
+  int phase = 0;
+  std::vector<std::string> errors;
+  std::function<void(const std::string& error)> done;
+};
+
+void run_phase(ma_self self, std::shared_ptr<run_state> run) {
+  auto& st = self->state;
+  ++run->phase;
+  std::vector<ha::plan_step> steps;
+  int max_phase = 0;
+  for (auto& s : run->plan.steps) {
+    max_phase = std::max(max_phase, s.phase);
+    if (s.phase == run->phase)
+      steps.push_back(s);
+  }
+  if (run->phase > max_phase || !run->errors.empty()) {
+    run->done(run->errors.empty() ? std::string{} : run->errors.front());
+    return;
+  }
+  auto cd = std::make_shared<countdown>();
+  cd->remaining = steps.size() + 1;
+  cd->done = [self, run](std::vector<std::string> errors) {
+    run->errors.insert(run->errors.end(), errors.begin(), errors.end());
+    run_phase(self, run);
+  };
+  auto now = self->clock().now();
+  for (auto& s : steps) {
+    auto label = partition_label(run->db, s.ordinal);
+    auto finish = [cd, label, s](const std::string& err) {
+      cd->finish_one(err.empty() ? err
+                                 : std::string{ha::to_string(s.action)} + " "
+                                     + label + " on " + s.target + ": " + err);
+    };
+    switch (s.action) {
+      case ha::step_action::copy:
+        if (s.source.empty())
+          create_empty_master(self, run->db, s.ordinal, s.target, finish);
+        else
+          copy_instance(self, run->db, s.ordinal, s.target, finish);
+        break;
+      case ha::step_action::promote:
+        switch_master(self, run->db, s.ordinal, s.target, finish);
+        break;
+      case ha::step_action::drop: {
+        auto& job = start_job(st, now, "drop", run->db, s.ordinal, s.target);
+        job.status = "success";
+        job.finished = now;
+        drop_copy(self, run->db, s.ordinal, s.target);
+        finish({});
+        break;
+      }
+    }
+  }
+  cd->finish_one();
+}
+
+using reply_fn = std::function<void(pb::ResultSet)>;
+
+void plan_and_run(ma_self self, reply_fn reply, const std::string& name,
+                  bool force, bool restore_only, bool explain_only,
+                  const char* what) {
+  auto& st = self->state;
+  auto* db = find_database(st, name);
+  if (db == nullptr) {
+    reply(make_failure(sql::errc::unknown_database,
+                       "unknown database '" + name + "'"));
+    return;
+  }
+  auto plan = ha::plan_rebalance(plan_input_of(st, *db, force, restore_only));
+  if (explain_only) {
+    reply(explain(plan));
+    return;
+  }
+  // A master feeds one replica at a time, so a plan that copies a partition
+  // that still has its replica (a move between pairs) cannot run yet.
+  for (auto& step : plan.steps) {
+    if (step.action != ha::step_action::copy || step.source.empty())
+      continue;
+    auto& part = db->parts(static_cast<int>(step.ordinal));
+    for (auto& inst : part.instances())
+      if (inst.role() == pb::REPLICA && !inst.missing()
+          && inst.leaf() != step.target) {
+        reply(make_failure(
+          sql::errc::not_supported,
+          std::string{what} + " ON " + name + " would move "
+            + partition_label(name, step.ordinal) + " to "
+            + step.target + " while its replica on " + inst.leaf()
+            + " is still fed: moving partitions between pairs is not "
+              "supported yet (a master feeds one replica at a time); "
+              "EXPLAIN shows the plan, nothing was changed"));
+        return;
+      }
+  }
+  std::string lost;
+  for (auto o : plan.unrecoverable)
+    lost += (lost.empty() ? "" : ", ") + partition_label(name, o);
+  auto now = self->clock().now();
+  auto& job = start_job(st, now, what, name, 0, "");
+  job.details = std::to_string(plan.steps.size()) + " steps";
+  if (!lost.empty())
+    job.details += "; left alone (no online copy; FORCE re-creates them "
+                   "empty): " + lost;
+  auto started = now;
+  auto run = std::make_shared<run_state>();
+  run->db = name;
+  run->plan = plan;
+  auto recreated = plan.recreated_empty.size();
+  auto steps = plan.steps.size();
+  run->done = [self, reply, name, recreated, steps, lost, started,
+               what](const std::string& err) {
+    auto& st = self->state;
+    for (auto& j : st.jobs)
+      if (j.action == what && j.db == name && j.leaf.empty()
+          && j.status == "running" && j.started == started) {
+        j.status = err.empty() ? "success" : "failed";
+        j.finished = self->clock().now();
+        if (!err.empty())
+          j.details += "; " + err;
+      }
+    if (!err.empty()) {
+      reply(make_failure(sql::errc::conflict,
+                         std::string{what} + " ON " + name + " stopped: "
+                           + err
+                           + "; every partition keeps its data, and "
+                             "running it again finishes the job"));
+      return;
+    }
+    std::string text = "Query OK, " + std::to_string(steps) + " steps";
+    if (recreated > 0)
+      text += "; " + std::to_string(recreated)
+              + " partitions had no copy left and were re-created EMPTY "
+                "(their data is lost)";
+    if (!lost.empty())
+      text += "; partitions with no online copy left alone: " + lost
+              + " (FORCE re-creates them empty)";
+    reply(make_message(text));
+  };
+  logger("ma")->info("{} {} {}: {} steps", what, st.ctx(), name,
+                     plan.steps.size());
+  run_phase(self, run);
+}
+
+/// Runs REBALANCE on names[i..] one database after the other.
+void rebalance_each(ma_self self, envelope_ptr req,
+                    std::shared_ptr<std::vector<std::string>> names, size_t i,
+                    bool force, std::shared_ptr<std::string> summary) {
+  if (i == names->size()) {
+    reply_result(self, *req, make_message(*summary));
+    return;
+  }
+  auto name = (*names)[i];
+  plan_and_run(
+    self,
+    [self, req, names, i, force, summary, name](pb::ResultSet rs) {
+      if (rs.error_code() != 0) {
+        reply_result(self, *req, std::move(rs));
+        return;
+      }
+      *summary += (summary->empty() ? "" : "; ") + name + ": "
+                  + rs.message();
+      rebalance_each(self, req, names, i + 1, force, summary);
+    },
+    name, force, false, false, "rebalance");
+}
+
+} // namespace
+
+void exec_rebalance(ma_self self, envelope_ptr req,
+                    const sql::rebalance_partitions& s) {
+  auto reply = [self, req](pb::ResultSet rs) {
+    reply_result(self, *req, std::move(rs));
+  };
+  if (s.database) {
+    plan_and_run(self, reply, *s.database, s.force, false, s.explain,
+                 "rebalance");
+    return;
+  }
+  auto names = std::make_shared<std::vector<std::string>>();
+  for (auto& db : self->state.meta.databases())
+    names->push_back(db.name());
+  rebalance_each(self, req, names, 0, s.force,
+                 std::make_shared<std::string>());
+}
+
+void exec_restore_redundancy(ma_self self, envelope_ptr req,
+                             const sql::restore_redundancy& s) {
+  plan_and_run(
+    self,
+    [self, req](pb::ResultSet rs) { reply_result(self, *req, std::move(rs)); },
+    s.database, false, true, s.explain, "restore redundancy");
+}
+
+} // namespace lg

@@ -1,0 +1,257 @@
+#include "ha/planner.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace lg::ha {
+
+namespace {
+
+constexpr uint64_t copy_fixed_ms = 50;
+constexpr uint64_t promote_ms = 10;
+constexpr uint64_t drop_ms = 5;
+
+struct planner {
+  const plan_input& in;
+  double rate;
+  plan_result out;
+  std::map<std::string, const leaf_info*> leaves;
+  std::map<std::string, int> masters; // planned masters per usable leaf
+
+  bool online(const std::string& leaf) const {
+    auto i = leaves.find(leaf);
+    return i != leaves.end() && i->second->online;
+  }
+
+  std::string pair_of(const std::string& leaf) const {
+    auto i = leaves.find(leaf);
+    return i == leaves.end() ? std::string{} : i->second->pair;
+  }
+
+  /// R2: the leaf and its pair are both online.
+  bool usable_pair(const std::string& leaf) const {
+    auto p = pair_of(leaf);
+    return online(leaf) && !p.empty() && online(p);
+  }
+
+  void add(step_action a, uint32_t ordinal, const std::string& target,
+           const std::string& source, int phase, uint64_t bytes) {
+    plan_step s;
+    s.action = a;
+    s.ordinal = ordinal;
+    s.target = target;
+    s.source = source;
+    s.phase = phase;
+    switch (a) {
+      case step_action::copy:
+        s.estimated_ms = copy_fixed_ms
+                         + static_cast<uint64_t>(static_cast<double>(bytes)
+                                                 / rate);
+        break;
+      case step_action::promote:
+        s.estimated_ms = promote_ms;
+        break;
+      case step_action::drop:
+        s.estimated_ms = drop_ms;
+    }
+    out.steps.push_back(s);
+  }
+
+  /// The usable leaf with the fewest planned masters (ties: leaf order);
+  /// in R2 only group-1-or-2 leaves of usable pairs.
+  std::string least_loaded(const std::string& exclude = {}) const {
+    std::string best;
+    for (auto& l : in.leaves) {
+      if (l.address == exclude || masters.count(l.address) == 0)
+        continue;
+      if (best.empty() || masters.at(l.address) < masters.at(best))
+        best = l.address;
+    }
+    return best;
+  }
+
+  void run() {
+    for (auto& l : in.leaves)
+      leaves[l.address] = &l;
+    bool r2 = in.redundancy == 2;
+    for (auto& l : in.leaves)
+      if (r2 ? usable_pair(l.address) : l.online)
+        masters[l.address] = 0;
+    // Where each partition's master will be, and its copies.
+    struct state {
+      const plan_partition* p;
+      std::string master;        // planned master leaf ("" = none)
+      std::set<std::string> has; // leaves with an online copy
+    };
+    std::vector<state> parts;
+    for (auto& p : in.partitions) {
+      state s{&p, {}, {}};
+      for (auto& inst : p.instances) {
+        if (!online(inst.leaf) || inst.role == instance_role::orphan)
+          continue;
+        s.has.insert(inst.leaf);
+        if (inst.role == instance_role::master)
+          s.master = inst.leaf;
+      }
+      parts.push_back(std::move(s));
+    }
+    // Count the masters that stay where they are first, so that partitions
+    // that must move go to the least loaded leaves.
+    std::stable_partition(parts.begin(), parts.end(), [&](const state& s) {
+      return !s.master.empty() && masters.count(s.master) > 0;
+    });
+    for (auto& s : parts) {
+      auto ord = s.p->ordinal;
+      auto bytes = s.p->bytes;
+      if (s.master.empty()) {
+        // No online master. An online in-sync replica is promoted (as a
+        // failover would); with no online copy at all, FORCE re-creates it.
+        for (auto& inst : s.p->instances)
+          if (inst.role == instance_role::replica && inst.in_sync
+              && online(inst.leaf) && masters.count(inst.leaf) > 0) {
+            s.master = inst.leaf;
+            add(step_action::promote, ord, inst.leaf, {}, 2, bytes);
+            break;
+          }
+      }
+      if (s.master.empty()) {
+        if (!in.force || masters.empty()) {
+          out.unrecoverable.push_back(ord);
+          continue;
+        }
+        auto t = least_loaded();
+        add(step_action::copy, ord, t, {}, 1, 0);
+        out.recreated_empty.push_back(ord);
+        s.master = t;
+        s.has = {t};
+        if (r2) {
+          add(step_action::copy, ord, pair_of(t), t, 2, 0);
+          s.has.insert(pair_of(t));
+        }
+        ++masters[t];
+        continue;
+      }
+      if (masters.count(s.master) == 0) {
+        // Its master's leaf is not usable (R2: its pair is down or it has
+        // none): with RESTORE REDUNDANCY nothing can be done here.
+        if (in.restore_only)
+          continue;
+        auto t = least_loaded();
+        if (t.empty()) {
+          out.unrecoverable.push_back(ord);
+          continue;
+        }
+        move(s.p, s.master, t, s.has);
+        s.master = t;
+        ++masters[t];
+        continue;
+      }
+      ++masters[s.master];
+      if (r2) {
+        auto p = pair_of(s.master);
+        if (s.has.count(p) == 0) {
+          add(step_action::copy, ord, p, s.master, 1, bytes);
+          s.has.insert(p);
+        }
+      }
+      if (!in.restore_only)
+        for (auto& leaf : s.has)
+          if (leaf != s.master && (!r2 || leaf != pair_of(s.master)))
+            add(step_action::drop, ord, leaf, {}, 3, bytes);
+    }
+    if (!in.restore_only) {
+      for (auto& p : in.partitions)
+        for (auto& inst : p.instances)
+          if (inst.role == instance_role::orphan && online(inst.leaf))
+            add(step_action::drop, p.ordinal, inst.leaf, {}, 3, 0);
+      balance(parts);
+    }
+    std::stable_sort(out.steps.begin(), out.steps.end(),
+                     [](const plan_step& a, const plan_step& b) {
+                       return a.phase < b.phase;
+                     });
+  }
+
+  /// Moves a partition's copies from `from` (and, in R2, its pair) to `to`
+  /// (and its pair): copy, promote, drop.
+  void move(const plan_partition* p, const std::string& from,
+            const std::string& to, std::set<std::string>& has) {
+    bool r2 = in.redundancy == 2;
+    if (has.count(to) == 0)
+      add(step_action::copy, p->ordinal, to, from, 1, p->bytes);
+    if (r2 && has.count(pair_of(to)) == 0)
+      add(step_action::copy, p->ordinal, pair_of(to), from, 1, p->bytes);
+    add(step_action::promote, p->ordinal, to, {}, 2, p->bytes);
+    for (auto& leaf : has)
+      if (leaf != to && (!r2 || leaf != pair_of(to)))
+        add(step_action::drop, p->ordinal, leaf, {}, 3, p->bytes);
+    has = {to};
+    if (r2)
+      has.insert(pair_of(to));
+  }
+
+  template <class States>
+  void balance(States& parts) {
+    bool r2 = in.redundancy == 2;
+    for (int guard = 0; guard < 100000; ++guard) {
+      std::string hi;
+      std::string lo;
+      for (auto& l : in.leaves) {
+        if (masters.count(l.address) == 0)
+          continue;
+        if (hi.empty() || masters[l.address] > masters[hi])
+          hi = l.address;
+        if (lo.empty() || masters[l.address] < masters[lo])
+          lo = l.address;
+      }
+      if (hi.empty() || masters[hi] - masters[lo] <= 1)
+        return;
+      // Prefer a switch within the pair: it copies nothing.
+      if (r2) {
+        auto p = pair_of(hi);
+        if (masters[hi] - masters[p] > 1)
+          lo = p;
+      }
+      for (auto& s : parts) {
+        if (s.master != hi)
+          continue;
+        if (r2 && lo == pair_of(hi)) {
+          add(step_action::promote, s.p->ordinal, lo, {}, 2, s.p->bytes);
+        } else {
+          move(s.p, hi, lo, s.has);
+        }
+        s.master = lo;
+        --masters[hi];
+        ++masters[lo];
+        break;
+      }
+    }
+  }
+};
+
+} // namespace
+
+const char* to_string(step_action a) {
+  switch (a) {
+    case step_action::copy:
+      return "COPY PARTITION";
+    case step_action::promote:
+      return "PROMOTE PARTITION";
+    default:
+      return "DROP PARTITION";
+  }
+}
+
+plan_result plan_rebalance(const plan_input& in, double copy_bytes_per_ms) {
+  planner p{in, copy_bytes_per_ms > 0 ? copy_bytes_per_ms : 1.0, {}, {}, {}};
+  p.run();
+  return std::move(p.out);
+}
+
+bool is_balanced(const plan_input& in) {
+  auto r = plan_rebalance(in);
+  return r.steps.empty() && r.recreated_empty.empty();
+}
+
+} // namespace lg::ha

@@ -1,0 +1,79 @@
+// The placement planner: cluster state in, ordered steps out. Pure: no I/O,
+// no actors. EXPLAIN REBALANCE PARTITIONS / RESTORE REDUNDANCY show its plan.
+//
+// Balanced state:
+//   R1: every partition has one master on an online leaf, and the numbers of
+//       masters per online leaf differ by at most one.
+//   R2: every partition has a master and a replica on the master's pair
+//       (both leaves online), the numbers of masters per leaf differ by at
+//       most one, and there are no orphans.
+// Steps:
+//   COPY PARTITION     a new copy on Target, built from the master (or an
+//                      empty master, with FORCE, when no copy is online)
+//   PROMOTE PARTITION  the copy on Target becomes master (a graceful switch)
+//   DROP PARTITION     the copy on Target is removed
+// Steps of one phase may run in parallel; phase n+1 starts when phase n is
+// done. Copies come first, promotions second, drops last, so that every
+// partition keeps its data and an online master throughout.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ha/failover.hpp"
+#include "ha/placement.hpp"
+
+namespace lg::ha {
+
+struct plan_instance {
+  std::string leaf;
+  instance_role role = instance_role::replica;
+  bool in_sync = true;
+};
+
+struct plan_partition {
+  uint32_t ordinal = 0;
+  std::vector<plan_instance> instances;
+  uint64_t bytes = 0; ///< its size, for time estimates (0 when unknown)
+};
+
+struct plan_input {
+  int redundancy = 2;
+  std::vector<leaf_info> leaves;
+  std::vector<plan_partition> partitions;
+  bool force = false;        ///< re-create partitions with no online copy
+  bool restore_only = false; ///< RESTORE REDUNDANCY: only missing replicas
+};
+
+enum class step_action { copy, promote, drop };
+
+const char* to_string(step_action a);
+
+struct plan_step {
+  step_action action = step_action::copy;
+  uint32_t ordinal = 0;
+  std::string target; ///< the leaf the step acts on
+  std::string source; ///< copy: the master it copies from ("" = empty)
+  int phase = 1;
+  uint64_t estimated_ms = 0;
+};
+
+struct plan_result {
+  std::vector<plan_step> steps; ///< ordered by phase
+  /// Partitions with no online copy: re-created empty (FORCE), or left alone
+  /// and reported.
+  std::vector<uint32_t> recreated_empty;
+  std::vector<uint32_t> unrecoverable;
+};
+
+/// Returns true when `in` is in the balanced state of its redundancy.
+bool is_balanced(const plan_input& in);
+
+/// Plans the steps that take `in` to the balanced state (or, with
+/// restore_only, only re-create missing replicas). Copy time is estimated at
+/// `copy_bytes_per_ms` plus a fixed cost per step.
+plan_result plan_rebalance(const plan_input& in,
+                           double copy_bytes_per_ms = 150'000.0);
+
+} // namespace lg::ha

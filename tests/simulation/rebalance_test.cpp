@@ -1,0 +1,108 @@
+// REBALANCE PARTITIONS, RESTORE REDUNDANCY and EXPLAIN (rebalance_round,
+// ha/planner) on the deterministic scheduler.
+#include <map>
+
+#include "cluster/workload.hpp"
+#include "sim_cluster.hpp"
+
+using namespace lg;
+using lg::test::sim_cluster;
+
+namespace {
+
+std::map<std::string, int> masters_per_leaf(sim_cluster& c,
+                                            const std::string& db) {
+  std::map<std::string, int> out;
+  auto rs = c.ok("SHOW PARTITIONS ON " + db);
+  for (auto& row : rs.rows())
+    if (row.cells(3) == "Master")
+      ++out[row.cells(2)];
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(rebalance)
+
+BOOST_AUTO_TEST_CASE(new_leaves_get_their_share_while_writes_go_on) {
+  sim_cluster c{2, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  auto record = std::make_shared<workload_record>();
+  workload_config wc;
+  wc.fab = c.cluster().transport_ptr();
+  wc.database = "db";
+  wc.streams = 4;
+  wc.record = record;
+  auto workload = spawn_workload(c.cluster().system(), wc);
+  c.ok("SLEEP 20");
+  c.ok("START LEAF '127.0.0.1':10003");
+  c.ok("START LEAF '127.0.0.1':10004");
+  c.ok("ADD LEAF '127.0.0.1':10003");
+  c.ok("ADD LEAF '127.0.0.1':10004");
+  BOOST_TEST(c.ok("EXPLAIN REBALANCE PARTITIONS ON db").rows_size() > 0);
+  c.ok("REBALANCE PARTITIONS ON db");
+  BOOST_TEST(c.ok("EXPLAIN REBALANCE PARTITIONS ON db").rows_size() == 0);
+  for (auto& [leaf, n] : masters_per_leaf(c, "db"))
+    BOOST_TEST_CONTEXT("leaf " << leaf) {
+      BOOST_TEST(n == 2);
+    }
+  c.ok("SLEEP 50");
+  stop_workload(workload);
+  BOOST_REQUIRE(c.cluster().run_until([&] { return record->stopped; },
+                                      std::chrono::seconds{30}));
+  BOOST_TEST(record->failed.empty());
+  auto rs = c.ok("SELECT * FROM db");
+  std::map<std::string, std::string> stored;
+  for (auto& row : rs.rows())
+    stored[row.cells(0)] = row.cells(1);
+  BOOST_TEST(record->acked.size() > 10u);
+  for (auto& [key, value] : record->acked)
+    BOOST_TEST_CONTEXT("acknowledged key " << key) {
+      BOOST_TEST(stored[key] == value);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(rebalance_switches_masters_back_within_a_pair) {
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2')");
+  c.ok("DETACH LEAF '127.0.0.1':10001");
+  c.ok("ATTACH LEAF '127.0.0.1':10001 NO REBALANCE");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  BOOST_TEST(masters_per_leaf(c, "db")["10002"] == 4);
+  auto plan = c.ok("EXPLAIN REBALANCE PARTITIONS ON db");
+  BOOST_REQUIRE_EQUAL(plan.rows_size(), 2);
+  BOOST_TEST(plan.rows(0).cells(0) == "PROMOTE PARTITION");
+  c.ok("REBALANCE PARTITIONS ON db");
+  BOOST_TEST(masters_per_leaf(c, "db")["10001"] == 2);
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "2");
+}
+
+BOOST_AUTO_TEST_CASE(force_recreates_lost_partitions_empty_and_says_so) {
+  sim_cluster c{2, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4')");
+  c.ok("DESTROY LEAF '127.0.0.1':10001");
+  auto plain = c.ok("REBALANCE PARTITIONS ON db");
+  BOOST_TEST(plain.message().find("FORCE") != std::string::npos);
+  c.fails("SELECT COUNT(*) FROM db");
+  auto forced = c.ok("REBALANCE PARTITIONS ON db FORCE");
+  BOOST_TEST(forced.message().find("re-created EMPTY") != std::string::npos);
+  // Online again, with the rows of the surviving leaf only.
+  auto count = std::stoi(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0));
+  BOOST_TEST(count > 0);
+  BOOST_TEST(count < 4);
+  c.ok("INSERT INTO db VALUES ('e','5')");
+}
+
+BOOST_AUTO_TEST_CASE(explain_on_a_balanced_database_is_empty) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  BOOST_TEST(c.ok("EXPLAIN REBALANCE PARTITIONS ON db").rows_size() == 0);
+  BOOST_TEST(c.ok("EXPLAIN RESTORE REDUNDANCY ON db").rows_size() == 0);
+  BOOST_TEST(c.fails("EXPLAIN REBALANCE PARTITIONS ON nowhere")
+               .find("nowhere")
+             != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

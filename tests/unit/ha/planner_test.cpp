@@ -1,0 +1,198 @@
+#include "ha/planner.hpp"
+
+#include <map>
+#include <set>
+
+#include <boost/test/unit_test.hpp>
+
+using namespace lg::ha;
+
+namespace {
+
+/// A cluster of `pairs` pairs (R2) or `pairs * 2` leaves (R1).
+std::vector<leaf_info> leaves_of(int n, int redundancy) {
+  std::vector<leaf_info> out;
+  for (int i = 0; i < n; ++i) {
+    leaf_info l;
+    l.address = "h:" + std::to_string(10001 + i);
+    l.group = redundancy == 2 ? 1 + i % 2 : 1;
+    if (redundancy == 2)
+      l.pair = "h:" + std::to_string(10001 + (i ^ 1));
+    out.push_back(l);
+  }
+  return out;
+}
+
+plan_instance inst(const std::string& leaf, instance_role role,
+                   bool in_sync = true) {
+  return plan_instance{leaf, role, in_sync};
+}
+
+/// Carries out `plan` on `in` as the cluster would.
+plan_input apply(plan_input in, const plan_result& plan) {
+  for (auto& step : plan.steps) {
+    auto& part = *std::find_if(in.partitions.begin(), in.partitions.end(),
+                               [&](const plan_partition& p) {
+                                 return p.ordinal == step.ordinal;
+                               });
+    auto& insts = part.instances;
+    switch (step.action) {
+      case step_action::copy:
+        insts.push_back(inst(step.target, step.source.empty()
+                                            ? instance_role::master
+                                            : instance_role::replica));
+        break;
+      case step_action::promote:
+        for (auto& i : insts)
+          if (i.role == instance_role::master)
+            i.role = instance_role::replica;
+        for (auto& i : insts)
+          if (i.leaf == step.target)
+            i.role = instance_role::master;
+        break;
+      case step_action::drop:
+        insts.erase(std::remove_if(insts.begin(), insts.end(),
+                                   [&](const plan_instance& i) {
+                                     return i.leaf == step.target;
+                                   }),
+                    insts.end());
+    }
+  }
+  in.force = false;
+  return in;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(ha_planner)
+
+BOOST_AUTO_TEST_CASE(balanced_r2_cluster_needs_no_steps) {
+  plan_input in;
+  in.leaves = leaves_of(4, 2);
+  for (uint32_t o = 0; o < 8; ++o) {
+    auto m = in.leaves[o % 4].address;
+    in.partitions.push_back({o, {inst(m, instance_role::master),
+                                 inst(in.leaves[(o % 4) ^ 1].address,
+                                      instance_role::replica)}});
+  }
+  BOOST_TEST(is_balanced(in));
+  BOOST_TEST(plan_rebalance(in).steps.empty());
+}
+
+BOOST_AUTO_TEST_CASE(masters_on_one_side_of_a_pair_are_switched_back) {
+  plan_input in;
+  in.leaves = leaves_of(2, 2);
+  for (uint32_t o = 0; o < 4; ++o)
+    in.partitions.push_back({o, {inst("h:10002", instance_role::master),
+                                 inst("h:10001", instance_role::replica)}});
+  auto plan = plan_rebalance(in);
+  BOOST_REQUIRE_EQUAL(plan.steps.size(), 2u);
+  for (auto& s : plan.steps) {
+    BOOST_TEST((s.action == step_action::promote));
+    BOOST_TEST(s.target == "h:10001");
+    BOOST_TEST(s.phase == 2);
+  }
+  BOOST_TEST(is_balanced(apply(in, plan)));
+}
+
+BOOST_AUTO_TEST_CASE(restore_redundancy_only_copies_missing_replicas) {
+  plan_input in;
+  in.leaves = leaves_of(2, 2);
+  in.restore_only = true;
+  in.partitions.push_back({0, {inst("h:10001", instance_role::master)}});
+  in.partitions.push_back({1, {inst("h:10001", instance_role::master),
+                               inst("h:10002", instance_role::replica)}});
+  in.partitions.push_back({2, {inst("h:10001", instance_role::master)}});
+  auto plan = plan_rebalance(in);
+  BOOST_REQUIRE_EQUAL(plan.steps.size(), 2u);
+  for (auto& s : plan.steps) {
+    BOOST_TEST((s.action == step_action::copy));
+    BOOST_TEST(s.target == "h:10002");
+    BOOST_TEST(s.source == "h:10001");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(no_online_copy_needs_force_and_is_reported) {
+  plan_input in;
+  in.leaves = leaves_of(2, 1);
+  in.leaves[0].online = false;
+  in.redundancy = 1;
+  in.partitions.push_back({0, {inst("h:10001", instance_role::master)}});
+  in.partitions.push_back({1, {inst("h:10002", instance_role::master)}});
+  auto plain = plan_rebalance(in);
+  BOOST_TEST(plain.unrecoverable == std::vector<uint32_t>{0});
+  BOOST_TEST(plain.steps.empty());
+  in.force = true;
+  auto forced = plan_rebalance(in);
+  BOOST_TEST(forced.recreated_empty == std::vector<uint32_t>{0});
+  BOOST_REQUIRE_EQUAL(forced.steps.size(), 1u);
+  BOOST_TEST((forced.steps[0].action == step_action::copy));
+  BOOST_TEST(forced.steps[0].source.empty());
+  BOOST_TEST(forced.steps[0].target == "h:10002");
+}
+
+BOOST_AUTO_TEST_CASE(orphans_are_dropped_last) {
+  plan_input in;
+  in.leaves = leaves_of(4, 2);
+  in.partitions.push_back({0, {inst("h:10001", instance_role::master),
+                               inst("h:10002", instance_role::replica),
+                               inst("h:10003", instance_role::orphan)}});
+  in.partitions.push_back({1, {inst("h:10003", instance_role::master),
+                               inst("h:10004", instance_role::replica)}});
+  auto plan = plan_rebalance(in);
+  BOOST_REQUIRE_EQUAL(plan.steps.size(), 1u);
+  BOOST_TEST((plan.steps[0].action == step_action::drop));
+  BOOST_TEST(plan.steps[0].target == "h:10003");
+  BOOST_TEST(plan.steps[0].phase == 3);
+}
+
+BOOST_AUTO_TEST_CASE(plans_reach_the_balanced_state_in_phase_order) {
+  // A cluster that grew: every partition sits on the first pair (or the
+  // first leaf in R1); new leaves join. The plan must balance it, copy
+  // before it promotes and promote before it drops.
+  for (int redundancy : {1, 2}) {
+    for (int n = 2; n <= 8; n += 2) {
+      for (uint32_t parts : {1u, 3u, 8u, 17u, 32u}) {
+        BOOST_TEST_CONTEXT("R" << redundancy << " leaves " << n
+                               << " partitions " << parts) {
+          plan_input in;
+          in.redundancy = redundancy;
+          in.leaves = leaves_of(n, redundancy);
+          for (uint32_t o = 0; o < parts; ++o) {
+            plan_partition p{o, {inst("h:10001", instance_role::master)}, 1000};
+            if (redundancy == 2)
+              p.instances.push_back(inst("h:10002", instance_role::replica));
+            in.partitions.push_back(p);
+          }
+          auto plan = plan_rebalance(in);
+          for (size_t i = 1; i < plan.steps.size(); ++i)
+            BOOST_TEST(plan.steps[i - 1].phase <= plan.steps[i].phase);
+          std::map<uint32_t, int> last_phase;
+          for (auto& s : plan.steps) {
+            int rank = s.action == step_action::copy      ? 1
+                       : s.action == step_action::promote ? 2
+                                                          : 3;
+            BOOST_TEST(rank >= last_phase[s.ordinal]);
+            last_phase[s.ordinal] = rank;
+          }
+          auto after = apply(in, plan);
+          BOOST_TEST(is_balanced(after));
+          std::map<std::string, int> masters;
+          for (auto& p : after.partitions)
+            for (auto& i : p.instances)
+              if (i.role == instance_role::master)
+                ++masters[i.leaf];
+          int lo = static_cast<int>(parts);
+          int hi = 0;
+          for (auto& l : after.leaves) {
+            lo = std::min(lo, masters[l.address]);
+            hi = std::max(hi, masters[l.address]);
+          }
+          BOOST_TEST(hi - lo <= 1);
+        }
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
