@@ -714,27 +714,39 @@ void on_rebuild_progress(ma_self self, const envelope_ptr& env) {
   }
 }
 
+/// The leaf at `addr`, or nullptr after answering `req` with the error: it
+/// is not in the cluster, or (with `state`) not in that state, which `verb`
+/// ("attached", "detached") needs.
+pb::LeafMeta* leaf_for(ma_self self, const envelope& req,
+                       const std::string& addr, const char* state,
+                       const char* verb) {
+  auto* leaf = find_leaf(self->state, addr);
+  if (leaf == nullptr) {
+    reply_result(self, req, make_failure(sql::errc::unknown_leaf,
+                                         "leaf " + addr
+                                           + " is not in the cluster"));
+    return nullptr;
+  }
+  if (state != nullptr && leaf->state() != state) {
+    reply_result(self, req,
+                 make_failure(sql::errc::conflict,
+                              "leaf " + addr + " is " + leaf->state()
+                                + ", not " + state + "; only "
+                                + (state[0] == 'o' ? "an " : "a ") + state
+                                + " leaf can be " + verb));
+    return nullptr;
+  }
+  return leaf;
+}
+
 void exec_attach_leaf(ma_self self, envelope_ptr req,
                       const sql::attach_leaf& s) {
   auto& st = self->state;
   std::vector<std::string> targets;
   if (s.leaf) {
     auto addr = s.leaf->to_string();
-    auto* leaf = find_leaf(st, addr);
-    if (leaf == nullptr) {
-      reply_result(self, *req, make_failure(sql::errc::unknown_leaf,
-                                            "leaf " + addr
-                                              + " is not in the cluster"));
+    if (leaf_for(self, *req, addr, "detached", "attached") == nullptr)
       return;
-    }
-    if (leaf->state() != "detached") {
-      reply_result(self, *req,
-                   make_failure(sql::errc::conflict,
-                                "leaf " + addr + " is " + leaf->state()
-                                  + ", not detached; only a detached leaf "
-                                    "can be attached"));
-      return;
-    }
     targets.push_back(addr);
   } else {
     for (auto& l : st.meta.leaves())
@@ -789,21 +801,8 @@ void exec_detach_leaf(ma_self self, envelope_ptr req,
                       const sql::detach_leaf& s) {
   auto& st = self->state;
   auto addr = s.leaf.to_string();
-  auto* leaf = find_leaf(st, addr);
-  if (leaf == nullptr) {
-    reply_result(self, *req, make_failure(sql::errc::unknown_leaf,
-                                          "leaf " + addr
-                                            + " is not in the cluster"));
+  if (leaf_for(self, *req, addr, "online", "detached") == nullptr)
     return;
-  }
-  if (leaf->state() != "online") {
-    reply_result(self, *req,
-                 make_failure(sql::errc::conflict,
-                              "leaf " + addr + " is " + leaf->state()
-                                + ", not online; only an online leaf can "
-                                  "be detached"));
-    return;
-  }
   // A master whose replica is out of sync would go offline: refuse.
   std::string stuck;
   for (auto& db : st.meta.databases())
@@ -929,13 +928,9 @@ void exec_remove_leaf(ma_self self, envelope_ptr req,
                       const sql::remove_leaf& s) {
   auto& st = self->state;
   auto addr = s.leaf.to_string();
-  auto* leaf = find_leaf(st, addr);
-  if (leaf == nullptr) {
-    reply_result(self, *req, make_failure(sql::errc::unknown_leaf,
-                                          "leaf " + addr
-                                            + " is not in the cluster"));
+  auto* leaf = leaf_for(self, *req, addr, nullptr, "removed");
+  if (leaf == nullptr)
     return;
-  }
   bool up = leaf->state() == "online";
   if (!up && !s.force) {
     reply_result(self, *req,

@@ -215,31 +215,16 @@ BOOST_AUTO_TEST_CASE(detection_off_prevents_failover) {
 BOOST_AUTO_TEST_CASE(no_acknowledged_write_is_lost_when_a_master_dies) {
   sim_cluster c{4, 2};
   c.ok("CREATE DATABASE db PARTITIONS 8");
-  auto record = std::make_shared<workload_record>();
-  workload_config wc;
-  wc.fab = c.cluster().transport_ptr();
-  wc.database = "db";
-  wc.streams = 8;
-  wc.record = record;
-  auto workload = spawn_workload(c.cluster().system(), wc);
+  auto workload = c.start_workload("db", 8);
+  auto& record = workload.record;
   c.ok("SLEEP 20");
   BOOST_REQUIRE(record->acked.size() > 10);
   auto acked_before_kill = record->acked.size();
   c.ok("KILL LEAF '127.0.0.1':10003");
   c.ok("SLEEP 200");
-  stop_workload(workload);
-  BOOST_REQUIRE(c.cluster().run_until([&] { return record->stopped; },
-                                      std::chrono::seconds{30}));
+  c.stop(workload);
   BOOST_TEST(record->acked.size() > acked_before_kill);
-  auto rs = c.ok("SELECT * FROM db");
-  std::map<std::string, std::string> stored;
-  for (auto& row : rs.rows())
-    stored[row.cells(0)] = row.cells(1);
-  for (auto& [key, value] : record->acked) {
-    BOOST_TEST_CONTEXT("acknowledged key " << key) {
-      BOOST_TEST(stored[key] == value);
-    }
-  }
+  c.expect_acked_present(*record, "db");
   // Writes in flight at the kill were retried, not failed.
   BOOST_TEST(record->failed.empty());
 }

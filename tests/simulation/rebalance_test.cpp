@@ -27,13 +27,8 @@ BOOST_AUTO_TEST_SUITE(rebalance)
 BOOST_AUTO_TEST_CASE(new_leaves_get_their_share_while_writes_go_on) {
   sim_cluster c{2, 1};
   c.ok("CREATE DATABASE db PARTITIONS 8");
-  auto record = std::make_shared<workload_record>();
-  workload_config wc;
-  wc.fab = c.cluster().transport_ptr();
-  wc.database = "db";
-  wc.streams = 4;
-  wc.record = record;
-  auto workload = spawn_workload(c.cluster().system(), wc);
+  auto workload = c.start_workload("db", 4);
+  auto& record = workload.record;
   c.ok("SLEEP 20");
   c.ok("START LEAF '127.0.0.1':10003");
   c.ok("START LEAF '127.0.0.1':10004");
@@ -47,19 +42,10 @@ BOOST_AUTO_TEST_CASE(new_leaves_get_their_share_while_writes_go_on) {
       BOOST_TEST(n == 2);
     }
   c.ok("SLEEP 50");
-  stop_workload(workload);
-  BOOST_REQUIRE(c.cluster().run_until([&] { return record->stopped; },
-                                      std::chrono::seconds{30}));
+  c.stop(workload);
   BOOST_TEST(record->failed.empty());
-  auto rs = c.ok("SELECT * FROM db");
-  std::map<std::string, std::string> stored;
-  for (auto& row : rs.rows())
-    stored[row.cells(0)] = row.cells(1);
   BOOST_TEST(record->acked.size() > 10u);
-  for (auto& [key, value] : record->acked)
-    BOOST_TEST_CONTEXT("acknowledged key " << key) {
-      BOOST_TEST(stored[key] == value);
-    }
+  c.expect_acked_present(*record, "db");
 }
 
 BOOST_AUTO_TEST_CASE(rebalance_switches_masters_back_within_a_pair) {

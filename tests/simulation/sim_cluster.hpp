@@ -2,6 +2,7 @@
 // an in-memory file system: exact, fast, and inspectable.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "base/hash.hpp"
 #include "base/probes.hpp"
 #include "cluster/local_cluster.hpp"
+#include "cluster/workload.hpp"
 #include "storage/partition_store.hpp"
 #include "storage/vfs.hpp"
 
@@ -168,6 +170,42 @@ public:
   bool wait_in_sync(const std::string& db,
                     std::chrono::milliseconds limit = std::chrono::seconds{20}) {
     return cluster_->run_until([&] { return all_in_sync(db); }, limit);
+  }
+
+  /// A client workload writing to `db` from `streams` concurrent streams.
+  struct workload_handle {
+    caf::actor actor;
+    std::shared_ptr<workload_record> record;
+  };
+
+  workload_handle start_workload(const std::string& db, int streams = 4) {
+    workload_config wc;
+    wc.fab = cluster_->transport_ptr();
+    wc.database = db;
+    wc.streams = streams;
+    wc.record = std::make_shared<workload_record>();
+    auto record = wc.record;
+    return {spawn_workload(cluster_->system(), wc), record};
+  }
+
+  /// Stops the workload and waits until its last write is answered.
+  void stop(workload_handle& w) {
+    stop_workload(w.actor);
+    BOOST_REQUIRE(cluster_->run_until([&] { return w.record->stopped; },
+                                      std::chrono::seconds{30}));
+  }
+
+  /// Every write the workload saw acknowledged reads back with its value.
+  void expect_acked_present(const workload_record& record,
+                            const std::string& db) {
+    auto rs = ok("SELECT * FROM " + db);
+    std::map<std::string, std::string> stored;
+    for (auto& row : rs.rows())
+      stored[row.cells(0)] = row.cells(1);
+    for (auto& [key, value] : record.acked)
+      BOOST_TEST_CONTEXT("acknowledged key " << key) {
+        BOOST_TEST(stored[key] == value);
+      }
   }
 
   /// The data directory of the leaf on `port`.
