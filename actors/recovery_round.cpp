@@ -292,6 +292,19 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         mine->set_in_sync(false);
         add(pb::ORPHAN, part.term(), "", false);
         ++plan.orphans;
+        if (master_elsewhere) {
+          // Its master may still count this copy as its replica.
+          auto peer = peer_of(part, *master);
+          order o;
+          o.leaf = master->leaf();
+          o.db = db.name();
+          o.ordinal = part.ordinal();
+          o.role = pb::MASTER;
+          o.term = part.term();
+          o.peer = peer.leaf;
+          o.peer_in_sync = peer.in_sync;
+          plan.orders.push_back(o);
+        }
         LG_PROBE(orphan_found, "a recovered copy became an orphan");
         continue;
       }
@@ -893,10 +906,19 @@ void copy_instance(ma_self self, const std::string& db_name, uint32_t ordinal,
            + other.leaf() + "; a master feeds one replica at a time");
       return;
     }
-  auto* inst = part.add_instances();
+  // An old copy already there (an orphan) is reused: it joins the master,
+  // which catches it up or rebuilds it.
+  pb::InstanceMeta* inst = nullptr;
+  for (auto& i : *part.mutable_instances())
+    if (i.leaf() == to)
+      inst = &i;
+  bool reuse = inst != nullptr && !inst->missing();
+  if (inst == nullptr)
+    inst = part.add_instances();
   inst->set_leaf(to);
   inst->set_role(pb::REPLICA);
   inst->set_in_sync(false);
+  inst->set_missing(false);
   auto& job = start_job(st, self->clock().now(), "copy", db_name, ordinal, to);
   job.details = "from " + master->leaf();
   st.sync_waiters[label + "@" + to].push_back(std::move(done));
@@ -907,7 +929,8 @@ void copy_instance(ma_self self, const std::string& db_name, uint32_t ordinal,
   create.role = pb::REPLICA;
   create.term = part.term();
   create.peer = master->leaf();
-  create.create = true;
+  create.peer_in_sync = true;
+  create.create = !reuse;
   create.sync_durability = db->sync_durability();
   order tell;
   tell.leaf = master->leaf();

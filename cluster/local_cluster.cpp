@@ -278,6 +278,23 @@ std::string local_cluster::leaf_dir(const std::string& addr) const {
   return data_dir_ + "/leaves/" + name;
 }
 
+uint64_t local_cluster::submit(const std::string& statement) {
+  auto id = impl_->next_id++;
+  caf::anon_send(impl_->inbox, send_atom::value, id, statement);
+  return id;
+}
+
+std::optional<pb::ResultSet> local_cluster::take_result(uint64_t id) {
+  auto& box = *impl_->box;
+  std::lock_guard<std::mutex> guard{box.mtx};
+  auto i = box.done.find(id);
+  if (i == box.done.end())
+    return std::nullopt;
+  auto rs = std::move(i->second);
+  box.done.erase(i);
+  return rs;
+}
+
 error local_cluster::spawn_leaf_at(const std::string& addr) {
   if (impl_->leaves.count(addr) > 0)
     return make_error(cluster_errc::leaf_running,
@@ -516,8 +533,7 @@ pb::ResultSet local_cluster::execute(const std::string& statement) {
                           + " ms)");
     }
   }
-  auto id = impl_->next_id++;
-  caf::anon_send(impl_->inbox, send_atom::value, id, statement);
+  auto id = submit(statement);
   auto& box = *impl_->box;
   auto ready = [&] {
     std::lock_guard<std::mutex> guard{box.mtx};

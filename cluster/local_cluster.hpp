@@ -69,6 +69,14 @@ public:
   /// through the client session.
   pb::ResultSet execute(const std::string& statement);
 
+  /// Sends a cluster or data statement to the session without waiting (not
+  /// the test-cluster statements); take_result(id) gives its result once
+  /// it is there. Lets a caller fault the cluster while a statement runs.
+  uint64_t submit(const std::string& statement);
+
+  /// The result of submitted statement `id`, once (nullopt until then).
+  std::optional<pb::ResultSet> take_result(uint64_t id);
+
   /// Starts a new, empty leaf at `addr` ("host:port") that is not yet in
   /// the cluster.
   error start_leaf(const std::string& addr);

@@ -167,6 +167,19 @@ struct planner {
             add(step_action::drop, p.ordinal, inst.leaf, {}, 3, 0);
       balance(parts);
     }
+    // A copy made where an old copy (an orphan) lies reuses it: not dropped.
+    std::set<std::pair<uint32_t, std::string>> copied;
+    for (auto& st : out.steps)
+      if (st.action == step_action::copy)
+        copied.emplace(st.ordinal, st.target);
+    out.steps.erase(std::remove_if(out.steps.begin(), out.steps.end(),
+                                   [&](const plan_step& st) {
+                                     return st.action == step_action::drop
+                                            && copied.count(
+                                                 {st.ordinal, st.target})
+                                                 > 0;
+                                   }),
+                    out.steps.end());
     std::stable_sort(out.steps.begin(), out.steps.end(),
                      [](const plan_step& a, const plan_step& b) {
                        return a.phase < b.phase;

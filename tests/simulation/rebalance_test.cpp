@@ -81,6 +81,48 @@ BOOST_AUTO_TEST_CASE(force_recreates_lost_partitions_empty_and_says_so) {
   c.ok("INSERT INTO db VALUES ('e','5')");
 }
 
+BOOST_AUTO_TEST_CASE(interrupted_rebalance_keeps_data_and_a_rerun_finishes) {
+  sim_cluster c{2, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4'),"
+       "('e','5'),('f','6'),('g','7'),('h','8')");
+  c.ok("START LEAF '127.0.0.1':10003");
+  c.ok("ADD LEAF '127.0.0.1':10003");
+  // A leaf dies in the middle of a copy to it.
+  auto id = c.cluster().submit("REBALANCE PARTITIONS ON db");
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] {
+      auto rs = c.ok("SHOW REBALANCE STATUS ON db");
+      for (auto& row : rs.rows())
+        if (row.cells(0) == "copy" && row.cells(4) == "running")
+          return true;
+      return false;
+    },
+    std::chrono::seconds{5}));
+  c.ok("KILL LEAF '127.0.0.1':10003");
+  std::optional<pb::ResultSet> first;
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return (first = c.cluster().take_result(id)).has_value(); },
+    std::chrono::seconds{30}));
+  BOOST_TEST(first->error_code() != 0);
+  BOOST_TEST(first->error().find("keeps its data") != std::string::npos);
+  // No partition lost its data.
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "8");
+  c.ok("RESTART LEAF '127.0.0.1':10003");
+  c.ok("SLEEP 500");
+  c.ok("REBALANCE PARTITIONS ON db");
+  BOOST_TEST(c.ok("EXPLAIN REBALANCE PARTITIONS ON db").rows_size() == 0);
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "8");
+  // SHOW REBALANCE STATUS reports both runs.
+  auto status = c.ok("SHOW REBALANCE STATUS ON db");
+  std::vector<std::string> runs;
+  for (auto& row : status.rows())
+    if (row.cells(0) == "rebalance")
+      runs.push_back(row.cells(4));
+  BOOST_TEST(runs == (std::vector<std::string>{"failed", "success"}),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(explain_on_a_balanced_database_is_empty) {
   sim_cluster c{4, 2};
   c.ok("CREATE DATABASE db PARTITIONS 8");
