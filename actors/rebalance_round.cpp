@@ -223,8 +223,11 @@ void plan_and_run(ma_self self, reply_fn reply, const std::string& name,
   // A master feeds one replica at a time, so a plan that copies a partition
   // that still has its replica (a move between pairs) cannot run yet.
   for (auto& step : plan.steps) {
-    if (step.action != ha::step_action::copy || step.source.empty())
-      continue;
+    if (step.action != ha::step_action::copy || step.source.empty()
+        || std::count(plan.recreated_empty.begin(), plan.recreated_empty.end(),
+                      step.ordinal)
+             > 0)
+      continue; // a re-created partition starts with no copy at all
     auto& part = db->parts(static_cast<int>(step.ordinal));
     for (auto& inst : part.instances())
       if (inst.role() == pb::REPLICA && !inst.missing()

@@ -123,6 +123,37 @@ BOOST_AUTO_TEST_CASE(interrupted_rebalance_keeps_data_and_a_rerun_finishes) {
              boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(force_in_redundancy_2_and_the_old_copy_comes_back_orphan) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4'),"
+       "('e','5'),('f','6'),('g','7'),('h','8')");
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  c.ok("KILL LEAF '127.0.0.1':10002");
+  auto forced = c.ok("REBALANCE PARTITIONS ON db FORCE");
+  BOOST_TEST(forced.message().find("4 partitions had no copy left")
+             != std::string::npos);
+  for (int i = 0; i < 8; ++i) {
+    auto port = c.master_port("db", i);
+    BOOST_TEST((port == "10003" || port == "10004"));
+  }
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  c.ok("INSERT INTO db VALUES ('z','26')");
+  auto before = c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0);
+  // An old copy that comes back is an orphan, never served.
+  c.ok("RESTART LEAF '127.0.0.1':10001");
+  c.ok("SLEEP 200");
+  int orphans = 0;
+  auto status = c.ok("SHOW CLUSTER STATUS");
+  for (auto& row : status.rows())
+    if (row.cells(1) == "10001") {
+      BOOST_TEST(row.cells(4) == "Orphan");
+      ++orphans;
+    }
+  BOOST_TEST(orphans == 4);
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == before);
+}
+
 BOOST_AUTO_TEST_CASE(explain_on_a_balanced_database_is_empty) {
   sim_cluster c{4, 2};
   c.ok("CREATE DATABASE db PARTITIONS 8");

@@ -51,11 +51,19 @@ plan_input apply(plan_input in, const plan_result& plan) {
             i.role = instance_role::master;
         break;
       case step_action::drop:
+        for (auto& i : insts)
+          if (i.leaf == step.target)
+            BOOST_TEST((i.role != instance_role::master),
+                       "partition " << step.ordinal << ": a plan dropped "
+                                    << "its master on " << step.target);
         insts.erase(std::remove_if(insts.begin(), insts.end(),
                                    [&](const plan_instance& i) {
                                      return i.leaf == step.target;
                                    }),
                     insts.end());
+        BOOST_TEST(!insts.empty(), "partition " << step.ordinal
+                                                << ": a plan dropped its "
+                                                   "last copy");
     }
   }
   in.force = false;
