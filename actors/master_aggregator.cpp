@@ -68,15 +68,19 @@ pb::InstanceMeta* master_of(pb::PartitionMeta& part) {
   return nullptr;
 }
 
+ha::instance_role view_role(pb::Role r) {
+  return r == pb::MASTER    ? ha::instance_role::master
+         : r == pb::REPLICA ? ha::instance_role::replica
+                            : ha::instance_role::orphan;
+}
+
 std::vector<ha::instance_view> views_of(master_aggregator_state& st,
                                         const pb::PartitionMeta& part) {
   std::vector<ha::instance_view> result;
   for (auto& inst : part.instances()) {
     ha::instance_view v;
     v.leaf = inst.leaf();
-    v.role = inst.role() == pb::MASTER    ? ha::instance_role::master
-             : inst.role() == pb::REPLICA ? ha::instance_role::replica
-                                          : ha::instance_role::orphan;
+    v.role = view_role(inst.role());
     v.in_sync = inst.in_sync();
     auto leaf = find_leaf(st, inst.leaf());
     v.leaf_online = leaf != nullptr && leaf->state() == "online";

@@ -88,6 +88,8 @@ void persist(ma_self self);
 /// Runs `then` once the metadata is durable. Changes made while messages
 /// queue up are written together (group commit for metadata).
 void persist_then(ma_self self, std::function<void()> then);
+/// The planner's and failover's name for a metadata role.
+ha::instance_role view_role(pb::Role r);
 std::vector<ha::instance_view> views_of(master_aggregator_state& st,
                                         const pb::PartitionMeta& part);
 pb::InstanceMeta* master_of(pb::PartitionMeta& part);

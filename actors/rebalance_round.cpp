@@ -48,10 +48,7 @@ ha::plan_input plan_input_of(master_aggregator_state& st,
     p.ordinal = part.ordinal();
     for (auto& inst : part.instances())
       p.instances.push_back(
-        {inst.leaf(),
-         inst.role() == pb::MASTER    ? ha::instance_role::master
-         : inst.role() == pb::REPLICA ? ha::instance_role::replica
-                                      : ha::instance_role::orphan,
+        {inst.leaf(), view_role(inst.role()),
          inst.in_sync() && !inst.missing()});
     in.partitions.push_back(std::move(p));
   }

@@ -79,6 +79,20 @@ struct order {
   bool sync_durability = false;
 };
 
+order make_order(const std::string& leaf, const std::string& db,
+                 uint32_t ordinal, pb::Role role, uint64_t term,
+                 const std::string& peer, bool peer_in_sync) {
+  order o;
+  o.leaf = leaf;
+  o.db = db;
+  o.ordinal = ordinal;
+  o.role = role;
+  o.term = term;
+  o.peer = peer;
+  o.peer_in_sync = peer_in_sync;
+  return o;
+}
+
 struct attach_plan {
   std::vector<order> orders;
   size_t reintroduced = 0;
@@ -149,9 +163,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         }
         ha::instance_view v;
         v.leaf = inst.leaf();
-        v.role = inst.role() == pb::MASTER    ? ha::instance_role::master
-                 : inst.role() == pb::REPLICA ? ha::instance_role::replica
-                                              : ha::instance_role::orphan;
+        v.role = view_role(inst.role());
         v.in_sync = inst.in_sync();
         v.leaf_online = leaf_up(st, inst.leaf());
         others.push_back(v);
@@ -164,28 +176,16 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
                               && leaf_up(st, master->leaf());
       auto add = [&](pb::Role role, uint64_t term, const std::string& peer,
                      bool in_sync) {
-        order o;
-        o.leaf = addr;
-        o.db = db.name();
-        o.ordinal = part.ordinal();
-        o.role = role;
-        o.term = term;
-        o.peer = peer;
-        o.peer_in_sync = in_sync;
+        auto o = make_order(addr, db.name(), part.ordinal(), role, term, peer,
+                            in_sync);
         o.sync_durability = db.sync_durability();
         plan.orders.push_back(o);
         return &plan.orders.back();
       };
       auto tell_master = [&] {
-        order o;
-        o.leaf = master->leaf();
-        o.db = db.name();
-        o.ordinal = part.ordinal();
-        o.role = pb::MASTER;
-        o.term = part.term();
-        o.peer = addr;
-        o.peer_in_sync = false;
-        plan.orders.push_back(o);
+        plan.orders.push_back(make_order(master->leaf(), db.name(),
+                                         part.ordinal(), pb::MASTER,
+                                         part.term(), addr, false));
       };
       if (mine == nullptr) {
         if (!on_disk || corrupt)
@@ -252,20 +252,14 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         if (!peer.leaf.empty() && leaf_up(st, peer.leaf)) {
           // Its replica's leaf is already back: point it at this master
           // (re-creating the copy if that leaf came back without it).
-          order o;
+          auto o = make_order(peer.leaf, db.name(), part.ordinal(),
+                              pb::REPLICA, part.term(), addr, true);
           for (auto& other : *part.mutable_instances())
             if (other.leaf() == peer.leaf && other.missing()) {
               o.create = true;
               o.sync_durability = db.sync_durability();
               other.set_missing(false);
             }
-          o.leaf = peer.leaf;
-          o.db = db.name();
-          o.ordinal = part.ordinal();
-          o.role = pb::REPLICA;
-          o.term = part.term();
-          o.peer = addr;
-          o.peer_in_sync = true;
           plan.orders.push_back(o);
           if (!peer.in_sync)
             start_job(st, now, "attach", db.name(), part.ordinal(),
@@ -295,15 +289,10 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         if (master_elsewhere) {
           // Its master may still count this copy as its replica.
           auto peer = peer_of(part, *master);
-          order o;
-          o.leaf = master->leaf();
-          o.db = db.name();
-          o.ordinal = part.ordinal();
-          o.role = pb::MASTER;
-          o.term = part.term();
-          o.peer = peer.leaf;
-          o.peer_in_sync = peer.in_sync;
-          plan.orders.push_back(o);
+          plan.orders.push_back(make_order(master->leaf(), db.name(),
+                                           part.ordinal(), pb::MASTER,
+                                           part.term(), peer.leaf,
+                                           peer.in_sync));
         }
         LG_PROBE(orphan_found, "a recovered copy became an orphan");
         continue;
@@ -922,24 +911,12 @@ void copy_instance(ma_self self, const std::string& db_name, uint32_t ordinal,
   auto& job = start_job(st, self->clock().now(), "copy", db_name, ordinal, to);
   job.details = "from " + master->leaf();
   st.sync_waiters[label + "@" + to].push_back(std::move(done));
-  order create;
-  create.leaf = to;
-  create.db = db_name;
-  create.ordinal = ordinal;
-  create.role = pb::REPLICA;
-  create.term = part.term();
-  create.peer = master->leaf();
-  create.peer_in_sync = true;
+  auto create = make_order(to, db_name, ordinal, pb::REPLICA, part.term(),
+                           master->leaf(), true);
   create.create = !reuse;
   create.sync_durability = db->sync_durability();
-  order tell;
-  tell.leaf = master->leaf();
-  tell.db = db_name;
-  tell.ordinal = ordinal;
-  tell.role = pb::MASTER;
-  tell.term = part.term();
-  tell.peer = to;
-  tell.peer_in_sync = false;
+  auto tell = make_order(master->leaf(), db_name, ordinal, pb::MASTER,
+                         part.term(), to, false);
   persist_then(self, [self, create, tell] {
     send_order(self, tell, [](const std::string&) {});
     send_order(self, create, [](const std::string&) {});
