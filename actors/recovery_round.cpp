@@ -588,6 +588,23 @@ void switch_master(ma_self self, const std::string& db_name,
       auto now = self->clock().now();
       auto fail = [&](const std::string& why) {
         end_jobs(st, now, to, "failed", why, db_name, ordinal);
+        // The master may have stepped down and its answer been lost: it
+        // would then stay out of service for good. Unless the partition has
+        // moved on, tell it again that it is the master of this term.
+        auto* db = find_database(st, db_name);
+        auto* master = db == nullptr ? nullptr
+                                     : master_of(*db->mutable_parts(
+                                         static_cast<int>(ordinal)));
+        if (master != nullptr && master->leaf() == from
+            && db->parts(static_cast<int>(ordinal)).term() == term) {
+          bool peer_in_sync = false;
+          for (auto& inst : db->parts(static_cast<int>(ordinal)).instances())
+            if (inst.leaf() == to && inst.role() == pb::REPLICA)
+              peer_in_sync = inst.in_sync();
+          send_order(self, make_order(from, db_name, ordinal, pb::MASTER, term,
+                                      to, peer_in_sync),
+                     [](const std::string&) {});
+        }
         done(why);
       };
       if (rep == nullptr || rep->step_down_reply().status() != pb::STATUS_OK) {
@@ -620,10 +637,12 @@ void switch_master(ma_self self, const std::string& db_name,
       logger("ma")->info("MasterSwitched {} {} from {} to {} term={}",
                          st.ctx(), label, from, to, term + 1);
       persist_then(self, [self, db_name, ordinal, from, to, term, done] {
-        set_role(self, to, db_name, ordinal, pb::MASTER, term + 1, from, true,
-                 [](const envelope*) {});
-        set_role(self, from, db_name, ordinal, pb::REPLICA, term + 1, to,
-                 true, [](const envelope*) {});
+        send_order(self, make_order(to, db_name, ordinal, pb::MASTER,
+                                    term + 1, from, true),
+                   [](const std::string&) {});
+        send_order(self, make_order(from, db_name, ordinal, pb::REPLICA,
+                                    term + 1, to, true),
+                   [](const std::string&) {});
         done({});
       });
     });

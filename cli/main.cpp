@@ -15,6 +15,8 @@
 
 #include "actors/result.hpp"
 #include "base/log.hpp"
+
+#include <google/protobuf/stubs/logging.h>
 #include "cli/demo.hpp"
 #include "cli/simulate.hpp"
 #include "cli/trace.hpp"
@@ -95,6 +97,18 @@ int main(int argc, char** argv) {
   std::set_terminate([] {
     lg::fabric::dump_process_recent("the process terminated");
     std::abort();
+  });
+  // Protobuf reports malformed input (a corrupt file, bad bytes on a port)
+  // on stderr by itself; the caller already turns it into a clear error, so
+  // send protobuf's own words to the log instead.
+  google::protobuf::SetLogHandler([](google::protobuf::LogLevel level,
+                                     const char* file, int line,
+                                     const std::string& message) {
+    auto log = lg::logger("protobuf");
+    if (level >= google::protobuf::LOGLEVEL_FATAL)
+      log->critical("{}:{}: {}", file, line, message);
+    else
+      log->debug("{}:{}: {}", file, line, message);
   });
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h"

@@ -76,6 +76,13 @@ public:
                && env.read_reply().status() == pb::STATUS_OK) {
       ok_reply = true;
     }
+    if (ok_reply && env.has_write_reply())
+      check_fenced_ack(h.partition(), h.term(), env.write_reply().lsn(),
+                       h.from().node());
+    if (env.has_promote_reply()
+        && env.promote_reply().status() == pb::STATUS_OK)
+      check_promotion(h.partition(), h.term(),
+                      env.promote_reply().position().lsn(), h.from().node());
     if (ok_reply) {
       ++checks_orphan;
       if (orphans.count(h.partition() + "@" + h.from().node()) > 0
@@ -102,9 +109,54 @@ public:
   std::set<std::string> orphans; // "db:N@leaf", refreshed by the driver
   uint64_t checks_one_master = 0;
   uint64_t checks_orphan = 0;
+  uint64_t checks_fencing = 0;
 
 private:
+  /// Fencing: once an instance is promoted to term T at LSN L, no write of
+  /// an older term may be acknowledged beyond L -- the promoted copy does
+  /// not hold it, so it is lost (or overwritten) the moment the new master
+  /// writes. Checked both ways, since the acknowledgement and the promotion
+  /// may be seen in either order.
+  void check_fenced_ack(const std::string& part, uint64_t term, uint64_t lsn,
+                        const std::string& leaf) {
+    ++checks_fencing;
+    auto& top = acked_[part][term];
+    if (lsn > top.first)
+      top = {lsn, leaf};
+    for (auto& [new_term, promoted] : promotions_[part])
+      if (new_term > term && lsn > promoted.first)
+        return fencing_broken(part, term, lsn, leaf, new_term, promoted);
+  }
+
+  void check_promotion(const std::string& part, uint64_t term, uint64_t lsn,
+                       const std::string& leaf) {
+    promotions_[part].emplace(term, std::make_pair(lsn, leaf));
+    for (auto& [old_term, top] : acked_[part])
+      if (old_term < term && top.first > lsn)
+        return fencing_broken(part, old_term, top.first, top.second, term,
+                              {lsn, leaf});
+  }
+
+  void fencing_broken(const std::string& part, uint64_t term, uint64_t lsn,
+                      const std::string& leaf, uint64_t new_term,
+                      const std::pair<uint64_t, std::string>& promoted) {
+    if (!violation.empty())
+      return;
+    violation = "no write is acknowledged past a promotion: " + part
+                + " on " + leaf + " acknowledged a write at lsn "
+                + std::to_string(lsn) + " in term " + std::to_string(term)
+                + ", but " + promoted.second + " was promoted to term "
+                + std::to_string(new_term) + " holding only up to lsn "
+                + std::to_string(promoted.first);
+  }
+
   std::deque<std::string> ring_;
+  // "db:N" -> term -> (highest acknowledged lsn, leaf that acknowledged it)
+  std::map<std::string, std::map<uint64_t, std::pair<uint64_t, std::string>>>
+    acked_;
+  // "db:N" -> promoted term -> (lsn at promotion, promoted leaf)
+  std::map<std::string, std::map<uint64_t, std::pair<uint64_t, std::string>>>
+    promotions_;
   std::map<std::string, std::string> masters_; // "db:N@term" -> leaf
 };
 
@@ -498,7 +550,9 @@ simulation_result run_simulation(const simulation_options& opts) {
       << record->failed.size() + record2->failed.size() << " failed, "
       << record->issued + record2->issued << " issued\n";
   out << "invariants checked: one master per partition per term ("
-      << obs->checks_one_master << " acknowledgements), orphans never served ("
+      << obs->checks_one_master << " acknowledgements), no acknowledgement "
+         "past a promotion ("
+      << obs->checks_fencing << "), orphans never served ("
       << obs->checks_orphan << " answers), request deadlines ("
       << checks_deadline << " steps, longest write "
       << std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -49,4 +49,11 @@ BOOST_AUTO_TEST_CASE(promoting_an_out_of_sync_replica_is_caught) {
   BOOST_TEST(seed != 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_replica_without_term_fencing_is_caught) {
+  // Without the fence a promoted replica still takes its deposed master's
+  // stream, so the old master acknowledges writes the new one never had.
+  auto seed = first_failing_seed("no-term-fence");
+  BOOST_TEST(seed != 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
