@@ -262,6 +262,8 @@ void heartbeat_round(ma_self self) {
                     auto& rt = st.runtime[addr];
                     auto at = self->clock().now();
                     rt.last_reply = std::max(rt.last_reply, at);
+                    // A leaf in another process is linked by now.
+                    monitor_leaf(self, addr);
                     double rtt = std::chrono::duration<double, std::milli>(
                                    at - now)
                                    .count();

@@ -157,6 +157,8 @@ void reply_result(ma_self self, const envelope& req, pb::ResultSet rs) {
 void monitor_leaf(ma_self self, const std::string& addr) {
   auto& st = self->state;
   auto handle = st.ep.fab().lookup(addr, leaf_actor_name());
+  if (!handle) // in another process: watch the link to it
+    handle = st.ep.fab().route(addr);
   if (!handle)
     return;
   auto& rt = st.runtime[addr];

@@ -1,4 +1,5 @@
 #include "actors/session.hpp"
+#include "actors/gateway.hpp"
 
 #include <algorithm>
 #include <map>
@@ -402,6 +403,19 @@ void exec_read(self_ptr self, const envelope_ptr& req, const std::string& db,
 
 void forward_to_ma(self_ptr self, const envelope_ptr& req) {
   auto& st = self->state;
+  if (!st.cfg.leaf_data_dir.empty()) {
+    auto ma = remembered_ma_address(st.cfg.leaf_data_dir);
+    reply_result(self, *req,
+                 make_failure(sql::errc::not_supported,
+                              "leaf " + st.cfg.node
+                                + " does not run cluster or HA commands: "
+                                + (ma.empty()
+                                     ? std::string{"no master aggregator has "
+                                                   "added it yet"}
+                                     : "run it on the master aggregator at "
+                                         + ma)));
+    return;
+  }
   auto env = make_envelope();
   env->mutable_statement_request()->set_text(
     req->statement_request().text());

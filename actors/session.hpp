@@ -32,6 +32,10 @@ struct session_config {
   /// How long one attempt waits before the session refreshes its map and
   /// retries (bounded by the request timeout).
   int64_t attempt_timeout_ms = 250;
+  /// Set on a leaf's node process: the leaf's data dir. Cluster and HA
+  /// statements are then refused with the aggregator's address (which the
+  /// leaf remembers there); reads and writes still run.
+  std::string leaf_data_dir;
 };
 
 /// Spawns a session.

@@ -91,9 +91,23 @@ void fabric::set_route(const std::string& node, caf::actor gateway) {
   routes_[node] = std::move(gateway);
 }
 
-void fabric::remove_route(const std::string& node) {
+void fabric::remove_route(const std::string& node,
+                          const caf::actor_addr& gateway) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
-  routes_.erase(node);
+  auto i = routes_.find(node);
+  if (i != routes_.end() && (!gateway || i->second.address() == gateway))
+    routes_.erase(i);
+}
+
+caf::actor fabric::route(const std::string& node) const {
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  auto i = routes_.find(node);
+  return i == routes_.end() ? caf::actor{} : i->second;
+}
+
+void fabric::set_dialer(caf::actor dialer) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  dialer_ = std::move(dialer);
 }
 
 void fabric::cut_node(const std::string& node) {
@@ -361,6 +375,66 @@ void fabric::bounce(caf::local_actor* self, const envelope& env,
   deliver(self, caf::actor_cast<caf::actor>(self->ctrl()), std::move(err));
 }
 
+void fabric::refuse(caf::local_actor* self, const envelope& env,
+                    const std::string& why) {
+  const auto& h = env.header();
+  if (h.correlation_id() == 0)
+    return;
+  auto err = std::make_shared<envelope>();
+  auto* eh = err->mutable_header();
+  *eh->mutable_from() = h.to();
+  *eh->mutable_to() = h.from();
+  eh->set_partition(h.partition());
+  eh->set_trace_id(h.trace_id());
+  eh->set_lamport(h.lamport());
+  eh->set_reply_to(h.correlation_id());
+  err->mutable_transport_error()->set_reason(why);
+  if (auto dest = resolve(err->header().to()))
+    deliver(self, dest, std::move(err));
+}
+
+bool fabric::deliver_local(caf::local_actor* self, envelope_ptr env) {
+  const auto& to = env->header().to();
+  auto key = endpoint_key(to.node(), to.actor());
+  caf::actor dest;
+  {
+    auto& sh = shard_of(key);
+    std::shared_lock<std::shared_mutex> guard{sh.mtx};
+    auto i = sh.endpoints.find(key);
+    if (i != sh.endpoints.end())
+      dest = i->second;
+  }
+  if (!dest)
+    return false;
+  if (slow_.load(std::memory_order_relaxed)) {
+    std::shared_ptr<trace_sink> sink;
+    {
+      std::shared_lock<std::shared_mutex> guard{mtx_};
+      sink = sink_;
+    }
+    if (sink)
+      sink->record(*env, transport_event::delivered, now_us(self));
+  }
+  deliver(self, dest, std::move(env));
+  return true;
+}
+
+bool fabric::dial(caf::local_actor* self, envelope_ptr& env) {
+  caf::actor dialer;
+  {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    dialer = dialer_;
+  }
+  if (!dialer || endpoints_on(env->header().to().node()) > 0)
+    return false;
+  dialer->enqueue(caf::make_mailbox_element(self->ctrl(),
+                                            caf::make_message_id(), {},
+                                            dial_atom::value,
+                                            wire{std::move(env)}),
+                  self->context());
+  return true;
+}
+
 void fabric::send(caf::local_actor* self, envelope_ptr env) {
   sent_.fetch_add(1, std::memory_order_relaxed);
   if (!slow_.load(std::memory_order_relaxed)) {
@@ -368,7 +442,7 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
     auto dest = resolve(env->header().to());
     if (dest) {
       deliver(self, dest, std::move(env));
-    } else {
+    } else if (!dial(self, env)) {
       undeliverable_.fetch_add(1, std::memory_order_relaxed);
       bounce(self, *env);
     }
@@ -405,6 +479,13 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
     what = transport_event::dropped;
   } else if (what == transport_event::sent) {
     dest = resolve(env->header().to());
+    auto keep = env;
+    if (!dest && dial(self, keep)) {
+      remember(self, *env, transport_event::sent);
+      if (sink)
+        sink->record(*env, transport_event::sent, now_us(self));
+      return;
+    }
     if (!dest) {
       what = transport_event::undeliverable;
     } else if (random

@@ -82,8 +82,27 @@ public:
   /// Routes every message for `node` to `gateway` (a remote node).
   void set_route(const std::string& node, caf::actor gateway);
 
-  /// Removes the route to `node`.
-  void remove_route(const std::string& node);
+  /// Removes the route to `node` if it still leads to `gateway` (any route
+  /// when `gateway` is null).
+  void remove_route(const std::string& node,
+                    const caf::actor_addr& gateway = {});
+
+  /// The gateway that `node` is routed to, if any.
+  caf::actor route(const std::string& node) const;
+
+  /// Hands every message for a node that has neither a local endpoint nor a
+  /// route to `dialer` as (dial_atom, wire), so that it connects to the node
+  /// (the gateway of a node process). Without a dialer such requests bounce.
+  void set_dialer(caf::actor dialer);
+
+  /// Answers the request `env` (if it is one) with a TransportError saying
+  /// `why`, delivered to its sender's endpoint in this process.
+  void refuse(caf::local_actor* self, const envelope& env,
+              const std::string& why);
+
+  /// Delivers `env`, received from another process, to its local endpoint;
+  /// false when no such endpoint lives here.
+  bool deliver_local(caf::local_actor* self, envelope_ptr env);
 
   /// Cuts every message to and from `node` (ISOLATE LEAF).
   void cut_node(const std::string& node);
@@ -165,6 +184,10 @@ private:
   void update_slow();
 
   caf::actor resolve(const pb::Endpoint& to) const;
+
+  /// Hands `env` to the dialer when its node is remote and unrouted; false
+  /// when there is no dialer or the node is hosted here.
+  bool dial(caf::local_actor* self, envelope_ptr& env);
   int64_t now_us(caf::local_actor* self) const;
 
   /// The endpoints, split over shards so that the many senders and the
@@ -207,6 +230,7 @@ private:
   mutable std::shared_mutex mtx_;
   std::mutex rng_mtx_;
   std::unordered_map<std::string, caf::actor> routes_;
+  caf::actor dialer_;
   std::set<std::string> cut_;
   std::set<std::string> down_;
   std::set<std::pair<std::string, std::string>> cut_links_;

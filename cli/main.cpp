@@ -2,6 +2,8 @@
 //   leafguard local [--leaves N] [--redundancy R] [--data-dir DIR]
 //                   [--simulate [--seed S]] [--trace FILE] [-e 'STMTS'] [FILE]
 //   leafguard demo
+//   leafguard master-aggregator|leaf --port P --data-dir D [--config F]
+//   leafguard sql --host H --port P [-e 'STMTS'] [FILE]
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -19,9 +21,11 @@
 #include <google/protobuf/stubs/logging.h>
 #include "cli/demo.hpp"
 #include "cli/simulate.hpp"
+#include "cli/sql.hpp"
 #include "cli/trace.hpp"
 #include "cli/statement_runner.hpp"
 #include "cluster/local_cluster.hpp"
+#include "cluster/node.hpp"
 #include "config/options.hpp"
 
 namespace {
@@ -41,6 +45,12 @@ void usage() {
        "  trace   print or draw recorded messages, merged by Lamport clock\n"
        "          FILE... [--partition db:N] [--leaf h:p] [--type T]\n"
        "          [--from MS --to MS] [--html OUT]\n"
+       "  master-aggregator  run the master aggregator as a node process\n"
+       "          --port P --data-dir D [--config F] [--tls-cert F "
+       "--tls-key F --tls-ca F]\n"
+       "  leaf    run a leaf as a node process (same options)\n"
+       "  sql     console of a multi-node cluster\n"
+       "          --host H --port P [-e 'STMTS'] [FILE]\n"
        "\n"
        "`leafguard <command> --help` lists every option of a command.\n";
 }
@@ -126,6 +136,10 @@ int main(int argc, char** argv) {
     return lg::run_simulate(args);
   if (command == "trace")
     return lg::run_trace(args);
+  if (command == "master-aggregator" || command == "leaf")
+    return lg::run_node(command, args);
+  if (command == "sql")
+    return lg::run_sql(args);
   std::cerr << "leafguard: unknown command '" << command
             << "' (see leafguard --help)\n";
   return 2;

@@ -1,6 +1,9 @@
 #include "cli/statement_runner.hpp"
 
+#include <cstdlib>
 #include <iostream>
+
+#include <editline/readline.h>
 
 #include "actors/result.hpp"
 #include "sql/parser.hpp"
@@ -47,14 +50,46 @@ bool complete(const std::string& buf) {
 
 } // namespace
 
+namespace {
+
+/// The history file of interactive sessions (~/.leafguard_history).
+std::string history_path() {
+  const char* home = std::getenv("HOME");
+  return home == nullptr ? std::string{} : std::string{home}
+                                             + "/.leafguard_history";
+}
+
+/// Reads one line: with line editing and history (libedit) on a terminal,
+/// plain getline otherwise.
+bool read_line(std::istream& in, bool interactive, const char* prompt,
+               std::string& line) {
+  if (!interactive)
+    return static_cast<bool>(std::getline(in, line));
+  char* text = readline(prompt);
+  if (text == nullptr)
+    return false;
+  line = text;
+  if (!line.empty())
+    add_history(text);
+  std::free(text);
+  return true;
+}
+
+} // namespace
+
 int run_stream(std::istream& in, bool interactive, const statement_fn& run) {
   int failures = 0;
   std::string buf;
   std::string line;
+  auto history = history_path();
+  if (interactive) {
+    using_history();
+    if (!history.empty())
+      read_history(history.c_str());
+  }
   for (;;) {
-    if (interactive)
-      std::cout << (buf.empty() ? "leafguard> " : "        -> ") << std::flush;
-    if (!std::getline(in, line))
+    if (!read_line(in, interactive,
+                   buf.empty() ? "leafguard> " : "        -> ", line))
       break;
     if (interactive && buf.empty()) {
       auto t = line;
@@ -72,6 +107,8 @@ int run_stream(std::istream& in, bool interactive, const statement_fn& run) {
   }
   if (!buf.empty())
     failures += run_script(buf, run);
+  if (interactive && !history.empty())
+    write_history(history.c_str());
   return failures;
 }
 

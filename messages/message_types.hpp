@@ -59,6 +59,16 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 /// A periodic tick (heartbeats, retries).
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
+/// A message for a node this process has no route to yet: the gateway
+/// connects to the node, then sends it.
+using dial_atom = caf::atom_constant<caf::atom("dial")>;
+
+/// Opens a link between the gateways of two node processes (NodeHello).
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+
+/// A statement from a console (`leafguard sql`), run on the gateway's node.
+using console_atom = caf::atom_constant<caf::atom("console")>;
+
 /// Registers every leafguard message type with `cfg`.
 void register_message_types(caf::actor_system_config& cfg);
 

@@ -1,0 +1,311 @@
+#include "actors/gateway.hpp"
+
+#include <deque>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <caf/all.hpp>
+
+#include "actors/result.hpp"
+#include "base/log.hpp"
+#include "sql/parser.hpp"
+
+namespace lg {
+
+namespace {
+
+/// Requests queued while their node is being dialed, at most this many per
+/// node: beyond it they are refused, so that a dead node cannot eat memory.
+constexpr size_t max_queued = 100000;
+
+struct gateway_state {
+  gateway_config cfg;
+  endpoint ep;
+  std::map<std::string, std::deque<envelope_ptr>> queued; // by node
+  std::set<std::string> dialing;
+  /// The last failed dial per node: when, and why.
+  std::map<std::string, std::pair<time_point, std::string>> failed;
+  /// Remote gateways and the node names routed to each.
+  std::map<caf::actor_addr, std::set<std::string>> links;
+  std::string ma_address; ///< a leaf's aggregator, "host:port"
+};
+
+using self_ptr = caf::stateful_actor<gateway_state>*;
+
+std::string ma_address_file(const std::string& data_dir) {
+  return data_dir + "/ma_address";
+}
+
+void remember_ma_address(self_ptr self, const std::string& addr) {
+  auto& st = self->state;
+  if (addr.empty() || addr == st.ma_address)
+    return;
+  st.ma_address = addr;
+  if (st.cfg.data_dir.empty())
+    return;
+  auto path = ma_address_file(st.cfg.data_dir);
+  auto tmp = path + ".tmp";
+  {
+    std::ofstream out{tmp, std::ios::trunc};
+    out << addr << "\n";
+    if (!out) {
+      logger("gateway")->error("MaAddressNotSaved {}: cannot write {}",
+                               st.cfg.node, tmp);
+      return;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    logger("gateway")->error("MaAddressNotSaved {}: cannot rename {}",
+                             st.cfg.node, tmp);
+}
+
+/// Refuses every request queued for `node` with `why`.
+void fail_queue(self_ptr self, const std::string& node,
+                const std::string& why) {
+  auto& st = self->state;
+  auto i = st.queued.find(node);
+  if (i == st.queued.end())
+    return;
+  auto msgs = std::move(i->second);
+  st.queued.erase(i);
+  for (auto& env : msgs)
+    st.cfg.fab->refuse(self, *env, why);
+}
+
+/// Routes `nodes` to the remote gateway `gw`, watching it.
+void add_link(self_ptr self, const caf::actor& gw,
+              const std::set<std::string>& nodes) {
+  auto& st = self->state;
+  auto& known = st.links[gw.address()];
+  if (known.empty())
+    self->monitor(gw);
+  for (auto& n : nodes) {
+    if (n.empty() || n == st.cfg.node)
+      continue;
+    known.insert(n);
+    st.cfg.fab->set_route(n, gw);
+    st.failed.erase(n);
+  }
+}
+
+void flush_queue(self_ptr self, const std::string& node,
+                 const caf::actor& gw) {
+  auto& st = self->state;
+  auto i = st.queued.find(node);
+  if (i == st.queued.end())
+    return;
+  auto msgs = std::move(i->second);
+  st.queued.erase(i);
+  for (auto& env : msgs)
+    self->send(gw, wire{std::move(env)});
+}
+
+std::shared_ptr<envelope> make_hello(const gateway_state& st) {
+  auto env = make_envelope();
+  auto* body = env->mutable_node_hello();
+  body->set_node(st.cfg.node);
+  body->set_listen(st.cfg.listen);
+  body->set_role(st.cfg.role);
+  return env;
+}
+
+void dial(self_ptr self, const std::string& node) {
+  auto& st = self->state;
+  auto addr = node == "ma" ? st.ma_address : node;
+  auto colon = addr.rfind(':');
+  uint16_t port = 0;
+  if (colon != std::string::npos) {
+    try {
+      auto p = std::stoul(addr.substr(colon + 1));
+      if (p > 0 && p <= 65535)
+        port = static_cast<uint16_t>(p);
+    } catch (const std::exception&) {
+    }
+  }
+  if (port == 0) {
+    fail_queue(self, node,
+               node == "ma" ? "no master aggregator has added leaf "
+                                + st.cfg.node + " yet"
+                            : "node " + node + " has no address to dial");
+    return;
+  }
+  auto host = addr.substr(0, colon);
+  st.dialing.insert(node);
+  auto timeout = std::chrono::milliseconds{st.cfg.connect_timeout_ms};
+  auto fail = [self, node, addr](const std::string& why) {
+    auto& st = self->state;
+    st.dialing.erase(node);
+    auto text = "cannot connect to " + addr + ": " + why;
+    st.failed[node] = {self->clock().now(), text};
+    logger("gateway")->warn("DialFailed {} {}", st.cfg.node, text);
+    fail_queue(self, node, text);
+  };
+  self
+    ->request(st.cfg.connector, timeout, caf::connect_atom::value, host, port)
+    .then(
+      [self, node, addr, fail, timeout](const caf::node_id&,
+                                        caf::strong_actor_ptr& ptr,
+                                        const std::set<std::string>&) {
+        if (!ptr) {
+          fail("no gateway is published there");
+          return;
+        }
+        auto gw = caf::actor_cast<caf::actor>(ptr);
+        wire hello{make_hello(self->state)};
+        self->request(gw, timeout, hello_atom::value, std::move(hello))
+          .then(
+            [self, node, addr, gw, fail](wire& rep) {
+              auto& st = self->state;
+              if (!rep.env || !rep.env->has_node_hello_reply()) {
+                fail("the peer answered the hello with something else");
+                return;
+              }
+              const auto& body = rep.env->node_hello_reply();
+              if (!body.error().empty()) {
+                fail(body.error());
+                return;
+              }
+              st.dialing.erase(node);
+              if (node == "ma")
+                remember_ma_address(self, addr);
+              add_link(self, gw, {node, body.node(), body.listen()});
+              logger("gateway")->info("LinkOpened {} to {} ({} at {})",
+                                      st.cfg.node, node, body.role(), addr);
+              flush_queue(self, node, gw);
+            },
+            [fail](caf::error& err) { fail(to_string(err)); });
+      },
+      [fail](caf::error& err) { fail(to_string(err)); });
+}
+
+/// A message for `node`, which had no route when it was sent.
+void on_dial(self_ptr self, envelope_ptr env) {
+  auto& st = self->state;
+  auto node = env->header().to().node();
+  if (auto gw = st.cfg.fab->route(node)) {
+    self->send(gw, wire{std::move(env)}); // linked meanwhile
+    return;
+  }
+  auto f = st.failed.find(node);
+  if (f != st.failed.end() && st.dialing.count(node) == 0
+      && self->clock().now() - f->second.first
+           < std::chrono::milliseconds{st.cfg.redial_backoff_ms}) {
+    st.cfg.fab->refuse(self, *env, f->second.second);
+    return;
+  }
+  auto& q = st.queued[node];
+  if (q.size() >= max_queued) {
+    st.cfg.fab->refuse(self, *env, "too many messages waiting for " + node);
+    return;
+  }
+  q.push_back(std::move(env));
+  if (st.dialing.count(node) == 0)
+    dial(self, node);
+}
+
+/// A remote gateway opens a link.
+wire on_hello(self_ptr self, const wire& msg) {
+  auto& st = self->state;
+  auto rep = make_envelope();
+  auto* body = rep->mutable_node_hello_reply();
+  body->set_node(st.cfg.node);
+  body->set_listen(st.cfg.listen);
+  body->set_role(st.cfg.role);
+  if (!msg.env || !msg.env->has_node_hello()) {
+    body->set_error("expected NodeHello");
+    return wire{std::move(rep)};
+  }
+  const auto& hello = msg.env->node_hello();
+  auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+  if (hello.role() == "console" || !sender)
+    return wire{std::move(rep)};
+  if (hello.role() == "master-aggregator" && st.cfg.role == "leaf")
+    remember_ma_address(self, hello.listen());
+  add_link(self, sender, {hello.node(), hello.listen()});
+  logger("gateway")->info("LinkAccepted {} from {} ({} at {})", st.cfg.node,
+                          hello.node(), hello.role(), hello.listen());
+  flush_queue(self, hello.node(), sender);
+  return wire{std::move(rep)};
+}
+
+caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
+                           gateway_config cfg) {
+  auto& st = self->state;
+  st.ep = endpoint{cfg.fab, cfg.node, gateway_actor_name()};
+  st.cfg = std::move(cfg);
+  if (!st.cfg.data_dir.empty())
+    st.ma_address = remembered_ma_address(st.cfg.data_dir);
+  st.ep.attach(self, caf::actor_cast<caf::actor>(self));
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    auto i = st.links.find(dm.source);
+    if (i == st.links.end())
+      return;
+    for (auto& node : i->second) {
+      st.cfg.fab->remove_route(node, dm.source);
+      logger("gateway")->warn("LinkLost {} to {}: {}", st.cfg.node, node,
+                              to_string(dm.reason));
+    }
+    st.links.erase(i);
+  });
+  return {
+    [self](wire& msg) {
+      auto& st = self->state;
+      if (!msg.env)
+        return;
+      const auto& to = msg.env->header().to();
+      if (to.node() == st.cfg.node && to.actor() == gateway_actor_name()) {
+        st.ep.receive(msg); // the answer to a console statement
+        return;
+      }
+      // From another process: hand it to its endpoint here.
+      auto env = msg.env;
+      if (!st.cfg.fab->deliver_local(self, env))
+        st.cfg.fab->refuse(self, *env,
+                           "no endpoint " + to.node() + "/" + to.actor()
+                             + " on " + st.cfg.node);
+    },
+    [self](dial_atom, wire& msg) {
+      if (msg.env)
+        on_dial(self, std::move(msg.env));
+    },
+    [self](hello_atom, const wire& msg) { return on_hello(self, msg); },
+    [self](console_atom, const std::string& text) {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<std::string>();
+      auto env = make_envelope();
+      env->mutable_statement_request()->set_text(text);
+      st.ep.request(self, st.cfg.node, st.cfg.session, std::move(env),
+                    std::chrono::milliseconds{st.cfg.statement_timeout_ms},
+                    [rp, text](const envelope* rep) mutable {
+                      pb::ResultSet rs;
+                      if (rep != nullptr && rep->has_statement_reply())
+                        rs = rep->statement_reply().result();
+                      else
+                        rs = make_failure(sql::errc::timeout,
+                                          "no answer to '" + text + "'");
+                      std::string bytes;
+                      rs.SerializeToString(&bytes);
+                      rp.deliver(std::move(bytes));
+                    });
+      return rp;
+    },
+    [self](tick_atom) { self->state.ep.on_tick(self); },
+  };
+}
+
+} // namespace
+
+std::string remembered_ma_address(const std::string& data_dir) {
+  std::ifstream in{ma_address_file(data_dir)};
+  std::string addr;
+  std::getline(in, addr);
+  return addr;
+}
+
+caf::actor spawn_gateway(caf::actor_system& sys, gateway_config cfg) {
+  return sys.spawn(gateway_impl, std::move(cfg));
+}
+
+} // namespace lg

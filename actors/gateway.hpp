@@ -1,0 +1,53 @@
+// The gateway: the edge of one node process. It is the actor published on the
+// node's port (through CAF's middleman, or caf_openssl with mutual TLS), and
+// it carries the fabric's messages to and from the other processes:
+//
+// - a message for a node with no route reaches it as (dial_atom, wire); it
+//   dials the node, opens the link (NodeHello, messages/node.proto), routes
+//   the node to the remote gateway and sends what was queued;
+// - a wire from a remote gateway is delivered to its local endpoint;
+// - a console's statement (console_atom) runs through the node's session;
+// - a remote gateway that goes away (down_msg: the process died or its
+//   connection closed) loses its routes, so the next message dials again.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <caf/io/middleman_actor.hpp>
+
+#include "actors/transport.hpp"
+
+namespace lg {
+
+struct gateway_config {
+  fabric_ptr fab;
+  std::string node;   ///< the node this process hosts: "ma" or "host:port"
+  std::string listen; ///< the address other processes dial: "host:port"
+  std::string role;   ///< "master-aggregator" or "leaf"
+  /// Where a leaf remembers the aggregator's address, so that it can
+  /// announce itself after a restart ("" for the aggregator).
+  std::string data_dir;
+  /// The middleman (or caf_openssl's) actor that opens connections.
+  caf::io::middleman_actor connector;
+  std::string session; ///< the local session that runs console statements
+  int64_t connect_timeout_ms = 2000;
+  /// After a failed dial, requests for that node are refused at once for
+  /// this long instead of dialing again.
+  int64_t redial_backoff_ms = 200;
+  int64_t statement_timeout_ms = 600000;
+};
+
+/// The actor name of a node's gateway.
+inline const char* gateway_actor_name() {
+  return "gateway";
+}
+
+/// Spawns the gateway and registers it as node/gateway.
+caf::actor spawn_gateway(caf::actor_system& sys, gateway_config cfg);
+
+/// The aggregator's address a leaf remembered in `data_dir` ("" if none).
+std::string remembered_ma_address(const std::string& data_dir);
+
+} // namespace lg

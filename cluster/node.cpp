@@ -1,0 +1,239 @@
+#include "cluster/node.hpp"
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
+
+#include <unistd.h>
+
+#include "actors/gateway.hpp"
+#include "actors/leaf.hpp"
+#include "actors/master_aggregator.hpp"
+#include "actors/result.hpp"
+#include "actors/session.hpp"
+#include "base/log.hpp"
+#include "cluster/trace_file.hpp"
+#include "sql/parser.hpp"
+#include "storage/vfs.hpp"
+
+namespace lg {
+
+namespace {
+
+/// A random client id, so that the write ids of sessions in different
+/// processes never collide (a partition absorbs a repeated write id).
+uint32_t fresh_client_id() {
+  std::random_device rd;
+  uint32_t id = 0;
+  while (id == 0)
+    id = rd();
+  return id;
+}
+
+/// An actor system with the middleman (and caf_openssl when TLS is on).
+std::unique_ptr<caf::actor_system_config>
+make_system_config(const config::tls_options& tls) {
+  auto cfg = std::make_unique<caf::actor_system_config>();
+  register_message_types(*cfg);
+  cfg->set("logger.file-verbosity", caf::atom("quiet"));
+  cfg->set("logger.console-verbosity", caf::atom("quiet"));
+  cfg->load<caf::io::middleman>();
+  if (tls.enabled()) {
+    cfg->load<caf::openssl::manager>();
+    cfg->openssl_certificate = tls.cert;
+    cfg->openssl_key = tls.key;
+    cfg->openssl_cafile = tls.ca;
+  }
+  auto cores = std::max(2u, std::thread::hardware_concurrency());
+  cfg->set("scheduler.max-threads", static_cast<size_t>(2 * cores));
+  return cfg;
+}
+
+caf::io::middleman_actor connector_of(caf::actor_system& sys, bool tls) {
+  return tls ? sys.openssl_manager().actor_handle()
+             : sys.middleman().actor_handle();
+}
+
+} // namespace
+
+struct node_process::impl {
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  fabric_ptr fab;
+  caf::actor gateway;
+  caf::actor role;
+  caf::actor session;
+  std::shared_ptr<trace_file_sink> trace;
+  std::string banner;
+};
+
+node_process::node_process() : impl_(std::make_unique<impl>()) {
+}
+
+node_process::~node_process() {
+  stop();
+}
+
+const std::string& node_process::banner() const {
+  return impl_->banner;
+}
+
+error node_process::start(const config::node_options& opts) {
+  using config::errc;
+  auto& d = *impl_;
+  if (opts.tls.enabled())
+    if (auto err = config::check_tls_files(opts.tls))
+      return err;
+  std::error_code ec;
+  std::filesystem::create_directories(opts.data_dir, ec);
+  if (ec || access(opts.data_dir.c_str(), W_OK) != 0)
+    return config::make_error(errc::bad_value,
+                              "data-dir '" + opts.data_dir
+                                + "': cannot be created or written");
+  d.cfg = make_system_config(opts.tls);
+  d.sys = std::make_unique<caf::actor_system>(*d.cfg);
+  d.fab = std::make_shared<fabric>(*d.sys);
+  fabric::set_process_fabric(d.fab);
+  if (!opts.trace.empty()) {
+    auto sink = trace_file_sink::open(opts.trace);
+    if (!sink.ok())
+      return sink.err();
+    d.trace = *sink;
+    d.fab->set_trace_sink(d.trace);
+  }
+  bool is_ma = opts.role == "master-aggregator";
+  auto node = is_ma ? std::string{"ma"} : opts.address();
+  auto fs = storage::make_disk_vfs();
+  session_config sc;
+  sc.fab = d.fab;
+  sc.node = node;
+  sc.name = "session/console";
+  sc.ma_node = "ma";
+  sc.client_id = fresh_client_id();
+  if (!is_ma)
+    sc.leaf_data_dir = opts.data_dir;
+  d.session = caf::actor_cast<caf::actor>(spawn_session(*d.sys, sc));
+  gateway_config gc;
+  gc.fab = d.fab;
+  gc.node = node;
+  gc.listen = opts.address();
+  gc.role = opts.role;
+  gc.data_dir = is_ma ? std::string{} : opts.data_dir;
+  gc.connector = connector_of(*d.sys, opts.tls.enabled());
+  gc.session = sc.name;
+  d.gateway = spawn_gateway(*d.sys, gc);
+  d.fab->set_dialer(d.gateway);
+  auto port = opts.tls.enabled()
+                ? caf::openssl::publish(d.gateway, opts.port,
+                                        opts.bind.c_str(), true)
+                : d.sys->middleman().publish(d.gateway, opts.port,
+                                             opts.bind.c_str(), true);
+  if (!port)
+    return config::make_error(errc::bad_value,
+                              "cannot listen on " + opts.bind + ":"
+                                + std::to_string(opts.port) + ": "
+                                + d.sys->render(port.error()));
+  if (is_ma) {
+    master_aggregator_config mc;
+    mc.fab = d.fab;
+    mc.node = node;
+    mc.data_dir = opts.data_dir;
+    mc.fs = fs;
+    mc.detached = true;
+    d.role = caf::actor_cast<caf::actor>(
+      spawn_master_aggregator(*d.sys, std::move(mc)));
+  } else {
+    leaf_config lc;
+    lc.fab = d.fab;
+    lc.address = node;
+    lc.data_dir = opts.data_dir;
+    lc.fs = fs;
+    lc.ma_node = "ma";
+    lc.detached = true;
+    d.role = caf::actor_cast<caf::actor>(spawn_leaf(*d.sys, std::move(lc)));
+  }
+  std::ostringstream out;
+  out << "leafguard " << opts.role << " " << opts.address() << ": listening on "
+      << opts.bind << ":" << *port << ", data in " << opts.data_dir;
+  if (opts.tls.enabled())
+    out << ", mutual TLS (CA " << opts.tls.ca << ")";
+  else if (config::is_loopback(opts.bind))
+    out << ", no TLS: listening on loopback only";
+  else
+    out << ", no TLS and --insecure: any peer that reaches this port can "
+           "join the cluster";
+  d.banner = out.str();
+  return {};
+}
+
+void node_process::stop() {
+  auto& d = *impl_;
+  if (!d.sys)
+    return;
+  for (auto* a : {&d.role, &d.session, &d.gateway})
+    if (*a)
+      caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+  if (d.trace)
+    d.trace->flush();
+  d.fab->set_dialer({});
+  d.sys.reset();
+  d.cfg.reset();
+}
+
+int run_node(const std::string& role, const std::vector<std::string>& args) {
+  auto opts = config::parse_node(role, args);
+  if (!opts.ok()) {
+    std::cerr << "leafguard " << role << ": " << opts.err().detail() << "\n";
+    return 2;
+  }
+  if (opts->help_printed) {
+    std::cout
+      << "usage: leafguard " << role
+      << " --port P --data-dir D [--config F] [options]\n\n"
+         "Runs the " << role
+      << " role as a process of a multi-node cluster.\n\n"
+         "  --port P          port to listen on (required)\n"
+         "  --data-dir D      where the node keeps its data (required)\n"
+         "  --config F        config file of `key = value` lines; the keys\n"
+         "                    are these option names without '--'\n"
+         "  --bind ADDR       address to listen on (default 127.0.0.1)\n"
+         "  --host H          host others dial (default: the bind address)\n"
+         "  --tls-cert F      this node's PEM certificate (mutual TLS)\n"
+         "  --tls-key F       its PEM private key\n"
+         "  --tls-ca F        the cluster CA's PEM certificate\n"
+         "  --insecure        allow a non-loopback bind without TLS\n"
+         "  --trace F         record every protocol message to F\n"
+         "  --log-level L     trace, debug, info, warn, error, critical, "
+         "off\n";
+    return 0;
+  }
+  set_log_level(opts->log_level);
+  // Block the stop signals before any thread starts, then wait for one.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  node_process node;
+  if (auto err = node.start(*opts)) {
+    std::cerr << "leafguard " << role << ": " << err.detail() << "\n";
+    return 1;
+  }
+  std::cout << node.banner() << std::endl;
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::cout << "leafguard " << role << " " << opts->address()
+            << ": stopping (signal " << sig << ")" << std::endl;
+  node.stop();
+  return 0;
+}
+
+} // namespace lg

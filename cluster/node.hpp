@@ -1,0 +1,40 @@
+// A node process: one role (the master aggregator or a leaf) in its own
+// process, reached by the others over CAF's middleman (plain, or mutual TLS
+// through caf_openssl). The same actors and protocols as in one process; the
+// gateway (actors/gateway.hpp) carries the fabric's messages between
+// processes.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.hpp"
+#include "config/node_options.hpp"
+
+namespace lg {
+
+class node_process {
+public:
+  node_process();
+  ~node_process();
+
+  /// Starts the role and listens on its port. Errors name what failed (the
+  /// port, the data dir, a TLS file).
+  error start(const config::node_options& opts);
+
+  /// The line printed at start: role, address, TLS or not.
+  const std::string& banner() const;
+
+  /// Stops every actor of the node and closes its port.
+  void stop();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// `leafguard master-aggregator|leaf ...`: runs until SIGINT or SIGTERM.
+int run_node(const std::string& role, const std::vector<std::string>& args);
+
+} // namespace lg

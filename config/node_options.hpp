@@ -1,0 +1,71 @@
+// Options of the node processes (`leafguard master-aggregator`, `leafguard
+// leaf`) and of the console (`leafguard sql`). A node takes its options from
+// the command line and from one config file (--config F) of `key = value`
+// lines, where the keys are the long option names; the command line wins.
+// Every value is validated at start: an unknown key, a bad value or a
+// missing required key is an error that names the key (and the file).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/error.hpp"
+#include "config/variables.hpp"
+
+namespace lg::config {
+
+/// Mutual TLS settings, shared by nodes and the console.
+struct tls_options {
+  std::string cert; ///< PEM certificate of this node, signed by the CA
+  std::string key;  ///< its PEM private key
+  std::string ca;   ///< PEM certificate of the cluster's CA
+
+  bool enabled() const {
+    return !cert.empty();
+  }
+};
+
+struct node_options {
+  std::string role; ///< "master-aggregator" or "leaf"
+  uint16_t port = 0;
+  std::string data_dir;
+  std::string bind = "127.0.0.1"; ///< the address to listen on
+  std::string host; ///< the host others dial (default: the bind address)
+  bool insecure = false; ///< allows a non-loopback bind without TLS
+  tls_options tls;
+  std::string log_level = "info";
+  std::string trace; ///< trace file
+  std::string config_file;
+  bool help_printed = false;
+
+  /// The node's address as others dial it: "host:port".
+  std::string address() const;
+};
+
+/// Parses the arguments after `leafguard <role>`. Errors name the option or
+/// the config key and file.
+result<node_options> parse_node(const std::string& role,
+                                const std::vector<std::string>& args);
+
+struct sql_options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  std::string exec;               ///< -e 'STMTS'
+  std::vector<std::string> files; ///< FILE arguments
+  tls_options tls;
+  int64_t connect_timeout_ms = 5000;
+  bool help_printed = false;
+};
+
+result<sql_options> parse_sql(const std::vector<std::string>& args);
+
+/// Checks that the TLS files exist and hold a certificate, a key that
+/// matches it, and a CA; errors name the file. (caf_openssl reads them only
+/// when a connection opens, where a bad file could not be reported.)
+error check_tls_files(const tls_options& tls);
+
+/// True for an address that only this machine can reach.
+bool is_loopback(const std::string& host);
+
+} // namespace lg::config
