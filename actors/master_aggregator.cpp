@@ -232,7 +232,10 @@ void exec_add_leaf(ma_self self, envelope_ptr req, const sql::add_leaf& s) {
                      make_failure(sql::errc::unknown_leaf,
                                   "can't connect to leaf '" + s.leaf.host
                                     + "':" + std::to_string(s.leaf.port)
-                                    + ": no answer within 2000 ms"));
+                                    + ": "
+                                    + (st.ep.last_transport_error().empty()
+                                         ? "no answer within 2000 ms"
+                                         : st.ep.last_transport_error())));
         return;
       }
       if (find_leaf(st, addr) != nullptr) {

@@ -550,6 +550,8 @@ bool rpc_table::dispatch(const envelope& env) {
     }
   }
   pending_.erase(i);
+  last_error_ = reply == nullptr ? env.transport_error().reason()
+                                 : std::string{};
   cb(reply);
   return true;
 }
@@ -563,6 +565,7 @@ void rpc_table::expire(time_point now) {
       continue;
     auto cb = std::move(i->second.cb);
     pending_.erase(i);
+    last_error_.clear();
     cb(nullptr);
   }
 }

@@ -280,7 +280,14 @@ public:
   /// The earliest deadline, if any request is outstanding.
   std::optional<time_point> next_deadline() const;
 
+  /// Inside a callback called with nullptr: why the transport refused the
+  /// request ("" when it timed out).
+  const std::string& last_error() const {
+    return last_error_;
+  }
+
 private:
+  std::string last_error_;
   struct entry {
     time_point deadline;
     callback cb;
@@ -347,6 +354,12 @@ public:
 
   /// Expires overdue requests and re-arms the tick.
   void on_tick(caf::local_actor* self);
+
+  /// Inside a request's callback called with nullptr: why the transport
+  /// refused it ("" when it timed out).
+  const std::string& last_transport_error() const {
+    return rpc_.last_error();
+  }
 
   /// Fails all outstanding requests.
   void fail_all() {

@@ -105,9 +105,13 @@ int run_sql(const std::vector<std::string>& args) {
   if (!node) {
     std::cerr << "leafguard sql: cannot connect to " << target << ": "
               << connect_error
-              << (opts->tls.enabled()
-                    ? " (is the certificate signed by the cluster's CA?)"
-                    : "")
+              << (connect_error.find("handshake") == std::string::npos
+                    ? ""
+                    : opts->tls.enabled()
+                        ? " (is this console's certificate signed by the "
+                          "cluster's CA?)"
+                        : " (does the node use TLS? give --tls-cert, "
+                          "--tls-key and --tls-ca)")
               << "\n";
     return 2;
   }
