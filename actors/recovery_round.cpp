@@ -524,6 +524,15 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
                        hello.incarnation());
     return;
   }
+  if (leaf->state() == "online" && leaf->incarnation() == hello.incarnation()
+      && hello.incarnation() != 0) {
+    // The same process, announcing itself late (its first hello found no
+    // route to the aggregator yet): nothing it holds has changed.
+    logger("ma")->info("LeafHelloRepeated {} {} incarnation={}: already "
+                       "online",
+                       st.ctx(), addr, hello.incarnation());
+    return;
+  }
   leaf->set_incarnation(hello.incarnation());
   rt.hello_seen = true;
   rt.hello_instances.assign(hello.instances().begin(),

@@ -73,6 +73,7 @@ struct node_process::impl {
   caf::actor session;
   std::shared_ptr<trace_file_sink> trace;
   std::string banner;
+  std::string node; ///< the node name its endpoints are registered under
 };
 
 node_process::node_process() : impl_(std::make_unique<impl>()) {
@@ -111,6 +112,7 @@ error node_process::start(const config::node_options& opts) {
   }
   bool is_ma = opts.role == "master-aggregator";
   auto node = is_ma ? std::string{"ma"} : opts.address();
+  d.node = node;
   auto fs = storage::make_disk_vfs();
   session_config sc;
   sc.fab = d.fab;
@@ -178,12 +180,31 @@ void node_process::stop() {
   auto& d = *impl_;
   if (!d.sys)
     return;
-  for (auto* a : {&d.role, &d.session, &d.gateway})
+  // The role first (a leaf stops its instances), then the session and the
+  // gateway; each takes its endpoints off the fabric as it goes. The fabric
+  // holds the actors' handles, so it goes before the actor system, which
+  // waits for every detached actor to be destroyed.
+  auto wait_until = [](auto done) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  };
+  if (d.role) {
+    caf::anon_send_exit(d.role, caf::exit_reason::user_shutdown);
+    wait_until([&] {
+      return d.fab->endpoints_on(d.node) <= 2; // session and gateway
+    });
+  }
+  for (auto* a : {&d.session, &d.gateway})
     if (*a)
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+  wait_until([&] { return d.fab->endpoints_on(d.node) == 0; });
   if (d.trace)
     d.trace->flush();
   d.fab->set_dialer({});
+  d.role = d.session = d.gateway = caf::actor{};
+  d.fab.reset();
+  d.trace.reset();
   d.sys.reset();
   d.cfg.reset();
 }

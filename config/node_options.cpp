@@ -8,6 +8,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 namespace lg::config {
 
@@ -302,9 +303,11 @@ error check_tls_files(const tls_options& tls) {
     ERR_clear_error();
     return make_error(errc::bad_value, what + " '" + file + "'" + why);
   };
-  for (auto& file : {tls.cert, tls.key, tls.ca})
+  for (auto& [key, file] : {std::pair{"tls-cert", tls.cert},
+                             std::pair{"tls-key", tls.key},
+                             std::pair{"tls-ca", tls.ca}})
     if (!std::ifstream{file})
-      return make_error(errc::bad_value, "TLS file '" + file
+      return make_error(errc::bad_value, std::string{key} + ": file '" + file
                                            + "' cannot be read");
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{
     SSL_CTX_new(TLS_method()), SSL_CTX_free};
@@ -314,8 +317,16 @@ error check_tls_files(const tls_options& tls) {
     return fail("tls-cert: no PEM certificate in", tls.cert);
   if (SSL_CTX_use_PrivateKey_file(ctx.get(), tls.key.c_str(),
                                   SSL_FILETYPE_PEM)
-      != 1)
+      != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      return make_error(errc::bad_value,
+                        "tls-key: the key in '" + tls.key
+                          + "' does not match the certificate in '"
+                          + tls.cert + "'");
+    }
     return fail("tls-key: no PEM private key in", tls.key);
+  }
   if (SSL_CTX_check_private_key(ctx.get()) != 1)
     return fail("tls-key: does not match the certificate in", tls.cert);
   if (SSL_CTX_load_verify_locations(ctx.get(), tls.ca.c_str(), nullptr) != 1)

@@ -1,0 +1,139 @@
+# Helpers of the multi-node integration tests: each test starts a real
+# cluster of leafguard processes on loopback, in its own directory and port
+# range, and stops every process it started when it exits.
+#
+#   LEAFGUARD   the leafguard binary (set by ctest)
+#   PORT_BASE   first port of the test's range (set by ctest)
+set -euo pipefail
+
+: "${LEAFGUARD:?set LEAFGUARD to the leafguard binary}"
+: "${PORT_BASE:?set PORT_BASE}"
+WORK=$(mktemp -d /tmp/leafguard-it-XXXXXX)
+MA_PORT=$PORT_BASE
+declare -A PIDS=()
+TLS_ARGS=()
+
+cleanup() {
+  local rc=$?
+  for name in "${!PIDS[@]}"; do
+    kill -CONT "${PIDS[$name]}" 2> /dev/null || true
+    kill -9 "${PIDS[$name]}" 2> /dev/null || true
+  done
+  wait 2> /dev/null || true
+  if [ $rc -ne 0 ]; then
+    echo "--- logs of the failed test ($WORK) ---"
+    for f in "$WORK"/*.log; do
+      echo "== $f"
+      tail -n 40 "$f"
+    done
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+pass() {
+  echo "ok: $*"
+}
+
+leaf_port() { echo $((PORT_BASE + $1)); }
+
+# start_ma: the master aggregator, on MA_PORT.
+start_ma() {
+  "$LEAFGUARD" master-aggregator --port "$MA_PORT" --data-dir "$WORK/ma" \
+    --log-level info "${TLS_ARGS[@]}" "$@" >> "$WORK/ma.log" 2>&1 &
+  PIDS[ma]=$!
+  wait_port "$MA_PORT"
+}
+
+# start_leaf N: leaf N (1-based) on PORT_BASE+N.
+start_leaf() {
+  local n=$1
+  shift
+  "$LEAFGUARD" leaf --port "$(leaf_port "$n")" --data-dir "$WORK/leaf$n" \
+    --log-level info "${TLS_ARGS[@]}" "$@" >> "$WORK/leaf$n.log" 2>&1 &
+  PIDS[leaf$n]=$!
+  wait_port "$(leaf_port "$n")"
+}
+
+# wait_port P: until something listens on port P (10 s at most).
+wait_port() {
+  local deadline=$((SECONDS + 10))
+  until (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; do
+    [ $SECONDS -lt $deadline ] || fail "nothing listens on port $1 after 10 s"
+    sleep 0.05
+  done
+}
+
+# sql STMTS: runs statements on the master aggregator (console options may
+# follow: sql_at PORT STMTS for another node).
+sql() {
+  "$LEAFGUARD" sql --port "$MA_PORT" "${TLS_ARGS[@]}" -e "$1"
+}
+
+sql_at() {
+  "$LEAFGUARD" sql --port "$1" "${TLS_ARGS[@]}" -e "$2"
+}
+
+# leaf_state N: the State column of leaf N in SHOW LEAVES.
+leaf_state() {
+  sql "SHOW LEAVES" | awk -F'|' -v p="$(leaf_port "$1")" \
+    '$3 ~ " "p" " { gsub(/ /, "", $7); print $7 }'
+}
+
+# wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND until it succeeds,
+# failing the test when SECONDS pass first. Prints how long it took.
+wait_for() {
+  local what=$1 limit=$2
+  shift 2
+  local start
+  start=$(date +%s%N)
+  local deadline=$((start + limit * 1000000000))
+  until "$@"; do
+    [ "$(date +%s%N)" -lt $deadline ] || fail "$what: not within ${limit} s"
+    sleep 0.02
+  done
+  echo "ok: $what after $((($(date +%s%N) - start) / 1000000)) ms"
+}
+
+state_is() { [ "$(leaf_state "$1")" = "$2" ]; }
+
+# all_in_sync DB: every row of CHECK PARTITIONS ON DB is in_sync.
+all_in_sync() {
+  local out
+  out=$(sql "CHECK PARTITIONS ON $1") || return 1
+  echo "$out" | grep -q "in_sync" || return 1
+  ! echo "$out" | grep -E "^\| [0-9]" | grep -vq "in_sync"
+}
+
+# four_leaves_r2 DB: adds 4 leaves in redundancy 2 and creates DB.
+four_leaves_r2() {
+  start_ma
+  for n in 1 2 3 4; do start_leaf $n; done
+  sql "SET GLOBAL redundancy_level = 2" > /dev/null
+  for n in 1 2 3 4; do
+    sql "ADD LEAF '127.0.0.1':$(leaf_port $n)" > /dev/null
+  done
+  sql "CREATE DATABASE $1" > /dev/null
+}
+
+# insert_rows DB FROM TO: inserts keys kFROM..kTO; every one must succeed.
+insert_rows() {
+  local values="" i
+  for ((i = $2; i <= $3; i++)); do
+    values+="${values:+,}('k$i','v$i')"
+  done
+  sql "INSERT INTO $1 VALUES $values" > /dev/null || fail "insert $2..$3"
+}
+
+# expect_count DB N: SELECT COUNT(*) answers N.
+expect_count() {
+  local got
+  got=$(sql "SELECT COUNT(*) FROM $1" | awk -F'|' 'NR==4 { gsub(/ /, "", $2); print $2 }')
+  [ "$got" = "$2" ] || fail "COUNT(*) of $1 is '$got', expected $2"
+}
