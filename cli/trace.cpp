@@ -88,11 +88,14 @@ int run_trace(const std::vector<std::string>& args) {
     return bad("no trace file given");
   std::vector<std::vector<trace_record>> traces;
   for (auto& f : files) {
-    auto t = read_trace_file(f);
+    std::string note;
+    auto t = read_trace_file(f, &note);
     if (!t) {
       std::cerr << "leafguard trace: " << t.err().detail() << "\n";
       return 2;
     }
+    if (!note.empty())
+      std::cerr << "leafguard trace: " << note << "\n";
     traces.push_back(std::move(*t));
   }
   auto all = merge_traces(std::move(traces));

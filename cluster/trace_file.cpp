@@ -1,5 +1,7 @@
 #include "cluster/trace_file.hpp"
 
+#include <chrono>
+
 #include <cerrno>
 #include <cstring>
 
@@ -97,6 +99,13 @@ void trace_file_sink::record(const envelope& env, transport_event what,
   line += '\n';
   std::lock_guard<std::mutex> guard{mtx_};
   std::fwrite(line.data(), 1, line.size(), file_);
+  // A running node's trace is read while it grows: never more than a
+  // fraction of a second behind.
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_flush_ > std::chrono::milliseconds{200}) {
+    std::fflush(file_);
+    last_flush_ = now;
+  }
 }
 
 void trace_file_sink::flush() {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdio>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,6 +32,7 @@ public:
 private:
   explicit trace_file_sink(std::FILE* file, std::string path);
 
+  std::chrono::steady_clock::time_point last_flush_{};
   std::mutex mtx_;
   std::FILE* file_;
   std::string path_;

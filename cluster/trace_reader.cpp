@@ -124,7 +124,8 @@ result<trace_record> parse_trace_line(const std::string& line) {
   return r;
 }
 
-result<std::vector<trace_record>> read_trace_file(const std::string& path) {
+result<std::vector<trace_record>> read_trace_file(const std::string& path,
+                                                  std::string* note) {
   std::ifstream in{path};
   if (!in)
     return make_error(cluster_errc::bad_option,
@@ -138,6 +139,14 @@ result<std::vector<trace_record>> read_trace_file(const std::string& path) {
     if (line.empty())
       continue;
     auto r = parse_trace_line(line);
+    if (!r && in.eof() && note != nullptr) {
+      // A last line without its newline: the process is still writing it,
+      // or died while writing it. What came before is whole.
+      *note = "trace file '" + path + "' line " + std::to_string(n)
+              + " is incomplete (still being written, or the process "
+                "stopped while writing it); ignored";
+      break;
+    }
     if (!r)
       return make_error(cluster_errc::bad_option,
                         "trace file '" + path + "' line " + std::to_string(n)

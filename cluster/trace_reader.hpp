@@ -29,8 +29,12 @@ struct trace_record {
 result<trace_record> parse_trace_line(const std::string& line);
 
 /// Reads a trace file; a missing, unreadable or damaged file gets an error
-/// that names the file (and the line).
-result<std::vector<trace_record>> read_trace_file(const std::string& path);
+/// that names the file (and the line). With `note`, a damaged last line
+/// that lacks its newline (a file still being written, or left by a crash)
+/// is skipped instead, and `note` says so.
+result<std::vector<trace_record>> read_trace_file(const std::string& path,
+                                                  std::string* note
+                                                  = nullptr);
 
 /// Merges the traces of several processes by Lamport clock (ties keep file
 /// order), as a happened-before-consistent timeline.

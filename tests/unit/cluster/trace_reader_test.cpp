@@ -1,5 +1,8 @@
 #include "cluster/trace_reader.hpp"
 
+#include <cstdio>
+#include <fstream>
+
 #include <boost/test/unit_test.hpp>
 
 using namespace lg;
@@ -54,6 +57,32 @@ BOOST_AUTO_TEST_CASE(damaged_lines_get_errors_naming_the_problem) {
   BOOST_REQUIRE(!file.ok());
   BOOST_TEST(file.err().detail().find("/nonexistent/trace.jsonl")
              != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_torn_last_line_is_skipped_with_a_note) {
+  auto path = "/tmp/leafguard-trace-reader-torn.jsonl";
+  auto whole = line(10, 1, "x/a", "y/b", "A", "", 0);
+  {
+    std::ofstream out{path, std::ios::trunc};
+    out << whole << "\n" << whole.substr(0, whole.size() / 2);
+  }
+  std::string note;
+  auto file = read_trace_file(path, &note);
+  BOOST_REQUIRE(file.ok());
+  BOOST_TEST(file->size() == 1u);
+  BOOST_TEST(note.find("line 2 is incomplete") != std::string::npos);
+  // Without a note to give, or in the middle of the file, it is an error.
+  BOOST_TEST(!read_trace_file(path).ok());
+  {
+    std::ofstream out{path, std::ios::trunc};
+    out << whole.substr(0, whole.size() / 2) << "\n" << whole << "\n";
+  }
+  note.clear();
+  auto middle = read_trace_file(path, &note);
+  BOOST_REQUIRE(!middle.ok());
+  BOOST_TEST(middle.err().detail().find("line 1 is damaged")
+             != std::string::npos);
+  std::remove(path);
 }
 
 BOOST_AUTO_TEST_CASE(merges_processes_by_lamport_clock) {
