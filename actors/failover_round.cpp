@@ -223,6 +223,49 @@ void arm_heartbeats(ma_self self) {
   self->delayed_send(self, interval, timer_atom::value, heartbeat_timer);
 }
 
+namespace {
+
+/// Declares offline the online leaves silent for the failure timeout, and
+/// arms a timer for the next leaf's deadline, so that a silent leaf is
+/// declared offline when its timeout ends, not at the next heartbeat round.
+void check_silent(ma_self self) {
+  auto& st = self->state;
+  if (!global_bool(st, "leaf_failure_detection"))
+    return;
+  auto now = self->clock().now();
+  auto timeout = std::chrono::milliseconds{
+    global_int(st, "leaf_failure_timeout_ms")};
+  std::vector<std::string> silent;
+  std::optional<time_point> next;
+  for (auto& leaf : st.meta.leaves()) {
+    if (leaf.state() != "online")
+      continue;
+    auto deadline = st.runtime[leaf.address()].last_reply + timeout;
+    if (deadline <= now)
+      silent.push_back(leaf.address());
+    else if (!next || deadline < *next)
+      next = deadline;
+  }
+  for (auto& addr : silent)
+    leaf_failed(self, addr,
+                "no heartbeat reply for "
+                  + std::to_string(timeout.count()) + " ms");
+  if (next && (!st.deadline_armed || *next < *st.deadline_armed)) {
+    st.deadline_armed = next;
+    self->delayed_send(self, *next - now, timer_atom::value,
+                       failure_deadline_timer);
+  }
+}
+
+} // namespace
+
+void failure_deadline(ma_self self) {
+  auto& st = self->state;
+  if (st.deadline_armed && self->clock().now() >= *st.deadline_armed)
+    st.deadline_armed.reset();
+  check_silent(self);
+}
+
 void heartbeat_round(ma_self self) {
   auto& st = self->state;
   st.heartbeat_armed = false;
@@ -276,6 +319,7 @@ void heartbeat_round(ma_self self) {
     leaf_failed(self, addr,
                 "no heartbeat reply for "
                   + std::to_string(timeout.count()) + " ms");
+  check_silent(self);
   arm_heartbeats(self);
 }
 

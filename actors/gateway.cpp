@@ -234,7 +234,8 @@ caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
   auto& st = self->state;
   st.ep = endpoint{cfg.fab, cfg.node, gateway_actor_name()};
   st.cfg = std::move(cfg);
-  if (!st.cfg.data_dir.empty())
+  st.ma_address = st.cfg.ma_address;
+  if (!st.cfg.data_dir.empty() && st.ma_address.empty())
     st.ma_address = remembered_ma_address(st.cfg.data_dir);
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
   self->set_down_handler([self](caf::down_msg& dm) {

@@ -29,6 +29,8 @@ struct gateway_config {
   /// Where a leaf remembers the aggregator's address, so that it can
   /// announce itself after a restart ("" for the aggregator).
   std::string data_dir;
+  /// The aggregator's address when it is known in advance (a client).
+  std::string ma_address;
   /// The middleman (or caf_openssl's) actor that opens connections.
   caf::io::middleman_actor connector;
   std::string session; ///< the local session that runs console statements

@@ -824,6 +824,8 @@ master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
     [self](timer_atom, uint64_t id) {
       if (id == map_wait_timer)
         on_map_timer(self);
+      else if (id == failure_deadline_timer)
+        failure_deadline(self);
       else
         heartbeat_round(self);
     },

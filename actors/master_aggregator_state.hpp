@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -54,6 +55,8 @@ struct master_aggregator_state {
   bool persist_scheduled = false;
   std::vector<std::function<void()>> after_persist;
   bool heartbeat_armed = false;
+  /// When the failure-deadline timer fires next, if armed.
+  std::optional<time_point> deadline_armed;
   /// Map requests waiting for newer metadata (long polls), with deadlines.
   std::vector<std::pair<envelope_ptr, time_point>> parked_maps;
   bool map_timer_armed = false;
@@ -212,6 +215,13 @@ void arm_heartbeats(ma_self self);
 
 /// Runs one heartbeat round: send requests, declare silent leaves offline.
 void heartbeat_round(ma_self self);
+
+/// The failure deadline of some leaf passed: declares offline every online
+/// leaf silent for leaf_failure_timeout_ms.
+void failure_deadline(ma_self self);
+
+/// The timer id of failure_deadline.
+constexpr uint64_t failure_deadline_timer = 3;
 
 /// Handles a master's ReplicaSyncRequest.
 void on_replica_sync(ma_self self, const envelope_ptr& env);

@@ -94,8 +94,10 @@ error node_process::start(const config::node_options& opts) {
     if (auto err = config::check_tls_files(opts.tls))
       return err;
   std::error_code ec;
-  std::filesystem::create_directories(opts.data_dir, ec);
-  if (ec || access(opts.data_dir.c_str(), W_OK) != 0)
+  if (opts.role != "client")
+    std::filesystem::create_directories(opts.data_dir, ec);
+  if (opts.role != "client"
+      && (ec || access(opts.data_dir.c_str(), W_OK) != 0))
     return config::make_error(errc::bad_value,
                               "data-dir '" + opts.data_dir
                                 + "': cannot be created or written");
@@ -111,7 +113,12 @@ error node_process::start(const config::node_options& opts) {
     d.fab->set_trace_sink(d.trace);
   }
   bool is_ma = opts.role == "master-aggregator";
-  auto node = is_ma ? std::string{"ma"} : opts.address();
+  bool is_client = opts.role == "client";
+  auto node = is_ma       ? std::string{"ma"}
+              : is_client ? (opts.node_name.empty()
+                               ? "client-" + std::to_string(getpid())
+                               : opts.node_name)
+                          : opts.address();
   d.node = node;
   auto fs = storage::make_disk_vfs();
   session_config sc;
@@ -120,7 +127,7 @@ error node_process::start(const config::node_options& opts) {
   sc.name = "session/console";
   sc.ma_node = "ma";
   sc.client_id = fresh_client_id();
-  if (!is_ma)
+  if (!is_ma && !is_client)
     sc.leaf_data_dir = opts.data_dir;
   d.session = caf::actor_cast<caf::actor>(spawn_session(*d.sys, sc));
   gateway_config gc;
@@ -128,7 +135,8 @@ error node_process::start(const config::node_options& opts) {
   gc.node = node;
   gc.listen = opts.address();
   gc.role = opts.role;
-  gc.data_dir = is_ma ? std::string{} : opts.data_dir;
+  gc.data_dir = is_ma || is_client ? std::string{} : opts.data_dir;
+  gc.ma_address = opts.ma_address;
   gc.connector = connector_of(*d.sys, opts.tls.enabled());
   gc.session = sc.name;
   d.gateway = spawn_gateway(*d.sys, gc);
@@ -143,7 +151,9 @@ error node_process::start(const config::node_options& opts) {
                               "cannot listen on " + opts.bind + ":"
                                 + std::to_string(opts.port) + ": "
                                 + d.sys->render(port.error()));
-  if (is_ma) {
+  if (is_client) {
+    // No role: the embedding program spawns its own actors on the node.
+  } else if (is_ma) {
     master_aggregator_config mc;
     mc.fab = d.fab;
     mc.node = node;
@@ -174,6 +184,14 @@ error node_process::start(const config::node_options& opts) {
            "join the cluster";
   d.banner = out.str();
   return {};
+}
+
+caf::actor_system& node_process::system() {
+  return *impl_->sys;
+}
+
+std::shared_ptr<fabric> node_process::transport() {
+  return impl_->fab;
 }
 
 void node_process::stop() {

@@ -12,7 +12,13 @@
 #include "base/error.hpp"
 #include "config/node_options.hpp"
 
+namespace caf {
+class actor_system;
+}
+
 namespace lg {
+
+class fabric;
 
 class node_process {
 public:
@@ -28,6 +34,10 @@ public:
 
   /// Stops every actor of the node and closes its port.
   void stop();
+
+  /// The node's actor system and fabric (for an embedding program).
+  caf::actor_system& system();
+  std::shared_ptr<fabric> transport();
 
 private:
   struct impl;

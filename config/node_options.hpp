@@ -27,7 +27,9 @@ struct tls_options {
 };
 
 struct node_options {
-  std::string role; ///< "master-aggregator" or "leaf"
+  /// "master-aggregator", "leaf", or "client" (an embedding program's node:
+  /// a session and a gateway only, e.g. a benchmark's writers)
+  std::string role;
   uint16_t port = 0;
   std::string data_dir;
   std::string bind = "127.0.0.1"; ///< the address to listen on
@@ -38,6 +40,8 @@ struct node_options {
   std::string trace; ///< trace file
   std::string config_file;
   bool help_printed = false;
+  std::string node_name;  ///< client only: its node name
+  std::string ma_address; ///< client only: the aggregator, "host:port"
 
   /// The node's address as others dial it: "host:port".
   std::string address() const;

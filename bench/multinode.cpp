@@ -1,0 +1,439 @@
+// Benchmark: a multi-node cluster on loopback, each node its own leafguard
+// process (the aggregator and 4 leaves, redundancy 2), driven from this
+// process, which joins as a client node over CAF's middleman. It prints:
+//
+//   - raw loopback TCP throughput, measured in the same run, as the ceiling;
+//   - acknowledged replicated writes/s (16 pipelined writers here, writing
+//     straight to the partition masters in the leaf processes; each write is
+//     acknowledged after the replica in another process has it);
+//   - rebuild throughput across processes: a leaf's disk is wiped and its
+//     copies are rebuilt from the masters in the other processes;
+//   - failover time across processes: SIGKILL (the lost connection) and
+//     SIGSTOP (heartbeats), from the signal to the last promotion.
+//
+//   multinode [LEAFGUARD] [SECONDS] [REBUILD_MIB] [PARTITIONS_PER_LEAF...]
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/load_writer.hpp"
+#include "cluster/node.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+[[noreturn]] void die(const std::string& why) {
+  std::fprintf(stderr, "multinode: %s\n", why.c_str());
+  std::exit(1);
+}
+
+/// Bytes/s of one TCP stream over loopback, in this process.
+double raw_loopback_tcp(size_t total) {
+  int srv = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (bind(srv, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
+      || listen(srv, 1) != 0
+      || getsockname(srv, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    die("raw TCP: cannot listen");
+  std::thread reader{[srv, total] {
+    int c = accept(srv, nullptr, nullptr);
+    std::vector<char> buf(1 << 20);
+    size_t got = 0;
+    while (got < total) {
+      auto n = read(c, buf.data(), buf.size());
+      if (n <= 0)
+        break;
+      got += static_cast<size_t>(n);
+    }
+    close(c);
+  }};
+  int cli = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(cli, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+    die("raw TCP: cannot connect");
+  std::vector<char> buf(1 << 20, 'x');
+  auto t0 = clock_type::now();
+  size_t sent = 0;
+  while (sent < total) {
+    auto n = write(cli, buf.data(), std::min(buf.size(), total - sent));
+    if (n <= 0)
+      die("raw TCP: write failed");
+    sent += static_cast<size_t>(n);
+  }
+  close(cli);
+  reader.join();
+  close(srv);
+  return static_cast<double>(total)
+         / std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+struct cluster {
+  std::string leafguard;
+  std::string dir;
+  int base = 0;
+  pid_t ma = 0;
+  std::map<int, pid_t> leaves; // leaf number -> pid
+
+  int port(int leaf) const {
+    return base + leaf;
+  }
+
+  pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
+    auto pid = fork();
+    if (pid == 0) {
+      auto fd = std::fopen(log.c_str(), "a");
+      dup2(fileno(fd), 1);
+      dup2(fileno(fd), 2);
+      std::vector<char*> argv;
+      argv.push_back(const_cast<char*>(leafguard.c_str()));
+      for (auto& a : args)
+        argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(leafguard.c_str(), argv.data());
+      _exit(127);
+    }
+    return pid;
+  }
+
+  static void wait_port(int p) {
+    auto deadline = clock_type::now() + std::chrono::seconds{10};
+    for (;;) {
+      int s = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(p));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      bool ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+      close(s);
+      if (ok)
+        return;
+      if (clock_type::now() > deadline)
+        die("nothing listens on port " + std::to_string(p));
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
+  }
+
+  void start_ma() {
+    ma = spawn({"master-aggregator", "--port", std::to_string(base),
+                "--data-dir", dir + "/ma", "--log-level", "info"},
+               dir + "/ma.log");
+    wait_port(base);
+  }
+
+  void start_leaf(int n) {
+    leaves[n] = spawn({"leaf", "--port", std::to_string(port(n)),
+                       "--data-dir", dir + "/leaf" + std::to_string(n),
+                       "--log-level", "info"},
+                      dir + "/leaf" + std::to_string(n) + ".log");
+    wait_port(port(n));
+  }
+
+  void signal_leaf(int n, int sig) {
+    kill(leaves[n], sig);
+    if (sig == SIGKILL) {
+      waitpid(leaves[n], nullptr, 0);
+      leaves.erase(n);
+    }
+  }
+
+  /// Runs statements through `leafguard sql`; dies on any error.
+  std::string sql(const std::string& stmts) {
+    auto cmd = leafguard + " sql --port " + std::to_string(base) + " -e \""
+               + stmts + "\" 2>&1";
+    auto* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+      out.append(buf, n);
+    if (pclose(p) != 0)
+      die("'" + stmts + "' failed: " + out);
+    return out;
+  }
+
+  void stop() {
+    for (auto& [n, pid] : leaves) {
+      kill(pid, SIGCONT);
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    leaves.clear();
+    if (ma != 0) {
+      kill(ma, SIGKILL);
+      waitpid(ma, nullptr, 0);
+      ma = 0;
+    }
+  }
+};
+
+/// Milliseconds since midnight of a log line "HH:MM:SS.mmm ...".
+int64_t log_ms(const std::string& line) {
+  int h = 0, m = 0, s = 0, ms = 0;
+  if (std::sscanf(line.c_str(), "%d:%d:%d.%d", &h, &m, &s, &ms) != 4)
+    return -1;
+  return ((h * 60 + m) * 60 + s) * 1000LL + ms;
+}
+
+int64_t now_ms_of_day() {
+  auto t = std::chrono::system_clock::now();
+  auto tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  localtime_r(&tt, &tm);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+              t.time_since_epoch())
+              .count()
+            % 1000;
+  return ((tm.tm_hour * 60 + tm.tm_min) * 60 + tm.tm_sec) * 1000LL + ms;
+}
+
+/// Lines of `path` from byte `from` on that contain `what`.
+std::vector<std::string> log_lines(const std::string& path, size_t from,
+                                   const std::string& what) {
+  std::ifstream in{path};
+  in.seekg(static_cast<std::streamoff>(from));
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find(what) != std::string::npos)
+      out.push_back(line);
+  return out;
+}
+
+size_t file_size(const std::string& path) {
+  std::error_code ec;
+  auto n = std::filesystem::file_size(path, ec);
+  return ec ? 0 : n;
+}
+
+struct write_figures {
+  double per_s = 0;
+  double p50 = 0;
+  double p99 = 0;
+  uint64_t failed = 0;
+};
+
+write_figures run_writers(lg::node_process& client, const std::string& db,
+                          double seconds, size_t value_size, size_t window,
+                          double warmup = 0.5) {
+  constexpr int writers = 16;
+  auto running = std::make_shared<std::atomic<bool>>(true);
+  std::vector<std::shared_ptr<lg::bench::writer_stats>> stats;
+  static uint32_t next_id = 1;
+  for (int i = 0; i < writers; ++i) {
+    stats.push_back(std::make_shared<lg::bench::writer_stats>());
+    lg::bench::writer_config wc;
+    wc.fab = client.transport();
+    wc.name = "writer/" + std::to_string(next_id);
+    wc.database = db;
+    wc.writer_id = next_id++;
+    wc.window = window;
+    wc.value_size = value_size;
+    wc.stats = stats.back();
+    wc.running = running;
+    lg::bench::spawn_writer(client.system(), wc);
+  }
+  auto count = [&] {
+    uint64_t n = 0;
+    for (auto& s : stats)
+      n += s->acked.load();
+    return n;
+  };
+  std::this_thread::sleep_for(std::chrono::duration<double>{warmup});
+  auto n0 = count();
+  auto t0 = clock_type::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>{seconds});
+  auto n1 = count();
+  auto t1 = clock_type::now();
+  running->store(false);
+  for (auto& s : stats)
+    while (!s->stopped.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  write_figures f;
+  f.per_s = static_cast<double>(n1 - n0)
+            / std::chrono::duration<double>(t1 - t0).count();
+  std::vector<uint32_t> all;
+  for (auto& s : stats) {
+    all.insert(all.end(), s->latencies_us.begin(), s->latencies_us.end());
+    f.failed += s->failed.load();
+  }
+  f.p50 = lg::bench::percentile(all, 50);
+  f.p99 = lg::bench::percentile(all, 99);
+  return f;
+}
+
+/// The ms from the signal to the aggregator's last promotion of the leaf's
+/// `masters` partitions (and to its LeafOffline line).
+std::pair<int64_t, int64_t> failover(cluster& c, int leaf, int sig,
+                                     size_t masters) {
+  auto log = c.dir + "/ma.log";
+  auto from = file_size(log);
+  auto t0 = now_ms_of_day();
+  c.signal_leaf(leaf, sig);
+  auto deadline = clock_type::now() + std::chrono::seconds{30};
+  std::vector<std::string> promoted;
+  while (clock_type::now() < deadline) {
+    promoted = log_lines(log, from, "ReplicaPromoted");
+    if (promoted.size() >= masters)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  }
+  if (promoted.size() < masters)
+    die("only " + std::to_string(promoted.size()) + " of "
+        + std::to_string(masters) + " partitions were promoted in 30 s");
+  auto offline = log_lines(log, from, "LeafOffline");
+  int64_t detect = offline.empty() ? -1 : log_ms(offline.front()) - t0;
+  return {detect, log_ms(promoted.back()) - t0};
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::string leafguard = argc > 1 ? argv[1] : "build/leafguard";
+  double seconds = argc > 2 ? std::atof(argv[2]) : 5;
+  size_t rebuild_mib = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 256;
+  std::vector<size_t> per_leaf;
+  for (int i = 4; i < argc; ++i)
+    per_leaf.push_back(std::strtoull(argv[i], nullptr, 10));
+  if (per_leaf.empty())
+    per_leaf = {16, 256};
+  if (access(leafguard.c_str(), X_OK) != 0)
+    die("no leafguard binary at " + leafguard);
+  signal(SIGPIPE, SIG_IGN);
+  auto tcp = raw_loopback_tcp(size_t{2} << 30);
+  std::printf("raw loopback TCP (one stream, 2 GiB):       %8.0f MB/s\n",
+              tcp / 1e6);
+  std::fflush(stdout);
+
+  cluster c;
+  c.leafguard = leafguard;
+  char tmpl[] = "/tmp/leafguard-bench-multinode-XXXXXX";
+  c.dir = mkdtemp(tmpl);
+  c.base = 25000;
+  c.start_ma();
+  for (int n = 1; n <= 4; ++n)
+    c.start_leaf(n);
+  c.sql("SET GLOBAL redundancy_level = 2");
+  for (int n = 1; n <= 4; ++n)
+    c.sql("ADD LEAF '127.0.0.1':" + std::to_string(c.port(n)));
+  lg::node_process client;
+  lg::config::node_options co;
+  co.role = "client";
+  co.node_name = "bench";
+  co.ma_address = "127.0.0.1:" + std::to_string(c.base);
+  co.port = 0;
+  co.log_level = "warn";
+  if (auto err = client.start(co))
+    die("client node: " + err.detail());
+
+  // 1. Replicated writes across processes.
+  c.sql("CREATE DATABASE w PARTITIONS 16");
+  auto w = run_writers(client, "w", seconds, 100, 512);
+  std::printf("replicated writes across processes (R2, 16 partitions, "
+              "100-byte values, 16 writers): %8.0f writes/s  p50 %6.0f us  "
+              "p99 %6.0f us  failed %llu\n",
+              w.per_s, w.p50, w.p99, static_cast<unsigned long long>(w.failed));
+  std::fflush(stdout);
+
+  // 2. Rebuild across processes: fill a database, wipe leaf 2's disk,
+  // restart it empty; its copies are rebuilt from leaf 1's masters.
+  c.sql("CREATE DATABASE r PARTITIONS 4");
+  {
+    auto target = rebuild_mib << 20;
+    // Write until the database holds the requested size.
+    size_t bytes = 0;
+    while (bytes < target) {
+      auto f = run_writers(client, "r", 1.0, 64 * 1024, 4, 0);
+      bytes += static_cast<size_t>(f.per_s) * 64 * 1024;
+    }
+  }
+  c.signal_leaf(2, SIGKILL);
+  std::filesystem::remove_all(c.dir + "/leaf2");
+  auto log = c.dir + "/ma.log";
+  auto leaf1_log = c.dir + "/leaf1.log";
+  auto from1 = file_size(leaf1_log);
+  c.start_leaf(2);
+  auto deadline = clock_type::now() + std::chrono::minutes{5};
+  std::vector<std::string> started;
+  std::vector<std::string> finished;
+  while (clock_type::now() < deadline) {
+    started = log_lines(leaf1_log, from1, "RebuildStarted");
+    finished = log_lines(leaf1_log, from1, "RebuildFinished");
+    if (!started.empty() && finished.size() >= started.size())
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  uint64_t rebuilt = 0;
+  for (auto& line : finished) {
+    auto open = line.rfind('(');
+    if (open != std::string::npos)
+      rebuilt += std::strtoull(line.c_str() + open + 1, nullptr, 10);
+  }
+  if (started.empty() || finished.size() < started.size())
+    die("the rebuild of leaf 2 did not finish in 5 minutes");
+  auto ms = log_ms(finished.back()) - log_ms(started.front());
+  std::printf("rebuild across processes (%zu copies, %.0f MiB):   %8.0f MB/s "
+              "(%lld ms)   raw loopback TCP %8.0f MB/s\n",
+              started.size(), static_cast<double>(rebuilt) / (1 << 20),
+              static_cast<double>(rebuilt) / 1e6
+                / std::max<double>(1, static_cast<double>(ms)) * 1000,
+              static_cast<long long>(ms), tcp / 1e6);
+  std::fflush(stdout);
+  client.stop();
+  c.stop();
+  std::filesystem::remove_all(c.dir);
+
+  // 3. Failover across processes.
+  for (auto masters : per_leaf) {
+    for (int sig : {SIGKILL, SIGSTOP}) {
+      cluster f;
+      f.leafguard = leafguard;
+      char t2[] = "/tmp/leafguard-bench-failover-XXXXXX";
+      f.dir = mkdtemp(t2);
+      f.base = 25100;
+      f.start_ma();
+      for (int n = 1; n <= 4; ++n)
+        f.start_leaf(n);
+      f.sql("SET GLOBAL redundancy_level = 2");
+      for (int n = 1; n <= 4; ++n)
+        f.sql("ADD LEAF '127.0.0.1':" + std::to_string(f.port(n)));
+      f.sql("CREATE DATABASE f PARTITIONS " + std::to_string(masters * 4));
+      // Every replica in sync before the failure.
+      for (int i = 0; i < 500; ++i) {
+        auto out = f.sql("CHECK PARTITIONS ON f");
+        if (out.find("catching_up") == std::string::npos)
+          break;
+        std::this_thread::sleep_for(std::chrono::milliseconds{20});
+      }
+      auto [detect, promoted] = failover(f, 1, sig, masters);
+      std::printf("failover across processes, %s, %4zu masters on the leaf: "
+                  "detected %5lld ms, all promoted %5lld ms\n",
+                  sig == SIGKILL ? "SIGKILL (lost connection)"
+                                 : "SIGSTOP (heartbeats)    ",
+                  masters, static_cast<long long>(detect),
+                  static_cast<long long>(promoted));
+      std::fflush(stdout);
+      f.stop();
+      std::filesystem::remove_all(f.dir);
+    }
+  }
+  return 0;
+}
