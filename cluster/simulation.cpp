@@ -174,6 +174,9 @@ struct driver {
   std::set<std::string> cut_from_ma; // leaves whose link to the aggregator is cut
   std::set<std::string> wipe_safe;   // killed while every copy was in sync
   uint64_t random_faults_until = 0;
+  // A cascading failure: this leaf is killed at step pending_kill_at.
+  std::string pending_kill;
+  uint64_t pending_kill_at = 0;
 
   bool enabled(const std::string& fault) const {
     return opts.faults.empty() || opts.faults.count(fault) > 0;
@@ -297,6 +300,24 @@ struct driver {
         fs.corrupt(path, pick(fs.files()[path]->data.size()));
       }
       count(fault);
+    } else if (fault == "cascade") {
+      // A rolling failure: a dead leaf comes back and, while its copies are
+      // still catching up (not in sync), its pair dies. Only in-sync copies
+      // may be promoted, so the pair's partitions must go offline rather
+      // than lose acknowledged writes.
+      if (!pending_kill.empty() || troubled() != 1 || killed.size() != 1)
+        return;
+      auto back = *killed.begin();
+      auto pair = pair_of(back);
+      if (!healthy(pair) || detached.count(pair) > 0
+          || cut_from_ma.count(pair) > 0)
+        return;
+      cluster.restart_leaf(back);
+      killed.erase(back);
+      wipe_safe.erase(back);
+      pending_kill = pair;
+      pending_kill_at = step + 1 + pick(400);
+      count(fault);
     } else if (fault == "heal") {
       if (!isolated.empty()) {
         auto victim = *isolated.begin();
@@ -357,7 +378,8 @@ std::string fail(simulation_result& r, observer& obs,
 const std::vector<std::string>& all_faults() {
   static const std::vector<std::string> faults{
     "kill",  "restart", "destroy", "isolate", "cut",    "heal",  "drop",
-    "delay", "crash",   "torn",    "corrupt", "detach", "attach"};
+    "delay", "crash",   "torn",    "corrupt", "detach", "attach",
+    "cascade"};
   return faults;
 }
 
@@ -398,7 +420,7 @@ simulation_result run_simulation(const simulation_options& opts) {
   auto obs = std::make_shared<observer>();
   cluster.transport().set_trace_sink(obs);
   driver d{opts, cluster, *fs, obs, std::mt19937_64{opts.seed}, {}, {}, {}, {},
-           {}, {}, {}, 0};
+           {}, {}, {}, 0, {}, 0};
   d.leaves = cluster.leaf_addresses();
   for (auto stmt : {"SET GLOBAL leaf_heartbeat_interval_ms = 50",
                     "SET GLOBAL leaf_failure_timeout_ms = 300",
@@ -445,6 +467,13 @@ simulation_result run_simulation(const simulation_options& opts) {
     auto step = cluster.jobs_run() - first_job;
     if (d.pick(1500) == 0)
       d.inject(step);
+    if (!d.pending_kill.empty() && step >= d.pending_kill_at) {
+      if (d.healthy(d.pending_kill) && d.troubled() == 0) {
+        cluster.kill_leaf(d.pending_kill);
+        d.killed.insert(d.pending_kill);
+      }
+      d.pending_kill.clear();
+    }
     if (d.random_faults_until != 0 && step >= d.random_faults_until) {
       cluster.transport().clear_random_faults();
       d.random_faults_until = 0;
