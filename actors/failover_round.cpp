@@ -145,7 +145,12 @@ void leaf_failed(ma_self self, const std::string& addr,
       }
     }
   }
+  logger("ma")->info("FailoverDecided {} {}: {} promotions, {} masters "
+                     "lose their replica",
+                     st.ctx(), addr, promotions.size(), replica_lost.size());
   persist_then(self, [self, addr, replica_lost, promotions, detach] {
+    logger("ma")->info("FailoverPersisted {} {}: sending {} promotions",
+                       self->state.ctx(), addr, promotions.size());
     if (detach) {
       // The leaf is alive: its instances must stop serving before anybody
       // relies on the new masters (the new term fences them anyway).
@@ -166,9 +171,9 @@ void send_failover_orders(ma_self self, const std::string& addr,
                           const std::vector<promotion>& replica_lost,
                           const std::vector<promotion>& promotions) {
   auto& st = self->state;
-  for (auto& p : replica_lost)
-    set_role(self, p.leaf, p.db, p.ordinal, pb::MASTER, p.term, addr, false,
-             [](const envelope*) {});
+  // Promotions first: they bring partitions back; the masters that lost
+  // their replica keep serving meanwhile (they stop waiting for it after
+  // sync_replication_timeout_ms at the latest).
   for (auto& p : promotions) {
     auto env = make_envelope(partition_label(p.db, p.ordinal), p.term);
     env->mutable_promote_request()->set_term(p.term);
@@ -209,6 +214,9 @@ void send_failover_orders(ma_self self, const std::string& addr,
           }
       });
   }
+  for (auto& p : replica_lost)
+    set_role(self, p.leaf, p.db, p.ordinal, pb::MASTER, p.term, addr, false,
+             [](const envelope*) {});
 }
 
 } // namespace

@@ -504,7 +504,8 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
   if (leaf == nullptr) {
     body->set_status(pb::UNKNOWN);
     body->set_error("leaf " + hello.leaf() + " is not in the cluster");
-    st.ep.reply(self, *req, std::move(rep));
+    if (!hello.recovering()) // the early hello is a one-way notice
+      st.ep.reply(self, *req, std::move(rep));
     return;
   }
   body->set_status(pb::STATUS_OK);
