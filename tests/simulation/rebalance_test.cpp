@@ -154,6 +154,50 @@ BOOST_AUTO_TEST_CASE(force_in_redundancy_2_and_the_old_copy_comes_back_orphan) {
   BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == before);
 }
 
+BOOST_AUTO_TEST_CASE(high_availability_enabled_and_disabled_under_writes) {
+  sim_cluster c{2, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  auto workload = c.start_workload("db", 4);
+  auto& record = workload.record;
+  c.ok("SLEEP 20");
+  // Enabling: redundancy 2, new leaves into group 2 (each pairs with a
+  // group-1 leaf), REBALANCE creates the replicas and balances masters.
+  c.ok("SET GLOBAL redundancy_level = 2");
+  c.ok("START LEAF '127.0.0.1':10003");
+  c.ok("START LEAF '127.0.0.1':10004");
+  c.ok("ADD LEAF '127.0.0.1':10003 INTO GROUP 2");
+  c.ok("ADD LEAF '127.0.0.1':10004 INTO GROUP 2");
+  c.ok("REBALANCE PARTITIONS ON db");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  auto parts = c.ok("SHOW PARTITIONS ON db");
+  BOOST_TEST(parts.rows_size() == 8); // a master and a replica each
+  for (auto& [leaf, n] : masters_per_leaf(c, "db"))
+    BOOST_TEST_CONTEXT("leaf " << leaf) {
+      BOOST_TEST(n == 1);
+    }
+  // Now a leaf can die without losing anything.
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  c.ok("SLEEP 50");
+  c.ok("RESTART LEAF '127.0.0.1':10001");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  // Disabling: redundancy 1, then the group-2 leaves go once their masters
+  // moved to the group-1 leaves.
+  c.ok("SET GLOBAL redundancy_level = 1");
+  c.ok("REMOVE LEAF '127.0.0.1':10003");
+  c.ok("REMOVE LEAF '127.0.0.1':10004");
+  auto after = c.ok("SHOW PARTITIONS ON db");
+  BOOST_TEST(after.rows_size() == 4);
+  for (auto& row : after.rows()) {
+    BOOST_TEST(row.cells(3) == "Master");
+    BOOST_TEST((row.cells(2) == "10001" || row.cells(2) == "10002"));
+  }
+  c.ok("SLEEP 50");
+  c.stop(workload);
+  BOOST_TEST(record->failed.empty());
+  BOOST_TEST(record->acked.size() > 10u);
+  c.expect_acked_present(*record, "db");
+}
+
 BOOST_AUTO_TEST_CASE(explain_on_a_balanced_database_is_empty) {
   sim_cluster c{4, 2};
   c.ok("CREATE DATABASE db PARTITIONS 8");
