@@ -115,6 +115,7 @@ void set_role(ma_self self, const std::string& leaf, const std::string& db,
   body->set_peer_in_sync(peer_in_sync);
   body->set_sync_replication_timeout_ms(
     global_int(self->state, "sync_replication_timeout_ms"));
+  body->set_version(self->state.meta.version());
   self->state.ep.request(self, leaf, partition_actor_name(db, ordinal),
                          std::move(env), std::chrono::milliseconds{instance_op_timeout_ms}, std::move(cb));
 }

@@ -194,6 +194,12 @@ void copy_instance(ma_self self, const std::string& db, uint32_t ordinal,
                    const std::string& to,
                    std::function<void(const std::string&)> done);
 
+/// Sets the copy of db:ordinal on `leaf` aside during a move: it becomes an
+/// Orphan in the metadata and on its leaf (kept on disk, never served, never
+/// promoted, no longer fed) until the move drops it.
+void set_aside(ma_self self, const std::string& db, uint32_t ordinal,
+               const std::string& leaf);
+
 // -- rebalance_round.cpp -----------------------------------------------------
 
 void exec_rebalance(ma_self self, envelope_ptr req,

@@ -71,6 +71,7 @@ struct partition_state {
   std::string label;
   pb::Role role = pb::ROLE_NONE;
   uint64_t term = 0;
+  uint64_t order_version = 0; ///< of the newest role order taken
   std::string peer;
   bool peer_in_sync = true;
   bool deposed = false; // a master that learned of a newer term
@@ -1228,6 +1229,24 @@ void become(self_ptr self, pb::Role role, uint64_t term,
 void on_set_role(self_ptr self, const envelope_ptr& env) {
   auto& st = self->state;
   const auto& req = env->set_role_request();
+  if (req.term() < st.term
+      || (req.version() != 0 && req.version() < st.order_version)) {
+    // Resent or delayed past a newer order: taking it would undo that one.
+    LG_PROBE(stale_role_order_ignored, "a role order older than one already "
+                                       "taken was ignored");
+    logger("partition")->info("StaleRoleOrderIgnored {} role={} term={} "
+                              "version={} (have term {} version {})",
+                              st.ctx(), role_name(req.role()), req.term(),
+                              req.version(), st.term, st.order_version);
+    auto rep = make_envelope(st.label, st.term);
+    auto* body = rep->mutable_set_role_reply();
+    body->set_status(pb::STATUS_OK);
+    body->mutable_position()->set_term(st.cfg.store->last().term);
+    body->mutable_position()->set_lsn(st.cfg.store->last().lsn);
+    st.ep.reply(self, *env, std::move(rep));
+    return;
+  }
+  st.order_version = std::max(st.order_version, req.version());
   if (req.sync_replication_timeout_ms() > 0)
     st.cfg.sync_replication_timeout_ms = req.sync_replication_timeout_ms();
   if (auto err = st.cfg.store->flush())

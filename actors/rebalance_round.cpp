@@ -19,6 +19,7 @@
 // RESTORE REDUNDANCY only re-creates missing replicas; FORCE re-creates
 // partitions whose every copy is lost, empty.
 #include <algorithm>
+#include <map>
 
 #include "actors/leaf.hpp"
 #include "actors/master_aggregator_state.hpp"
@@ -141,6 +142,96 @@ void drop_copy(ma_self self, const std::string& db, uint32_t ordinal,
   });
 }
 
+/// Moves db:ordinal from its pair to another pair (master on `to_master`,
+/// replica on its pair `to_replica`). A master feeds one replica, so the
+/// move goes in stages, each keeping every acknowledged write on an in-sync
+/// copy, and every old copy on disk until the end:
+///   1. the old replica is set aside (Orphan); the master feeds a new copy
+///      on `to_master`, which is rebuilt and becomes in sync;
+///   2. the master is handed over to it (step-down, new term);
+///   3. the old master is set aside; the new master feeds a new copy on
+///      `to_replica`, rebuilt until in sync;
+///   4. both old copies are dropped.
+/// Between 1 and 2, and during 3, the partition has one in-sync copy (as
+/// while a replica is rebuilt after a failure). A failure stops the move
+/// with every copy still on disk; running REBALANCE again goes on from
+/// there.
+void move_between_pairs(ma_self self, const std::string& db_name,
+                        uint32_t ordinal, const std::string& to_master,
+                        const std::string& to_replica,
+                        std::function<void(const std::string&)> done) {
+  auto& st = self->state;
+  auto* db = find_database(st, db_name);
+  auto& part = *db->mutable_parts(static_cast<int>(ordinal));
+  auto* master = master_of(part);
+  if (master == nullptr) {
+    done("no master to move from");
+    return;
+  }
+  auto old_master = master->leaf();
+  std::string old_replica;
+  for (auto& inst : part.instances())
+    if (inst.role() == pb::REPLICA && inst.leaf() != to_master
+        && inst.leaf() != to_replica)
+      old_replica = inst.leaf();
+  LG_PROBE(moved_between_pairs, "a partition moved to another pair");
+  if (!old_replica.empty())
+    set_aside(self, db_name, ordinal, old_replica);
+  copy_instance(self, db_name, ordinal, to_master, [=](const std::string& e1) {
+    if (!e1.empty())
+      return done(e1);
+    switch_master(self, db_name, ordinal, to_master,
+                  [=](const std::string& e2) {
+      if (!e2.empty())
+        return done(e2);
+      set_aside(self, db_name, ordinal, old_master);
+      copy_instance(self, db_name, ordinal, to_replica,
+                    [=](const std::string& e3) {
+        if (!e3.empty())
+          return done(e3);
+        drop_copy(self, db_name, ordinal, old_master);
+        if (!old_replica.empty())
+          drop_copy(self, db_name, ordinal, old_replica);
+        done({});
+      });
+    });
+  });
+}
+
+/// The moves of `plan` that take a partition to another pair: ordinal ->
+/// (new master, new replica). Such a partition's own steps (two copies, a
+/// promotion, drops) are run by move_between_pairs instead.
+std::map<uint32_t, std::pair<std::string, std::string>>
+moves_between_pairs(const pb::DatabaseMeta& db, const ha::plan_result& plan) {
+  std::map<uint32_t, std::vector<std::string>> copies;
+  std::map<uint32_t, std::string> promoted;
+  for (auto& s : plan.steps) {
+    if (s.action == ha::step_action::copy && !s.source.empty())
+      copies[s.ordinal].push_back(s.target);
+    else if (s.action == ha::step_action::promote)
+      promoted[s.ordinal] = s.target;
+  }
+  std::map<uint32_t, std::pair<std::string, std::string>> out;
+  for (auto& [ordinal, targets] : copies) {
+    if (targets.size() != 2 || promoted.count(ordinal) == 0)
+      continue;
+    auto& part = db.parts(static_cast<int>(ordinal));
+    bool fed_elsewhere = false;
+    for (auto& inst : part.instances())
+      if (inst.role() == pb::REPLICA && !inst.missing()
+          && std::count(targets.begin(), targets.end(), inst.leaf()) == 0)
+        fed_elsewhere = true;
+    if (!fed_elsewhere)
+      continue;
+    auto master = promoted[ordinal];
+    auto replica = targets[0] == master ? targets[1] : targets[0];
+    if (std::count(targets.begin(), targets.end(), master) == 0)
+      continue;
+    out[ordinal] = {master, replica};
+  }
+  return out;
+}
+
 struct run_state {
   std::string db;
   ha::plan_result plan;
@@ -217,9 +308,29 @@ void plan_and_run(ma_self self, reply_fn reply, const std::string& name,
     reply(explain(plan));
     return;
   }
-  // A master feeds one replica at a time, so a plan that copies a partition
-  // that still has its replica (a move between pairs) cannot run yet.
+  // Moves between pairs run in stages (move_between_pairs) before the rest
+  // of the plan. Any other copy of a partition that still has its replica
+  // elsewhere cannot run: a master feeds one replica at a time.
+  auto moves = moves_between_pairs(*db, plan);
+  if (!moves.empty())
+    for (auto& l : st.meta.leaves())
+      if (l.state() != "online") {
+        // Each staged move sets old copies aside; with a leaf away, one of
+        // them may be the only other copy left, and its return would race
+        // the move. Moves between pairs wait for a whole cluster.
+        reply(make_failure(
+          sql::errc::conflict,
+          std::string{what} + " ON " + name + " would move "
+            + std::to_string(moves.size())
+            + " partitions between pairs while leaf " + l.address()
+            + " is " + l.state()
+            + ": ATTACH it or REMOVE it first (EXPLAIN shows the plan; "
+              "nothing was changed)"));
+        return;
+      }
   for (auto& step : plan.steps) {
+    if (moves.count(step.ordinal) > 0)
+      continue;
     if (step.action != ha::step_action::copy || step.source.empty()
         || std::count(plan.recreated_empty.begin(), plan.recreated_empty.end(),
                       step.ordinal)
@@ -284,9 +395,38 @@ void plan_and_run(ma_self self, reply_fn reply, const std::string& name,
               + " (FORCE re-creates them empty)";
     reply(make_message(text));
   };
-  logger("ma")->info("{} {} {}: {} steps", what, st.ctx(), name,
-                     plan.steps.size());
-  run_phase(self, run);
+  logger("ma")->info("{} {} {}: {} steps ({} partitions move between "
+                     "pairs)",
+                     what, st.ctx(), name, plan.steps.size(), moves.size());
+  if (moves.empty()) {
+    run_phase(self, run);
+    return;
+  }
+  // The moved partitions' steps are done by the staged moves.
+  auto& rest = run->plan.steps;
+  rest.erase(std::remove_if(rest.begin(), rest.end(),
+                            [&](const ha::plan_step& s) {
+                              return moves.count(s.ordinal) > 0;
+                            }),
+             rest.end());
+  auto cd = std::make_shared<countdown>();
+  cd->remaining = moves.size() + 1;
+  cd->done = [self, run](std::vector<std::string> errors) {
+    run->errors.insert(run->errors.end(), errors.begin(), errors.end());
+    run_phase(self, run);
+  };
+  for (auto& [ordinal, to] : moves) {
+    auto label = partition_label(name, ordinal);
+    auto target = to.first;
+    move_between_pairs(self, name, ordinal, to.first, to.second,
+                       [cd, label, target](const std::string& err) {
+                         cd->finish_one(err.empty()
+                                          ? err
+                                          : "MOVE " + label + " to "
+                                              + target + ": " + err);
+                       });
+  }
+  cd->finish_one();
 }
 
 /// Runs REBALANCE on names[i..] one database after the other.

@@ -903,6 +903,28 @@ void forget_instance(ma_self self, const std::string& db_name,
 
 /// Creates a copy of db:ordinal on `to`, rebuilt from its master; calls
 /// `done` once it is in sync (or with an error).
+void set_aside(ma_self self, const std::string& db_name, uint32_t ordinal,
+               const std::string& leaf) {
+  auto& st = self->state;
+  auto* db = find_database(st, db_name);
+  if (db == nullptr)
+    return;
+  auto& part = *db->mutable_parts(static_cast<int>(ordinal));
+  bool found = false;
+  for (auto& inst : *part.mutable_instances())
+    if (inst.leaf() == leaf && inst.role() != pb::MASTER) {
+      inst.set_role(pb::ORPHAN);
+      inst.set_in_sync(false);
+      found = true;
+    }
+  if (!found || !leaf_up(st, leaf))
+    return;
+  auto o = make_order(leaf, db_name, ordinal, pb::ORPHAN, part.term(), "",
+                      false);
+  persist_then(self,
+               [self, o] { send_order(self, o, [](const std::string&) {}); });
+}
+
 void copy_instance(ma_self self, const std::string& db_name, uint32_t ordinal,
                    const std::string& to,
                    std::function<void(const std::string&)> done) {

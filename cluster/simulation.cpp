@@ -61,6 +61,23 @@ public:
     ring_.push_back(std::move(line));
     if (what != transport_event::sent && what != transport_event::delayed)
       return;
+    // An orphan is a copy told it is one, until told another role.
+    // (Only orders at least as new as the last one count: an instance
+    // ignores older ones.)
+    if (env.has_set_role_request()) {
+      const auto& req = env.set_role_request();
+      auto key = h.partition() + "@" + h.to().node();
+      auto& seen = order_version_[key];
+      if (req.version() >= seen) {
+        seen = req.version();
+        if (req.role() == pb::ORPHAN)
+          orphans.insert(key);
+        else
+          orphans.erase(key);
+      }
+    } else if (env.has_promote_request()) {
+      orphans.erase(h.partition() + "@" + h.to().node());
+    }
     bool ok_reply = false;
     if (env.has_write_reply() && env.write_reply().status() == pb::STATUS_OK) {
       ok_reply = true;
@@ -106,7 +123,7 @@ public:
   }
 
   std::string violation;
-  std::set<std::string> orphans; // "db:N@leaf", refreshed by the driver
+  std::set<std::string> orphans; // "db:N@leaf", from the role orders seen
   uint64_t checks_one_master = 0;
   uint64_t checks_orphan = 0;
   uint64_t checks_fencing = 0;
@@ -151,6 +168,7 @@ private:
   }
 
   std::deque<std::string> ring_;
+  std::map<std::string, uint64_t> order_version_; // "db:N@leaf" -> version
   // "db:N" -> term -> (highest acknowledged lsn, leaf that acknowledged it)
   std::map<std::string, std::map<uint64_t, std::pair<uint64_t, std::string>>>
     acked_;
@@ -344,20 +362,16 @@ struct driver {
       if (cluster.execute("DETACH LEAF " + quoted(victim)).error_code() == 0)
         detached.insert(victim);
       count(fault);
+    } else if (fault == "rebalance") {
+      // An operator reshapes the cluster in the middle of it all; it may
+      // refuse (a leaf is down) or stop half-way, but must lose nothing.
+      cluster.execute("REBALANCE PARTITIONS ON sim");
+      count(fault);
     } else if (fault == "attach") {
       if (cluster.execute("ATTACH LEAF ALL").error_code() == 0)
         detached.clear();
       count(fault);
     }
-  }
-
-  void refresh_orphans() {
-    auto rs = cluster.execute("SHOW CLUSTER STATUS");
-    obs->orphans.clear();
-    for (auto& row : rs.rows())
-      if (row.cells(4) == "Orphan")
-        obs->orphans.insert(row.cells(2) + ":" + row.cells(3) + "@"
-                            + row.cells(0) + ":" + row.cells(1));
   }
 };
 
@@ -379,7 +393,7 @@ const std::vector<std::string>& all_faults() {
   static const std::vector<std::string> faults{
     "kill",  "restart", "destroy", "isolate", "cut",    "heal",  "drop",
     "delay", "crash",   "torn",    "corrupt", "detach", "attach",
-    "cascade"};
+    "cascade", "rebalance"};
   return faults;
 }
 
@@ -478,8 +492,6 @@ simulation_result run_simulation(const simulation_options& opts) {
       cluster.transport().clear_random_faults();
       d.random_faults_until = 0;
     }
-    if (step % 2000 == 0)
-      d.refresh_orphans();
     if (!cluster.step())
       break;
     ++checks_deadline;
@@ -535,7 +547,6 @@ simulation_result run_simulation(const simulation_options& opts) {
                "stop:\n"
                + render(cluster.execute("CHECK PARTITIONS ON sim"));
   }
-  d.refresh_orphans();
   uint64_t keys_checked = 0;
   if (broken.empty()) {
     auto rs = cluster.execute("SELECT * FROM sim");

@@ -198,6 +198,44 @@ BOOST_AUTO_TEST_CASE(high_availability_enabled_and_disabled_under_writes) {
   c.expect_acked_present(*record, "db");
 }
 
+BOOST_AUTO_TEST_CASE(a_new_pair_gets_its_share_in_redundancy_2_under_writes) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 6");
+  auto workload = c.start_workload("db", 4);
+  auto& record = workload.record;
+  c.ok("SLEEP 30");
+  c.ok("START LEAF '127.0.0.1':10005");
+  c.ok("START LEAF '127.0.0.1':10006");
+  c.ok("ADD LEAF '127.0.0.1':10005 INTO GROUP 1");
+  c.ok("ADD LEAF '127.0.0.1':10006 INTO GROUP 2");
+  auto plan = c.ok("EXPLAIN REBALANCE PARTITIONS ON db");
+  BOOST_TEST(plan.rows_size() > 0);
+  c.ok("REBALANCE PARTITIONS ON db");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  BOOST_TEST(c.ok("EXPLAIN REBALANCE PARTITIONS ON db").rows_size() == 0);
+  // One master per leaf, each with its replica on the leaf's pair, and no
+  // copy left behind on the old leaves.
+  auto masters = masters_per_leaf(c, "db");
+  BOOST_TEST(masters.size() == 6u);
+  for (auto& [leaf, n] : masters)
+    BOOST_TEST_CONTEXT("leaf " << leaf) {
+      BOOST_TEST(n == 1);
+    }
+  auto parts = c.ok("SHOW PARTITIONS ON db");
+  BOOST_TEST(parts.rows_size() == 12);
+  auto status = c.ok("SHOW CLUSTER STATUS");
+  for (auto& row : status.rows())
+    BOOST_TEST(row.cells(4) != "Orphan");
+  c.ok("SLEEP 50");
+  c.stop(workload);
+  BOOST_TEST(record->failed.empty());
+  BOOST_TEST(record->acked.size() > 10u);
+  c.expect_acked_present(*record, "db");
+  // The moved partitions fail over like any other.
+  c.ok("KILL LEAF '127.0.0.1':10005");
+  c.expect_acked_present(*record, "db");
+}
+
 BOOST_AUTO_TEST_CASE(explain_on_a_balanced_database_is_empty) {
   sim_cluster c{4, 2};
   c.ok("CREATE DATABASE db PARTITIONS 8");
