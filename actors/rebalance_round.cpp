@@ -19,7 +19,10 @@
 // RESTORE REDUNDANCY only re-creates missing replicas; FORCE re-creates
 // partitions whose every copy is lost, empty.
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <memory>
+#include <tuple>
 
 #include "actors/leaf.hpp"
 #include "actors/master_aggregator_state.hpp"
@@ -197,6 +200,9 @@ void move_between_pairs(ma_self self, const std::string& db_name,
     });
   });
 }
+
+/// How many partitions move between pairs at once.
+constexpr size_t max_concurrent_moves = 1;
 
 /// The moves of `plan` that take a partition to another pair: ordinal ->
 /// (new master, new replica). Such a partition's own steps (two copies, a
@@ -409,24 +415,45 @@ void plan_and_run(ma_self self, reply_fn reply, const std::string& name,
                               return moves.count(s.ordinal) > 0;
                             }),
              rest.end());
-  auto cd = std::make_shared<countdown>();
-  cd->remaining = moves.size() + 1;
-  cd->done = [self, run](std::vector<std::string> errors) {
-    run->errors.insert(run->errors.end(), errors.begin(), errors.end());
-    run_phase(self, run);
+  // A few moves at a time (as Elasticsearch limits concurrent recoveries
+  // per node): each copies a partition twice, and the writes going on must
+  // keep most of the machine.
+  struct move_queue {
+    std::vector<std::tuple<uint32_t, std::string, std::string>> pending;
+    size_t next = 0;
+    size_t running = 0;
+    std::vector<std::string> errors;
   };
-  for (auto& [ordinal, to] : moves) {
-    auto label = partition_label(name, ordinal);
-    auto target = to.first;
-    move_between_pairs(self, name, ordinal, to.first, to.second,
-                       [cd, label, target](const std::string& err) {
-                         cd->finish_one(err.empty()
-                                          ? err
-                                          : "MOVE " + label + " to "
-                                              + target + ": " + err);
-                       });
-  }
-  cd->finish_one();
+  auto q = std::make_shared<move_queue>();
+  for (auto& [ordinal, to] : moves)
+    q->pending.emplace_back(ordinal, to.first, to.second);
+  // The callbacks of running moves own `launch`; it only refers to itself
+  // weakly, so that nothing keeps it alive once the last move is done.
+  auto launch = std::make_shared<std::function<void()>>();
+  std::weak_ptr<std::function<void()>> weak = launch;
+  *launch = [self, run, q, name, weak] {
+    while (q->running < max_concurrent_moves && q->next < q->pending.size()
+           && q->errors.empty()) {
+      auto [ordinal, master, replica] = q->pending[q->next++];
+      ++q->running;
+      auto label = partition_label(name, ordinal);
+      move_between_pairs(self, name, ordinal, master, replica,
+                         [q, next = weak.lock(), label,
+                          master](const std::string& err) {
+                           --q->running;
+                           if (!err.empty())
+                             q->errors.push_back("MOVE " + label + " to "
+                                                 + master + ": " + err);
+                           (*next)();
+                         });
+    }
+    if (q->running == 0) {
+      run->errors.insert(run->errors.end(), q->errors.begin(),
+                         q->errors.end());
+      run_phase(self, run);
+    }
+  };
+  (*launch)();
 }
 
 /// Runs REBALANCE on names[i..] one database after the other.

@@ -34,16 +34,23 @@ struct writer_state {
   uint64_t request_seq = 0;
   size_t outstanding = 0; // issued, not yet acknowledged
   std::string value;
+  bool fetching = false;  // a newer partition map is on its way
+  bool have_map = false;
 };
+
+/// A write that fails (its master moved, or did not answer) is retried on a
+/// fresh partition map for this long after it was issued, then given up.
+constexpr auto give_up_after = std::chrono::seconds{30};
 
 using self_ptr = caf::stateful_actor<writer_state>*;
 
 void pump(self_ptr self);
+void fetch_map(self_ptr self);
 
 void send_queue(self_ptr self, uint32_t ordinal) {
   auto& st = self->state;
   auto& q = st.queues[ordinal];
-  if (q.keys.empty() || q.inflight >= st.cfg.per_partition)
+  if (q.keys.empty() || q.inflight >= st.cfg.per_partition || st.fetching)
     return;
   const auto& route = st.map.routes(static_cast<int>(ordinal));
   auto env = make_envelope(partition_label(st.cfg.database, ordinal),
@@ -54,31 +61,46 @@ void send_queue(self_ptr self, uint32_t ordinal) {
   body->mutable_rows()->Reserve(static_cast<int>(q.keys.size()));
   for (auto& key : q.keys) {
     auto* row = body->add_rows();
-    row->set_key(std::move(key));
+    row->set_key(key);
     row->set_value(st.value);
   }
+  auto keys = std::move(q.keys);
   q.keys.clear();
   auto issued = std::move(q.issued);
   q.issued.clear();
   ++q.inflight;
   st.ep.request(
     self, route.master(), partition_actor_name(st.cfg.database, ordinal),
-    std::move(env), std::chrono::seconds{10},
-    [self, ordinal, issued = std::move(issued)](const envelope* rep) {
+    std::move(env), std::chrono::seconds{2},
+    [self, ordinal, keys = std::move(keys),
+     issued = std::move(issued)](const envelope* rep) mutable {
       auto& st = self->state;
       auto now = steady::now();
       bool ok = rep != nullptr
                 && rep->write_reply().status() == pb::STATUS_OK;
-      for (auto& t : issued) {
-        if (ok)
-          st.cfg.stats->latencies_us.push_back(static_cast<uint32_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(now - t)
-              .count()));
-      }
-      (ok ? st.cfg.stats->acked : st.cfg.stats->failed)
-        .fetch_add(issued.size(), std::memory_order_relaxed);
-      st.outstanding -= issued.size();
       --st.queues[ordinal].inflight;
+      if (!ok) {
+        // Like any client: its master moved or did not answer. Fetch the
+        // map again and retry (a put of the same row is idempotent).
+        auto& q = st.queues[ordinal];
+        for (size_t i = 0; i < keys.size(); ++i) {
+          if (now - issued[i] > give_up_after) {
+            st.cfg.stats->failed.fetch_add(1, std::memory_order_relaxed);
+            --st.outstanding;
+            continue;
+          }
+          q.keys.push_back(std::move(keys[i]));
+          q.issued.push_back(issued[i]);
+        }
+        fetch_map(self);
+        return;
+      }
+      for (auto& t : issued)
+        st.cfg.stats->latencies_us.push_back(static_cast<uint32_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(now - t)
+            .count()));
+      st.cfg.stats->acked.fetch_add(issued.size(), std::memory_order_relaxed);
+      st.outstanding -= issued.size();
       pump(self);
     });
 }
@@ -107,18 +129,29 @@ void pump(self_ptr self) {
 
 void fetch_map(self_ptr self) {
   auto& st = self->state;
+  if (st.fetching)
+    return;
+  st.fetching = true;
   auto env = make_envelope();
   env->mutable_partition_map_request()->set_database(st.cfg.database);
   st.ep.request(self, "ma", "ma", std::move(env), std::chrono::seconds{5},
                 [self](const envelope* rep) {
                   auto& st = self->state;
+                  st.fetching = false;
                   if (rep == nullptr
                       || rep->partition_map_reply().status() != pb::STATUS_OK) {
-                    st.cfg.stats->stopped = true;
-                    self->quit();
+                    if (!st.have_map) {
+                      st.cfg.stats->stopped = true;
+                      self->quit();
+                      return;
+                    }
+                    // Try again shortly; the queued writes wait.
+                    self->delayed_send(self, std::chrono::milliseconds{20},
+                                       timer_atom::value, uint64_t{1});
                     return;
                   }
                   st.map = rep->partition_map_reply();
+                  st.have_map = true;
                   st.queues.resize(st.map.partitions());
                   pump(self);
                 });
@@ -139,6 +172,7 @@ caf::behavior writer_impl(self_ptr self, writer_config cfg) {
       self->state.ep.receive(msg);
     },
     [self](tick_atom) { self->state.ep.on_tick(self); },
+    [self](timer_atom, uint64_t) { fetch_map(self); },
   };
 }
 

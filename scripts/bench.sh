@@ -10,3 +10,7 @@ echo "== failover"
 "$BUILD/bench/failover" 16 256 4096
 echo "== rebuild"
 "$BUILD/bench/rebuild" 1024
+echo "== rebalance"
+"$BUILD/bench/rebalance" 16 64
+echo "== multinode"
+"$BUILD/bench/multinode" "$BUILD/leafguard" 5 256 16 256
