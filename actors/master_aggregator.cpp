@@ -481,10 +481,15 @@ void exec_show_partitions(ma_self self, envelope_ptr req,
     std::stable_sort(insts.begin(), insts.end(), [](auto& a, auto& b) {
       return a.role() == pb::MASTER && b.role() != pb::MASTER;
     });
+    // Locked while its master is being handed over (the old master has
+    // stopped taking writes until its replica holds them all).
+    bool locked = st.switching.count(partition_label(db->name(),
+                                                     part.ordinal()))
+                  > 0;
     for (auto& inst : insts) {
       auto hp = split_address(inst.leaf());
       rows.push_back({std::to_string(part.ordinal()), hp.first, hp.second,
-                      role_text(inst.role()), "0"});
+                      role_text(inst.role()), locked ? "1" : "0"});
     }
   }
   reply_result(self, *req,

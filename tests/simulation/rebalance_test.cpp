@@ -1,6 +1,7 @@
 // REBALANCE PARTITIONS, RESTORE REDUNDANCY and EXPLAIN (rebalance_round,
 // ha/planner) on the deterministic scheduler.
 #include <map>
+#include <optional>
 
 #include "cluster/workload.hpp"
 #include "sim_cluster.hpp"
@@ -234,6 +235,41 @@ BOOST_AUTO_TEST_CASE(a_new_pair_gets_its_share_in_redundancy_2_under_writes) {
   // The moved partitions fail over like any other.
   c.ok("KILL LEAF '127.0.0.1':10005");
   c.expect_acked_present(*record, "db");
+}
+
+BOOST_AUTO_TEST_CASE(locked_shows_only_during_the_switch) {
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4')");
+  c.ok("DETACH LEAF '127.0.0.1':10001");
+  c.ok("ATTACH LEAF '127.0.0.1':10001 NO REBALANCE");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  auto locked_rows = [&](const pb::ResultSet& rs) {
+    int n = 0;
+    for (auto& row : rs.rows())
+      n += row.cells(4) == "1" ? 1 : 0;
+    return n;
+  };
+  BOOST_TEST(locked_rows(c.ok("SHOW PARTITIONS ON db")) == 0);
+  auto& cl = c.cluster();
+  auto rebalance = cl.submit("REBALANCE PARTITIONS ON db");
+  int seen_locked = 0;
+  std::optional<pb::ResultSet> done;
+  for (int i = 0; i < 200 && !done; ++i) {
+    auto show = cl.submit("SHOW PARTITIONS ON db");
+    std::optional<pb::ResultSet> rs;
+    BOOST_REQUIRE(cl.run_until([&] { return (rs = cl.take_result(show))
+                                              .has_value(); },
+                               std::chrono::seconds{5}));
+    seen_locked = std::max(seen_locked, locked_rows(*rs));
+    done = cl.take_result(rebalance);
+  }
+  BOOST_REQUIRE(done.has_value());
+  BOOST_TEST(done->error_code() == 0);
+  // The partitions being handed over showed Locked (master and replica
+  // row), and nothing stays locked afterwards.
+  BOOST_TEST(seen_locked >= 2);
+  BOOST_TEST(locked_rows(c.ok("SHOW PARTITIONS ON db")) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(explain_on_a_balanced_database_is_empty) {
