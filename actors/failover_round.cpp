@@ -343,10 +343,25 @@ void on_replica_sync(ma_self self, const envelope_ptr& env) {
   auto db = colon == std::string::npos
               ? nullptr
               : find_database(st, label.substr(0, colon));
-  if (db != nullptr) {
-    for (auto& part : *db->mutable_parts()) {
-      if (partition_label(db->name(), part.ordinal()) != label)
-        continue;
+  // The ordinal is the label's suffix, and parts are stored by ordinal: no
+  // scan (a failover of 4096 partitions sends as many of these, and a scan
+  // per request made the aggregator quadratic).
+  int64_t ordinal_in_label = -1;
+  if (db != nullptr && colon + 1 < label.size()) {
+    try {
+      size_t used = 0;
+      auto o = std::stoll(label.substr(colon + 1), &used);
+      if (used == label.size() - colon - 1 && o >= 0
+          && o < db->parts_size())
+        ordinal_in_label = o;
+    } catch (const std::exception&) {
+    }
+  }
+  if (ordinal_in_label >= 0) {
+    do {
+      auto& part = *db->mutable_parts(static_cast<int>(ordinal_in_label));
+      if (part.ordinal() != static_cast<uint32_t>(ordinal_in_label))
+        break;
       auto master = master_of(part);
       if (!bugs::skip_term_fence
           && (master == nullptr
@@ -374,15 +389,17 @@ void on_replica_sync(ma_self self, const envelope_ptr& env) {
           on_replica_in_sync(self, db_name, ordinal, replica);
         });
       }
-      logger("ma")->warn("ReplicaSyncChanged {} {} replica {} in_sync={}",
-                         st.ctx(), label, req.replica(), req.in_sync());
+      logger("ma")->log(req.in_sync() ? spdlog::level::info
+                                      : spdlog::level::warn,
+                        "ReplicaSyncChanged {} {} replica {} in_sync={}",
+                        st.ctx(), label, req.replica(), req.in_sync());
       body->set_status(pb::STATUS_OK);
       body->clear_error();
       // Answer only once the change is durable: the master acknowledges
       // writes alone right after this reply.
       persist_then(self, [self, env, rep] { self->state.ep.reply(self, *env, rep); });
       return;
-    }
+    } while (false);
   }
   st.ep.reply(self, *env, std::move(rep));
 }
