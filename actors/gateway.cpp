@@ -101,12 +101,17 @@ void flush_queue(self_ptr self, const std::string& node,
     self->send(gw, wire{std::move(env)});
 }
 
-std::shared_ptr<envelope> make_hello(const gateway_state& st) {
-  auto env = make_envelope();
-  auto* body = env->mutable_node_hello();
+/// Fills who this node is into a NodeHello or a NodeHelloReply.
+template <class Body>
+void set_identity(Body* body, const gateway_state& st) {
   body->set_node(st.cfg.node);
   body->set_listen(st.cfg.listen);
   body->set_role(st.cfg.role);
+}
+
+std::shared_ptr<envelope> make_hello(const gateway_state& st) {
+  auto env = make_envelope();
+  set_identity(env->mutable_node_hello(), st);
   return env;
 }
 
@@ -209,9 +214,7 @@ wire on_hello(self_ptr self, const wire& msg) {
   auto& st = self->state;
   auto rep = make_envelope();
   auto* body = rep->mutable_node_hello_reply();
-  body->set_node(st.cfg.node);
-  body->set_listen(st.cfg.listen);
-  body->set_role(st.cfg.role);
+  set_identity(body, st);
   if (!msg.env || !msg.env->has_node_hello()) {
     body->set_error("expected NodeHello");
     return wire{std::move(rep)};

@@ -357,38 +357,41 @@ void deliver_later(caf::local_actor* self, const caf::actor& dest,
 
 } // namespace
 
+namespace {
+
+/// The TransportError that answers request `env`, from its receiver to its
+/// sender.
+envelope_ptr transport_error_for(const envelope& env, std::string reason) {
+  const auto& h = env.header();
+  auto err = std::make_shared<envelope>();
+  auto* eh = err->mutable_header();
+  *eh->mutable_from() = h.to();
+  *eh->mutable_to() = h.from();
+  eh->set_partition(h.partition());
+  eh->set_trace_id(h.trace_id());
+  eh->set_lamport(h.lamport());
+  eh->set_reply_to(h.correlation_id());
+  err->mutable_transport_error()->set_reason(std::move(reason));
+  return err;
+}
+
+} // namespace
+
 void fabric::bounce(caf::local_actor* self, const envelope& env,
                     const char* why) {
   const auto& h = env.header();
   if (h.correlation_id() == 0)
     return; // not a request: nobody waits for it
-  auto err = std::make_shared<envelope>();
-  auto* eh = err->mutable_header();
-  *eh->mutable_from() = h.to();
-  *eh->mutable_to() = h.from();
-  eh->set_partition(h.partition());
-  eh->set_trace_id(h.trace_id());
-  eh->set_lamport(h.lamport());
-  eh->set_reply_to(h.correlation_id());
-  err->mutable_transport_error()->set_reason(
-    why + h.to().node() + "/" + h.to().actor());
-  deliver(self, caf::actor_cast<caf::actor>(self->ctrl()), std::move(err));
+  deliver(self, caf::actor_cast<caf::actor>(self->ctrl()),
+          transport_error_for(env, why + h.to().node() + "/"
+                                     + h.to().actor()));
 }
 
 void fabric::refuse(caf::local_actor* self, const envelope& env,
                     const std::string& why) {
-  const auto& h = env.header();
-  if (h.correlation_id() == 0)
+  if (env.header().correlation_id() == 0)
     return;
-  auto err = std::make_shared<envelope>();
-  auto* eh = err->mutable_header();
-  *eh->mutable_from() = h.to();
-  *eh->mutable_to() = h.from();
-  eh->set_partition(h.partition());
-  eh->set_trace_id(h.trace_id());
-  eh->set_lamport(h.lamport());
-  eh->set_reply_to(h.correlation_id());
-  err->mutable_transport_error()->set_reason(why);
+  auto err = transport_error_for(env, why);
   if (auto dest = resolve(err->header().to()))
     deliver(self, dest, std::move(err));
 }

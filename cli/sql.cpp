@@ -13,6 +13,7 @@
 
 #include "actors/result.hpp"
 #include "cli/statement_runner.hpp"
+#include "cluster/node.hpp"
 #include "config/node_options.hpp"
 #include "messages/message_types.hpp"
 #include "sql/parser.hpp"
@@ -69,26 +70,14 @@ int run_sql(const std::vector<std::string>& args) {
       std::cerr << "leafguard sql: " << err.detail() << "\n";
       return 2;
     }
-  caf::actor_system_config cfg;
-  register_message_types(cfg);
-  cfg.set("logger.file-verbosity", caf::atom("quiet"));
-  cfg.set("logger.console-verbosity", caf::atom("quiet"));
-  cfg.load<caf::io::middleman>();
-  if (opts->tls.enabled()) {
-    cfg.load<caf::openssl::manager>();
-    cfg.openssl_certificate = opts->tls.cert;
-    cfg.openssl_key = opts->tls.key;
-    cfg.openssl_cafile = opts->tls.ca;
-  }
-  caf::actor_system sys{cfg};
+  auto cfg = node_system_config(opts->tls);
+  caf::actor_system sys{*cfg};
   auto target = opts->host + ":" + std::to_string(opts->port);
   caf::actor node;
   std::string connect_error;
   {
     caf::scoped_actor self{sys};
-    auto connector = opts->tls.enabled()
-                       ? sys.openssl_manager().actor_handle()
-                       : sys.middleman().actor_handle();
+    auto connector = node_connector(sys, opts->tls.enabled());
     self
       ->request(connector, std::chrono::milliseconds{opts->connect_timeout_ms},
                 caf::connect_atom::value, opts->host, opts->port)

@@ -38,9 +38,10 @@ uint32_t fresh_client_id() {
   return id;
 }
 
-/// An actor system with the middleman (and caf_openssl when TLS is on).
+} // namespace
+
 std::unique_ptr<caf::actor_system_config>
-make_system_config(const config::tls_options& tls) {
+node_system_config(const config::tls_options& tls) {
   auto cfg = std::make_unique<caf::actor_system_config>();
   register_message_types(*cfg);
   cfg->set("logger.file-verbosity", caf::atom("quiet"));
@@ -57,12 +58,10 @@ make_system_config(const config::tls_options& tls) {
   return cfg;
 }
 
-caf::io::middleman_actor connector_of(caf::actor_system& sys, bool tls) {
+caf::io::middleman_actor node_connector(caf::actor_system& sys, bool tls) {
   return tls ? sys.openssl_manager().actor_handle()
              : sys.middleman().actor_handle();
 }
-
-} // namespace
 
 struct node_process::impl {
   std::unique_ptr<caf::actor_system_config> cfg;
@@ -101,7 +100,7 @@ error node_process::start(const config::node_options& opts) {
     return config::make_error(errc::bad_value,
                               "data-dir '" + opts.data_dir
                                 + "': cannot be created or written");
-  d.cfg = make_system_config(opts.tls);
+  d.cfg = node_system_config(opts.tls);
   d.sys = std::make_unique<caf::actor_system>(*d.cfg);
   d.fab = std::make_shared<fabric>(*d.sys);
   fabric::set_process_fabric(d.fab);
@@ -137,7 +136,7 @@ error node_process::start(const config::node_options& opts) {
   gc.role = opts.role;
   gc.data_dir = is_ma || is_client ? std::string{} : opts.data_dir;
   gc.ma_address = opts.ma_address;
-  gc.connector = connector_of(*d.sys, opts.tls.enabled());
+  gc.connector = node_connector(*d.sys, opts.tls.enabled());
   gc.session = sc.name;
   d.gateway = spawn_gateway(*d.sys, gc);
   d.fab->set_dialer(d.gateway);

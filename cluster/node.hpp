@@ -12,9 +12,8 @@
 #include "base/error.hpp"
 #include "config/node_options.hpp"
 
-namespace caf {
-class actor_system;
-}
+#include <caf/fwd.hpp>
+#include <caf/io/middleman_actor.hpp>
 
 namespace lg {
 
@@ -43,6 +42,14 @@ private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };
+
+/// The actor system config of a node or a console: leafguard's message
+/// types, the middleman, and caf_openssl with `tls` when it is on.
+std::unique_ptr<caf::actor_system_config>
+node_system_config(const config::tls_options& tls);
+
+/// The actor that opens connections: the middleman's, or caf_openssl's.
+caf::io::middleman_actor node_connector(caf::actor_system& sys, bool tls);
 
 /// `leafguard master-aggregator|leaf ...`: runs until SIGINT or SIGTERM.
 int run_node(const std::string& role, const std::vector<std::string>& args);
