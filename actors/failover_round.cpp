@@ -137,6 +137,13 @@ void leaf_failed(ma_self self, const std::string& addr,
           part.set_offline(true);
           part.set_offline_reason("partition " + label + " is offline: "
                                   + decision.reason);
+          // A copy being fed by this master waits in vain: fail its job,
+          // so that whoever waits for it (a REBALANCE) stops.
+          for (auto& inst : part.instances())
+            if (inst.leaf() != addr)
+              end_jobs(st, now, inst.leaf(), "failed",
+                       "its master on " + addr + " went away", db.name(),
+                       part.ordinal());
           logger("ma")->warn("PartitionOffline {} {}: {}", st.ctx(), label,
                              decision.reason);
           break;

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <tuple>
 
@@ -154,7 +155,8 @@ void drop_copy(ma_self self, const std::string& db, uint32_t ordinal,
 ///   2. the master is handed over to it (step-down, new term);
 ///   3. the old master is set aside; the new master feeds a new copy on
 ///      `to_replica`, rebuilt until in sync;
-///   4. both old copies are dropped.
+///   4. every other copy is dropped (the old ones, and orphans of an
+///      earlier, interrupted run).
 /// Between 1 and 2, and during 3, the partition has one in-sync copy (as
 /// while a replica is rebuilt after a failure). A failure stops the move
 /// with every copy still on disk; running REBALANCE again goes on from
@@ -192,9 +194,17 @@ void move_between_pairs(ma_self self, const std::string& db_name,
                     [=](const std::string& e3) {
         if (!e3.empty())
           return done(e3);
-        drop_copy(self, db_name, ordinal, old_master);
-        if (!old_replica.empty())
-          drop_copy(self, db_name, ordinal, old_replica);
+        // Every copy but the two new ones goes: the old master and replica,
+        // and orphans left by an earlier, interrupted run.
+        auto& st = self->state;
+        std::vector<std::string> old;
+        for (auto& inst : find_database(st, db_name)
+                            ->parts(static_cast<int>(ordinal))
+                            .instances())
+          if (inst.leaf() != to_master && inst.leaf() != to_replica)
+            old.push_back(inst.leaf());
+        for (auto& leaf : old)
+          drop_copy(self, db_name, ordinal, leaf);
         done({});
       });
     });
@@ -208,32 +218,26 @@ constexpr size_t max_concurrent_moves = 1;
 /// (new master, new replica). Such a partition's own steps (two copies, a
 /// promotion, drops) are run by move_between_pairs instead.
 std::map<uint32_t, std::pair<std::string, std::string>>
-moves_between_pairs(const pb::DatabaseMeta& db, const ha::plan_result& plan) {
-  std::map<uint32_t, std::vector<std::string>> copies;
+moves_between_pairs(master_aggregator_state& st,
+                    const ha::plan_result& plan) {
+  std::map<uint32_t, std::set<std::string>> copies;
   std::map<uint32_t, std::string> promoted;
   for (auto& s : plan.steps) {
     if (s.action == ha::step_action::copy && !s.source.empty())
-      copies[s.ordinal].push_back(s.target);
+      copies[s.ordinal].insert(s.target);
     else if (s.action == ha::step_action::promote)
       promoted[s.ordinal] = s.target;
   }
   std::map<uint32_t, std::pair<std::string, std::string>> out;
-  for (auto& [ordinal, targets] : copies) {
-    if (targets.size() != 2 || promoted.count(ordinal) == 0)
+  for (auto& [ordinal, master] : promoted) {
+    // A move: the new master and its pair both get a copy. (Other copies in
+    // the plan, e.g. restoring a replica on the old pair, are moot then.)
+    auto* leaf = find_leaf(st, master);
+    auto& targets = copies[ordinal];
+    if (leaf == nullptr || leaf->pair().empty() || targets.count(master) == 0
+        || targets.count(leaf->pair()) == 0)
       continue;
-    auto& part = db.parts(static_cast<int>(ordinal));
-    bool fed_elsewhere = false;
-    for (auto& inst : part.instances())
-      if (inst.role() == pb::REPLICA && !inst.missing()
-          && std::count(targets.begin(), targets.end(), inst.leaf()) == 0)
-        fed_elsewhere = true;
-    if (!fed_elsewhere)
-      continue;
-    auto master = promoted[ordinal];
-    auto replica = targets[0] == master ? targets[1] : targets[0];
-    if (std::count(targets.begin(), targets.end(), master) == 0)
-      continue;
-    out[ordinal] = {master, replica};
+    out[ordinal] = {master, leaf->pair()};
   }
   return out;
 }
@@ -317,7 +321,7 @@ void plan_and_run(ma_self self, reply_fn reply, const std::string& name,
   // Moves between pairs run in stages (move_between_pairs) before the rest
   // of the plan. Any other copy of a partition that still has its replica
   // elsewhere cannot run: a master feeds one replica at a time.
-  auto moves = moves_between_pairs(*db, plan);
+  auto moves = moves_between_pairs(st, plan);
   if (!moves.empty())
     for (auto& l : st.meta.leaves())
       if (l.state() != "online") {

@@ -272,6 +272,55 @@ BOOST_AUTO_TEST_CASE(locked_shows_only_during_the_switch) {
   BOOST_TEST(locked_rows(c.ok("SHOW PARTITIONS ON db")) == 0);
 }
 
+BOOST_AUTO_TEST_CASE(interrupted_move_between_pairs_keeps_data_and_a_rerun_finishes) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 6");
+  auto workload = c.start_workload("db", 2);
+  auto& record = workload.record;
+  c.ok("SLEEP 30");
+  c.ok("START LEAF '127.0.0.1':10005");
+  c.ok("START LEAF '127.0.0.1':10006");
+  c.ok("ADD LEAF '127.0.0.1':10005 INTO GROUP 1");
+  c.ok("ADD LEAF '127.0.0.1':10006 INTO GROUP 2");
+  auto id = c.cluster().submit("REBALANCE PARTITIONS ON db");
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] {
+      auto rs = c.ok("SHOW REBALANCE STATUS ON db");
+      for (auto& row : rs.rows())
+        if (row.cells(0) == "copy" && row.cells(4) == "running")
+          return true;
+      return false;
+    },
+    std::chrono::seconds{5}));
+  c.ok("KILL LEAF '127.0.0.1':10005");
+  std::optional<pb::ResultSet> first;
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return (first = c.cluster().take_result(id)).has_value(); },
+    std::chrono::seconds{30}));
+  BOOST_TEST(first->error_code() != 0);
+  c.ok("SLEEP 50");
+  c.expect_acked_present(*record, "db");
+  c.ok("RESTART LEAF '127.0.0.1':10005");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  c.ok("REBALANCE PARTITIONS ON db");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  BOOST_TEST(c.ok("EXPLAIN REBALANCE PARTITIONS ON db").rows_size() == 0);
+  for (auto& [leaf, n] : masters_per_leaf(c, "db"))
+    BOOST_TEST_CONTEXT("leaf " << leaf) {
+      BOOST_TEST(n == 1);
+    }
+  c.ok("SLEEP 50");
+  c.stop(workload);
+  c.expect_acked_present(*record, "db");
+  auto status = c.ok("SHOW REBALANCE STATUS ON db");
+  std::vector<std::string> runs;
+  for (auto& row : status.rows())
+    if (row.cells(0) == "rebalance")
+      runs.push_back(row.cells(4));
+  BOOST_TEST(runs == (std::vector<std::string>{"failed", "success"}),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(explain_on_a_balanced_database_is_empty) {
   sim_cluster c{4, 2};
   c.ok("CREATE DATABASE db PARTITIONS 8");
