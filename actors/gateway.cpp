@@ -60,17 +60,22 @@ void remember_ma_address(self_ptr self, const std::string& addr) {
                              st.cfg.node, tmp);
 }
 
+/// Takes the messages queued for `node` out of the queue.
+std::deque<envelope_ptr> take_queue(gateway_state& st,
+                                    const std::string& node) {
+  std::deque<envelope_ptr> msgs;
+  if (auto i = st.queued.find(node); i != st.queued.end()) {
+    msgs = std::move(i->second);
+    st.queued.erase(i);
+  }
+  return msgs;
+}
+
 /// Refuses every request queued for `node` with `why`.
 void fail_queue(self_ptr self, const std::string& node,
                 const std::string& why) {
-  auto& st = self->state;
-  auto i = st.queued.find(node);
-  if (i == st.queued.end())
-    return;
-  auto msgs = std::move(i->second);
-  st.queued.erase(i);
-  for (auto& env : msgs)
-    st.cfg.fab->refuse(self, *env, why);
+  for (auto& env : take_queue(self->state, node))
+    self->state.cfg.fab->refuse(self, *env, why);
 }
 
 /// Routes `nodes` to the remote gateway `gw`, watching it.
@@ -91,13 +96,7 @@ void add_link(self_ptr self, const caf::actor& gw,
 
 void flush_queue(self_ptr self, const std::string& node,
                  const caf::actor& gw) {
-  auto& st = self->state;
-  auto i = st.queued.find(node);
-  if (i == st.queued.end())
-    return;
-  auto msgs = std::move(i->second);
-  st.queued.erase(i);
-  for (auto& env : msgs)
+  for (auto& env : take_queue(self->state, node))
     self->send(gw, wire{std::move(env)});
 }
 
@@ -283,14 +282,8 @@ caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
       st.ep.request(self, st.cfg.node, st.cfg.session, std::move(env),
                     std::chrono::milliseconds{st.cfg.statement_timeout_ms},
                     [rp, text](const envelope* rep) mutable {
-                      pb::ResultSet rs;
-                      if (rep != nullptr && rep->has_statement_reply())
-                        rs = rep->statement_reply().result();
-                      else
-                        rs = make_failure(sql::errc::timeout,
-                                          "no answer to '" + text + "'");
                       std::string bytes;
-                      rs.SerializeToString(&bytes);
+                      statement_result(rep, text).SerializeToString(&bytes);
                       rp.deliver(std::move(bytes));
                     });
       return rp;

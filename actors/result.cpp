@@ -50,4 +50,11 @@ std::string rows_affected(uint64_t n) {
          + " affected";
 }
 
+pb::ResultSet statement_result(const pb::Envelope* reply,
+                               const std::string& text) {
+  if (reply != nullptr && reply->has_statement_reply())
+    return reply->statement_reply().result();
+  return make_failure(sql::errc::timeout, "no answer to '" + text + "'");
+}
+
 } // namespace lg

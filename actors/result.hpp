@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common.pb.h"
+#include "envelope.pb.h"
 #include "sql/parser.hpp"
 #include "sql/table.hpp"
 
@@ -29,5 +30,10 @@ std::string render(const pb::ResultSet& rs);
 
 /// "Query OK, N row(s) affected".
 std::string rows_affected(uint64_t n);
+
+/// The result a StatementRequest for `text` got: the reply's, or a timeout
+/// error when `reply` is null (no answer in time, or refused on the way).
+pb::ResultSet statement_result(const pb::Envelope* reply,
+                               const std::string& text);
 
 } // namespace lg

@@ -71,12 +71,7 @@ caf::behavior inbox_impl(caf::stateful_actor<inbox_state>* self,
       self->state.ep.request(
         self, "local", self->state.session, std::move(env),
         std::chrono::minutes{10}, [self, id, text](const envelope* rep) {
-          pb::ResultSet rs;
-          if (rep != nullptr && rep->has_statement_reply())
-            rs = rep->statement_reply().result();
-          else
-            rs = make_failure(sql::errc::timeout,
-                              "no answer to '" + text + "'");
+          auto rs = statement_result(rep, text);
           auto& box = *self->state.box;
           std::lock_guard<std::mutex> guard{box.mtx};
           box.done.emplace(id, std::move(rs));

@@ -21,6 +21,38 @@ std::map<std::string, int> masters_per_leaf(sim_cluster& c,
   return out;
 }
 
+/// Runs `stmt` and kills `leaf` as soon as a copy is running; returns the
+/// statement's result.
+pb::ResultSet kill_during_copy(sim_cluster& c, const std::string& stmt,
+                               const std::string& leaf) {
+  auto id = c.cluster().submit(stmt);
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] {
+      auto rs = c.ok("SHOW REBALANCE STATUS ON db");
+      for (auto& row : rs.rows())
+        if (row.cells(0) == "copy" && row.cells(4) == "running")
+          return true;
+      return false;
+    },
+    std::chrono::seconds{5}));
+  c.ok("KILL LEAF " + leaf);
+  std::optional<pb::ResultSet> result;
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return (result = c.cluster().take_result(id)).has_value(); },
+    std::chrono::seconds{30}));
+  return *result;
+}
+
+/// The status of each REBALANCE run SHOW REBALANCE STATUS reports.
+std::vector<std::string> rebalance_runs(sim_cluster& c) {
+  std::vector<std::string> runs;
+  auto status = c.ok("SHOW REBALANCE STATUS ON db");
+  for (auto& row : status.rows())
+    if (row.cells(0) == "rebalance")
+      runs.push_back(row.cells(4));
+  return runs;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(rebalance)
@@ -90,23 +122,10 @@ BOOST_AUTO_TEST_CASE(interrupted_rebalance_keeps_data_and_a_rerun_finishes) {
   c.ok("START LEAF '127.0.0.1':10003");
   c.ok("ADD LEAF '127.0.0.1':10003");
   // A leaf dies in the middle of a copy to it.
-  auto id = c.cluster().submit("REBALANCE PARTITIONS ON db");
-  BOOST_REQUIRE(c.cluster().run_until(
-    [&] {
-      auto rs = c.ok("SHOW REBALANCE STATUS ON db");
-      for (auto& row : rs.rows())
-        if (row.cells(0) == "copy" && row.cells(4) == "running")
-          return true;
-      return false;
-    },
-    std::chrono::seconds{5}));
-  c.ok("KILL LEAF '127.0.0.1':10003");
-  std::optional<pb::ResultSet> first;
-  BOOST_REQUIRE(c.cluster().run_until(
-    [&] { return (first = c.cluster().take_result(id)).has_value(); },
-    std::chrono::seconds{30}));
-  BOOST_TEST(first->error_code() != 0);
-  BOOST_TEST(first->error().find("keeps its data") != std::string::npos);
+  auto first = kill_during_copy(c, "REBALANCE PARTITIONS ON db",
+                                "'127.0.0.1':10003");
+  BOOST_TEST(first.error_code() != 0);
+  BOOST_TEST(first.error().find("keeps its data") != std::string::npos);
   // No partition lost its data.
   BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "8");
   c.ok("RESTART LEAF '127.0.0.1':10003");
@@ -115,12 +134,8 @@ BOOST_AUTO_TEST_CASE(interrupted_rebalance_keeps_data_and_a_rerun_finishes) {
   BOOST_TEST(c.ok("EXPLAIN REBALANCE PARTITIONS ON db").rows_size() == 0);
   BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "8");
   // SHOW REBALANCE STATUS reports both runs.
-  auto status = c.ok("SHOW REBALANCE STATUS ON db");
-  std::vector<std::string> runs;
-  for (auto& row : status.rows())
-    if (row.cells(0) == "rebalance")
-      runs.push_back(row.cells(4));
-  BOOST_TEST(runs == (std::vector<std::string>{"failed", "success"}),
+  BOOST_TEST(rebalance_runs(c)
+               == (std::vector<std::string>{"failed", "success"}),
              boost::test_tools::per_element());
 }
 
@@ -282,22 +297,9 @@ BOOST_AUTO_TEST_CASE(interrupted_move_between_pairs_keeps_data_and_a_rerun_finis
   c.ok("START LEAF '127.0.0.1':10006");
   c.ok("ADD LEAF '127.0.0.1':10005 INTO GROUP 1");
   c.ok("ADD LEAF '127.0.0.1':10006 INTO GROUP 2");
-  auto id = c.cluster().submit("REBALANCE PARTITIONS ON db");
-  BOOST_REQUIRE(c.cluster().run_until(
-    [&] {
-      auto rs = c.ok("SHOW REBALANCE STATUS ON db");
-      for (auto& row : rs.rows())
-        if (row.cells(0) == "copy" && row.cells(4) == "running")
-          return true;
-      return false;
-    },
-    std::chrono::seconds{5}));
-  c.ok("KILL LEAF '127.0.0.1':10005");
-  std::optional<pb::ResultSet> first;
-  BOOST_REQUIRE(c.cluster().run_until(
-    [&] { return (first = c.cluster().take_result(id)).has_value(); },
-    std::chrono::seconds{30}));
-  BOOST_TEST(first->error_code() != 0);
+  auto first = kill_during_copy(c, "REBALANCE PARTITIONS ON db",
+                                "'127.0.0.1':10005");
+  BOOST_TEST(first.error_code() != 0);
   c.ok("SLEEP 50");
   c.expect_acked_present(*record, "db");
   c.ok("RESTART LEAF '127.0.0.1':10005");
@@ -312,12 +314,8 @@ BOOST_AUTO_TEST_CASE(interrupted_move_between_pairs_keeps_data_and_a_rerun_finis
   c.ok("SLEEP 50");
   c.stop(workload);
   c.expect_acked_present(*record, "db");
-  auto status = c.ok("SHOW REBALANCE STATUS ON db");
-  std::vector<std::string> runs;
-  for (auto& row : status.rows())
-    if (row.cells(0) == "rebalance")
-      runs.push_back(row.cells(4));
-  BOOST_TEST(runs == (std::vector<std::string>{"failed", "success"}),
+  BOOST_TEST(rebalance_runs(c)
+               == (std::vector<std::string>{"failed", "success"}),
              boost::test_tools::per_element());
 }
 
