@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -188,6 +189,64 @@ double percentile(std::vector<uint32_t> xs, double p) {
   auto k = static_cast<size_t>(p / 100.0 * static_cast<double>(xs.size() - 1));
   std::nth_element(xs.begin(), xs.begin() + static_cast<long>(k), xs.end());
   return xs[k];
+}
+
+writer_pool::writer_pool(const spec& s)
+  : running_(std::make_shared<std::atomic<bool>>(true)) {
+  for (int i = 0; i < s.writers; ++i) {
+    stats_.push_back(std::make_shared<writer_stats>());
+    writer_config wc;
+    wc.fab = s.fab;
+    wc.writer_id = s.first_id + static_cast<uint32_t>(i);
+    wc.name = "writer/" + std::to_string(wc.writer_id);
+    wc.database = s.database;
+    wc.window = s.window;
+    wc.value_size = s.value_size;
+    wc.stats = stats_.back();
+    wc.running = running_;
+    spawn_writer(*s.sys, wc);
+  }
+}
+
+uint64_t writer_pool::acked() const {
+  uint64_t n = 0;
+  for (auto& st : stats_)
+    n += st->acked.load();
+  return n;
+}
+
+uint64_t writer_pool::failed() const {
+  uint64_t n = 0;
+  for (auto& st : stats_)
+    n += st->failed.load();
+  return n;
+}
+
+void writer_pool::stop() {
+  running_->store(false);
+  for (auto& st : stats_)
+    while (!st->stopped.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+}
+
+figures writer_pool::measure_and_stop(double warmup, double seconds) {
+  std::this_thread::sleep_for(std::chrono::duration<double>{warmup});
+  auto n0 = acked();
+  auto t0 = steady::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>{seconds});
+  auto n1 = acked();
+  auto t1 = steady::now();
+  stop();
+  figures f;
+  f.writes_per_s = static_cast<double>(n1 - n0)
+                   / std::chrono::duration<double>(t1 - t0).count();
+  std::vector<uint32_t> all;
+  for (auto& st : stats_)
+    all.insert(all.end(), st->latencies_us.begin(), st->latencies_us.end());
+  f.failed = failed();
+  f.p50_us = percentile(all, 50);
+  f.p99_us = percentile(all, 99);
+  return f;
 }
 
 } // namespace lg::bench

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/fwd.hpp>
 
 #include "actors/transport.hpp"
 
@@ -45,5 +46,44 @@ caf::actor spawn_writer(caf::actor_system& sys, writer_config cfg);
 
 /// Returns the p-th percentile (0..100) of `xs` in microseconds.
 double percentile(std::vector<uint32_t> xs, double p);
+
+/// What a measured run of writers gave.
+struct figures {
+  double writes_per_s = 0;
+  double p50_us = 0;
+  double p99_us = 0;
+  uint64_t failed = 0;
+};
+
+/// Writers sharing one stop flag, spawned at once: writer_pool{...}.
+class writer_pool {
+public:
+  struct spec {
+    fabric_ptr fab;
+    caf::actor_system* sys = nullptr;
+    std::string database;
+    int writers = 16;
+    size_t window = 64;
+    size_t value_size = 100;
+    uint32_t first_id = 0; ///< writer ids (and names) start here
+  };
+
+  explicit writer_pool(const spec& s);
+
+  /// Writes acknowledged (failed) so far, over all writers.
+  uint64_t acked() const;
+  uint64_t failed() const;
+
+  /// Stops issuing and waits until every writer's last write is answered.
+  void stop();
+
+  /// Waits `warmup` s, counts acknowledged writes/s over `seconds` s, stops
+  /// the writers and adds their latencies.
+  figures measure_and_stop(double warmup, double seconds);
+
+private:
+  std::shared_ptr<std::atomic<bool>> running_;
+  std::vector<std::shared_ptr<writer_stats>> stats_;
+};
 
 } // namespace lg::bench

@@ -135,6 +135,21 @@ struct cluster {
     }
   }
 
+  /// The aggregator and 4 leaves in redundancy 2, in a new temporary dir,
+  /// the aggregator on port `first_port` and the leaves after it.
+  void start(const std::string& binary, int first_port) {
+    leafguard = binary;
+    char tmpl[] = "/tmp/leafguard-bench-multinode-XXXXXX";
+    dir = mkdtemp(tmpl);
+    base = first_port;
+    start_ma();
+    for (int n = 1; n <= 4; ++n)
+      start_leaf(n);
+    sql("SET GLOBAL redundancy_level = 2");
+    for (int n = 1; n <= 4; ++n)
+      sql("ADD LEAF '127.0.0.1':" + std::to_string(port(n)));
+  }
+
   void start_ma() {
     ma = spawn({"master-aggregator", "--port", std::to_string(base),
                 "--data-dir", dir + "/ma", "--log-level", "info"},
@@ -227,59 +242,22 @@ size_t file_size(const std::string& path) {
   return ec ? 0 : n;
 }
 
-struct write_figures {
-  double per_s = 0;
-  double p50 = 0;
-  double p99 = 0;
-  uint64_t failed = 0;
-};
-
-write_figures run_writers(lg::node_process& client, const std::string& db,
-                          double seconds, size_t value_size, size_t window,
-                          double warmup = 0.5, int writers = 16) {
-  auto running = std::make_shared<std::atomic<bool>>(true);
-  std::vector<std::shared_ptr<lg::bench::writer_stats>> stats;
+lg::bench::figures run_writers(lg::node_process& client,
+                               const std::string& db, double seconds,
+                               size_t value_size, size_t window,
+                               double warmup = 0.5, int writers = 16) {
   static uint32_t next_id = 1;
-  for (int i = 0; i < writers; ++i) {
-    stats.push_back(std::make_shared<lg::bench::writer_stats>());
-    lg::bench::writer_config wc;
-    wc.fab = client.transport();
-    wc.name = "writer/" + std::to_string(next_id);
-    wc.database = db;
-    wc.writer_id = next_id++;
-    wc.window = window;
-    wc.value_size = value_size;
-    wc.stats = stats.back();
-    wc.running = running;
-    lg::bench::spawn_writer(client.system(), wc);
-  }
-  auto count = [&] {
-    uint64_t n = 0;
-    for (auto& s : stats)
-      n += s->acked.load();
-    return n;
-  };
-  std::this_thread::sleep_for(std::chrono::duration<double>{warmup});
-  auto n0 = count();
-  auto t0 = clock_type::now();
-  std::this_thread::sleep_for(std::chrono::duration<double>{seconds});
-  auto n1 = count();
-  auto t1 = clock_type::now();
-  running->store(false);
-  for (auto& s : stats)
-    while (!s->stopped.load())
-      std::this_thread::sleep_for(std::chrono::milliseconds{1});
-  write_figures f;
-  f.per_s = static_cast<double>(n1 - n0)
-            / std::chrono::duration<double>(t1 - t0).count();
-  std::vector<uint32_t> all;
-  for (auto& s : stats) {
-    all.insert(all.end(), s->latencies_us.begin(), s->latencies_us.end());
-    f.failed += s->failed.load();
-  }
-  f.p50 = lg::bench::percentile(all, 50);
-  f.p99 = lg::bench::percentile(all, 99);
-  return f;
+  lg::bench::writer_pool::spec ws;
+  ws.fab = client.transport();
+  ws.sys = &client.system();
+  ws.database = db;
+  ws.writers = writers;
+  ws.window = window;
+  ws.value_size = value_size;
+  ws.first_id = next_id;
+  next_id += static_cast<uint32_t>(writers);
+  lg::bench::writer_pool pool{ws};
+  return pool.measure_and_stop(warmup, seconds);
 }
 
 /// The ms from the signal to the aggregator's last promotion of the leaf's
@@ -326,16 +304,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   cluster c;
-  c.leafguard = leafguard;
-  char tmpl[] = "/tmp/leafguard-bench-multinode-XXXXXX";
-  c.dir = mkdtemp(tmpl);
-  c.base = 25000;
-  c.start_ma();
-  for (int n = 1; n <= 4; ++n)
-    c.start_leaf(n);
-  c.sql("SET GLOBAL redundancy_level = 2");
-  for (int n = 1; n <= 4; ++n)
-    c.sql("ADD LEAF '127.0.0.1':" + std::to_string(c.port(n)));
+  c.start(leafguard, 25000);
   lg::node_process client;
   lg::config::node_options co;
   co.role = "client";
@@ -361,7 +330,7 @@ int main(int argc, char** argv) {
               "100-byte values, %d writers x %zu in flight): %8.0f writes/s  "
               "p50 %6.0f us  p99 %6.0f us  failed %llu   raw loopback TCP "
               "%.0f MB/s\n",
-              writers, window, w.per_s, w.p50, w.p99,
+              writers, window, w.writes_per_s, w.p50_us, w.p99_us,
               static_cast<unsigned long long>(w.failed), tcp / 1e6);
   std::fflush(stdout);
 
@@ -374,7 +343,7 @@ int main(int argc, char** argv) {
     size_t bytes = 0;
     while (bytes < target) {
       auto f = run_writers(client, "r", 1.0, 64 * 1024, 4, 0);
-      bytes += static_cast<size_t>(f.per_s) * 64 * 1024;
+      bytes += static_cast<size_t>(f.writes_per_s) * 64 * 1024;
     }
   }
   c.signal_leaf(2, SIGKILL);
@@ -417,16 +386,7 @@ int main(int argc, char** argv) {
   for (auto masters : per_leaf) {
     for (int sig : {SIGKILL, SIGSTOP}) {
       cluster f;
-      f.leafguard = leafguard;
-      char t2[] = "/tmp/leafguard-bench-failover-XXXXXX";
-      f.dir = mkdtemp(t2);
-      f.base = 25100;
-      f.start_ma();
-      for (int n = 1; n <= 4; ++n)
-        f.start_leaf(n);
-      f.sql("SET GLOBAL redundancy_level = 2");
-      for (int n = 1; n <= 4; ++n)
-        f.sql("ADD LEAF '127.0.0.1':" + std::to_string(f.port(n)));
+      f.start(leafguard, 25100);
       f.sql("CREATE DATABASE f PARTITIONS " + std::to_string(masters * 4));
       // Every replica in sync before the failure.
       for (int i = 0; i < 500; ++i) {

@@ -28,51 +28,18 @@ void check(const lg::pb::ResultSet& rs, const std::string& what) {
   }
 }
 
-struct load {
-  std::shared_ptr<std::atomic<bool>> running
-    = std::make_shared<std::atomic<bool>>(true);
-  std::vector<std::shared_ptr<lg::bench::writer_stats>> stats;
-
-  uint64_t acked() const {
-    uint64_t n = 0;
-    for (auto& s : stats)
-      n += s->acked.load();
-    return n;
-  }
-
-  uint64_t failed() const {
-    uint64_t n = 0;
-    for (auto& s : stats)
-      n += s->failed.load();
-    return n;
-  }
-
-  void stop() {
-    running->store(false);
-    for (auto& s : stats)
-      while (!s->stopped.load())
-        std::this_thread::sleep_for(std::chrono::milliseconds{1});
-  }
-};
-
-load start_writers(lg::local_cluster& cluster, const std::string& db,
-                   int writers, size_t window, size_t value_size,
-                   uint32_t first_id) {
-  load l;
-  for (int i = 0; i < writers; ++i) {
-    l.stats.push_back(std::make_shared<lg::bench::writer_stats>());
-    lg::bench::writer_config wc;
-    wc.fab = cluster.transport_ptr();
-    wc.name = "writer/" + std::to_string(first_id + i);
-    wc.database = db;
-    wc.writer_id = first_id + static_cast<uint32_t>(i);
-    wc.window = window;
-    wc.value_size = value_size;
-    wc.stats = l.stats.back();
-    wc.running = l.running;
-    lg::bench::spawn_writer(cluster.system(), wc);
-  }
-  return l;
+lg::bench::writer_pool::spec writers_on(lg::local_cluster& cluster,
+                                        int writers, size_t window,
+                                        size_t value_size, uint32_t first_id) {
+  lg::bench::writer_pool::spec ws;
+  ws.fab = cluster.transport_ptr();
+  ws.sys = &cluster.system();
+  ws.database = "r";
+  ws.writers = writers;
+  ws.window = window;
+  ws.value_size = value_size;
+  ws.first_id = first_id;
+  return ws;
 }
 
 } // namespace
@@ -96,7 +63,7 @@ int main(int argc, char** argv) {
   constexpr size_t fill_value = 16 * 1024;
   auto t_fill = clock_type::now();
   {
-    auto fill = start_writers(cluster, "r", 4, 16, fill_value, 1000);
+    lg::bench::writer_pool fill{writers_on(cluster, 4, 16, fill_value, 1000)};
     while (fill.acked() * fill_value < target)
       std::this_thread::sleep_for(std::chrono::milliseconds{20});
     fill.stop();
@@ -107,7 +74,7 @@ int main(int argc, char** argv) {
               fill_s);
   std::fflush(stdout);
   // The write load: 100-byte values, as in bench/write_throughput.
-  auto w = start_writers(cluster, "r", 4, 512, 100, 2000);
+  lg::bench::writer_pool w{writers_on(cluster, 4, 512, 100, 2000)};
   std::this_thread::sleep_for(std::chrono::milliseconds{500});
   auto n0 = w.acked();
   auto t0 = clock_type::now();

@@ -12,12 +12,7 @@
 
 namespace {
 
-struct figures {
-  double writes_per_s = 0;
-  double p50_us = 0;
-  double p99_us = 0;
-  uint64_t failed = 0;
-};
+using lg::bench::figures;
 
 figures run(int redundancy, bool sync_durability, double seconds,
             size_t window) {
@@ -36,49 +31,15 @@ figures run(int redundancy, bool sync_durability, double seconds,
     std::fprintf(stderr, "%s", lg::render(rs).c_str());
     std::exit(1);
   }
-  constexpr int writers = 16;
-  auto running = std::make_shared<std::atomic<bool>>(true);
-  std::vector<std::shared_ptr<lg::bench::writer_stats>> stats;
-  for (int i = 0; i < writers; ++i) {
-    stats.push_back(std::make_shared<lg::bench::writer_stats>());
-    lg::bench::writer_config wc;
-    wc.fab = cluster.transport_ptr();
-    wc.name = "writer/" + std::to_string(i);
-    wc.database = "bench";
-    wc.writer_id = static_cast<uint32_t>(i);
-    wc.window = window;
-    wc.stats = stats.back();
-    wc.running = running;
-    lg::bench::spawn_writer(cluster.system(), wc);
-  }
-  auto count = [&] {
-    uint64_t n = 0;
-    for (auto& s : stats)
-      n += s->acked.load();
-    return n;
-  };
+  lg::bench::writer_pool::spec ws;
+  ws.fab = cluster.transport_ptr();
+  ws.sys = &cluster.system();
+  ws.database = "bench";
+  ws.writers = 16;
+  ws.window = window;
+  lg::bench::writer_pool writers{ws};
   // Warm up, then measure a fixed interval.
-  std::this_thread::sleep_for(std::chrono::milliseconds{500});
-  auto n0 = count();
-  auto t0 = std::chrono::steady_clock::now();
-  std::this_thread::sleep_for(std::chrono::duration<double>{seconds});
-  auto n1 = count();
-  auto t1 = std::chrono::steady_clock::now();
-  running->store(false);
-  for (auto& s : stats)
-    while (!s->stopped.load())
-      std::this_thread::sleep_for(std::chrono::milliseconds{1});
-  figures f;
-  f.writes_per_s = static_cast<double>(n1 - n0)
-                   / std::chrono::duration<double>(t1 - t0).count();
-  std::vector<uint32_t> all;
-  for (auto& s : stats) {
-    all.insert(all.end(), s->latencies_us.begin(), s->latencies_us.end());
-    f.failed += s->failed.load();
-  }
-  f.p50_us = lg::bench::percentile(all, 50);
-  f.p99_us = lg::bench::percentile(all, 99);
-  return f;
+  return writers.measure_and_stop(0.5, seconds);
 }
 
 void print(const char* label, const figures& f) {

@@ -21,6 +21,16 @@ std::map<std::string, int> masters_per_leaf(sim_cluster& c,
   return out;
 }
 
+/// Starts leaves `a` and `b` (ports) and adds them, `a` into group
+/// `group_a` and `b` into group 2 (by default: a new pair).
+void add_pair(sim_cluster& c, int a, int b, int group_a = 1) {
+  for (int port : {a, b})
+    c.ok("START LEAF '127.0.0.1':" + std::to_string(port));
+  c.ok("ADD LEAF '127.0.0.1':" + std::to_string(a) + " INTO GROUP "
+       + std::to_string(group_a));
+  c.ok("ADD LEAF '127.0.0.1':" + std::to_string(b) + " INTO GROUP 2");
+}
+
 /// Runs `stmt` and kills `leaf` as soon as a copy is running; returns the
 /// statement's result.
 pb::ResultSet kill_during_copy(sim_cluster& c, const std::string& stmt,
@@ -179,10 +189,7 @@ BOOST_AUTO_TEST_CASE(high_availability_enabled_and_disabled_under_writes) {
   // Enabling: redundancy 2, new leaves into group 2 (each pairs with a
   // group-1 leaf), REBALANCE creates the replicas and balances masters.
   c.ok("SET GLOBAL redundancy_level = 2");
-  c.ok("START LEAF '127.0.0.1':10003");
-  c.ok("START LEAF '127.0.0.1':10004");
-  c.ok("ADD LEAF '127.0.0.1':10003 INTO GROUP 2");
-  c.ok("ADD LEAF '127.0.0.1':10004 INTO GROUP 2");
+  add_pair(c, 10003, 10004, 2);
   c.ok("REBALANCE PARTITIONS ON db");
   BOOST_REQUIRE(c.wait_in_sync("db"));
   auto parts = c.ok("SHOW PARTITIONS ON db");
@@ -220,10 +227,7 @@ BOOST_AUTO_TEST_CASE(a_new_pair_gets_its_share_in_redundancy_2_under_writes) {
   auto workload = c.start_workload("db", 4);
   auto& record = workload.record;
   c.ok("SLEEP 30");
-  c.ok("START LEAF '127.0.0.1':10005");
-  c.ok("START LEAF '127.0.0.1':10006");
-  c.ok("ADD LEAF '127.0.0.1':10005 INTO GROUP 1");
-  c.ok("ADD LEAF '127.0.0.1':10006 INTO GROUP 2");
+  add_pair(c, 10005, 10006);
   auto plan = c.ok("EXPLAIN REBALANCE PARTITIONS ON db");
   BOOST_TEST(plan.rows_size() > 0);
   c.ok("REBALANCE PARTITIONS ON db");
@@ -293,10 +297,7 @@ BOOST_AUTO_TEST_CASE(interrupted_move_between_pairs_keeps_data_and_a_rerun_finis
   auto workload = c.start_workload("db", 2);
   auto& record = workload.record;
   c.ok("SLEEP 30");
-  c.ok("START LEAF '127.0.0.1':10005");
-  c.ok("START LEAF '127.0.0.1':10006");
-  c.ok("ADD LEAF '127.0.0.1':10005 INTO GROUP 1");
-  c.ok("ADD LEAF '127.0.0.1':10006 INTO GROUP 2");
+  add_pair(c, 10005, 10006);
   auto first = kill_during_copy(c, "REBALANCE PARTITIONS ON db",
                                 "'127.0.0.1':10005");
   BOOST_TEST(first.error_code() != 0);
