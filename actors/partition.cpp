@@ -115,7 +115,7 @@ struct partition_state {
   struct incoming_snapshot {
     uint64_t rebuild_id = 0;
     uint64_t next_seq = 0;
-    storage::row_map rows;
+    std::unique_ptr<storage::snapshot_receiver> file;
   };
   std::optional<incoming_snapshot> incoming;
   time_point last_chunk_at;
@@ -125,10 +125,9 @@ struct partition_state {
   struct outgoing_snapshot {
     uint64_t id = 0;
     std::string replica;
-    std::vector<std::pair<std::string, std::string>> rows;
+    std::string file; // the snapshot, encoded as snapshot.bin
     storage::log_position position;
-    std::vector<storage::term_start> history;
-    size_t next = 0; // index into rows
+    size_t next = 0; // offset into file
     uint64_t seq = 0;
     uint64_t acked_seq = 0; // chunks confirmed
     uint64_t chunks = 0;    // 0 until the last chunk is built
@@ -973,10 +972,8 @@ void on_join_request(self_ptr self, const envelope_ptr& env) {
   o.id = ++st.rebuild_seq;
   o.replica = from;
   o.position = store->last();
-  o.history = store->history();
-  o.rows = store->copy_rows();
-  for (auto& kvp : o.rows)
-    o.bytes_total += kvp.first.size() + kvp.second.size();
+  o.file = store->encode_snapshot_file();
+  o.bytes_total = o.file.size();
   o.diverged = check.diverged;
   o.reason = check.diverged
                ? check.reason
@@ -1053,26 +1050,14 @@ void pump_snapshot(self_ptr self) {
       body->set_diverged(o.diverged);
       body->set_reason(o.reason);
     }
-    uint64_t bytes = 0;
-    while (o.next < o.rows.size() && bytes < chunk_bytes) {
-      auto& kv = o.rows[o.next++];
-      bytes += kv.first.size() + kv.second.size();
-      auto* row = body->add_rows();
-      // Each row travels once: hand its bytes over to the chunk.
-      row->set_key(std::move(kv.first));
-      row->set_value(std::move(kv.second));
-    }
-    bool last = o.next == o.rows.size();
+    auto bytes = std::min<uint64_t>(chunk_bytes, o.file.size() - o.next);
+    body->set_data(o.file.data() + o.next, bytes);
+    o.next += bytes;
+    bool last = o.next == o.file.size();
     if (last) {
       o.chunks = o.seq;
       body->set_last(true);
-      body->mutable_position()->set_term(o.position.term);
-      body->mutable_position()->set_lsn(o.position.lsn);
-      for (auto& h : o.history) {
-        auto* x = body->add_history();
-        x->set_term(h.term);
-        x->set_start_lsn(h.start_lsn);
-      }
+      std::string{}.swap(o.file);
     }
     ++o.inflight;
     auto id = o.id;
@@ -1154,23 +1139,24 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
   }
   auto& in = *st.incoming;
   in.next_seq = req.seq() + 1;
-  if (req.seq() == 0 && req.total_bytes() > 0 && req.rows_size() > 0) {
-    // Size the map once from the first chunk's average row.
-    auto chunk = std::max<uint64_t>(1, req.ByteSizeLong());
-    in.rows.reserve(static_cast<size_t>(
-      req.total_bytes() / chunk * static_cast<uint64_t>(req.rows_size())
-      + static_cast<uint64_t>(req.rows_size())));
+  if (!in.file) {
+    auto file = st.cfg.store->receive_snapshot();
+    if (!file) {
+      st.incoming.reset();
+      refuse("could not start receiving the snapshot: "
+             + file.err().to_string());
+      return;
+    }
+    in.file = std::move(*file);
   }
-  for (auto& row : req.rows())
-    in.rows.insert_or_assign(row.key(), row.value());
+  if (auto err = in.file->feed(req.data())) {
+    st.incoming.reset();
+    refuse("snapshot chunk " + std::to_string(req.seq())
+           + " was refused: " + err.to_string());
+    return;
+  }
   if (req.last()) {
-    storage::log_position position{req.position().term(),
-                                   req.position().lsn()};
-    std::vector<storage::term_start> history;
-    for (auto& h : req.history())
-      history.push_back({h.term(), h.start_lsn()});
-    auto err = st.cfg.store->install(std::move(in.rows), position,
-                                     std::move(history));
+    auto err = st.cfg.store->install(*in.file);
     st.incoming.reset();
     if (err) {
       refuse("could not install the snapshot: " + err.to_string());

@@ -71,7 +71,7 @@ int open_retry(const char* path, int flags, mode_t mode = 0) {
 }
 
 // Adds every byte that reached the file to `written`, even on failure.
-error write_all(int fd, const std::string& path, const std::string& bytes,
+error write_all(int fd, const std::string& path, std::string_view bytes,
                 uint64_t& written) {
   const char* data = bytes.data();
   size_t left = bytes.size();
@@ -123,7 +123,7 @@ public:
     ::close(fd_);
   }
 
-  error append(const std::string& bytes) override {
+  error append(std::string_view bytes) override {
     return write_all(fd_, path_, bytes, size_);
   }
 

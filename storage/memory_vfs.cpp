@@ -91,7 +91,7 @@ public:
     : state_(std::move(state)) {
   }
 
-  error append(const std::string& bytes) override {
+  error append(std::string_view bytes) override {
     state_->data += bytes;
     return {};
   }

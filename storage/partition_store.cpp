@@ -299,97 +299,230 @@ std::string encode_snapshot(const snapshot_data& snap) {
 }
 
 result<snapshot_data> decode_snapshot(std::string_view data) {
-  if (data.size() < snapshot_header_size)
-    return make_error(errc::torn_record,
-                      "snapshot header needs "
-                        + std::to_string(snapshot_header_size) + " bytes, only "
-                        + std::to_string(data.size()));
-  if (std::memcmp(data.data(), snapshot_magic, sizeof(snapshot_magic)) != 0)
-    return make_error(errc::bad_format, "snapshot magic is not LGSNAP01");
-  auto stored_crc = get_u32(data.data() + 8);
-  auto body_len = get_u64(data.data() + 12);
-  auto available = data.size() - snapshot_header_size;
-  if (body_len > available)
-    return make_error(errc::torn_record,
-                      "snapshot body_len " + std::to_string(body_len)
-                        + ", only " + std::to_string(available) + " bytes");
-  if (body_len < available)
-    return make_error(errc::bad_format,
-                      std::to_string(available - body_len)
-                        + " trailing bytes after the snapshot body");
-  auto body = data.substr(snapshot_header_size);
-  auto actual_crc = crc32c(body);
-  if (actual_crc != stored_crc)
-    return make_error(errc::checksum_mismatch,
-                      "snapshot crc " + hex32(stored_crc) + " != computed "
-                        + hex32(actual_crc));
-  auto overrun = [](const char* field) {
-    return make_error(errc::bad_format,
-                      std::string{"snapshot "} + field + " overruns the body");
-  };
-  reader in{body};
-  snapshot_data snap;
-  uint32_t n_history = 0;
-  if (!in.u64(snap.position.term) || !in.u64(snap.position.lsn)
-      || !in.u32(n_history))
-    return overrun("header fields");
-  // Reserve only what the remaining bytes can hold, whatever the count says.
-  snap.history.reserve(std::min<size_t>(n_history, in.left() / 16));
-  for (uint32_t i = 0; i < n_history; ++i) {
-    term_start entry;
-    if (!in.u64(entry.term) || !in.u64(entry.start_lsn))
-      return overrun("term history");
-    snap.history.push_back(entry);
-  }
-  if (auto err = check_history(snap.history, snap.position))
+  snapshot_decoder dec;
+  auto err = dec.feed(data);
+  if (!err)
+    err = dec.finish();
+  if (err)
     return err;
-  uint64_t n_rows = 0;
-  if (!in.u64(n_rows))
-    return overrun("row count");
-  for (uint64_t i = 0; i < n_rows; ++i) {
-    uint32_t key_len = 0;
-    uint32_t value_len = 0;
-    std::string_view key;
-    std::string_view value;
-    if (!in.u32(key_len) || !in.bytes(key_len, key) || !in.u32(value_len)
-        || !in.bytes(value_len, value))
-      return overrun("rows");
-    if (!snap.rows.empty() && key <= snap.rows.rbegin()->first)
-      return make_error(errc::bad_format,
-                        "snapshot row " + std::to_string(i)
-                          + " is out of key order");
-    snap.rows.emplace_hint(snap.rows.end(), key, value);
-  }
-  if (in.left() != 0)
-    return make_error(errc::bad_format,
-                      std::to_string(in.left())
-                        + " trailing bytes in the snapshot body");
+  snapshot_data snap;
+  snap.position = dec.position;
+  snap.history = std::move(dec.history);
+  snap.rows.insert(std::make_move_iterator(dec.rows.begin()),
+                   std::make_move_iterator(dec.rows.end()));
   return snap;
+}
+
+bool snapshot_decoder::take(std::string_view& data, size_t n,
+                            std::string_view& out) {
+  if (carry_.empty() && data.size() >= n) {
+    out = data.substr(0, n);
+    data.remove_prefix(n);
+    return true;
+  }
+  auto k = std::min(n - carry_.size(), data.size());
+  carry_.append(data.data(), k);
+  data.remove_prefix(k);
+  if (carry_.size() < n)
+    return false;
+  out = carry_; // the caller uses it before the next take clears it
+  return true;
+}
+
+error snapshot_decoder::fail(error err) {
+  failed_ = err;
+  return err;
+}
+
+uint64_t snapshot_decoder::total_bytes() const {
+  return stage_ == stage::header ? 0 : snapshot_header_size + body_len_;
+}
+
+error snapshot_decoder::feed(std::string_view data) {
+  if (failed_)
+    return failed_;
+  // The crc covers the body: every byte after the header. Given the whole
+  // snapshot at once, check it before parsing, so that a corrupt length
+  // reads as the corruption it is.
+  if (seen_ == 0 && data.size() >= snapshot_header_size
+      && std::memcmp(data.data(), snapshot_magic, sizeof(snapshot_magic)) == 0
+      && data.size() - snapshot_header_size >= get_u64(data.data() + 12)) {
+    crc_ = crc32c(0, data.data() + snapshot_header_size,
+                  static_cast<size_t>(get_u64(data.data() + 12)));
+    crc_whole_ = true;
+    if (crc_ != get_u32(data.data() + 8))
+      return fail(make_error(errc::checksum_mismatch,
+                             "snapshot crc " + hex32(get_u32(data.data() + 8))
+                               + " != computed " + hex32(crc_)));
+  } else if (!crc_whole_ && seen_ + data.size() > snapshot_header_size) {
+    auto skip = seen_ < snapshot_header_size
+                  ? static_cast<size_t>(snapshot_header_size - seen_)
+                  : size_t{0};
+    crc_ = crc32c(crc_, data.data() + skip, data.size() - skip);
+  }
+  seen_ += data.size();
+  auto overrun = [this](const char* field) {
+    return fail(make_error(errc::bad_format, std::string{"snapshot "} + field
+                                               + " overruns the body"));
+  };
+  // Every field must end inside the body the header announced.
+  auto body_left = [this] { return snapshot_header_size + body_len_; };
+  std::string_view v;
+  for (;;) {
+    bool from_carry = !carry_.empty();
+    switch (stage_) {
+      case stage::header:
+        if (!take(data, snapshot_header_size, v))
+          return {};
+        if (std::memcmp(v.data(), snapshot_magic, sizeof(snapshot_magic))
+            != 0)
+          return fail(
+            make_error(errc::bad_format, "snapshot magic is not LGSNAP01"));
+        stored_crc_ = get_u32(v.data() + 8);
+        body_len_ = get_u64(v.data() + 12);
+        stage_ = stage::fixed;
+        break;
+      case stage::fixed:
+        if (!take(data, 20, v))
+          return {};
+        position.term = get_u64(v.data());
+        position.lsn = get_u64(v.data() + 8);
+        n_history_ = get_u32(v.data() + 16);
+        history.reserve(std::min<uint64_t>(n_history_, body_len_ / 16));
+        stage_ = n_history_ > 0 ? stage::history : stage::row_count;
+        break;
+      case stage::history:
+        if (!take(data, 16, v))
+          return {};
+        history.push_back({get_u64(v.data()), get_u64(v.data() + 8)});
+        if (history.size() == n_history_) {
+          if (auto err = check_history(history, position))
+            return fail(err);
+          stage_ = stage::row_count;
+        }
+        break;
+      case stage::row_count:
+        if (!take(data, 8, v))
+          return {};
+        n_rows_ = get_u64(v.data());
+        // Reserve only what the body can hold, whatever the count says.
+        rows.reserve(static_cast<size_t>(
+          std::min<uint64_t>(n_rows_, body_len_ / 8)));
+        stage_ = n_rows_ > 0 ? stage::key_len : stage::done;
+        break;
+      case stage::key_len:
+      case stage::value_len:
+        if (!take(data, 4, v))
+          return {};
+        len_ = get_u32(v.data());
+        stage_ = stage_ == stage::key_len ? stage::key : stage::value;
+        break;
+      case stage::key:
+        if (seen_ - data.size() + len_ > body_left() + carry_.size())
+          return overrun("rows");
+        if (!take(data, len_, v))
+          return {};
+        if (rows_done_ > 0 && v <= std::string_view{last_key_})
+          return fail(make_error(errc::bad_format,
+                                 "snapshot row " + std::to_string(rows_done_)
+                                   + " is out of key order"));
+        key_.assign(v.data(), v.size());
+        stage_ = stage::value_len;
+        break;
+      case stage::value: {
+        if (seen_ - data.size() + len_ > body_left() + carry_.size())
+          return overrun("rows");
+        if (!take(data, len_, v))
+          return {};
+        checksum += row_hash(key_, v);
+        last_key_ = key_;
+        rows.insert_or_assign(std::move(key_), std::string{v});
+        key_.clear();
+        stage_ = ++rows_done_ < n_rows_ ? stage::key_len : stage::done;
+        break;
+      }
+      case stage::done:
+        if (!data.empty() || !carry_.empty() || seen_ > body_left())
+          return fail(make_error(
+            errc::bad_format,
+            std::to_string(seen_ - std::min(seen_, body_left()))
+              + " trailing bytes in the snapshot body"));
+        return {};
+    }
+    if (from_carry)
+      carry_.clear();
+    if (stage_ != stage::header && seen_ - data.size() > body_left())
+      return overrun(stage_ == stage::history || stage_ == stage::row_count
+                         || stage_ == stage::fixed
+                       ? "header fields"
+                       : "rows");
+  }
+}
+
+error snapshot_decoder::finish() {
+  if (failed_)
+    return failed_;
+  if (stage_ != stage::done) {
+    auto what = stage_ == stage::header
+                  ? std::string{"snapshot header needs "}
+                      + std::to_string(snapshot_header_size) + " bytes, only "
+                      + std::to_string(seen_)
+                  : "snapshot body_len " + std::to_string(body_len_)
+                      + ", only "
+                      + std::to_string(seen_ - snapshot_header_size)
+                      + " bytes";
+    return fail(make_error(errc::torn_record, what));
+  }
+  if (crc_ != stored_crc_)
+    return fail(make_error(errc::checksum_mismatch,
+                           "snapshot crc " + hex32(stored_crc_)
+                             + " != computed " + hex32(crc_)));
+  return {};
+}
+
+error snapshot_receiver::feed(std::string_view bytes) {
+  if (auto err = decoder_.feed(bytes))
+    return err;
+  return file_->append(bytes);
 }
 
 namespace {
 
-/// Hashes 8 bytes at a time (the checksum of every row runs on the write
-/// path, so byte-at-a-time FNV is too slow).
-uint64_t hash_words(std::string_view data, uint64_t h) {
-  constexpr uint64_t k = 0x9e3779b97f4a7c15ULL;
-  size_t i = 0;
-  for (; i + 8 <= data.size(); i += 8) {
+/// Hashes 8 bytes at a time in four independent lanes, so that the
+/// multiplies of one lane overlap with the others' (the checksum of every
+/// row runs on the write path and over every row a rebuild receives).
+uint64_t hash_words(std::string_view data, uint64_t seed) {
+  constexpr uint64_t p1 = 0x9e3779b185ebca87ULL;
+  constexpr uint64_t p2 = 0xc2b2ae3d27d4eb4fULL;
+  auto round = [](uint64_t h, uint64_t w) {
+    h += w * p2;
+    h = (h << 31) | (h >> 33);
+    return h * p1;
+  };
+  auto word = [&](size_t at) {
     uint64_t w;
-    std::memcpy(&w, data.data() + i, 8);
-    h = (h ^ mix64(w + k)) * 0xff51afd7ed558ccdULL;
-  }
+    std::memcpy(&w, data.data() + at, 8);
+    return w;
+  };
+  uint64_t h[4] = {seed, seed + p1, seed - p2, seed ^ p1 ^ p2};
+  size_t i = 0;
+  for (; i + 32 <= data.size(); i += 32)
+    for (size_t lane = 0; lane < 4; ++lane)
+      h[lane] = round(h[lane], word(i + 8 * lane));
+  for (; i + 8 <= data.size(); i += 8)
+    h[0] = round(h[0], word(i));
   uint64_t tail = 0;
   std::memcpy(&tail, data.data() + i, data.size() - i);
-  h = (h ^ mix64(tail ^ (data.size() << 56))) * 0xc4ceb9fe1a85ec53ULL;
-  return h;
+  // The length goes in with the tail, so ("ab", "c") and ("a", "bc") hash
+  // apart.
+  h[0] = round(h[0], tail ^ (static_cast<uint64_t>(data.size()) << 56));
+  return mix64(h[0]) ^ mix64(h[1] + p1) ^ mix64(h[2] + p2)
+         ^ mix64(h[3] ^ seed);
 }
 
 } // namespace
 
 uint64_t row_hash(std::string_view key, std::string_view value) {
-  // The key's length goes into its tail word, so ("ab", "c") and ("a",
-  // "bc") hash apart.
   auto h = hash_words(key, 0x243f6a8885a308d3ULL);
   h = hash_words(value, h);
   return mix64(h);
@@ -415,17 +548,17 @@ result<recovery_report> partition_store::open() {
   auto snap_path = dir_ + "/snapshot.bin";
   auto snap_bytes = fs_->read_file(snap_path);
   if (snap_bytes) {
-    auto snap = decode_snapshot(*snap_bytes);
-    if (!snap)
-      return error{snap.err().module(), snap.err().name(),
-                   snap_path + ": " + snap.err().detail()};
-    rows_.clear();
-    rows_.reserve(snap->rows.size());
-    for (auto& [key, value] : snap->rows)
-      rows_.emplace(key, std::move(value));
-    history_ = std::move(snap->history);
-    last_ = snap->position;
-    checksum_ = content_checksum(rows_);
+    snapshot_decoder dec;
+    auto err = dec.feed(*snap_bytes);
+    if (!err)
+      err = dec.finish();
+    if (err)
+      return error{err.module(), err.name(), snap_path + ": " + err.detail()};
+    snap_bytes->clear();
+    rows_ = std::move(dec.rows);
+    history_ = std::move(dec.history);
+    last_ = dec.position;
+    checksum_ = dec.checksum;
     report.snapshot_loaded = true;
     report.snapshot_position = last_;
   } else if (!has_code(snap_bytes.err(), errc::not_found)) {
@@ -647,9 +780,60 @@ error partition_store::install(row_map rows, const log_position& position,
   return {};
 }
 
-std::vector<std::pair<std::string, std::string>> partition_store::copy_rows() {
+std::string partition_store::encode_snapshot_file() {
   apply_pending();
-  return {rows_.begin(), rows_.end()};
+  return encode_snapshot_parts(last_, history_, sorted_rows(rows_));
+}
+
+result<std::unique_ptr<snapshot_receiver>>
+partition_store::receive_snapshot() {
+  if (auto err = fs_->make_dirs(dir_))
+    return err;
+  auto path = dir_ + "/snapshot.bin.incoming";
+  if (fs_->exists(path))
+    if (auto err = fs_->remove_all(path))
+      return err;
+  auto file = fs_->open_append(path);
+  if (!file)
+    return file.err();
+  return std::unique_ptr<snapshot_receiver>{
+    new snapshot_receiver(path, std::move(*file))};
+}
+
+error partition_store::install(snapshot_receiver& in) {
+  auto& dec = in.decoder_;
+  if (auto err = dec.finish())
+    return err;
+  if (mode_ == durability::sync)
+    if (auto err = in.file_->sync())
+      return err;
+  in.file_.reset();
+  auto wal_path = dir_ + "/wal.log";
+  wal_.reset();
+  // As in install(rows, ...): the log is emptied before the snapshot
+  // changes, so a crash in between leaves the old snapshot alone.
+  if (auto err = fs_->truncate(wal_path, 0);
+      err && !has_code(err, errc::not_found))
+    return err;
+  if (auto err = fs_->rename(in.path_, dir_ + "/snapshot.bin"))
+    return err;
+  unapplied_.clear();
+  rows_ = std::move(dec.rows);
+  history_ = std::move(dec.history);
+  last_ = dec.position;
+  flushed_ = last_;
+  pending_last_ = last_;
+  checksum_ = dec.checksum;
+  pending_.clear();
+  auto file = fs_->open_append(wal_path);
+  if (!file)
+    return file.err();
+  wal_ = std::move(*file);
+  log_bytes_ = 0;
+  logger("storage")->info("[dir={}] PartitionReset term={} lsn={} rows={} "
+                          "(received snapshot)",
+                          dir_, last_.term, last_.lsn, rows_.size());
+  return {};
 }
 
 snapshot_data partition_store::make_snapshot() {

@@ -129,6 +129,83 @@ uint64_t row_hash(std::string_view key, std::string_view value);
 /// scans; snapshots and scans sort.
 using row_map = std::unordered_map<std::string, std::string>;
 
+/// Decodes a snapshot in snapshot.bin's format fed in pieces of any size,
+/// straight into a row map: a rebuilding replica decodes the stream as it
+/// arrives instead of holding it whole, and recovery decodes without an
+/// ordered copy. It checks what decode_snapshot checks (magic, lengths, crc,
+/// term history, key order, no trailing bytes), with the same error codes.
+class snapshot_decoder {
+public:
+  /// Decodes the next piece. After an error every later call returns it.
+  error feed(std::string_view bytes);
+
+  /// Checks that the whole snapshot arrived and that its crc matches.
+  error finish();
+
+  /// Bytes fed so far.
+  uint64_t bytes_seen() const {
+    return seen_;
+  }
+
+  /// The snapshot's size from its header (0 until the header arrived).
+  uint64_t total_bytes() const;
+
+  // The content, complete after finish() succeeded.
+  log_position position;
+  std::vector<term_start> history;
+  row_map rows;
+  uint64_t checksum = 0; ///< sum of row_hash over the rows
+
+private:
+  enum class stage {
+    header, fixed, history, row_count, key_len, key, value_len, value, done
+  };
+
+  bool take(std::string_view& data, size_t n, std::string_view& out);
+  error fail(error err);
+
+  stage stage_ = stage::header;
+  std::string carry_; ///< a field split between two pieces
+  uint64_t seen_ = 0;
+  uint32_t stored_crc_ = 0;
+  uint32_t crc_ = 0;
+  bool crc_whole_ = false; ///< crc_ was computed over the whole body at once
+  uint64_t body_len_ = 0;
+  uint32_t n_history_ = 0;
+  uint64_t n_rows_ = 0;
+  uint64_t rows_done_ = 0;
+  uint32_t len_ = 0;
+  std::string key_;
+  std::string last_key_;
+  error failed_;
+};
+
+class partition_store;
+
+/// A snapshot arriving from another copy: written to
+/// snapshot.bin.incoming as it arrives and decoded at the same time, then
+/// installed by partition_store::install(snapshot_receiver&).
+class snapshot_receiver {
+public:
+  /// Appends `bytes` to the incoming file and decodes them.
+  error feed(std::string_view bytes);
+
+  uint64_t bytes_seen() const {
+    return decoder_.bytes_seen();
+  }
+
+private:
+  friend class partition_store;
+
+  snapshot_receiver(std::string path, std::unique_ptr<append_file> file)
+    : path_(std::move(path)), file_(std::move(file)) {
+  }
+
+  std::string path_;
+  std::unique_ptr<append_file> file_;
+  snapshot_decoder decoder_;
+};
+
 /// The state of one partition instance.
 class partition_store {
 public:
@@ -178,13 +255,23 @@ public:
   /// Returns a snapshot of the current content.
   snapshot_data make_snapshot();
 
-  /// Returns a copy of every row, unordered: the cheap snapshot that a
-  /// master streams to a rebuilding replica.
-  std::vector<std::pair<std::string, std::string>> copy_rows();
+  /// Returns the current content at last() encoded as snapshot.bin: what a
+  /// master streams, as bytes, to a rebuilding replica.
+  std::string encode_snapshot_file();
 
-  /// Replaces the whole content by `rows` at `position` with `history`
-  /// (a rebuilt replica), persisting it as the snapshot and emptying the
-  /// log. Takes the map over rather than copying it.
+  /// Starts receiving a snapshot from another copy into
+  /// snapshot.bin.incoming (an older incoming file is replaced).
+  result<std::unique_ptr<snapshot_receiver>> receive_snapshot();
+
+  /// Replaces the whole content by a snapshot received whole (a rebuilt
+  /// replica): checks it, empties the log and renames the incoming file to
+  /// snapshot.bin, fsyncing it first under sync durability. Async
+  /// durability leaves the bytes to the OS, as it does every write.
+  error install(snapshot_receiver& in);
+
+  /// Replaces the whole content by `rows` at `position` with `history`,
+  /// persisting it as the snapshot and emptying the log. Takes the map over
+  /// rather than copying it.
   error install(row_map rows, const log_position& position,
                 std::vector<term_start> history);
 

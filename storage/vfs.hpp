@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.hpp"
@@ -32,7 +33,7 @@ public:
   virtual ~append_file() = default;
 
   /// Appends bytes (may stay in an OS or simulated cache until `sync`).
-  virtual error append(const std::string& bytes) = 0;
+  virtual error append(std::string_view bytes) = 0;
 
   /// Makes everything appended so far durable (fsync).
   virtual error sync() = 0;
