@@ -116,6 +116,7 @@ struct partition_state {
     uint64_t rebuild_id = 0;
     uint64_t next_seq = 0;
     std::unique_ptr<storage::snapshot_receiver> file;
+    bool installed = false; // the snapshot part is in; log records follow
   };
   std::optional<incoming_snapshot> incoming;
   time_point last_chunk_at;
@@ -125,9 +126,10 @@ struct partition_state {
   struct outgoing_snapshot {
     uint64_t id = 0;
     std::string replica;
-    std::string file; // the snapshot, encoded as snapshot.bin
+    storage::snapshot_source source;
     storage::log_position position;
-    size_t next = 0; // offset into file
+    uint64_t snapshot_next = 0; // offset into the snapshot part
+    size_t log_next = 0;        // offset into source.log
     uint64_t seq = 0;
     uint64_t acked_seq = 0; // chunks confirmed
     uint64_t chunks = 0;    // 0 until the last chunk is built
@@ -971,9 +973,18 @@ void on_join_request(self_ptr self, const envelope_ptr& env) {
   auto& o = *st.outgoing;
   o.id = ++st.rebuild_seq;
   o.replica = from;
-  o.position = store->last();
-  o.file = store->encode_snapshot_file();
-  o.bytes_total = o.file.size();
+  auto source = store->open_snapshot_source();
+  if (!source) {
+    st.outgoing.reset();
+    body->set_status(pb::FAILED);
+    body->set_error("partition " + st.label + " cannot read its snapshot: "
+                    + source.err().to_string());
+    st.ep.reply(self, *env, std::move(rep));
+    return;
+  }
+  o.source = std::move(*source);
+  o.position = o.source.position;
+  o.bytes_total = o.source.snapshot_bytes() + o.source.log.size();
   o.diverged = check.diverged;
   o.reason = check.diverged
                ? check.reason
@@ -1050,14 +1061,46 @@ void pump_snapshot(self_ptr self) {
       body->set_diverged(o.diverged);
       body->set_reason(o.reason);
     }
-    auto bytes = std::min<uint64_t>(chunk_bytes, o.file.size() - o.next);
-    body->set_data(o.file.data() + o.next, bytes);
-    o.next += bytes;
-    bool last = o.next == o.file.size();
+    uint64_t bytes = 0;
+    auto& src = o.source;
+    if (o.snapshot_next < src.snapshot_bytes()) {
+      // The snapshot file, as it is on disk.
+      auto data = src.read_snapshot(o.snapshot_next, chunk_bytes);
+      if (!data || data->empty()) {
+        abort_rebuild(self, "reading the snapshot at offset "
+                              + std::to_string(o.snapshot_next) + " failed: "
+                              + (data ? std::string{"the file ended early"}
+                                      : data.err().to_string()));
+        return;
+      }
+      bytes = data->size();
+      o.snapshot_next += bytes;
+      body->set_data(std::move(*data));
+    } else {
+      // Then the log after it, in whole records.
+      std::string_view log{src.log};
+      auto end = o.log_next;
+      while (end < log.size() && end - o.log_next < chunk_bytes) {
+        auto len = storage::record_length(log.substr(end));
+        if (len == 0) {
+          abort_rebuild(self, "the log ends in a torn record at offset "
+                                + std::to_string(end));
+          return;
+        }
+        end += len;
+      }
+      bytes = end - o.log_next;
+      body->set_log(log.data() + o.log_next, bytes);
+      o.log_next = end;
+    }
+    bool last = o.snapshot_next == src.snapshot_bytes()
+                && o.log_next == src.log.size();
     if (last) {
       o.chunks = o.seq;
       body->set_last(true);
-      std::string{}.swap(o.file);
+      body->mutable_position()->set_term(o.position.term);
+      body->mutable_position()->set_lsn(o.position.lsn);
+      o.source = {};
     }
     ++o.inflight;
     auto id = o.id;
@@ -1149,17 +1192,62 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
     }
     in.file = std::move(*file);
   }
-  if (auto err = in.file->feed(req.data())) {
-    st.incoming.reset();
-    refuse("snapshot chunk " + std::to_string(req.seq())
-           + " was refused: " + err.to_string());
-    return;
+  if (!req.data().empty()) {
+    if (in.installed) {
+      st.incoming.reset();
+      refuse("snapshot chunk " + std::to_string(req.seq())
+             + " carries snapshot bytes after the whole snapshot");
+      return;
+    }
+    if (auto err = in.file->feed(req.data())) {
+      st.incoming.reset();
+      refuse("snapshot chunk " + std::to_string(req.seq())
+             + " was refused: " + err.to_string());
+      return;
+    }
+    if (in.file->complete()) {
+      if (auto err = st.cfg.store->install(*in.file)) {
+        st.incoming.reset();
+        refuse("could not install the snapshot: " + err.to_string());
+        return;
+      }
+      in.installed = true;
+      st.write_ids.clear();
+      st.write_id_order.clear();
+    }
+  }
+  if (!req.log().empty() || req.last()) {
+    auto* store = st.cfg.store.get();
+    error err;
+    if (!in.installed)
+      err = make_error(storage::errc::bad_format,
+                       "log records arrived before the whole snapshot");
+    if (!err)
+      err = store->append_log_bytes(req.log(),
+                                    [&st](const storage::log_record& rec) {
+                                      remember_write_id(st, rec.write_id,
+                                                        rec.lsn);
+                                    });
+    if (!err)
+      err = store->flush();
+    if (err) {
+      st.incoming.reset();
+      refuse("snapshot chunk " + std::to_string(req.seq())
+             + ": could not append its log: " + err.to_string());
+      return;
+    }
+    if (store->pending_apply_bytes() > max_deferred_apply_bytes)
+      store->apply_pending();
   }
   if (req.last()) {
-    auto err = st.cfg.store->install(*in.file);
+    auto* store = st.cfg.store.get();
+    storage::log_position end{req.position().term(), req.position().lsn()};
     st.incoming.reset();
-    if (err) {
-      refuse("could not install the snapshot: " + err.to_string());
+    if (store->last() != end) {
+      refuse("the rebuilt copy ends at term "
+             + std::to_string(store->last().term) + ", lsn "
+             + std::to_string(store->last().lsn) + ", not at the master's "
+             + std::to_string(end.term) + ", " + std::to_string(end.lsn));
       return;
     }
     st.joined = true;

@@ -148,6 +148,46 @@ private:
 };
 
 /// The real file system, through POSIX calls.
+class disk_read_file : public readable_file {
+public:
+  disk_read_file(int fd, std::string path, uint64_t size)
+    : fd_(fd), path_(std::move(path)), size_(size) {
+  }
+
+  ~disk_read_file() override {
+    ::close(fd_);
+  }
+
+  uint64_t size() const override {
+    return size_;
+  }
+
+  result<std::string> read_at(uint64_t offset, size_t n) override {
+    std::string out;
+    out.resize(n);
+    size_t have = 0;
+    while (have < n) {
+      auto got = ::pread(fd_, &out[have], n - have,
+                         static_cast<off_t>(offset + have));
+      if (got < 0) {
+        if (errno == EINTR)
+          continue;
+        return os_error("read", path_, errno);
+      }
+      if (got == 0)
+        break;
+      have += static_cast<size_t>(got);
+    }
+    out.resize(have);
+    return out;
+  }
+
+private:
+  int fd_;
+  std::string path_;
+  uint64_t size_;
+};
+
 class disk_vfs : public vfs {
 public:
   error make_dirs(const std::string& dir) override {
@@ -214,6 +254,22 @@ public:
       if (auto err = fsync_dir(parent_of(path)))
         return err;
     std::unique_ptr<append_file> file = std::make_unique<disk_append_file>(
+      guard.release(), path, static_cast<uint64_t>(st.st_size));
+    return file;
+  }
+
+  result<std::unique_ptr<readable_file>>
+  open_read(const std::string& path) override {
+    int fd = open_retry(path.c_str(), O_RDONLY);
+    if (fd < 0)
+      return os_error("open", path, errno);
+    fd_guard guard{fd};
+    struct stat st;
+    if (::fstat(fd, &st) < 0)
+      return os_error("stat", path, errno);
+    if (S_ISDIR(st.st_mode))
+      return make_error(errc::io_error, "read " + path + ": is a directory");
+    std::unique_ptr<readable_file> file = std::make_unique<disk_read_file>(
       guard.release(), path, static_cast<uint64_t>(st.st_size));
     return file;
   }

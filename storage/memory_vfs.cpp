@@ -144,6 +144,41 @@ memory_vfs::open_append(const std::string& path) {
   return file;
 }
 
+namespace {
+
+/// Reads a copy taken at open: later appends and truncations of the file
+/// do not show, as a snapshot file is only ever replaced whole.
+class memory_read_file : public readable_file {
+public:
+  explicit memory_read_file(std::string data) : data_(std::move(data)) {
+  }
+
+  uint64_t size() const override {
+    return data_.size();
+  }
+
+  result<std::string> read_at(uint64_t offset, size_t n) override {
+    if (offset >= data_.size())
+      return std::string{};
+    return data_.substr(static_cast<size_t>(offset), n);
+  }
+
+private:
+  std::string data_;
+};
+
+} // namespace
+
+result<std::unique_ptr<readable_file>>
+memory_vfs::open_read(const std::string& path) {
+  auto it = files_.find(normalize(path));
+  if (it == files_.end())
+    return make_error(errc::not_found, "open " + path + ": no such file");
+  std::unique_ptr<readable_file> file
+    = std::make_unique<memory_read_file>(it->second->data);
+  return file;
+}
+
 error memory_vfs::write_atomic(const std::string& path,
                                const std::string& bytes) {
   auto name = normalize(path);

@@ -780,9 +780,77 @@ error partition_store::install(row_map rows, const log_position& position,
   return {};
 }
 
-std::string partition_store::encode_snapshot_file() {
-  apply_pending();
-  return encode_snapshot_parts(last_, history_, sorted_rows(rows_));
+uint64_t snapshot_source::snapshot_bytes() const {
+  return file_ ? file_->size() : inline_.size();
+}
+
+result<std::string> snapshot_source::read_snapshot(uint64_t offset,
+                                                   size_t n) {
+  if (file_)
+    return file_->read_at(offset, n);
+  if (offset >= inline_.size())
+    return std::string{};
+  return inline_.substr(static_cast<size_t>(offset), n);
+}
+
+size_t record_length(std::string_view log) {
+  if (log.size() < record_header_size)
+    return 0;
+  auto len = record_header_size + get_u32(log.data());
+  return len <= log.size() ? len : 0;
+}
+
+result<snapshot_source> partition_store::open_snapshot_source() {
+  if (!pending_.empty())
+    return make_error(errc::io_error,
+                      dir_ + ": records are not flushed yet; flush first");
+  snapshot_source src;
+  src.position = flushed_;
+  auto snap_path = dir_ + "/snapshot.bin";
+  if (fs_->exists(snap_path)) {
+    auto file = fs_->open_read(snap_path);
+    if (!file)
+      return file.err();
+    src.file_ = std::move(*file);
+  } else {
+    src.inline_ = encode_snapshot_parts(log_position{}, {},
+                                        std::vector<std::pair<
+                                          std::string_view, std::string_view>>{});
+  }
+  auto log = fs_->read_file(dir_ + "/wal.log");
+  if (log)
+    src.log = std::move(*log);
+  else if (!has_code(log.err(), errc::not_found))
+    return log.err();
+  return src;
+}
+
+error partition_store::append_log_bytes(
+  std::string_view log, const std::function<void(const log_record&)>& each) {
+  log_record rec;
+  size_t offset = 0;
+  while (offset < log.size()) {
+    auto used = decode_record(log.substr(offset), rec);
+    if (!used)
+      return error{used.err().module(), used.err().name(),
+                   "log record at offset " + std::to_string(offset) + ": "
+                     + used.err().detail()};
+    offset += *used;
+    if (rec.lsn <= last_.lsn)
+      continue;
+    if (rec.lsn != last_.lsn + 1 || rec.term < last_.term)
+      return make_error(errc::bad_format,
+                        "log record at offset " + std::to_string(offset - *used)
+                          + " (term " + std::to_string(rec.term) + ", lsn "
+                          + std::to_string(rec.lsn)
+                          + ") does not follow term "
+                          + std::to_string(last_.term) + ", lsn "
+                          + std::to_string(last_.lsn));
+    append_deferred(rec);
+    if (each)
+      each(rec);
+  }
+  return {};
 }
 
 result<std::unique_ptr<snapshot_receiver>>

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -150,6 +151,11 @@ public:
   /// The snapshot's size from its header (0 until the header arrived).
   uint64_t total_bytes() const;
 
+  /// Returns true once every row arrived (finish() still checks the crc).
+  bool complete() const {
+    return stage_ == stage::done;
+  }
+
   // The content, complete after finish() succeeded.
   log_position position;
   std::vector<term_start> history;
@@ -194,6 +200,11 @@ public:
     return decoder_.bytes_seen();
   }
 
+  /// Returns true once the whole snapshot arrived.
+  bool complete() const {
+    return decoder_.complete();
+  }
+
 private:
   friend class partition_store;
 
@@ -205,6 +216,36 @@ private:
   std::unique_ptr<append_file> file_;
   snapshot_decoder decoder_;
 };
+
+/// What a master streams to rebuild another copy, read at one flushed
+/// position: its snapshot file as it is on disk (or an empty one when it
+/// has none yet), then its log records after it. Held files stay readable
+/// when a checkpoint replaces them.
+class snapshot_source {
+public:
+  /// Size of the snapshot part.
+  uint64_t snapshot_bytes() const;
+
+  /// Returns up to `n` bytes of the snapshot part from `offset`.
+  result<std::string> read_snapshot(uint64_t offset, size_t n);
+
+  /// The log records after the snapshot, in wal.log's format; records at
+  /// or below the snapshot's position may lead them (the receiver skips
+  /// them, as recovery does).
+  std::string log;
+
+  /// Where the stream ends: the master's flushed position.
+  log_position position;
+
+private:
+  friend class partition_store;
+  std::unique_ptr<readable_file> file_;
+  std::string inline_; ///< the snapshot when there is no file
+};
+
+/// Returns the length of the first whole record in `log` (0 when `log`
+/// holds no whole record), reading only its header.
+size_t record_length(std::string_view log);
 
 /// The state of one partition instance.
 class partition_store {
@@ -255,9 +296,16 @@ public:
   /// Returns a snapshot of the current content.
   snapshot_data make_snapshot();
 
-  /// Returns the current content at last() encoded as snapshot.bin: what a
-  /// master streams, as bytes, to a rebuilding replica.
-  std::string encode_snapshot_file();
+  /// Opens what a master streams to rebuild a copy (see snapshot_source).
+  /// Everything appended must be flushed first.
+  result<snapshot_source> open_snapshot_source();
+
+  /// Appends log records received in wal.log's format (a rebuild's log
+  /// part), deferring their apply like a replica's. Skips records at or
+  /// below last(); refuses a corrupt or out-of-sequence record, naming it,
+  /// having appended those before it. Calls `each` for every record taken.
+  error append_log_bytes(std::string_view log,
+                         const std::function<void(const log_record&)>& each);
 
   /// Starts receiving a snapshot from another copy into
   /// snapshot.bin.incoming (an older incoming file is replaced).

@@ -42,6 +42,19 @@ public:
   virtual uint64_t size() const = 0;
 };
 
+/// A file opened for reading at any offset. It reads the file it opened,
+/// even after a rename or write_atomic has put another in its place.
+class readable_file {
+public:
+  virtual ~readable_file() = default;
+
+  /// The file's size when it was opened.
+  virtual uint64_t size() const = 0;
+
+  /// Returns `n` bytes from `offset` (fewer at the end of the file).
+  virtual result<std::string> read_at(uint64_t offset, size_t n) = 0;
+};
+
 /// The file system interface used by all of storage.
 class vfs {
 public:
@@ -56,6 +69,10 @@ public:
   /// Opens `path` for appending, creating it when missing.
   virtual result<std::unique_ptr<append_file>>
   open_append(const std::string& path) = 0;
+
+  /// Opens `path` for reading, or returns `storage.not_found`.
+  virtual result<std::unique_ptr<readable_file>>
+  open_read(const std::string& path) = 0;
 
   /// Replaces `path` atomically by `bytes` (temp file, fsync, rename).
   virtual error write_atomic(const std::string& path,
@@ -91,6 +108,8 @@ public:
   result<std::string> read_file(const std::string& path) override;
   result<std::unique_ptr<append_file>>
   open_append(const std::string& path) override;
+  result<std::unique_ptr<readable_file>>
+  open_read(const std::string& path) override;
   error write_atomic(const std::string& path,
                      const std::string& bytes) override;
   error truncate(const std::string& path, uint64_t size) override;

@@ -732,7 +732,8 @@ BOOST_AUTO_TEST_CASE(a_received_snapshot_replaces_everything) {
   open(*source);
   append_range(*source, 3, 1, 40);
   append_range(*source, 5, 41, 50);
-  auto encoded = source->encode_snapshot_file();
+  BOOST_REQUIRE(!source->checkpoint());
+  auto encoded = file("/master/snapshot.bin");
 
   auto store = make();
   open(*store);
@@ -770,7 +771,8 @@ BOOST_AUTO_TEST_CASE(a_damaged_received_snapshot_changes_nothing) {
                                                   durability::sync);
   open(*source);
   append_range(*source, 2, 1, 30);
-  auto encoded = source->encode_snapshot_file();
+  BOOST_REQUIRE(!source->checkpoint());
+  auto encoded = file("/master/snapshot.bin");
   encoded[encoded.size() - 2] ^= 0x20;
 
   auto store = make();
