@@ -766,6 +766,97 @@ BOOST_AUTO_TEST_CASE(a_received_snapshot_replaces_everything) {
   BOOST_TEST(again->checksum() == store->checksum());
 }
 
+/// Streams `source`'s files into `target` as a rebuild does: the snapshot in
+/// pieces of `piece` bytes, then the log cut at record boundaries. Returns
+/// how many log records `target` took.
+size_t stream_files(partition_store& source, partition_store& target,
+                    size_t piece) {
+  auto src = source.open_snapshot_source();
+  BOOST_REQUIRE_MESSAGE(src.ok(), why(src));
+  auto in = target.receive_snapshot();
+  BOOST_REQUIRE_MESSAGE(in.ok(), why(in));
+  for (uint64_t at = 0; at < src->snapshot_bytes(); at += piece) {
+    auto bytes = src->read_snapshot(at, piece);
+    BOOST_REQUIRE_MESSAGE(bytes.ok(), why(bytes));
+    BOOST_REQUIRE(!(*in)->feed(*bytes));
+  }
+  BOOST_REQUIRE((*in)->complete());
+  auto err = target.install(**in);
+  BOOST_REQUIRE_MESSAGE(!err, err.to_string());
+  size_t taken = 0;
+  std::string_view log{src->log};
+  while (!log.empty()) {
+    auto len = record_length(log);
+    BOOST_REQUIRE(len > 0u);
+    err = target.append_log_bytes(log.substr(0, len),
+                                  [&](const log_record&) { ++taken; });
+    BOOST_REQUIRE_MESSAGE(!err, err.to_string());
+    log.remove_prefix(len);
+  }
+  err = target.flush();
+  BOOST_REQUIRE_MESSAGE(!err, err.to_string());
+  BOOST_TEST(target.last() == src->position);
+  return taken;
+}
+
+BOOST_AUTO_TEST_CASE(a_copy_rebuilt_from_a_masters_files_matches_it) {
+  auto source = std::make_unique<partition_store>(fs, "/master",
+                                                  durability::async);
+  open(*source);
+  append_range(*source, 2, 1, 40);
+  BOOST_REQUIRE(!source->checkpoint());
+  append_range(*source, 3, 41, 55); // after the snapshot, in wal.log
+  flush(*source);
+
+  auto store = make();
+  open(*store);
+  append_range(*store, 1, 1, 70); // a longer, diverged history
+  flush(*store);
+  BOOST_TEST(stream_files(*source, *store, 97) == 15u);
+  store->apply_pending();
+  BOOST_TEST(store->rows() == source->rows());
+  BOOST_TEST(store->history() == source->history());
+  BOOST_TEST(store->checksum() == source->checksum());
+
+  auto again = make();
+  auto report = open(*again);
+  BOOST_TEST(report.snapshot_position == (log_position{2, 40}));
+  BOOST_TEST(report.records_replayed == 15u);
+  BOOST_TEST(again->rows() == source->rows());
+}
+
+BOOST_AUTO_TEST_CASE(a_master_without_a_snapshot_streams_its_whole_log) {
+  auto source = std::make_unique<partition_store>(fs, "/master",
+                                                  durability::async);
+  open(*source);
+  append_range(*source, 1, 1, 12);
+  flush(*source);
+  auto store = make();
+  open(*store);
+  BOOST_TEST(stream_files(*source, *store, 5) == 12u);
+  store->apply_pending();
+  BOOST_TEST(store->rows() == source->rows());
+  BOOST_TEST(store->checksum() == source->checksum());
+  // A source opened with records not yet flushed is refused.
+  source->append(numbered(1, 13));
+  BOOST_TEST(!source->open_snapshot_source().ok());
+}
+
+BOOST_AUTO_TEST_CASE(a_log_record_out_of_sequence_is_refused) {
+  auto store = make();
+  open(*store);
+  append_range(*store, 1, 1, 3);
+  flush(*store);
+  auto gap = encode_record(numbered(1, 5));
+  auto err = store->append_log_bytes(gap, {});
+  BOOST_TEST(err.name() == "bad_format");
+  BOOST_TEST(err.detail().find("does not follow") != std::string::npos);
+  auto torn = encode_record(numbered(1, 4));
+  torn.pop_back();
+  BOOST_TEST(store->append_log_bytes(torn, {}).name() == "torn_record");
+  BOOST_TEST(store->last() == (log_position{1, 3}));
+}
+
 BOOST_AUTO_TEST_CASE(a_damaged_received_snapshot_changes_nothing) {
   auto source = std::make_unique<partition_store>(fs, "/master",
                                                   durability::sync);
