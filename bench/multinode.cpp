@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "bench/load_writer.hpp"
+#include "bench/probes.hpp"
 #include "cluster/node.hpp"
 
 namespace {
@@ -371,12 +372,15 @@ int main(int argc, char** argv) {
   if (started.empty() || finished.size() < started.size())
     die("the rebuild of leaf 2 did not finish in 5 minutes");
   auto ms = log_ms(finished.back()) - log_ms(started.front());
+  auto page_cache = lg::bench::file_write_mb_per_s(
+    c.dir, static_cast<size_t>(rebuilt));
   std::printf("rebuild across processes (%zu copies, %.0f MiB):   %8.0f MB/s "
-              "(%lld ms)   raw loopback TCP %8.0f MB/s\n",
+              "(%lld ms)   raw loopback TCP %8.0f MB/s   writing as many "
+              "bytes to a file %8.0f MB/s\n",
               started.size(), static_cast<double>(rebuilt) / (1 << 20),
               static_cast<double>(rebuilt) / 1e6
                 / std::max<double>(1, static_cast<double>(ms)) * 1000,
-              static_cast<long long>(ms), tcp / 1e6);
+              static_cast<long long>(ms), tcp / 1e6, page_cache);
   std::fflush(stdout);
   client.stop();
   c.stop();

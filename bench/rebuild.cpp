@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "actors/result.hpp"
+#include "bench/probes.hpp"
 #include "cluster/local_cluster.hpp"
 
 namespace {
@@ -22,45 +23,6 @@ void check(const lg::pb::ResultSet& rs, const std::string& what) {
                  lg::render(rs).c_str());
     std::exit(1);
   }
-}
-
-double memcpy_mb_per_s(size_t bytes) {
-  std::vector<char> a(bytes, 'x');
-  std::vector<char> b(bytes);
-  std::memcpy(b.data(), a.data(), bytes); // fault the pages in first
-  auto t0 = std::chrono::steady_clock::now();
-  constexpr int rounds = 4;
-  for (int i = 0; i < rounds; ++i) {
-    a[static_cast<size_t>(i)] = static_cast<char>(i);
-    std::memcpy(b.data(), a.data(), bytes);
-  }
-  auto s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-             .count();
-  if (b[1] != 1) // keep the copies
-    std::printf("?");
-  return rounds * static_cast<double>(bytes) / s / 1e6;
-}
-
-/// Writes `bytes` to a new file under `dir` in 4 MiB writes, as a replica
-/// writes a received snapshot (no fsync: async durability), and returns MB/s:
-/// the page cache's own rate on this machine, a ceiling for any rebuild that
-/// writes its copy.
-double file_write_mb_per_s(const std::string& dir, size_t bytes) {
-  auto path = dir + "/bench-write-probe";
-  std::vector<char> chunk(4 << 20, 'w');
-  auto t0 = std::chrono::steady_clock::now();
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr)
-    return 0;
-  std::setvbuf(f, nullptr, _IONBF, 0);
-  for (size_t done = 0; done < bytes; done += chunk.size())
-    if (std::fwrite(chunk.data(), 1, chunk.size(), f) != chunk.size())
-      break;
-  std::fclose(f);
-  auto s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-             .count();
-  std::remove(path.c_str());
-  return static_cast<double>(bytes) / s / 1e6;
 }
 
 /// The Status of the last rebuild row in SHOW REBALANCE STATUS, or "".
@@ -154,9 +116,9 @@ int main(int argc, char** argv) {
   std::printf("rebuild of %llu MiB: %.2f s, %.0f MB/s; memcpy in this run: "
               "%.0f MB/s; writing %llu MiB to a file in this run: %.0f MB/s\n",
               static_cast<unsigned long long>(mib), secs, bytes / secs / 1e6,
-              memcpy_mb_per_s(256 << 20),
+              lg::bench::memcpy_mb_per_s(256 << 20),
               static_cast<unsigned long long>(mib),
-              file_write_mb_per_s(cluster.data_dir(),
+              lg::bench::file_write_mb_per_s(cluster.data_dir(),
                                   static_cast<size_t>(mib) << 20));
   std::printf("target 1000 MB/s; anchors: Redis 7 full resync of ~500 MB "
               "took 21.5 s here (~23 MB/s), Elasticsearch recovery throttle "
