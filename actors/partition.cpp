@@ -374,11 +374,11 @@ void seal_open_batch(partition_state& st) {
   if (!st.open)
     return;
   auto* body = st.open->mutable_replicate_request();
-  auto first = body->entries(0).lsn();
+  auto first = body->first_lsn();
   body->set_prev_lsn(first - 1);
   body->set_prev_term(ha::term_at(st.cfg.store->history(), first - 1));
   body->set_commit_lsn(st.commit_lsn);
-  auto last = body->entries(body->entries_size() - 1).lsn();
+  auto last = body->last_lsn();
   st.unacked.push_back({std::move(st.open), last, false});
   st.open.reset();
 }
@@ -570,13 +570,12 @@ void on_write(self_ptr self, const envelope_ptr& env) {
     rec.value = value;
     store->append(rec);
     if (batch != nullptr) {
-      auto* e = batch->add_entries();
-      e->set_term(rec.term);
-      e->set_lsn(rec.lsn);
-      e->set_op(op == storage::op_kind::put ? pb::PUT : pb::DEL);
-      e->set_write_id(rec.write_id);
-      e->set_key(key);
-      e->set_value(value);
+      // The replica gets the log's own bytes, as Kafka followers fetch
+      // record batches: no per-entry message to build or take apart.
+      if (batch->records().empty())
+        batch->set_first_lsn(rec.lsn);
+      batch->set_last_lsn(rec.lsn);
+      batch->mutable_records()->append(store->last_encoded());
     }
   };
   uint64_t affected = static_cast<uint64_t>(req.rows_size());
@@ -588,7 +587,7 @@ void on_write(self_ptr self, const envelope_ptr& env) {
     add(storage::op_kind::del, key, empty);
   }
   if (batch != nullptr
-      && static_cast<size_t>(batch->entries_size()) >= max_batch_entries)
+      && batch->last_lsn() - batch->first_lsn() + 1 >= max_batch_entries)
     seal_open_batch(st);
   auto lsn = store->last().lsn;
   remember_write_id(st, req.write_id(), lsn);
@@ -691,29 +690,33 @@ void on_replicate(self_ptr self, const envelope_ptr& env) {
     start_join(self);
     return;
   }
-  for (auto& e : req.entries()) {
-    if (e.lsn() <= store->last().lsn)
-      continue;
-    if (e.lsn() != store->last().lsn + 1 || e.term() < store->last().term
-        || e.term() > term
-        || !storage::partition_store::fits(e.key(), e.value())) {
+  std::string_view records{req.records()};
+  while (!records.empty()) {
+    storage::log_record_view rec;
+    auto used = storage::decode_record(records, rec);
+    if (!used) {
       LG_PROBE(replica_bad_entry, "a replica refused a malformed entry");
-      refuse(pb::FAILED, "entry at lsn " + std::to_string(e.lsn())
-                           + " term " + std::to_string(e.term())
+      refuse(pb::FAILED, "a record after lsn "
+                           + std::to_string(store->last().lsn)
+                           + " is malformed: " + used.err().to_string());
+      return;
+    }
+    auto encoded = records.substr(0, *used);
+    records.remove_prefix(*used);
+    if (rec.lsn <= store->last().lsn)
+      continue;
+    if (rec.lsn != store->last().lsn + 1 || rec.term < store->last().term
+        || rec.term > term) {
+      LG_PROBE(replica_bad_entry, "a replica refused a malformed entry");
+      refuse(pb::FAILED, "entry at lsn " + std::to_string(rec.lsn)
+                           + " term " + std::to_string(rec.term)
                            + " does not follow lsn "
                            + std::to_string(store->last().lsn) + " term "
                            + std::to_string(store->last().term));
       return;
     }
-    storage::log_record_view rec;
-    rec.term = e.term();
-    rec.lsn = e.lsn();
-    rec.op = e.op() == pb::DEL ? storage::op_kind::del : storage::op_kind::put;
-    rec.write_id = e.write_id();
-    rec.key = e.key();
-    rec.value = e.value();
     // Nobody reads a replica's rows: apply them later, in bulk.
-    store->append_deferred(rec);
+    store->append_deferred_encoded(encoded, rec);
     remember_write_id(st, rec.write_id, rec.lsn);
   }
   if (store->pending_apply_bytes() > max_deferred_apply_bytes)
@@ -942,8 +945,8 @@ void on_join_request(self_ptr self, const envelope_ptr& env) {
   uint64_t first_kept = store->last().lsn + 1;
   if (!st.unacked.empty())
     first_kept = st.unacked.front().env->replicate_request().prev_lsn() + 1;
-  else if (st.open && st.open->replicate_request().entries_size() > 0)
-    first_kept = st.open->replicate_request().entries(0).lsn();
+  else if (st.open && !st.open->replicate_request().records().empty())
+    first_kept = st.open->replicate_request().first_lsn();
   abort_rebuild(self, "the replica joined again");
   if (!check.diverged && copy_last.lsn + 1 >= first_kept) {
     while (!st.unacked.empty() && st.unacked.front().last_lsn <= copy_last.lsn)
@@ -1224,7 +1227,7 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
                        "log records arrived before the whole snapshot");
     if (!err)
       err = store->append_log_bytes(req.log(),
-                                    [&st](const storage::log_record& rec) {
+                                    [&st](const storage::log_record_view& rec) {
                                       remember_write_id(st, rec.write_id,
                                                         rec.lsn);
                                     });

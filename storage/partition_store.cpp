@@ -238,7 +238,7 @@ std::string encode_record(const log_record& rec) {
   return out;
 }
 
-result<size_t> decode_record(std::string_view data, log_record& out) {
+result<size_t> decode_record(std::string_view data, log_record_view& out) {
   if (data.size() < record_header_size)
     return make_error(errc::torn_record,
                       "record header needs 8 bytes, only "
@@ -289,9 +289,23 @@ result<size_t> decode_record(std::string_view data, log_record& out) {
   out.lsn = lsn;
   out.op = static_cast<op_kind>(op);
   out.write_id = write_id;
-  out.key.assign(key.data(), key.size());
-  out.value.assign(value.data(), value.size());
+  out.key = key;
+  out.value = value;
   return record_header_size + payload_len;
+}
+
+result<size_t> decode_record(std::string_view data, log_record& out) {
+  log_record_view view;
+  auto used = decode_record(data, view);
+  if (used) {
+    out.term = view.term;
+    out.lsn = view.lsn;
+    out.op = view.op;
+    out.write_id = view.write_id;
+    out.key.assign(view.key.data(), view.key.size());
+    out.value.assign(view.value.data(), view.value.size());
+  }
+  return used;
 }
 
 std::string encode_snapshot(const snapshot_data& snap) {
@@ -572,7 +586,7 @@ result<recovery_report> partition_store::open() {
     return bytes.err();
   std::string_view wal{wal_bytes};
   size_t offset = 0;
-  log_record rec;
+  log_record_view rec;
   while (offset < wal.size()) {
     auto used = decode_record(wal.substr(offset), rec);
     if (!used) {
@@ -640,6 +654,7 @@ void partition_store::append(const log_record_view& rec) {
   check_sequence(rec);
   // Rows must see records in log order.
   apply_pending();
+  last_encoded_at_ = pending_.size();
   append_record(pending_, rec);
   apply(rec);
   pending_last_ = last_;
@@ -648,8 +663,21 @@ void partition_store::append(const log_record_view& rec) {
 void partition_store::append_deferred(const log_record_view& rec) {
   check_sequence(rec);
   auto start = pending_.size();
+  last_encoded_at_ = start;
   append_record(pending_, rec);
   unapplied_.append(pending_, start, std::string::npos);
+  if (history_.empty() || rec.term > history_.back().term)
+    history_.push_back(term_start{rec.term, rec.lsn});
+  last_ = log_position{rec.term, rec.lsn};
+  pending_last_ = last_;
+}
+
+void partition_store::append_deferred_encoded(std::string_view encoded,
+                                              const log_record_view& rec) {
+  check_sequence(rec);
+  last_encoded_at_ = pending_.size();
+  pending_.append(encoded);
+  unapplied_.append(encoded);
   if (history_.empty() || rec.term > history_.back().term)
     history_.push_back(term_start{rec.term, rec.lsn});
   last_ = log_position{rec.term, rec.lsn};
@@ -659,12 +687,12 @@ void partition_store::append_deferred(const log_record_view& rec) {
 void partition_store::apply_pending() {
   std::string_view data{unapplied_};
   while (!data.empty()) {
-    log_record rec;
+    log_record_view rec;
     auto used = decode_record(data, rec);
-    if (!used.ok()) // cannot happen: these bytes were encoded here
+    if (!used.ok()) // cannot happen: these bytes were checked on the way in
       throw std::logic_error(dir_ + ": deferred record undecodable: "
                              + used.err().to_string());
-    apply_rows(log_record_view{rec});
+    apply_rows(rec);
     data.remove_prefix(*used);
   }
   unapplied_.clear();
@@ -826,8 +854,9 @@ result<snapshot_source> partition_store::open_snapshot_source() {
 }
 
 error partition_store::append_log_bytes(
-  std::string_view log, const std::function<void(const log_record&)>& each) {
-  log_record rec;
+  std::string_view log,
+  const std::function<void(const log_record_view&)>& each) {
+  log_record_view rec;
   size_t offset = 0;
   while (offset < log.size()) {
     auto used = decode_record(log.substr(offset), rec);
@@ -846,7 +875,7 @@ error partition_store::append_log_bytes(
                           + ") does not follow term "
                           + std::to_string(last_.term) + ", lsn "
                           + std::to_string(last_.lsn));
-    append_deferred(rec);
+    append_deferred_encoded(log.substr(offset - *used, *used), rec);
     if (each)
       each(rec);
   }

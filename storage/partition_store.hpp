@@ -112,6 +112,9 @@ std::string encode_record(const log_record& rec);
 /// checksum_mismatch, bad_format.
 result<size_t> decode_record(std::string_view data, log_record& out);
 
+/// As decode_record, but `out`'s key and value point into `data`.
+result<size_t> decode_record(std::string_view data, log_record_view& out);
+
 /// The content of a snapshot.
 struct snapshot_data {
   log_position position;
@@ -265,6 +268,20 @@ public:
   /// and checksum() only after apply_pending().
   void append_deferred(const log_record_view& rec);
 
+  /// As append_deferred, for a record already encoded (`encoded` holds
+  /// exactly `rec`, as decode_record read it): a replica takes its master's
+  /// bytes as they are.
+  void append_deferred_encoded(std::string_view encoded,
+                               const log_record_view& rec);
+
+  /// The encoding of the record appended last (valid until the next
+  /// append or flush): what a master ships to its replica.
+  std::string_view last_encoded() const {
+    return last_encoded_at_ <= pending_.size()
+             ? std::string_view{pending_}.substr(last_encoded_at_)
+             : std::string_view{};
+  }
+
   /// Applies every deferred record to the rows, in order.
   void apply_pending();
 
@@ -305,7 +322,7 @@ public:
   /// below last(); refuses a corrupt or out-of-sequence record, naming it,
   /// having appended those before it. Calls `each` for every record taken.
   error append_log_bytes(std::string_view log,
-                         const std::function<void(const log_record&)>& each);
+                         const std::function<void(const log_record_view&)>& each);
 
   /// Starts receiving a snapshot from another copy into
   /// snapshot.bin.incoming (an older incoming file is replaced).
@@ -378,6 +395,7 @@ private:
   uint64_t log_bytes_ = 0;
   std::string pending_;
   std::string unapplied_; ///< encoded records appended but not applied
+  size_t last_encoded_at_ = 0; ///< where the last record starts in pending_
   log_position pending_last_;
 };
 

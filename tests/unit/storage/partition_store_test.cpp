@@ -789,7 +789,7 @@ size_t stream_files(partition_store& source, partition_store& target,
     auto len = record_length(log);
     BOOST_REQUIRE(len > 0u);
     err = target.append_log_bytes(log.substr(0, len),
-                                  [&](const log_record&) { ++taken; });
+                                  [&](const log_record_view&) { ++taken; });
     BOOST_REQUIRE_MESSAGE(!err, err.to_string());
     log.remove_prefix(len);
   }
