@@ -151,6 +151,7 @@ struct partition_state {
   // Idempotent retries: write id -> last LSN of that write.
   std::unordered_map<uint64_t, uint64_t> write_ids;
   std::deque<uint64_t> write_id_order;
+  uint64_t last_write_id = 0; // the id remember_write_id saw last
 
   std::string ctx() const {
     return "[leaf=" + cfg.leaf + " part=" + label + " term="
@@ -174,8 +175,11 @@ const char* role_name(pb::Role r) {
 }
 
 void remember_write_id(partition_state& st, uint64_t id, uint64_t lsn) {
-  if (id == 0)
+  // A replica sees one call per record, and a write's records come
+  // together: its first record is the one remembered.
+  if (id == 0 || id == st.last_write_id)
     return;
+  st.last_write_id = id;
   if (st.write_ids.emplace(id, lsn).second) {
     st.write_id_order.push_back(id);
     if (st.write_id_order.size() > max_remembered_write_ids) {
@@ -1217,6 +1221,7 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
       in.installed = true;
       st.write_ids.clear();
       st.write_id_order.clear();
+      st.last_write_id = 0;
     }
   }
   if (!req.log().empty() || req.last()) {
@@ -1256,6 +1261,7 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
     st.joined = true;
     st.write_ids.clear();
     st.write_id_order.clear();
+    st.last_write_id = 0;
     st.term = std::max(st.term, env->header().term());
     logger("partition")->warn("ReplicaRebuilt {} from {} at lsn {} ({} rows)",
                               st.ctx(), st.peer, st.cfg.store->last().lsn,
