@@ -766,48 +766,6 @@ error partition_store::checkpoint() {
   return {};
 }
 
-error partition_store::reset_to(const snapshot_data& snap) {
-  return install(row_map(snap.rows.begin(), snap.rows.end()), snap.position,
-                 snap.history);
-}
-
-error partition_store::install(row_map rows, const log_position& position,
-                               std::vector<term_start> history) {
-  if (auto err = check_history(history, position))
-    return err;
-  unapplied_.clear();
-  auto bytes = encode_snapshot_parts(position, history, sorted_rows(rows));
-  auto wal_path = dir_ + "/wal.log";
-  wal_.reset();
-  if (auto err = fs_->make_dirs(dir_))
-    return err;
-  // Empty the log before installing the snapshot: a crash in between leaves
-  // the old snapshot alone, a consistent prefix, whereas the other order
-  // could replay old records on top of the new snapshot.
-  if (auto err = fs_->truncate(wal_path, 0);
-      err && !has_code(err, errc::not_found))
-    return err;
-  if (auto err = fs_->write_atomic(dir_ + "/snapshot.bin", bytes))
-    return err;
-  bytes.clear();
-  bytes.shrink_to_fit();
-  rows_ = std::move(rows);
-  history_ = std::move(history);
-  last_ = position;
-  flushed_ = last_;
-  pending_last_ = last_;
-  checksum_ = content_checksum(rows_);
-  pending_.clear();
-  auto file = fs_->open_append(wal_path);
-  if (!file)
-    return file.err();
-  wal_ = std::move(*file);
-  log_bytes_ = 0;
-  logger("storage")->info("[dir={}] PartitionReset term={} lsn={} rows={}",
-                          dir_, last_.term, last_.lsn, rows_.size());
-  return {};
-}
-
 uint64_t snapshot_source::snapshot_bytes() const {
   return file_ ? file_->size() : inline_.size();
 }
@@ -907,8 +865,9 @@ error partition_store::install(snapshot_receiver& in) {
   in.file_.reset();
   auto wal_path = dir_ + "/wal.log";
   wal_.reset();
-  // As in install(rows, ...): the log is emptied before the snapshot
-  // changes, so a crash in between leaves the old snapshot alone.
+  // Empty the log before the snapshot changes: a crash in between leaves
+  // the old snapshot alone, a consistent prefix, whereas the other order
+  // could replay old records on top of the new snapshot.
   if (auto err = fs_->truncate(wal_path, 0);
       err && !has_code(err, errc::not_found))
     return err;

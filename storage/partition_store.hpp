@@ -306,10 +306,6 @@ public:
   /// Writes a snapshot at last() and empties wal.log.
   error checkpoint();
 
-  /// Replaces the whole content by `snap` (used when rebuilding from another
-  /// copy), persisting it as the snapshot and emptying the log.
-  error reset_to(const snapshot_data& snap);
-
   /// Returns a snapshot of the current content.
   snapshot_data make_snapshot();
 
@@ -333,12 +329,6 @@ public:
   /// snapshot.bin, fsyncing it first under sync durability. Async
   /// durability leaves the bytes to the OS, as it does every write.
   error install(snapshot_receiver& in);
-
-  /// Replaces the whole content by `rows` at `position` with `history`,
-  /// persisting it as the snapshot and emptying the log. Takes the map over
-  /// rather than copying it.
-  error install(row_map rows, const log_position& position,
-                std::vector<term_start> history);
 
   /// The rows (call apply_pending() first if records were deferred).
   const row_map& rows() const {
