@@ -391,17 +391,8 @@ void replicate(self_ptr self) {
   auto& st = self->state;
   if (st.role != pb::MASTER || st.peer.empty() || st.deposed || st.outgoing)
     return;
-  if (!st.unacked.empty()
-      && st.unacked.front().env->replicate_request().prev_lsn()
-           > st.replica_match) {
-    // The entries the replica lacks are no longer in memory; the replica
-    // must be rebuilt (recovery protocol) rather than streamed to.
-    LG_PROBE(replica_behind_tail, "a replica fell behind the log tail");
-    return;
-  }
-  while (st.inflight < max_inflight_batches
-         && st.next_to_send < st.unacked.size()) {
-    auto& b = st.unacked[st.next_to_send++];
+  auto send = [&](size_t index) {
+    auto& b = st.unacked[index];
     auto env = b.env;
     if (b.sent) // a retransmission: the first copy may still be read
       env = std::make_shared<envelope>(*b.env);
@@ -413,7 +404,23 @@ void replicate(self_ptr self) {
                   retransmit_after, [self, gen](const envelope* r) {
                     on_replicate_reply(self, gen, r);
                   });
+  };
+  if (!st.unacked.empty()
+      && st.unacked.front().env->replicate_request().prev_lsn()
+           > st.replica_match) {
+    // The entries the replica lacks are no longer in memory; the replica
+    // must be rebuilt (recovery protocol) rather than streamed to. Show it
+    // the oldest batch held: it refuses it as a gap and joins again, and
+    // the join starts the rebuild. Without this nudge a replica that is
+    // sent nothing never learns that it fell behind.
+    LG_PROBE(replica_behind_tail, "a replica fell behind the log tail");
+    if (st.inflight == 0)
+      send(0);
+    return;
   }
+  while (st.inflight < max_inflight_batches
+         && st.next_to_send < st.unacked.size())
+    send(st.next_to_send++);
 }
 
 void arm_sync_check(self_ptr self) {
