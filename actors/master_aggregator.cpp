@@ -185,14 +185,15 @@ void on_persist_flush(ma_self self) {
   auto& st = self->state;
   st.persist_scheduled = false;
   persist(self);
+  // Before the callbacks, which may send thousands of promotions: clients
+  // learn the new masters at once, and a request that reaches a new master
+  // before its PromoteRequest waits there for it (partition.cpp, park()).
+  if (!st.parked_maps.empty())
+    answer_parked_maps(self, true);
   auto callbacks = std::move(st.after_persist);
   st.after_persist.clear();
   for (auto& f : callbacks)
     f();
-  // After the callbacks (which send promotions), so that a client's retry
-  // reaches a new master after its PromoteRequest.
-  if (!st.parked_maps.empty())
-    answer_parked_maps(self, true);
 }
 
 constexpr auto instance_op_timeout = std::chrono::seconds{10};
@@ -719,19 +720,25 @@ void answer_parked_maps(ma_self self, bool changed) {
 
 void arm_map_timer(ma_self self) {
   auto& st = self->state;
-  if (st.map_timer_armed || st.parked_maps.empty())
+  if (st.parked_maps.empty())
     return;
   auto next = st.parked_maps.front().second;
   for (auto& p : st.parked_maps)
     next = std::min(next, p.second);
-  st.map_timer_armed = true;
+  // A short wait parked after a long one must not wait for the long one's
+  // timer.
+  if (st.map_timer_at && *st.map_timer_at <= next)
+    return;
+  st.map_timer_at = next;
   auto delay = std::max<caf::timespan>(next - self->clock().now(),
                                        caf::timespan{0});
   self->delayed_send(self, delay, timer_atom::value, map_wait_timer);
 }
 
 void on_map_timer(ma_self self) {
-  self->state.map_timer_armed = false;
+  auto& st = self->state;
+  if (st.map_timer_at && *st.map_timer_at <= self->clock().now())
+    st.map_timer_at.reset();
   answer_parked_maps(self, false);
   arm_map_timer(self);
 }

@@ -59,7 +59,9 @@ struct master_aggregator_state {
   std::optional<time_point> deadline_armed;
   /// Map requests waiting for newer metadata (long polls), with deadlines.
   std::vector<std::pair<envelope_ptr, time_point>> parked_maps;
-  bool map_timer_armed = false;
+  /// When the map-wait timer fires next, if armed: a request with an
+  /// earlier deadline arms another, earlier one.
+  std::optional<time_point> map_timer_at;
   std::vector<rebuild_job> jobs; ///< oldest first, bounded
   /// Leaves whose pair should hand masters over once replicas are in sync
   /// (ATTACH LEAF without NO REBALANCE).

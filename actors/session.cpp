@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -22,6 +23,8 @@ namespace {
 constexpr auto map_timeout = std::chrono::seconds{2};
 /// How long the aggregator may hold a request for a newer map.
 constexpr int64_t map_wait_ms = 100;
+/// How long it may hold a watch (see watch_map): as long as it allows.
+constexpr int64_t watch_wait_ms = 1000;
 constexpr auto admin_timeout = std::chrono::seconds{120};
 constexpr auto first_backoff = std::chrono::milliseconds{1};
 constexpr auto max_backoff = std::chrono::milliseconds{100};
@@ -44,6 +47,9 @@ struct part_op {
   int attempts = 0;
   uint64_t newer_than = 0; ///< the next attempt needs a map newer than this
   uint64_t map_version = 0; ///< the map of the last attempt
+  uint64_t generation = 0;  ///< bumped per attempt; older answers are stale
+  std::string target;       ///< the master of the attempt in flight
+  uint64_t target_term = 0;
 };
 
 using map_ptr = std::shared_ptr<const pb::PartitionMapReply>;
@@ -57,6 +63,11 @@ struct session_state {
   /// Callers waiting for a map, by database and the version it must beat.
   std::map<std::pair<std::string, uint64_t>, std::vector<map_cb>> map_waiters;
   std::map<uint64_t, std::shared_ptr<part_op>> retries;
+  /// Operations with an attempt in flight, re-aimed when a watched map
+  /// names another master for them.
+  std::set<std::shared_ptr<part_op>> inflight;
+  /// Databases with a watch outstanding at the aggregator.
+  std::set<std::string> watching;
   uint64_t next_timer = 1;
   uint32_t write_seq = 0;
 };
@@ -136,6 +147,62 @@ void get_map(self_ptr self, const std::string& db, uint64_t newer_than,
 
 void attempt(self_ptr self, std::shared_ptr<part_op> op);
 
+/// Keeps a request for a map of `db` newer than `version` open at the
+/// aggregator while some operation's master is silent. A silent master may
+/// be dead or cut off: the aggregator's failover changes the map, and the
+/// operations still waiting on the old master are sent to the new one at
+/// once instead of after their attempt's timeout (writes are idempotent by
+/// write id, so the first attempt may still land harmlessly).
+void watch_map(self_ptr self, const std::string& db, uint64_t version) {
+  auto& st = self->state;
+  if (!st.watching.insert(db).second)
+    return;
+  auto env = make_envelope();
+  auto* body = env->mutable_partition_map_request();
+  body->set_database(db);
+  body->set_newer_than(version);
+  body->set_wait_ms(watch_wait_ms);
+  st.ep.request(
+    self, st.cfg.ma_node, "ma", std::move(env),
+    map_timeout + std::chrono::milliseconds{watch_wait_ms},
+    [self, db, version](const envelope* rep) {
+      auto& st = self->state;
+      st.watching.erase(db);
+      if (rep == nullptr
+          || rep->partition_map_reply().status() != pb::STATUS_OK)
+        return;
+      const auto& body = rep->partition_map_reply();
+      std::vector<std::shared_ptr<part_op>> silent;
+      for (auto& op : st.inflight)
+        if (op->db == db)
+          silent.push_back(op);
+      if (body.version() <= version) {
+        // Nothing changed yet: watch on while a master stays silent.
+        if (std::any_of(silent.begin(), silent.end(),
+                        [](const auto& op) { return op->attempts > 1; }))
+          watch_map(self, db, version);
+        return;
+      }
+      auto map = std::make_shared<pb::PartitionMapReply>(body);
+      if (std::all_of(body.routes().begin(), body.routes().end(),
+                      [](const pb::PartitionRoute& r) { return r.online(); }))
+        st.maps[db] = map;
+      for (auto& op : silent) {
+        if (op->ordinal >= static_cast<uint32_t>(map->routes_size()))
+          continue;
+        const auto& route = map->routes(static_cast<int>(op->ordinal));
+        if (route.master() == op->target && route.term() == op->target_term)
+          continue;
+        LG_PROBE(client_reaimed, "a request to a silent master was sent to "
+                                 "the master a newer map names");
+        st.inflight.erase(op);
+        ++op->generation; // its first attempt's answer no longer counts
+        op->newer_than = std::max(op->newer_than, op->map_version);
+        attempt(self, op);
+      }
+    });
+}
+
 void retry_later(self_ptr self, std::shared_ptr<part_op> op) {
   auto& st = self->state;
   auto now = self->clock().now();
@@ -196,10 +263,19 @@ void attempt(self_ptr self, std::shared_ptr<part_op> op) {
     auto master = route.master();
     auto route_term = route.term();
     op->map_version = map->version();
+    op->target = master;
+    op->target_term = route_term;
+    auto generation = ++op->generation;
+    st.inflight.insert(op);
     st.ep.request(
       self, master, partition_actor_name(op->db, op->ordinal), std::move(env),
-      wait, [self, op, master, route_term](const envelope* rep) {
+      wait, [self, op, master, route_term, generation](const envelope* rep) {
         auto& st = self->state;
+        if (generation != op->generation)
+          return; // re-aimed at a newer master meanwhile
+        st.inflight.erase(op);
+        bool silent = rep == nullptr
+                      && st.ep.last_transport_error().empty();
         pb::Status status = pb::TIMED_OUT;
         std::string error;
         if (rep != nullptr) {
@@ -236,6 +312,8 @@ void attempt(self_ptr self, std::shared_ptr<part_op> op) {
             return;
           }
           op->newer_than = std::max(op->newer_than, op->map_version);
+          if (silent)
+            watch_map(self, op->db, op->map_version);
           attempt(self, op);
           return;
         }

@@ -302,6 +302,35 @@ BOOST_AUTO_TEST_CASE(write_during_isolation_completes_once_failover_is_decided) 
   BOOST_TEST(rs.rows(0).cells(1) == "during");
 }
 
+BOOST_AUTO_TEST_CASE(a_write_to_a_silent_master_moves_on_when_the_map_does) {
+  // With an 800 ms failure timeout the failover lands while the write's
+  // third try is on its way to the isolated master (tries leave at 0, 350
+  // and 700 ms, each waits 250 ms, then 100 ms for a newer map). The
+  // session watches the map while a master is silent and sends the write on
+  // to the new master as soon as the map changes, instead of after that
+  // try's timeout.
+  sim_cluster c{4, 2};
+  c.ok("SET GLOBAL leaf_failure_timeout_ms = 800");
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  int victim = -1;
+  for (int i = 0; i < 8 && victim < 0; ++i)
+    if (c.master_port("db", i) == "10004")
+      victim = i;
+  BOOST_REQUIRE(victim >= 0);
+  auto key = key_on(static_cast<uint32_t>(victim), 8);
+  c.ok("INSERT INTO db VALUES ('" + key + "','before')");
+  auto reaimed_before = sim_cluster::probe_count("client_reaimed");
+  auto t0 = c.cluster().now();
+  c.ok("ISOLATE LEAF '127.0.0.1':10004");
+  c.ok("INSERT INTO db VALUES ('" + key + "','during')");
+  auto elapsed = c.ms_since(t0);
+  BOOST_TEST(elapsed >= 700);
+  BOOST_TEST(elapsed <= 800 + 25);
+  BOOST_TEST(sim_cluster::probe_count("client_reaimed") > reaimed_before);
+  auto rs = c.ok("SELECT * FROM db WHERE key = '" + key + "'");
+  BOOST_TEST(rs.rows(0).cells(1) == "during");
+}
+
 BOOST_AUTO_TEST_CASE(healed_leaf_rejoins_and_its_stale_masters_step_down) {
   sim_cluster c{2, 2};
   c.ok("CREATE DATABASE db PARTITIONS 4");
