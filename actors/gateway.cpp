@@ -192,9 +192,17 @@ void on_dial(self_ptr self, envelope_ptr env) {
     return;
   }
   auto f = st.failed.find(node);
+  // Two nodes that dial each other at the same moment can both time out in
+  // the TLS handshake (caf_openssl 0.17 performs it while the middleman
+  // waits), and would collide again on every redial. After a failure the
+  // leaf with the greater name waits longer, so the other dials first and
+  // the link it opens serves both. (Leaves dial each other to replicate;
+  // the aggregator and clients are dialed by leaves only to answer them.)
+  auto backoff = std::chrono::milliseconds{st.cfg.redial_backoff_ms};
+  if (st.cfg.role == "leaf" && node != "ma" && node < st.cfg.node)
+    backoff += std::chrono::milliseconds{st.cfg.connect_timeout_ms};
   if (f != st.failed.end() && st.dialing.count(node) == 0
-      && self->clock().now() - f->second.first
-           < std::chrono::milliseconds{st.cfg.redial_backoff_ms}) {
+      && self->clock().now() - f->second.first < backoff) {
     st.cfg.fab->refuse(self, *env, f->second.second);
     return;
   }
