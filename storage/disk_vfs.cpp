@@ -211,33 +211,10 @@ public:
   }
 
   result<std::string> read_file(const std::string& path) override {
-    int fd = open_retry(path.c_str(), O_RDONLY);
-    if (fd < 0)
-      return os_error("open", path, errno);
-    fd_guard guard{fd};
-    struct stat st;
-    if (::fstat(fd, &st) < 0)
-      return os_error("stat", path, errno);
-    if (S_ISDIR(st.st_mode))
-      return make_error(errc::io_error, "read " + path + ": is a directory");
-    std::string out;
-    out.resize(static_cast<size_t>(st.st_size));
-    size_t have = 0;
-    for (;;) {
-      if (have == out.size())
-        out.resize(std::max<size_t>(4096, out.size() * 2));
-      auto n = ::read(fd, &out[have], out.size() - have);
-      if (n < 0) {
-        if (errno == EINTR)
-          continue;
-        return os_error("read", path, errno);
-      }
-      if (n == 0)
-        break;
-      have += static_cast<size_t>(n);
-    }
-    out.resize(have);
-    return out;
+    auto file = open_read(path);
+    if (!file)
+      return file.err();
+    return (*file)->read_at(0, static_cast<size_t>((*file)->size()));
   }
 
   result<std::unique_ptr<append_file>>

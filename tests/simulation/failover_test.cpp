@@ -105,10 +105,7 @@ BOOST_AUTO_TEST_CASE(isolated_leaf_fails_over_by_heartbeat) {
 BOOST_AUTO_TEST_CASE(deposed_master_cannot_acknowledge) {
   sim_cluster c{4, 2};
   c.ok("CREATE DATABASE db PARTITIONS 4");
-  int ordinal = -1;
-  for (int i = 0; i < 4 && ordinal < 0; ++i)
-    if (c.master_port("db", i) == "10001")
-      ordinal = i;
+  int ordinal = c.master_on("db", 4, 10001);
   BOOST_REQUIRE(ordinal >= 0);
   auto key = key_on(static_cast<uint32_t>(ordinal), 4);
   // The session caches the partition map pointing at 10001.
@@ -234,10 +231,7 @@ BOOST_AUTO_TEST_CASE(no_acknowledged_write_is_lost_when_a_master_dies) {
 BOOST_AUTO_TEST_CASE(killed_leaf_refuses_at_once_and_restarts_cleanly) {
   sim_cluster c{4, 2};
   c.ok("CREATE DATABASE db PARTITIONS 8");
-  int victim = -1;
-  for (int i = 0; i < 8 && victim < 0; ++i)
-    if (c.master_port("db", i) == "10001")
-      victim = i;
+  int victim = c.master_on("db", 8, 10001);
   BOOST_REQUIRE(victim >= 0);
   auto key = key_on(static_cast<uint32_t>(victim), 8);
   c.ok("INSERT INTO db VALUES ('" + key + "','before')");
@@ -280,10 +274,7 @@ BOOST_AUTO_TEST_CASE(killed_leaf_refuses_at_once_and_restarts_cleanly) {
 BOOST_AUTO_TEST_CASE(write_during_isolation_completes_once_failover_is_decided) {
   sim_cluster c{4, 2};
   c.ok("CREATE DATABASE db PARTITIONS 8");
-  int victim = -1;
-  for (int i = 0; i < 8 && victim < 0; ++i)
-    if (c.master_port("db", i) == "10004")
-      victim = i;
+  int victim = c.master_on("db", 8, 10004);
   BOOST_REQUIRE(victim >= 0);
   auto key = key_on(static_cast<uint32_t>(victim), 8);
   c.ok("INSERT INTO db VALUES ('" + key + "','before')");
@@ -312,10 +303,7 @@ BOOST_AUTO_TEST_CASE(a_write_to_a_silent_master_moves_on_when_the_map_does) {
   sim_cluster c{4, 2};
   c.ok("SET GLOBAL leaf_failure_timeout_ms = 800");
   c.ok("CREATE DATABASE db PARTITIONS 8");
-  int victim = -1;
-  for (int i = 0; i < 8 && victim < 0; ++i)
-    if (c.master_port("db", i) == "10004")
-      victim = i;
+  int victim = c.master_on("db", 8, 10004);
   BOOST_REQUIRE(victim >= 0);
   auto key = key_on(static_cast<uint32_t>(victim), 8);
   c.ok("INSERT INTO db VALUES ('" + key + "','before')");

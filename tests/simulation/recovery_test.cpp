@@ -13,15 +13,6 @@ namespace {
 const std::string leaf1 = "'127.0.0.1':10001";
 const std::string leaf2 = "'127.0.0.1':10002";
 
-/// The first ordinal of `db` whose master is on `port`.
-int master_on(sim_cluster& c, const std::string& db, int partitions,
-              int port) {
-  for (int i = 0; i < partitions; ++i)
-    if (c.master_port(db, i) == std::to_string(port))
-      return i;
-  return -1;
-}
-
 /// Every copy of each partition has the same checksum.
 void expect_equal_checksums(sim_cluster& c, const std::string& db) {
   auto rs = c.check(db);
@@ -135,7 +126,7 @@ BOOST_AUTO_TEST_CASE(copy_that_may_lack_acknowledged_writes_is_not_served) {
 BOOST_AUTO_TEST_CASE(diverged_copy_is_discarded_and_rebuilt) {
   sim_cluster c{2, 2};
   c.ok("CREATE DATABASE db PARTITIONS 2");
-  int ord = master_on(c, "db", 2, 10001);
+  int ord = c.master_on("db", 2, 10001);
   BOOST_REQUIRE(ord >= 0);
   auto key = sim_cluster::key_on(static_cast<uint32_t>(ord), 2);
   c.ok("INSERT INTO db VALUES ('" + key + "','acked')");
@@ -377,8 +368,8 @@ BOOST_AUTO_TEST_CASE(stale_copy_becomes_orphan_and_clear_keeps_last_copies) {
   sim_cluster c{4, 1};
   c.ok("CREATE DATABASE db PARTITIONS 4");
   c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4')");
-  int ord = master_on(c, "db", 4, 10001);
-  int ord3 = master_on(c, "db", 4, 10003);
+  int ord = c.master_on("db", 4, 10001);
+  int ord3 = c.master_on("db", 4, 10003);
   BOOST_REQUIRE(ord >= 0);
   BOOST_REQUIRE(ord3 >= 0);
   // A copy of a partition that lives on 10003 turns up on 10004 (say, a
@@ -441,7 +432,7 @@ BOOST_AUTO_TEST_CASE(attach_without_force_reports_conflicting_copies) {
   sim_cluster c{4, 1};
   c.ok("CREATE DATABASE db PARTITIONS 4");
   c.ok("INSERT INTO db VALUES ('a','1'),('b','2'),('c','3'),('d','4')");
-  int ord = master_on(c, "db", 4, 10003);
+  int ord = c.master_on("db", 4, 10003);
   BOOST_REQUIRE(ord >= 0);
   c.ok("SET GLOBAL auto_attach = OFF");
   c.ok("KILL LEAF '127.0.0.1':10004");

@@ -128,6 +128,14 @@ public:
     return "";
   }
 
+  /// The first ordinal of `db` whose master is on `port`, or -1.
+  int master_on(const std::string& db, int partitions, int port) {
+    for (int i = 0; i < partitions; ++i)
+      if (master_port(db, i) == std::to_string(port))
+        return i;
+    return -1;
+  }
+
   /// Opens a copy of an instance's storage as it is on disk now.
   std::unique_ptr<storage::partition_store>
   open_instance(int port, const std::string& db, int ordinal) {
