@@ -125,7 +125,8 @@ std::vector<std::string> conflicts_of(master_aggregator_state& st,
     if (failed_copy(&inst))
       continue;
     auto* db = find_database(st, inst.database());
-    if (db == nullptr || inst.ordinal() >= db->parts().size())
+    if (db == nullptr
+        || inst.ordinal() >= static_cast<uint32_t>(db->parts_size()))
       continue;
     auto& part = db->parts(static_cast<int>(inst.ordinal()));
     bool mine = false;
@@ -1154,7 +1155,7 @@ void exec_check_partitions(ma_self self, envelope_ptr req,
   for (auto& part : db->parts())
     for (auto& inst : part.instances())
       items->push_back({part.ordinal(), inst, part.offline(),
-                        leaf_up(st, inst.leaf())});
+                        leaf_up(st, inst.leaf()), false, {}});
   auto name = s.database;
   auto cd = std::make_shared<countdown>();
   cd->remaining = items->size() + 1;
