@@ -402,7 +402,10 @@ error snapshot_decoder::feed(std::string_view data) {
         position.term = get_u64(v.data());
         position.lsn = get_u64(v.data() + 8);
         n_history_ = get_u32(v.data() + 16);
-        history.reserve(std::min<uint64_t>(n_history_, body_len_ / 16));
+        // Counts and body_len come from the bytes being checked: reserve
+        // no more than a bounded guess, whatever they say.
+        history.reserve(static_cast<size_t>(
+          std::min<uint64_t>({n_history_, body_len_ / 16, 1u << 16})));
         stage_ = n_history_ > 0 ? stage::history : stage::row_count;
         break;
       case stage::history:
@@ -419,9 +422,8 @@ error snapshot_decoder::feed(std::string_view data) {
         if (!take(data, 8, v))
           return {};
         n_rows_ = get_u64(v.data());
-        // Reserve only what the body can hold, whatever the count says.
         rows.reserve(static_cast<size_t>(
-          std::min<uint64_t>(n_rows_, body_len_ / 8)));
+          std::min<uint64_t>({n_rows_, body_len_ / 8, 1u << 20})));
         stage_ = n_rows_ > 0 ? stage::key_len : stage::done;
         break;
       case stage::key_len:

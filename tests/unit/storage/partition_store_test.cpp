@@ -739,6 +739,20 @@ BOOST_AUTO_TEST_CASE(a_damaged_snapshot_stream_is_refused) {
   BOOST_TEST(err.detail().find("overruns the body") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(counts_in_a_snapshot_header_do_not_size_allocations) {
+  // Found by fuzz_storage: a header claiming a huge body and term history
+  // made the decoder reserve tens of GB before it saw the bytes.
+  std::string bytes = "LGSNAP01";
+  bytes += std::string(4, '\0');                 // crc
+  bytes += std::string(8, '\xa2');               // body_len: huge
+  bytes += std::string(16, '\x01');              // term, lsn
+  bytes += std::string(4, '\xff');               // n_history: 2^32 - 1
+  bytes += std::string(40, '\x07');
+  auto res = decode_snapshot(bytes);
+  BOOST_REQUIRE(!res.ok());
+  BOOST_TEST(res.err().module() == "storage");
+}
+
 BOOST_AUTO_TEST_CASE(a_received_snapshot_replaces_everything) {
   auto source = std::make_unique<partition_store>(fs, "/master",
                                                   durability::sync);
