@@ -80,6 +80,38 @@ void reply_result(self_ptr self, const envelope& req, pb::ResultSet rs) {
   self->state.ep.reply(self, req, std::move(rep));
 }
 
+/// Asks the aggregator for the map of `db`; with `newer_than` > 0 it may
+/// hold the request for up to `wait_ms` until the metadata changes.
+void request_map(self_ptr self, const std::string& db, uint64_t newer_than,
+                 int64_t wait_ms, rpc_table::callback cb) {
+  auto env = make_envelope();
+  auto* body = env->mutable_partition_map_request();
+  body->set_database(db);
+  if (newer_than > 0) {
+    body->set_newer_than(newer_than);
+    body->set_wait_ms(wait_ms);
+  }
+  self->state.ep.request(self, self->state.cfg.ma_node, "ma", std::move(env),
+                         map_timeout + std::chrono::milliseconds{wait_ms},
+                         std::move(cb));
+}
+
+/// Takes in a map the aggregator sent: its request timeout, and the map
+/// itself as the cached one when every partition is online. An offline
+/// partition may come back with no message to this session (its leaf
+/// restarts), so a map naming one is used for the statement at hand only
+/// and asked for again by the next.
+map_ptr adopt_map(session_state& st, const std::string& db,
+                  const pb::PartitionMapReply& body) {
+  if (body.request_timeout_ms() > 0)
+    st.cfg.request_timeout_ms = body.request_timeout_ms();
+  auto map = std::make_shared<pb::PartitionMapReply>(body);
+  if (std::all_of(body.routes().begin(), body.routes().end(),
+                  [](const pb::PartitionRoute& r) { return r.online(); }))
+    st.maps[db] = map;
+  return map;
+}
+
 /// Calls `cb` with the map of `db`; with `newer_than` > 0, with a map newer
 /// than that version (the aggregator holds the request until the metadata
 /// changes, or up to map_wait_ms).
@@ -99,17 +131,8 @@ void get_map(self_ptr self, const std::string& db, uint64_t newer_than,
   waiters.push_back(std::move(cb));
   if (waiters.size() > 1)
     return;
-  auto env = make_envelope();
-  auto* body = env->mutable_partition_map_request();
-  body->set_database(db);
-  if (newer_than > 0) {
-    body->set_newer_than(newer_than);
-    body->set_wait_ms(map_wait_ms);
-  }
-  st.ep.request(
-    self, st.cfg.ma_node, "ma", std::move(env),
-    map_timeout + std::chrono::milliseconds{map_wait_ms},
-    [self, key](const envelope* rep) {
+  request_map(
+    self, db, newer_than, map_wait_ms, [self, key](const envelope* rep) {
       auto& st = self->state;
       auto waiters = std::move(st.map_waiters[key]);
       st.map_waiters.erase(key);
@@ -122,17 +145,7 @@ void get_map(self_ptr self, const std::string& db, uint64_t newer_than,
       if (rep != nullptr) {
         const auto& body = rep->partition_map_reply();
         if (body.status() == pb::STATUS_OK) {
-          if (body.request_timeout_ms() > 0)
-            st.cfg.request_timeout_ms = body.request_timeout_ms();
-          map = std::make_shared<pb::PartitionMapReply>(body);
-          // An offline partition may come back with no message to this
-          // session (its leaf restarts), so a map naming one is used for
-          // this statement only and asked for again by the next.
-          if (std::all_of(body.routes().begin(), body.routes().end(),
-                          [](const pb::PartitionRoute& r) {
-                            return r.online();
-                          }))
-            st.maps[db] = map;
+          map = adopt_map(st, db, body);
           error.clear();
         } else {
           code = body.status() == pb::UNKNOWN ? sql::errc::unknown_database
@@ -157,15 +170,8 @@ void watch_map(self_ptr self, const std::string& db, uint64_t version) {
   auto& st = self->state;
   if (!st.watching.insert(db).second)
     return;
-  auto env = make_envelope();
-  auto* body = env->mutable_partition_map_request();
-  body->set_database(db);
-  body->set_newer_than(version);
-  body->set_wait_ms(watch_wait_ms);
-  st.ep.request(
-    self, st.cfg.ma_node, "ma", std::move(env),
-    map_timeout + std::chrono::milliseconds{watch_wait_ms},
-    [self, db, version](const envelope* rep) {
+  request_map(
+    self, db, version, watch_wait_ms, [self, db, version](const envelope* rep) {
       auto& st = self->state;
       st.watching.erase(db);
       if (rep == nullptr
@@ -183,10 +189,7 @@ void watch_map(self_ptr self, const std::string& db, uint64_t version) {
           watch_map(self, db, version);
         return;
       }
-      auto map = std::make_shared<pb::PartitionMapReply>(body);
-      if (std::all_of(body.routes().begin(), body.routes().end(),
-                      [](const pb::PartitionRoute& r) { return r.online(); }))
-        st.maps[db] = map;
+      auto map = adopt_map(st, db, body);
       for (auto& op : silent) {
         if (op->ordinal >= static_cast<uint32_t>(map->routes_size()))
           continue;
