@@ -701,34 +701,19 @@ void on_replicate(self_ptr self, const envelope_ptr& env) {
     start_join(self);
     return;
   }
-  std::string_view records{req.records()};
-  while (!records.empty()) {
-    storage::log_record_view rec;
-    auto used = storage::decode_record(records, rec);
-    if (!used) {
-      LG_PROBE(replica_bad_entry, "a replica refused a malformed entry");
-      refuse(pb::FAILED, "a record after lsn "
-                           + std::to_string(store->last().lsn)
-                           + " is malformed: " + used.err().to_string());
-      return;
-    }
-    auto encoded = records.substr(0, *used);
-    records.remove_prefix(*used);
-    if (rec.lsn <= store->last().lsn)
-      continue;
-    if (rec.lsn != store->last().lsn + 1 || rec.term < store->last().term
-        || rec.term > term) {
-      LG_PROBE(replica_bad_entry, "a replica refused a malformed entry");
-      refuse(pb::FAILED, "entry at lsn " + std::to_string(rec.lsn)
-                           + " term " + std::to_string(rec.term)
-                           + " does not follow lsn "
-                           + std::to_string(store->last().lsn) + " term "
-                           + std::to_string(store->last().term));
-      return;
-    }
-    // Nobody reads a replica's rows: apply them later, in bulk.
-    store->append_deferred_encoded(encoded, rec);
-    remember_write_id(st, rec.write_id, rec.lsn);
+  // Nobody reads a replica's rows: they are applied later, in bulk.
+  auto err = store->append_log_bytes(
+    req.records(),
+    [&st](const storage::log_record_view& rec) {
+      remember_write_id(st, rec.write_id, rec.lsn);
+    },
+    term);
+  if (err) {
+    LG_PROBE(replica_bad_entry, "a replica refused a malformed entry");
+    refuse(pb::FAILED, "a record after lsn "
+                         + std::to_string(store->last().lsn)
+                         + " was refused: " + err.to_string());
+    return;
   }
   if (store->pending_apply_bytes() > max_deferred_apply_bytes)
     store->apply_pending();
@@ -1238,11 +1223,12 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
       err = make_error(storage::errc::bad_format,
                        "log records arrived before the whole snapshot");
     if (!err)
-      err = store->append_log_bytes(req.log(),
-                                    [&st](const storage::log_record_view& rec) {
-                                      remember_write_id(st, rec.write_id,
-                                                        rec.lsn);
-                                    });
+      err = store->append_log_bytes(
+        req.log(),
+        [&st](const storage::log_record_view& rec) {
+          remember_write_id(st, rec.write_id, rec.lsn);
+        },
+        env->header().term());
     if (!err)
       err = store->flush();
     if (err) {

@@ -815,7 +815,8 @@ result<snapshot_source> partition_store::open_snapshot_source() {
 
 error partition_store::append_log_bytes(
   std::string_view log,
-  const std::function<void(const log_record_view&)>& each) {
+  const std::function<void(const log_record_view&)>& each,
+  uint64_t max_term) {
   log_record_view rec;
   size_t offset = 0;
   while (offset < log.size()) {
@@ -827,7 +828,8 @@ error partition_store::append_log_bytes(
     offset += *used;
     if (rec.lsn <= last_.lsn)
       continue;
-    if (rec.lsn != last_.lsn + 1 || rec.term < last_.term)
+    if (rec.lsn != last_.lsn + 1 || rec.term < last_.term
+        || rec.term > max_term)
       return make_error(errc::bad_format,
                         "log record at offset " + std::to_string(offset - *used)
                           + " (term " + std::to_string(rec.term) + ", lsn "

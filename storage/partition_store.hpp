@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -313,12 +314,15 @@ public:
   /// Everything appended must be flushed first.
   result<snapshot_source> open_snapshot_source();
 
-  /// Appends log records received in wal.log's format (a rebuild's log
-  /// part), deferring their apply like a replica's. Skips records at or
-  /// below last(); refuses a corrupt or out-of-sequence record, naming it,
+  /// Appends log records received in wal.log's format (a replica's
+  /// replication stream, a rebuild's log part), deferring their apply.
+  /// Skips records at or below last(); refuses a corrupt or out-of-sequence
+  /// record, or one of a term above `max_term` (the sender's), naming it,
   /// having appended those before it. Calls `each` for every record taken.
-  error append_log_bytes(std::string_view log,
-                         const std::function<void(const log_record_view&)>& each);
+  error append_log_bytes(
+    std::string_view log,
+    const std::function<void(const log_record_view&)>& each,
+    uint64_t max_term = std::numeric_limits<uint64_t>::max());
 
   /// Starts receiving a snapshot from another copy into
   /// snapshot.bin.incoming (an older incoming file is replaced).

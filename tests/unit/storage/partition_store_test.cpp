@@ -881,6 +881,10 @@ BOOST_AUTO_TEST_CASE(a_log_record_out_of_sequence_is_refused) {
   auto torn = encode_record(numbered(1, 4));
   torn.pop_back();
   BOOST_TEST(store->append_log_bytes(torn, {}).name() == "torn_record");
+  // A record of a term above the sender's is refused too.
+  BOOST_TEST(store->append_log_bytes(encode_record(numbered(3, 4)), {}, 2)
+               .name()
+             == "bad_format");
   BOOST_TEST(store->last() == (log_position{1, 3}));
 }
 
