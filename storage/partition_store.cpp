@@ -25,7 +25,8 @@ constexpr char snapshot_magic[8] = {'L', 'G', 'S', 'N', 'A', 'P', '0', '1'};
 constexpr size_t snapshot_header_size = 8 + 4 + 8;
 
 // A flush keeps its buffer between batches, unless one huge batch grew it.
-constexpr size_t pending_reserve = 64 * 1024;
+// The buffer grows with use rather than being reserved up front: a leaf may
+// host thousands of mostly idle instances.
 constexpr size_t pending_max_capacity = 16 * 1024 * 1024;
 
 char* put_u8(char* p, uint8_t v) {
@@ -557,7 +558,6 @@ result<recovery_report> partition_store::open() {
   checksum_ = 0;
   log_bytes_ = 0;
   pending_.clear();
-  pending_.reserve(pending_reserve);
   recovery_report report;
   if (auto err = fs_->make_dirs(dir_))
     return err;
@@ -736,7 +736,6 @@ error partition_store::flush() {
   pending_.clear();
   if (pending_.capacity() > pending_max_capacity) {
     std::string{}.swap(pending_);
-    pending_.reserve(pending_reserve);
   }
   if (mode_ == durability::sync)
     if (auto err = wal_->sync())
