@@ -185,15 +185,12 @@ void on_persist_flush(ma_self self) {
   auto& st = self->state;
   st.persist_scheduled = false;
   persist(self);
-  // Before the callbacks, which may send thousands of promotions: clients
-  // learn the new masters at once, and a request that reaches a new master
-  // before its PromoteRequest waits there for it (partition.cpp, park()).
-  if (!st.parked_maps.empty())
-    answer_parked_maps(self, true);
   auto callbacks = std::move(st.after_persist);
   st.after_persist.clear();
   for (auto& f : callbacks)
     f();
+  if (!st.parked_maps.empty())
+    answer_parked_maps(self, true);
 }
 
 constexpr auto instance_op_timeout = std::chrono::seconds{10};
