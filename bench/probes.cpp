@@ -1,9 +1,20 @@
 #include "bench/probes.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 #include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
 
 namespace lg::bench {
 
@@ -14,7 +25,69 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     .count();
 }
 
+using floor_promote_atom = caf::atom_constant<caf::atom("flpromote")>;
+using floor_write_atom = caf::atom_constant<caf::atom("flwrite")>;
+using floor_done_atom = caf::atom_constant<caf::atom("fldone")>;
+
+/// One instance of the floor probe: answers a promotion, appends a write.
+caf::behavior floor_instance(caf::event_based_actor* self, int fd) {
+  self->attach_functor([fd] { ::close(fd); });
+  auto answer = [self] {
+    self->send(caf::actor_cast<caf::actor>(self->current_sender()),
+               floor_done_atom::value);
+  };
+  return {
+    [answer](floor_promote_atom) { answer(); },
+    [answer, fd](floor_write_atom, const std::string& record) {
+      if (::write(fd, record.data(), record.size())
+          == static_cast<ssize_t>(record.size()))
+        answer();
+    },
+  };
+}
+
 } // namespace
+
+double partition_floor_ms(size_t n, const std::string& dir) {
+  caf::actor_system_config cfg;
+  cfg.set("logger.console-verbosity", caf::atom("quiet"));
+  cfg.set("logger.file-verbosity", caf::atom("quiet"));
+  // The worker count leafguard's local clusters use.
+  auto cores = std::max(2u, std::thread::hardware_concurrency());
+  cfg.set("scheduler.max-threads", static_cast<size_t>(2 * cores));
+  caf::actor_system sys{cfg};
+  std::string record(40, 'r');
+  std::vector<caf::actor> instances;
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < n; ++i) {
+    paths.push_back(dir + "/floor-probe-" + std::to_string(i) + ".log");
+    int fd = ::open(paths.back().c_str(), O_CREAT | O_WRONLY | O_APPEND,
+                    0644);
+    if (fd < 0 || ::write(fd, record.data(), record.size()) < 0) {
+      for (auto& p : paths)
+        std::remove(p.c_str());
+      return -1;
+    }
+    instances.push_back(sys.spawn(floor_instance, fd));
+  }
+  caf::scoped_actor self{sys};
+  auto t0 = std::chrono::steady_clock::now();
+  for (auto& a : instances)
+    self->send(a, floor_promote_atom::value);
+  size_t got = 0;
+  self->receive_for(got, n)([](floor_done_atom) {});
+  for (auto& a : instances)
+    self->send(a, floor_write_atom::value, record);
+  got = 0;
+  self->receive_for(got, n)([](floor_done_atom) {});
+  auto ms = seconds_since(t0) * 1000;
+  for (auto& a : instances)
+    self->send_exit(a, caf::exit_reason::user_shutdown);
+  instances.clear();
+  for (auto& p : paths)
+    std::remove(p.c_str());
+  return ms;
+}
 
 double memcpy_mb_per_s(size_t bytes) {
   std::vector<char> a(bytes, 'x');

@@ -1,5 +1,6 @@
-// Ceilings a benchmark prints beside its own figures, measured in the same
-// run on the same machine: what memory and the page cache can do at most.
+// Ceilings and floors a benchmark prints beside its own figures, measured in
+// the same run on the same machine: what memory and the page cache can do at
+// most, and the least work a failover of many partitions must do.
 #pragma once
 
 #include <cstddef>
@@ -15,5 +16,14 @@ double memcpy_mb_per_s(size_t bytes);
 /// MB/s, or 0 when the file cannot be written: the page cache's own rate, a
 /// ceiling for any rebuild that writes its copy.
 double file_write_mb_per_s(const std::string& dir, size_t bytes);
+
+/// Milliseconds for the least work that making `n` partitions writable on a
+/// new master takes in this design, with nothing else around: `n` CAF
+/// actors, one per instance, each holding its own open log file under `dir`
+/// (as a replica does); one driver sends each a promotion and waits for
+/// every answer, then sends each one write, which appends one record to its
+/// file, and waits for every answer. No detection, metadata, partition map
+/// or retry. Returns -1 when the files cannot be made.
+double partition_floor_ms(size_t n, const std::string& dir);
 
 } // namespace lg::bench
