@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
+#include <map>
 #include <set>
 
 #include <caf/actor_system.hpp>
@@ -293,6 +295,21 @@ void drop_instances(ma_self self, const pb::DatabaseMeta& db) {
   }
 }
 
+/// The instance creations of one CREATE DATABASE still to be sent, per leaf.
+struct creation_pacer {
+  static constexpr int window = 32;
+  std::string db;
+  size_t total = 0;
+  size_t created = 0;
+  time_point last_report;
+  std::map<std::string, std::deque<std::shared_ptr<envelope>>> queued;
+  std::map<std::string, int> outstanding;
+};
+
+/// Sends `leaf` its next creations, up to creation_pacer::window at a time.
+void send_creations(ma_self self, std::shared_ptr<creation_pacer> pacer,
+                    std::shared_ptr<countdown> cd, const std::string& leaf);
+
 void exec_create_database(ma_self self, envelope_ptr req,
                           const sql::create_database& s) {
   auto& st = self->state;
@@ -383,10 +400,14 @@ void exec_create_database(ma_self self, envelope_ptr req,
                        db.name(), db.partitions());
     reply_result(self, *req, make_message(rows_affected(1)));
   };
-  // Creating an instance costs a few fsyncs on its leaf: allow for the
-  // number of instances each leaf has to create.
-  auto create_timeout = instance_op_timeout
-                        + std::chrono::milliseconds{20} * total;
+  // Each leaf gets at most create_window creations at a time, the next one
+  // as an answer comes back: a leaf swamped with thousands of them at once
+  // answered no heartbeat for over a second and was declared offline while
+  // it worked (16384 partitions on 4 leaf processes).
+  auto pacer = std::make_shared<creation_pacer>();
+  pacer->db = db.name();
+  pacer->total = total;
+  pacer->last_report = self->clock().now();
   for (auto& part : db.parts()) {
     for (auto& inst : part.instances()) {
       std::string peer;
@@ -404,18 +425,46 @@ void exec_create_database(ma_self self, envelope_ptr req,
       body->set_peer(peer);
       body->set_sync_replication_timeout_ms(
         global_int(st, "sync_replication_timeout_ms"));
-      auto leaf = inst.leaf();
-      st.ep.request(self, leaf, leaf_actor_name(), std::move(env),
-                    create_timeout, [cd, leaf](const envelope* rep) {
-                      if (rep == nullptr)
-                        cd->finish_one("leaf " + leaf + " did not answer");
-                      else if (rep->create_instance_reply().status()
-                               != pb::STATUS_OK)
-                        cd->finish_one(rep->create_instance_reply().error());
-                      else
-                        cd->finish_one();
-                    });
+      pacer->queued[inst.leaf()].push_back(std::move(env));
     }
+  }
+  for (auto& [leaf, queue] : pacer->queued)
+    send_creations(self, pacer, cd, leaf);
+}
+
+void send_creations(ma_self self, std::shared_ptr<creation_pacer> pacer,
+                    std::shared_ptr<countdown> cd, const std::string& leaf) {
+  // An instance costs its leaf a few file creations and fsyncs; the window
+  // ahead of it is what it may wait behind.
+  auto timeout = instance_op_timeout
+                 + std::chrono::milliseconds{20} * creation_pacer::window;
+  auto& queue = pacer->queued[leaf];
+  auto& busy = pacer->outstanding[leaf];
+  while (busy < creation_pacer::window && !queue.empty()) {
+    auto env = std::move(queue.front());
+    queue.pop_front();
+    ++busy;
+    self->state.ep.request(
+      self, leaf, leaf_actor_name(), std::move(env), timeout,
+      [self, pacer, cd, leaf](const envelope* rep) {
+        --pacer->outstanding[leaf];
+        ++pacer->created;
+        auto now = self->clock().now();
+        if (now - pacer->last_report >= std::chrono::seconds{1}
+            && pacer->created < pacer->total) {
+          pacer->last_report = now;
+          logger("ma")->info("DatabaseCreating {} {}: {} of {} instances",
+                             self->state.ctx(), pacer->db, pacer->created,
+                             pacer->total);
+        }
+        if (rep == nullptr)
+          cd->finish_one("leaf " + leaf + " did not answer");
+        else if (rep->create_instance_reply().status() != pb::STATUS_OK)
+          cd->finish_one(rep->create_instance_reply().error());
+        else
+          cd->finish_one();
+        send_creations(self, pacer, cd, leaf);
+      });
   }
 }
 
