@@ -338,10 +338,21 @@ int64_t fabric::now_us(caf::local_actor* self) const {
 
 namespace {
 
+/// Heartbeats jump the receiver's queue (CAF's urgent category): a
+/// receiver busy with thousands of other messages must not make a live leaf
+/// look silent. An aggregator swamped by 16384 replica-sync requests after a
+/// large CREATE DATABASE saw its heartbeat replies only after the failure
+/// timeout and declared all four leaves offline.
+caf::message_id id_for(const envelope& env) {
+  if (env.has_heartbeat_request() || env.has_heartbeat_reply())
+    return caf::make_message_id(caf::message_priority::high);
+  return caf::make_message_id();
+}
+
 void deliver(caf::local_actor* self, const caf::actor& dest,
              envelope_ptr env) {
-  dest->enqueue(caf::make_mailbox_element(self->ctrl(),
-                                          caf::make_message_id(), {},
+  auto id = id_for(*env);
+  dest->enqueue(caf::make_mailbox_element(self->ctrl(), id, {},
                                           wire{std::move(env)}),
                 self->context());
 }
@@ -349,10 +360,10 @@ void deliver(caf::local_actor* self, const caf::actor& dest,
 void deliver_later(caf::local_actor* self, const caf::actor& dest,
                    envelope_ptr env, caf::timespan delay) {
   auto at = self->clock().now() + delay;
+  auto id = id_for(*env);
   self->clock().schedule_message(
     at, caf::actor_cast<caf::strong_actor_ptr>(dest),
-    caf::make_mailbox_element(self->ctrl(), caf::make_message_id(), {},
-                              wire{std::move(env)}));
+    caf::make_mailbox_element(self->ctrl(), id, {}, wire{std::move(env)}));
 }
 
 } // namespace

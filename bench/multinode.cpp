@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -43,8 +44,18 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
+/// The node processes started and not yet reaped.
+std::set<pid_t> children;
+
+/// Reports `why` and exits, killing every node process first: a failed run
+/// must not leave a cluster holding its ports for the next one.
 [[noreturn]] void die(const std::string& why) {
   std::fprintf(stderr, "multinode: %s\n", why.c_str());
+  for (auto pid : children) {
+    kill(pid, SIGCONT);
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
   std::exit(1);
 }
 
@@ -115,6 +126,7 @@ struct cluster {
       execv(leafguard.c_str(), argv.data());
       _exit(127);
     }
+    children.insert(pid);
     return pid;
   }
 
@@ -170,6 +182,7 @@ struct cluster {
     kill(leaves[n], sig);
     if (sig == SIGKILL) {
       waitpid(leaves[n], nullptr, 0);
+      children.erase(leaves[n]);
       leaves.erase(n);
     }
   }
@@ -194,11 +207,13 @@ struct cluster {
       kill(pid, SIGCONT);
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
+      children.erase(pid);
     }
     leaves.clear();
     if (ma != 0) {
       kill(ma, SIGKILL);
       waitpid(ma, nullptr, 0);
+      children.erase(ma);
       ma = 0;
     }
   }
