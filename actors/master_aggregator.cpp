@@ -171,6 +171,24 @@ void monitor_leaf(ma_self self, const std::string& addr) {
   self->monitor(handle);
 }
 
+void paced_fanout::pump(ma_self self, const std::string& leaf) {
+  auto& queue = queued_[leaf];
+  auto& busy = in_flight_[leaf];
+  while (busy < window_ && !queue.empty()) {
+    auto next = std::move(queue.front());
+    queue.pop_front();
+    ++busy;
+    auto me = shared_from_this();
+    self->state.ep.request(
+      self, leaf, next.actor, std::move(next.env), timeout_,
+      [self, me, leaf, cb = std::move(next.cb)](const envelope* rep) {
+        --me->in_flight_[leaf];
+        cb(rep);
+        me->pump(self, leaf);
+      });
+  }
+}
+
 std::vector<std::string> address_cells(const std::string& addr) {
   if (addr.empty())
     return {"NULL", "NULL"};
@@ -295,21 +313,6 @@ void drop_instances(ma_self self, const pb::DatabaseMeta& db) {
   }
 }
 
-/// The instance creations of one CREATE DATABASE still to be sent, per leaf.
-struct creation_pacer {
-  static constexpr int window = 32;
-  std::string db;
-  size_t total = 0;
-  size_t created = 0;
-  time_point last_report;
-  std::map<std::string, std::deque<std::shared_ptr<envelope>>> queued;
-  std::map<std::string, int> outstanding;
-};
-
-/// Sends `leaf` its next creations, up to creation_pacer::window at a time.
-void send_creations(ma_self self, std::shared_ptr<creation_pacer> pacer,
-                    std::shared_ptr<countdown> cd, const std::string& leaf);
-
 void exec_create_database(ma_self self, envelope_ptr req,
                           const sql::create_database& s) {
   auto& st = self->state;
@@ -400,14 +403,16 @@ void exec_create_database(ma_self self, envelope_ptr req,
                        db.name(), db.partitions());
     reply_result(self, *req, make_message(rows_affected(1)));
   };
-  // Each leaf gets at most create_window creations at a time, the next one
-  // as an answer comes back: a leaf swamped with thousands of them at once
-  // answered no heartbeat for over a second and was declared offline while
-  // it worked (16384 partitions on 4 leaf processes).
-  auto pacer = std::make_shared<creation_pacer>();
-  pacer->db = db.name();
-  pacer->total = total;
-  pacer->last_report = self->clock().now();
+  // Paced: a leaf swamped with thousands of creations at once answered no
+  // heartbeat for over a second (16384 partitions on 4 leaf processes).
+  // Creating an instance costs its leaf a few file creations and fsyncs; the
+  // window ahead of it is what it may wait behind.
+  auto fanout = std::make_shared<paced_fanout>(
+    instance_op_timeout
+    + std::chrono::milliseconds{20} * paced_fanout::default_window);
+  auto progress = std::make_shared<std::pair<size_t, time_point>>(
+    0, self->clock().now());
+  auto name = db.name();
   for (auto& part : db.parts()) {
     for (auto& inst : part.instances()) {
       std::string peer;
@@ -425,47 +430,29 @@ void exec_create_database(ma_self self, envelope_ptr req,
       body->set_peer(peer);
       body->set_sync_replication_timeout_ms(
         global_int(st, "sync_replication_timeout_ms"));
-      pacer->queued[inst.leaf()].push_back(std::move(env));
+      auto leaf = inst.leaf();
+      fanout->add(
+        leaf, leaf_actor_name(), std::move(env),
+        [self, cd, leaf, progress, total, name](const envelope* rep) {
+          // Long work shows progress: a line a second.
+          auto now = self->clock().now();
+          if (++progress->first < total
+              && now - progress->second >= std::chrono::seconds{1}) {
+            progress->second = now;
+            logger("ma")->info("DatabaseCreating {} {}: {} of {} instances",
+                               self->state.ctx(), name, progress->first,
+                               total);
+          }
+          if (rep == nullptr)
+            cd->finish_one("leaf " + leaf + " did not answer");
+          else if (rep->create_instance_reply().status() != pb::STATUS_OK)
+            cd->finish_one(rep->create_instance_reply().error());
+          else
+            cd->finish_one();
+        });
     }
   }
-  for (auto& [leaf, queue] : pacer->queued)
-    send_creations(self, pacer, cd, leaf);
-}
-
-void send_creations(ma_self self, std::shared_ptr<creation_pacer> pacer,
-                    std::shared_ptr<countdown> cd, const std::string& leaf) {
-  // An instance costs its leaf a few file creations and fsyncs; the window
-  // ahead of it is what it may wait behind.
-  auto timeout = instance_op_timeout
-                 + std::chrono::milliseconds{20} * creation_pacer::window;
-  auto& queue = pacer->queued[leaf];
-  auto& busy = pacer->outstanding[leaf];
-  while (busy < creation_pacer::window && !queue.empty()) {
-    auto env = std::move(queue.front());
-    queue.pop_front();
-    ++busy;
-    self->state.ep.request(
-      self, leaf, leaf_actor_name(), std::move(env), timeout,
-      [self, pacer, cd, leaf](const envelope* rep) {
-        --pacer->outstanding[leaf];
-        ++pacer->created;
-        auto now = self->clock().now();
-        if (now - pacer->last_report >= std::chrono::seconds{1}
-            && pacer->created < pacer->total) {
-          pacer->last_report = now;
-          logger("ma")->info("DatabaseCreating {} {}: {} of {} instances",
-                             self->state.ctx(), pacer->db, pacer->created,
-                             pacer->total);
-        }
-        if (rep == nullptr)
-          cd->finish_one("leaf " + leaf + " did not answer");
-        else if (rep->create_instance_reply().status() != pb::STATUS_OK)
-          cd->finish_one(rep->create_instance_reply().error());
-        else
-          cd->finish_one();
-        send_creations(self, pacer, cd, leaf);
-      });
-  }
+  fanout->start(self);
 }
 
 void exec_drop_database(ma_self self, envelope_ptr req,
@@ -606,6 +593,7 @@ void exec_show_cluster_status(ma_self self, envelope_ptr req) {
   auto cd = std::make_shared<countdown>();
   cd->remaining = refs->size() + 1;
   cd->done = [finish](std::vector<std::string>) { finish(); };
+  auto fanout = std::make_shared<paced_fanout>(status_timeout);
   for (size_t i = 0; i < refs->size(); ++i) {
     auto& r = (*refs)[i];
     auto leaf = find_leaf(st, r.inst.leaf());
@@ -615,16 +603,16 @@ void exec_show_cluster_status(ma_self self, envelope_ptr req) {
     }
     auto env = make_envelope(partition_label(r.db, r.ordinal));
     env->mutable_instance_status_request();
-    st.ep.request(self, r.inst.leaf(), partition_actor_name(r.db, r.ordinal),
-                  std::move(env), status_timeout,
-                  [cd, states, got, i](const envelope* rep) {
-                    if (rep != nullptr && rep->has_instance_status_reply()) {
-                      (*states)[i] = rep->instance_status_reply().instance();
-                      (*got)[i] = true;
-                    }
-                    cd->finish_one();
-                  });
+    fanout->add(r.inst.leaf(), partition_actor_name(r.db, r.ordinal),
+                std::move(env), [cd, states, got, i](const envelope* rep) {
+                  if (rep != nullptr && rep->has_instance_status_reply()) {
+                    (*states)[i] = rep->instance_status_reply().instance();
+                    (*got)[i] = true;
+                  }
+                  cd->finish_one();
+                });
   }
+  fanout->start(self);
   cd->finish_one();
 }
 

@@ -2,8 +2,10 @@
 // (failover_round, ...). Not part of the role's public interface.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -122,6 +124,47 @@ const char* role_text(pb::Role r);
 void reply_result(ma_self self, const envelope& req, pb::ResultSet rs);
 /// Watches the leaf's actor (its down signal means the leaf is gone).
 void monitor_leaf(ma_self self, const std::string& addr);
+
+/// Requests to many partition instances, at most `window` in flight per
+/// leaf, the next one sent as an answer comes back. Sent all at once, the
+/// 8192 requests of a CREATE DATABASE or a CHECK PARTITIONS per leaf queued
+/// ahead of the heartbeats (in the middleman's byte stream, where no
+/// priority helps), and healthy leaves were declared offline.
+class paced_fanout : public std::enable_shared_from_this<paced_fanout> {
+public:
+  static constexpr int default_window = 32;
+
+  /// Each request times out `timeout` after it is sent.
+  explicit paced_fanout(caf::timespan timeout, int window = default_window)
+    : timeout_(timeout), window_(window) {
+  }
+
+  /// Queues a request to `actor` on `leaf`, answered through `cb`.
+  void add(const std::string& leaf, std::string actor,
+           std::shared_ptr<envelope> env, rpc_table::callback cb) {
+    queued_[leaf].push_back({std::move(actor), std::move(env), std::move(cb)});
+  }
+
+  /// Sends the first window to every leaf; the rest follow the answers.
+  void start(ma_self self) {
+    for (auto& kvp : queued_)
+      pump(self, kvp.first);
+  }
+
+private:
+  struct pending {
+    std::string actor;
+    std::shared_ptr<envelope> env;
+    rpc_table::callback cb;
+  };
+
+  void pump(ma_self self, const std::string& leaf);
+
+  caf::timespan timeout_;
+  int window_;
+  std::map<std::string, std::deque<pending>> queued_;
+  std::map<std::string, int> in_flight_;
+};
 
 /// Calls `done` once every one of `remaining` asynchronous steps called back.
 struct countdown {

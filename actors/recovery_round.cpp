@@ -1199,6 +1199,7 @@ void exec_check_partitions(ma_self self, envelope_ptr req,
                              "Position", "Checksum", "Status"},
                             rows));
   };
+  auto fanout = std::make_shared<paced_fanout>(status_timeout);
   for (size_t i = 0; i < items->size(); ++i) {
     auto& it = (*items)[i];
     if (!it.up) {
@@ -1207,17 +1208,17 @@ void exec_check_partitions(ma_self self, envelope_ptr req,
     }
     auto env = make_envelope(partition_label(name, it.ordinal));
     env->mutable_instance_status_request();
-    st.ep.request(self, it.inst.leaf(), partition_actor_name(name, it.ordinal),
-                  std::move(env), status_timeout,
-                  [cd, items, i](const envelope* rep) {
-                    if (rep != nullptr && rep->has_instance_status_reply()) {
-                      (*items)[i].state = rep->instance_status_reply()
-                                            .instance();
-                      (*items)[i].got = true;
-                    }
-                    cd->finish_one();
-                  });
+    fanout->add(it.inst.leaf(), partition_actor_name(name, it.ordinal),
+                std::move(env), [cd, items, i](const envelope* rep) {
+                  if (rep != nullptr && rep->has_instance_status_reply()) {
+                    (*items)[i].state = rep->instance_status_reply()
+                                          .instance();
+                    (*items)[i].got = true;
+                  }
+                  cd->finish_one();
+                });
   }
+  fanout->start(self);
   cd->finish_one();
 }
 

@@ -38,18 +38,20 @@ BOOST_AUTO_TEST_CASE(acknowledged_write_is_on_both_instances) {
 
 namespace {
 
-/// Counts, per leaf, the instance creations asked of it and not yet
-/// answered, and the most there ever were.
-class creation_counter : public trace_sink {
+/// Counts, per leaf, the instance creations and status requests asked of it
+/// and not yet answered, and the most there ever were.
+class fanout_counter : public trace_sink {
 public:
   void record(const envelope& env, transport_event what, int64_t) override {
     if (what != transport_event::sent)
       return;
-    if (env.has_create_instance_request()) {
+    if (env.has_create_instance_request()
+        || env.has_instance_status_request()) {
       auto& n = open_[env.header().to().node()];
       most_ = std::max(most_, ++n);
       ++asked_;
-    } else if (env.has_create_instance_reply()) {
+    } else if (env.has_create_instance_reply()
+               || env.has_instance_status_reply()) {
       --open_[env.header().from().node()];
     }
   }
@@ -63,17 +65,30 @@ private:
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(a_large_create_database_paces_each_leaf) {
-  // Sent all at once, 256 creations per leaf queued ahead of its heartbeat
+BOOST_AUTO_TEST_CASE(fanouts_to_every_instance_are_paced_per_leaf) {
+  // Sent all at once, 256 requests per leaf queued ahead of its heartbeat
   // replies; leaf processes asked for 8192 each answered none for over a
   // second and were declared offline while they worked.
   sim_cluster c{4, 2};
-  auto counter = std::make_shared<creation_counter>();
-  c.cluster().transport().set_trace_sink(counter);
-  c.ok("CREATE DATABASE big PARTITIONS 512");
-  c.cluster().transport().set_trace_sink(nullptr);
-  BOOST_TEST(counter->asked_ == 1024);
-  BOOST_TEST(counter->most_ == 32);
+  auto& fab = c.cluster().transport();
+  for (auto stmt : {"CREATE DATABASE big PARTITIONS 512",
+                    "CHECK PARTITIONS ON big", "SHOW CLUSTER STATUS"}) {
+    auto counter = std::make_shared<fanout_counter>();
+    fab.set_trace_sink(counter);
+    auto rs = c.ok(stmt);
+    fab.set_trace_sink(nullptr);
+    BOOST_TEST_CONTEXT(stmt) {
+      BOOST_TEST(counter->asked_ == 1024);
+      BOOST_TEST(counter->most_ == 32);
+      if (std::string{stmt}.rfind("CHECK", 0) == 0) {
+        BOOST_TEST(rs.rows_size() == 1024);
+        for (auto& row : rs.rows())
+          BOOST_TEST(row.cells(7) == "in_sync");
+      }
+      if (std::string{stmt}.rfind("SHOW", 0) == 0)
+        BOOST_TEST(rs.rows_size() == 1024);
+    }
+  }
   auto count = c.ok("SELECT COUNT(*) FROM big");
   BOOST_TEST(count.rows(0).cells(0) == "0");
   auto leaves = c.ok("SHOW LEAVES");
