@@ -339,10 +339,10 @@ int64_t fabric::now_us(caf::local_actor* self) const {
 namespace {
 
 /// Heartbeats jump the receiver's queue (CAF's urgent category): a
-/// receiver busy with thousands of other messages must not make a live leaf
-/// look silent. An aggregator swamped by 16384 replica-sync requests after a
-/// large CREATE DATABASE saw its heartbeat replies only after the failure
-/// timeout and declared all four leaves offline.
+/// receiver with thousands of other messages waiting (an aggregator taking
+/// in the answers of a fan-out to every instance) must not make a live leaf
+/// look silent. The middleman's byte stream keeps its order, so the
+/// aggregator also paces its fan-outs (paced_fanout).
 caf::message_id id_for(const envelope& env) {
   if (env.has_heartbeat_request() || env.has_heartbeat_reply())
     return caf::make_message_id(caf::message_priority::high);
