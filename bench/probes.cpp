@@ -30,18 +30,19 @@ using floor_write_atom = caf::atom_constant<caf::atom("flwrite")>;
 using floor_done_atom = caf::atom_constant<caf::atom("fldone")>;
 
 /// One instance of the floor probe: answers a promotion, appends a write.
+/// Every message is answered, with false when the write failed, so that the
+/// driver never waits for an answer that will not come.
 caf::behavior floor_instance(caf::event_based_actor* self, int fd) {
   self->attach_functor([fd] { ::close(fd); });
-  auto answer = [self] {
+  auto answer = [self](bool ok) {
     self->send(caf::actor_cast<caf::actor>(self->current_sender()),
-               floor_done_atom::value);
+               floor_done_atom::value, ok);
   };
   return {
-    [answer](floor_promote_atom) { answer(); },
+    [answer](floor_promote_atom) { answer(true); },
     [answer, fd](floor_write_atom, const std::string& record) {
-      if (::write(fd, record.data(), record.size())
-          == static_cast<ssize_t>(record.size()))
-        answer();
+      answer(::write(fd, record.data(), record.size())
+             == static_cast<ssize_t>(record.size()));
     },
   };
 }
@@ -64,6 +65,10 @@ double partition_floor_ms(size_t n, const std::string& dir) {
     int fd = ::open(paths.back().c_str(), O_CREAT | O_WRONLY | O_APPEND,
                     0644);
     if (fd < 0 || ::write(fd, record.data(), record.size()) < 0) {
+      if (fd >= 0)
+        ::close(fd);
+      for (auto& a : instances)
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
       for (auto& p : paths)
         std::remove(p.c_str());
       return -1;
@@ -74,19 +79,21 @@ double partition_floor_ms(size_t n, const std::string& dir) {
   auto t0 = std::chrono::steady_clock::now();
   for (auto& a : instances)
     self->send(a, floor_promote_atom::value);
+  bool all_ok = true;
+  auto collect = [&](floor_done_atom, bool ok) { all_ok = all_ok && ok; };
   size_t got = 0;
-  self->receive_for(got, n)([](floor_done_atom) {});
+  self->receive_for(got, n)(collect);
   for (auto& a : instances)
     self->send(a, floor_write_atom::value, record);
   got = 0;
-  self->receive_for(got, n)([](floor_done_atom) {});
+  self->receive_for(got, n)(collect);
   auto ms = seconds_since(t0) * 1000;
   for (auto& a : instances)
     self->send_exit(a, caf::exit_reason::user_shutdown);
   instances.clear();
   for (auto& p : paths)
     std::remove(p.c_str());
-  return ms;
+  return all_ok ? ms : -1;
 }
 
 double memcpy_mb_per_s(size_t bytes) {

@@ -23,7 +23,7 @@ double file_write_mb_per_s(const std::string& dir, size_t bytes);
 /// (as a replica does); one driver sends each a promotion and waits for
 /// every answer, then sends each one write, which appends one record to its
 /// file, and waits for every answer. No detection, metadata, partition map
-/// or retry. Returns -1 when the files cannot be made.
+/// or retry. Returns -1 when a file cannot be made or written.
 double partition_floor_ms(size_t n, const std::string& dir);
 
 } // namespace lg::bench
