@@ -12,6 +12,7 @@
 #include "base/bugs.hpp"
 #include "base/log.hpp"
 #include "base/probes.hpp"
+#include "actors/write_id_window.hpp"
 #include "ha/recovery.hpp"
 
 namespace lg {
@@ -28,7 +29,7 @@ std::string partition_label(const std::string& database, uint32_t ordinal) {
 namespace {
 
 constexpr size_t max_batch_entries = 4096;
-constexpr int max_inflight_batches = 4;
+constexpr int max_inflight_batches = 1;
 constexpr size_t max_remembered_write_ids = 65536;
 constexpr uint64_t max_deferred_apply_bytes = 32 * 1024 * 1024;
 /// A log this long is folded into a snapshot and truncated.
@@ -149,9 +150,7 @@ struct partition_state {
   bool flush_scheduled = false;
 
   // Idempotent retries: write id -> last LSN of that write.
-  std::unordered_map<uint64_t, uint64_t> write_ids;
-  std::deque<uint64_t> write_id_order;
-  uint64_t last_write_id = 0; // the id remember_write_id saw last
+  write_id_window write_ids{max_remembered_write_ids};
 
   std::string ctx() const {
     return "[leaf=" + cfg.leaf + " part=" + label + " term="
@@ -171,21 +170,6 @@ const char* role_name(pb::Role r) {
       return "orphan";
     default:
       return "none";
-  }
-}
-
-void remember_write_id(partition_state& st, uint64_t id, uint64_t lsn) {
-  // A replica sees one call per record, and a write's records come
-  // together: its first record is the one remembered.
-  if (id == 0 || id == st.last_write_id)
-    return;
-  st.last_write_id = id;
-  if (st.write_ids.emplace(id, lsn).second) {
-    st.write_id_order.push_back(id);
-    if (st.write_id_order.size() > max_remembered_write_ids) {
-      st.write_ids.erase(st.write_id_order.front());
-      st.write_id_order.pop_front();
-    }
   }
 }
 
@@ -391,6 +375,12 @@ void replicate(self_ptr self) {
   auto& st = self->state;
   if (st.role != pb::MASTER || st.peer.empty() || st.deposed || st.outgoing)
     return;
+  // The writes that arrived while the replica's window was full go out
+  // together, as a Kafka follower's next fetch carries everything since its
+  // last: under load batches grow, and the replica's per-batch work (a
+  // message each way, a log write) is spread over more writes.
+  if (st.inflight < max_inflight_batches && st.next_to_send == st.unacked.size())
+    seal_open_batch(st);
   auto send = [&](size_t index) {
     auto& b = st.unacked[index];
     auto env = b.env;
@@ -551,15 +541,14 @@ void on_write(self_ptr self, const envelope_ptr& env) {
     }
   }
   if (req.write_id() != 0) {
-    auto i = st.write_ids.find(req.write_id());
-    if (i != st.write_ids.end()) {
+    if (auto seen = st.write_ids.find(req.write_id())) {
       LG_PROBE(duplicate_write_absorbed, "a retried write was deduplicated");
       auto affected = static_cast<uint64_t>(req.rows_size()
                                             + req.deletes_size());
-      if (i->second <= st.commit_lsn)
-        reply_write(self, *env, pb::STATUS_OK, {}, i->second, affected);
+      if (*seen <= st.commit_lsn)
+        reply_write(self, *env, pb::STATUS_OK, {}, *seen, affected);
       else
-        st.waiting.push_back(waiter{i->second, env, affected});
+        st.waiting.push_back(waiter{*seen, env, affected});
       return;
     }
   }
@@ -601,7 +590,7 @@ void on_write(self_ptr self, const envelope_ptr& env) {
       && batch->last_lsn() - batch->first_lsn() + 1 >= max_batch_entries)
     seal_open_batch(st);
   auto lsn = store->last().lsn;
-  remember_write_id(st, req.write_id(), lsn);
+  st.write_ids.note(req.write_id(), lsn);
   if (st.waiting.empty())
     st.last_replica_progress = self->clock().now();
   st.waiting.push_back(waiter{lsn, env, affected});
@@ -705,7 +694,7 @@ void on_replicate(self_ptr self, const envelope_ptr& env) {
   auto err = store->append_log_bytes(
     req.records(),
     [&st](const storage::log_record_view& rec) {
-      remember_write_id(st, rec.write_id, rec.lsn);
+      st.write_ids.note(rec.write_id, rec.lsn);
     },
     term);
   if (err) {
@@ -744,7 +733,6 @@ void on_flush(self_ptr self) {
     fail_waiting(self, pb::FAILED, st.failure);
   }
   if (st.role == pb::MASTER) {
-    seal_open_batch(st);
     replicate(self);
     advance_commit(self);
     check_step_down(self);
@@ -1212,8 +1200,6 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
       }
       in.installed = true;
       st.write_ids.clear();
-      st.write_id_order.clear();
-      st.last_write_id = 0;
     }
   }
   if (!req.log().empty() || req.last()) {
@@ -1226,7 +1212,7 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
       err = store->append_log_bytes(
         req.log(),
         [&st](const storage::log_record_view& rec) {
-          remember_write_id(st, rec.write_id, rec.lsn);
+          st.write_ids.note(rec.write_id, rec.lsn);
         },
         env->header().term());
     if (!err)
@@ -1253,8 +1239,6 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
     }
     st.joined = true;
     st.write_ids.clear();
-    st.write_id_order.clear();
-    st.last_write_id = 0;
     st.term = std::max(st.term, env->header().term());
     logger("partition")->warn("ReplicaRebuilt {} from {} at lsn {} ({} rows)",
                               st.ctx(), st.peer, st.cfg.store->last().lsn,
@@ -1273,8 +1257,10 @@ void become(self_ptr self, pb::Role role, uint64_t term,
     abort_rebuild(self, "the master's role changed");
   if (st.step_down)
     check_step_down(self, true);
-  // A master serves its rows: apply what it received as a replica.
+  // A master serves its rows, and looks up the write ids of retries: apply
+  // what it received as a replica and index its write ids.
   st.cfg.store->apply_pending();
+  st.write_ids.set_indexed(role == pb::MASTER);
   st.role = role;
   st.term = std::max(st.term, term);
   st.peer = peer;
