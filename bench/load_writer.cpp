@@ -4,6 +4,8 @@
 #include <chrono>
 #include <thread>
 
+#include <sys/resource.h>
+
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
@@ -183,6 +185,15 @@ caf::actor spawn_writer(caf::actor_system& sys, writer_config cfg) {
   return sys.spawn(writer_impl, std::move(cfg));
 }
 
+double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
+  };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
 double percentile(std::vector<uint32_t> xs, double p) {
   if (xs.empty())
     return 0;
@@ -233,9 +244,11 @@ figures writer_pool::measure_and_stop(double warmup, double seconds) {
   std::this_thread::sleep_for(std::chrono::duration<double>{warmup});
   auto n0 = acked();
   auto t0 = steady::now();
+  auto c0 = process_cpu_seconds();
   std::this_thread::sleep_for(std::chrono::duration<double>{seconds});
   auto n1 = acked();
   auto t1 = steady::now();
+  auto c1 = process_cpu_seconds();
   stop();
   figures f;
   f.writes_per_s = static_cast<double>(n1 - n0)
@@ -244,6 +257,8 @@ figures writer_pool::measure_and_stop(double warmup, double seconds) {
   for (auto& st : stats_)
     all.insert(all.end(), st->latencies_us.begin(), st->latencies_us.end());
   f.failed = failed();
+  if (n1 > n0)
+    f.cpu_us_per_write = (c1 - c0) * 1e6 / static_cast<double>(n1 - n0);
   f.p50_us = percentile(all, 50);
   f.p99_us = percentile(all, 99);
   return f;

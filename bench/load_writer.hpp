@@ -44,6 +44,9 @@ struct writer_config {
 /// Spawns a writer; it starts by fetching the partition map.
 caf::actor spawn_writer(caf::actor_system& sys, writer_config cfg);
 
+/// User plus system CPU seconds this process has used.
+double process_cpu_seconds();
+
 /// Returns the p-th percentile (0..100) of `xs` in microseconds.
 double percentile(std::vector<uint32_t> xs, double p);
 
@@ -53,6 +56,10 @@ struct figures {
   double p50_us = 0;
   double p99_us = 0;
   uint64_t failed = 0;
+  /// CPU time of the whole process (user + system) per acknowledged write,
+  /// over the measured interval: less swayed than throughput by a machine
+  /// whose speed swings, though idle polling workers count too.
+  double cpu_us_per_write = 0;
 };
 
 /// Writers sharing one stop flag, spawned at once: writer_pool{...}.
