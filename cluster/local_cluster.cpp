@@ -110,6 +110,23 @@ struct local_cluster::impl {
   std::shared_ptr<trace_file_sink> trace;
 };
 
+void configure_threaded_scheduler(caf::actor_system_config& cfg) {
+  // Instances block in fsync; spare workers keep heartbeats answered.
+  auto cores = std::max(2u, std::thread::hardware_concurrency());
+  cfg.set("scheduler.max-threads", static_cast<size_t>(2 * cores));
+  // One shared FIFO queue rather than CAF's default work stealing. Work
+  // stealing runs the actor a message was just sent to next on the same
+  // worker, so a replica answers each replication batch before the next
+  // write reaches its master: batches of 3-4 records, a message each way
+  // and a log write for every two client requests. In FIFO order the
+  // writes that arrive meanwhile queue up and travel together (23 records
+  // per batch). Measured in bench/write_throughput, 16 x 64 in flight:
+  // 25% less CPU per acknowledged write in R2 and in R1, p99 8-14 ms
+  // instead of 25-48 ms; bench/failover with 4096 masters: 140-205 ms
+  // instead of 426-562 ms.
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+}
+
 local_cluster::local_cluster(local_cluster_options opts)
   : opts_(std::move(opts)), impl_(std::make_unique<impl>()) {
   if (opts_.leaves < 0 || opts_.leaves > 1000) {
@@ -148,9 +165,7 @@ local_cluster::local_cluster(local_cluster_options opts)
   if (opts_.simulate) {
     cfg_->set("scheduler.policy", caf::atom("testing"));
   } else {
-    // Instances block in fsync; spare workers keep heartbeats answered.
-    auto cores = std::max(2u, std::thread::hardware_concurrency());
-    cfg_->set("scheduler.max-threads", static_cast<size_t>(2 * cores));
+    configure_threaded_scheduler(*cfg_);
   }
   sys_ = std::make_unique<caf::actor_system>(*cfg_);
   fab_ = std::make_shared<fabric>(*sys_);

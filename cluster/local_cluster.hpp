@@ -48,6 +48,10 @@ const char* to_string(cluster_errc code);
 
 LG_MODULE_ERRORS("cluster", cluster_errc)
 
+/// Sets up CAF's threaded scheduler the way every real-time leafguard
+/// process runs it: in-process clusters and node processes alike.
+void configure_threaded_scheduler(caf::actor_system_config& cfg);
+
 /// A master aggregator, its leaves and a client session in one process.
 class local_cluster {
 public:

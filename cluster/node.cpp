@@ -20,6 +20,7 @@
 #include "actors/result.hpp"
 #include "actors/session.hpp"
 #include "base/log.hpp"
+#include "cluster/local_cluster.hpp"
 #include "cluster/trace_file.hpp"
 #include "sql/parser.hpp"
 #include "storage/vfs.hpp"
@@ -53,8 +54,7 @@ node_system_config(const config::tls_options& tls) {
     cfg->openssl_key = tls.key;
     cfg->openssl_cafile = tls.ca;
   }
-  auto cores = std::max(2u, std::thread::hardware_concurrency());
-  cfg->set("scheduler.max-threads", static_cast<size_t>(2 * cores));
+  configure_threaded_scheduler(*cfg);
   return cfg;
 }
 
