@@ -708,8 +708,6 @@ void on_replicate(self_ptr self, const envelope_ptr& env) {
                          + " was refused: " + err.to_string());
     return;
   }
-  if (store->pending_apply_bytes() > max_deferred_apply_bytes)
-    store->apply_pending();
   st.replica_acks.push_back(env);
   schedule_flush(self);
 }
@@ -752,6 +750,10 @@ void on_flush(self_ptr self) {
     body->set_match_lsn(st.cfg.store->flushed().lsn);
     st.ep.reply(self, *req, std::move(rep));
   }
+  // Rows are applied after the acknowledgements have left, off the write's
+  // path.
+  if (st.cfg.store->pending_apply_bytes() > max_deferred_apply_bytes)
+    st.cfg.store->apply_pending();
 }
 
 void fill_state(partition_state& st, pb::InstanceState& out) {

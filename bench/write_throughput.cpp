@@ -81,7 +81,7 @@ double median(std::vector<double> xs) {
 int main(int argc, char** argv) {
   double seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
   size_t window = argc > 2 ? static_cast<size_t>(std::atoi(argv[2])) : 64;
-  int rounds = argc > 3 ? std::atoi(argv[3]) : 8;
+  int rounds = argc > 3 ? std::atoi(argv[3]) : 12;
   if (seconds <= 0 || window == 0 || rounds <= 0) {
     std::fprintf(stderr, "usage: write_throughput [SECONDS>0] [WINDOW>0] "
                          "[ROUNDS>0]\n");

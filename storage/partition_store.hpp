@@ -115,8 +115,11 @@ std::string encode_record(const log_record& rec);
 /// checksum_mismatch, bad_format.
 result<size_t> decode_record(std::string_view data, log_record& out);
 
-/// As decode_record, but `out`'s key and value point into `data`.
-result<size_t> decode_record(std::string_view data, log_record_view& out);
+/// As decode_record, but `out`'s key and value point into `data`. With
+/// `verify_crc` false the payload's crc is not computed again: only for
+/// bytes this process already checked (a replica's deferred rows).
+result<size_t> decode_record(std::string_view data, log_record_view& out,
+                             bool verify_crc = true);
 
 /// The content of a snapshot.
 struct snapshot_data {
@@ -273,8 +276,8 @@ public:
   void append_deferred(const log_record_view& rec);
 
   /// As append_deferred, for a record already encoded (`encoded` holds
-  /// exactly `rec`, as decode_record read it): a replica takes its master's
-  /// bytes as they are.
+  /// exactly `rec`, as decode_record read it, crc checked): a replica takes
+  /// its master's bytes as they are.
   void append_deferred_encoded(std::string_view encoded,
                                const log_record_view& rec);
 
