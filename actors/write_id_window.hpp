@@ -13,8 +13,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <unordered_map>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 namespace lg {
 
@@ -77,8 +78,7 @@ public:
     if (on && !indexed_) {
       build_index();
     } else if (!on && indexed_) {
-      index_.clear();
-      index_.rehash(0);
+      index_ = {};
       indexed_ = false;
     }
   }
@@ -127,7 +127,9 @@ private:
   size_t head_ = 0; // oldest entry, once the ring is full
   size_t size_ = 0;
   bool indexed_ = false;
-  std::unordered_map<uint64_t, uint64_t> index_;
+  // Open addressing: a master erases and inserts one id per write, which a
+  // node-based map paid for with an allocation each (5% of R1's CPU).
+  absl::flat_hash_map<uint64_t, uint64_t> index_;
 };
 
 } // namespace lg
