@@ -383,7 +383,8 @@ void replicate(self_ptr self) {
   // together, as a Kafka follower's next fetch carries everything since its
   // last: under load batches grow, and the replica's per-batch work (a
   // message each way, a log write) is spread over more writes.
-  if (st.inflight < max_inflight_batches && st.next_to_send == st.unacked.size())
+  if (st.inflight < max_inflight_batches
+      && st.next_to_send == st.unacked.size())
     seal_open_batch(st);
   auto send = [&](size_t index) {
     auto& b = st.unacked[index];

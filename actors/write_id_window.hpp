@@ -5,9 +5,9 @@
 // A replica notes an id for every write it is streamed but looks none up
 // until it is promoted; a master looks one up for every write. So the
 // window is a ring of (id, last lsn) in arrival order, and the index that
-// finds an id is built only on the first lookup, then kept up to date. A
-// replica's note is then a store into the ring, with no hashing and no
-// allocation once the ring is full.
+// finds an id is built when the instance becomes master (or at the first
+// lookup), then kept up to date. A replica's note is then a store into the
+// ring, with no hashing and no allocation once the ring is full.
 #pragma once
 
 #include <cstddef>

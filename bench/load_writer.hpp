@@ -57,8 +57,9 @@ struct figures {
   double p99_us = 0;
   uint64_t failed = 0;
   /// CPU time of the whole process (user + system) per acknowledged write,
-  /// over the measured interval: less swayed than throughput by a machine
-  /// whose speed swings, though idle polling workers count too.
+  /// over the measured interval. At two busy cores it explains the
+  /// throughput; the machine's swings move it too (CPU time stretches when
+  /// the host is slow).
   double cpu_us_per_write = 0;
 };
 

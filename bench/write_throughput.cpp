@@ -153,7 +153,8 @@ int main(int argc, char** argv) {
     costs.push_back(100.0 * (1.0 - r2.writes_per_s / r1.writes_per_s));
   }
   // The same comparison with both loaded at once: each round's pair then
-  // shares every instant of the machine, so the machine's swings cancel.
+  // shares every instant of the machine, so its swings touch both alike; a
+  // stall of one cluster (a checkpoint) still lands on that one alone.
   std::vector<double> together_costs;
   double together_r2 = 0;
   double together_r1 = 0;
