@@ -16,6 +16,10 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "bench/load_writer.hpp"
+#include "storage/partition_store.hpp"
+#include "storage/vfs.hpp"
+
 namespace lg::bench {
 
 namespace {
@@ -94,6 +98,52 @@ double partition_floor_ms(size_t n, const std::string& dir) {
   for (auto& p : paths)
     std::remove(p.c_str());
   return all_ok ? ms : -1;
+}
+
+double replica_storage_us_per_row(size_t rows, size_t batch,
+                                  const std::string& dir) {
+  auto fs = storage::make_disk_vfs();
+  storage::partition_store master{fs, dir + "/master",
+                                  storage::durability::async};
+  storage::partition_store replica{fs, dir + "/replica",
+                                   storage::durability::async};
+  if (!master.open().ok() || !replica.open().ok())
+    return -1;
+  // The master's side is not timed: it only makes the bytes a replica gets.
+  std::string value(100, 'v');
+  std::vector<std::string> batches;
+  std::string open_batch;
+  for (size_t i = 1; i <= rows; ++i) {
+    auto key = "w" + std::to_string(i % 16) + "-" + std::to_string(i);
+    storage::log_record_view rec;
+    rec.term = 1;
+    rec.lsn = i;
+    rec.write_id = i;
+    rec.op = storage::op_kind::put;
+    rec.key = key;
+    rec.value = value;
+    master.append(rec);
+    open_batch.append(master.last_encoded());
+    if (i % batch == 0 || i == rows) {
+      if (master.flush())
+        return -1;
+      batches.push_back(std::move(open_batch));
+      open_batch.clear();
+    }
+  }
+  constexpr uint64_t apply_every = 1024 * 1024;
+  auto cpu0 = process_cpu_seconds();
+  for (auto& b : batches) {
+    if (replica.append_log_bytes(b, nullptr, 1) || replica.flush())
+      return -1;
+    if (replica.pending_apply_bytes() > apply_every)
+      replica.apply_pending();
+  }
+  replica.apply_pending();
+  auto cpu = process_cpu_seconds() - cpu0;
+  fs->remove_all(dir + "/master");
+  fs->remove_all(dir + "/replica");
+  return cpu * 1e6 / static_cast<double>(rows);
 }
 
 double memcpy_mb_per_s(size_t bytes) {

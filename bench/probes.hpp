@@ -26,4 +26,14 @@ double file_write_mb_per_s(const std::string& dir, size_t bytes);
 /// or retry. Returns -1 when a file cannot be made or written.
 double partition_floor_ms(size_t n, const std::string& dir);
 
+/// CPU microseconds per row that a replica's storage work alone takes, with
+/// nothing else around: `rows` 100-byte rows are written through a master's
+/// store under `dir` in batches of `batch`, and the replica's store takes
+/// each batch's log bytes as replication delivers them (crc checked,
+/// appended, written to its log) and applies the rows every 1 MiB, as a
+/// replica does. No actors, messages or client. Returns -1 when a store
+/// cannot be opened or written.
+double replica_storage_us_per_row(size_t rows, size_t batch,
+                                  const std::string& dir);
+
 } // namespace lg::bench

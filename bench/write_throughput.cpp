@@ -18,8 +18,11 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 #include "actors/result.hpp"
 #include "bench/load_writer.hpp"
+#include "bench/probes.hpp"
 #include "cluster/local_cluster.hpp"
 
 namespace {
@@ -125,6 +128,7 @@ int main(int argc, char** argv) {
   auto r1_cluster = start_cluster(1, false);
   std::vector<double> r2s;
   std::vector<double> r1s;
+  std::vector<double> r1_cpu;
   std::vector<double> costs;
   uint32_t next_id = 0;
   for (int round = 1; round <= rounds; ++round) {
@@ -150,6 +154,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     r2s.push_back(r2.writes_per_s);
     r1s.push_back(r1.writes_per_s);
+    r1_cpu.push_back(r1.cpu_us_per_write);
     costs.push_back(100.0 * (1.0 - r2.writes_per_s / r1.writes_per_s));
   }
   // The same comparison with both loaded at once: each round's pair then
@@ -191,6 +196,19 @@ int main(int argc, char** argv) {
               *std::min_element(together_costs.begin(), together_costs.end()),
               *std::max_element(together_costs.begin(), together_costs.end()),
               100.0 * (1.0 - together_r2 / together_r1));
+  // The floor: a replica's storage work alone, with no other thread running.
+  char tmpl[] = "/tmp/lg-replica-floor-XXXXXX";
+  if (const char* dir = ::mkdtemp(tmpl)) {
+    auto floor = lg::bench::replica_storage_us_per_row(200000, 23, dir);
+    ::rmdir(dir);
+    auto r1 = median(r1_cpu);
+    if (floor > 0)
+      std::printf("floor: a replica's storage work alone (crc check, log "
+                  "append and write, row apply; batches of 23) takes %.2f "
+                  "us of CPU per row, against R1's median %.2f us per write: "
+                  "replication cannot cost less than %.1f%% in this design\n",
+                  floor, r1, 100.0 * floor / (r1 + floor));
+  }
   std::printf("reference: Redis 7 with an async replica, 239000 pipelined "
               "SET/s on this machine class\n");
   return 0;
