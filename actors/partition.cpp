@@ -4,7 +4,6 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <unordered_map>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
