@@ -383,8 +383,11 @@ void on_replica_sync(ma_self self, const envelope_ptr& env) {
         break;
       }
       for (auto& inst : *part.mutable_instances())
-        if (inst.leaf() == req.replica() && inst.role() == pb::REPLICA)
+        if (inst.leaf() == req.replica() && inst.role() == pb::REPLICA) {
           inst.set_in_sync(req.in_sync());
+          inst.set_sync_epoch(inst.sync_epoch() + 1);
+          body->set_sync_epoch(inst.sync_epoch());
+        }
       if (req.in_sync())
         end_jobs(st, self->clock().now(), req.replica(), "success",
                  "in sync with its master", db->name(), part.ordinal());

@@ -115,6 +115,19 @@ void set_role(ma_self self, const std::string& leaf, const std::string& db,
   body->set_term(term);
   body->set_peer(peer);
   body->set_peer_in_sync(peer_in_sync);
+  if (role == pb::MASTER && !peer.empty()) {
+    // The replica's sync state as recorded now, not when the order was
+    // planned: a resent or deferred order must match its version stamp, or a
+    // master could stop waiting for a replica counted in sync since.
+    auto* d = find_database(self->state, db);
+    if (d != nullptr && ordinal < static_cast<uint32_t>(d->parts_size())
+        && d->parts(static_cast<int>(ordinal)).term() == term)
+      for (auto& inst : d->parts(static_cast<int>(ordinal)).instances())
+        if (inst.leaf() == peer && inst.role() == pb::REPLICA) {
+          body->set_peer_in_sync(inst.in_sync());
+          body->set_peer_sync_epoch(inst.sync_epoch());
+        }
+  }
   body->set_sync_replication_timeout_ms(
     global_int(self->state, "sync_replication_timeout_ms"));
   body->set_version(self->state.meta.version());
@@ -873,6 +886,8 @@ master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
         on_map_timer(self);
       else if (id == failure_deadline_timer)
         failure_deadline(self);
+      else if (id == balance_retry_timer)
+        retry_balance(self);
       else
         heartbeat_round(self);
     },

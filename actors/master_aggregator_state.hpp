@@ -68,6 +68,7 @@ struct master_aggregator_state {
   /// Leaves whose pair should hand masters over once replicas are in sync
   /// (ATTACH LEAF without NO REBALANCE).
   std::set<std::string> balance_pending;
+  bool balance_retry_armed = false; ///< after a hand-over failed
   std::set<std::string> switching; ///< partitions whose master is moving
   /// Callbacks waiting for a replica ("db:ordinal@leaf") to be in sync; an
   /// error when its rebuild or its leaf fails.
@@ -273,6 +274,12 @@ void failure_deadline(ma_self self);
 
 /// The timer id of failure_deadline.
 constexpr uint64_t failure_deadline_timer = 3;
+
+/// The timer id of retry_balance.
+constexpr uint64_t balance_retry_timer = 4;
+
+/// A hand-over of balance_pair failed: tries the pending leaves again.
+void retry_balance(ma_self self);
 
 /// Handles a master's ReplicaSyncRequest.
 void on_replica_sync(ma_self self, const envelope_ptr& env);

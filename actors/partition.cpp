@@ -100,6 +100,10 @@ struct partition_state {
   int inflight = 0;
   time_point last_replica_progress;
   bool sync_change_pending = false;
+  bool sync_change_in_sync = false; // what the pending request asks for
+  // The aggregator's count of sync changes recorded for `peer` (the sync
+  // epoch, recovery.proto step 5), from its replies and orders.
+  uint64_t sync_epoch = 0;
   bool retransmit_armed = false;
   time_point replica_heard_at;  // last OK answer from the replica
   time_point went_async_at;     // when the master stopped waiting for it
@@ -432,6 +436,7 @@ void request_sync_change(self_ptr self, bool in_sync) {
   if (st.sync_change_pending)
     return;
   st.sync_change_pending = true;
+  st.sync_change_in_sync = in_sync;
   if (in_sync) {
     // Require the replica for every acknowledgement from now on, before the
     // aggregator learns it may promote it.
@@ -445,7 +450,7 @@ void request_sync_change(self_ptr self, bool in_sync) {
   body->mutable_master_position()->set_lsn(st.cfg.store->last().lsn);
   st.ep.request(
     self, st.cfg.ma_node, "ma", std::move(env), std::chrono::seconds{5},
-    [self, in_sync](const envelope* rep) {
+    [self, in_sync, peer = st.peer](const envelope* rep) {
       auto& st = self->state;
       st.sync_change_pending = false;
       if (rep == nullptr
@@ -455,6 +460,16 @@ void request_sync_change(self_ptr self, bool in_sync) {
         // acknowledged write: the next sync check re-asserts that.
         st.sync_unconfirmed = st.peer_in_sync;
         return;
+      }
+      if (peer == st.peer)
+        st.sync_epoch = std::max(st.sync_epoch,
+                                 rep->replica_sync_reply().sync_epoch());
+      if (in_sync && peer == st.peer && st.role == pb::MASTER
+          && !st.deposed) {
+        // The aggregator counts the replica in sync from now on and may
+        // promote it: every acknowledgement must wait for it, whatever an
+        // order said meanwhile.
+        st.peer_in_sync = true;
       }
       if (in_sync)
         st.sync_unconfirmed = false;
@@ -1324,14 +1339,38 @@ void on_set_role(self_ptr self, const envelope_ptr& env) {
   // Re-sending the same role only updates settings; replication goes on.
   if (!unchanged) {
     become(self, req.role(), req.term(), req.peer(), req.peer_in_sync());
+    st.sync_epoch = req.peer_sync_epoch();
   } else if (st.role == pb::MASTER && st.peer_in_sync
              && !req.peer_in_sync()) {
-    // The aggregator already recorded the replica out of sync (its leaf
-    // failed): stop waiting for it.
-    st.peer_in_sync = false;
-    st.went_async_at = self->clock().now();
-    advance_commit(self);
+    if ((st.sync_change_pending && st.sync_change_in_sync)
+        || req.peer_sync_epoch() < st.sync_epoch) {
+      // Decided before the aggregator recorded this master's in-sync
+      // request (recovery.proto step 5): it may count the replica in sync
+      // already, so the master must keep waiting for it.
+      LG_PROBE(stale_async_order_ignored,
+               "a master kept waiting for a replica that an older order "
+               "called out of sync");
+      logger("partition")->info("StaleAsyncOrderIgnored {} epoch {} < {}{}",
+                                st.ctx(), req.peer_sync_epoch(),
+                                st.sync_epoch,
+                                st.sync_change_pending
+                                  ? " (an in-sync request is pending)"
+                                  : "");
+    } else {
+      // The aggregator already recorded the replica out of sync (its leaf
+      // failed): stop waiting for it.
+      st.peer_in_sync = false;
+      st.went_async_at = self->clock().now();
+      advance_commit(self);
+    }
+  } else if (st.role == pb::MASTER && !st.peer_in_sync
+             && req.peer_in_sync()) {
+    // The aggregator counts the replica in sync: acknowledgements wait for
+    // it again (if it is silent, the sync check asks to drop it).
+    st.peer_in_sync = true;
   }
+  if (unchanged)
+    st.sync_epoch = std::max(st.sync_epoch, req.peer_sync_epoch());
   logger("partition")->info("RoleAssigned {} role={} peer={}", st.ctx(),
                             role_name(st.role), st.peer);
   auto rep = make_envelope(st.label, st.term);

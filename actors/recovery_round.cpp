@@ -659,6 +659,9 @@ void switch_master(ma_self self, const std::string& db_name,
     });
 }
 
+/// How long balance_pair waits before it tries a failed hand-over again.
+constexpr auto balance_retry_pause = std::chrono::milliseconds{200};
+
 bool balance_pair(ma_self self, const std::string& addr) {
   auto& st = self->state;
   auto* leaf = find_leaf(st, addr);
@@ -697,9 +700,32 @@ bool balance_pair(ma_self self, const std::string& addr) {
       break;
     --on_pair;
     ++on_leaf;
-    switch_master(self, db, ordinal, addr, [](const std::string&) {});
+    switch_master(self, db, ordinal, addr, [self, addr](const std::string& e) {
+      if (e.empty())
+        return;
+      // The master refused or timed out (a write burst, an order on the
+      // way): balance again a little later, unless the leaf left.
+      auto& st = self->state;
+      if (find_leaf(st, addr) == nullptr)
+        return;
+      st.balance_pending.insert(addr);
+      if (!st.balance_retry_armed) {
+        st.balance_retry_armed = true;
+        self->delayed_send(self, balance_retry_pause, timer_atom::value,
+                           balance_retry_timer);
+      }
+    });
   }
   return on_pair - on_leaf < 2;
+}
+
+void retry_balance(ma_self self) {
+  auto& st = self->state;
+  st.balance_retry_armed = false;
+  auto pending = st.balance_pending;
+  for (auto& leaf : pending)
+    if (balance_pair(self, leaf))
+      st.balance_pending.erase(leaf);
 }
 
 void on_replica_in_sync(ma_self self, const std::string& db,

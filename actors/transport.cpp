@@ -136,7 +136,7 @@ void fabric::heal_link(const std::string& a, const std::string& b) {
 
 void fabric::update_slow() {
   slow_ = !cut_.empty() || !down_.empty() || !cut_links_.empty()
-          || random_faults_ || sink_ != nullptr;
+          || !delay_rules_.empty() || random_faults_ || sink_ != nullptr;
 }
 
 void fabric::mark_down(const std::string& node) {
@@ -171,6 +171,19 @@ void fabric::set_random_faults(double drop, double delay,
 
 void fabric::clear_random_faults() {
   set_random_faults(0, 0, std::chrono::milliseconds{0}, 0);
+}
+
+void fabric::delay_messages(const std::string& from, const std::string& to,
+                            envelope::BodyCase body, caf::timespan by) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  delay_rules_[{from, to, static_cast<int>(body)}] = by;
+  update_slow();
+}
+
+void fabric::clear_message_delays() {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  delay_rules_.clear();
+  update_slow();
 }
 
 void fabric::set_trace_sink(std::shared_ptr<trace_sink> sink) {
@@ -487,11 +500,20 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
       cut = cut_.count(a) > 0 || cut_.count(b) > 0
             || (!cut_links_.empty()
                 && cut_links_.count({std::min(a, b), std::max(a, b)}) > 0);
+      if (!delay_rules_.empty()) {
+        auto rule = delay_rules_.find(
+          {a, b, static_cast<int>(env->body_case())});
+        if (rule != delay_rules_.end()) {
+          delay = rule->second;
+          what = transport_event::delayed;
+        }
+      }
     }
   }
   if (cut) {
     what = transport_event::dropped;
-  } else if (what == transport_event::sent) {
+  } else if (what == transport_event::sent
+             || what == transport_event::delayed) {
     dest = resolve(env->header().to());
     auto keep = env;
     if (!dest && dial(self, keep)) {
@@ -502,7 +524,7 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
     }
     if (!dest) {
       what = transport_event::undeliverable;
-    } else if (random
+    } else if (what == transport_event::sent && random
                && env->header().from().node() != env->header().to().node()) {
       // Random faults model the network: messages within a node never
       // cross it.

@@ -20,6 +20,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 
 #include <caf/actor.hpp>
@@ -136,6 +137,15 @@ public:
   /// Removes random faults.
   void clear_random_faults();
 
+  /// Delays by `by` every message from node `from` to node `to` whose body
+  /// is `body`: a targeted fault that forces one interleaving of a protocol
+  /// (later messages on the link overtake the delayed ones).
+  void delay_messages(const std::string& from, const std::string& to,
+                      envelope::BodyCase body, caf::timespan by);
+
+  /// Removes every delay_messages rule.
+  void clear_message_delays();
+
   /// Sends every message also to `sink`.
   void set_trace_sink(std::shared_ptr<trace_sink> sink);
 
@@ -234,6 +244,9 @@ private:
   std::set<std::string> cut_;
   std::set<std::string> down_;
   std::set<std::pair<std::string, std::string>> cut_links_;
+  /// delay_messages rules: (from, to, body) -> delay.
+  std::map<std::tuple<std::string, std::string, int>, caf::timespan>
+    delay_rules_;
   std::shared_ptr<trace_sink> sink_;
   bool random_faults_ = false;
   double drop_ = 0;

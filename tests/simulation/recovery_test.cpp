@@ -270,6 +270,42 @@ BOOST_AUTO_TEST_CASE(attach_hands_masters_back_within_the_pair) {
   BOOST_TEST(masters_on(10001) == 0);
 }
 
+BOOST_AUTO_TEST_CASE(an_async_order_older_than_the_in_sync_record_is_ignored) {
+  sim_cluster c{2, 2};
+  c.ok("SET GLOBAL sync_replication_timeout_ms = 500");
+  c.ok("CREATE DATABASE db PARTITIONS 2");
+  // The master on 10002 keeps its replica's leaf through DETACH, so that
+  // replica joins it at once on ATTACH.
+  int ordinal = c.master_on("db", 2, 10002);
+  BOOST_REQUIRE(ordinal >= 0);
+  c.ok("DETACH LEAF " + leaf1);
+  // ATTACH's order to that master (peer_in_sync = false, as planned) reaches
+  // it late: after it caught its replica up and the aggregator recorded that
+  // replica in sync. The master must keep waiting for it.
+  auto& fab = c.cluster().transport();
+  auto ignored_before = sim_cluster::probe_count("stale_async_order_ignored");
+  fab.delay_messages("ma", "127.0.0.1:10002", envelope::kSetRoleRequest,
+                     std::chrono::milliseconds{300});
+  c.ok("ATTACH LEAF " + leaf1 + " NO REBALANCE");
+  fab.clear_message_delays();
+  BOOST_TEST(sim_cluster::probe_count("stale_async_order_ignored")
+             > ignored_before);
+  // At once, before any sync check could repair a master that obeyed the
+  // old order, the replica hears nothing more. A write is acknowledged only
+  // after the master gave up on it and the aggregator recorded that...
+  fab.cut_link("127.0.0.1:10001", "127.0.0.1:10002");
+  auto key = sim_cluster::key_on(static_cast<uint32_t>(ordinal), 2);
+  auto t0 = c.cluster().now();
+  c.ok("INSERT INTO db VALUES ('" + key + "','alone')");
+  BOOST_TEST(c.ms_since(t0) >= 500);
+  // ...so losing the master does not promote a replica without the write.
+  c.ok("KILL LEAF " + leaf2);
+  c.ok("SLEEP 3000"); // failure detection and failover are over
+  auto err = c.fails("SELECT * FROM db WHERE key = '" + key + "'");
+  BOOST_TEST(err.find("offline") != std::string::npos);
+  BOOST_TEST(err.find("out of sync") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(remove_leaf_moves_its_partitions_in_redundancy_1) {
   sim_cluster c{3, 1};
   c.ok("CREATE DATABASE db PARTITIONS 6");
