@@ -89,6 +89,8 @@ partition_config make_partition_config(self_ptr self, const std::string& db,
   pc.sync_replication_timeout_ms = st.cfg.sync_replication_timeout_ms;
   pc.store_fs = st.cfg.fs;
   pc.discard_dir = st.cfg.data_dir + "/discarded";
+  pc.checkpoints = st.cfg.checkpoints;
+  pc.checkpoint_log_bytes = st.cfg.checkpoint_log_bytes;
   return pc;
 }
 

@@ -12,6 +12,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/transport.hpp"
+#include "storage/background_worker.hpp"
 #include "storage/vfs.hpp"
 
 namespace lg {
@@ -32,6 +33,10 @@ struct leaf_config {
   /// Run on a thread of its own, so that instances blocked in disk I/O never
   /// delay heartbeat replies (real time only: it breaks determinism).
   bool detached = false;
+  /// Runs its instances' checkpoints off their actors (null: inside them).
+  std::shared_ptr<storage::background_worker> checkpoints;
+  /// Its instances checkpoint once their log holds more than this.
+  uint64_t checkpoint_log_bytes = 64 * 1024 * 1024;
 };
 
 /// The actor name of every leaf on its node.

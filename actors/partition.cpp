@@ -36,7 +36,6 @@ constexpr size_t max_remembered_write_ids = 65536;
 /// (at 32 MiB no run of bench/write_throughput ever paid it).
 constexpr uint64_t max_deferred_apply_bytes = 1024 * 1024;
 /// A log this long is folded into a snapshot and truncated.
-constexpr uint64_t checkpoint_log_bytes = 64 * 1024 * 1024;
 constexpr auto retransmit_after = std::chrono::milliseconds{500};
 /// How often a master checks its replica's sync state: a tenth of the sync
 /// timeout, within bounds, so that thousands of idle masters stay cheap.
@@ -52,6 +51,7 @@ constexpr uint64_t retransmit_timer = 2;
 constexpr auto retransmit_pause = std::chrono::milliseconds{20};
 constexpr uint64_t join_timer = 3;
 constexpr uint64_t step_down_timer = 4;
+constexpr uint64_t checkpoint_timer = 5; // a checkpoint job finished
 /// A replica that got no answer to its JoinRequest asks again after this.
 constexpr auto join_retry = std::chrono::milliseconds{20};
 constexpr auto join_timeout = std::chrono::seconds{2};
@@ -100,6 +100,13 @@ struct partition_state {
   int inflight = 0;
   time_point last_replica_progress;
   bool sync_change_pending = false;
+  // The checkpoint running off the actor, if any: its job, and its outcome
+  // once the job ran (then checkpoint_timer arrives).
+  struct checkpoint_task {
+    storage::checkpoint_job job;
+    result<storage::log_position> outcome{storage::log_position{}};
+  };
+  std::shared_ptr<checkpoint_task> checkpoint;
   bool sync_change_in_sync = false; // what the pending request asks for
   // The aggregator's count of sync changes recorded for `peer` (the sync
   // epoch, recovery.proto step 5), from its replies and orders.
@@ -727,17 +734,63 @@ void on_replicate(self_ptr self, const envelope_ptr& env) {
   schedule_flush(self);
 }
 
+/// Seals the log and folds it into the snapshot off the actor (see
+/// partition_store.hpp); writes go on meanwhile. end_checkpoint follows.
+void start_checkpoint(self_ptr self) {
+  auto& st = self->state;
+  auto job = st.cfg.store->begin_checkpoint();
+  if (!job) {
+    logger("partition")->error("CheckpointFailed {} {}", st.ctx(),
+                               job.err().to_string());
+    return;
+  }
+  auto task = std::make_shared<partition_state::checkpoint_task>();
+  task->job = std::move(*job);
+  st.checkpoint = task;
+  if (!st.cfg.checkpoints) {
+    // Inline, yet finished by a message of its own, as off the actor.
+    task->outcome = task->job.run();
+    self->send(self, timer_atom::value, checkpoint_timer);
+    return;
+  }
+  caf::weak_actor_ptr weak = self->ctrl();
+  st.cfg.checkpoints->post([task, weak] {
+    task->outcome = task->job.run();
+    if (auto strong = weak.lock())
+      caf::anon_send(caf::actor_cast<caf::actor>(strong), timer_atom::value,
+                     checkpoint_timer);
+  });
+}
+
+void end_checkpoint(self_ptr self) {
+  auto& st = self->state;
+  if (!st.checkpoint)
+    return;
+  auto task = std::move(st.checkpoint);
+  st.checkpoint.reset();
+  // A copy replaced meanwhile (rebuilt, discarded) drops the job's result.
+  bool current = st.cfg.store->checkpoint_open();
+  if (auto err = st.cfg.store->end_checkpoint(task->job, task->outcome))
+    logger("partition")->error("CheckpointFailed {} {}", st.ctx(),
+                               err.to_string());
+  else if (!current)
+    logger("partition")->info("CheckpointDiscarded {}: the copy was "
+                              "replaced while it ran",
+                              st.ctx());
+  else {
+    LG_PROBE(checkpoint_folded, "a checkpoint folded a sealed log into the "
+                                "snapshot while writes went on");
+    logger("partition")->info("Checkpointed {} at lsn {}", st.ctx(),
+                              task->outcome->lsn);
+  }
+}
+
 void on_flush(self_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  if (st.failure.empty() && st.cfg.store->log_bytes() > checkpoint_log_bytes) {
-    if (auto err = st.cfg.store->checkpoint())
-      logger("partition")->error("CheckpointFailed {} {}", st.ctx(),
-                                 err.to_string());
-    else
-      logger("partition")->info("Checkpointed {} at lsn {}", st.ctx(),
-                                st.cfg.store->last().lsn);
-  }
+  if (st.failure.empty() && !st.checkpoint
+      && st.cfg.store->log_bytes() > st.cfg.checkpoint_log_bytes)
+    start_checkpoint(self);
   if (auto err = st.cfg.store->flush()) {
     LG_PROBE(storage_flush_failed, "an instance failed to write its log");
     st.failure = "partition " + st.label + " on leaf " + st.cfg.leaf
@@ -1134,6 +1187,7 @@ error discard_copy(self_ptr self, const std::string& reason) {
                                .count());
   if (auto err = fs.make_dirs(st.cfg.discard_dir))
     return err;
+  store->cancel_checkpoint(); // its files go with the copy
   if (auto err = fs.rename(store->dir(), to))
     return err;
   pb::InstanceDescriptor desc;
@@ -1508,6 +1562,8 @@ partition_impl(self_ptr self, partition_config cfg) {
         auto& st = self->state;
         if (st.step_down && self->clock().now() >= st.step_down_deadline)
           check_step_down(self, true);
+      } else if (id == checkpoint_timer) {
+        end_checkpoint(self);
       }
     },
   };

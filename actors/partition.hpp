@@ -13,6 +13,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/transport.hpp"
+#include "storage/background_worker.hpp"
 #include "storage/partition_store.hpp"
 
 namespace lg {
@@ -46,6 +47,11 @@ struct partition_config {
   bool rebuild = false;
   /// Where a diverged copy is moved aside before it is rebuilt.
   std::string discard_dir;
+  /// Runs checkpoints off the actor; when null they run inside it, which
+  /// keeps a simulation deterministic.
+  std::shared_ptr<storage::background_worker> checkpoints;
+  /// A checkpoint starts once wal.log holds more than this.
+  uint64_t checkpoint_log_bytes = 64 * 1024 * 1024;
 };
 
 /// Returns the actor name of a partition instance: "p/<db>/<ordinal>".

@@ -83,6 +83,14 @@ public:
     return &value();
   }
 
+  const T& operator*() const {
+    return value();
+  }
+
+  const T* operator->() const {
+    return &value();
+  }
+
   const error& err() const {
     return std::get<1>(data_);
   }

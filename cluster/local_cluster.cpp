@@ -319,6 +319,10 @@ error local_cluster::spawn_leaf_at(const std::string& addr) {
   lc.fs = fs_;
   lc.ma_node = ma_node();
   lc.detached = !opts_.simulate;
+  if (!opts_.simulate && !checkpoints_)
+    checkpoints_ = std::make_shared<storage::background_worker>();
+  lc.checkpoints = checkpoints_;
+  lc.checkpoint_log_bytes = opts_.checkpoint_log_bytes;
   impl_->leaves.emplace(addr,
                         caf::actor_cast<caf::actor>(spawn_leaf(*sys_, lc)));
   if (std::find(impl_->known.begin(), impl_->known.end(), addr)

@@ -15,6 +15,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "actors/transport.hpp"
+#include "storage/background_worker.hpp"
 #include "base/error.hpp"
 #include "common.pb.h"
 #include "storage/vfs.hpp"
@@ -27,6 +28,8 @@ struct local_cluster_options {
   int redundancy = 2;
   std::string data_dir; ///< empty: a fresh temporary dir removed at exit
   bool simulate = false;
+  /// An instance checkpoints once its log holds more than this.
+  uint64_t checkpoint_log_bytes = 64 * 1024 * 1024;
   uint64_t seed = 0;
   std::string trace_file; ///< empty: no trace file
   uint16_t base_port = 10001;
@@ -169,6 +172,9 @@ private:
   error startup_error_;
   std::unique_ptr<caf::actor_system_config> cfg_;
   std::unique_ptr<caf::actor_system> sys_;
+  /// Runs the instances' checkpoints (real time only); after sys_, so it
+  /// stops first.
+  std::shared_ptr<storage::background_worker> checkpoints_;
   fabric_ptr fab_;
   std::shared_ptr<storage::vfs> fs_;
   std::unique_ptr<impl> impl_;

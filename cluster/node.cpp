@@ -169,6 +169,7 @@ error node_process::start(const config::node_options& opts) {
     lc.fs = fs;
     lc.ma_node = "ma";
     lc.detached = true;
+    lc.checkpoints = std::make_shared<storage::background_worker>();
     d.role = caf::actor_cast<caf::actor>(spawn_leaf(*d.sys, std::move(lc)));
   }
   std::ostringstream out;

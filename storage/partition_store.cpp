@@ -1,6 +1,7 @@
 #include "storage/partition_store.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -28,6 +29,14 @@ constexpr size_t snapshot_header_size = 8 + 4 + 8;
 // The buffer grows with use rather than being reserved up front: a leaf may
 // host thousands of mostly idle instances.
 constexpr size_t pending_max_capacity = 16 * 1024 * 1024;
+
+/// Names of a checkpoint's output files (and of write_atomic's temp files
+/// for them); open() removes leftovers.
+constexpr char checkpoint_file_prefix[] = "snapshot.bin.ckpt-";
+
+/// Makes checkpoint output names unique in the process: a job of a store
+/// since re-opened may still be writing its own.
+std::atomic<uint64_t> checkpoint_files{0};
 
 char* put_u8(char* p, uint8_t v) {
   *p = static_cast<char>(v);
@@ -583,49 +592,67 @@ result<recovery_report> partition_store::open() {
   } else if (!has_code(snap_bytes.err(), errc::not_found)) {
     return snap_bytes.err();
   }
+  // A checkpoint's leftovers: its output file is written again by the next
+  // one (wal.prev, if any, stays and is replayed).
+  if (auto names = fs_->list_dir(dir_))
+    for (auto& name : *names)
+      if (name.rfind(checkpoint_file_prefix, 0) == 0)
+        if (auto err = fs_->remove_all(dir_ + "/" + name))
+          return err;
+  checkpoint_open_ = false;
+  ++generation_;
   auto wal_path = dir_ + "/wal.log";
-  std::string wal_bytes;
-  if (auto bytes = fs_->read_file(wal_path))
-    wal_bytes = std::move(*bytes);
-  else if (!has_code(bytes.err(), errc::not_found))
-    return bytes.err();
-  std::string_view wal{wal_bytes};
-  size_t offset = 0;
-  log_record_view rec;
-  while (offset < wal.size()) {
-    auto used = decode_record(wal.substr(offset), rec);
-    if (!used) {
-      report.drop_reason = used.err().name() + " at offset "
-        + std::to_string(offset) + " of " + wal_path + " ("
-        + used.err().detail() + ")";
-      break;
-    }
-    // A crash between writing a snapshot and emptying the log leaves records
-    // the snapshot already holds.
-    if (report.records_replayed == 0
-        && rec.lsn <= report.snapshot_position.lsn) {
-      offset += *used;
+  bool cut = false;
+  for (auto& path : {dir_ + "/wal.prev", wal_path}) {
+    std::string wal_bytes;
+    if (auto bytes = fs_->read_file(path))
+      wal_bytes = std::move(*bytes);
+    else if (has_code(bytes.err(), errc::not_found))
       continue;
+    else
+      return bytes.err();
+    std::string_view wal{wal_bytes};
+    size_t offset = 0;
+    log_record_view rec;
+    while (!cut && offset < wal.size()) {
+      auto used = decode_record(wal.substr(offset), rec);
+      if (!used) {
+        report.drop_reason = used.err().name() + " at offset "
+          + std::to_string(offset) + " of " + path + " ("
+          + used.err().detail() + ")";
+        cut = true;
+        break;
+      }
+      // A crash between writing a snapshot and emptying the log leaves
+      // records the snapshot already holds.
+      if (report.records_replayed == 0
+          && rec.lsn <= report.snapshot_position.lsn) {
+        offset += *used;
+        continue;
+      }
+      if (rec.lsn != last_.lsn + 1 || rec.term < last_.term) {
+        report.drop_reason = "out_of_sequence record at offset "
+          + std::to_string(offset) + " of " + path + " (term "
+          + std::to_string(rec.term) + ", lsn " + std::to_string(rec.lsn)
+          + " after term " + std::to_string(last_.term) + ", lsn "
+          + std::to_string(last_.lsn) + ")";
+        cut = true;
+        break;
+      }
+      apply(rec);
+      ++report.records_replayed;
+      offset += *used;
     }
-    if (rec.lsn != last_.lsn + 1 || rec.term < last_.term) {
-      report.drop_reason = "out_of_sequence record at offset "
-        + std::to_string(offset) + " of " + wal_path + " (term "
-        + std::to_string(rec.term) + ", lsn " + std::to_string(rec.lsn)
-        + " after term " + std::to_string(last_.term) + ", lsn "
-        + std::to_string(last_.lsn) + ")";
-      break;
+    if (offset < wal.size()) {
+      // Everything after a bad record goes, in this file and the next.
+      report.bytes_dropped += wal.size() - offset;
+      if (auto err = fs_->truncate(path, offset))
+        return err;
     }
-    apply(rec);
-    ++report.records_replayed;
-    offset += *used;
   }
-  if (offset < wal.size()) {
-    report.bytes_dropped = wal.size() - offset;
+  if (report.bytes_dropped > 0)
     logger("storage")->warn("[dir={}] WalTailDropped bytes={} reason={}", dir_,
                             report.bytes_dropped, report.drop_reason);
-    if (auto err = fs_->truncate(wal_path, offset))
-      return err;
-  }
   auto file = fs_->open_append(wal_path);
   if (!file)
     return file.err();
@@ -749,25 +776,114 @@ error partition_store::flush() {
 }
 
 error partition_store::checkpoint() {
+  auto job = begin_checkpoint();
+  if (!job)
+    return job.err();
+  return end_checkpoint(*job, job->run());
+}
+
+result<checkpoint_job> partition_store::begin_checkpoint() {
   if (!wal_)
     return make_error(errc::io_error, dir_ + "/wal.log: store is not open");
-  apply_pending();
+  if (checkpoint_open_)
+    return make_error(errc::io_error,
+                      dir_ + ": a checkpoint is already running");
   if (auto err = flush())
     return err;
-  auto bytes = encode_snapshot_parts(last_, history_, sorted_rows(rows_));
-  if (auto err = fs_->write_atomic(dir_ + "/snapshot.bin", bytes))
+  auto prev = dir_ + "/wal.prev";
+  // A wal.prev left by a failed checkpoint (or a crash) is folded first;
+  // wal.log then waits for the next one.
+  if (!fs_->exists(prev)) {
+    auto wal_path = dir_ + "/wal.log";
+    wal_.reset();
+    auto err = fs_->rename(wal_path, prev);
+    auto file = fs_->open_append(wal_path);
+    if (!file)
+      return file.err();
+    wal_ = std::move(*file);
+    if (err)
+      return err;
+    log_bytes_ = 0;
+  }
+  checkpoint_open_ = true;
+  checkpoint_job job;
+  job.fs = fs_;
+  job.dir = dir_;
+  job.out_path = dir_ + "/" + checkpoint_file_prefix
+                 + std::to_string(++checkpoint_files);
+  job.generation = generation_;
+  return job;
+}
+
+result<log_position> checkpoint_job::run() const {
+  snapshot_decoder dec;
+  auto snap_path = dir + "/snapshot.bin";
+  if (auto bytes = fs->read_file(snap_path)) {
+    auto err = dec.feed(*bytes);
+    if (!err)
+      err = dec.finish();
+    if (err)
+      return error{err.module(), err.name(), snap_path + ": " + err.detail()};
+  } else if (!has_code(bytes.err(), errc::not_found)) {
+    return bytes.err();
+  }
+  auto prev_path = dir + "/wal.prev";
+  auto log = fs->read_file(prev_path);
+  if (!log)
+    return log.err();
+  auto position = dec.position;
+  std::string_view data{*log};
+  size_t offset = 0;
+  log_record_view rec;
+  while (offset < data.size()) {
+    auto used = decode_record(data.substr(offset), rec);
+    if (!used)
+      return error{used.err().module(), used.err().name(),
+                   prev_path + " at offset " + std::to_string(offset) + ": "
+                     + used.err().detail()};
+    offset += *used;
+    if (rec.lsn <= position.lsn)
+      continue;
+    if (rec.lsn != position.lsn + 1 || rec.term < position.term)
+      return make_error(errc::bad_format,
+                        prev_path + " at offset "
+                          + std::to_string(offset - *used) + ": term "
+                          + std::to_string(rec.term) + ", lsn "
+                          + std::to_string(rec.lsn) + " does not follow term "
+                          + std::to_string(position.term) + ", lsn "
+                          + std::to_string(position.lsn));
+    if (rec.op == op_kind::put)
+      dec.rows.insert_or_assign(std::string{rec.key}, std::string{rec.value});
+    else
+      dec.rows.erase(std::string{rec.key});
+    if (dec.history.empty() || rec.term > dec.history.back().term)
+      dec.history.push_back(term_start{rec.term, rec.lsn});
+    position = log_position{rec.term, rec.lsn};
+  }
+  if (auto err = fs->write_atomic(
+        out_path, encode_snapshot_parts(position, dec.history,
+                                        sorted_rows(dec.rows))))
     return err;
-  auto wal_path = dir_ + "/wal.log";
-  wal_.reset();
-  if (auto err = fs_->truncate(wal_path, 0))
+  return position;
+}
+
+error partition_store::end_checkpoint(const checkpoint_job& job,
+                                      const result<log_position>& outcome) {
+  bool current = checkpoint_open_ && job.generation == generation_;
+  if (current)
+    checkpoint_open_ = false;
+  if (!current || !outcome) {
+    fs_->remove_all(job.out_path);
+    return outcome ? error{} : outcome.err();
+  }
+  // The new snapshot first: a crash in between leaves wal.prev's records,
+  // which the snapshot holds and recovery skips.
+  if (auto err = fs_->rename(job.out_path, dir_ + "/snapshot.bin"))
     return err;
-  auto file = fs_->open_append(wal_path);
-  if (!file)
-    return file.err();
-  wal_ = std::move(*file);
-  log_bytes_ = 0;
-  logger("storage")->debug("[dir={}] CheckpointWritten term={} lsn={} rows={}",
-                           dir_, last_.term, last_.lsn, rows_.size());
+  if (auto err = fs_->remove_all(dir_ + "/wal.prev"))
+    return err;
+  logger("storage")->debug("[dir={}] CheckpointWritten term={} lsn={}", dir_,
+                           outcome->term, outcome->lsn);
   return {};
 }
 
@@ -808,11 +924,14 @@ result<snapshot_source> partition_store::open_snapshot_source() {
                                         std::vector<std::pair<
                                           std::string_view, std::string_view>>{});
   }
-  auto log = fs_->read_file(dir_ + "/wal.log");
-  if (log)
-    src.log = std::move(*log);
-  else if (!has_code(log.err(), errc::not_found))
-    return log.err();
+  // A checkpoint may be folding wal.prev: its records come first.
+  for (auto& path : {dir_ + "/wal.prev", dir_ + "/wal.log"}) {
+    auto log = fs_->read_file(path);
+    if (log)
+      src.log += *log;
+    else if (!has_code(log.err(), errc::not_found))
+      return log.err();
+  }
   return src;
 }
 
@@ -872,9 +991,14 @@ error partition_store::install(snapshot_receiver& in) {
   in.file_.reset();
   auto wal_path = dir_ + "/wal.log";
   wal_.reset();
+  // A running checkpoint folds the old content: it is discarded at its end.
+  checkpoint_open_ = false;
+  ++generation_;
   // Empty the log before the snapshot changes: a crash in between leaves
   // the old snapshot alone, a consistent prefix, whereas the other order
   // could replay old records on top of the new snapshot.
+  if (auto err = fs_->remove_all(dir_ + "/wal.prev"))
+    return err;
   if (auto err = fs_->truncate(wal_path, 0);
       err && !has_code(err, errc::not_found))
     return err;

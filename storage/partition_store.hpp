@@ -11,11 +11,27 @@
 //                       vlen, value)
 // All integers are little-endian.
 //
+//   wal.prev      the log segment a running checkpoint folds into the
+//                 snapshot (wal.log's format); gone once it is folded
+//
 // Recovery loads the snapshot (a bad snapshot is an error: the instance must
-// be rebuilt from another copy), then replays wal.log record by record. It
-// stops at the first torn or corrupt record, truncates the file there and
-// reports how many bytes it dropped and why. Records at or below the
-// snapshot position are skipped.
+// be rebuilt from another copy), then replays wal.prev and wal.log record by
+// record. It stops at the first torn or corrupt record, truncates the file
+// there (and empties wal.log when wal.prev was cut) and reports how many
+// bytes it dropped and why. Records at or below the snapshot position are
+// skipped.
+//
+// A checkpoint runs off the partition's actor, in three steps:
+//   1. begin_checkpoint (actor): flushes, renames wal.log to wal.prev and
+//      starts an empty wal.log; writes go on at once.
+//   2. checkpoint_job::run (any thread): reads snapshot.bin and wal.prev,
+//      both immutable now, and writes the snapshot at wal.prev's last record
+//      to a file of its own, synced.
+//   3. end_checkpoint (actor): renames that file to snapshot.bin, then
+//      removes wal.prev.
+// A crash at any point leaves a snapshot and the segments after it; records
+// the snapshot already holds are skipped. A job whose store was replaced
+// meanwhile (install, open) is discarded at step 3.
 #pragma once
 
 #include <cstdint>
@@ -197,6 +213,20 @@ private:
 
 class partition_store;
 
+/// Step 2 of a checkpoint (see the top of this file): folds wal.prev into
+/// the snapshot it follows. Holds no reference to the store; run() may run
+/// on any thread while the store goes on taking writes.
+struct checkpoint_job {
+  std::shared_ptr<vfs> fs;
+  std::string dir;
+  std::string out_path;    ///< where run() writes the new snapshot
+  uint64_t generation = 0; ///< the store's, when the job began
+
+  /// Writes the snapshot at wal.prev's last record to out_path and returns
+  /// its position. Refuses a corrupt snapshot or segment, naming the file.
+  result<log_position> run() const;
+};
+
 /// A snapshot arriving from another copy: written to
 /// snapshot.bin.incoming as it arrives and decoded at the same time, then
 /// installed by partition_store::install(snapshot_receiver&).
@@ -309,8 +339,33 @@ public:
     return !pending_.empty();
   }
 
-  /// Writes a snapshot at last() and empties wal.log.
+  /// Writes a snapshot at last() and empties the log: all three steps of a
+  /// checkpoint at once, on the caller's thread.
   error checkpoint();
+
+  /// Step 1 of a checkpoint: flushes, seals wal.log as wal.prev (unless an
+  /// earlier checkpoint left one to fold first) and returns the job. Fails
+  /// while another checkpoint is open.
+  result<checkpoint_job> begin_checkpoint();
+
+  /// Step 3: after `job` ran with `outcome`, makes its snapshot current and
+  /// removes wal.prev. A failed job, or one begun before the store was
+  /// replaced (install, open), only has its file removed; wal.prev then
+  /// waits for the next checkpoint. Returns `outcome`'s error, if any.
+  error end_checkpoint(const checkpoint_job& job,
+                       const result<log_position>& outcome);
+
+  /// Returns true between begin_checkpoint and end_checkpoint.
+  bool checkpoint_open() const {
+    return checkpoint_open_;
+  }
+
+  /// The store's files were moved away (a discarded copy): the running
+  /// checkpoint, if any, is discarded at its end.
+  void cancel_checkpoint() {
+    checkpoint_open_ = false;
+    ++generation_;
+  }
 
   /// Returns a snapshot of the current content.
   snapshot_data make_snapshot();
@@ -364,7 +419,8 @@ public:
     return checksum_;
   }
 
-  /// Bytes in wal.log (a caller may checkpoint when it grows).
+  /// Bytes in wal.log, not counting wal.prev (a caller may checkpoint when
+  /// it grows).
   uint64_t log_bytes() const {
     return log_bytes_;
   }
@@ -396,6 +452,8 @@ private:
   std::string unapplied_; ///< encoded records appended but not applied
   size_t last_encoded_at_ = 0; ///< where the last record starts in pending_
   log_position pending_last_;
+  bool checkpoint_open_ = false;
+  uint64_t generation_ = 0; ///< bumped when the content is replaced
 };
 
 } // namespace lg::storage

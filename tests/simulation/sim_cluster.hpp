@@ -23,8 +23,10 @@ namespace lg::test {
 class sim_cluster {
 public:
   explicit sim_cluster(int leaves = 4, int redundancy = 2,
-                       std::shared_ptr<storage::memory_vfs> fs = nullptr)
-    : fs_(fs ? fs : std::make_shared<storage::memory_vfs>()) {
+                       std::shared_ptr<storage::memory_vfs> fs = nullptr,
+                       uint64_t checkpoint_log_bytes = 64 * 1024 * 1024)
+    : fs_(fs ? fs : std::make_shared<storage::memory_vfs>()),
+      checkpoint_log_bytes_(checkpoint_log_bytes) {
     start(leaves, redundancy);
   }
 
@@ -40,6 +42,7 @@ public:
     opts.redundancy = redundancy;
     opts.simulate = true;
     opts.data_dir = "/sim";
+    opts.checkpoint_log_bytes = checkpoint_log_bytes_;
     opts.fs = fs_;
     cluster_ = std::make_unique<local_cluster>(opts);
     BOOST_REQUIRE_MESSAGE(!cluster_->startup_error(),
@@ -231,6 +234,7 @@ public:
 
 private:
   std::shared_ptr<storage::memory_vfs> fs_;
+  uint64_t checkpoint_log_bytes_;
   std::unique_ptr<local_cluster> cluster_;
 };
 

@@ -1,0 +1,43 @@
+#include "storage/background_worker.hpp"
+
+namespace lg::storage {
+
+background_worker::background_worker() : thread_([this] { loop(); }) {
+}
+
+background_worker::~background_worker() {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stopping_ = true;
+    jobs_.clear();
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void background_worker::post(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (stopping_)
+      return;
+    jobs_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+}
+
+void background_worker::loop() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock<std::mutex> guard{mtx_};
+      wake_.wait(guard, [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_)
+        return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    job();
+  }
+}
+
+} // namespace lg::storage

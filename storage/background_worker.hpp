@@ -1,0 +1,39 @@
+// One thread that runs storage jobs (checkpoints) in order, off the actors:
+// RocksDB's background flush thread, in its simplest form. A process holds
+// one, so at most one checkpoint at a time competes with the write path for
+// CPU and memory.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+namespace lg::storage {
+
+class background_worker {
+public:
+  background_worker();
+
+  /// Lets the running job finish, drops the queued ones, and joins. A
+  /// dropped checkpoint leaves wal.prev, which the next one folds.
+  ~background_worker();
+
+  background_worker(const background_worker&) = delete;
+  background_worker& operator=(const background_worker&) = delete;
+
+  /// Queues `job`; it runs after every job queued before it.
+  void post(std::function<void()> job);
+
+private:
+  void loop();
+
+  std::mutex mtx_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+} // namespace lg::storage
