@@ -412,6 +412,9 @@ simulation_result run_simulation(const simulation_options& opts) {
   lo.data_dir = "/sim";
   lo.fs = fs;
   lo.sim_job_cost = std::chrono::microseconds{100};
+  // Small logs: checkpoints (seal, fold, swap) happen throughout a run and
+  // meet every fault, rebuilds and restarts included.
+  lo.checkpoint_log_bytes = 16 * 1024;
   local_cluster cluster{lo};
   std::ostringstream out;
   out << "leafguard simulate: seed " << opts.seed << ", " << opts.steps
