@@ -778,6 +778,16 @@ void end_checkpoint(self_ptr self) {
                               "replaced while it ran",
                               st.ctx());
   else {
+    auto folded = st.cfg.store->take_folded_logs();
+    auto fs = st.cfg.store_fs;
+    auto remove = [fs, folded] {
+      for (auto& path : folded)
+        fs->remove_all(path);
+    };
+    if (st.cfg.checkpoints)
+      st.cfg.checkpoints->post(remove);
+    else
+      remove();
     LG_PROBE(checkpoint_folded, "a checkpoint folded a sealed log into the "
                                 "snapshot while writes went on");
     logger("partition")->info("Checkpointed {} at lsn {}", st.ctx(),

@@ -8,6 +8,8 @@ echo "== write_throughput"
 "$BUILD/bench/write_throughput" 5 512
 echo "== failover"
 "$BUILD/bench/failover" 16 256 4096
+echo "== checkpoint"
+"$BUILD/bench/checkpoint" 400000 100
 echo "== rebuild"
 "$BUILD/bench/rebuild" 1024
 echo "== rebalance"

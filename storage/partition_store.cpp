@@ -34,6 +34,10 @@ constexpr size_t pending_max_capacity = 16 * 1024 * 1024;
 /// for them); open() removes leftovers.
 constexpr char checkpoint_file_prefix[] = "snapshot.bin.ckpt-";
 
+/// Names of log segments already folded into the snapshot, waiting to be
+/// removed; open() removes leftovers.
+constexpr char folded_log_prefix[] = "wal.folded-";
+
 /// Makes checkpoint output names unique in the process: a job of a store
 /// since re-opened may still be writing its own.
 std::atomic<uint64_t> checkpoint_files{0};
@@ -149,17 +153,6 @@ void check_u32_size(size_t size, const char* what) {
                             + std::to_string(size) + " bytes is too large");
 }
 
-/// The rows in key order, by reference.
-std::vector<std::pair<std::string_view, std::string_view>>
-sorted_rows(const row_map& rows) {
-  std::vector<std::pair<std::string_view, std::string_view>> result;
-  result.reserve(rows.size());
-  for (auto& [key, value] : rows)
-    result.emplace_back(key, value);
-  std::sort(result.begin(), result.end());
-  return result;
-}
-
 /// Encodes a snapshot; `rows` must iterate in key order.
 template <class Rows>
 std::string
@@ -234,6 +227,75 @@ std::string hex32(uint32_t value) {
   char buf[16];
   std::snprintf(buf, sizeof(buf), "0x%08x", value);
   return buf;
+}
+
+/// A whole snapshot file read in place: its rows point into the bytes.
+struct snapshot_view {
+  log_position position;
+  std::vector<term_start> history;
+  std::vector<std::pair<std::string_view, std::string_view>> rows;
+};
+
+/// Parses a whole snapshot file without copying a row; checks what
+/// snapshot_decoder checks (magic, lengths, crc, history, key order, no
+/// trailing bytes).
+error parse_snapshot(std::string_view file, snapshot_view& out) {
+  auto bad = [](const std::string& what) {
+    return make_error(errc::bad_format, what);
+  };
+  if (file.size() < snapshot_header_size
+      || std::memcmp(file.data(), snapshot_magic, sizeof(snapshot_magic)) != 0)
+    return bad("not a snapshot (magic or header missing)");
+  auto body_len = get_u64(file.data() + 12);
+  if (body_len != file.size() - snapshot_header_size)
+    return bad("snapshot body of " + std::to_string(body_len)
+               + " bytes in a file of " + std::to_string(file.size()));
+  auto body = file.substr(snapshot_header_size);
+  auto crc = crc32c(0, body.data(), body.size());
+  if (crc != get_u32(file.data() + 8))
+    return make_error(errc::checksum_mismatch,
+                      "snapshot crc " + hex32(get_u32(file.data() + 8))
+                        + " != computed " + hex32(crc));
+  size_t at = 0;
+  auto need = [&](size_t n) { return body.size() - at >= n; };
+  if (!need(8 + 8 + 4))
+    return bad("snapshot body ends in its header");
+  out.position = {get_u64(body.data()), get_u64(body.data() + 8)};
+  auto n_history = get_u32(body.data() + 16);
+  at = 20;
+  if (!need(16 * uint64_t{n_history} + 8))
+    return bad("snapshot body ends in its term history");
+  out.history.resize(n_history);
+  for (auto& entry : out.history) {
+    entry = {get_u64(body.data() + at), get_u64(body.data() + at + 8)};
+    at += 16;
+  }
+  if (auto err = check_history(out.history, out.position))
+    return err;
+  auto n_rows = get_u64(body.data() + at);
+  at += 8;
+  out.rows.reserve(static_cast<size_t>(
+    std::min<uint64_t>(n_rows, (body.size() - at) / 8)));
+  for (uint64_t i = 0; i < n_rows; ++i) {
+    std::string_view field[2];
+    for (auto& f : field) {
+      if (!need(4))
+        return bad("snapshot rows end early, at row " + std::to_string(i));
+      auto len = get_u32(body.data() + at);
+      at += 4;
+      if (!need(len))
+        return bad("snapshot rows end early, at row " + std::to_string(i));
+      f = body.substr(at, len);
+      at += len;
+    }
+    if (!out.rows.empty() && field[0] <= out.rows.back().first)
+      return bad("snapshot row " + std::to_string(i) + " is out of key order");
+    out.rows.emplace_back(field[0], field[1]);
+  }
+  if (at != body.size())
+    return bad(std::to_string(body.size() - at)
+               + " trailing bytes in the snapshot body");
+  return {};
 }
 
 bool has_code(const error& err, errc code) {
@@ -596,7 +658,8 @@ result<recovery_report> partition_store::open() {
   // one (wal.prev, if any, stays and is replayed).
   if (auto names = fs_->list_dir(dir_))
     for (auto& name : *names)
-      if (name.rfind(checkpoint_file_prefix, 0) == 0)
+      if (name.rfind(checkpoint_file_prefix, 0) == 0
+          || name.rfind(folded_log_prefix, 0) == 0)
         if (auto err = fs_->remove_all(dir_ + "/" + name))
           return err;
   checkpoint_open_ = false;
@@ -779,7 +842,12 @@ error partition_store::checkpoint() {
   auto job = begin_checkpoint();
   if (!job)
     return job.err();
-  return end_checkpoint(*job, job->run());
+  if (auto err = end_checkpoint(*job, job->run()))
+    return err;
+  for (auto& path : take_folded_logs())
+    if (auto err = fs_->remove_all(path))
+      return err;
+  return {};
 }
 
 result<checkpoint_job> partition_store::begin_checkpoint() {
@@ -816,13 +884,15 @@ result<checkpoint_job> partition_store::begin_checkpoint() {
 }
 
 result<log_position> checkpoint_job::run() const {
-  snapshot_decoder dec;
+  // A merge, not a rebuild: the snapshot's rows are already in key order,
+  // so only the log's keys are sorted, and no row is copied until the new
+  // file is written.
+  snapshot_view snap;
+  std::string snap_bytes;
   auto snap_path = dir + "/snapshot.bin";
   if (auto bytes = fs->read_file(snap_path)) {
-    auto err = dec.feed(*bytes);
-    if (!err)
-      err = dec.finish();
-    if (err)
+    snap_bytes = std::move(*bytes);
+    if (auto err = parse_snapshot(snap_bytes, snap))
       return error{err.module(), err.name(), snap_path + ": " + err.detail()};
   } else if (!has_code(bytes.err(), errc::not_found)) {
     return bytes.err();
@@ -831,7 +901,13 @@ result<log_position> checkpoint_job::run() const {
   auto log = fs->read_file(prev_path);
   if (!log)
     return log.err();
-  auto position = dec.position;
+  struct change {
+    std::string_view key;
+    std::string_view value;
+    bool put;
+  };
+  std::vector<change> changes;
+  auto position = snap.position;
   std::string_view data{*log};
   size_t offset = 0;
   log_record_view rec;
@@ -852,17 +928,33 @@ result<log_position> checkpoint_job::run() const {
                           + std::to_string(rec.lsn) + " does not follow term "
                           + std::to_string(position.term) + ", lsn "
                           + std::to_string(position.lsn));
-    if (rec.op == op_kind::put)
-      dec.rows.insert_or_assign(std::string{rec.key}, std::string{rec.value});
-    else
-      dec.rows.erase(std::string{rec.key});
-    if (dec.history.empty() || rec.term > dec.history.back().term)
-      dec.history.push_back(term_start{rec.term, rec.lsn});
+    changes.push_back({rec.key, rec.value, rec.op == op_kind::put});
+    if (snap.history.empty() || rec.term > snap.history.back().term)
+      snap.history.push_back(term_start{rec.term, rec.lsn});
     position = log_position{rec.term, rec.lsn};
   }
+  // Key order; of several changes to one key, the last in the log wins.
+  std::stable_sort(changes.begin(), changes.end(),
+                   [](const change& a, const change& b) {
+                     return a.key < b.key;
+                   });
+  std::vector<std::pair<std::string_view, std::string_view>> rows;
+  rows.reserve(snap.rows.size() + changes.size());
+  auto row = snap.rows.begin();
+  for (size_t i = 0; i < changes.size(); ++i) {
+    if (i + 1 < changes.size() && changes[i + 1].key == changes[i].key)
+      continue;
+    auto& ch = changes[i];
+    for (; row != snap.rows.end() && row->first < ch.key; ++row)
+      rows.push_back(*row);
+    if (row != snap.rows.end() && row->first == ch.key)
+      ++row;
+    if (ch.put)
+      rows.emplace_back(ch.key, ch.value);
+  }
+  rows.insert(rows.end(), row, snap.rows.end());
   if (auto err = fs->write_atomic(
-        out_path, encode_snapshot_parts(position, dec.history,
-                                        sorted_rows(dec.rows))))
+        out_path, encode_snapshot_parts(position, snap.history, rows)))
     return err;
   return position;
 }
@@ -877,11 +969,16 @@ error partition_store::end_checkpoint(const checkpoint_job& job,
     return outcome ? error{} : outcome.err();
   }
   // The new snapshot first: a crash in between leaves wal.prev's records,
-  // which the snapshot holds and recovery skips.
+  // which the snapshot holds and recovery skips. Unlinking a segment of 64
+  // MiB takes tens of milliseconds (its cached pages go): it only moves
+  // aside here, for the caller to remove off the actor.
   if (auto err = fs_->rename(job.out_path, dir_ + "/snapshot.bin"))
     return err;
-  if (auto err = fs_->remove_all(dir_ + "/wal.prev"))
+  auto folded = dir_ + "/" + folded_log_prefix
+                + std::to_string(++checkpoint_files);
+  if (auto err = fs_->rename(dir_ + "/wal.prev", folded))
     return err;
+  folded_logs_.push_back(folded);
   logger("storage")->debug("[dir={}] CheckpointWritten term={} lsn={}", dir_,
                            outcome->term, outcome->lsn);
   return {};

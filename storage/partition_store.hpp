@@ -28,7 +28,7 @@
 //      both immutable now, and writes the snapshot at wal.prev's last record
 //      to a file of its own, synced.
 //   3. end_checkpoint (actor): renames that file to snapshot.bin, then
-//      removes wal.prev.
+//      wal.prev to wal.folded-N, which the caller removes off the actor.
 // A crash at any point leaves a snapshot and the segments after it; records
 // the snapshot already holds are skipped. A job whose store was replaced
 // meanwhile (install, open) is discarded at step 3.
@@ -41,6 +41,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
@@ -360,6 +361,12 @@ public:
     return checkpoint_open_;
   }
 
+  /// Log segments folded into the snapshot since the last call, for the
+  /// caller to remove (off the actor: it takes tens of milliseconds).
+  std::vector<std::string> take_folded_logs() {
+    return std::exchange(folded_logs_, {});
+  }
+
   /// The store's files were moved away (a discarded copy): the running
   /// checkpoint, if any, is discarded at its end.
   void cancel_checkpoint() {
@@ -453,6 +460,7 @@ private:
   size_t last_encoded_at_ = 0; ///< where the last record starts in pending_
   log_position pending_last_;
   bool checkpoint_open_ = false;
+  std::vector<std::string> folded_logs_; ///< see take_folded_logs
   uint64_t generation_ = 0; ///< bumped when the content is replaced
 };
 
