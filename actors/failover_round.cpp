@@ -382,12 +382,28 @@ void on_replica_sync(ma_self self, const envelope_ptr& env) {
                         + std::to_string(part.term()));
         break;
       }
+      bool stale = false;
       for (auto& inst : *part.mutable_instances())
         if (inst.leaf() == req.replica() && inst.role() == pb::REPLICA) {
+          if (req.known_epoch() != inst.sync_epoch()) {
+            stale = true;
+            body->set_sync_epoch(inst.sync_epoch());
+            break;
+          }
           inst.set_in_sync(req.in_sync());
           inst.set_sync_epoch(inst.sync_epoch() + 1);
           body->set_sync_epoch(inst.sync_epoch());
         }
+      if (stale) {
+        LG_PROBE(stale_sync_request_refused,
+                 "a sync request made before a later change was refused");
+        body->set_status(pb::CONFLICT);
+        body->set_error("sync request for replica " + req.replica() + " of "
+                        + label + " knows epoch "
+                        + std::to_string(req.known_epoch()) + ", now "
+                        + std::to_string(body->sync_epoch()));
+        break;
+      }
       if (req.in_sync())
         end_jobs(st, self->clock().now(), req.replica(), "success",
                  "in sync with its master", db->name(), part.ordinal());

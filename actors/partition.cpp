@@ -35,7 +35,6 @@ constexpr size_t max_remembered_write_ids = 65536;
 /// the work shows in a benchmark of a few seconds instead of hiding past it
 /// (at 32 MiB no run of bench/write_throughput ever paid it).
 constexpr uint64_t max_deferred_apply_bytes = 1024 * 1024;
-/// A log this long is folded into a snapshot and truncated.
 constexpr auto retransmit_after = std::chrono::milliseconds{500};
 /// How often a master checks its replica's sync state: a tenth of the sync
 /// timeout, within bounds, so that thousands of idle masters stay cheap.
@@ -100,6 +99,13 @@ struct partition_state {
   int inflight = 0;
   time_point last_replica_progress;
   bool sync_change_pending = false;
+  bool sync_change_in_sync = false; // what the pending request asks for
+  // An in-sync request went unanswered: the aggregator may have recorded it,
+  // until a later request is answered.
+  bool in_sync_unresolved = false;
+  // The aggregator's count of sync changes recorded for `peer` (the sync
+  // epoch, recovery.proto step 5), from its replies and orders.
+  uint64_t sync_epoch = 0;
   // The checkpoint running off the actor, if any: its job, and its outcome
   // once the job ran (then checkpoint_timer arrives).
   struct checkpoint_task {
@@ -107,10 +113,9 @@ struct partition_state {
     result<storage::log_position> outcome{storage::log_position{}};
   };
   std::shared_ptr<checkpoint_task> checkpoint;
-  bool sync_change_in_sync = false; // what the pending request asks for
-  // The aggregator's count of sync changes recorded for `peer` (the sync
-  // epoch, recovery.proto step 5), from its replies and orders.
-  uint64_t sync_epoch = 0;
+  // After a failed checkpoint the next waits for this much log (0: none
+  // failed), so that a full disk does not rewrite the snapshot every flush.
+  uint64_t checkpoint_retry_bytes = 0;
   bool retransmit_armed = false;
   time_point replica_heard_at;  // last OK answer from the replica
   time_point went_async_at;     // when the master stopped waiting for it
@@ -455,11 +460,22 @@ void request_sync_change(self_ptr self, bool in_sync) {
   body->set_in_sync(in_sync);
   body->mutable_master_position()->set_term(st.cfg.store->last().term);
   body->mutable_master_position()->set_lsn(st.cfg.store->last().lsn);
+  body->set_known_epoch(st.sync_epoch);
   st.ep.request(
     self, st.cfg.ma_node, "ma", std::move(env), std::chrono::seconds{5},
     [self, in_sync, peer = st.peer](const envelope* rep) {
       auto& st = self->state;
       st.sync_change_pending = false;
+      if (rep == nullptr) {
+        if (in_sync)
+          st.in_sync_unresolved = true;
+      } else {
+        // Answered, recorded or refused: what the aggregator holds is known.
+        st.in_sync_unresolved = false;
+        if (peer == st.peer)
+          st.sync_epoch = std::max(st.sync_epoch,
+                                   rep->replica_sync_reply().sync_epoch());
+      }
       if (rep == nullptr
           || rep->replica_sync_reply().status() != pb::STATUS_OK) {
         // Unknown whether the aggregator recorded it. The master still
@@ -468,9 +484,6 @@ void request_sync_change(self_ptr self, bool in_sync) {
         st.sync_unconfirmed = st.peer_in_sync;
         return;
       }
-      if (peer == st.peer)
-        st.sync_epoch = std::max(st.sync_epoch,
-                                 rep->replica_sync_reply().sync_epoch());
       if (in_sync && peer == st.peer && st.role == pb::MASTER
           && !st.deposed) {
         // The aggregator counts the replica in sync from now on and may
@@ -742,6 +755,8 @@ void start_checkpoint(self_ptr self) {
   if (!job) {
     logger("partition")->error("CheckpointFailed {} {}", st.ctx(),
                                job.err().to_string());
+    st.checkpoint_retry_bytes = st.cfg.store->log_bytes()
+                                + st.cfg.checkpoint_log_bytes;
     return;
   }
   auto task = std::make_shared<partition_state::checkpoint_task>();
@@ -770,10 +785,12 @@ void end_checkpoint(self_ptr self) {
   st.checkpoint.reset();
   // A copy replaced meanwhile (rebuilt, discarded) drops the job's result.
   bool current = st.cfg.store->checkpoint_open();
-  if (auto err = st.cfg.store->end_checkpoint(task->job, task->outcome))
+  if (auto err = st.cfg.store->end_checkpoint(task->job, task->outcome)) {
     logger("partition")->error("CheckpointFailed {} {}", st.ctx(),
                                err.to_string());
-  else if (!current)
+    st.checkpoint_retry_bytes = st.cfg.store->log_bytes()
+                                + st.cfg.checkpoint_log_bytes;
+  } else if (!current)
     logger("partition")->info("CheckpointDiscarded {}: the copy was "
                               "replaced while it ran",
                               st.ctx());
@@ -788,6 +805,7 @@ void end_checkpoint(self_ptr self) {
       st.cfg.checkpoints->post(remove);
     else
       remove();
+    st.checkpoint_retry_bytes = 0;
     LG_PROBE(checkpoint_folded, "a checkpoint folded a sealed log into the "
                                 "snapshot while writes went on");
     logger("partition")->info("Checkpointed {} at lsn {}", st.ctx(),
@@ -798,9 +816,6 @@ void end_checkpoint(self_ptr self) {
 void on_flush(self_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  if (st.failure.empty() && !st.checkpoint
-      && st.cfg.store->log_bytes() > st.cfg.checkpoint_log_bytes)
-    start_checkpoint(self);
   if (auto err = st.cfg.store->flush()) {
     LG_PROBE(storage_flush_failed, "an instance failed to write its log");
     st.failure = "partition " + st.label + " on leaf " + st.cfg.leaf
@@ -812,6 +827,12 @@ void on_flush(self_ptr self) {
                             leaf_dir.empty() ? "/tmp" : leaf_dir);
     fail_waiting(self, pb::FAILED, st.failure);
   }
+  // Only after a flush that succeeded: a failed write must fail the
+  // instance, not be retried by the checkpoint's own flush.
+  if (st.failure.empty() && !st.checkpoint
+      && st.cfg.store->log_bytes()
+           > std::max(st.cfg.checkpoint_log_bytes, st.checkpoint_retry_bytes))
+    start_checkpoint(self);
   if (st.role == pb::MASTER) {
     replicate(self);
     advance_commit(self);
@@ -1404,10 +1425,11 @@ void on_set_role(self_ptr self, const envelope_ptr& env) {
   if (!unchanged) {
     become(self, req.role(), req.term(), req.peer(), req.peer_in_sync());
     st.sync_epoch = req.peer_sync_epoch();
+    st.in_sync_unresolved = false;
   } else if (st.role == pb::MASTER && st.peer_in_sync
              && !req.peer_in_sync()) {
     if ((st.sync_change_pending && st.sync_change_in_sync)
-        || req.peer_sync_epoch() < st.sync_epoch) {
+        || st.in_sync_unresolved || req.peer_sync_epoch() < st.sync_epoch) {
       // Decided before the aggregator recorded this master's in-sync
       // request (recovery.proto step 5): it may count the replica in sync
       // already, so the master must keep waiting for it.

@@ -272,6 +272,10 @@ local_cluster::~local_cluster() {
     }
     impl_.reset();
     fab_.reset();
+    // No checkpoint job may outlive the actor system (or write into a data
+    // dir being removed).
+    if (checkpoints_)
+      checkpoints_->stop();
     sys_.reset();
   }
   if (remove_data_dir_ && !data_dir_.empty()) {

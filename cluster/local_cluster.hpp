@@ -172,8 +172,8 @@ private:
   error startup_error_;
   std::unique_ptr<caf::actor_system_config> cfg_;
   std::unique_ptr<caf::actor_system> sys_;
-  /// Runs the instances' checkpoints (real time only); after sys_, so it
-  /// stops first.
+  /// Runs the instances' checkpoints (real time only); stopped before sys_
+  /// goes.
   std::shared_ptr<storage::background_worker> checkpoints_;
   fabric_ptr fab_;
   std::shared_ptr<storage::vfs> fs_;

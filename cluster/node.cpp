@@ -71,6 +71,8 @@ struct node_process::impl {
   caf::actor role;
   caf::actor session;
   std::shared_ptr<trace_file_sink> trace;
+  /// A leaf's checkpoint thread, stopped before the actor system goes.
+  std::shared_ptr<storage::background_worker> checkpoints;
   std::string banner;
   std::string node; ///< the node name its endpoints are registered under
 };
@@ -169,7 +171,8 @@ error node_process::start(const config::node_options& opts) {
     lc.fs = fs;
     lc.ma_node = "ma";
     lc.detached = true;
-    lc.checkpoints = std::make_shared<storage::background_worker>();
+    d.checkpoints = std::make_shared<storage::background_worker>();
+    lc.checkpoints = d.checkpoints;
     d.role = caf::actor_cast<caf::actor>(spawn_leaf(*d.sys, std::move(lc)));
   }
   std::ostringstream out;
@@ -223,6 +226,8 @@ void node_process::stop() {
   d.role = d.session = d.gateway = caf::actor{};
   d.fab.reset();
   d.trace.reset();
+  if (d.checkpoints)
+    d.checkpoints->stop();
   d.sys.reset();
   d.cfg.reset();
 }

@@ -6,13 +6,18 @@ background_worker::background_worker() : thread_([this] { loop(); }) {
 }
 
 background_worker::~background_worker() {
+  stop();
+}
+
+void background_worker::stop() {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     stopping_ = true;
     jobs_.clear();
   }
   wake_.notify_one();
-  thread_.join();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id())
+    thread_.join();
 }
 
 void background_worker::post(std::function<void()> job) {

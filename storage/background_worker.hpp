@@ -23,8 +23,13 @@ public:
   background_worker(const background_worker&) = delete;
   background_worker& operator=(const background_worker&) = delete;
 
-  /// Queues `job`; it runs after every job queued before it.
+  /// Queues `job`; it runs after every job queued before it. After stop()
+  /// it is dropped.
   void post(std::function<void()> job);
+
+  /// As the destructor, at once: the owner calls it before the actor
+  /// system goes, so that no job outlives it.
+  void stop();
 
 private:
   void loop();
