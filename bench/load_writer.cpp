@@ -8,6 +8,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "actors/partition.hpp"
@@ -46,6 +47,9 @@ struct writer_state {
 constexpr auto give_up_after = std::chrono::seconds{30};
 
 using self_ptr = caf::stateful_actor<writer_state>*;
+
+/// Sent by writer_pool::resume: issue writes again.
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
 
 void pump(self_ptr self);
 void fetch_map(self_ptr self);
@@ -118,14 +122,19 @@ void pump(self_ptr self) {
     return;
   }
   auto now = steady::now();
-  while (running && st.outstanding < st.cfg.window) {
+  bool issuing = running && !st.cfg.paused->load(std::memory_order_relaxed);
+  uint64_t issued = 0;
+  while (issuing && st.outstanding < st.cfg.window) {
     auto key = "w" + std::to_string(st.cfg.writer_id) + "-"
                + std::to_string(st.seq++);
     auto ordinal = partition_of(key, st.map.partitions());
     st.queues[ordinal].keys.push_back(std::move(key));
     st.queues[ordinal].issued.push_back(now);
     ++st.outstanding;
+    ++issued;
   }
+  if (issued > 0)
+    st.cfg.stats->issued.fetch_add(issued, std::memory_order_relaxed);
   for (uint32_t i = 0; i < st.queues.size(); ++i)
     send_queue(self, i);
 }
@@ -176,6 +185,10 @@ caf::behavior writer_impl(self_ptr self, writer_config cfg) {
     },
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](timer_atom, uint64_t) { fetch_map(self); },
+    [self](resume_atom) {
+      if (self->state.have_map)
+        pump(self);
+    },
   };
 }
 
@@ -203,7 +216,8 @@ double percentile(std::vector<uint32_t> xs, double p) {
 }
 
 writer_pool::writer_pool(const spec& s)
-  : running_(std::make_shared<std::atomic<bool>>(true)) {
+  : running_(std::make_shared<std::atomic<bool>>(true)),
+    paused_(std::make_shared<std::atomic<bool>>(s.start_paused)) {
   for (int i = 0; i < s.writers; ++i) {
     stats_.push_back(std::make_shared<writer_stats>());
     writer_config wc;
@@ -215,7 +229,8 @@ writer_pool::writer_pool(const spec& s)
     wc.value_size = s.value_size;
     wc.stats = stats_.back();
     wc.running = running_;
-    spawn_writer(*s.sys, wc);
+    wc.paused = paused_;
+    writers_.push_back(spawn_writer(*s.sys, wc));
   }
 }
 
@@ -235,9 +250,45 @@ uint64_t writer_pool::failed() const {
 
 void writer_pool::stop() {
   running_->store(false);
+  // A paused writer with nothing in flight waits for no reply: wake it.
+  for (auto& w : writers_)
+    caf::anon_send(w, resume_atom::value);
   for (auto& st : stats_)
     while (!st->stopped.load())
       std::this_thread::sleep_for(std::chrono::milliseconds{1});
+}
+
+bool writer_pool::pause(double limit) {
+  paused_->store(true);
+  auto until = steady::now() + std::chrono::duration_cast<steady::duration>(
+                                 std::chrono::duration<double>{limit});
+  for (;;) {
+    uint64_t issued = 0;
+    uint64_t answered = 0;
+    for (auto& st : stats_) {
+      // acked and failed first: each only grows, and never past issued.
+      answered += st->acked.load() + st->failed.load();
+      issued += st->issued.load();
+    }
+    if (answered >= issued)
+      return true;
+    if (steady::now() >= until)
+      return false;
+    std::this_thread::sleep_for(std::chrono::microseconds{200});
+  }
+}
+
+void writer_pool::resume() {
+  paused_->store(false);
+  for (auto& w : writers_)
+    caf::anon_send(w, resume_atom::value);
+}
+
+std::vector<uint32_t> writer_pool::latencies() const {
+  std::vector<uint32_t> all;
+  for (auto& st : stats_)
+    all.insert(all.end(), st->latencies_us.begin(), st->latencies_us.end());
+  return all;
 }
 
 figures writer_pool::measure_and_stop(double warmup, double seconds) {

@@ -23,6 +23,7 @@ namespace lg::bench {
 
 /// What one writer measured. Written by the writer actor, read after stop.
 struct writer_stats {
+  std::atomic<uint64_t> issued{0};
   std::atomic<uint64_t> acked{0};
   std::atomic<uint64_t> failed{0};
   std::atomic<bool> stopped{false};
@@ -39,6 +40,8 @@ struct writer_config {
   size_t value_size = 100;
   std::shared_ptr<writer_stats> stats;
   std::shared_ptr<std::atomic<bool>> running; ///< cleared to stop
+  /// Set: issue nothing new, but keep running (writer_pool::pause).
+  std::shared_ptr<std::atomic<bool>> paused;
 };
 
 /// Spawns a writer; it starts by fetching the partition map.
@@ -74,6 +77,7 @@ public:
     size_t window = 64;
     size_t value_size = 100;
     uint32_t first_id = 0; ///< writer ids (and names) start here
+    bool start_paused = false; ///< issue nothing until resume()
   };
 
   explicit writer_pool(const spec& s);
@@ -85,13 +89,25 @@ public:
   /// Stops issuing and waits until every writer's last write is answered.
   void stop();
 
+  /// Stops issuing and waits (at most `limit` s) until every write issued
+  /// is answered; the writers stay, and resume() starts them again. Returns
+  /// false if writes were still unanswered at the limit.
+  bool pause(double limit = 10.0);
+  void resume();
+
+  /// Every acknowledged write's latency so far (call after stop() or while
+  /// paused: the writers append to them).
+  std::vector<uint32_t> latencies() const;
+
   /// Waits `warmup` s, counts acknowledged writes/s over `seconds` s, stops
   /// the writers and adds their latencies.
   figures measure_and_stop(double warmup, double seconds);
 
 private:
   std::shared_ptr<std::atomic<bool>> running_;
+  std::shared_ptr<std::atomic<bool>> paused_;
   std::vector<std::shared_ptr<writer_stats>> stats_;
+  std::vector<caf::actor> writers_;
 };
 
 } // namespace lg::bench

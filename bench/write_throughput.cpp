@@ -6,10 +6,15 @@
 // This machine's speed swings by up to 2x within seconds (a plain spin loop
 // runs 255-450 ms from one second to the next), so R2 and R1 measured one
 // after the other, each on a cluster of its own, compared unlike machines.
-// Both clusters therefore stay up for the whole run, and short slices of R2
-// and R1 load alternate (R2 first in odd rounds, R1 first in even ones). The
-// replication cost is the median of the rounds' paired costs; each slice's
-// writers are fresh, so a slice starts with an empty pipeline and a warm-up.
+// Both clusters therefore stay up for the whole run with their writers, and
+// short slices of R2 and R1 load alternate (ABBA: R2 first in odd rounds, R1
+// first in even ones). Between slices the writers pause until every write in
+// flight is answered, so no slice overlaps another, and a resumed pipeline
+// refills in milliseconds, so slices can be short: many short alternations
+// give both clusters the same mix of fast and slow seconds. The replication
+// cost is taken from the sums over all slices, which keeps whatever lumpy
+// work (row applies, checkpoints, hash-table growth) fell into them; the
+// per-round costs are printed too.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -64,35 +69,57 @@ lg::bench::writer_pool::spec pool_spec(lg::local_cluster& cluster,
   return ws;
 }
 
-/// Loads `cluster` with fresh writers (ids from `first_id`) for a warm-up
-/// and then `seconds` of measurement.
-figures slice(lg::local_cluster& cluster, uint32_t first_id, double seconds,
-              size_t window) {
-  lg::bench::writer_pool writers{pool_spec(cluster, first_id, window)};
-  return writers.measure_and_stop(0.3, seconds);
-}
+/// Acknowledged writes, wall time and process CPU time over a cluster's
+/// slices.
+struct tally {
+  uint64_t writes = 0;
+  double seconds = 0;
+  double cpu_seconds = 0;
 
-/// Loads both clusters at once for `seconds` after a warm-up and returns
-/// their acknowledged writes/s (R2, R1). Each cluster has a CAF scheduler
-/// of its own with as many workers, all busy, so the kernel gives each
-/// about half of the machine at every instant, whatever its speed.
-std::pair<double, double> together(lg::local_cluster& r2,
-                                   lg::local_cluster& r1, uint32_t first_id,
-                                   double seconds, size_t window) {
+  double per_second() const {
+    return seconds > 0 ? static_cast<double>(writes) / seconds : 0;
+  }
+  double cpu_us_per_write() const {
+    return writes > 0 ? cpu_seconds * 1e6 / static_cast<double>(writes) : 0;
+  }
+};
+
+/// A resumed pool refills its pipeline (1024 writes) within a few ms.
+constexpr double settle_seconds = 0.01;
+
+/// One slice: resumes `writers`, lets the pipeline fill, counts their
+/// acknowledged writes for `seconds`, then pauses them until every write in
+/// flight is answered, so that no slice overlaps the next. Returns writes/s.
+double run_slice(lg::bench::writer_pool& writers, double seconds,
+                 tally& into) {
   using clock = std::chrono::steady_clock;
-  lg::bench::writer_pool w2{pool_spec(r2, first_id, window)};
-  lg::bench::writer_pool w1{pool_spec(r1, first_id, window)};
-  std::this_thread::sleep_for(std::chrono::duration<double>{0.3});
-  auto a2 = w2.acked();
-  auto a1 = w1.acked();
+  writers.resume();
+  std::this_thread::sleep_for(std::chrono::duration<double>{settle_seconds});
+  auto n0 = writers.acked();
+  auto c0 = lg::bench::process_cpu_seconds();
   auto t0 = clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>{seconds});
-  auto b2 = w2.acked();
-  auto b1 = w1.acked();
-  auto dt = std::chrono::duration<double>(clock::now() - t0).count();
-  w2.stop();
-  w1.stop();
-  return {static_cast<double>(b2 - a2) / dt, static_cast<double>(b1 - a1) / dt};
+  auto n1 = writers.acked();
+  auto t1 = clock::now();
+  auto c1 = lg::bench::process_cpu_seconds();
+  if (!writers.pause())
+    std::fprintf(stderr, "write_throughput: writes still unanswered 10 s "
+                         "after a slice ended\n");
+  auto dt = std::chrono::duration<double>(t1 - t0).count();
+  into.writes += n1 - n0;
+  into.seconds += dt;
+  into.cpu_seconds += c1 - c0;
+  return static_cast<double>(n1 - n0) / dt;
+}
+
+void print(const char* label, const tally& t,
+           const lg::bench::writer_pool& w) {
+  auto lat = w.latencies();
+  std::printf("%-34s %9.0f writes/s  p50 %6.0f us  p99 %6.0f us  "
+              "cpu %5.2f us/write  failed %llu\n",
+              label, t.per_second(), lg::bench::percentile(lat, 50),
+              lg::bench::percentile(lat, 99), t.cpu_us_per_write(),
+              static_cast<unsigned long long>(w.failed()));
 }
 
 void print(const char* label, const figures& f) {
@@ -104,108 +131,89 @@ void print(const char* label, const figures& f) {
 
 } // namespace
 
-/// The median of `xs` (the mean of the middle two for an even count).
-double median(std::vector<double> xs) {
+/// The q-quantile (0..1) of `xs`, interpolated.
+double quantile(std::vector<double> xs, double q) {
   std::sort(xs.begin(), xs.end());
-  auto n = xs.size();
-  return n % 2 == 1 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
+  auto at = q * static_cast<double>(xs.size() - 1);
+  auto lo = static_cast<size_t>(at);
+  auto hi = std::min(lo + 1, xs.size() - 1);
+  return xs[lo] + (xs[hi] - xs[lo]) * (at - static_cast<double>(lo));
 }
 
 int main(int argc, char** argv) {
-  double seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
+  double seconds = argc > 1 ? std::atof(argv[1]) : 0.25;
   size_t window = argc > 2 ? static_cast<size_t>(std::atoi(argv[2])) : 64;
-  int rounds = argc > 3 ? std::atoi(argv[3]) : 12;
+  int rounds = argc > 3 ? std::atoi(argv[3]) : 40;
   if (seconds <= 0 || window == 0 || rounds <= 0) {
-    std::fprintf(stderr, "usage: write_throughput [SECONDS>0] [WINDOW>0] "
-                         "[ROUNDS>0]\n");
+    std::fprintf(stderr, "usage: write_throughput [SLICE_SECONDS>0] "
+                         "[WINDOW>0] [ROUNDS>0]\n");
     return 2;
   }
   std::printf("write_throughput: in-process, 4 leaves, 16 partitions, "
               "100-byte values, 16 writers x %zu in flight; an R2 and an R1 "
-              "cluster stay up and take turns, %.1f s each, for %d rounds\n",
+              "cluster stay up with their writers and take turns, %.2f s "
+              "each, for %d rounds\n",
               window, seconds, rounds);
   auto r2_cluster = start_cluster(2, false);
   auto r1_cluster = start_cluster(1, false);
-  std::vector<double> r2s;
-  std::vector<double> r1s;
-  std::vector<double> r1_cpu;
+  auto s2 = pool_spec(*r2_cluster, 0, window);
+  auto s1 = pool_spec(*r1_cluster, 0, window);
+  s2.start_paused = s1.start_paused = true;
+  lg::bench::writer_pool w2{s2};
+  lg::bench::writer_pool w1{s1};
+  tally warm;
+  run_slice(w2, 0.5, warm);
+  run_slice(w1, 0.5, warm);
+  tally t2;
+  tally t1;
   std::vector<double> costs;
-  uint32_t next_id = 0;
   for (int round = 1; round <= rounds; ++round) {
-    std::printf("round %d\n", round);
-    figures r2;
-    figures r1;
-    auto run_r2 = [&] {
-      r2 = slice(*r2_cluster, next_id, seconds, window);
-      print("  R2 sync replication, async durab.", r2);
-    };
-    auto run_r1 = [&] {
-      r1 = slice(*r1_cluster, next_id, seconds, window);
-      print("  R1, async durability", r1);
-    };
+    // R2 first in odd rounds, R1 first in even ones (ABBA), so that a
+    // drift of the machine's speed within a round favours neither.
+    double r2 = 0;
+    double r1 = 0;
     if (round % 2 == 1) {
-      run_r2();
-      run_r1();
+      r2 = run_slice(w2, seconds, t2);
+      r1 = run_slice(w1, seconds, t1);
     } else {
-      run_r1();
-      run_r2();
+      r1 = run_slice(w1, seconds, t1);
+      r2 = run_slice(w2, seconds, t2);
     }
-    next_id += 16;
+    costs.push_back(100.0 * (1.0 - r2 / r1));
+    std::printf("round %2d: R2 %8.0f writes/s  R1 %8.0f writes/s  cost "
+                "%6.1f%%\n",
+                round, r2, r1, costs.back());
     std::fflush(stdout);
-    r2s.push_back(r2.writes_per_s);
-    r1s.push_back(r1.writes_per_s);
-    r1_cpu.push_back(r1.cpu_us_per_write);
-    costs.push_back(100.0 * (1.0 - r2.writes_per_s / r1.writes_per_s));
   }
-  // The same comparison with both loaded at once: each round's pair then
-  // shares every instant of the machine, so its swings touch both alike; a
-  // stall of one cluster (a checkpoint) still lands on that one alone.
-  std::vector<double> together_costs;
-  double together_r2 = 0;
-  double together_r1 = 0;
-  int together_rounds = std::max(1, rounds / 3);
-  for (int round = 1; round <= together_rounds; ++round) {
-    auto [r2, r1] = together(*r2_cluster, *r1_cluster, next_id, seconds,
-                             window);
-    next_id += 16;
-    std::printf("together %d: R2 %9.0f writes/s, R1 %9.0f writes/s, "
-                "cost %5.1f%%\n",
-                round, r2, r1, 100.0 * (1.0 - r2 / r1));
-    std::fflush(stdout);
-    together_r2 += r2;
-    together_r1 += r1;
-    together_costs.push_back(100.0 * (1.0 - r2 / r1));
-  }
+  w2.stop();
+  w1.stop();
+  print("R2 sync replication, async durab.", t2, w2);
+  print("R1, async durability", t1, w1);
+  auto cost = 100.0 * (1.0 - t2.per_second() / t1.per_second());
+  std::printf("replication cost: %.1f%% (all R2 slices against all R1 "
+              "slices, %.1f s each); per round: median %.1f%%, middle half "
+              "%.1f%% to %.1f%%, all %.1f%% to %.1f%%\n",
+              cost, t2.seconds, quantile(costs, 0.5), quantile(costs, 0.25),
+              quantile(costs, 0.75), quantile(costs, 0), quantile(costs, 1));
   r2_cluster.reset();
   r1_cluster.reset();
   auto sync_cluster = start_cluster(2, true);
-  auto r2sync = slice(*sync_cluster, 0, seconds, window);
+  figures r2sync;
+  {
+    lg::bench::writer_pool ws{pool_spec(*sync_cluster, 0, window)};
+    r2sync = ws.measure_and_stop(0.3, 2.0);
+  }
   print("R2 sync replication, SYNC durab.", r2sync);
-  auto m2 = median(r2s);
-  auto m1 = median(r1s);
-  std::printf("median R2 %.0f writes/s, median R1 %.0f writes/s\n", m2, m1);
-  std::printf("replication cost: %.1f%% (median of the rounds' R2/R1 pairs; "
-              "per round %.1f%% to %.1f%%); R2's median throughput is %.1f%% "
-              "of R1's\n",
-              median(costs), *std::min_element(costs.begin(), costs.end()),
-              *std::max_element(costs.begin(), costs.end()),
-              100.0 * m2 / m1);
-  std::printf("replication cost with both loaded at once: %.1f%% (median of "
-              "%d rounds, %.1f%% to %.1f%%; from the sums %.1f%%)\n",
-              median(together_costs), together_rounds,
-              *std::min_element(together_costs.begin(), together_costs.end()),
-              *std::max_element(together_costs.begin(), together_costs.end()),
-              100.0 * (1.0 - together_r2 / together_r1));
   // The floor: a replica's storage work alone, with no other thread running.
   char tmpl[] = "/tmp/lg-replica-floor-XXXXXX";
   if (const char* dir = ::mkdtemp(tmpl)) {
     auto floor = lg::bench::replica_storage_us_per_row(200000, 23, dir);
     ::rmdir(dir);
-    auto r1 = median(r1_cpu);
+    auto r1 = t1.cpu_us_per_write();
     if (floor > 0)
       std::printf("floor: a replica's storage work alone (crc check, log "
                   "append and write, row apply; batches of 23) takes %.2f "
-                  "us of CPU per row, against R1's median %.2f us per write: "
+                  "us of CPU per row, against R1's %.2f us per write: "
                   "replication cannot cost less than %.1f%% in this design\n",
                   floor, r1, 100.0 * floor / (r1 + floor));
   }
