@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-echo "== write_throughput"
-"$BUILD/bench/write_throughput" 5 512
+echo "== write_throughput (16 x 64 in flight, the issue's set-up)"
+"$BUILD/bench/write_throughput"
+echo "== write_throughput (16 x 512 in flight)"
+"$BUILD/bench/write_throughput" 0.25 512
 echo "== failover"
 "$BUILD/bench/failover" 16 256 4096
 echo "== checkpoint"
