@@ -314,13 +314,20 @@ public:
   }
 
   error remove_all(const std::string& path) override {
-    std::error_code ec;
-    auto removed = fs::remove_all(path, ec);
-    if (ec)
-      return fs_error("remove", path, ec);
-    if (removed > 0)
-      return fsync_dir(parent_of(path));
-    return {};
+    for (int attempt = 1;; ++attempt) {
+      std::error_code ec;
+      auto removed = fs::remove_all(path, ec);
+      // An entry that another thread removes meanwhile (a checkpoint's
+      // folded log going on the background worker) fails the walk with
+      // ENOENT although nothing is wrong: walk again.
+      if (ec == std::errc::no_such_file_or_directory && attempt < 8)
+        continue;
+      if (ec)
+        return fs_error("remove", path, ec);
+      if (removed > 0)
+        return fsync_dir(parent_of(path));
+      return {};
+    }
   }
 
   bool exists(const std::string& path) override {
