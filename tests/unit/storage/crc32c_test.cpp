@@ -86,6 +86,28 @@ BOOST_AUTO_TEST_CASE(extends_over_split_input) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(large_inputs_match_the_portable_crc) {
+  // Inputs of 1536 bytes and more go through three interleaved streams;
+  // every length around the block boundaries, at odd offsets and from a
+  // running crc, must give the byte-at-a-time value.
+  std::mt19937 rng{5};
+  auto buffer = random_bytes(rng, 3 * 1536 + 64);
+  for (size_t size : {1535u, 1536u, 1537u, 1543u, 3071u, 3072u, 3073u,
+                      4000u, 4608u, 4609u}) {
+    for (size_t offset : {0u, 1u, 3u, 7u}) {
+      for (uint32_t start : {0u, 0xDEADBEEFu}) {
+        BOOST_TEST_REQUIRE(
+          crc32c(start, buffer.data() + offset, size)
+          == crc32c_portable(start, buffer.data() + offset, size));
+      }
+    }
+  }
+  std::string big(8 << 20, '\0');
+  for (auto& ch : big)
+    ch = static_cast<char>(rng());
+  BOOST_TEST(crc32c(big) == crc32c_portable(0, big.data(), big.size()));
+}
+
 BOOST_AUTO_TEST_CASE(detects_single_bit_flips) {
   std::mt19937 rng{3};
   auto data = random_bytes(rng, 512);
