@@ -90,6 +90,7 @@ partition_config make_partition_config(self_ptr self, const std::string& db,
   pc.store_fs = st.cfg.fs;
   pc.discard_dir = st.cfg.data_dir + "/discarded";
   pc.checkpoints = st.cfg.checkpoints;
+  pc.snapshot_writes = st.cfg.snapshot_writes;
   pc.checkpoint_log_bytes = st.cfg.checkpoint_log_bytes;
   return pc;
 }

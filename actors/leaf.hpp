@@ -35,6 +35,9 @@ struct leaf_config {
   bool detached = false;
   /// Runs its instances' checkpoints off their actors (null: inside them).
   std::shared_ptr<storage::background_worker> checkpoints;
+  /// Writes the snapshots its instances receive while they decode them
+  /// (null: inside the instance).
+  std::shared_ptr<storage::background_worker> snapshot_writes;
   /// Its instances checkpoint once their log holds more than this.
   uint64_t checkpoint_log_bytes = 64 * 1024 * 1024;
 };

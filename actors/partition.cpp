@@ -1276,7 +1276,7 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
   auto& in = *st.incoming;
   in.next_seq = req.seq() + 1;
   if (!in.file) {
-    auto file = st.cfg.store->receive_snapshot();
+    auto file = st.cfg.store->receive_snapshot(st.cfg.snapshot_writes);
     if (!file) {
       st.incoming.reset();
       refuse("could not start receiving the snapshot: "
@@ -1292,7 +1292,7 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
              + " carries snapshot bytes after the whole snapshot");
       return;
     }
-    if (auto err = in.file->feed(req.data())) {
+    if (auto err = in.file->feed(req.data(), env)) {
       st.incoming.reset();
       refuse("snapshot chunk " + std::to_string(req.seq())
              + " was refused: " + err.to_string());

@@ -50,6 +50,9 @@ struct partition_config {
   /// Runs checkpoints off the actor; when null they run inside it, which
   /// keeps a simulation deterministic.
   std::shared_ptr<storage::background_worker> checkpoints;
+  /// Writes a received snapshot to disk while the instance decodes it, so a
+  /// rebuild uses two cores; when null the instance writes it itself.
+  std::shared_ptr<storage::background_worker> snapshot_writes;
   /// A checkpoint starts once wal.log holds more than this.
   uint64_t checkpoint_log_bytes = 64 * 1024 * 1024;
 };

@@ -276,6 +276,8 @@ local_cluster::~local_cluster() {
     // dir being removed).
     if (checkpoints_)
       checkpoints_->stop();
+    if (snapshot_writes_)
+      snapshot_writes_->stop();
     sys_.reset();
   }
   if (remove_data_dir_ && !data_dir_.empty()) {
@@ -325,7 +327,10 @@ error local_cluster::spawn_leaf_at(const std::string& addr) {
   lc.detached = !opts_.simulate;
   if (!opts_.simulate && !checkpoints_)
     checkpoints_ = std::make_shared<storage::background_worker>();
+  if (!opts_.simulate && !snapshot_writes_)
+    snapshot_writes_ = std::make_shared<storage::background_worker>();
   lc.checkpoints = checkpoints_;
+  lc.snapshot_writes = snapshot_writes_;
   lc.checkpoint_log_bytes = opts_.checkpoint_log_bytes;
   impl_->leaves.emplace(addr,
                         caf::actor_cast<caf::actor>(spawn_leaf(*sys_, lc)));
@@ -499,6 +504,13 @@ void local_cluster::sleep(std::chrono::milliseconds d) {
     return;
   }
   run_until([] { return false; }, d);
+}
+
+void local_cluster::wait_background_idle() {
+  if (checkpoints_)
+    checkpoints_->drain();
+  if (snapshot_writes_)
+    snapshot_writes_->drain();
 }
 
 std::vector<std::string> local_cluster::leaf_addresses() const {

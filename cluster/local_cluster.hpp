@@ -144,6 +144,10 @@ public:
     return data_dir_;
   }
 
+  /// Waits until no checkpoint or snapshot write is queued or running on
+  /// the background threads (real time; a simulation runs them inline).
+  void wait_background_idle();
+
   /// The addresses of the leaves this process runs or ran.
   std::vector<std::string> leaf_addresses() const;
 
@@ -175,6 +179,8 @@ private:
   /// Runs the instances' checkpoints (real time only); stopped before sys_
   /// goes.
   std::shared_ptr<storage::background_worker> checkpoints_;
+  /// Writes the snapshots that rebuilt instances receive (real time only).
+  std::shared_ptr<storage::background_worker> snapshot_writes_;
   fabric_ptr fab_;
   std::shared_ptr<storage::vfs> fs_;
   std::unique_ptr<impl> impl_;

@@ -73,6 +73,7 @@ struct node_process::impl {
   std::shared_ptr<trace_file_sink> trace;
   /// A leaf's checkpoint thread, stopped before the actor system goes.
   std::shared_ptr<storage::background_worker> checkpoints;
+  std::shared_ptr<storage::background_worker> snapshot_writes;
   std::string banner;
   std::string node; ///< the node name its endpoints are registered under
 };
@@ -173,6 +174,8 @@ error node_process::start(const config::node_options& opts) {
     lc.detached = true;
     d.checkpoints = std::make_shared<storage::background_worker>();
     lc.checkpoints = d.checkpoints;
+    d.snapshot_writes = std::make_shared<storage::background_worker>();
+    lc.snapshot_writes = d.snapshot_writes;
     d.role = caf::actor_cast<caf::actor>(spawn_leaf(*d.sys, std::move(lc)));
   }
   std::ostringstream out;
@@ -228,6 +231,8 @@ void node_process::stop() {
   d.trace.reset();
   if (d.checkpoints)
     d.checkpoints->stop();
+  if (d.snapshot_writes)
+    d.snapshot_writes->stop();
   d.sys.reset();
   d.cfg.reset();
 }

@@ -16,6 +16,7 @@ void background_worker::stop() {
     jobs_.clear();
   }
   wake_.notify_one();
+  idle_.notify_all();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id())
     thread_.join();
 }
@@ -40,9 +41,21 @@ void background_worker::loop() {
         return;
       job = std::move(jobs_.front());
       jobs_.pop_front();
+      busy_ = true;
     }
     job();
+    job = nullptr; // whatever it held goes before it counts as done
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      busy_ = false;
+    }
+    idle_.notify_all();
   }
+}
+
+void background_worker::drain() {
+  std::unique_lock<std::mutex> guard{mtx_};
+  idle_.wait(guard, [this] { return stopping_ || (!busy_ && jobs_.empty()); });
 }
 
 } // namespace lg::storage

@@ -31,11 +31,17 @@ public:
   /// system goes, so that no job outlives it.
   void stop();
 
+  /// Waits until no job is queued or running (for benchmarks that must
+  /// not time one operation while an earlier one's checkpoint runs).
+  void drain();
+
 private:
   void loop();
 
   std::mutex mtx_;
   std::condition_variable wake_;
+  std::condition_variable idle_;
+  bool busy_ = false;
   std::deque<std::function<void()>> jobs_;
   bool stopping_ = false;
   std::thread thread_;

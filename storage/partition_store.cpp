@@ -571,10 +571,57 @@ error snapshot_decoder::finish() {
   return {};
 }
 
-error snapshot_receiver::feed(std::string_view bytes) {
+snapshot_receiver::~snapshot_receiver() {
+  wait_writes();
+}
+
+error snapshot_receiver::feed(std::string_view bytes,
+                              std::shared_ptr<const void> keep) {
   if (auto err = decoder_.feed(bytes))
     return err;
-  return file_->append(bytes);
+  if (!writer_)
+    return file_->append(bytes);
+  {
+    std::lock_guard<std::mutex> guard{writes_->mtx};
+    if (writes_->first_error)
+      return writes_->first_error;
+    ++writes_->queued;
+  }
+  if (!keep) {
+    auto copy = std::make_shared<std::string>(bytes);
+    bytes = *copy;
+    keep = std::move(copy);
+  }
+  // The ticket counts the append done when the job goes, whether it ran or
+  // the writer dropped it (stopping): a waiter is never left hanging.
+  struct ticket {
+    std::shared_ptr<queued_writes> writes;
+    bool ran = false;
+    error err;
+    ~ticket() {
+      std::lock_guard<std::mutex> guard{writes->mtx};
+      if (!ran && !writes->first_error)
+        err = make_error(errc::io_error, "a queued snapshot append was "
+                                         "dropped: its writer stopped");
+      if (err && !writes->first_error)
+        writes->first_error = err;
+      --writes->queued;
+      writes->done.notify_all();
+    }
+  };
+  auto t = std::make_shared<ticket>();
+  t->writes = writes_;
+  writer_->post([t, file = file_, bytes, keep = std::move(keep)] {
+    t->err = file->append(bytes);
+    t->ran = true;
+  });
+  return {};
+}
+
+error snapshot_receiver::wait_writes() {
+  std::unique_lock<std::mutex> guard{writes_->mtx};
+  writes_->done.wait(guard, [this] { return writes_->queued == 0; });
+  return writes_->first_error;
 }
 
 namespace {
@@ -1082,7 +1129,7 @@ error partition_store::append_log_bytes(
 }
 
 result<std::unique_ptr<snapshot_receiver>>
-partition_store::receive_snapshot() {
+partition_store::receive_snapshot(std::shared_ptr<background_worker> writer) {
   if (auto err = fs_->make_dirs(dir_))
     return err;
   auto path = dir_ + "/snapshot.bin.incoming";
@@ -1093,12 +1140,16 @@ partition_store::receive_snapshot() {
   if (!file)
     return file.err();
   return std::unique_ptr<snapshot_receiver>{
-    new snapshot_receiver(path, std::move(*file))};
+    new snapshot_receiver(path, std::move(*file), std::move(writer))};
 }
 
 error partition_store::install(snapshot_receiver& in) {
   auto& dec = in.decoder_;
   if (auto err = dec.finish())
+    return err;
+  // The last appends may still run on the writer thread (at most the
+  // pieces in flight behind the decoder).
+  if (auto err = in.wait_writes())
     return err;
   if (mode_ == durability::sync)
     if (auto err = in.file_->sync())

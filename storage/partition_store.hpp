@@ -34,17 +34,21 @@
 // meanwhile (install, open) is discarded at step 3.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
+
+#include "storage/background_worker.hpp"
 
 #include "storage/vfs.hpp"
 
@@ -233,8 +237,18 @@ struct checkpoint_job {
 /// installed by partition_store::install(snapshot_receiver&).
 class snapshot_receiver {
 public:
-  /// Appends `bytes` to the incoming file and decodes them.
-  error feed(std::string_view bytes);
+  /// Waits for the appends still queued (see feed).
+  ~snapshot_receiver();
+
+  snapshot_receiver(const snapshot_receiver&) = delete;
+  snapshot_receiver& operator=(const snapshot_receiver&) = delete;
+
+  /// Decodes `bytes` and appends them to the incoming file. With a writer
+  /// thread (receive_snapshot's `writer`) the append runs there while the
+  /// caller decodes the next piece, and `keep` holds the bytes alive until
+  /// it ran (without `keep` they are copied); an append that failed fails
+  /// a later feed, and install.
+  error feed(std::string_view bytes, std::shared_ptr<const void> keep = {});
 
   uint64_t bytes_seen() const {
     return decoder_.bytes_seen();
@@ -248,12 +262,29 @@ public:
 private:
   friend class partition_store;
 
-  snapshot_receiver(std::string path, std::unique_ptr<append_file> file)
-    : path_(std::move(path)), file_(std::move(file)) {
+  /// Appends queued on the writer thread and not yet run, and the first
+  /// error one of them met.
+  struct queued_writes {
+    std::mutex mtx;
+    std::condition_variable done;
+    size_t queued = 0;
+    error first_error;
+  };
+
+  snapshot_receiver(std::string path, std::unique_ptr<append_file> file,
+                    std::shared_ptr<background_worker> writer)
+    : path_(std::move(path)), file_(std::move(file)),
+      writer_(std::move(writer)),
+      writes_(std::make_shared<queued_writes>()) {
   }
 
+  /// Waits until every queued append ran; returns the first error.
+  error wait_writes();
+
   std::string path_;
-  std::unique_ptr<append_file> file_;
+  std::shared_ptr<append_file> file_;
+  std::shared_ptr<background_worker> writer_;
+  std::shared_ptr<queued_writes> writes_;
   snapshot_decoder decoder_;
 };
 
@@ -392,8 +423,11 @@ public:
     uint64_t max_term = std::numeric_limits<uint64_t>::max());
 
   /// Starts receiving a snapshot from another copy into
-  /// snapshot.bin.incoming (an older incoming file is replaced).
-  result<std::unique_ptr<snapshot_receiver>> receive_snapshot();
+  /// snapshot.bin.incoming (an older incoming file is replaced). With
+  /// `writer`, the file is written on that thread while the rows are
+  /// decoded on the caller's: a rebuild then writes and decodes at once.
+  result<std::unique_ptr<snapshot_receiver>>
+  receive_snapshot(std::shared_ptr<background_worker> writer = {});
 
   /// Replaces the whole content by a snapshot received whole (a rebuilt
   /// replica): checks it, empties the log and renames the incoming file to

@@ -1144,6 +1144,94 @@ BOOST_AUTO_TEST_CASE(a_damaged_received_snapshot_changes_nothing) {
   BOOST_TEST(again->rows() == rows);
 }
 
+/// A memory file system whose incoming snapshot files refuse appends.
+class incoming_fails_vfs : public memory_vfs {
+public:
+  lg::result<std::unique_ptr<append_file>>
+  open_append(const std::string& path) override {
+    struct failing : append_file {
+      lg::error append(std::string_view) override {
+        return lg::error{"storage", "io_error", "no space left (test)"};
+      }
+      lg::error sync() override {
+        return {};
+      }
+      uint64_t size() const override {
+        return 0;
+      }
+    };
+    if (path.size() > 9 && path.compare(path.size() - 9, 9, ".incoming") == 0)
+      return std::unique_ptr<append_file>{new failing};
+    return memory_vfs::open_append(path);
+  }
+};
+
+/// A snapshot of `n` rows and its encoding.
+std::string snapshot_of(size_t n) {
+  snapshot_data snap;
+  snap.position = {3, n};
+  snap.history = {{1, 1}, {3, 2}};
+  for (size_t i = 0; i < n; ++i)
+    snap.rows.emplace("key" + std::to_string(i),
+                      std::string(100 + i % 50, static_cast<char>('a' + i % 26)));
+  return encode_snapshot(snap);
+}
+
+BOOST_AUTO_TEST_CASE(a_snapshot_written_on_a_writer_thread_installs_whole) {
+  auto encoded = snapshot_of(2000);
+  auto writer = std::make_shared<lg::storage::background_worker>();
+  auto store = make(durability::sync);
+  open(*store);
+  auto in = store->receive_snapshot(writer);
+  BOOST_REQUIRE_MESSAGE(in.ok(), why(in));
+  // Many small pieces, alternately kept alive by the caller and copied.
+  for (size_t at = 0, i = 0; at < encoded.size(); at += 1000, ++i) {
+    auto piece = std::make_shared<std::string>(encoded.substr(at, 1000));
+    auto err = i % 2 == 0 ? (*in)->feed(*piece, piece) : (*in)->feed(*piece);
+    BOOST_REQUIRE_MESSAGE(!err, err.to_string());
+  }
+  auto err = store->install(**in);
+  BOOST_REQUIRE_MESSAGE(!err, err.to_string());
+  BOOST_TEST(file(dir + "/snapshot.bin") == encoded);
+  BOOST_TEST(store->rows().size() == 2000u);
+  auto again = make();
+  open(*again);
+  BOOST_TEST(again->rows() == store->rows());
+  BOOST_TEST(again->last() == (log_position{3, 2000}));
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_append_on_the_writer_thread_fails_the_install) {
+  auto failing_fs = std::make_shared<incoming_fails_vfs>();
+  auto store = std::make_unique<partition_store>(failing_fs, dir,
+                                                 durability::async);
+  BOOST_REQUIRE(store->open().ok());
+  store->append(put(1, 1, "kept", "row"));
+  BOOST_REQUIRE(!store->flush());
+  auto writer = std::make_shared<lg::storage::background_worker>();
+  auto in = store->receive_snapshot(writer);
+  BOOST_REQUIRE_MESSAGE(in.ok(), why(in));
+  auto encoded = snapshot_of(50);
+  BOOST_REQUIRE(!(*in)->feed(encoded));
+  auto err = store->install(**in);
+  BOOST_TEST(err.detail().find("no space left") != std::string::npos);
+  // The store keeps what it had.
+  BOOST_TEST(store->rows().size() == 1u);
+  BOOST_TEST(store->rows().count("kept") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_append_dropped_by_a_stopped_writer_fails_the_install) {
+  auto writer = std::make_shared<lg::storage::background_worker>();
+  writer->stop();
+  auto store = make(durability::async);
+  open(*store);
+  auto in = store->receive_snapshot(writer);
+  BOOST_REQUIRE_MESSAGE(in.ok(), why(in));
+  BOOST_REQUIRE(!(*in)->feed(snapshot_of(10)));
+  auto err = store->install(**in);
+  BOOST_TEST(err.detail().find("dropped") != std::string::npos);
+  BOOST_TEST(store->rows().empty());
+}
+
 BOOST_AUTO_TEST_CASE(a_store_never_opened_receives_a_snapshot) {
   snapshot_data snap;
   snap.position = {2, 3};
