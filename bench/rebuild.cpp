@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "actors/result.hpp"
+#include "base/log.hpp"
 #include "bench/probes.hpp"
 #include "cluster/local_cluster.hpp"
 
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (const char* lvl = std::getenv("LG_LOG_LEVEL"))
+    lg::set_log_level(lvl);
   lg::local_cluster_options opts;
   opts.leaves = 2;
   opts.redundancy = 2;

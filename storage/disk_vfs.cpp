@@ -126,7 +126,7 @@ public:
   error append(std::string_view bytes) override {
     if (auto err = write_all(fd_, path_, bytes, size_))
       return err;
-    if (size_ - written_back_ >= write_behind_bytes) {
+    if (write_behind_ && size_ - written_back_ >= write_behind_bytes) {
       // Start writing the new bytes back now (RocksDB's bytes_per_sync):
       // left to the kernel, gigabytes of dirty log pile up and are written
       // back in one burst that stalls every writer for seconds. Advisory:
@@ -137,6 +137,10 @@ public:
       written_back_ = size_;
     }
     return {};
+  }
+
+  void set_write_behind(bool on) override {
+    write_behind_ = on;
   }
 
   error sync() override {
@@ -157,6 +161,7 @@ private:
   /// How much of a log may wait in the page cache before its write-back
   /// starts.
   static constexpr uint64_t write_behind_bytes = 1 << 20;
+  bool write_behind_ = true;
 
   int fd_;
   std::string path_;

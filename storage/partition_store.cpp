@@ -433,7 +433,8 @@ error snapshot_decoder::feed(std::string_view data) {
   // The crc covers the body: every byte after the header. Given the whole
   // snapshot at once, check it before parsing, so that a corrupt length
   // reads as the corruption it is.
-  if (seen_ == 0 && data.size() >= snapshot_header_size
+  bool check = part_ != part::rows_only;
+  if (check && seen_ == 0 && data.size() >= snapshot_header_size
       && std::memcmp(data.data(), snapshot_magic, sizeof(snapshot_magic)) == 0
       && data.size() - snapshot_header_size >= get_u64(data.data() + 12)) {
     crc_ = crc32c(0, data.data() + snapshot_header_size,
@@ -443,7 +444,8 @@ error snapshot_decoder::feed(std::string_view data) {
       return fail(make_error(errc::checksum_mismatch,
                              "snapshot crc " + hex32(get_u32(data.data() + 8))
                                + " != computed " + hex32(crc_)));
-  } else if (!crc_whole_ && seen_ + data.size() > snapshot_header_size) {
+  } else if (check && !crc_whole_
+             && seen_ + data.size() > snapshot_header_size) {
     auto skip = seen_ < snapshot_header_size
                   ? static_cast<size_t>(snapshot_header_size - seen_)
                   : size_t{0};
@@ -497,8 +499,9 @@ error snapshot_decoder::feed(std::string_view data) {
         if (!take(data, 8, v))
           return {};
         n_rows_ = get_u64(v.data());
-        rows.reserve(static_cast<size_t>(
-          std::min<uint64_t>({n_rows_, body_len_ / 8, 1u << 20})));
+        if (part_ != part::check_only)
+          rows.reserve(static_cast<size_t>(
+            std::min<uint64_t>({n_rows_, body_len_ / 8, 1u << 20})));
         stage_ = n_rows_ > 0 ? stage::key_len : stage::done;
         break;
       case stage::key_len:
@@ -525,9 +528,11 @@ error snapshot_decoder::feed(std::string_view data) {
           return overrun("rows");
         if (!take(data, len_, v))
           return {};
-        checksum += row_hash(key_, v);
+        if (part_ != part::rows_only)
+          checksum += row_hash(key_, v);
         last_key_ = key_;
-        rows.insert_or_assign(std::move(key_), std::string{v});
+        if (part_ != part::check_only)
+          rows.insert_or_assign(std::move(key_), std::string{v});
         key_.clear();
         stage_ = ++rows_done_ < n_rows_ ? stage::key_len : stage::done;
         break;
@@ -564,7 +569,7 @@ error snapshot_decoder::finish() {
                       + " bytes";
     return fail(make_error(errc::torn_record, what));
   }
-  if (crc_ != stored_crc_)
+  if (part_ != part::rows_only && crc_ != stored_crc_)
     return fail(make_error(errc::checksum_mismatch,
                            "snapshot crc " + hex32(stored_crc_)
                              + " != computed " + hex32(crc_)));
@@ -611,8 +616,11 @@ error snapshot_receiver::feed(std::string_view bytes,
   };
   auto t = std::make_shared<ticket>();
   t->writes = writes_;
-  writer_->post([t, file = file_, bytes, keep = std::move(keep)] {
+  writer_->post([t, file = file_, check = check_, bytes,
+                 keep = std::move(keep)] {
     t->err = file->append(bytes);
+    if (!t->err)
+      t->err = check->feed(bytes);
     t->ran = true;
   });
   return {};
@@ -1139,6 +1147,7 @@ partition_store::receive_snapshot(std::shared_ptr<background_worker> writer) {
   auto file = fs_->open_append(path);
   if (!file)
     return file.err();
+  (*file)->set_write_behind(false);
   return std::unique_ptr<snapshot_receiver>{
     new snapshot_receiver(path, std::move(*file), std::move(writer))};
 }
@@ -1148,9 +1157,15 @@ error partition_store::install(snapshot_receiver& in) {
   if (auto err = dec.finish())
     return err;
   // The last appends may still run on the writer thread (at most the
-  // pieces in flight behind the decoder).
+  // pieces in flight behind the decoder), and with them the crc check.
   if (auto err = in.wait_writes())
     return err;
+  uint64_t checksum = dec.checksum;
+  if (in.check_) {
+    if (auto err = in.check_->finish())
+      return err;
+    checksum = in.check_->checksum;
+  }
   if (mode_ == durability::sync)
     if (auto err = in.file_->sync())
       return err;
@@ -1176,7 +1191,7 @@ error partition_store::install(snapshot_receiver& in) {
   last_ = dec.position;
   flushed_ = last_;
   pending_last_ = last_;
-  checksum_ = dec.checksum;
+  checksum_ = checksum;
   pending_.clear();
   auto file = fs_->open_append(wal_path);
   if (!file)

@@ -167,6 +167,18 @@ using row_map = absl::flat_hash_map<std::string, std::string>;
 /// term history, key order, no trailing bytes), with the same error codes.
 class snapshot_decoder {
 public:
+  /// What a decoder does with the bytes: everything, or half of the work so
+  /// that two threads can share a large snapshot (snapshot_receiver). Both
+  /// halves parse the stream and check its structure.
+  enum class part {
+    all,       ///< crc, rows and their checksum
+    rows_only, ///< the rows, without crc or checksum (finish checks no crc)
+    check_only ///< the crc and the rows' checksum, keeping no row
+  };
+
+  explicit snapshot_decoder(part p = part::all) : part_(p) {
+  }
+
   /// Decodes the next piece. After an error every later call returns it.
   error feed(std::string_view bytes);
 
@@ -200,6 +212,7 @@ private:
   bool take(std::string_view& data, size_t n, std::string_view& out);
   error fail(error err);
 
+  part part_;
   stage stage_ = stage::header;
   std::string carry_; ///< a field split between two pieces
   uint64_t seen_ = 0;
@@ -275,7 +288,12 @@ private:
                     std::shared_ptr<background_worker> writer)
     : path_(std::move(path)), file_(std::move(file)),
       writer_(std::move(writer)),
-      writes_(std::make_shared<queued_writes>()) {
+      writes_(std::make_shared<queued_writes>()),
+      decoder_(writer_ ? snapshot_decoder::part::rows_only
+                       : snapshot_decoder::part::all) {
+    if (writer_)
+      check_ = std::make_shared<snapshot_decoder>(
+        snapshot_decoder::part::check_only);
   }
 
   /// Waits until every queued append ran; returns the first error.
@@ -286,6 +304,9 @@ private:
   std::shared_ptr<background_worker> writer_;
   std::shared_ptr<queued_writes> writes_;
   snapshot_decoder decoder_;
+  /// With a writer: checks the crc and sums the rows' checksum on the
+  /// writer's thread, after each append (read only after wait_writes).
+  std::shared_ptr<snapshot_decoder> check_;
 };
 
 /// What a master streams to rebuild another copy, read at one flushed

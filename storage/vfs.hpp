@@ -40,6 +40,15 @@ public:
 
   /// Returns the file size including unsynced bytes.
   virtual uint64_t size() const = 0;
+
+  /// A log starts writing its bytes back every MiB (on by default), so
+  /// that dirty pages never pile up into a burst. A file written once in
+  /// bulk (a received snapshot) turns it off: starting write-back waits
+  /// whenever the device's queue is full, which would hold the writer to
+  /// the device's speed instead of the page cache's.
+  virtual void set_write_behind(bool on) {
+    (void)on;
+  }
 };
 
 /// A file opened for reading at any offset. It reads the file it opened,

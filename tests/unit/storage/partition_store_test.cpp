@@ -1198,6 +1198,25 @@ BOOST_AUTO_TEST_CASE(a_snapshot_written_on_a_writer_thread_installs_whole) {
   open(*again);
   BOOST_TEST(again->rows() == store->rows());
   BOOST_TEST(again->last() == (log_position{3, 2000}));
+  // The writer thread summed the checksum; it is the one recovery computes.
+  BOOST_TEST(again->checksum() == store->checksum());
+  BOOST_TEST(store->checksum() == sum_of_row_hashes(store->rows()));
+}
+
+BOOST_AUTO_TEST_CASE(a_corrupt_snapshot_fails_the_crc_check_on_the_writer) {
+  auto encoded = snapshot_of(300);
+  encoded[encoded.size() / 2] ^= 0x20; // inside a value: parses, crc differs
+  auto writer = std::make_shared<lg::storage::background_worker>();
+  auto store = make(durability::async);
+  open(*store);
+  store->append(put(1, 1, "kept", "row"));
+  flush(*store);
+  auto in = store->receive_snapshot(writer);
+  BOOST_REQUIRE_MESSAGE(in.ok(), why(in));
+  for (size_t at = 0; at < encoded.size(); at += 4096)
+    BOOST_REQUIRE(!(*in)->feed(std::string_view{encoded}.substr(at, 4096)));
+  BOOST_TEST(store->install(**in).name() == "checksum_mismatch");
+  BOOST_TEST(store->rows().size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_append_on_the_writer_thread_fails_the_install) {
