@@ -769,17 +769,30 @@ BOOST_AUTO_TEST_CASE(checksum_depends_on_content_not_history) {
   BOOST_TEST(b->checksum() == 0u);
 }
 
+/// Two stores on one file system: `eager` applies each record as it is
+/// appended, `lazy` (in /other) is given the same records deferred.
+struct eager_and_lazy {
+  fixture f;
+  std::unique_ptr<partition_store> eager;
+  std::unique_ptr<partition_store> lazy;
+
+  eager_and_lazy() {
+    eager = f.make(durability::async);
+    f.open(*eager);
+    f.fs->make_dirs("/other");
+    lazy = std::make_unique<partition_store>(f.fs, "/other",
+                                             durability::async);
+    f.open(*lazy);
+  }
+};
+
 BOOST_AUTO_TEST_CASE(a_long_run_of_deferred_records_applies_as_appended) {
   // apply_pending decodes records ahead of the one it applies; puts,
   // overwrites and deletes of a few keys, close together and across many
   // look-ahead windows, must still land in log order.
-  fixture f;
-  auto eager = f.make(durability::async);
-  f.open(*eager);
-  f.fs->make_dirs("/other");
-  auto lazy = std::make_unique<partition_store>(f.fs, "/other",
-                                                durability::async);
-  f.open(*lazy);
+  eager_and_lazy both;
+  auto& eager = both.eager;
+  auto& lazy = both.lazy;
   for (uint64_t lsn = 1; lsn <= 1000; ++lsn) {
     auto key = "k" + std::to_string(lsn % 7);
     auto rec = lsn % 5 == 0 ? del(1, lsn, key)
@@ -796,13 +809,10 @@ BOOST_AUTO_TEST_CASE(a_long_run_of_deferred_records_applies_as_appended) {
 }
 
 BOOST_AUTO_TEST_CASE(deferred_records_apply_in_order_and_persist) {
-  fixture f;
-  auto eager = f.make(durability::async);
-  f.open(*eager);
-  f.fs->make_dirs("/other");
-  auto lazy = std::make_unique<partition_store>(f.fs, "/other",
-                                                durability::async);
-  f.open(*lazy);
+  eager_and_lazy both;
+  auto& f = both.f;
+  auto& eager = both.eager;
+  auto& lazy = both.lazy;
   std::vector<log_record> recs{put(1, 1, "a", "1"), put(1, 2, "b", "2"),
                                put(2, 3, "a", "3"), del(2, 4, "b")};
   for (auto& r : recs) {
