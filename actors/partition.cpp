@@ -1346,9 +1346,11 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
     st.joined = true;
     st.write_ids.clear();
     st.term = std::max(st.term, env->header().term());
-    logger("partition")->warn("ReplicaRebuilt {} from {} at lsn {} ({} rows)",
+    logger("partition")->warn("ReplicaRebuilt {} from {} at lsn {} ({} rows "
+                              "applied, {} bytes of log still to apply)",
                               st.ctx(), st.peer, st.cfg.store->last().lsn,
-                              st.cfg.store->rows().size());
+                              st.cfg.store->rows().size(),
+                              st.cfg.store->pending_apply_bytes());
   }
   body->set_status(pb::STATUS_OK);
   st.ep.reply(self, *env, std::move(rep));
