@@ -256,6 +256,8 @@ void writer_pool::stop() {
   for (auto& st : stats_)
     while (!st->stopped.load())
       std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  // Let go of the handles while their actor system is still there.
+  writers_.clear();
 }
 
 bool writer_pool::pause(double limit) {

@@ -587,7 +587,13 @@ error snapshot_receiver::feed(std::string_view bytes,
   if (!writer_)
     return file_->append(bytes);
   {
-    std::lock_guard<std::mutex> guard{writes_->mtx};
+    // At most a few pieces wait for the disk: a disk slower than the
+    // decoder holds the decoder (and so the master's chunk window) back
+    // instead of piling chunks up in memory.
+    std::unique_lock<std::mutex> guard{writes_->mtx};
+    writes_->done.wait(guard, [this] {
+      return writes_->queued < max_queued_writes || writes_->first_error;
+    });
     if (writes_->first_error)
       return writes_->first_error;
     ++writes_->queued;
@@ -1156,8 +1162,8 @@ error partition_store::install(snapshot_receiver& in) {
   auto& dec = in.decoder_;
   if (auto err = dec.finish())
     return err;
-  // The last appends may still run on the writer thread (at most the
-  // pieces in flight behind the decoder), and with them the crc check.
+  // The last appends may still run on the writer thread (at most
+  // max_queued_writes pieces), and with them the crc check.
   if (auto err = in.wait_writes())
     return err;
   uint64_t checksum = dec.checksum;

@@ -277,6 +277,8 @@ private:
 
   /// Appends queued on the writer thread and not yet run, and the first
   /// error one of them met.
+  static constexpr size_t max_queued_writes = 4;
+
   struct queued_writes {
     std::mutex mtx;
     std::condition_variable done;
