@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "actors/result.hpp"
+#include "sql/result_proto.hpp"
 #include "bench/probes.hpp"
 #include "base/hash.hpp"
 #include "cluster/local_cluster.hpp"

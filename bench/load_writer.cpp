@@ -11,7 +11,7 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/partition.hpp"
+#include "actors/partition/partition.hpp"
 #include "admin.pb.h"
 #include "base/hash.hpp"
 

@@ -17,7 +17,7 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
-#include "actors/transport.hpp"
+#include "actors/net/fabric.hpp"
 
 namespace lg::bench {
 

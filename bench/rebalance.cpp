@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "actors/result.hpp"
+#include "sql/result_proto.hpp"
 #include "bench/load_writer.hpp"
 #include "cluster/local_cluster.hpp"
 

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "actors/result.hpp"
+#include "sql/result_proto.hpp"
 #include "base/log.hpp"
 #include "bench/probes.hpp"
 #include "cluster/local_cluster.hpp"

@@ -25,7 +25,7 @@
 
 #include <unistd.h>
 
-#include "actors/result.hpp"
+#include "sql/result_proto.hpp"
 #include "bench/load_writer.hpp"
 #include "bench/probes.hpp"
 #include "cluster/local_cluster.hpp"

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <iostream>
 
-#include "actors/result.hpp"
+#include "sql/result_proto.hpp"
 #include "base/hash.hpp"
 #include "base/log.hpp"
 #include "cluster/local_cluster.hpp"

@@ -15,7 +15,7 @@
 
 #include <unistd.h>
 
-#include "actors/result.hpp"
+#include "sql/result_proto.hpp"
 #include "base/log.hpp"
 
 #include <google/protobuf/stubs/logging.h>

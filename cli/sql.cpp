@@ -11,7 +11,7 @@
 
 #include <unistd.h>
 
-#include "actors/result.hpp"
+#include "sql/result_proto.hpp"
 #include "cli/statement_runner.hpp"
 #include "cluster/node.hpp"
 #include "config/node_options.hpp"

@@ -5,7 +5,7 @@
 
 #include <editline/readline.h>
 
-#include "actors/result.hpp"
+#include "sql/result_proto.hpp"
 #include "sql/parser.hpp"
 
 namespace lg {

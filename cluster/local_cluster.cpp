@@ -11,10 +11,10 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/leaf.hpp"
-#include "actors/master_aggregator.hpp"
-#include "actors/result.hpp"
-#include "actors/session.hpp"
+#include "actors/leaf/leaf.hpp"
+#include "actors/aggregator/master_aggregator.hpp"
+#include "sql/result_proto.hpp"
+#include "actors/client/session.hpp"
 #include "base/log.hpp"
 #include "cluster/trace_file.hpp"
 #include "sql/parser.hpp"

@@ -14,7 +14,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
-#include "actors/transport.hpp"
+#include "actors/net/fabric.hpp"
 #include "storage/background_worker.hpp"
 #include "base/error.hpp"
 #include "common.pb.h"

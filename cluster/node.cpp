@@ -14,11 +14,11 @@
 
 #include <unistd.h>
 
-#include "actors/gateway.hpp"
-#include "actors/leaf.hpp"
-#include "actors/master_aggregator.hpp"
-#include "actors/result.hpp"
-#include "actors/session.hpp"
+#include "actors/net/gateway.hpp"
+#include "actors/leaf/leaf.hpp"
+#include "actors/aggregator/master_aggregator.hpp"
+#include "sql/result_proto.hpp"
+#include "actors/client/session.hpp"
 #include "base/log.hpp"
 #include "cluster/local_cluster.hpp"
 #include "cluster/trace_file.hpp"

@@ -1,7 +1,7 @@
 // A node process: one role (the master aggregator or a leaf) in its own
 // process, reached by the others over CAF's middleman (plain, or mutual TLS
 // through caf_openssl). The same actors and protocols as in one process; the
-// gateway (actors/gateway.hpp) carries the fabric's messages between
+// gateway (actors/net/gateway.hpp) carries the fabric's messages between
 // processes.
 #pragma once
 

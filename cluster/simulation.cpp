@@ -8,8 +8,8 @@
 #include <random>
 #include <sstream>
 
-#include "actors/result.hpp"
-#include "actors/session.hpp"
+#include "sql/result_proto.hpp"
+#include "actors/client/session.hpp"
 #include "base/probes.hpp"
 #include "cluster/local_cluster.hpp"
 #include "cluster/workload.hpp"

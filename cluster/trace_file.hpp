@@ -10,7 +10,7 @@
 #include <mutex>
 #include <string>
 
-#include "actors/transport.hpp"
+#include "actors/net/fabric.hpp"
 #include "base/error.hpp"
 
 namespace lg {

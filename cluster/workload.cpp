@@ -4,7 +4,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/result.hpp"
+#include "sql/result_proto.hpp"
 
 namespace lg {
 

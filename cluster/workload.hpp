@@ -10,7 +10,7 @@
 
 #include <caf/actor.hpp>
 
-#include "actors/transport.hpp"
+#include "actors/net/fabric.hpp"
 
 namespace lg {
 

@@ -2,7 +2,7 @@
 // start it, run statements, kill a leaf and check that no row was lost.
 #include <iostream>
 
-#include "actors/result.hpp"
+#include "sql/result_proto.hpp"
 #include "cluster/local_cluster.hpp"
 
 int main() {

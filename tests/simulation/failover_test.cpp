@@ -8,7 +8,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/partition.hpp"
+#include "actors/partition/partition.hpp"
 #include "base/hash.hpp"
 #include "cluster/workload.hpp"
 #include "sim_cluster.hpp"

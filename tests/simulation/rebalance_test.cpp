@@ -1,4 +1,4 @@
-// REBALANCE PARTITIONS, RESTORE REDUNDANCY and EXPLAIN (rebalance_round,
+// REBALANCE PARTITIONS, RESTORE REDUNDANCY and EXPLAIN (actors/aggregator/rebalance.cpp,
 // ha/planner) on the deterministic scheduler.
 #include <map>
 #include <optional>

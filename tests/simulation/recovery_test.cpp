@@ -1,4 +1,4 @@
-// Leaf recovery and reattach (recovery_round, rebuild.proto), on the
+// Leaf recovery and reattach (actors/aggregator/attach.cpp, rebuild.proto), on the
 // deterministic scheduler in virtual time.
 #include <map>
 

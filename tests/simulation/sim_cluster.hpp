@@ -9,7 +9,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "actors/result.hpp"
+#include "sql/result_proto.hpp"
 #include "base/hash.hpp"
 #include "base/probes.hpp"
 #include "cluster/local_cluster.hpp"

@@ -1,4 +1,4 @@
-#include "actors/transport.hpp"
+#include "actors/net/fabric.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -1,5 +1,5 @@
 // The master aggregator's state, shared by its sub-protocol files
-// (failover_round, ...). Not part of the role's public interface.
+// (failover.cpp, attach.cpp, ...). Not part of the role's public interface.
 #pragma once
 
 #include <deque>
@@ -13,8 +13,8 @@
 
 #include <caf/stateful_actor.hpp>
 
-#include "actors/master_aggregator.hpp"
-#include "actors/result.hpp"
+#include "actors/aggregator/master_aggregator.hpp"
+#include "sql/result_proto.hpp"
 #include "admin.pb.h"
 #include "ha/failover.hpp"
 #include "ha/placement.hpp"
@@ -83,7 +83,7 @@ struct master_aggregator_state {
 using ma_self = master_aggregator_actor::stateful_pointer<
   master_aggregator_state>;
 
-// -- metadata helpers (master_aggregator.cpp) -------------------------------
+// -- metadata helpers (behavior.cpp) ----------------------------------------
 
 pb::LeafMeta* find_leaf(master_aggregator_state& st, const std::string& addr);
 pb::DatabaseMeta* find_database(master_aggregator_state& st,
@@ -181,7 +181,7 @@ struct countdown {
   }
 };
 
-// -- failover_round.cpp ------------------------------------------------------
+// -- failover.cpp ------------------------------------------------------------
 
 /// Declares `leaf` offline (why: "heartbeat timeout", "connection lost") and
 /// fails over or takes offline every partition whose master it hosted. With
@@ -190,7 +190,7 @@ struct countdown {
 void leaf_failed(ma_self self, const std::string& leaf,
                  const std::string& why, bool detach = false);
 
-// -- recovery_round.cpp ------------------------------------------------------
+// -- attach.cpp --------------------------------------------------------------
 
 /// A leaf announced itself (started, restarted, or its process came back).
 void on_leaf_hello(ma_self self, const envelope_ptr& req);
@@ -246,7 +246,7 @@ void copy_instance(ma_self self, const std::string& db, uint32_t ordinal,
 void set_aside(ma_self self, const std::string& db, uint32_t ordinal,
                const std::string& leaf);
 
-// -- rebalance_round.cpp -----------------------------------------------------
+// -- rebalance.cpp -----------------------------------------------------------
 
 void exec_rebalance(ma_self self, envelope_ptr req,
                     const sql::rebalance_partitions& s);

@@ -1,4 +1,4 @@
-#include "actors/leaf.hpp"
+#include "actors/leaf/leaf.hpp"
 
 #include <algorithm>
 #include <map>
@@ -6,7 +6,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/partition.hpp"
+#include "actors/partition/partition.hpp"
 #include "base/log.hpp"
 #include "base/probes.hpp"
 

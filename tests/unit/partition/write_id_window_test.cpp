@@ -1,10 +1,10 @@
-#include "actors/write_id_window.hpp"
+#include "actors/partition/write_id_window.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 using lg::write_id_window;
 
-BOOST_AUTO_TEST_SUITE(actors_write_id_window)
+BOOST_AUTO_TEST_SUITE(partition_write_id_window)
 
 BOOST_AUTO_TEST_CASE(a_write_is_found_at_its_last_record) {
   write_id_window w{8};

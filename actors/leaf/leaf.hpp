@@ -11,7 +11,7 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/transport.hpp"
+#include "actors/net/fabric.hpp"
 #include "storage/background_worker.hpp"
 #include "storage/vfs.hpp"
 

@@ -1,4 +1,4 @@
-#include "actors/partition.hpp"
+#include "actors/partition/partition.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -11,7 +11,7 @@
 #include "base/bugs.hpp"
 #include "base/log.hpp"
 #include "base/probes.hpp"
-#include "actors/write_id_window.hpp"
+#include "actors/partition/write_id_window.hpp"
 #include "ha/recovery.hpp"
 
 namespace lg {

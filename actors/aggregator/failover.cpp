@@ -26,9 +26,9 @@
 // SingleStore ("Managing High Availability"): the master aggregator detects a
 // failed leaf and promotes the replicas of its partitions on its pair; in
 // redundancy 1 the partitions of a failed leaf are offline until it returns.
-#include "actors/master_aggregator_state.hpp"
-#include "actors/partition.hpp"
-#include "actors/leaf.hpp"
+#include "actors/aggregator/state.hpp"
+#include "actors/partition/partition.hpp"
+#include "actors/leaf/leaf.hpp"
 #include "base/bugs.hpp"
 #include "base/log.hpp"
 #include "base/probes.hpp"

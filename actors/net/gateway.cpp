@@ -1,4 +1,4 @@
-#include "actors/gateway.hpp"
+#include "actors/net/gateway.hpp"
 
 #include <deque>
 #include <fstream>
@@ -7,7 +7,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/result.hpp"
+#include "sql/result_proto.hpp"
 #include "base/log.hpp"
 #include "sql/parser.hpp"
 

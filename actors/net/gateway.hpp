@@ -17,7 +17,7 @@
 
 #include <caf/io/middleman_actor.hpp>
 
-#include "actors/transport.hpp"
+#include "actors/net/fabric.hpp"
 
 namespace lg {
 

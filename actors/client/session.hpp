@@ -12,7 +12,7 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/transport.hpp"
+#include "actors/net/fabric.hpp"
 
 namespace lg {
 

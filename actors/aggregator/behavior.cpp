@@ -1,4 +1,4 @@
-#include "actors/master_aggregator.hpp"
+#include "actors/aggregator/master_aggregator.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -9,9 +9,9 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 
-#include "actors/leaf.hpp"
-#include "actors/master_aggregator_state.hpp"
-#include "actors/partition.hpp"
+#include "actors/leaf/leaf.hpp"
+#include "actors/aggregator/state.hpp"
+#include "actors/partition/partition.hpp"
 #include "base/log.hpp"
 #include "base/probes.hpp"
 #include "config/variables.hpp"

@@ -1,4 +1,4 @@
-#include "actors/transport.hpp"
+#include "actors/net/fabric.hpp"
 
 #include <chrono>
 #include <memory>
@@ -49,7 +49,7 @@ const time_point t0{};
 
 } // namespace
 
-BOOST_AUTO_TEST_SUITE(actors_transport)
+BOOST_AUTO_TEST_SUITE(net_fabric)
 
 BOOST_AUTO_TEST_CASE(make_envelope_sets_header) {
   auto env = lg::make_envelope("shop:4", 7, 99);

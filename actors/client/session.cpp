@@ -1,5 +1,5 @@
-#include "actors/session.hpp"
-#include "actors/gateway.hpp"
+#include "actors/client/session.hpp"
+#include "actors/net/gateway.hpp"
 
 #include <algorithm>
 #include <map>
@@ -8,8 +8,8 @@
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/partition.hpp"
-#include "actors/result.hpp"
+#include "actors/partition/partition.hpp"
+#include "sql/result_proto.hpp"
 #include "admin.pb.h"
 #include "base/hash.hpp"
 #include "base/log.hpp"

@@ -1,4 +1,4 @@
-#include "actors/result.hpp"
+#include "sql/result_proto.hpp"
 
 namespace lg {
 

@@ -25,9 +25,9 @@
 #include <memory>
 #include <tuple>
 
-#include "actors/leaf.hpp"
-#include "actors/master_aggregator_state.hpp"
-#include "actors/partition.hpp"
+#include "actors/leaf/leaf.hpp"
+#include "actors/aggregator/state.hpp"
+#include "actors/partition/partition.hpp"
 #include "base/log.hpp"
 #include "base/probes.hpp"
 #include "ha/planner.hpp"
