@@ -11,7 +11,7 @@
 
 #include "actors/leaf/leaf.hpp"
 #include "actors/aggregator/state.hpp"
-#include "actors/partition/partition.hpp"
+#include "actors/names.hpp"
 #include "base/log.hpp"
 #include "base/probes.hpp"
 #include "config/variables.hpp"

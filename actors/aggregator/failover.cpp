@@ -27,7 +27,7 @@
 // failed leaf and promotes the replicas of its partitions on its pair; in
 // redundancy 1 the partitions of a failed leaf are offline until it returns.
 #include "actors/aggregator/state.hpp"
-#include "actors/partition/partition.hpp"
+#include "actors/names.hpp"
 #include "actors/leaf/leaf.hpp"
 #include "base/bugs.hpp"
 #include "base/log.hpp"

@@ -8,7 +8,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/partition/partition.hpp"
+#include "actors/names.hpp"
 #include "sql/result_proto.hpp"
 #include "admin.pb.h"
 #include "base/hash.hpp"

@@ -16,15 +16,6 @@
 
 namespace lg {
 
-std::string partition_actor_name(const std::string& database,
-                                 uint32_t ordinal) {
-  return "p/" + database + "/" + std::to_string(ordinal);
-}
-
-std::string partition_label(const std::string& database, uint32_t ordinal) {
-  return database + ":" + std::to_string(ordinal);
-}
-
 namespace {
 
 constexpr size_t max_batch_entries = 4096;

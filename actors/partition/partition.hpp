@@ -12,6 +12,7 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/names.hpp"
 #include "actors/net/fabric.hpp"
 #include "storage/background_worker.hpp"
 #include "storage/partition_store.hpp"
@@ -56,13 +57,6 @@ struct partition_config {
   /// A checkpoint starts once wal.log holds more than this.
   uint64_t checkpoint_log_bytes = 64 * 1024 * 1024;
 };
-
-/// Returns the actor name of a partition instance: "p/<db>/<ordinal>".
-std::string partition_actor_name(const std::string& database,
-                                 uint32_t ordinal);
-
-/// Returns the label of a partition: "<db>:<ordinal>".
-std::string partition_label(const std::string& database, uint32_t ordinal);
 
 /// Spawns a partition instance linked to `parent` (its leaf).
 partition_actor spawn_partition(caf::local_actor* parent,
