@@ -123,8 +123,5 @@ int main(int argc, char** argv) {
   std::printf("floor: the same number of bare actors, each with its own log "
               "file, promoted and then written once (no detection, metadata "
               "or client): the least this design and machine allow\n");
-  std::printf("anchors: SingleStore documents ~3000 ms after a refused "
-              "connection and ~30000 ms for a hung leaf; Redis Sentinel "
-              "(down-after 1000 ms) took 1258 ms on this machine class\n");
   return 0;
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every benchmark and prints its figures. Benchmarks are not tests: they
-# measure this machine; see README.md for the figures and their set-ups.
+# measure this machine; see docs/benchmarks.md for how each one measures and
+# for dated results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-echo "== write_throughput (16 x 64 in flight, the issue's set-up)"
+echo "== write_throughput (16 x 64 in flight, the default set-up)"
 "$BUILD/bench/write_throughput"
 echo "== write_throughput (16 x 512 in flight)"
 "$BUILD/bench/write_throughput" 0.25 512
