@@ -49,24 +49,10 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "storage/background_worker.hpp"
-
+#include "storage/log_position.hpp"
 #include "storage/vfs.hpp"
 
 namespace lg::storage {
-
-/// A position in a partition's history: LSNs grow by one per record across
-/// terms; the term is the master's term when the record was written.
-struct log_position {
-  uint64_t term = 0;
-  uint64_t lsn = 0;
-
-  friend bool operator==(const log_position& a, const log_position& b) {
-    return a.term == b.term && a.lsn == b.lsn;
-  }
-  friend bool operator!=(const log_position& a, const log_position& b) {
-    return !(a == b);
-  }
-};
 
 enum class op_kind : uint8_t { put = 1, del = 2 };
 
@@ -99,16 +85,6 @@ struct log_record_view {
       write_id(rec.write_id),
       key(rec.key),
       value(rec.value) {
-  }
-};
-
-/// The first LSN written under a term (Kafka's leader-epoch entry).
-struct term_start {
-  uint64_t term = 0;
-  uint64_t start_lsn = 0;
-
-  friend bool operator==(const term_start& a, const term_start& b) {
-    return a.term == b.term && a.start_lsn == b.start_lsn;
   }
 };
 
