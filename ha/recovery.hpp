@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "ha/failover.hpp"
-#include "storage/partition_store.hpp"
+#include "storage/log_position.hpp"
 
 namespace lg::ha {
 
