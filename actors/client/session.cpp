@@ -9,6 +9,8 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/names.hpp"
+#include "actors/net/handlers.hpp"
+#include "actors/statements.hpp"
 #include "sql/result_proto.hpp"
 #include "admin.pb.h"
 #include "base/hash.hpp"
@@ -70,15 +72,13 @@ struct session_state {
   std::set<std::string> watching;
   uint64_t next_timer = 1;
   uint32_t write_seq = 0;
+
+  std::string ctx() const {
+    return "[session=" + name + "]";
+  }
 };
 
 using self_ptr = session_actor::stateful_pointer<session_state>;
-
-void reply_result(self_ptr self, const envelope& req, pb::ResultSet rs) {
-  auto rep = make_envelope();
-  *rep->mutable_statement_reply()->mutable_result() = std::move(rs);
-  self->state.ep.reply(self, req, std::move(rep));
-}
 
 /// Asks the aggregator for the map of `db`; with `newer_than` > 0 it may
 /// hold the request for up to `wait_ms` until the metadata changes.
@@ -519,15 +519,9 @@ void forward_to_ma(self_ptr self, const envelope_ptr& req) {
 
 void on_statement(self_ptr self, const envelope_ptr& req) {
   const auto& text = req->statement_request().text();
-  auto parsed = sql::parse(text);
-  if (!parsed.ok()) {
-    reply_result(self, *req,
-                 make_failure(parsed.err().name() == "bad_value"
-                                ? sql::errc::bad_value
-                                : sql::errc::syntax_error,
-                              parsed.err().detail()));
+  auto parsed = parse_statement(self, *req);
+  if (!parsed)
     return;
-  }
   std::visit(
     [&](auto& s) {
       using T = std::decay_t<decltype(s)>;
@@ -552,6 +546,10 @@ void on_statement(self_ptr self, const envelope_ptr& req) {
     *parsed);
 }
 
+/// Every request a client session accepts.
+const handler_table<self_ptr> session_requests{
+  "session", {{envelope::kStatementRequest, on_statement}}};
+
 session_actor::behavior_type session_impl(self_ptr self, session_config cfg) {
   auto& st = self->state;
   st.name = cfg.name;
@@ -559,16 +557,7 @@ session_actor::behavior_type session_impl(self_ptr self, session_config cfg) {
   st.cfg = std::move(cfg);
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
   return {
-    [self](wire& msg) {
-      auto& st = self->state;
-      if (!st.ep.receive(msg))
-        return;
-      if (msg.env->has_statement_request())
-        on_statement(self, msg.env);
-      else
-        logger("session")->warn("UnexpectedMessage [session={}] {}", st.name,
-                                body_name(*msg.env));
-    },
+    [self](wire& msg) { session_requests.dispatch(self, msg); },
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](timer_atom, uint64_t id) {
       auto& st = self->state;

@@ -6,7 +6,9 @@
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/net/handlers.hpp"
 #include "actors/partition/partition.hpp"
+#include "actors/timers.hpp"
 #include "base/log.hpp"
 #include "base/probes.hpp"
 
@@ -14,7 +16,6 @@ namespace lg {
 
 namespace {
 
-constexpr uint64_t hello_timer = 1;
 constexpr auto hello_timeout = std::chrono::seconds{1};
 
 struct instance_entry {
@@ -177,15 +178,15 @@ void send_hello(self_ptr self) {
   for (auto& f : st.failed)
     *body->add_instances() = f;
   st.hello_pending = true;
-  st.ep.request(self, st.cfg.ma_node, "ma", std::move(env), hello_timeout,
+  st.ep.request(self, st.cfg.ma_node, aggregator_actor_name, std::move(env),
+                hello_timeout,
                 [self](const envelope* rep) {
                   self->state.hello_pending = false;
                   if (rep != nullptr) {
                     self->state.hello_done = true;
                     return;
                   }
-                  self->delayed_send(self, hello_timeout, timer_atom::value,
-                                     hello_timer);
+                  arm_timer(self, hello_timeout, timer_id::leaf_hello);
                 });
 }
 
@@ -290,6 +291,32 @@ void on_drop(self_ptr self, const envelope_ptr& env) {
   reply_status(self, *env, pb::STATUS_OK, {}, envelope::kDropInstanceReply);
 }
 
+void on_heartbeat(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  auto rep = make_envelope();
+  auto* body = rep->mutable_heartbeat_reply();
+  body->set_seq(env->heartbeat_request().seq());
+  body->set_sent_at_us(env->heartbeat_request().sent_at_us());
+  body->set_leaf(st.cfg.address);
+  body->set_incarnation(st.incarnation);
+  if (env->header().correlation_id() != 0)
+    st.ep.reply(self, *env, std::move(rep));
+  if (env->heartbeat_request().rejoin() && !st.hello_pending) {
+    LG_PROBE(leaf_rejoined, "a leaf held offline heard the aggregator "
+                            "again and announced itself");
+    send_hello(self);
+  }
+}
+
+/// Every request a leaf accepts (its instances accept their own).
+const handler_table<self_ptr> leaf_requests{
+  "leaf",
+  {
+    {envelope::kHeartbeatRequest, on_heartbeat},
+    {envelope::kCreateInstanceRequest, on_create},
+    {envelope::kDropInstanceRequest, on_drop},
+  }};
+
 leaf_actor::behavior_type leaf_impl(self_ptr self, leaf_config cfg) {
   auto& st = self->state;
   st.name = "leaf@" + cfg.address;
@@ -305,49 +332,18 @@ leaf_actor::behavior_type leaf_impl(self_ptr self, leaf_config cfg) {
     body->set_leaf(st.cfg.address);
     body->set_incarnation(st.incarnation);
     body->set_recovering(true);
-    st.ep.send(self, st.cfg.ma_node, "ma", std::move(env));
+    st.ep.send(self, st.cfg.ma_node, aggregator_actor_name, std::move(env));
   }
   open_instances(self);
   logger("leaf")->info("LeafStarted {} {} instances", st.ctx(),
                        st.instances.size());
   send_hello(self);
   return {
-    [self](wire& msg) {
-      auto& st = self->state;
-      if (!st.ep.receive(msg))
-        return;
-      const auto& env = msg.env;
-      switch (env->body_case()) {
-        case envelope::kHeartbeatRequest: {
-          auto rep = make_envelope();
-          auto* body = rep->mutable_heartbeat_reply();
-          body->set_seq(env->heartbeat_request().seq());
-          body->set_sent_at_us(env->heartbeat_request().sent_at_us());
-          body->set_leaf(st.cfg.address);
-          body->set_incarnation(st.incarnation);
-          if (env->header().correlation_id() != 0)
-            st.ep.reply(self, *env, std::move(rep));
-          if (env->heartbeat_request().rejoin() && !st.hello_pending) {
-            LG_PROBE(leaf_rejoined, "a leaf held offline heard the aggregator "
-                                    "again and announced itself");
-            send_hello(self);
-          }
-          break;
-        }
-        case envelope::kCreateInstanceRequest:
-          on_create(self, env);
-          break;
-        case envelope::kDropInstanceRequest:
-          on_drop(self, env);
-          break;
-        default:
-          logger("leaf")->warn("UnexpectedMessage {} {}", st.ctx(),
-                               body_name(*env));
-      }
-    },
+    [self](wire& msg) { leaf_requests.dispatch(self, msg); },
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](timer_atom, uint64_t id) {
-      if (id == hello_timer && !self->state.hello_done)
+      if (static_cast<timer_id>(id) == timer_id::leaf_hello
+          && !self->state.hello_done)
         send_hello(self);
     },
   };

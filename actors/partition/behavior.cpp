@@ -66,7 +66,7 @@ void start_checkpoint(self_ptr self) {
     // Inline, yet finished by a message of its own, as off the actor.
     task->outcome = task->job.run();
     self->send(self, timer_atom::value,
-               static_cast<uint64_t>(partition_timer::checkpoint));
+               static_cast<uint64_t>(timer_id::checkpoint));
     return;
   }
   caf::weak_actor_ptr weak = self->ctrl();
@@ -74,7 +74,7 @@ void start_checkpoint(self_ptr self) {
     task->outcome = task->job.run();
     if (auto strong = weak.lock())
       caf::anon_send(caf::actor_cast<caf::actor>(strong), timer_atom::value,
-                     static_cast<uint64_t>(partition_timer::checkpoint));
+                     static_cast<uint64_t>(timer_id::checkpoint));
   });
 }
 
@@ -221,27 +221,29 @@ partition_impl(self_ptr self, partition_config cfg) {
     [self](flush_atom) { on_flush(self); },
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](timer_atom, uint64_t id) {
-      switch (static_cast<partition_timer>(id)) {
-        case partition_timer::sync_check:
+      switch (static_cast<timer_id>(id)) {
+        case timer_id::sync_check:
           on_sync_check(self);
           break;
-        case partition_timer::retransmit:
+        case timer_id::retransmit:
           self->state.out.core.retransmit_fired();
           replicate(self);
           break;
-        case partition_timer::join:
+        case timer_id::join:
           on_join_timer(self);
           break;
-        case partition_timer::step_down: {
+        case timer_id::step_down: {
           auto& st = self->state;
           if (st.handover.request
               && self->clock().now() >= st.handover.deadline)
             check_step_down(self, true);
           break;
         }
-        case partition_timer::checkpoint:
+        case timer_id::checkpoint:
           end_checkpoint(self);
           break;
+        default:
+          break; // another role's timer: never armed here
       }
     },
   };

@@ -43,7 +43,7 @@ void arm_join_timer(self_ptr self) {
   if (st.in.join_timer_armed)
     return;
   st.in.join_timer_armed = true;
-  arm_timer(self, join_retry, partition_timer::join);
+  arm_timer(self, join_retry, timer_id::join);
 }
 
 void start_join(self_ptr self) {

@@ -50,7 +50,7 @@ namespace {
 
 void arm_retransmit(self_ptr self, bool arm) {
   if (arm)
-    arm_timer(self, retransmit_pause, partition_timer::retransmit);
+    arm_timer(self, retransmit_pause, timer_id::retransmit);
 }
 
 } // namespace

@@ -106,7 +106,7 @@ void on_step_down(self_ptr self, const envelope_ptr& env) {
   schedule_flush(self);
   arm_timer(self,
             std::chrono::milliseconds{std::max<int64_t>(req.timeout_ms(), 1)},
-            partition_timer::step_down);
+            timer_id::step_down);
   check_step_down(self);
 }
 

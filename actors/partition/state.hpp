@@ -19,6 +19,7 @@
 
 #include "actors/partition/partition.hpp"
 #include "actors/partition/write_id_window.hpp"
+#include "actors/timers.hpp"
 #include "ha/replication.hpp"
 
 namespace lg::partition_detail {
@@ -51,15 +52,6 @@ inline caf::timespan sync_check_interval(int64_t sync_timeout_ms) {
   return std::chrono::milliseconds{
     std::clamp<int64_t>(sync_timeout_ms / 10, 10, 500)};
 }
-
-/// The timers of a partition instance: (timer_atom, id).
-enum class partition_timer : uint64_t {
-  sync_check = 1, ///< the master checks its replica's sync state
-  retransmit = 2, ///< resend unconfirmed batches after a pause
-  join = 3,       ///< a replica asks to join again
-  step_down = 4,  ///< a hand-over's deadline
-  checkpoint = 5, ///< a checkpoint job finished
-};
 
 /// A write waiting for acknowledgement.
 struct waiter {
@@ -166,13 +158,6 @@ struct partition_state {
 };
 
 using self_ptr = partition_actor::stateful_pointer<partition_state>;
-
-/// Arms `timer` to fire after `after`.
-template <class Duration>
-void arm_timer(self_ptr self, Duration after, partition_timer timer) {
-  self->delayed_send(self, after, timer_atom::value,
-                     static_cast<uint64_t>(timer));
-}
 
 // -- roles.cpp ----------------------------------------------------------------
 

@@ -13,7 +13,7 @@ void arm_sync_check(self_ptr self) {
     return;
   st.out.sync_timer_armed = true;
   arm_timer(self, sync_check_interval(st.cfg.sync_replication_timeout_ms),
-            partition_timer::sync_check);
+            timer_id::sync_check);
 }
 
 namespace {
