@@ -14,6 +14,7 @@
 #include "sql/result_proto.hpp"
 #include "cli/statement_runner.hpp"
 #include "cluster/node.hpp"
+#include "cluster/tls_files.hpp"
 #include "config/node_options.hpp"
 #include "messages/message_types.hpp"
 #include "sql/parser.hpp"
@@ -66,7 +67,7 @@ int run_sql(const std::vector<std::string>& args) {
     scripts.push_back(ss.str());
   }
   if (opts->tls.enabled())
-    if (auto err = config::check_tls_files(opts->tls)) {
+    if (auto err = check_tls_files(opts->tls)) {
       std::cerr << "leafguard sql: " << err.detail() << "\n";
       return 2;
     }

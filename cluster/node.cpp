@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "actors/net/gateway.hpp"
+#include "cluster/tls_files.hpp"
 #include "actors/leaf/leaf.hpp"
 #include "actors/aggregator/master_aggregator.hpp"
 #include "sql/result_proto.hpp"
@@ -93,7 +94,7 @@ error node_process::start(const config::node_options& opts) {
   using config::errc;
   auto& d = *impl_;
   if (opts.tls.enabled())
-    if (auto err = config::check_tls_files(opts.tls))
+    if (auto err = check_tls_files(opts.tls))
       return err;
   std::error_code ec;
   if (opts.role != "client")

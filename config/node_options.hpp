@@ -64,11 +64,6 @@ struct sql_options {
 
 result<sql_options> parse_sql(const std::vector<std::string>& args);
 
-/// Checks that the TLS files exist and hold a certificate, a key that
-/// matches it, and a CA; errors name the file. (caf_openssl reads them only
-/// when a connection opens, where a bad file could not be reported.)
-error check_tls_files(const tls_options& tls);
-
 /// True for an address that only this machine can reach.
 bool is_loopback(const std::string& host);
 
