@@ -7,40 +7,10 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "base/json.hpp"
 #include "cluster/local_cluster.hpp"
 
 namespace lg {
-
-namespace {
-
-std::string json_escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
-}
-
-} // namespace
 
 std::string trace_line(const envelope& env, transport_event what,
                        int64_t at_us) {

@@ -10,6 +10,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include "base/json.hpp"
 #include "cluster/local_cluster.hpp"
 
 namespace lg {
@@ -34,26 +35,6 @@ std::string escape_html(const std::string& s) {
         break;
       default:
         out += c;
-    }
-  }
-  return out;
-}
-
-/// Escapes for a JavaScript string literal inside a <script> element.
-std::string escape_js(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c == '<') {
-      out += "\\u003c";
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
     }
   }
   return out;
@@ -247,7 +228,7 @@ std::string render_html(const std::vector<trace_record>& records,
             "</span></div>\n<div id=\"info\"></div>\n<svg id=\"svg\"></svg>\n"
             "<script>\nconst lanes=[";
   for (size_t i = 0; i < lanes.size(); ++i)
-    html += std::string(i ? "," : "") + "\"" + escape_js(lanes[i]) + "\"";
+    html += std::string(i ? "," : "") + "\"" + json_escape(lanes[i]) + "\"";
   html += "];\nconst msgs=[\n";
   char buf[64];
   for (auto& r : records) {
@@ -256,9 +237,9 @@ std::string render_html(const std::vector<trace_record>& records,
     html += "{t:" + std::string{buf} + ",l:" + std::to_string(r.lamport)
             + ",a:" + std::to_string(lane_of[r.from])
             + ",b:" + std::to_string(lane_of[r.to]) + ",type:\""
-            + escape_js(r.type) + "\",p:\"" + escape_js(r.partition)
+            + json_escape(r.type) + "\",p:\"" + json_escape(r.partition)
             + "\",term:" + std::to_string(r.term) + ",ev:\""
-            + escape_js(r.event) + "\",f:\"" + escape_js(r.fields_json)
+            + json_escape(r.event) + "\",f:\"" + json_escape(r.fields_json)
             + "\"},\n";
   }
   html += R"JS(];
