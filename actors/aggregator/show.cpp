@@ -1,0 +1,314 @@
+// Read-only cluster statements, run by the master aggregator: SHOW LEAVES,
+// SHOW PARTITIONS, SHOW CLUSTER STATUS, SHOW VARIABLES, SHOW DATABASES and
+// CHECK PARTITIONS.
+//
+//   1. SHOW LEAVES, PARTITIONS, VARIABLES and DATABASES answer from the
+//      metadata alone.
+//   2. SHOW CLUSTER STATUS and CHECK PARTITIONS also ask every instance on
+//      an online leaf for its state (InstanceStatusRequest, paced per leaf,
+//      a second each); an instance that does not answer shows as such.
+//   3. CHECK PARTITIONS shows each copy's term, log position and checksum,
+//      and whether it is in sync, catching up, diverged, an orphan or
+//      offline.
+//
+// SingleStore: SHOW LEAVES, SHOW PARTITIONS and SHOW CLUSTER STATUS, with
+// their columns.
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+#include "actors/aggregator/state.hpp"
+#include "actors/names.hpp"
+#include "config/variables.hpp"
+
+namespace lg {
+
+std::pair<std::string, std::string> split_address(const std::string& addr) {
+  auto pos = addr.rfind(':');
+  if (pos == std::string::npos)
+    return {addr, ""};
+  return {addr.substr(0, pos), addr.substr(pos + 1)};
+}
+
+const char* role_text(pb::Role r) {
+  switch (r) {
+    case pb::MASTER:
+      return "Master";
+    case pb::REPLICA:
+      return "Replica";
+    case pb::ORPHAN:
+      return "Orphan";
+    default:
+      return "None";
+  }
+}
+
+std::vector<std::string> address_cells(const std::string& addr) {
+  if (addr.empty())
+    return {"NULL", "NULL"};
+  auto hp = split_address(addr);
+  return {hp.first, hp.second};
+}
+
+std::string hex64(uint64_t x) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, x);
+  return buf;
+}
+
+namespace {
+
+constexpr auto status_timeout = std::chrono::seconds{1};
+
+pb::ResultSet unknown_database(const std::string& name) {
+  return make_failure(sql::errc::unknown_database,
+                      "unknown database '" + name + "'");
+}
+
+} // namespace
+
+void exec_show_leaves(ma_self self, envelope_ptr req) {
+  auto& st = self->state;
+  std::vector<std::vector<std::string>> rows;
+  for (auto& l : st.meta.leaves()) {
+    auto hp = split_address(l.address());
+    auto pair = address_cells(l.pair());
+    auto& rt = st.runtime[l.address()];
+    char rtt[32];
+    std::snprintf(rtt, sizeof(rtt), "%.3f", rt.avg_rtt_ms);
+    rows.push_back({hp.first, hp.second, std::to_string(l.group()), pair[0],
+                    pair[1], l.state(), l.state() == "online" ? "1" : "0",
+                    l.state() == "online" ? rtt : "NULL"});
+  }
+  reply_result(self, *req,
+               make_table({"Host", "Port", "Availability_Group", "Pair_Host",
+                           "Pair_Port", "State", "Opened_Connections",
+                           "Average_Roundtrip_Latency_ms"},
+                          rows));
+}
+
+void exec_show_partitions(ma_self self, envelope_ptr req,
+                          const sql::show_partitions& s) {
+  auto& st = self->state;
+  auto db = find_database(st, s.database);
+  if (db == nullptr) {
+    reply_result(self, *req, unknown_database(s.database));
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (auto& part : db->parts()) {
+    auto insts = std::vector<pb::InstanceMeta>(part.instances().begin(),
+                                               part.instances().end());
+    std::stable_sort(insts.begin(), insts.end(), [](auto& a, auto& b) {
+      return a.role() == pb::MASTER && b.role() != pb::MASTER;
+    });
+    // Locked while its master is being handed over (the old master has
+    // stopped taking writes until its replica holds them all).
+    bool locked = st.switching.count(partition_label(db->name(),
+                                                     part.ordinal()))
+                  > 0;
+    for (auto& inst : insts) {
+      auto hp = split_address(inst.leaf());
+      rows.push_back({std::to_string(part.ordinal()), hp.first, hp.second,
+                      role_text(inst.role()), locked ? "1" : "0"});
+    }
+  }
+  reply_result(self, *req,
+               make_table({"Ordinal", "Host", "Port", "Role", "Locked"},
+                          rows));
+}
+
+void exec_show_cluster_status(ma_self self, envelope_ptr req) {
+  auto& st = self->state;
+  struct row_ref {
+    std::string db;
+    uint32_t ordinal;
+    pb::InstanceMeta inst;
+    std::string master;
+    bool part_offline;
+  };
+  auto refs = std::make_shared<std::vector<row_ref>>();
+  for (auto& db : st.meta.databases())
+    for (auto& part : db.parts()) {
+      std::string master;
+      for (auto& inst : part.instances())
+        if (inst.role() == pb::MASTER)
+          master = inst.leaf();
+      for (auto& inst : part.instances())
+        refs->push_back({db.name(), part.ordinal(), inst, master,
+                         part.offline()});
+    }
+  auto states = std::make_shared<std::vector<pb::InstanceState>>(refs->size());
+  auto got = std::make_shared<std::vector<bool>>(refs->size(), false);
+  auto finish = [self, req, refs, states, got] {
+    auto& st = self->state;
+    std::vector<std::vector<std::string>> rows;
+    for (size_t i = 0; i < refs->size(); ++i) {
+      auto& r = (*refs)[i];
+      auto hp = split_address(r.inst.leaf());
+      auto leaf = find_leaf(st, r.inst.leaf());
+      std::string state = leaf ? leaf->state() : "unknown";
+      std::string position = "NULL";
+      std::string details;
+      if ((*got)[i]) {
+        auto& s = (*states)[i];
+        position = std::to_string(s.position().term()) + ":"
+                   + std::to_string(s.position().lsn());
+        if (s.state() != "online")
+          details = s.state();
+      } else if (state == "online") {
+        details = "no answer";
+      }
+      if (r.inst.role() == pb::REPLICA)
+        details += std::string(details.empty() ? "" : "; ")
+                   + (r.inst.in_sync() ? "in sync" : "out of sync");
+      if (r.part_offline)
+        details += std::string(details.empty() ? "" : "; ")
+                   + "partition offline";
+      auto master = r.inst.role() == pb::REPLICA ? address_cells(r.master)
+                                                 : address_cells("");
+      rows.push_back({hp.first, hp.second, r.db, std::to_string(r.ordinal),
+                      role_text(r.inst.role()), state, position, master[0],
+                      master[1], details.empty() ? "NULL" : details});
+    }
+    reply_result(self, *req,
+                 make_table({"Host", "Port", "Database_Name", "Ordinal",
+                             "Role", "State", "Position", "Master_Host",
+                             "Master_Port", "Details"},
+                            rows));
+  };
+  auto cd = std::make_shared<countdown>();
+  cd->remaining = refs->size() + 1;
+  cd->done = [finish](std::vector<std::string>) { finish(); };
+  auto fanout = std::make_shared<paced_fanout>(status_timeout);
+  for (size_t i = 0; i < refs->size(); ++i) {
+    auto& r = (*refs)[i];
+    auto leaf = find_leaf(st, r.inst.leaf());
+    if (leaf == nullptr || leaf->state() != "online") {
+      cd->finish_one();
+      continue;
+    }
+    auto env = make_envelope(partition_label(r.db, r.ordinal));
+    env->mutable_instance_status_request();
+    fanout->add(r.inst.leaf(), partition_actor_name(r.db, r.ordinal),
+                std::move(env), [cd, states, got, i](const envelope* rep) {
+                  if (rep != nullptr && rep->has_instance_status_reply()) {
+                    (*states)[i] = rep->instance_status_reply().instance();
+                    (*got)[i] = true;
+                  }
+                  cd->finish_one();
+                });
+  }
+  fanout->start(self);
+  cd->finish_one();
+}
+
+void exec_show_variables(ma_self self, envelope_ptr req,
+                         const sql::show_variables& s) {
+  auto& st = self->state;
+  std::vector<std::vector<std::string>> rows;
+  for (auto& kvp : globals_of(st))
+    if (!s.like || config::like_match(kvp.first, *s.like))
+      rows.push_back({kvp.first, kvp.second});
+  reply_result(self, *req, make_table({"Variable_name", "Value"}, rows));
+}
+
+void exec_show_databases(ma_self self, envelope_ptr req) {
+  auto& st = self->state;
+  std::vector<std::vector<std::string>> rows;
+  for (auto& db : st.meta.databases())
+    rows.push_back({db.name()});
+  std::sort(rows.begin(), rows.end());
+  reply_result(self, *req, make_table({"Database"}, rows));
+}
+
+void exec_check_partitions(ma_self self, envelope_ptr req,
+                           const sql::check_partitions& s) {
+  auto& st = self->state;
+  auto* db = find_database(st, s.database);
+  if (db == nullptr) {
+    reply_result(self, *req, make_failure(sql::errc::unknown_database,
+                                          "unknown database '" + s.database
+                                            + "'"));
+    return;
+  }
+  struct item {
+    uint32_t ordinal;
+    pb::InstanceMeta inst;
+    bool part_offline;
+    bool up;
+    bool got = false;
+    pb::InstanceState state;
+  };
+  auto items = std::make_shared<std::vector<item>>();
+  for (auto& part : db->parts())
+    for (auto& inst : part.instances())
+      items->push_back({part.ordinal(), inst, part.offline(),
+                        leaf_up(st, inst.leaf()), false, {}});
+  auto name = s.database;
+  auto cd = std::make_shared<countdown>();
+  cd->remaining = items->size() + 1;
+  cd->done = [self, req, items, name](std::vector<std::string>) {
+    auto& st = self->state;
+    std::vector<std::vector<std::string>> rows;
+    for (auto& it : *items) {
+      auto hp = split_address(it.inst.leaf());
+      std::string status;
+      bool diverged = false;
+      for (auto& job : st.jobs)
+        if (job.status == "running" && job.db == name
+            && job.ordinal == it.ordinal && job.leaf == it.inst.leaf()
+            && job.diverged)
+          diverged = true;
+      if (!it.up || !it.got)
+        status = "offline";
+      else if (it.inst.role() == pb::ORPHAN)
+        status = "orphan";
+      else if (it.inst.role() == pb::MASTER)
+        status = it.part_offline ? "offline" : "in_sync";
+      else if (diverged)
+        status = "diverged";
+      else if (it.inst.in_sync())
+        status = "in_sync";
+      else
+        status = "catching_up";
+      std::string term = "NULL", position = "NULL", checksum = "NULL";
+      if (it.got) {
+        term = std::to_string(it.state.term());
+        position = std::to_string(it.state.position().term()) + ":"
+                   + std::to_string(it.state.position().lsn());
+        checksum = hex64(it.state.checksum());
+      }
+      rows.push_back({std::to_string(it.ordinal), hp.first, hp.second,
+                      role_text(it.inst.role()), term, position, checksum,
+                      status});
+    }
+    reply_result(self, *req,
+                 make_table({"Ordinal", "Host", "Port", "Role", "Term",
+                             "Position", "Checksum", "Status"},
+                            rows));
+  };
+  auto fanout = std::make_shared<paced_fanout>(status_timeout);
+  for (size_t i = 0; i < items->size(); ++i) {
+    auto& it = (*items)[i];
+    if (!it.up) {
+      cd->finish_one();
+      continue;
+    }
+    auto env = make_envelope(partition_label(name, it.ordinal));
+    env->mutable_instance_status_request();
+    fanout->add(it.inst.leaf(), partition_actor_name(name, it.ordinal),
+                std::move(env), [cd, items, i](const envelope* rep) {
+                  if (rep != nullptr && rep->has_instance_status_reply()) {
+                    (*items)[i].state = rep->instance_status_reply()
+                                          .instance();
+                    (*items)[i].got = true;
+                  }
+                  cd->finish_one();
+                });
+  }
+  fanout->start(self);
+  cd->finish_one();
+}
+
+} // namespace lg
