@@ -78,7 +78,7 @@ std::vector<std::string> conflicts_of(master_aggregator_state& st,
   for (auto& inst : rt.hello_instances) {
     if (failed_copy(&inst))
       continue;
-    auto* db = find_database(st, inst.database());
+    auto* db = st.meta.find_database(inst.database());
     if (db == nullptr
         || inst.ordinal() >= static_cast<uint32_t>(db->parts_size()))
       continue;
@@ -103,7 +103,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
   auto& st = self->state;
   auto now = self->clock().now();
   attach_plan plan;
-  auto* leaf = find_leaf(st, addr);
+  auto* leaf = st.meta.find_leaf(addr);
   auto& rt = st.runtime[addr];
   auto disk = disk_of(rt);
   for (auto& db : *st.meta.mutable_databases()) {
@@ -120,7 +120,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         v.leaf = inst.leaf();
         v.role = view_role(inst.role());
         v.in_sync = inst.in_sync();
-        v.leaf_online = leaf_up(st, inst.leaf());
+        v.leaf_online = st.meta.leaf_up(inst.leaf());
         others.push_back(v);
       }
       auto d = disk.find(label);
@@ -128,7 +128,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
       bool corrupt = on_disk && d != disk.end() && failed_copy(d->second);
       auto master = master_of(part);
       bool master_elsewhere = master != nullptr && master->leaf() != addr
-                              && leaf_up(st, master->leaf());
+                              && st.meta.leaf_up(master->leaf());
       auto add = [&](pb::Role role, uint64_t term, const std::string& peer,
                      bool in_sync) {
         auto o = make_order(addr, db.name(), part.ordinal(), role, term, peer,
@@ -176,7 +176,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
           mine->set_missing(false);
           tell_master();
           ++plan.rebuilt;
-          auto& job = start_job(st, now, "rebuild", db.name(), part.ordinal(),
+          auto& job = start_job(st, now, job_action::rebuild, db.name(), part.ordinal(),
                                 addr);
           job.details = "the copy on " + addr + " " + why;
           LG_PROBE(bad_copy_replaced, "a missing or corrupt copy is rebuilt");
@@ -204,7 +204,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         part.clear_offline_reason();
         auto peer = peer_of(part, *mine);
         add(pb::MASTER, part.term(), peer.leaf, peer.in_sync);
-        if (!peer.leaf.empty() && leaf_up(st, peer.leaf)) {
+        if (!peer.leaf.empty() && st.meta.leaf_up(peer.leaf)) {
           // Its replica's leaf is already back: point it at this master
           // (re-creating the copy if that leaf came back without it).
           auto o = make_order(peer.leaf, db.name(), part.ordinal(),
@@ -217,7 +217,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
             }
           plan.orders.push_back(o);
           if (!peer.in_sync)
-            start_job(st, now, "attach", db.name(), part.ordinal(),
+            start_job(st, now, job_action::attach, db.name(), part.ordinal(),
                       peer.leaf);
         }
         ++plan.reintroduced;
@@ -232,7 +232,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         add(pb::REPLICA, part.term(), master->leaf(), true);
         tell_master();
         ++plan.replicas;
-        start_job(st, now, "attach", db.name(), part.ordinal(), addr);
+        start_job(st, now, job_action::attach, db.name(), part.ordinal(), addr);
         continue;
       }
       if (rule == ha::recovery_rule::orphan || master_elsewhere) {
@@ -289,7 +289,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
 void attach_leaf(ma_self self, const std::string& addr, bool force,
                  attach_done done) {
   auto& st = self->state;
-  auto* leaf = find_leaf(st, addr);
+  auto* leaf = st.meta.find_leaf(addr);
   auto conflicts = conflicts_of(st, addr);
   if (!force && !conflicts.empty()) {
     std::string list;
@@ -301,7 +301,7 @@ void attach_leaf(ma_self self, const std::string& addr, bool force,
          {});
     return;
   }
-  leaf->set_state("attaching");
+  set_state(*leaf, leaf_state::attaching);
   logger("ma")->info("LeafAttaching {} {}", st.ctx(), addr);
   auto plan = std::make_shared<attach_plan>(plan_attach(self, addr));
   // Masters learn their new replica before the replica asks to join.
@@ -316,9 +316,9 @@ void attach_leaf(ma_self self, const std::string& addr, bool force,
       // says what the leaf holds, until it says hello again.
       st.runtime[addr].hello_seen = false;
       st.runtime[addr].hello_instances.clear();
-      auto* leaf = find_leaf(st, addr);
-      if (leaf != nullptr && leaf->state() == "attaching") {
-        leaf->set_state("online");
+      auto* leaf = st.meta.find_leaf(addr);
+      if (leaf != nullptr && state_of(*leaf) == leaf_state::attaching) {
+        set_state(*leaf, leaf_state::online);
         st.runtime[addr].last_reply = self->clock().now();
         arm_heartbeats(self);
       }
@@ -348,7 +348,7 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
   const auto& hello = req->leaf_hello_request();
   auto rep = make_envelope();
   auto* body = rep->mutable_leaf_hello_reply();
-  auto leaf = find_leaf(st, hello.leaf());
+  auto leaf = st.meta.find_leaf(hello.leaf());
   if (leaf == nullptr) {
     body->set_status(pb::UNKNOWN);
     body->set_error("leaf " + hello.leaf() + " is not in the cluster");
@@ -364,8 +364,8 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
   rt.last_reply = self->clock().now();
   monitor_leaf(self, addr);
   if (hello.recovering()) {
-    if (leaf->state() == "offline") {
-      leaf->set_state("recovering");
+    if (state_of(*leaf) == leaf_state::offline) {
+      set_state(*leaf, leaf_state::recovering);
       leaf->set_incarnation(hello.incarnation());
       persist(self);
     }
@@ -373,7 +373,8 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
                        hello.incarnation());
     return;
   }
-  if (leaf->state() == "online" && leaf->incarnation() == hello.incarnation()
+  if (state_of(*leaf) == leaf_state::online
+      && leaf->incarnation() == hello.incarnation()
       && hello.incarnation() != 0) {
     // The same process, announcing itself late (its first hello found no
     // route to the aggregator yet): nothing it holds has changed.
@@ -386,14 +387,14 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
   rt.hello_seen = true;
   rt.hello_instances.assign(hello.instances().begin(),
                             hello.instances().end());
-  auto state = leaf->state();
+  auto state = state_of(*leaf);
   logger("ma")->info("LeafBack {} {} incarnation={} ({} instances), was {}",
                      st.ctx(), addr, hello.incarnation(),
-                     hello.instances_size(), state);
-  if (state == "detached"
-      || ((state == "offline" || state == "recovering")
-          && !global_bool(st, "auto_attach"))) {
-    leaf->set_state("detached");
+                     hello.instances_size(), to_string(state));
+  if (state == leaf_state::detached
+      || ((state == leaf_state::offline || state == leaf_state::recovering)
+          && !st.meta.globals().auto_attach())) {
+    set_state(*leaf, leaf_state::detached);
     persist(self);
     logger("ma")->warn("LeafDetached {} {}: auto_attach is OFF or the leaf "
                        "was detached; run ATTACH LEAF",

@@ -28,9 +28,9 @@ namespace lg {
 
 void persist(ma_self self) {
   auto& st = self->state;
-  st.meta.set_version(st.meta.version() + 1);
+  st.meta.bump_version();
   auto path = st.cfg.data_dir + "/metadata.pb";
-  if (auto err = st.cfg.fs->write_atomic(path, st.meta.SerializeAsString()))
+  if (auto err = st.cfg.fs->write_atomic(path, st.meta.serialize()))
   {
     logger("ma")->critical("MetadataWriteFailed {} {}", st.ctx(),
                            err.to_string());
@@ -65,6 +65,11 @@ void monitor_leaf(ma_self self, const std::string& addr) {
     return;
   rt.handle = handle.address();
   self->monitor(handle);
+}
+
+void start_timer(ma_self self, caf::timespan delay, aggregator_timer timer) {
+  self->delayed_send(self, delay, timer_atom::value,
+                     static_cast<uint64_t>(timer));
 }
 
 namespace {
@@ -171,14 +176,20 @@ master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](flush_atom) { on_persist_flush(self); },
     [self](timer_atom, uint64_t id) {
-      if (id == map_wait_timer)
-        on_map_timer(self);
-      else if (id == failure_deadline_timer)
-        failure_deadline(self);
-      else if (id == balance_retry_timer)
-        retry_balance(self);
-      else
-        heartbeat_round(self);
+      switch (static_cast<aggregator_timer>(id)) {
+        case aggregator_timer::map_wait:
+          on_map_timer(self);
+          break;
+        case aggregator_timer::failure_deadline:
+          failure_deadline(self);
+          break;
+        case aggregator_timer::balance_retry:
+          retry_balance(self);
+          break;
+        case aggregator_timer::heartbeat:
+        default:
+          heartbeat_round(self);
+      }
     },
   };
 }
@@ -192,7 +203,7 @@ master_aggregator_impl(ma_self self, master_aggregator_config cfg) {
   st.cfg.fs->make_dirs(st.cfg.data_dir);
   auto path = st.cfg.data_dir + "/metadata.pb";
   if (auto bytes = st.cfg.fs->read_file(path); bytes.ok()) {
-    if (!st.meta.ParseFromString(*bytes)) {
+    if (!st.meta.parse(*bytes)) {
       logger("ma")->critical("MetadataCorrupt {} is not valid metadata; "
                              "refusing to start",
                              path);
@@ -201,8 +212,8 @@ master_aggregator_impl(ma_self self, master_aggregator_config cfg) {
       return ma_behavior(self);
     }
     // Leaves must prove they are alive again after an aggregator restart.
-    for (auto& leaf : *st.meta.mutable_leaves())
-      if (leaf.state() == "online")
+    for (auto& leaf : st.meta.leaves())
+      if (state_of(leaf) == leaf_state::online)
         st.runtime[leaf.address()].last_reply = self->clock().now();
     logger("ma")->info("MetadataLoaded {} {} leaves, {} databases", st.ctx(),
                        st.meta.leaves_size(), st.meta.databases_size());

@@ -28,11 +28,12 @@ namespace {
 
 uint32_t default_partitions(master_aggregator_state& st) {
   auto per_leaf = static_cast<uint32_t>(
-    global_int(st, "default_partitions_per_leaf"));
+    st.meta.globals().default_partitions_per_leaf());
   uint32_t leaves = 0;
-  bool r2 = global_int(st, "redundancy_level") == 2;
+  bool r2 = st.meta.globals().redundancy_level() == 2;
   for (auto& l : st.meta.leaves())
-    if (l.state() == "online" && (!r2 || (l.group() == 1 && !l.pair().empty())))
+    if (state_of(l) == leaf_state::online
+        && (!r2 || (l.group() == 1 && !l.pair().empty())))
       ++leaves;
   return std::max<uint32_t>(1, per_leaf * std::max<uint32_t>(leaves, 1));
 }
@@ -70,25 +71,17 @@ void exec_create_database(ma_self self, envelope_ptr req,
                                   "most 64 characters"));
     return;
   }
-  if (find_database(st, s.name) != nullptr) {
+  if (st.meta.find_database(s.name) != nullptr) {
     reply_result(self, *req,
                  make_failure(sql::errc::database_exists,
                               "can't create database '" + s.name
                                 + "'; database exists"));
     return;
   }
-  auto redundancy = static_cast<int>(global_int(st, "redundancy_level"));
+  auto redundancy = st.meta.globals().redundancy_level();
   auto partitions = s.partitions ? *s.partitions : default_partitions(st);
-  std::vector<ha::leaf_info> infos;
-  std::map<std::string, uint32_t> load;
-  for (auto& l : st.meta.leaves())
-    infos.push_back({l.address(), l.group(), l.pair(), l.state() == "online"});
-  for (auto& db : st.meta.databases())
-    for (auto& part : db.parts())
-      for (auto& inst : part.instances())
-        if (inst.role() == pb::MASTER)
-          ++load[inst.leaf()];
-  auto placed = ha::place_database(infos, partitions, redundancy, load);
+  auto placed = ha::place_database(st.meta.leaf_infos(), partitions,
+                                   redundancy, st.meta.masters_per_leaf());
   if (!placed.ok()) {
     reply_result(self, *req,
                  make_failure(sql::errc::conflict,
@@ -130,14 +123,14 @@ void exec_create_database(ma_self self, envelope_ptr req,
                                   + "': " + errors.front()));
       return;
     }
-    if (find_database(st, db.name()) != nullptr) {
+    if (st.meta.find_database(db.name()) != nullptr) {
       reply_result(self, *req,
                    make_failure(sql::errc::database_exists,
                                 "can't create database '" + db.name()
                                   + "'; database exists"));
       return;
     }
-    *st.meta.add_databases() = db;
+    st.meta.add_database(db);
     persist(self);
     logger("ma")->info("DatabaseCreated {} {} partitions={}", st.ctx(),
                        db.name(), db.partitions());
@@ -169,7 +162,7 @@ void exec_create_database(ma_self self, envelope_ptr req,
       body->set_term(part.term());
       body->set_peer(peer);
       body->set_sync_replication_timeout_ms(
-        global_int(st, "sync_replication_timeout_ms"));
+        st.meta.globals().sync_replication_timeout_ms());
       auto leaf = inst.leaf();
       fanout->add(
         leaf, leaf_actor_name(), std::move(env),
@@ -198,21 +191,17 @@ void exec_create_database(ma_self self, envelope_ptr req,
 void exec_drop_database(ma_self self, envelope_ptr req,
                         const sql::drop_database& s) {
   auto& st = self->state;
-  auto* dbs = st.meta.mutable_databases();
-  auto i = std::find_if(dbs->begin(), dbs->end(),
-                        [&](auto& db) { return db.name() == s.name; });
-  if (i == dbs->end()) {
+  auto db = st.meta.remove_database(s.name);
+  if (!db) {
     reply_result(self, *req, make_failure(sql::errc::unknown_database,
                                           "unknown database '" + s.name
                                             + "'"));
     return;
   }
-  auto db = *i;
-  dbs->erase(i);
   persist(self);
-  drop_instances(self, db);
+  drop_instances(self, *db);
   logger("ma")->info("DatabaseDropped {} {}", st.ctx(), s.name);
-  reply_result(self, *req, make_message(rows_affected(db.partitions())));
+  reply_result(self, *req, make_message(rows_affected(db->partitions())));
 }
 
 void exec_set_global(ma_self self, envelope_ptr req,
@@ -227,7 +216,7 @@ void exec_set_global(ma_self self, envelope_ptr req,
     return;
   }
   auto name = config::find_variable(s.name)->name;
-  (*st.meta.mutable_globals())[name] = *checked;
+  st.meta.set_global(name, *checked);
   persist(self);
   logger("ma")->info("GlobalSet {} {}={}", st.ctx(), name, *checked);
   arm_heartbeats(self);
@@ -236,8 +225,8 @@ void exec_set_global(ma_self self, envelope_ptr req,
     for (auto& db : st.meta.databases())
       for (auto& part : db.parts())
         for (auto& inst : part.instances()) {
-          auto leaf = find_leaf(st, inst.leaf());
-          if (leaf == nullptr || leaf->state() != "online"
+          auto leaf = st.meta.find_leaf(inst.leaf());
+          if (leaf == nullptr || state_of(*leaf) != leaf_state::online
               || inst.role() == pb::ORPHAN)
             continue;
           auto peer = peer_of(part, inst);

@@ -44,7 +44,7 @@ void switch_master(ma_self self, const std::string& db_name,
                    std::function<void(const std::string& error)> done) {
   auto& st = self->state;
   auto label = partition_label(db_name, ordinal);
-  auto* db = find_database(st, db_name);
+  auto* db = st.meta.find_database(db_name);
   if (db == nullptr || ordinal >= static_cast<uint32_t>(db->parts_size())) {
     done("unknown partition " + label);
     return;
@@ -56,7 +56,7 @@ void switch_master(ma_self self, const std::string& db_name,
     if (inst.leaf() == to && inst.role() == pb::REPLICA)
       target = &inst;
   if (master == nullptr || target == nullptr || !target->in_sync()
-      || !leaf_up(st, to) || !leaf_up(st, master->leaf())
+      || !st.meta.leaf_up(to) || !st.meta.leaf_up(master->leaf())
       || st.switching.count(label) > 0) {
     done("partition " + label + " has no in-sync replica on " + to
          + " to hand its master over to");
@@ -65,13 +65,13 @@ void switch_master(ma_self self, const std::string& db_name,
   st.switching.insert(label);
   auto from = master->leaf();
   auto term = part.term();
-  auto& job = start_job(st, self->clock().now(), "switch master", db_name,
+  auto& job = start_job(st, self->clock().now(), job_action::switch_master, db_name,
                         ordinal, to);
   job.details = "from " + from;
   auto env = make_envelope(label, term);
   auto* body = env->mutable_step_down_request();
   body->set_term(term);
-  body->set_timeout_ms(global_int(st, "sync_replication_timeout_ms"));
+  body->set_timeout_ms(st.meta.globals().sync_replication_timeout_ms());
   auto wait = std::chrono::milliseconds{body->timeout_ms() + 1000};
   st.ep.request(
     self, from, partition_actor_name(db_name, ordinal), std::move(env), wait,
@@ -80,11 +80,11 @@ void switch_master(ma_self self, const std::string& db_name,
       st.switching.erase(label);
       auto now = self->clock().now();
       auto fail = [&](const std::string& why) {
-        end_jobs(st, now, to, "failed", why, db_name, ordinal);
+        end_jobs(st, now, to, job_status::failed, why, db_name, ordinal);
         // The master may have stepped down and its answer been lost: it
         // would then stay out of service for good. Unless the partition has
         // moved on, tell it again that it is the master of this term.
-        auto* db = find_database(st, db_name);
+        auto* db = st.meta.find_database(db_name);
         auto* master = db == nullptr ? nullptr
                                      : master_of(*db->mutable_parts(
                                          static_cast<int>(ordinal)));
@@ -105,7 +105,7 @@ void switch_master(ma_self self, const std::string& db_name,
                  : "no answer from the master on " + from);
         return;
       }
-      auto* db = find_database(st, db_name);
+      auto* db = st.meta.find_database(db_name);
       auto& part = *db->mutable_parts(static_cast<int>(ordinal));
       auto* master = master_of(part);
       pb::InstanceMeta* target = nullptr;
@@ -118,12 +118,8 @@ void switch_master(ma_self self, const std::string& db_name,
         fail("partition " + label + " changed during the hand-over");
         return;
       }
-      // The old master's log is a prefix of the replica's: it stays in sync.
-      master->set_role(pb::REPLICA);
-      master->set_in_sync(true);
-      target->set_role(pb::MASTER);
-      part.set_term(term + 1);
-      end_jobs(st, now, to, "success", "master moved at term "
+      hand_over_master(part, to);
+      end_jobs(st, now, to, job_status::success, "master moved at term "
                                          + std::to_string(term + 1),
                db_name, ordinal);
       LG_PROBE(master_switched, "a master was handed over within its pair");
@@ -146,9 +142,9 @@ constexpr auto balance_retry_pause = std::chrono::milliseconds{200};
 
 bool balance_pair(ma_self self, const std::string& addr) {
   auto& st = self->state;
-  auto* leaf = find_leaf(st, addr);
-  if (leaf == nullptr || leaf->pair().empty() || !leaf_up(st, addr)
-      || !leaf_up(st, leaf->pair()))
+  auto* leaf = st.meta.find_leaf(addr);
+  if (leaf == nullptr || leaf->pair().empty() || !st.meta.leaf_up(addr)
+      || !st.meta.leaf_up(leaf->pair()))
     return true;
   auto pair = leaf->pair();
   int on_leaf = 0;
@@ -188,13 +184,13 @@ bool balance_pair(ma_self self, const std::string& addr) {
       // The master refused or timed out (a write burst, an order on the
       // way): balance again a little later, unless the leaf left.
       auto& st = self->state;
-      if (find_leaf(st, addr) == nullptr)
+      if (st.meta.find_leaf(addr) == nullptr)
         return;
       st.balance_pending.insert(addr);
       if (!st.balance_retry_armed) {
         st.balance_retry_armed = true;
-        self->delayed_send(self, balance_retry_pause, timer_atom::value,
-                           balance_retry_timer);
+        start_timer(self, balance_retry_pause,
+                    aggregator_timer::balance_retry);
       }
     });
   }
@@ -232,7 +228,7 @@ void on_replica_in_sync(ma_self self, const std::string& db,
 void forget_instance(ma_self self, const std::string& db_name,
                      uint32_t ordinal, const std::string& addr) {
   auto& st = self->state;
-  auto* db = find_database(st, db_name);
+  auto* db = st.meta.find_database(db_name);
   if (db == nullptr)
     return;
   auto& part = *db->mutable_parts(static_cast<int>(ordinal));
@@ -252,7 +248,7 @@ void forget_instance(ma_self self, const std::string& db_name,
   std::string master_leaf = master ? master->leaf() : std::string{};
   auto peer = master ? peer_of(part, *master) : instance_peer{};
   auto term = part.term();
-  bool up = leaf_up(st, addr);
+  bool up = st.meta.leaf_up(addr);
   persist_then(self, [self, db_name, ordinal, addr, master_leaf, peer, term,
                       up] {
     if (!master_leaf.empty())
@@ -269,7 +265,7 @@ void forget_instance(ma_self self, const std::string& db_name,
 void set_aside(ma_self self, const std::string& db_name, uint32_t ordinal,
                const std::string& leaf) {
   auto& st = self->state;
-  auto* db = find_database(st, db_name);
+  auto* db = st.meta.find_database(db_name);
   if (db == nullptr)
     return;
   auto& part = *db->mutable_parts(static_cast<int>(ordinal));
@@ -280,7 +276,7 @@ void set_aside(ma_self self, const std::string& db_name, uint32_t ordinal,
       inst.set_in_sync(false);
       found = true;
     }
-  if (!found || !leaf_up(st, leaf))
+  if (!found || !st.meta.leaf_up(leaf))
     return;
   auto o = make_order(leaf, db_name, ordinal, pb::ORPHAN, part.term(), "",
                       false);
@@ -292,11 +288,11 @@ void copy_instance(ma_self self, const std::string& db_name, uint32_t ordinal,
                    const std::string& to,
                    std::function<void(const std::string&)> done) {
   auto& st = self->state;
-  auto* db = find_database(st, db_name);
+  auto* db = st.meta.find_database(db_name);
   auto& part = *db->mutable_parts(static_cast<int>(ordinal));
   auto* master = master_of(part);
   auto label = partition_label(db_name, ordinal);
-  if (master == nullptr || !leaf_up(st, master->leaf())) {
+  if (master == nullptr || !st.meta.leaf_up(master->leaf())) {
     done("partition " + label + " has no online master to copy from");
     return;
   }
@@ -322,7 +318,7 @@ void copy_instance(ma_self self, const std::string& db_name, uint32_t ordinal,
   inst->set_role(pb::REPLICA);
   inst->set_in_sync(false);
   inst->set_missing(false);
-  auto& job = start_job(st, self->clock().now(), "copy", db_name, ordinal, to);
+  auto& job = start_job(st, self->clock().now(), job_action::copy, db_name, ordinal, to);
   job.details = "from " + master->leaf();
   st.sync_waiters[label + "@" + to].push_back(std::move(done));
   auto create = make_order(to, db_name, ordinal, pb::REPLICA, part.term(),

@@ -28,10 +28,46 @@ constexpr size_t max_jobs = 4096;
 
 } // namespace
 
+const char* to_string(job_action a) {
+  switch (a) {
+    case job_action::attach:
+      return "attach";
+    case job_action::rebuild:
+      return "rebuild";
+    case job_action::copy:
+      return "copy";
+    case job_action::switch_master:
+      return "switch master";
+    case job_action::detach:
+      return "detach";
+    case job_action::drop:
+      return "drop";
+    case job_action::rebalance:
+      return "rebalance";
+    case job_action::restore_redundancy:
+      return "restore redundancy";
+  }
+  return "unknown";
+}
+
+const char* to_string(job_status s) {
+  switch (s) {
+    case job_status::running:
+      return "running";
+    case job_status::success:
+      return "success";
+    case job_status::failed:
+      return "failed";
+    case job_status::superseded:
+      return "superseded";
+  }
+  return "unknown";
+}
+
 rebuild_job& start_job(master_aggregator_state& st, time_point now,
-                       const std::string& action, const std::string& db,
+                       job_action action, const std::string& db,
                        uint32_t ordinal, const std::string& leaf) {
-  end_jobs(st, now, leaf, "superseded", {}, db, ordinal);
+  end_jobs(st, now, leaf, job_status::superseded, {}, db, ordinal);
   if (st.jobs.size() >= max_jobs)
     st.jobs.erase(st.jobs.begin());
   rebuild_job job;
@@ -45,11 +81,11 @@ rebuild_job& start_job(master_aggregator_state& st, time_point now,
 }
 
 void end_jobs(master_aggregator_state& st, time_point now,
-              const std::string& leaf, const std::string& status,
+              const std::string& leaf, job_status status,
               const std::string& details, const std::string& db,
               int64_t ordinal) {
   for (auto& job : st.jobs) {
-    if (job.status != "running" || job.leaf != leaf)
+    if (job.status != job_status::running || job.leaf != leaf)
       continue;
     if (!db.empty()
         && (job.db != db || static_cast<int64_t>(job.ordinal) != ordinal))
@@ -58,7 +94,7 @@ void end_jobs(master_aggregator_state& st, time_point now,
     job.finished = now;
     if (!details.empty())
       job.details += (job.details.empty() ? "" : "; ") + details;
-    if (status != "failed")
+    if (status != job_status::failed)
       continue;
     auto key = partition_label(job.db, job.ordinal) + "@" + job.leaf;
     if (auto i = st.sync_waiters.find(key); i != st.sync_waiters.end()) {
@@ -76,11 +112,11 @@ void on_rebuild_progress(ma_self self, const envelope_ptr& env) {
   const auto& p = env->rebuild_progress();
   const auto& label = env->header().partition();
   for (auto& job : st.jobs) {
-    if (job.status != "running" || job.leaf != p.replica()
+    if (job.status != job_status::running || job.leaf != p.replica()
         || partition_label(job.db, job.ordinal) != label)
       continue;
-    if (job.action == "attach")
-      job.action = "rebuild";
+    if (job.action == job_action::attach)
+      job.action = job_action::rebuild;
     job.bytes_done = p.bytes_done();
     job.bytes_total = p.bytes_total();
     if (p.diverged() && !job.diverged) {
@@ -102,7 +138,7 @@ void on_rebuild_progress(ma_self self, const envelope_ptr& env) {
 void exec_show_rebalance_status(ma_self self, envelope_ptr req,
                                 const sql::show_rebalance_status& s) {
   auto& st = self->state;
-  if (find_database(st, s.database) == nullptr) {
+  if (st.meta.find_database(s.database) == nullptr) {
     reply_result(self, *req, make_failure(sql::errc::unknown_database,
                                           "unknown database '" + s.database
                                             + "'"));
@@ -114,7 +150,7 @@ void exec_show_rebalance_status(ma_self self, envelope_ptr req,
     if (job.db != s.database)
       continue;
     auto hp = split_address(job.leaf);
-    auto end = job.status == "running" ? now : job.finished;
+    auto end = job.status == job_status::running ? now : job.finished;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 end - job.started)
                 .count();
@@ -125,11 +161,12 @@ void exec_show_rebalance_status(ma_self self, envelope_ptr req,
                     100.0 * static_cast<double>(job.bytes_done)
                       / static_cast<double>(job.bytes_total));
       progress = buf;
-    } else if (job.status == "success") {
+    } else if (job.status == job_status::success) {
       progress = "100.0%";
     }
-    rows.push_back({job.action, std::to_string(job.ordinal), hp.first,
-                    hp.second, job.status, std::to_string(job.bytes_done),
+    rows.push_back({to_string(job.action), std::to_string(job.ordinal),
+                    hp.first, hp.second, to_string(job.status),
+                    std::to_string(job.bytes_done),
                     std::to_string(job.bytes_total), progress,
                     std::to_string(ms),
                     job.details.empty() ? "NULL" : job.details});

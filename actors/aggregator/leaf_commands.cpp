@@ -35,21 +35,23 @@ namespace {
 /// is not in the cluster, or (with `state`) not in that state, which `verb`
 /// ("attached", "detached") needs.
 pb::LeafMeta* leaf_for(ma_self self, const envelope& req,
-                       const std::string& addr, const char* state,
-                       const char* verb) {
-  auto* leaf = find_leaf(self->state, addr);
+                       const std::string& addr,
+                       std::optional<leaf_state> state, const char* verb) {
+  auto* leaf = self->state.meta.find_leaf(addr);
   if (leaf == nullptr) {
     reply_result(self, req, make_failure(sql::errc::unknown_leaf,
                                          "leaf " + addr
                                            + " is not in the cluster"));
     return nullptr;
   }
-  if (state != nullptr && leaf->state() != state) {
+  if (state && state_of(*leaf) != *state) {
+    std::string wanted = to_string(*state);
     reply_result(self, req,
                  make_failure(sql::errc::conflict,
-                              "leaf " + addr + " is " + leaf->state()
-                                + ", not " + state + "; only "
-                                + (state[0] == 'o' ? "an " : "a ") + state
+                              "leaf " + addr + " is "
+                                + to_string(state_of(*leaf)) + ", not "
+                                + wanted + "; only "
+                                + (wanted[0] == 'o' ? "an " : "a ") + wanted
                                 + " leaf can be " + verb));
     return nullptr;
   }
@@ -61,14 +63,14 @@ pb::LeafMeta* leaf_for(ma_self self, const envelope& req,
 void exec_add_leaf(ma_self self, envelope_ptr req, const sql::add_leaf& s) {
   auto& st = self->state;
   auto addr = s.leaf.to_string();
-  if (find_leaf(st, addr) != nullptr) {
+  if (st.meta.find_leaf(addr) != nullptr) {
     reply_result(self, *req, make_failure(sql::errc::leaf_exists,
                                           "leaf '" + s.leaf.host + "':"
                                             + std::to_string(s.leaf.port)
                                             + " is already in the cluster"));
     return;
   }
-  auto redundancy = global_int(st, "redundancy_level");
+  auto redundancy = st.meta.globals().redundancy_level();
   int group = 1;
   if (s.group) {
     group = *s.group;
@@ -96,27 +98,15 @@ void exec_add_leaf(ma_self self, envelope_ptr req, const sql::add_leaf& s) {
                                          : st.ep.last_transport_error())));
         return;
       }
-      if (find_leaf(st, addr) != nullptr) {
+      if (st.meta.find_leaf(addr) != nullptr) {
         reply_result(self, *req,
                      make_failure(sql::errc::leaf_exists,
                                   "leaf " + addr + " is already in the "
                                                    "cluster"));
         return;
       }
-      std::vector<ha::leaf_info> infos;
-      for (auto& l : st.meta.leaves())
-        infos.push_back({l.address(), l.group(), l.pair(),
-                         l.state() == "online"});
-      auto pair = ha::choose_pair(infos, group);
-      auto* leaf = st.meta.add_leaves();
-      leaf->set_address(addr);
-      leaf->set_group(group);
-      leaf->set_state("online");
-      leaf->set_incarnation(rep->heartbeat_reply().incarnation());
-      if (pair) {
-        leaf->set_pair(*pair);
-        find_leaf(st, *pair)->set_pair(addr);
-      }
+      auto pair = st.meta.add_leaf(addr, group,
+                                   rep->heartbeat_reply().incarnation());
       st.runtime[addr].last_reply = self->clock().now();
       persist(self);
       monitor_leaf(self, addr);
@@ -133,12 +123,12 @@ void exec_attach_leaf(ma_self self, envelope_ptr req,
   std::vector<std::string> targets;
   if (s.leaf) {
     auto addr = s.leaf->to_string();
-    if (leaf_for(self, *req, addr, "detached", "attached") == nullptr)
+    if (leaf_for(self, *req, addr, leaf_state::detached, "attached") == nullptr)
       return;
     targets.push_back(addr);
   } else {
     for (auto& l : st.meta.leaves())
-      if (l.state() == "detached")
+      if (state_of(l) == leaf_state::detached)
         targets.push_back(l.address());
   }
   if (targets.empty()) {
@@ -158,7 +148,7 @@ void exec_attach_leaf(ma_self self, envelope_ptr req,
                 [self, req, out, addr, rebalance](const std::string& err,
                                                   const std::string& summary) {
                   if (err.empty() && rebalance
-                      && global_int(self->state, "redundancy_level") == 2) {
+                      && self->state.meta.globals().redundancy_level() == 2) {
                     // Masters come back to this leaf as its replicas reach
                     // sync (on_replica_in_sync).
                     self->state.balance_pending.insert(addr);
@@ -189,7 +179,7 @@ void exec_detach_leaf(ma_self self, envelope_ptr req,
                       const sql::detach_leaf& s) {
   auto& st = self->state;
   auto addr = s.leaf.to_string();
-  if (leaf_for(self, *req, addr, "online", "detached") == nullptr)
+  if (leaf_for(self, *req, addr, leaf_state::online, "detached") == nullptr)
     return;
   // A master whose replica is out of sync would go offline: refuse.
   std::string stuck;
@@ -199,7 +189,7 @@ void exec_detach_leaf(ma_self self, envelope_ptr req,
         if (inst.leaf() != addr || inst.role() != pb::MASTER)
           continue;
         auto peer = peer_of(part, inst);
-        if (!peer.leaf.empty() && (!peer.in_sync || !leaf_up(st, peer.leaf)))
+        if (!peer.leaf.empty() && (!peer.in_sync || !st.meta.leaf_up(peer.leaf)))
           stuck += (stuck.empty() ? "" : ", ")
                    + partition_label(db.name(), part.ordinal());
       }
@@ -222,14 +212,15 @@ void exec_remove_leaf(ma_self self, envelope_ptr req,
                       const sql::remove_leaf& s) {
   auto& st = self->state;
   auto addr = s.leaf.to_string();
-  auto* leaf = leaf_for(self, *req, addr, nullptr, "removed");
+  auto* leaf = leaf_for(self, *req, addr, std::nullopt, "removed");
   if (leaf == nullptr)
     return;
-  bool up = leaf->state() == "online";
+  bool up = state_of(*leaf) == leaf_state::online;
   if (!up && !s.force) {
     reply_result(self, *req,
                  make_failure(sql::errc::conflict,
-                              "leaf " + addr + " is " + leaf->state()
+                              "leaf " + addr + " is "
+                                + to_string(state_of(*leaf))
                                 + ": its partitions cannot be moved off it; "
                                   "REMOVE LEAF ... FORCE forgets it and its "
                                   "copies (their files stay on its disk)"));
@@ -246,7 +237,7 @@ void exec_remove_leaf(ma_self self, envelope_ptr req,
   std::vector<std::string> problems;
   std::map<std::string, int> load; // copies per other online leaf
   for (auto& l : st.meta.leaves())
-    if (l.address() != addr && l.state() == "online")
+    if (l.address() != addr && state_of(l) == leaf_state::online)
       load[l.address()] = 0;
   for (auto& db : st.meta.databases())
     for (auto& part : db.parts())
@@ -268,7 +259,7 @@ void exec_remove_leaf(ma_self self, envelope_ptr req,
       }
       auto peer = peer_of(part, *mine);
       if (!peer.leaf.empty()) {
-        if (peer.in_sync && leaf_up(st, peer.leaf))
+        if (peer.in_sync && st.meta.leaf_up(peer.leaf))
           steps.push_back({db.name(), part.ordinal(), kind::switch_to_peer,
                            peer.leaf});
         else
@@ -316,16 +307,7 @@ void exec_remove_leaf(ma_self self, envelope_ptr req,
       return;
     }
     // Forget the leaf itself (its copies were forgotten one by one).
-    auto* leaves = st.meta.mutable_leaves();
-    std::string pair;
-    for (auto i = leaves->begin(); i != leaves->end(); ++i)
-      if (i->address() == addr) {
-        pair = i->pair();
-        leaves->erase(i);
-        break;
-      }
-    if (auto* p = pair.empty() ? nullptr : find_leaf(st, pair))
-      p->clear_pair();
+    st.meta.remove_leaf(addr);
     st.runtime.erase(addr);
     st.balance_pending.erase(addr);
     logger("ma")->warn("LeafRemoved {} {} ({} partitions moved off it; its "
@@ -391,7 +373,7 @@ void exec_clear_orphans(ma_self self, envelope_ptr req,
       // it from an online leaf.
       bool served = false;
       for (auto& inst : part.instances())
-        if (inst.role() == pb::MASTER && leaf_up(st, inst.leaf())
+        if (inst.role() == pb::MASTER && st.meta.leaf_up(inst.leaf())
             && !part.offline())
           served = true;
       for (auto& inst : part.instances()) {
@@ -415,7 +397,7 @@ void exec_clear_orphans(ma_self self, envelope_ptr req,
     return;
   }
   for (auto& v : victims) {
-    auto* db = find_database(st, v.db);
+    auto* db = st.meta.find_database(v.db);
     auto& part = *db->mutable_parts(static_cast<int>(v.ordinal));
     auto* insts = part.mutable_instances();
     insts->erase(std::remove_if(insts->begin(), insts->end(),

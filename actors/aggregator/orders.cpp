@@ -31,7 +31,7 @@ void set_role(ma_self self, const std::string& leaf, const std::string& db,
     // The replica's sync state as recorded now, not when the order was
     // planned: a resent or deferred order must match its version stamp, or a
     // master could stop waiting for a replica counted in sync since.
-    auto* d = find_database(self->state, db);
+    auto* d = self->state.meta.find_database(db);
     if (d != nullptr && ordinal < static_cast<uint32_t>(d->parts_size())
         && d->parts(static_cast<int>(ordinal)).term() == term)
       for (auto& inst : d->parts(static_cast<int>(ordinal)).instances())
@@ -41,7 +41,7 @@ void set_role(ma_self self, const std::string& leaf, const std::string& db,
         }
   }
   body->set_sync_replication_timeout_ms(
-    global_int(self->state, "sync_replication_timeout_ms"));
+    self->state.meta.globals().sync_replication_timeout_ms());
   body->set_version(self->state.meta.version());
   self->state.ep.request(self, leaf, partition_actor_name(db, ordinal),
                          std::move(env), std::chrono::milliseconds{instance_op_timeout_ms}, std::move(cb));
@@ -89,7 +89,7 @@ void send_order_once(ma_self self, const order& o,
   body->set_peer(o.peer);
   body->set_rebuild(true);
   body->set_sync_replication_timeout_ms(
-    global_int(st, "sync_replication_timeout_ms"));
+    st.meta.globals().sync_replication_timeout_ms());
   st.ep.request(self, o.leaf, leaf_actor_name(), std::move(env),
                 instance_op_timeout, [done, o](const envelope* rep) {
                   if (rep == nullptr)
@@ -109,7 +109,7 @@ void send_order(ma_self self, const order& o,
                 int attempts) {
   send_order_once(self, o, [self, o, done, attempts](const std::string& err) {
     if (!err.empty() && err.rfind("no answer", 0) == 0 && attempts > 1
-        && leaf_up(self->state, o.leaf)) {
+        && self->state.meta.leaf_up(o.leaf)) {
       LG_PROBE(order_resent, "a role order got no answer and was resent");
       send_order(self, o, done, attempts - 1);
       return;

@@ -29,8 +29,8 @@ void answer_partition_map(ma_self self, const envelope_ptr& req) {
   auto* body = rep->mutable_partition_map_reply();
   body->set_database(name);
   body->set_version(st.meta.version());
-  body->set_request_timeout_ms(global_int(st, "request_timeout_ms"));
-  auto db = find_database(st, name);
+  body->set_request_timeout_ms(st.meta.globals().request_timeout_ms());
+  auto db = st.meta.find_database(name);
   if (db == nullptr) {
     body->set_status(pb::UNKNOWN);
     body->set_error("unknown database '" + name + "'");
@@ -45,13 +45,13 @@ void answer_partition_map(ma_self self, const envelope_ptr& req) {
       for (auto& inst : part.instances())
         if (inst.role() == pb::MASTER)
           master = &inst;
-      auto leaf = master ? find_leaf(st, master->leaf()) : nullptr;
+      auto leaf = master ? st.meta.find_leaf(master->leaf()) : nullptr;
       if (master)
         route->set_master(master->leaf());
       // An attaching leaf's masters are being told their role: a client
       // that comes too early is answered NOT_MASTER and retries.
       if (part.offline() || leaf == nullptr
-          || (leaf->state() != "online" && leaf->state() != "attaching")) {
+          || !st.meta.leaf_up(leaf->address())) {
         route->set_online(false);
         route->set_offline_reason(
           part.offline() ? part.offline_reason()
@@ -81,7 +81,7 @@ void arm_map_timer(ma_self self) {
   st.map_timer_at = next;
   auto delay = std::max<caf::timespan>(next - self->clock().now(),
                                        caf::timespan{0});
-  self->delayed_send(self, delay, timer_atom::value, map_wait_timer);
+  start_timer(self, delay, aggregator_timer::map_wait);
 }
 
 } // namespace
@@ -119,7 +119,7 @@ void on_partition_map(ma_self self, const envelope_ptr& req) {
   auto& st = self->state;
   const auto& body = req->partition_map_request();
   if (body.newer_than() > 0 && st.meta.version() <= body.newer_than()
-      && body.wait_ms() > 0 && find_database(st, body.database()) != nullptr) {
+      && body.wait_ms() > 0 && st.meta.find_database(body.database()) != nullptr) {
     auto wait = std::chrono::milliseconds{
       std::min(body.wait_ms(), max_map_wait_ms)};
     st.parked_maps.emplace_back(req, self->clock().now() + wait);

@@ -74,11 +74,12 @@ void exec_show_leaves(ma_self self, envelope_ptr req) {
     auto hp = split_address(l.address());
     auto pair = address_cells(l.pair());
     auto& rt = st.runtime[l.address()];
+    bool online = state_of(l) == leaf_state::online;
     char rtt[32];
     std::snprintf(rtt, sizeof(rtt), "%.3f", rt.avg_rtt_ms);
     rows.push_back({hp.first, hp.second, std::to_string(l.group()), pair[0],
-                    pair[1], l.state(), l.state() == "online" ? "1" : "0",
-                    l.state() == "online" ? rtt : "NULL"});
+                    pair[1], to_string(state_of(l)), online ? "1" : "0",
+                    online ? rtt : "NULL"});
   }
   reply_result(self, *req,
                make_table({"Host", "Port", "Availability_Group", "Pair_Host",
@@ -90,7 +91,7 @@ void exec_show_leaves(ma_self self, envelope_ptr req) {
 void exec_show_partitions(ma_self self, envelope_ptr req,
                           const sql::show_partitions& s) {
   auto& st = self->state;
-  auto db = find_database(st, s.database);
+  auto db = st.meta.find_database(s.database);
   if (db == nullptr) {
     reply_result(self, *req, unknown_database(s.database));
     return;
@@ -146,8 +147,8 @@ void exec_show_cluster_status(ma_self self, envelope_ptr req) {
     for (size_t i = 0; i < refs->size(); ++i) {
       auto& r = (*refs)[i];
       auto hp = split_address(r.inst.leaf());
-      auto leaf = find_leaf(st, r.inst.leaf());
-      std::string state = leaf ? leaf->state() : "unknown";
+      auto leaf = st.meta.find_leaf(r.inst.leaf());
+      std::string state = leaf ? to_string(state_of(*leaf)) : "unknown";
       std::string position = "NULL";
       std::string details;
       if ((*got)[i]) {
@@ -156,7 +157,7 @@ void exec_show_cluster_status(ma_self self, envelope_ptr req) {
                    + std::to_string(s.position().lsn());
         if (s.state() != "online")
           details = s.state();
-      } else if (state == "online") {
+      } else if (leaf != nullptr && state_of(*leaf) == leaf_state::online) {
         details = "no answer";
       }
       if (r.inst.role() == pb::REPLICA)
@@ -183,8 +184,8 @@ void exec_show_cluster_status(ma_self self, envelope_ptr req) {
   auto fanout = std::make_shared<paced_fanout>(status_timeout);
   for (size_t i = 0; i < refs->size(); ++i) {
     auto& r = (*refs)[i];
-    auto leaf = find_leaf(st, r.inst.leaf());
-    if (leaf == nullptr || leaf->state() != "online") {
+    auto leaf = st.meta.find_leaf(r.inst.leaf());
+    if (leaf == nullptr || state_of(*leaf) != leaf_state::online) {
       cd->finish_one();
       continue;
     }
@@ -207,7 +208,7 @@ void exec_show_variables(ma_self self, envelope_ptr req,
                          const sql::show_variables& s) {
   auto& st = self->state;
   std::vector<std::vector<std::string>> rows;
-  for (auto& kvp : globals_of(st))
+  for (auto& kvp : st.meta.globals().all())
     if (!s.like || config::like_match(kvp.first, *s.like))
       rows.push_back({kvp.first, kvp.second});
   reply_result(self, *req, make_table({"Variable_name", "Value"}, rows));
@@ -225,7 +226,7 @@ void exec_show_databases(ma_self self, envelope_ptr req) {
 void exec_check_partitions(ma_self self, envelope_ptr req,
                            const sql::check_partitions& s) {
   auto& st = self->state;
-  auto* db = find_database(st, s.database);
+  auto* db = st.meta.find_database(s.database);
   if (db == nullptr) {
     reply_result(self, *req, make_failure(sql::errc::unknown_database,
                                           "unknown database '" + s.database
@@ -244,7 +245,7 @@ void exec_check_partitions(ma_self self, envelope_ptr req,
   for (auto& part : db->parts())
     for (auto& inst : part.instances())
       items->push_back({part.ordinal(), inst, part.offline(),
-                        leaf_up(st, inst.leaf()), false, {}});
+                        st.meta.leaf_up(inst.leaf()), false, {}});
   auto name = s.database;
   auto cd = std::make_shared<countdown>();
   cd->remaining = items->size() + 1;
@@ -256,7 +257,7 @@ void exec_check_partitions(ma_self self, envelope_ptr req,
       std::string status;
       bool diverged = false;
       for (auto& job : st.jobs)
-        if (job.status == "running" && job.db == name
+        if (job.status == job_status::running && job.db == name
             && job.ordinal == it.ordinal && job.leaf == it.inst.leaf()
             && job.diverged)
           diverged = true;

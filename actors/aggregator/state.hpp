@@ -14,7 +14,9 @@
 
 #include <caf/stateful_actor.hpp>
 
+#include "actors/aggregator/jobs.hpp"
 #include "actors/aggregator/master_aggregator.hpp"
+#include "actors/aggregator/metadata.hpp"
 #include "sql/result_proto.hpp"
 #include "admin.pb.h"
 #include "ha/failover.hpp"
@@ -33,26 +35,11 @@ struct leaf_runtime {
   std::vector<pb::InstanceState> hello_instances; ///< from its last hello
 };
 
-/// Attach, rebuild and detach work on one instance (SHOW REBALANCE STATUS).
-struct rebuild_job {
-  std::string action; ///< "attach", "rebuild", "detach"
-  std::string db;
-  uint32_t ordinal = 0;
-  std::string leaf; ///< the instance's leaf
-  time_point started;
-  time_point finished;
-  std::string status = "running"; ///< running, success, failed
-  uint64_t bytes_done = 0;
-  uint64_t bytes_total = 0;
-  bool diverged = false;
-  std::string details;
-};
-
 struct master_aggregator_state {
   std::string name = "ma";
   endpoint ep;
   master_aggregator_config cfg;
-  pb::ClusterMetadata meta;
+  cluster_metadata meta;
   std::map<std::string, leaf_runtime> runtime; // by leaf address
   uint64_t heartbeat_seq = 0;
   bool persist_scheduled = false;
@@ -88,41 +75,13 @@ using ma_self = master_aggregator_actor::stateful_pointer<
 /// order (create, drop, set a role).
 constexpr auto instance_op_timeout = std::chrono::seconds{10};
 
-/// The timer id of the parked map requests.
-constexpr uint64_t map_wait_timer = 2;
-
-/// The timer id of failure_deadline.
-constexpr uint64_t failure_deadline_timer = 3;
-
-/// The timer id of retry_balance.
-constexpr uint64_t balance_retry_timer = 4;
-
-// -- metadata.cpp ------------------------------------------------------------
-
-pb::LeafMeta* find_leaf(master_aggregator_state& st, const std::string& addr);
-pb::DatabaseMeta* find_database(master_aggregator_state& st,
-                                const std::string& name);
-std::map<std::string, std::string> globals_of(const master_aggregator_state&);
-int64_t global_int(const master_aggregator_state& st, const std::string& name);
-bool global_bool(const master_aggregator_state& st, const std::string& name);
-/// The planner's and failover's name for a metadata role.
-ha::instance_role view_role(pb::Role r);
-std::vector<ha::instance_view> views_of(master_aggregator_state& st,
-                                        const pb::PartitionMeta& part);
-pb::InstanceMeta* master_of(pb::PartitionMeta& part);
-
-/// The other live copy of a partition: a master's replica, a replica's
-/// master ("" when none), and whether that other copy is in sync.
-struct instance_peer {
-  std::string leaf;
-  bool in_sync = true;
+/// The timers of the aggregator (the id a timer_atom carries).
+enum class aggregator_timer : uint64_t {
+  heartbeat = 1,        ///< heartbeat_round
+  map_wait = 2,         ///< on_map_timer: parked map requests are due
+  failure_deadline = 3, ///< failure_deadline
+  balance_retry = 4,    ///< retry_balance
 };
-
-instance_peer peer_of(const pb::PartitionMeta& part,
-                      const pb::InstanceMeta& inst);
-
-/// Whether the leaf at `addr` is online or attaching.
-bool leaf_up(master_aggregator_state& st, const std::string& addr);
 
 // -- behavior.cpp ------------------------------------------------------------
 
@@ -134,6 +93,8 @@ void persist_then(ma_self self, std::function<void()> then);
 void reply_result(ma_self self, const envelope& req, pb::ResultSet rs);
 /// Watches the leaf's actor (its down signal means the leaf is gone).
 void monitor_leaf(ma_self self, const std::string& addr);
+/// Fires `timer` after `delay`.
+void start_timer(ma_self self, caf::timespan delay, aggregator_timer timer);
 
 // -- orders.cpp --------------------------------------------------------------
 
@@ -299,14 +260,15 @@ void set_aside(ma_self self, const std::string& db, uint32_t ordinal,
 
 // -- jobs.cpp ----------------------------------------------------------------
 
-/// Records a job; returns it.
+/// Records a job (superseding the running ones on the same instance);
+/// returns it.
 rebuild_job& start_job(master_aggregator_state& st, time_point now,
-                       const std::string& action, const std::string& db,
+                       job_action action, const std::string& db,
                        uint32_t ordinal, const std::string& leaf);
 
 /// Ends the running jobs on `leaf` (or of partition db:ordinal when given).
 void end_jobs(master_aggregator_state& st, time_point now,
-              const std::string& leaf, const std::string& status,
+              const std::string& leaf, job_status status,
               const std::string& details, const std::string& db = {},
               int64_t ordinal = -1);
 
