@@ -53,6 +53,11 @@ void reply_result(ma_self self, const envelope& req, pb::ResultSet rs) {
   self->state.ep.reply(self, req, std::move(rep));
 }
 
+pb::ResultSet unknown_database(const std::string& name) {
+  return make_failure(sql::errc::unknown_database,
+                      "unknown database '" + name + "'");
+}
+
 void monitor_leaf(ma_self self, const std::string& addr) {
   auto& st = self->state;
   auto handle = st.ep.fab().lookup(addr, leaf_actor_name());

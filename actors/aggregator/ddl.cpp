@@ -39,17 +39,9 @@ uint32_t default_partitions(master_aggregator_state& st) {
 }
 
 void drop_instances(ma_self self, const pb::DatabaseMeta& db) {
-  auto& st = self->state;
-  for (auto& part : db.parts()) {
-    for (auto& inst : part.instances()) {
-      auto env = make_envelope(partition_label(db.name(), part.ordinal()));
-      auto* body = env->mutable_drop_instance_request();
-      body->set_database(db.name());
-      body->set_ordinal(part.ordinal());
-      st.ep.request(self, inst.leaf(), leaf_actor_name(), std::move(env),
-                    instance_op_timeout, [](const envelope*) {});
-    }
-  }
+  for (auto& part : db.parts())
+    for (auto& inst : part.instances())
+      drop_instance(self, inst.leaf(), db.name(), part.ordinal());
 }
 
 } // namespace
@@ -152,16 +144,10 @@ void exec_create_database(ma_self self, envelope_ptr req,
       for (auto& other : part.instances())
         if (other.leaf() != inst.leaf())
           peer = other.leaf();
-      auto env = make_envelope(partition_label(db.name(), part.ordinal()),
-                               part.term());
-      auto* body = env->mutable_create_instance_request();
-      body->set_database(db.name());
-      body->set_ordinal(part.ordinal());
-      body->set_sync_durability(db.sync_durability());
-      body->set_role(inst.role());
-      body->set_term(part.term());
-      body->set_peer(peer);
-      body->set_sync_replication_timeout_ms(
+      auto env = create_instance_envelope(db.name(), part.ordinal(),
+                                          db.sync_durability(), inst.role(),
+                                          part.term(), peer);
+      env->mutable_create_instance_request()->set_sync_replication_timeout_ms(
         st.meta.globals().sync_replication_timeout_ms());
       auto leaf = inst.leaf();
       fanout->add(
@@ -193,9 +179,7 @@ void exec_drop_database(ma_self self, envelope_ptr req,
   auto& st = self->state;
   auto db = st.meta.remove_database(s.name);
   if (!db) {
-    reply_result(self, *req, make_failure(sql::errc::unknown_database,
-                                          "unknown database '" + s.name
-                                            + "'"));
+    reply_result(self, *req, unknown_database(s.name));
     return;
   }
   persist(self);

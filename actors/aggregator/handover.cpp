@@ -44,17 +44,14 @@ void switch_master(ma_self self, const std::string& db_name,
                    std::function<void(const std::string& error)> done) {
   auto& st = self->state;
   auto label = partition_label(db_name, ordinal);
-  auto* db = st.meta.find_database(db_name);
-  if (db == nullptr || ordinal >= static_cast<uint32_t>(db->parts_size())) {
+  auto* found = st.meta.find_partition(db_name, ordinal);
+  if (found == nullptr) {
     done("unknown partition " + label);
     return;
   }
-  auto& part = *db->mutable_parts(static_cast<int>(ordinal));
+  auto& part = *found;
   auto* master = master_of(part);
-  pb::InstanceMeta* target = nullptr;
-  for (auto& inst : *part.mutable_instances())
-    if (inst.leaf() == to && inst.role() == pb::REPLICA)
-      target = &inst;
+  auto* target = replica_on(part, to);
   if (master == nullptr || target == nullptr || !target->in_sync()
       || !st.meta.leaf_up(to) || !st.meta.leaf_up(master->leaf())
       || st.switching.count(label) > 0) {
@@ -65,8 +62,8 @@ void switch_master(ma_self self, const std::string& db_name,
   st.switching.insert(label);
   auto from = master->leaf();
   auto term = part.term();
-  auto& job = start_job(st, self->clock().now(), job_action::switch_master, db_name,
-                        ordinal, to);
+  auto& job = start_job(st, self->clock().now(), job_action::switch_master,
+                        db_name, ordinal, to);
   job.details = "from " + from;
   auto env = make_envelope(label, term);
   auto* body = env->mutable_step_down_request();
@@ -84,16 +81,12 @@ void switch_master(ma_self self, const std::string& db_name,
         // The master may have stepped down and its answer been lost: it
         // would then stay out of service for good. Unless the partition has
         // moved on, tell it again that it is the master of this term.
-        auto* db = st.meta.find_database(db_name);
-        auto* master = db == nullptr ? nullptr
-                                     : master_of(*db->mutable_parts(
-                                         static_cast<int>(ordinal)));
+        auto* part = st.meta.find_partition(db_name, ordinal);
+        auto* master = part == nullptr ? nullptr : master_of(*part);
         if (master != nullptr && master->leaf() == from
-            && db->parts(static_cast<int>(ordinal)).term() == term) {
-          bool peer_in_sync = false;
-          for (auto& inst : db->parts(static_cast<int>(ordinal)).instances())
-            if (inst.leaf() == to && inst.role() == pb::REPLICA)
-              peer_in_sync = inst.in_sync();
+            && part->term() == term) {
+          auto* replica = replica_on(*part, to);
+          bool peer_in_sync = replica != nullptr && replica->in_sync();
           send_order(self, make_order(from, db_name, ordinal, pb::MASTER, term,
                                       to, peer_in_sync),
                      [](const std::string&) {});
@@ -105,20 +98,16 @@ void switch_master(ma_self self, const std::string& db_name,
                  : "no answer from the master on " + from);
         return;
       }
-      auto* db = st.meta.find_database(db_name);
-      auto& part = *db->mutable_parts(static_cast<int>(ordinal));
-      auto* master = master_of(part);
-      pb::InstanceMeta* target = nullptr;
-      for (auto& inst : *part.mutable_instances())
-        if (inst.leaf() == to && inst.role() == pb::REPLICA)
-          target = &inst;
-      if (part.term() != term || master == nullptr || master->leaf() != from
-          || target == nullptr) {
+      auto* found = st.meta.find_partition(db_name, ordinal);
+      auto* master = found == nullptr ? nullptr : master_of(*found);
+      if (master == nullptr || found->term() != term
+          || master->leaf() != from || replica_on(*found, to) == nullptr) {
         // Something else (a failover) changed the partition meanwhile.
         fail("partition " + label + " changed during the hand-over");
         return;
       }
-      hand_over_master(part, to);
+      // The old master's log is a prefix of the replica's: it stays in sync.
+      hand_over_master(*found, to);
       end_jobs(st, now, to, job_status::success, "master moved at term "
                                          + std::to_string(term + 1),
                db_name, ordinal);
@@ -206,16 +195,27 @@ void retry_balance(ma_self self) {
       st.balance_pending.erase(leaf);
 }
 
+std::string sync_key(const std::string& db, uint32_t ordinal,
+                     const std::string& leaf) {
+  return partition_label(db, ordinal) + "@" + leaf;
+}
+
+void wake_sync_waiters(master_aggregator_state& st, const std::string& db,
+                       uint32_t ordinal, const std::string& leaf,
+                       const std::string& error) {
+  auto i = st.sync_waiters.find(sync_key(db, ordinal, leaf));
+  if (i == st.sync_waiters.end())
+    return;
+  auto waiters = std::move(i->second);
+  st.sync_waiters.erase(i);
+  for (auto& w : waiters)
+    w(error);
+}
+
 void on_replica_in_sync(ma_self self, const std::string& db,
                         uint32_t ordinal, const std::string& leaf) {
   auto& st = self->state;
-  auto key = partition_label(db, ordinal) + "@" + leaf;
-  if (auto i = st.sync_waiters.find(key); i != st.sync_waiters.end()) {
-    auto waiters = std::move(i->second);
-    st.sync_waiters.erase(i);
-    for (auto& w : waiters)
-      w({});
-  }
+  wake_sync_waiters(st, db, ordinal, leaf, {});
   if (st.balance_pending.count(leaf) == 0)
     return;
   if (balance_pair(self, leaf))
@@ -320,7 +320,7 @@ void copy_instance(ma_self self, const std::string& db_name, uint32_t ordinal,
   inst->set_missing(false);
   auto& job = start_job(st, self->clock().now(), job_action::copy, db_name, ordinal, to);
   job.details = "from " + master->leaf();
-  st.sync_waiters[label + "@" + to].push_back(std::move(done));
+  st.sync_waiters[sync_key(db_name, ordinal, to)].push_back(std::move(done));
   auto create = make_order(to, db_name, ordinal, pb::REPLICA, part.term(),
                            master->leaf(), true);
   create.create = !reuse;

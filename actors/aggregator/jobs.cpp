@@ -96,14 +96,9 @@ void end_jobs(master_aggregator_state& st, time_point now,
       job.details += (job.details.empty() ? "" : "; ") + details;
     if (status != job_status::failed)
       continue;
-    auto key = partition_label(job.db, job.ordinal) + "@" + job.leaf;
-    if (auto i = st.sync_waiters.find(key); i != st.sync_waiters.end()) {
-      auto waiters = std::move(i->second);
-      st.sync_waiters.erase(i);
-      for (auto& w : waiters)
-        w("the copy of " + partition_label(job.db, job.ordinal) + " on "
-          + job.leaf + " failed: " + details);
-    }
+    wake_sync_waiters(st, job.db, job.ordinal, job.leaf,
+                      "the copy of " + partition_label(job.db, job.ordinal)
+                        + " on " + job.leaf + " failed: " + details);
   }
 }
 
@@ -139,9 +134,7 @@ void exec_show_rebalance_status(ma_self self, envelope_ptr req,
                                 const sql::show_rebalance_status& s) {
   auto& st = self->state;
   if (st.meta.find_database(s.database) == nullptr) {
-    reply_result(self, *req, make_failure(sql::errc::unknown_database,
-                                          "unknown database '" + s.database
-                                            + "'"));
+    reply_result(self, *req, unknown_database(s.database));
     return;
   }
   auto now = self->clock().now();

@@ -410,12 +410,7 @@ void exec_clear_orphans(ma_self self, envelope_ptr req,
   persist_then(self, [self, req, victims, table] {
     auto& st = self->state;
     for (auto& v : victims) {
-      auto env = make_envelope(partition_label(v.db, v.ordinal));
-      auto* body = env->mutable_drop_instance_request();
-      body->set_database(v.db);
-      body->set_ordinal(v.ordinal);
-      st.ep.request(self, v.leaf, leaf_actor_name(), std::move(env),
-                    instance_op_timeout, [](const envelope*) {});
+      drop_instance(self, v.leaf, v.db, v.ordinal);
       logger("ma")->warn("OrphanDropped {} {} on {}", st.ctx(),
                          partition_label(v.db, v.ordinal), v.leaf);
     }

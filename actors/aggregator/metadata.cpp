@@ -103,6 +103,22 @@ pb::InstanceMeta* instance_on(pb::PartitionMeta& part,
   return nullptr;
 }
 
+pb::InstanceMeta* replica_on(pb::PartitionMeta& part,
+                             const std::string& leaf) {
+  for (auto& inst : *part.mutable_instances())
+    if (inst.leaf() == leaf && inst.role() == pb::REPLICA)
+      return &inst;
+  return nullptr;
+}
+
+const pb::InstanceMeta* replica_on(const pb::PartitionMeta& part,
+                                   const std::string& leaf) {
+  for (auto& inst : part.instances())
+    if (inst.leaf() == leaf && inst.role() == pb::REPLICA)
+      return &inst;
+  return nullptr;
+}
+
 instance_peer peer_of(const pb::PartitionMeta& part,
                       const pb::InstanceMeta& inst) {
   instance_peer result;
@@ -116,10 +132,7 @@ instance_peer peer_of(const pb::PartitionMeta& part,
 
 bool hand_over_master(pb::PartitionMeta& part, const std::string& to) {
   auto* master = master_of(part);
-  pb::InstanceMeta* target = nullptr;
-  for (auto& inst : *part.mutable_instances())
-    if (inst.leaf() == to && inst.role() == pb::REPLICA)
-      target = &inst;
+  auto* target = replica_on(part, to);
   if (master == nullptr || target == nullptr)
     return false;
   master->set_role(pb::REPLICA);

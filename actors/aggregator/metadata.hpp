@@ -117,6 +117,11 @@ const pb::InstanceMeta* master_of(const pb::PartitionMeta& part);
 pb::InstanceMeta* instance_on(pb::PartitionMeta& part,
                               const std::string& leaf);
 
+/// The replica of `part` on `leaf`, or nullptr.
+pb::InstanceMeta* replica_on(pb::PartitionMeta& part, const std::string& leaf);
+const pb::InstanceMeta* replica_on(const pb::PartitionMeta& part,
+                                   const std::string& leaf);
+
 /// The other live copy of a partition: a master's replica, a replica's
 /// master ("" when none), and whether that other copy is in sync.
 struct instance_peer {

@@ -15,8 +15,6 @@
 
 namespace lg {
 
-constexpr auto instance_op_timeout_ms = 10000;
-
 void set_role(ma_self self, const std::string& leaf, const std::string& db,
               uint32_t ordinal, pb::Role role, uint64_t term,
               const std::string& peer, bool peer_in_sync,
@@ -31,34 +29,26 @@ void set_role(ma_self self, const std::string& leaf, const std::string& db,
     // The replica's sync state as recorded now, not when the order was
     // planned: a resent or deferred order must match its version stamp, or a
     // master could stop waiting for a replica counted in sync since.
-    auto* d = self->state.meta.find_database(db);
-    if (d != nullptr && ordinal < static_cast<uint32_t>(d->parts_size())
-        && d->parts(static_cast<int>(ordinal)).term() == term)
-      for (auto& inst : d->parts(static_cast<int>(ordinal)).instances())
-        if (inst.leaf() == peer && inst.role() == pb::REPLICA) {
-          body->set_peer_in_sync(inst.in_sync());
-          body->set_peer_sync_epoch(inst.sync_epoch());
-        }
+    auto* part = self->state.meta.find_partition(db, ordinal);
+    auto* replica = part != nullptr && part->term() == term
+                      ? replica_on(*part, peer)
+                      : nullptr;
+    if (replica != nullptr) {
+      body->set_peer_in_sync(replica->in_sync());
+      body->set_peer_sync_epoch(replica->sync_epoch());
+    }
   }
   body->set_sync_replication_timeout_ms(
     self->state.meta.globals().sync_replication_timeout_ms());
   body->set_version(self->state.meta.version());
   self->state.ep.request(self, leaf, partition_actor_name(db, ordinal),
-                         std::move(env), std::chrono::milliseconds{instance_op_timeout_ms}, std::move(cb));
+                         std::move(env), instance_op_timeout, std::move(cb));
 }
 
 order make_order(const std::string& leaf, const std::string& db,
                  uint32_t ordinal, pb::Role role, uint64_t term,
                  const std::string& peer, bool peer_in_sync) {
-  order o;
-  o.leaf = leaf;
-  o.db = db;
-  o.ordinal = ordinal;
-  o.role = role;
-  o.term = term;
-  o.peer = peer;
-  o.peer_in_sync = peer_in_sync;
-  return o;
+  return order{leaf, db, ordinal, role, term, peer, peer_in_sync};
 }
 
 namespace {
@@ -79,26 +69,15 @@ void send_order_once(ma_self self, const order& o,
              });
     return;
   }
-  auto env = make_envelope(partition_label(o.db, o.ordinal), o.term);
+  auto env = create_instance_envelope(o.db, o.ordinal, o.sync_durability,
+                                      o.role, o.term, o.peer);
   auto* body = env->mutable_create_instance_request();
-  body->set_database(o.db);
-  body->set_ordinal(o.ordinal);
-  body->set_sync_durability(o.sync_durability);
-  body->set_role(o.role);
-  body->set_term(o.term);
-  body->set_peer(o.peer);
   body->set_rebuild(true);
   body->set_sync_replication_timeout_ms(
     st.meta.globals().sync_replication_timeout_ms());
   st.ep.request(self, o.leaf, leaf_actor_name(), std::move(env),
                 instance_op_timeout, [done, o](const envelope* rep) {
-                  if (rep == nullptr)
-                    done("no answer from " + o.leaf);
-                  else if (rep->create_instance_reply().status()
-                           != pb::STATUS_OK)
-                    done(rep->create_instance_reply().error());
-                  else
-                    done({});
+                  done(create_error(rep, o.leaf));
                 });
 }
 
@@ -116,6 +95,39 @@ void send_order(ma_self self, const order& o,
     }
     done(err);
   });
+}
+
+std::shared_ptr<envelope>
+create_instance_envelope(const std::string& db, uint32_t ordinal,
+                         bool sync_durability, pb::Role role, uint64_t term,
+                         const std::string& peer) {
+  auto env = make_envelope(partition_label(db, ordinal), term);
+  auto* body = env->mutable_create_instance_request();
+  body->set_database(db);
+  body->set_ordinal(ordinal);
+  body->set_sync_durability(sync_durability);
+  body->set_role(role);
+  body->set_term(term);
+  body->set_peer(peer);
+  return env;
+}
+
+std::string create_error(const envelope* rep, const std::string& leaf) {
+  if (rep == nullptr)
+    return "no answer from " + leaf;
+  if (rep->create_instance_reply().status() != pb::STATUS_OK)
+    return rep->create_instance_reply().error();
+  return {};
+}
+
+void drop_instance(ma_self self, const std::string& leaf,
+                   const std::string& db, uint32_t ordinal) {
+  auto env = make_envelope(partition_label(db, ordinal));
+  auto* body = env->mutable_drop_instance_request();
+  body->set_database(db);
+  body->set_ordinal(ordinal);
+  self->state.ep.request(self, leaf, leaf_actor_name(), std::move(env),
+                         instance_op_timeout, [](const envelope*) {});
 }
 
 void paced_fanout::pump(ma_self self, const std::string& leaf) {

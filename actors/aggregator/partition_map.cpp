@@ -41,10 +41,7 @@ void answer_partition_map(ma_self self, const envelope_ptr& req) {
       auto* route = body->add_routes();
       route->set_ordinal(part.ordinal());
       route->set_term(part.term());
-      const pb::InstanceMeta* master = nullptr;
-      for (auto& inst : part.instances())
-        if (inst.role() == pb::MASTER)
-          master = &inst;
+      auto* master = master_of(part);
       auto leaf = master ? st.meta.find_leaf(master->leaf()) : nullptr;
       if (master)
         route->set_master(master->leaf());

@@ -36,8 +36,6 @@ namespace lg {
 
 namespace {
 
-constexpr auto drop_timeout = std::chrono::seconds{10};
-
 ha::plan_input plan_input_of(master_aggregator_state& st,
                              const pb::DatabaseMeta& db, bool force,
                              bool restore_only) {
@@ -105,24 +103,13 @@ void create_empty_master(ma_self self, const std::string& db_name,
   auto term = part.term();
   auto sync = db->sync_durability();
   persist_then(self, [self, db_name, ordinal, to, term, sync, done] {
-    auto& st = self->state;
-    auto env = make_envelope(partition_label(db_name, ordinal), term);
-    auto* body = env->mutable_create_instance_request();
-    body->set_database(db_name);
-    body->set_ordinal(ordinal);
-    body->set_sync_durability(sync);
-    body->set_role(pb::MASTER);
-    body->set_term(term);
-    st.ep.request(self, to, leaf_actor_name(), std::move(env), drop_timeout,
-                  [done, to](const envelope* rep) {
-                    if (rep == nullptr)
-                      done("no answer from " + to);
-                    else if (rep->create_instance_reply().status()
-                             != pb::STATUS_OK)
-                      done(rep->create_instance_reply().error());
-                    else
-                      done({});
-                  });
+    auto env = create_instance_envelope(db_name, ordinal, sync, pb::MASTER,
+                                        term, "");
+    self->state.ep.request(self, to, leaf_actor_name(), std::move(env),
+                           instance_op_timeout,
+                           [done, to](const envelope* rep) {
+                             done(create_error(rep, to));
+                           });
   });
 }
 
@@ -134,12 +121,7 @@ void drop_copy(ma_self self, const std::string& db, uint32_t ordinal,
   if (!up)
     return;
   persist_then(self, [self, db, ordinal, leaf] {
-    auto env = make_envelope(partition_label(db, ordinal));
-    auto* body = env->mutable_drop_instance_request();
-    body->set_database(db);
-    body->set_ordinal(ordinal);
-    self->state.ep.request(self, leaf, leaf_actor_name(), std::move(env),
-                           drop_timeout, [](const envelope*) {});
+    drop_instance(self, leaf, db, ordinal);
   });
 }
 
@@ -306,8 +288,7 @@ void plan_and_run(ma_self self, reply_fn reply, const std::string& name,
   auto& st = self->state;
   auto* db = st.meta.find_database(name);
   if (db == nullptr) {
-    reply(make_failure(sql::errc::unknown_database,
-                       "unknown database '" + name + "'"));
+    reply(unknown_database(name));
     return;
   }
   auto plan = ha::plan_rebalance(plan_input_of(st, *db, force, restore_only));

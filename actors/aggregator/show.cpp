@@ -60,9 +60,62 @@ namespace {
 
 constexpr auto status_timeout = std::chrono::seconds{1};
 
-pb::ResultSet unknown_database(const std::string& name) {
-  return make_failure(sql::errc::unknown_database,
-                      "unknown database '" + name + "'");
+/// One copy of a partition that SHOW CLUSTER STATUS or CHECK PARTITIONS
+/// shows: what the metadata says, and what the instance answered.
+struct instance_row {
+  std::string db;
+  uint32_t ordinal = 0;
+  pb::InstanceMeta inst;
+  std::string master; ///< the leaf of the partition's master, "" when none
+  bool part_offline = false;
+  bool ask = false; ///< whether its instance is asked for its state
+  std::optional<pb::InstanceState> state; ///< its answer, if any
+};
+
+using instance_rows = std::vector<instance_row>;
+
+/// Adds a row for every copy of every partition of `db`.
+void add_rows(instance_rows& rows, const pb::DatabaseMeta& db) {
+  for (auto& part : db.parts()) {
+    auto* master = master_of(part);
+    for (auto& inst : part.instances())
+      rows.push_back({db.name(), part.ordinal(), inst,
+                      master ? master->leaf() : std::string{},
+                      part.offline(), false, std::nullopt});
+  }
+}
+
+/// Asks the instance of every row marked `ask` for its state (step 2),
+/// paced per leaf; calls `done` once all answered or timed out.
+void fetch_states(ma_self self, std::shared_ptr<instance_rows> rows,
+                  std::function<void(const instance_rows&)> done) {
+  auto cd = std::make_shared<countdown>();
+  cd->remaining = rows->size() + 1;
+  cd->done = [rows, done](std::vector<std::string>) { done(*rows); };
+  auto fanout = std::make_shared<paced_fanout>(status_timeout);
+  for (size_t i = 0; i < rows->size(); ++i) {
+    auto& r = (*rows)[i];
+    if (!r.ask) {
+      cd->finish_one();
+      continue;
+    }
+    auto env = make_envelope(partition_label(r.db, r.ordinal));
+    env->mutable_instance_status_request();
+    fanout->add(r.inst.leaf(), partition_actor_name(r.db, r.ordinal),
+                std::move(env), [cd, rows, i](const envelope* rep) {
+                  if (rep != nullptr && rep->has_instance_status_reply())
+                    (*rows)[i].state = rep->instance_status_reply().instance();
+                  cd->finish_one();
+                });
+  }
+  fanout->start(self);
+  cd->finish_one();
+}
+
+/// An instance's log position as "term:lsn".
+std::string position_text(const pb::InstanceState& s) {
+  return std::to_string(s.position().term()) + ":"
+         + std::to_string(s.position().lsn());
 }
 
 } // namespace
@@ -121,43 +174,25 @@ void exec_show_partitions(ma_self self, envelope_ptr req,
 
 void exec_show_cluster_status(ma_self self, envelope_ptr req) {
   auto& st = self->state;
-  struct row_ref {
-    std::string db;
-    uint32_t ordinal;
-    pb::InstanceMeta inst;
-    std::string master;
-    bool part_offline;
-  };
-  auto refs = std::make_shared<std::vector<row_ref>>();
+  auto rows = std::make_shared<instance_rows>();
   for (auto& db : st.meta.databases())
-    for (auto& part : db.parts()) {
-      std::string master;
-      for (auto& inst : part.instances())
-        if (inst.role() == pb::MASTER)
-          master = inst.leaf();
-      for (auto& inst : part.instances())
-        refs->push_back({db.name(), part.ordinal(), inst, master,
-                         part.offline()});
-    }
-  auto states = std::make_shared<std::vector<pb::InstanceState>>(refs->size());
-  auto got = std::make_shared<std::vector<bool>>(refs->size(), false);
-  auto finish = [self, req, refs, states, got] {
+    add_rows(*rows, db);
+  for (auto& r : *rows)
+    r.ask = st.meta.leaf_online(r.inst.leaf());
+  fetch_states(self, rows, [self, req](const instance_rows& rows) {
     auto& st = self->state;
-    std::vector<std::vector<std::string>> rows;
-    for (size_t i = 0; i < refs->size(); ++i) {
-      auto& r = (*refs)[i];
+    std::vector<std::vector<std::string>> cells;
+    for (auto& r : rows) {
       auto hp = split_address(r.inst.leaf());
       auto leaf = st.meta.find_leaf(r.inst.leaf());
       std::string state = leaf ? to_string(state_of(*leaf)) : "unknown";
       std::string position = "NULL";
       std::string details;
-      if ((*got)[i]) {
-        auto& s = (*states)[i];
-        position = std::to_string(s.position().term()) + ":"
-                   + std::to_string(s.position().lsn());
-        if (s.state() != "online")
-          details = s.state();
-      } else if (leaf != nullptr && state_of(*leaf) == leaf_state::online) {
+      if (r.state) {
+        position = position_text(*r.state);
+        if (r.state->state() != "online")
+          details = r.state->state();
+      } else if (st.meta.leaf_online(r.inst.leaf())) {
         details = "no answer";
       }
       if (r.inst.role() == pb::REPLICA)
@@ -168,40 +203,16 @@ void exec_show_cluster_status(ma_self self, envelope_ptr req) {
                    + "partition offline";
       auto master = r.inst.role() == pb::REPLICA ? address_cells(r.master)
                                                  : address_cells("");
-      rows.push_back({hp.first, hp.second, r.db, std::to_string(r.ordinal),
-                      role_text(r.inst.role()), state, position, master[0],
-                      master[1], details.empty() ? "NULL" : details});
+      cells.push_back({hp.first, hp.second, r.db, std::to_string(r.ordinal),
+                       role_text(r.inst.role()), state, position, master[0],
+                       master[1], details.empty() ? "NULL" : details});
     }
     reply_result(self, *req,
                  make_table({"Host", "Port", "Database_Name", "Ordinal",
                              "Role", "State", "Position", "Master_Host",
                              "Master_Port", "Details"},
-                            rows));
-  };
-  auto cd = std::make_shared<countdown>();
-  cd->remaining = refs->size() + 1;
-  cd->done = [finish](std::vector<std::string>) { finish(); };
-  auto fanout = std::make_shared<paced_fanout>(status_timeout);
-  for (size_t i = 0; i < refs->size(); ++i) {
-    auto& r = (*refs)[i];
-    auto leaf = st.meta.find_leaf(r.inst.leaf());
-    if (leaf == nullptr || state_of(*leaf) != leaf_state::online) {
-      cd->finish_one();
-      continue;
-    }
-    auto env = make_envelope(partition_label(r.db, r.ordinal));
-    env->mutable_instance_status_request();
-    fanout->add(r.inst.leaf(), partition_actor_name(r.db, r.ordinal),
-                std::move(env), [cd, states, got, i](const envelope* rep) {
-                  if (rep != nullptr && rep->has_instance_status_reply()) {
-                    (*states)[i] = rep->instance_status_reply().instance();
-                    (*got)[i] = true;
-                  }
-                  cd->finish_one();
-                });
-  }
-  fanout->start(self);
-  cd->finish_one();
+                            cells));
+  });
 }
 
 void exec_show_variables(ma_self self, envelope_ptr req,
@@ -228,88 +239,52 @@ void exec_check_partitions(ma_self self, envelope_ptr req,
   auto& st = self->state;
   auto* db = st.meta.find_database(s.database);
   if (db == nullptr) {
-    reply_result(self, *req, make_failure(sql::errc::unknown_database,
-                                          "unknown database '" + s.database
-                                            + "'"));
+    reply_result(self, *req, unknown_database(s.database));
     return;
   }
-  struct item {
-    uint32_t ordinal;
-    pb::InstanceMeta inst;
-    bool part_offline;
-    bool up;
-    bool got = false;
-    pb::InstanceState state;
-  };
-  auto items = std::make_shared<std::vector<item>>();
-  for (auto& part : db->parts())
-    for (auto& inst : part.instances())
-      items->push_back({part.ordinal(), inst, part.offline(),
-                        st.meta.leaf_up(inst.leaf()), false, {}});
-  auto name = s.database;
-  auto cd = std::make_shared<countdown>();
-  cd->remaining = items->size() + 1;
-  cd->done = [self, req, items, name](std::vector<std::string>) {
+  auto rows = std::make_shared<instance_rows>();
+  add_rows(*rows, *db);
+  for (auto& r : *rows)
+    r.ask = st.meta.leaf_up(r.inst.leaf());
+  fetch_states(self, rows, [self, req](const instance_rows& rows) {
     auto& st = self->state;
-    std::vector<std::vector<std::string>> rows;
-    for (auto& it : *items) {
-      auto hp = split_address(it.inst.leaf());
+    std::vector<std::vector<std::string>> cells;
+    for (auto& r : rows) {
+      auto hp = split_address(r.inst.leaf());
       std::string status;
       bool diverged = false;
       for (auto& job : st.jobs)
-        if (job.status == job_status::running && job.db == name
-            && job.ordinal == it.ordinal && job.leaf == it.inst.leaf()
+        if (job.status == job_status::running && job.db == r.db
+            && job.ordinal == r.ordinal && job.leaf == r.inst.leaf()
             && job.diverged)
           diverged = true;
-      if (!it.up || !it.got)
+      if (!r.state)
         status = "offline";
-      else if (it.inst.role() == pb::ORPHAN)
+      else if (r.inst.role() == pb::ORPHAN)
         status = "orphan";
-      else if (it.inst.role() == pb::MASTER)
-        status = it.part_offline ? "offline" : "in_sync";
+      else if (r.inst.role() == pb::MASTER)
+        status = r.part_offline ? "offline" : "in_sync";
       else if (diverged)
         status = "diverged";
-      else if (it.inst.in_sync())
+      else if (r.inst.in_sync())
         status = "in_sync";
       else
         status = "catching_up";
       std::string term = "NULL", position = "NULL", checksum = "NULL";
-      if (it.got) {
-        term = std::to_string(it.state.term());
-        position = std::to_string(it.state.position().term()) + ":"
-                   + std::to_string(it.state.position().lsn());
-        checksum = hex64(it.state.checksum());
+      if (r.state) {
+        term = std::to_string(r.state->term());
+        position = position_text(*r.state);
+        checksum = hex64(r.state->checksum());
       }
-      rows.push_back({std::to_string(it.ordinal), hp.first, hp.second,
-                      role_text(it.inst.role()), term, position, checksum,
-                      status});
+      cells.push_back({std::to_string(r.ordinal), hp.first, hp.second,
+                       role_text(r.inst.role()), term, position, checksum,
+                       status});
     }
     reply_result(self, *req,
                  make_table({"Ordinal", "Host", "Port", "Role", "Term",
                              "Position", "Checksum", "Status"},
-                            rows));
-  };
-  auto fanout = std::make_shared<paced_fanout>(status_timeout);
-  for (size_t i = 0; i < items->size(); ++i) {
-    auto& it = (*items)[i];
-    if (!it.up) {
-      cd->finish_one();
-      continue;
-    }
-    auto env = make_envelope(partition_label(name, it.ordinal));
-    env->mutable_instance_status_request();
-    fanout->add(it.inst.leaf(), partition_actor_name(name, it.ordinal),
-                std::move(env), [cd, items, i](const envelope* rep) {
-                  if (rep != nullptr && rep->has_instance_status_reply()) {
-                    (*items)[i].state = rep->instance_status_reply()
-                                          .instance();
-                    (*items)[i].got = true;
-                  }
-                  cd->finish_one();
-                });
-  }
-  fanout->start(self);
-  cd->finish_one();
+                            cells));
+  });
 }
 
 } // namespace lg

@@ -91,6 +91,8 @@ void persist(ma_self self);
 /// queue up are written together (group commit for metadata).
 void persist_then(ma_self self, std::function<void()> then);
 void reply_result(ma_self self, const envelope& req, pb::ResultSet rs);
+/// The failure of a statement naming a database that does not exist.
+pb::ResultSet unknown_database(const std::string& name);
 /// Watches the leaf's actor (its down signal means the leaf is gone).
 void monitor_leaf(ma_self self, const std::string& addr);
 /// Fires `timer` after `delay`.
@@ -127,6 +129,22 @@ order make_order(const std::string& leaf, const std::string& db,
 void send_order(ma_self self, const order& o,
                 std::function<void(const std::string&)> done,
                 int attempts = 4);
+
+/// A CreateInstanceRequest for db:ordinal, created as `role` at `term`
+/// with `peer`.
+std::shared_ptr<envelope>
+create_instance_envelope(const std::string& db, uint32_t ordinal,
+                         bool sync_durability, pb::Role role, uint64_t term,
+                         const std::string& peer);
+
+/// The error of a CreateInstanceReply from `leaf` ("" for success; `rep`
+/// is nullptr when no answer came).
+std::string create_error(const envelope* rep, const std::string& leaf);
+
+/// Asks `leaf` to drop its copy of db:ordinal (its files go); nobody waits
+/// for the answer.
+void drop_instance(ma_self self, const std::string& leaf,
+                   const std::string& db, uint32_t ordinal);
 
 /// Requests to many partition instances, at most `window` in flight per
 /// leaf, the next one sent as an answer comes back. Sent all at once, the
@@ -235,6 +253,16 @@ bool balance_pair(ma_self self, const std::string& leaf);
 
 /// A hand-over of balance_pair failed: tries the pending leaves again.
 void retry_balance(ma_self self);
+
+/// The key of sync_waiters for the copy of db:ordinal on `leaf`.
+std::string sync_key(const std::string& db, uint32_t ordinal,
+                     const std::string& leaf);
+
+/// Calls (and forgets) whoever waits for the copy of db:ordinal on `leaf`
+/// to be in sync: with "" once it is, or with the error that ended it.
+void wake_sync_waiters(master_aggregator_state& st, const std::string& db,
+                       uint32_t ordinal, const std::string& leaf,
+                       const std::string& error);
 
 /// A replica became in sync: wake whoever waits for it, and go on
 /// balancing its leaf's pair if asked to.
