@@ -176,8 +176,8 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
           mine->set_missing(false);
           tell_master();
           ++plan.rebuilt;
-          auto& job = start_job(st, now, job_action::rebuild, db.name(), part.ordinal(),
-                                addr);
+          auto& job = start_job(st, now, job_action::rebuild, db.name(),
+                                part.ordinal(), addr);
           job.details = "the copy on " + addr + " " + why;
           LG_PROBE(bad_copy_replaced, "a missing or corrupt copy is rebuilt");
           logger("ma")->warn("CopyReplaced {} {} on {}: {}; rebuilding it "

@@ -204,14 +204,12 @@ void exec_set_global(ma_self self, envelope_ptr req,
   persist(self);
   logger("ma")->info("GlobalSet {} {}={}", st.ctx(), name, *checked);
   arm_heartbeats(self);
-  if (name == "sync_replication_timeout_ms") {
+  if (cluster_globals::sent_with_roles(name)) {
     // Instances read the timeout from their role assignment: re-send it.
     for (auto& db : st.meta.databases())
       for (auto& part : db.parts())
         for (auto& inst : part.instances()) {
-          auto leaf = st.meta.find_leaf(inst.leaf());
-          if (leaf == nullptr || state_of(*leaf) != leaf_state::online
-              || inst.role() == pb::ORPHAN)
+          if (!st.meta.leaf_online(inst.leaf()) || inst.role() == pb::ORPHAN)
             continue;
           auto peer = peer_of(part, inst);
           set_role(self, inst.leaf(), db.name(), part.ordinal(), inst.role(),

@@ -201,8 +201,9 @@ void send_failover_orders(ma_self self, const std::string& addr,
         logger("ma")->info("ReplicaPromoted {} {} on {} term={}", st.ctx(),
                            label, p.leaf, p.term);
         for (auto& job : st.jobs)
-          if (job.action == job_action::detach && job.status == job_status::running
-              && job.db == p.db && job.ordinal == p.ordinal) {
+          if (job.action == job_action::detach
+              && job.status == job_status::running && job.db == p.db
+              && job.ordinal == p.ordinal) {
             job.status = job_status::success;
             job.finished = self->clock().now();
           }
@@ -409,7 +410,8 @@ void on_replica_sync(ma_self self, const envelope_ptr& env) {
       body->clear_error();
       // Answer only once the change is durable: the master acknowledges
       // writes alone right after this reply.
-      persist_then(self, [self, env, rep] { self->state.ep.reply(self, *env, rep); });
+      persist_then(self,
+                   [self, env, rep] { self->state.ep.reply(self, *env, rep); });
       return;
     } while (false);
   }

@@ -108,9 +108,9 @@ void switch_master(ma_self self, const std::string& db_name,
       }
       // The old master's log is a prefix of the replica's: it stays in sync.
       hand_over_master(*found, to);
-      end_jobs(st, now, to, job_status::success, "master moved at term "
-                                         + std::to_string(term + 1),
-               db_name, ordinal);
+      end_jobs(st, now, to, job_status::success,
+               "master moved at term " + std::to_string(term + 1), db_name,
+               ordinal);
       LG_PROBE(master_switched, "a master was handed over within its pair");
       logger("ma")->info("MasterSwitched {} {} from {} to {} term={}",
                          st.ctx(), label, from, to, term + 1);
@@ -318,7 +318,8 @@ void copy_instance(ma_self self, const std::string& db_name, uint32_t ordinal,
   inst->set_role(pb::REPLICA);
   inst->set_in_sync(false);
   inst->set_missing(false);
-  auto& job = start_job(st, self->clock().now(), job_action::copy, db_name, ordinal, to);
+  auto& job = start_job(st, self->clock().now(), job_action::copy, db_name,
+                        ordinal, to);
   job.details = "from " + master->leaf();
   st.sync_waiters[sync_key(db_name, ordinal, to)].push_back(std::move(done));
   auto create = make_order(to, db_name, ordinal, pb::REPLICA, part.term(),

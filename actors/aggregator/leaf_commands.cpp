@@ -189,7 +189,8 @@ void exec_detach_leaf(ma_self self, envelope_ptr req,
         if (inst.leaf() != addr || inst.role() != pb::MASTER)
           continue;
         auto peer = peer_of(part, inst);
-        if (!peer.leaf.empty() && (!peer.in_sync || !st.meta.leaf_up(peer.leaf)))
+        if (!peer.leaf.empty()
+            && (!peer.in_sync || !st.meta.leaf_up(peer.leaf)))
           stuck += (stuck.empty() ? "" : ", ")
                    + partition_label(db.name(), part.ordinal());
       }

@@ -73,6 +73,10 @@ cluster_globals::cluster_globals(const std::map<std::string, std::string>& set)
   sync_replication_timeout_ms_ = int_of("sync_replication_timeout_ms");
 }
 
+bool cluster_globals::sent_with_roles(const std::string& name) {
+  return name == "sync_replication_timeout_ms";
+}
+
 // -- partitions ---------------------------------------------------------------
 
 ha::instance_role view_role(pb::Role r) {

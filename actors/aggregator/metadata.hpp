@@ -89,6 +89,10 @@ public:
     return sync_replication_timeout_ms_;
   }
 
+  /// Whether instances get the variable `name` with their role
+  /// (SetRoleRequest), so that a new value must be sent to them.
+  static bool sent_with_roles(const std::string& name);
+
   /// Every variable by name, as text (SHOW VARIABLES).
   const std::map<std::string, std::string>& all() const {
     return values_;

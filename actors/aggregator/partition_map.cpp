@@ -116,7 +116,8 @@ void on_partition_map(ma_self self, const envelope_ptr& req) {
   auto& st = self->state;
   const auto& body = req->partition_map_request();
   if (body.newer_than() > 0 && st.meta.version() <= body.newer_than()
-      && body.wait_ms() > 0 && st.meta.find_database(body.database()) != nullptr) {
+      && body.wait_ms() > 0
+      && st.meta.find_database(body.database()) != nullptr) {
     auto wait = std::chrono::milliseconds{
       std::min(body.wait_ms(), max_map_wait_ms)};
     st.parked_maps.emplace_back(req, self->clock().now() + wait);

@@ -268,7 +268,8 @@ void run_phase(ma_self self, std::shared_ptr<run_state> run) {
         switch_master(self, run->db, s.ordinal, s.target, finish);
         break;
       case ha::step_action::drop: {
-        auto& job = start_job(st, now, job_action::drop, run->db, s.ordinal, s.target);
+        auto& job = start_job(st, now, job_action::drop, run->db, s.ordinal,
+                              s.target);
         job.status = job_status::success;
         job.finished = now;
         drop_copy(self, run->db, s.ordinal, s.target);

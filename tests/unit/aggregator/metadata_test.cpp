@@ -220,6 +220,8 @@ BOOST_AUTO_TEST_CASE(globals_are_typed_with_defaults_and_set_values) {
   BOOST_TEST(!meta.globals().auto_attach());
   BOOST_TEST(meta.globals().all().at("redundancy_level") == "2");
   BOOST_TEST(meta.globals().all().at("leaf_failure_timeout_ms") == "1000");
+  BOOST_TEST(cluster_globals::sent_with_roles("sync_replication_timeout_ms"));
+  BOOST_TEST(!cluster_globals::sent_with_roles("redundancy_level"));
 }
 
 BOOST_AUTO_TEST_CASE(parse_restores_leaves_databases_and_globals) {
