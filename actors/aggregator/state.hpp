@@ -35,6 +35,8 @@ struct leaf_runtime {
   std::vector<pb::InstanceState> hello_instances; ///< from its last hello
 };
 
+/// The aggregator's state: its metadata, and what it keeps in memory only
+/// (leaves' heartbeats, jobs, parked map requests, hand-overs under way).
 struct master_aggregator_state {
   std::string name = "ma";
   endpoint ep;
@@ -85,11 +87,13 @@ enum class aggregator_timer : uint64_t {
 
 // -- behavior.cpp ------------------------------------------------------------
 
+/// Writes the metadata now, one version up.
 void persist(ma_self self);
 
 /// Runs `then` once the metadata is durable. Changes made while messages
 /// queue up are written together (group commit for metadata).
 void persist_then(ma_self self, std::function<void()> then);
+/// Answers a statement with its result.
 void reply_result(ma_self self, const envelope& req, pb::ResultSet rs);
 /// The failure of a statement naming a database that does not exist.
 pb::ResultSet unknown_database(const std::string& name);
@@ -303,44 +307,60 @@ void end_jobs(master_aggregator_state& st, time_point now,
 /// A master reported the progress of a replica rebuild.
 void on_rebuild_progress(ma_self self, const envelope_ptr& env);
 
+/// SHOW REBALANCE STATUS ON db: its jobs, oldest first.
 void exec_show_rebalance_status(ma_self self, envelope_ptr req,
                                 const sql::show_rebalance_status& s);
 
 // -- rebalance.cpp -----------------------------------------------------------
 
+/// REBALANCE PARTITIONS [ON db | ALL DATABASES] [FORCE] [EXPLAIN].
 void exec_rebalance(ma_self self, envelope_ptr req,
                     const sql::rebalance_partitions& s);
+/// RESTORE REDUNDANCY ON db [EXPLAIN].
 void exec_restore_redundancy(ma_self self, envelope_ptr req,
                              const sql::restore_redundancy& s);
 
 // -- leaf_commands.cpp -------------------------------------------------------
 
+/// ADD LEAF host:port [INTO GROUP g].
 void exec_add_leaf(ma_self self, envelope_ptr req, const sql::add_leaf& s);
+/// ATTACH LEAF [host:port | ALL] [FORCE] [NO REBALANCE].
 void exec_attach_leaf(ma_self self, envelope_ptr req,
                       const sql::attach_leaf& s);
+/// DETACH LEAF host:port.
 void exec_detach_leaf(ma_self self, envelope_ptr req,
                       const sql::detach_leaf& s);
+/// REMOVE LEAF host:port [FORCE].
 void exec_remove_leaf(ma_self self, envelope_ptr req,
                       const sql::remove_leaf& s);
+/// CLEAR ORPHAN DATABASES [EXPLAIN].
 void exec_clear_orphans(ma_self self, envelope_ptr req,
                         const sql::clear_orphan_databases& s);
 
 // -- show.cpp ----------------------------------------------------------------
 
+/// {host, port} of "host:port".
 std::pair<std::string, std::string> split_address(const std::string& addr);
 /// {host, port}, or {"NULL", "NULL"} for an empty address.
 std::vector<std::string> address_cells(const std::string& addr);
+/// A role as SHOW PARTITIONS names it ("Master", "Replica", "Orphan").
 const char* role_text(pb::Role r);
 /// `x` as 16 hexadecimal digits.
 std::string hex64(uint64_t x);
 
+/// SHOW LEAVES.
 void exec_show_leaves(ma_self self, envelope_ptr req);
+/// SHOW PARTITIONS ON db.
 void exec_show_partitions(ma_self self, envelope_ptr req,
                           const sql::show_partitions& s);
+/// SHOW CLUSTER STATUS: every copy, with the state its instance reports.
 void exec_show_cluster_status(ma_self self, envelope_ptr req);
+/// SHOW VARIABLES [LIKE pattern].
 void exec_show_variables(ma_self self, envelope_ptr req,
                          const sql::show_variables& s);
+/// SHOW DATABASES.
 void exec_show_databases(ma_self self, envelope_ptr req);
+/// CHECK PARTITIONS ON db: each copy's term, position, checksum and status.
 void exec_check_partitions(ma_self self, envelope_ptr req,
                            const sql::check_partitions& s);
 
@@ -358,10 +378,13 @@ void on_map_timer(ma_self self);
 
 // -- ddl.cpp -----------------------------------------------------------------
 
+/// CREATE DATABASE name [PARTITIONS n] [WITH SYNC|ASYNC DURABILITY].
 void exec_create_database(ma_self self, envelope_ptr req,
                           const sql::create_database& s);
+/// DROP DATABASE name.
 void exec_drop_database(ma_self self, envelope_ptr req,
                         const sql::drop_database& s);
+/// SET GLOBAL name = value.
 void exec_set_global(ma_self self, envelope_ptr req, const sql::set_global& s);
 
 } // namespace lg
