@@ -37,7 +37,6 @@ namespace lg {
 
 namespace {
 
-constexpr uint64_t heartbeat_timer = 1;
 constexpr auto promote_timeout = std::chrono::seconds{5};
 
 /// A partition's new master (or, for replica_lost, its master) and term.
@@ -57,33 +56,34 @@ void send_failover_orders(ma_self self, const std::string& addr,
 void leaf_failed(ma_self self, const std::string& addr,
                  const std::string& why, bool detach) {
   auto& st = self->state;
-  auto leaf = find_leaf(st, addr);
+  auto leaf = st.meta.find_leaf(addr);
   if (leaf == nullptr)
     return;
-  const auto& state = leaf->state();
-  bool up = state == "online" || state == "attaching";
-  if (!up && !(state == "recovering" && !detach))
+  auto state = state_of(*leaf);
+  bool up = state == leaf_state::online || state == leaf_state::attaching;
+  if (!up && !(state == leaf_state::recovering && !detach))
     return;
   if (!detach && !up) {
     // It died while replaying its storage: nothing was assigned to it yet.
-    leaf->set_state("offline");
+    set_state(*leaf, leaf_state::offline);
     persist(self);
     return;
   }
-  if (!detach && !global_bool(st, "leaf_failure_detection")) {
+  if (!detach && !st.meta.globals().leaf_failure_detection()) {
     LG_PROBE(failure_ignored, "a leaf failure seen with detection OFF");
     logger("ma")->warn("LeafFailureIgnored {} {} ({}): "
                        "leaf_failure_detection is OFF",
                        st.ctx(), addr, why);
     return;
   }
-  leaf->set_state(detach ? "detached" : "offline");
+  set_state(*leaf, detach ? leaf_state::detached : leaf_state::offline);
   if (detach)
     logger("ma")->warn("LeafDetached {} {}: {}", st.ctx(), addr, why);
   else
     logger("ma")->warn("LeafOffline {} {}: {}", st.ctx(), addr, why);
   auto now = self->clock().now();
-  end_jobs(st, now, addr, "failed", "leaf " + addr + " went " + leaf->state());
+  end_jobs(st, now, addr, job_status::failed,
+           "leaf " + addr + " went " + to_string(state_of(*leaf)));
   std::vector<promotion> promotions;
   std::vector<promotion> replica_lost; // masters whose replica was on addr
   for (auto& db : *st.meta.mutable_databases()) {
@@ -102,30 +102,18 @@ void leaf_failed(ma_self self, const std::string& addr,
       }
       if (master == nullptr || master->leaf() != addr)
         continue;
-      auto decision = ha::choose_failover(views_of(st, part), part.term());
+      auto decision = ha::choose_failover(st.meta.views_of(part), part.term());
       auto label = partition_label(db.name(), part.ordinal());
       switch (decision.kind) {
         case ha::failover_decision::promote:
-          for (auto& inst : *part.mutable_instances()) {
-            if (inst.leaf() == decision.leaf)
-              inst.set_role(pb::MASTER);
-            else if (inst.leaf() == addr) {
-              // The old master becomes the replica-to-be; it must be
-              // checked for divergence before it serves again.
-              inst.set_role(pb::REPLICA);
-              inst.set_in_sync(false);
-            }
-          }
-          part.set_term(decision.new_term);
-          part.set_offline(false);
-          part.clear_offline_reason();
+          promote_replica(part, decision.leaf, addr, decision.new_term);
           promotions.push_back({db.name(), part.ordinal(), decision.leaf,
                                 decision.new_term});
-          end_jobs(st, now, decision.leaf, "failed",
+          end_jobs(st, now, decision.leaf, job_status::failed,
                    "its master on " + addr + " went away", db.name(),
                    part.ordinal());
           if (detach) {
-            auto& job = start_job(st, now, "detach", db.name(),
+            auto& job = start_job(st, now, job_action::detach, db.name(),
                                   part.ordinal(), addr);
             job.details = "master moved to " + decision.leaf;
           }
@@ -141,7 +129,7 @@ void leaf_failed(ma_self self, const std::string& addr,
           // so that whoever waits for it (a REBALANCE) stops.
           for (auto& inst : part.instances())
             if (inst.leaf() != addr)
-              end_jobs(st, now, inst.leaf(), "failed",
+              end_jobs(st, now, inst.leaf(), job_status::failed,
                        "its master on " + addr + " went away", db.name(),
                        part.ordinal());
           logger("ma")->warn("PartitionOffline {} {}: {}", st.ctx(), label,
@@ -191,13 +179,12 @@ void send_failover_orders(ma_self self, const std::string& addr,
         auto& st = self->state;
         if (rep == nullptr) {
           // Lost on the way: send it again while the decision stands.
-          auto* db = find_database(st, p.db);
+          auto* db = st.meta.find_database(p.db);
           auto* part = db ? db->mutable_parts(static_cast<int>(p.ordinal))
                           : nullptr;
           auto* master = part ? master_of(*part) : nullptr;
           if (master != nullptr && master->leaf() == p.leaf
-              && part->term() == p.term && find_leaf(st, p.leaf) != nullptr
-              && find_leaf(st, p.leaf)->state() == "online") {
+              && part->term() == p.term && st.meta.leaf_online(p.leaf)) {
             LG_PROBE(promotion_resent, "a promotion got no answer and was "
                                        "resent");
             send_failover_orders(self, "", {}, {p});
@@ -214,9 +201,10 @@ void send_failover_orders(ma_self self, const std::string& addr,
         logger("ma")->info("ReplicaPromoted {} {} on {} term={}", st.ctx(),
                            label, p.leaf, p.term);
         for (auto& job : st.jobs)
-          if (job.action == "detach" && job.status == "running"
-              && job.db == p.db && job.ordinal == p.ordinal) {
-            job.status = "success";
+          if (job.action == job_action::detach
+              && job.status == job_status::running && job.db == p.db
+              && job.ordinal == p.ordinal) {
+            job.status = job_status::success;
             job.finished = self->clock().now();
           }
       });
@@ -234,8 +222,8 @@ void arm_heartbeats(ma_self self) {
     return;
   st.heartbeat_armed = true;
   auto interval = std::chrono::milliseconds{
-    global_int(st, "leaf_heartbeat_interval_ms")};
-  self->delayed_send(self, interval, timer_atom::value, heartbeat_timer);
+    st.meta.globals().leaf_heartbeat_interval_ms()};
+  start_timer(self, interval, aggregator_timer::heartbeat);
 }
 
 namespace {
@@ -245,15 +233,15 @@ namespace {
 /// declared offline when its timeout ends, not at the next heartbeat round.
 void check_silent(ma_self self) {
   auto& st = self->state;
-  if (!global_bool(st, "leaf_failure_detection"))
+  if (!st.meta.globals().leaf_failure_detection())
     return;
   auto now = self->clock().now();
   auto timeout = std::chrono::milliseconds{
-    global_int(st, "leaf_failure_timeout_ms")};
+    st.meta.globals().leaf_failure_timeout_ms()};
   std::vector<std::string> silent;
   std::optional<time_point> next;
   for (auto& leaf : st.meta.leaves()) {
-    if (leaf.state() != "online")
+    if (state_of(leaf) != leaf_state::online)
       continue;
     auto deadline = st.runtime[leaf.address()].last_reply + timeout;
     if (deadline <= now)
@@ -267,8 +255,7 @@ void check_silent(ma_self self) {
                   + std::to_string(timeout.count()) + " ms");
   if (next && (!st.deadline_armed || *next < *st.deadline_armed)) {
     st.deadline_armed = next;
-    self->delayed_send(self, *next - now, timer_atom::value,
-                       failure_deadline_timer);
+    start_timer(self, *next - now, aggregator_timer::failure_deadline);
   }
 }
 
@@ -286,10 +273,10 @@ void heartbeat_round(ma_self self) {
   st.heartbeat_armed = false;
   auto now = self->clock().now();
   auto timeout = std::chrono::milliseconds{
-    global_int(st, "leaf_failure_timeout_ms")};
+    st.meta.globals().leaf_failure_timeout_ms()};
   std::vector<std::string> silent;
   for (auto& leaf : st.meta.leaves()) {
-    if (leaf.state() == "offline") {
+    if (state_of(leaf) == leaf_state::offline) {
       // Is it reachable again (a healed network)? It answers by saying
       // hello, and attaches like a restarted leaf.
       auto env = make_envelope();
@@ -297,7 +284,7 @@ void heartbeat_round(ma_self self) {
       st.ep.send(self, leaf.address(), leaf_actor_name(), std::move(env));
       continue;
     }
-    if (leaf.state() != "online")
+    if (state_of(leaf) != leaf_state::online)
       continue;
     auto& rt = st.runtime[leaf.address()];
     if (now - rt.last_reply >= timeout) {
@@ -349,7 +336,7 @@ void on_replica_sync(ma_self self, const envelope_ptr& env) {
   auto colon = label.rfind(':');
   auto db = colon == std::string::npos
               ? nullptr
-              : find_database(st, label.substr(0, colon));
+              : st.meta.find_database(label.substr(0, colon));
   // The ordinal is the label's suffix, and parts are stored by ordinal: no
   // scan (a failover of 4096 partitions sends as many of these, and a scan
   // per request made the aggregator quadratic).
@@ -405,7 +392,7 @@ void on_replica_sync(ma_self self, const envelope_ptr& env) {
         break;
       }
       if (req.in_sync())
-        end_jobs(st, self->clock().now(), req.replica(), "success",
+        end_jobs(st, self->clock().now(), req.replica(), job_status::success,
                  "in sync with its master", db->name(), part.ordinal());
       if (req.in_sync()) {
         auto replica = req.replica();
@@ -423,7 +410,8 @@ void on_replica_sync(ma_self self, const envelope_ptr& env) {
       body->clear_error();
       // Answer only once the change is durable: the master acknowledges
       // writes alone right after this reply.
-      persist_then(self, [self, env, rep] { self->state.ep.reply(self, *env, rep); });
+      persist_then(self,
+                   [self, env, rep] { self->state.ep.reply(self, *env, rep); });
       return;
     } while (false);
   }

@@ -36,18 +36,14 @@ namespace lg {
 
 namespace {
 
-constexpr auto drop_timeout = std::chrono::seconds{10};
-
 ha::plan_input plan_input_of(master_aggregator_state& st,
                              const pb::DatabaseMeta& db, bool force,
                              bool restore_only) {
   ha::plan_input in;
-  in.redundancy = static_cast<int>(global_int(st, "redundancy_level"));
+  in.redundancy = st.meta.globals().redundancy_level();
   in.force = force;
   in.restore_only = restore_only;
-  for (auto& l : st.meta.leaves())
-    in.leaves.push_back({l.address(), l.group(), l.pair(),
-                         l.state() == "online"});
+  in.leaves = st.meta.leaf_infos();
   for (auto& part : db.parts()) {
     ha::plan_partition p;
     p.ordinal = part.ordinal();
@@ -88,7 +84,7 @@ void create_empty_master(ma_self self, const std::string& db_name,
                          uint32_t ordinal, const std::string& to,
                          std::function<void(const std::string&)> done) {
   auto& st = self->state;
-  auto* db = find_database(st, db_name);
+  auto* db = st.meta.find_database(db_name);
   auto& part = *db->mutable_parts(static_cast<int>(ordinal));
   part.clear_instances();
   auto* inst = part.add_instances();
@@ -107,42 +103,25 @@ void create_empty_master(ma_self self, const std::string& db_name,
   auto term = part.term();
   auto sync = db->sync_durability();
   persist_then(self, [self, db_name, ordinal, to, term, sync, done] {
-    auto& st = self->state;
-    auto env = make_envelope(partition_label(db_name, ordinal), term);
-    auto* body = env->mutable_create_instance_request();
-    body->set_database(db_name);
-    body->set_ordinal(ordinal);
-    body->set_sync_durability(sync);
-    body->set_role(pb::MASTER);
-    body->set_term(term);
-    st.ep.request(self, to, leaf_actor_name(), std::move(env), drop_timeout,
-                  [done, to](const envelope* rep) {
-                    if (rep == nullptr)
-                      done("no answer from " + to);
-                    else if (rep->create_instance_reply().status()
-                             != pb::STATUS_OK)
-                      done(rep->create_instance_reply().error());
-                    else
-                      done({});
-                  });
+    auto env = create_instance_envelope(db_name, ordinal, sync, pb::MASTER,
+                                        term, "");
+    self->state.ep.request(self, to, leaf_actor_name(), std::move(env),
+                           instance_op_timeout,
+                           [done, to](const envelope* rep) {
+                             done(create_error(rep, to));
+                           });
   });
 }
 
 void drop_copy(ma_self self, const std::string& db, uint32_t ordinal,
                const std::string& leaf) {
   auto& st = self->state;
-  auto* l = find_leaf(st, leaf);
-  bool up = l != nullptr && l->state() == "online";
+  bool up = st.meta.leaf_online(leaf);
   forget_instance(self, db, ordinal, leaf);
   if (!up)
     return;
   persist_then(self, [self, db, ordinal, leaf] {
-    auto env = make_envelope(partition_label(db, ordinal));
-    auto* body = env->mutable_drop_instance_request();
-    body->set_database(db);
-    body->set_ordinal(ordinal);
-    self->state.ep.request(self, leaf, leaf_actor_name(), std::move(env),
-                           drop_timeout, [](const envelope*) {});
+    drop_instance(self, leaf, db, ordinal);
   });
 }
 
@@ -166,7 +145,7 @@ void move_between_pairs(ma_self self, const std::string& db_name,
                         const std::string& to_replica,
                         std::function<void(const std::string&)> done) {
   auto& st = self->state;
-  auto* db = find_database(st, db_name);
+  auto* db = st.meta.find_database(db_name);
   auto& part = *db->mutable_parts(static_cast<int>(ordinal));
   auto* master = master_of(part);
   if (master == nullptr) {
@@ -198,7 +177,7 @@ void move_between_pairs(ma_self self, const std::string& db_name,
         // and orphans left by an earlier, interrupted run.
         auto& st = self->state;
         std::vector<std::string> old;
-        for (auto& inst : find_database(st, db_name)
+        for (auto& inst : st.meta.find_database(db_name)
                             ->parts(static_cast<int>(ordinal))
                             .instances())
           if (inst.leaf() != to_master && inst.leaf() != to_replica)
@@ -232,7 +211,7 @@ moves_between_pairs(master_aggregator_state& st,
   for (auto& [ordinal, master] : promoted) {
     // A move: the new master and its pair both get a copy. (Other copies in
     // the plan, e.g. restoring a replica on the old pair, are moot then.)
-    auto* leaf = find_leaf(st, master);
+    auto* leaf = st.meta.find_leaf(master);
     auto& targets = copies[ordinal];
     if (leaf == nullptr || leaf->pair().empty() || targets.count(master) == 0
         || targets.count(leaf->pair()) == 0)
@@ -289,8 +268,9 @@ void run_phase(ma_self self, std::shared_ptr<run_state> run) {
         switch_master(self, run->db, s.ordinal, s.target, finish);
         break;
       case ha::step_action::drop: {
-        auto& job = start_job(st, now, "drop", run->db, s.ordinal, s.target);
-        job.status = "success";
+        auto& job = start_job(st, now, job_action::drop, run->db, s.ordinal,
+                              s.target);
+        job.status = job_status::success;
         job.finished = now;
         drop_copy(self, run->db, s.ordinal, s.target);
         finish({});
@@ -305,12 +285,11 @@ using reply_fn = std::function<void(pb::ResultSet)>;
 
 void plan_and_run(ma_self self, reply_fn reply, const std::string& name,
                   bool force, bool restore_only, bool explain_only,
-                  const char* what) {
+                  job_action what) {
   auto& st = self->state;
-  auto* db = find_database(st, name);
+  auto* db = st.meta.find_database(name);
   if (db == nullptr) {
-    reply(make_failure(sql::errc::unknown_database,
-                       "unknown database '" + name + "'"));
+    reply(unknown_database(name));
     return;
   }
   auto plan = ha::plan_rebalance(plan_input_of(st, *db, force, restore_only));
@@ -324,16 +303,16 @@ void plan_and_run(ma_self self, reply_fn reply, const std::string& name,
   auto moves = moves_between_pairs(st, plan);
   if (!moves.empty())
     for (auto& l : st.meta.leaves())
-      if (l.state() != "online") {
+      if (state_of(l) != leaf_state::online) {
         // Each staged move sets old copies aside; with a leaf away, one of
         // them may be the only other copy left, and its return would race
         // the move. Moves between pairs wait for a whole cluster.
         reply(make_failure(
           sql::errc::conflict,
-          std::string{what} + " ON " + name + " would move "
+          std::string{to_string(what)} + " ON " + name + " would move "
             + std::to_string(moves.size())
             + " partitions between pairs while leaf " + l.address()
-            + " is " + l.state()
+            + " is " + to_string(state_of(l))
             + ": ATTACH it or REMOVE it first (EXPLAIN shows the plan; "
               "nothing was changed)"));
         return;
@@ -352,7 +331,7 @@ void plan_and_run(ma_self self, reply_fn reply, const std::string& name,
           && inst.leaf() != step.target) {
         reply(make_failure(
           sql::errc::not_supported,
-          std::string{what} + " ON " + name + " would move "
+          std::string{to_string(what)} + " ON " + name + " would move "
             + partition_label(name, step.ordinal) + " to "
             + step.target + " while its replica on " + inst.leaf()
             + " is still fed: moving partitions between pairs is not "
@@ -381,15 +360,16 @@ void plan_and_run(ma_self self, reply_fn reply, const std::string& name,
     auto& st = self->state;
     for (auto& j : st.jobs)
       if (j.action == what && j.db == name && j.leaf.empty()
-          && j.status == "running" && j.started == started) {
-        j.status = err.empty() ? "success" : "failed";
+          && j.status == job_status::running && j.started == started) {
+        j.status = err.empty() ? job_status::success : job_status::failed;
         j.finished = self->clock().now();
         if (!err.empty())
           j.details += "; " + err;
       }
     if (!err.empty()) {
       reply(make_failure(sql::errc::conflict,
-                         std::string{what} + " ON " + name + " stopped: "
+                         std::string{to_string(what)} + " ON " + name
+                           + " stopped: "
                            + err
                            + "; every partition keeps its data, and "
                              "running it again finishes the job"));
@@ -407,7 +387,8 @@ void plan_and_run(ma_self self, reply_fn reply, const std::string& name,
   };
   logger("ma")->info("{} {} {}: {} steps ({} partitions move between "
                      "pairs)",
-                     what, st.ctx(), name, plan.steps.size(), moves.size());
+                     to_string(what), st.ctx(), name, plan.steps.size(),
+                     moves.size());
   if (moves.empty()) {
     run_phase(self, run);
     return;
@@ -480,7 +461,7 @@ void rebalance_each(ma_self self, envelope_ptr req,
                   + rs.message();
       rebalance_each(self, req, names, i + 1, force, summary);
     },
-    name, force, false, false, "rebalance");
+    name, force, false, false, job_action::rebalance);
 }
 
 } // namespace
@@ -492,7 +473,7 @@ void exec_rebalance(ma_self self, envelope_ptr req,
   };
   if (s.database) {
     plan_and_run(self, reply, *s.database, s.force, false, s.explain,
-                 "rebalance");
+                 job_action::rebalance);
     return;
   }
   auto names = std::make_shared<std::vector<std::string>>();
@@ -507,7 +488,7 @@ void exec_restore_redundancy(ma_self self, envelope_ptr req,
   plan_and_run(
     self,
     [self, req](pb::ResultSet rs) { reply_result(self, *req, std::move(rs)); },
-    s.database, false, true, s.explain, "restore redundancy");
+    s.database, false, true, s.explain, job_action::restore_redundancy);
 }
 
 } // namespace lg

@@ -1,5 +1,6 @@
 // The master aggregator's state, shared by its sub-protocol files
 // (failover.cpp, attach.cpp, ...). Not part of the role's public interface.
+// The declarations below are grouped by the file that defines them.
 #pragma once
 
 #include <deque>
@@ -13,7 +14,9 @@
 
 #include <caf/stateful_actor.hpp>
 
+#include "actors/aggregator/jobs.hpp"
 #include "actors/aggregator/master_aggregator.hpp"
+#include "actors/aggregator/metadata.hpp"
 #include "sql/result_proto.hpp"
 #include "admin.pb.h"
 #include "ha/failover.hpp"
@@ -32,26 +35,13 @@ struct leaf_runtime {
   std::vector<pb::InstanceState> hello_instances; ///< from its last hello
 };
 
-/// Attach, rebuild and detach work on one instance (SHOW REBALANCE STATUS).
-struct rebuild_job {
-  std::string action; ///< "attach", "rebuild", "detach"
-  std::string db;
-  uint32_t ordinal = 0;
-  std::string leaf; ///< the instance's leaf
-  time_point started;
-  time_point finished;
-  std::string status = "running"; ///< running, success, failed
-  uint64_t bytes_done = 0;
-  uint64_t bytes_total = 0;
-  bool diverged = false;
-  std::string details;
-};
-
+/// The aggregator's state: its metadata, and what it keeps in memory only
+/// (leaves' heartbeats, jobs, parked map requests, hand-overs under way).
 struct master_aggregator_state {
   std::string name = "ma";
   endpoint ep;
   master_aggregator_config cfg;
-  pb::ClusterMetadata meta;
+  cluster_metadata meta;
   std::map<std::string, leaf_runtime> runtime; // by leaf address
   uint64_t heartbeat_seq = 0;
   bool persist_scheduled = false;
@@ -83,34 +73,36 @@ struct master_aggregator_state {
 using ma_self = master_aggregator_actor::stateful_pointer<
   master_aggregator_state>;
 
-// -- metadata helpers (behavior.cpp) ----------------------------------------
+/// How long the aggregator waits for an instance or a leaf to carry out an
+/// order (create, drop, set a role).
+constexpr auto instance_op_timeout = std::chrono::seconds{10};
 
-pb::LeafMeta* find_leaf(master_aggregator_state& st, const std::string& addr);
-pb::DatabaseMeta* find_database(master_aggregator_state& st,
-                                const std::string& name);
-std::map<std::string, std::string> globals_of(const master_aggregator_state&);
-int64_t global_int(const master_aggregator_state& st, const std::string& name);
-bool global_bool(const master_aggregator_state& st, const std::string& name);
+/// The timers of the aggregator (the id a timer_atom carries).
+enum class aggregator_timer : uint64_t {
+  heartbeat = 1,        ///< heartbeat_round
+  map_wait = 2,         ///< on_map_timer: parked map requests are due
+  failure_deadline = 3, ///< failure_deadline
+  balance_retry = 4,    ///< retry_balance
+};
+
+// -- behavior.cpp ------------------------------------------------------------
+
+/// Writes the metadata now, one version up.
 void persist(ma_self self);
 
 /// Runs `then` once the metadata is durable. Changes made while messages
 /// queue up are written together (group commit for metadata).
 void persist_then(ma_self self, std::function<void()> then);
-/// The planner's and failover's name for a metadata role.
-ha::instance_role view_role(pb::Role r);
-std::vector<ha::instance_view> views_of(master_aggregator_state& st,
-                                        const pb::PartitionMeta& part);
-pb::InstanceMeta* master_of(pb::PartitionMeta& part);
+/// Answers a statement with its result.
+void reply_result(ma_self self, const envelope& req, pb::ResultSet rs);
+/// The failure of a statement naming a database that does not exist.
+pb::ResultSet unknown_database(const std::string& name);
+/// Watches the leaf's actor (its down signal means the leaf is gone).
+void monitor_leaf(ma_self self, const std::string& addr);
+/// Fires `timer` after `delay`.
+void start_timer(ma_self self, caf::timespan delay, aggregator_timer timer);
 
-/// The other live copy of a partition: a master's replica, a replica's
-/// master ("" when none), and whether that other copy is in sync.
-struct instance_peer {
-  std::string leaf;
-  bool in_sync = true;
-};
-
-instance_peer peer_of(const pb::PartitionMeta& part,
-                      const pb::InstanceMeta& inst);
+// -- orders.cpp --------------------------------------------------------------
 
 /// Sends SetRoleRequest to an instance (settings included).
 void set_role(ma_self self, const std::string& leaf, const std::string& db,
@@ -118,13 +110,45 @@ void set_role(ma_self self, const std::string& leaf, const std::string& db,
               const std::string& peer, bool peer_in_sync,
               std::function<void(const envelope*)> cb);
 
-std::pair<std::string, std::string> split_address(const std::string& addr);
-/// {host, port}, or {"NULL", "NULL"} for an empty address.
-std::vector<std::string> address_cells(const std::string& addr);
-const char* role_text(pb::Role r);
-void reply_result(ma_self self, const envelope& req, pb::ResultSet rs);
-/// Watches the leaf's actor (its down signal means the leaf is gone).
-void monitor_leaf(ma_self self, const std::string& addr);
+/// One message the attach sends once the metadata is durable.
+struct order {
+  std::string leaf;
+  std::string db;
+  uint32_t ordinal = 0;
+  pb::Role role = pb::ROLE_NONE;
+  uint64_t term = 0;
+  std::string peer;
+  bool peer_in_sync = false;
+  bool create = false; ///< a new replica, rebuilt from the master
+  bool sync_durability = false;
+};
+
+/// An order to give `leaf`'s copy of db:ordinal a role.
+order make_order(const std::string& leaf, const std::string& db,
+                 uint32_t ordinal, pb::Role role, uint64_t term,
+                 const std::string& peer, bool peer_in_sync);
+
+/// Sends an order; one lost on the way (no answer) is sent again, up to
+/// `attempts` times in all, while its leaf is up.
+void send_order(ma_self self, const order& o,
+                std::function<void(const std::string&)> done,
+                int attempts = 4);
+
+/// A CreateInstanceRequest for db:ordinal, created as `role` at `term`
+/// with `peer`.
+std::shared_ptr<envelope>
+create_instance_envelope(const std::string& db, uint32_t ordinal,
+                         bool sync_durability, pb::Role role, uint64_t term,
+                         const std::string& peer);
+
+/// The error of a CreateInstanceReply from `leaf` ("" for success; `rep`
+/// is nullptr when no answer came).
+std::string create_error(const envelope* rep, const std::string& leaf);
+
+/// Asks `leaf` to drop its copy of db:ordinal (its files go); nobody waits
+/// for the answer.
+void drop_instance(ma_self self, const std::string& leaf,
+                   const std::string& db, uint32_t ordinal);
 
 /// Requests to many partition instances, at most `window` in flight per
 /// leaf, the next one sent as an answer comes back. Sent all at once, the
@@ -190,24 +214,35 @@ struct countdown {
 void leaf_failed(ma_self self, const std::string& leaf,
                  const std::string& why, bool detach = false);
 
+/// Starts the heartbeat loop if it is not running.
+void arm_heartbeats(ma_self self);
+
+/// Runs one heartbeat round: send requests, declare silent leaves offline.
+void heartbeat_round(ma_self self);
+
+/// The failure deadline of some leaf passed: declares offline every online
+/// leaf silent for leaf_failure_timeout_ms.
+void failure_deadline(ma_self self);
+
+/// Handles a master's ReplicaSyncRequest.
+void on_replica_sync(ma_self self, const envelope_ptr& env);
+
 // -- attach.cpp --------------------------------------------------------------
+
+/// What an attach ends with: an error, or a summary of what it did.
+using attach_done = std::function<void(const std::string& error,
+                                       const std::string& summary)>;
 
 /// A leaf announced itself (started, restarted, or its process came back).
 void on_leaf_hello(ma_self self, const envelope_ptr& req);
 
-/// A master reported the progress of a replica rebuild.
-void on_rebuild_progress(ma_self self, const envelope_ptr& env);
+/// Attaches `addr`: classifies its copies and sends their roles. Without
+/// `force` a leaf holding copies of partitions that live elsewhere is
+/// refused.
+void attach_leaf(ma_self self, const std::string& addr, bool force,
+                 attach_done done);
 
-/// Records a job; returns it.
-rebuild_job& start_job(master_aggregator_state& st, time_point now,
-                       const std::string& action, const std::string& db,
-                       uint32_t ordinal, const std::string& leaf);
-
-/// Ends the running jobs on `leaf` (or of partition db:ordinal when given).
-void end_jobs(master_aggregator_state& st, time_point now,
-              const std::string& leaf, const std::string& status,
-              const std::string& details, const std::string& db = {},
-              int64_t ordinal = -1);
+// -- handover.cpp ------------------------------------------------------------
 
 /// Moves the master of db:ordinal to its in-sync replica on `to` without
 /// losing or diverging anything (StepDownRequest, recovery.proto step 3).
@@ -220,15 +255,24 @@ void switch_master(ma_self self, const std::string& db, uint32_t ordinal,
 /// Returns true when the pair is balanced.
 bool balance_pair(ma_self self, const std::string& leaf);
 
+/// A hand-over of balance_pair failed: tries the pending leaves again.
+void retry_balance(ma_self self);
+
+/// The key of sync_waiters for the copy of db:ordinal on `leaf`.
+std::string sync_key(const std::string& db, uint32_t ordinal,
+                     const std::string& leaf);
+
+/// Calls (and forgets) whoever waits for the copy of db:ordinal on `leaf`
+/// to be in sync: with "" once it is, or with the error that ended it.
+void wake_sync_waiters(master_aggregator_state& st, const std::string& db,
+                       uint32_t ordinal, const std::string& leaf,
+                       const std::string& error);
+
 /// A replica became in sync: wake whoever waits for it, and go on
 /// balancing its leaf's pair if asked to.
 void on_replica_in_sync(ma_self self, const std::string& db, uint32_t ordinal,
                         const std::string& leaf);
 
-void exec_attach_leaf(ma_self self, envelope_ptr req,
-                      const sql::attach_leaf& s);
-void exec_detach_leaf(ma_self self, envelope_ptr req,
-                      const sql::detach_leaf& s);
 /// Forgets the copy of db:ordinal on `addr` (its files stay on the leaf);
 /// its master stops replicating to it.
 void forget_instance(ma_self self, const std::string& db, uint32_t ordinal,
@@ -246,42 +290,101 @@ void copy_instance(ma_self self, const std::string& db, uint32_t ordinal,
 void set_aside(ma_self self, const std::string& db, uint32_t ordinal,
                const std::string& leaf);
 
+// -- jobs.cpp ----------------------------------------------------------------
+
+/// Records a job (superseding the running ones on the same instance);
+/// returns it.
+rebuild_job& start_job(master_aggregator_state& st, time_point now,
+                       job_action action, const std::string& db,
+                       uint32_t ordinal, const std::string& leaf);
+
+/// Ends the running jobs on `leaf` (or of partition db:ordinal when given).
+void end_jobs(master_aggregator_state& st, time_point now,
+              const std::string& leaf, job_status status,
+              const std::string& details, const std::string& db = {},
+              int64_t ordinal = -1);
+
+/// A master reported the progress of a replica rebuild.
+void on_rebuild_progress(ma_self self, const envelope_ptr& env);
+
+/// SHOW REBALANCE STATUS ON db: its jobs, oldest first.
+void exec_show_rebalance_status(ma_self self, envelope_ptr req,
+                                const sql::show_rebalance_status& s);
+
 // -- rebalance.cpp -----------------------------------------------------------
 
+/// REBALANCE PARTITIONS [ON db | ALL DATABASES] [FORCE] [EXPLAIN].
 void exec_rebalance(ma_self self, envelope_ptr req,
                     const sql::rebalance_partitions& s);
+/// RESTORE REDUNDANCY ON db [EXPLAIN].
 void exec_restore_redundancy(ma_self self, envelope_ptr req,
                              const sql::restore_redundancy& s);
 
+// -- leaf_commands.cpp -------------------------------------------------------
+
+/// ADD LEAF host:port [INTO GROUP g].
+void exec_add_leaf(ma_self self, envelope_ptr req, const sql::add_leaf& s);
+/// ATTACH LEAF [host:port | ALL] [FORCE] [NO REBALANCE].
+void exec_attach_leaf(ma_self self, envelope_ptr req,
+                      const sql::attach_leaf& s);
+/// DETACH LEAF host:port.
+void exec_detach_leaf(ma_self self, envelope_ptr req,
+                      const sql::detach_leaf& s);
+/// REMOVE LEAF host:port [FORCE].
 void exec_remove_leaf(ma_self self, envelope_ptr req,
                       const sql::remove_leaf& s);
-void exec_check_partitions(ma_self self, envelope_ptr req,
-                           const sql::check_partitions& s);
-void exec_show_rebalance_status(ma_self self, envelope_ptr req,
-                                const sql::show_rebalance_status& s);
+/// CLEAR ORPHAN DATABASES [EXPLAIN].
 void exec_clear_orphans(ma_self self, envelope_ptr req,
                         const sql::clear_orphan_databases& s);
 
-/// Starts the heartbeat loop if it is not running.
-void arm_heartbeats(ma_self self);
+// -- show.cpp ----------------------------------------------------------------
 
-/// Runs one heartbeat round: send requests, declare silent leaves offline.
-void heartbeat_round(ma_self self);
+/// {host, port} of "host:port".
+std::pair<std::string, std::string> split_address(const std::string& addr);
+/// {host, port}, or {"NULL", "NULL"} for an empty address.
+std::vector<std::string> address_cells(const std::string& addr);
+/// A role as SHOW PARTITIONS names it ("Master", "Replica", "Orphan").
+const char* role_text(pb::Role r);
+/// `x` as 16 hexadecimal digits.
+std::string hex64(uint64_t x);
 
-/// The failure deadline of some leaf passed: declares offline every online
-/// leaf silent for leaf_failure_timeout_ms.
-void failure_deadline(ma_self self);
+/// SHOW LEAVES.
+void exec_show_leaves(ma_self self, envelope_ptr req);
+/// SHOW PARTITIONS ON db.
+void exec_show_partitions(ma_self self, envelope_ptr req,
+                          const sql::show_partitions& s);
+/// SHOW CLUSTER STATUS: every copy, with the state its instance reports.
+void exec_show_cluster_status(ma_self self, envelope_ptr req);
+/// SHOW VARIABLES [LIKE pattern].
+void exec_show_variables(ma_self self, envelope_ptr req,
+                         const sql::show_variables& s);
+/// SHOW DATABASES.
+void exec_show_databases(ma_self self, envelope_ptr req);
+/// CHECK PARTITIONS ON db: each copy's term, position, checksum and status.
+void exec_check_partitions(ma_self self, envelope_ptr req,
+                           const sql::check_partitions& s);
 
-/// The timer id of failure_deadline.
-constexpr uint64_t failure_deadline_timer = 3;
+// -- partition_map.cpp -------------------------------------------------------
 
-/// The timer id of retry_balance.
-constexpr uint64_t balance_retry_timer = 4;
+/// Answers a PartitionMapRequest, or parks it until the metadata changes.
+void on_partition_map(ma_self self, const envelope_ptr& req);
 
-/// A hand-over of balance_pair failed: tries the pending leaves again.
-void retry_balance(ma_self self);
+/// Answers the parked map requests that are due: all of them when the
+/// metadata changed, else those past their deadline.
+void answer_parked_maps(ma_self self, bool changed);
 
-/// Handles a master's ReplicaSyncRequest.
-void on_replica_sync(ma_self self, const envelope_ptr& env);
+/// The map-wait timer fired.
+void on_map_timer(ma_self self);
+
+// -- ddl.cpp -----------------------------------------------------------------
+
+/// CREATE DATABASE name [PARTITIONS n] [WITH SYNC|ASYNC DURABILITY].
+void exec_create_database(ma_self self, envelope_ptr req,
+                          const sql::create_database& s);
+/// DROP DATABASE name.
+void exec_drop_database(ma_self self, envelope_ptr req,
+                        const sql::drop_database& s);
+/// SET GLOBAL name = value.
+void exec_set_global(ma_self self, envelope_ptr req, const sql::set_global& s);
 
 } // namespace lg

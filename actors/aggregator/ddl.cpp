@@ -1,0 +1,223 @@
+// Database statements and global variables, run by the master aggregator:
+// CREATE DATABASE, DROP DATABASE and SET GLOBAL.
+//
+//   1. CREATE DATABASE places the partitions (ha::place_database: masters
+//      spread by load, each replica on its master's pair in redundancy 2),
+//      creates every instance on its leaf (paced), and records the database
+//      once all of them answered. On any error it drops what it created.
+//   2. DROP DATABASE forgets the database, then asks its leaves to drop its
+//      instances.
+//   3. SET GLOBAL checks and records a variable (config/variables.cpp). A
+//      new sync_replication_timeout_ms is sent to every instance with its
+//      role.
+//
+// SingleStore: CREATE DATABASE ... PARTITIONS n (default_partitions_per_leaf
+// times the leaves otherwise); SET GLOBAL for the cluster's variables.
+#include <algorithm>
+#include <cctype>
+
+#include "actors/aggregator/state.hpp"
+#include "actors/leaf/leaf.hpp"
+#include "actors/names.hpp"
+#include "base/log.hpp"
+#include "config/variables.hpp"
+
+namespace lg {
+
+namespace {
+
+uint32_t default_partitions(master_aggregator_state& st) {
+  auto per_leaf = static_cast<uint32_t>(
+    st.meta.globals().default_partitions_per_leaf());
+  uint32_t leaves = 0;
+  bool r2 = st.meta.globals().redundancy_level() == 2;
+  for (auto& l : st.meta.leaves())
+    if (state_of(l) == leaf_state::online
+        && (!r2 || (l.group() == 1 && !l.pair().empty())))
+      ++leaves;
+  return std::max<uint32_t>(1, per_leaf * std::max<uint32_t>(leaves, 1));
+}
+
+void drop_instances(ma_self self, const pb::DatabaseMeta& db) {
+  for (auto& part : db.parts())
+    for (auto& inst : part.instances())
+      drop_instance(self, inst.leaf(), db.name(), part.ordinal());
+}
+
+} // namespace
+
+void exec_create_database(ma_self self, envelope_ptr req,
+                          const sql::create_database& s) {
+  auto& st = self->state;
+  // Names become directory names on every leaf: keep them plain.
+  bool plain = !s.name.empty() && s.name.size() <= 64
+               && !std::isdigit(static_cast<unsigned char>(s.name[0]));
+  for (auto c : s.name)
+    plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+  if (!plain) {
+    reply_result(self, *req,
+                 make_failure(sql::errc::bad_value,
+                              "database name '" + s.name
+                                + "' is not allowed: use letters, digits and "
+                                  "'_', starting with a letter or '_', at "
+                                  "most 64 characters"));
+    return;
+  }
+  if (st.meta.find_database(s.name) != nullptr) {
+    reply_result(self, *req,
+                 make_failure(sql::errc::database_exists,
+                              "can't create database '" + s.name
+                                + "'; database exists"));
+    return;
+  }
+  auto redundancy = st.meta.globals().redundancy_level();
+  auto partitions = s.partitions ? *s.partitions : default_partitions(st);
+  auto placed = ha::place_database(st.meta.leaf_infos(), partitions,
+                                   redundancy, st.meta.masters_per_leaf());
+  if (!placed.ok()) {
+    reply_result(self, *req,
+                 make_failure(sql::errc::conflict,
+                              "can't create database '" + s.name
+                                + "': " + placed.err().detail()));
+    return;
+  }
+  pb::DatabaseMeta db;
+  db.set_name(s.name);
+  db.set_partitions(partitions);
+  db.set_sync_durability(s.sync_durability.value_or(false));
+  for (auto& p : *placed) {
+    auto* part = db.add_parts();
+    part->set_ordinal(p.ordinal);
+    part->set_term(1);
+    auto* m = part->add_instances();
+    m->set_leaf(p.master);
+    m->set_role(pb::MASTER);
+    m->set_in_sync(true);
+    if (!p.replica.empty()) {
+      auto* r = part->add_instances();
+      r->set_leaf(p.replica);
+      r->set_role(pb::REPLICA);
+      r->set_in_sync(true);
+    }
+  }
+  size_t total = 0;
+  for (auto& part : db.parts())
+    total += part.instances_size();
+  auto cd = std::make_shared<countdown>();
+  cd->remaining = total;
+  cd->done = [self, req, db](std::vector<std::string> errors) {
+    auto& st = self->state;
+    if (!errors.empty()) {
+      drop_instances(self, db);
+      reply_result(self, *req,
+                   make_failure(sql::errc::internal,
+                                "can't create database '" + db.name()
+                                  + "': " + errors.front()));
+      return;
+    }
+    if (st.meta.find_database(db.name()) != nullptr) {
+      reply_result(self, *req,
+                   make_failure(sql::errc::database_exists,
+                                "can't create database '" + db.name()
+                                  + "'; database exists"));
+      return;
+    }
+    st.meta.add_database(db);
+    persist(self);
+    logger("ma")->info("DatabaseCreated {} {} partitions={}", st.ctx(),
+                       db.name(), db.partitions());
+    reply_result(self, *req, make_message(rows_affected(1)));
+  };
+  // Paced: a leaf swamped with thousands of creations at once answered no
+  // heartbeat for over a second (16384 partitions on 4 leaf processes).
+  // Creating an instance costs its leaf a few file creations and fsyncs; the
+  // window ahead of it is what it may wait behind.
+  auto fanout = std::make_shared<paced_fanout>(
+    instance_op_timeout
+    + std::chrono::milliseconds{20} * paced_fanout::default_window);
+  auto progress = std::make_shared<std::pair<size_t, time_point>>(
+    0, self->clock().now());
+  auto name = db.name();
+  for (auto& part : db.parts()) {
+    for (auto& inst : part.instances()) {
+      std::string peer;
+      for (auto& other : part.instances())
+        if (other.leaf() != inst.leaf())
+          peer = other.leaf();
+      auto env = create_instance_envelope(db.name(), part.ordinal(),
+                                          db.sync_durability(), inst.role(),
+                                          part.term(), peer);
+      env->mutable_create_instance_request()->set_sync_replication_timeout_ms(
+        st.meta.globals().sync_replication_timeout_ms());
+      auto leaf = inst.leaf();
+      fanout->add(
+        leaf, leaf_actor_name(), std::move(env),
+        [self, cd, leaf, progress, total, name](const envelope* rep) {
+          // Long work shows progress: a line a second.
+          auto now = self->clock().now();
+          if (++progress->first < total
+              && now - progress->second >= std::chrono::seconds{1}) {
+            progress->second = now;
+            logger("ma")->info("DatabaseCreating {} {}: {} of {} instances",
+                               self->state.ctx(), name, progress->first,
+                               total);
+          }
+          if (rep == nullptr)
+            cd->finish_one("leaf " + leaf + " did not answer");
+          else if (rep->create_instance_reply().status() != pb::STATUS_OK)
+            cd->finish_one(rep->create_instance_reply().error());
+          else
+            cd->finish_one();
+        });
+    }
+  }
+  fanout->start(self);
+}
+
+void exec_drop_database(ma_self self, envelope_ptr req,
+                        const sql::drop_database& s) {
+  auto& st = self->state;
+  auto db = st.meta.remove_database(s.name);
+  if (!db) {
+    reply_result(self, *req, unknown_database(s.name));
+    return;
+  }
+  persist(self);
+  drop_instances(self, *db);
+  logger("ma")->info("DatabaseDropped {} {}", st.ctx(), s.name);
+  reply_result(self, *req, make_message(rows_affected(db->partitions())));
+}
+
+void exec_set_global(ma_self self, envelope_ptr req,
+                     const sql::set_global& s) {
+  auto& st = self->state;
+  auto checked = config::check_variable(s.name, s.value);
+  if (!checked.ok()) {
+    auto code = checked.err().name() == "unknown_variable"
+                  ? sql::errc::unknown_variable
+                  : sql::errc::bad_value;
+    reply_result(self, *req, make_failure(code, checked.err().detail()));
+    return;
+  }
+  auto name = config::find_variable(s.name)->name;
+  st.meta.set_global(name, *checked);
+  persist(self);
+  logger("ma")->info("GlobalSet {} {}={}", st.ctx(), name, *checked);
+  arm_heartbeats(self);
+  if (cluster_globals::sent_with_roles(name)) {
+    // Instances read the timeout from their role assignment: re-send it.
+    for (auto& db : st.meta.databases())
+      for (auto& part : db.parts())
+        for (auto& inst : part.instances()) {
+          if (!st.meta.leaf_online(inst.leaf()) || inst.role() == pb::ORPHAN)
+            continue;
+          auto peer = peer_of(part, inst);
+          set_role(self, inst.leaf(), db.name(), part.ordinal(), inst.role(),
+                   part.term(), peer.leaf, peer.in_sync,
+                   [](const envelope*) {});
+        }
+  }
+  reply_result(self, *req, make_message(rows_affected(0)));
+}
+
+} // namespace lg

@@ -1,0 +1,151 @@
+// Orders the master aggregator sends to partition instances.
+//
+//   1. SetRoleRequest gives an instance its role, term and peer, and the
+//      sync replication timeout. A master's order carries its replica's sync
+//      state and epoch as recorded when it is sent (recovery.proto step 5).
+//   2. An order decided by a metadata change (a role, or a new replica
+//      rebuilt from its master) is sent once that change is durable; one
+//      lost on the way is sent again, a few times, while its leaf is up.
+//   3. Requests to many instances go through paced_fanout: a window per
+//      leaf, so that heartbeats are not queued behind thousands of requests.
+#include "actors/aggregator/state.hpp"
+#include "actors/leaf/leaf.hpp"
+#include "actors/names.hpp"
+#include "base/probes.hpp"
+
+namespace lg {
+
+void set_role(ma_self self, const std::string& leaf, const std::string& db,
+              uint32_t ordinal, pb::Role role, uint64_t term,
+              const std::string& peer, bool peer_in_sync,
+              std::function<void(const envelope*)> cb) {
+  auto env = make_envelope(partition_label(db, ordinal), term);
+  auto* body = env->mutable_set_role_request();
+  body->set_role(role);
+  body->set_term(term);
+  body->set_peer(peer);
+  body->set_peer_in_sync(peer_in_sync);
+  if (role == pb::MASTER && !peer.empty()) {
+    // The replica's sync state as recorded now, not when the order was
+    // planned: a resent or deferred order must match its version stamp, or a
+    // master could stop waiting for a replica counted in sync since.
+    auto* part = self->state.meta.find_partition(db, ordinal);
+    auto* replica = part != nullptr && part->term() == term
+                      ? replica_on(*part, peer)
+                      : nullptr;
+    if (replica != nullptr) {
+      body->set_peer_in_sync(replica->in_sync());
+      body->set_peer_sync_epoch(replica->sync_epoch());
+    }
+  }
+  body->set_sync_replication_timeout_ms(
+    self->state.meta.globals().sync_replication_timeout_ms());
+  body->set_version(self->state.meta.version());
+  self->state.ep.request(self, leaf, partition_actor_name(db, ordinal),
+                         std::move(env), instance_op_timeout, std::move(cb));
+}
+
+order make_order(const std::string& leaf, const std::string& db,
+                 uint32_t ordinal, pb::Role role, uint64_t term,
+                 const std::string& peer, bool peer_in_sync) {
+  return order{leaf, db, ordinal, role, term, peer, peer_in_sync};
+}
+
+namespace {
+
+void send_order_once(ma_self self, const order& o,
+                     std::function<void(const std::string&)> done) {
+  auto& st = self->state;
+  if (!o.create) {
+    set_role(self, o.leaf, o.db, o.ordinal, o.role, o.term, o.peer,
+             o.peer_in_sync, [done, o](const envelope* rep) {
+               if (rep == nullptr)
+                 done("no answer from " + o.leaf + " for "
+                      + partition_label(o.db, o.ordinal));
+               else if (rep->set_role_reply().status() != pb::STATUS_OK)
+                 done(rep->set_role_reply().error());
+               else
+                 done({});
+             });
+    return;
+  }
+  auto env = create_instance_envelope(o.db, o.ordinal, o.sync_durability,
+                                      o.role, o.term, o.peer);
+  auto* body = env->mutable_create_instance_request();
+  body->set_rebuild(true);
+  body->set_sync_replication_timeout_ms(
+    st.meta.globals().sync_replication_timeout_ms());
+  st.ep.request(self, o.leaf, leaf_actor_name(), std::move(env),
+                instance_op_timeout, [done, o](const envelope* rep) {
+                  done(create_error(rep, o.leaf));
+                });
+}
+
+} // namespace
+
+void send_order(ma_self self, const order& o,
+                std::function<void(const std::string&)> done,
+                int attempts) {
+  send_order_once(self, o, [self, o, done, attempts](const std::string& err) {
+    if (!err.empty() && err.rfind("no answer", 0) == 0 && attempts > 1
+        && self->state.meta.leaf_up(o.leaf)) {
+      LG_PROBE(order_resent, "a role order got no answer and was resent");
+      send_order(self, o, done, attempts - 1);
+      return;
+    }
+    done(err);
+  });
+}
+
+std::shared_ptr<envelope>
+create_instance_envelope(const std::string& db, uint32_t ordinal,
+                         bool sync_durability, pb::Role role, uint64_t term,
+                         const std::string& peer) {
+  auto env = make_envelope(partition_label(db, ordinal), term);
+  auto* body = env->mutable_create_instance_request();
+  body->set_database(db);
+  body->set_ordinal(ordinal);
+  body->set_sync_durability(sync_durability);
+  body->set_role(role);
+  body->set_term(term);
+  body->set_peer(peer);
+  return env;
+}
+
+std::string create_error(const envelope* rep, const std::string& leaf) {
+  if (rep == nullptr)
+    return "no answer from " + leaf;
+  if (rep->create_instance_reply().status() != pb::STATUS_OK)
+    return rep->create_instance_reply().error();
+  return {};
+}
+
+void drop_instance(ma_self self, const std::string& leaf,
+                   const std::string& db, uint32_t ordinal) {
+  auto env = make_envelope(partition_label(db, ordinal));
+  auto* body = env->mutable_drop_instance_request();
+  body->set_database(db);
+  body->set_ordinal(ordinal);
+  self->state.ep.request(self, leaf, leaf_actor_name(), std::move(env),
+                         instance_op_timeout, [](const envelope*) {});
+}
+
+void paced_fanout::pump(ma_self self, const std::string& leaf) {
+  auto& queue = queued_[leaf];
+  auto& busy = in_flight_[leaf];
+  while (busy < window_ && !queue.empty()) {
+    auto next = std::move(queue.front());
+    queue.pop_front();
+    ++busy;
+    auto me = shared_from_this();
+    self->state.ep.request(
+      self, leaf, next.actor, std::move(next.env), timeout_,
+      [self, me, leaf, cb = std::move(next.cb)](const envelope* rep) {
+        --me->in_flight_[leaf];
+        cb(rep);
+        me->pump(self, leaf);
+      });
+  }
+}
+
+} // namespace lg
