@@ -1,38 +1,24 @@
+// The fabric: the registry of endpoints, routes and the dialer, and send,
+// the one way out. send takes each message through four steps:
+//
+//   1. Fast path, when no fault is set and no trace sink listens: record it
+//      in the ring, resolve the receiver and deliver (or dial, or bounce).
+//   2. Otherwise ask the fault plan for its fixed faults (crashed nodes,
+//      cuts, delay rules).
+//   3. Resolve the receiver; a message for an unrouted remote node goes to
+//      the dialer. Only then draw the random faults, so that the seeded
+//      generator is used for the same messages in the same order.
+//   4. Record what happened (ring and trace sink) and act on it: drop,
+//      bounce with a TransportError, deliver later, or deliver.
 #include "actors/net/fabric.hpp"
-
-#include <algorithm>
-#include <cctype>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-
-#include <unistd.h>
 
 #include <caf/actor_cast.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/message_id.hpp>
 
-#include "base/log.hpp"
-
 namespace lg {
 
-const char* to_string(transport_event x) {
-  switch (x) {
-    case transport_event::sent:
-      return "sent";
-    case transport_event::delivered:
-      return "delivered";
-    case transport_event::dropped:
-      return "dropped";
-    case transport_event::delayed:
-      return "delayed";
-    case transport_event::undeliverable:
-      return "undeliverable";
-  }
-  return "?";
-}
-
-// -- fabric -------------------------------------------------------------------
+// -- registry -----------------------------------------------------------------
 
 fabric::fabric(caf::actor_system& sys) : sys_(sys) {
 }
@@ -110,210 +96,92 @@ void fabric::set_dialer(caf::actor dialer) {
   dialer_ = std::move(dialer);
 }
 
+// -- faults -------------------------------------------------------------------
+
 void fabric::cut_node(const std::string& node) {
-  std::unique_lock<std::shared_mutex> guard{mtx_};
-  cut_.insert(node);
-  update_slow();
+  faults_.cut_node(node);
 }
 
 void fabric::heal_node(const std::string& node) {
-  std::unique_lock<std::shared_mutex> guard{mtx_};
-  cut_.erase(node);
-  update_slow();
+  faults_.heal_node(node);
 }
 
 void fabric::cut_link(const std::string& a, const std::string& b) {
-  std::unique_lock<std::shared_mutex> guard{mtx_};
-  cut_links_.emplace(std::min(a, b), std::max(a, b));
-  update_slow();
+  faults_.cut_link(a, b);
 }
 
 void fabric::heal_link(const std::string& a, const std::string& b) {
-  std::unique_lock<std::shared_mutex> guard{mtx_};
-  cut_links_.erase({std::min(a, b), std::max(a, b)});
-  update_slow();
-}
-
-void fabric::update_slow() {
-  slow_ = !cut_.empty() || !down_.empty() || !cut_links_.empty()
-          || !delay_rules_.empty() || random_faults_ || sink_ != nullptr;
+  faults_.heal_link(a, b);
 }
 
 void fabric::mark_down(const std::string& node) {
-  std::unique_lock<std::shared_mutex> guard{mtx_};
-  down_.insert(node);
-  update_slow();
+  faults_.mark_down(node);
 }
 
 void fabric::mark_up(const std::string& node) {
-  std::unique_lock<std::shared_mutex> guard{mtx_};
-  down_.erase(node);
-  update_slow();
+  faults_.mark_up(node);
 }
 
 bool fabric::is_cut(const std::string& node) const {
-  std::shared_lock<std::shared_mutex> guard{mtx_};
-  return cut_.count(node) > 0;
+  return faults_.is_cut(node);
 }
 
 void fabric::set_random_faults(double drop, double delay,
                                std::chrono::milliseconds max_delay,
                                uint64_t seed) {
-  std::unique_lock<std::shared_mutex> guard{mtx_};
-  std::lock_guard<std::mutex> rng_guard{rng_mtx_};
-  random_faults_ = drop > 0 || delay > 0;
-  drop_ = drop;
-  delay_ = delay;
-  max_delay_ = max_delay;
-  rng_.seed(seed);
-  update_slow();
+  faults_.set_random_faults(drop, delay, max_delay, seed);
 }
 
 void fabric::clear_random_faults() {
-  set_random_faults(0, 0, std::chrono::milliseconds{0}, 0);
+  faults_.clear_random_faults();
 }
 
 void fabric::delay_messages(const std::string& from, const std::string& to,
                             envelope::BodyCase body, caf::timespan by) {
-  std::unique_lock<std::shared_mutex> guard{mtx_};
-  delay_rules_[{from, to, static_cast<int>(body)}] = by;
-  update_slow();
+  faults_.delay_messages(from, to, body, by);
 }
 
 void fabric::clear_message_delays() {
-  std::unique_lock<std::shared_mutex> guard{mtx_};
-  delay_rules_.clear();
-  update_slow();
+  faults_.clear_message_delays();
 }
+
+// -- the record ---------------------------------------------------------------
 
 void fabric::set_trace_sink(std::shared_ptr<trace_sink> sink) {
-  std::unique_lock<std::shared_mutex> guard{mtx_};
-  sink_ = std::move(sink);
-  update_slow();
-}
-
-namespace {
-
-void copy_endpoint(char (&out)[48], const pb::Endpoint& e) {
-  auto n = std::min(sizeof(out) - 1, e.node().size());
-  std::memcpy(out, e.node().data(), n);
-  size_t at = n;
-  if (at + 1 < sizeof(out)) {
-    out[at++] = '/';
-    auto m = std::min(sizeof(out) - 1 - at, e.actor().size());
-    std::memcpy(out + at, e.actor().data(), m);
-    at += m;
-  }
-  out[at] = 0;
-}
-
-} // namespace
-
-void fabric::remember(caf::local_actor* self, const envelope& env,
-                      transport_event what) {
-  auto seq = recent_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
-  auto& slot = recent_[seq % recent_capacity];
-  while (slot.busy.test_and_set(std::memory_order_acquire)) {
-    // another sender wrapped around onto this slot: wait for it
-  }
-  const auto& h = env.header();
-  slot.seq = seq;
-  slot.at_us = now_us(self);
-  slot.lamport = h.lamport();
-  slot.term = h.term();
-  slot.body = static_cast<int>(env.body_case());
-  slot.event = static_cast<uint8_t>(what);
-  copy_endpoint(slot.from, h.from());
-  copy_endpoint(slot.to, h.to());
-  auto n = std::min(sizeof(slot.partition) - 1, h.partition().size());
-  std::memcpy(slot.partition, h.partition().data(), n);
-  slot.partition[n] = 0;
-  slot.busy.clear(std::memory_order_release);
+  recorder_.set_trace_sink(std::move(sink));
 }
 
 std::vector<std::string> fabric::recent() const {
-  struct row {
-    uint64_t seq;
-    std::string text;
-  };
-  std::vector<row> rows;
-  auto* desc = envelope::descriptor();
-  for (size_t i = 0; i < recent_capacity; ++i) {
-    auto& slot = recent_[i];
-    while (slot.busy.test_and_set(std::memory_order_acquire)) {
-    }
-    if (slot.seq != 0) {
-      auto field = desc->FindFieldByNumber(slot.body);
-      std::string text = std::to_string(slot.at_us) + " us  L"
-                         + std::to_string(slot.lamport) + "  " + slot.from
-                         + " -> " + slot.to + "  "
-                         + (field ? field->message_type()->name()
-                                  : std::string{"Empty"})
-                         + (slot.partition[0] ? std::string{"  "} + slot.partition
-                                              : std::string{})
-                         + "  term " + std::to_string(slot.term);
-      auto what = static_cast<transport_event>(slot.event);
-      if (what != transport_event::sent)
-        text += std::string{"  ["} + to_string(what) + "]";
-      rows.push_back({slot.seq, std::move(text)});
-    }
-    slot.busy.clear(std::memory_order_release);
-  }
-  std::sort(rows.begin(), rows.end(),
-            [](const row& a, const row& b) { return a.seq < b.seq; });
-  std::vector<std::string> out;
-  out.reserve(rows.size());
-  for (auto& r : rows)
-    out.push_back(std::move(r.text));
-  return out;
+  return recorder_.recent();
 }
 
 std::string fabric::dump_recent(const std::string& reason,
                                 const std::string& dir) const {
-  static std::atomic<uint64_t> dumps{0};
-  std::string name;
-  for (char c : reason)
-    name += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
-  auto path = dir + "/leafguard-recent-" + std::to_string(::getpid()) + "-"
-              + std::to_string(++dumps) + "-" + name.substr(0, 40) + ".txt";
-  auto* f = std::fopen(path.c_str(), "w");
-  if (f == nullptr) {
-    logger("transport")->error("RecentMessagesNotDumped {}: {}", path,
-                               std::strerror(errno));
-    return {};
-  }
-  std::fprintf(f, "# the last %zu messages before: %s\n", recent_capacity,
-               reason.c_str());
-  for (auto& line : recent()) {
-    std::fputs(line.c_str(), f);
-    std::fputc('\n', f);
-  }
-  std::fclose(f);
-  logger("transport")->error("RecentMessagesDumped {} ({})", path, reason);
-  return path;
+  return recorder_.dump_recent(reason, dir);
 }
 
-namespace {
-
-std::mutex process_fabric_mtx;
-std::weak_ptr<fabric> process_fabric;
-
-} // namespace
-
 void fabric::set_process_fabric(std::weak_ptr<fabric> fab) {
-  std::lock_guard<std::mutex> guard{process_fabric_mtx};
-  process_fabric = std::move(fab);
+  // The recorder shares the fabric's lifetime: the registration expires
+  // with the fabric, as it did when it named the fabric itself.
+  std::shared_ptr<const flight_recorder> rec;
+  if (auto strong = fab.lock())
+    rec = std::shared_ptr<const flight_recorder>(strong, &strong->recorder_);
+  flight_recorder::set_process_recorder(rec);
 }
 
 void fabric::dump_process_recent(const std::string& reason) {
-  std::shared_ptr<fabric> fab;
-  {
-    std::lock_guard<std::mutex> guard{process_fabric_mtx};
-    fab = process_fabric.lock();
-  }
-  if (fab)
-    fab->dump_recent(reason);
+  flight_recorder::dump_process_recent(reason);
 }
+
+void fabric::record(caf::local_actor* self, const envelope& env,
+                    transport_event what, trace_sink* sink) {
+  auto at = now_us(self);
+  recorder_.remember(env, what, at);
+  if (sink)
+    sink->record(env, what, at);
+}
+
+// -- the one way out ----------------------------------------------------------
 
 fabric::counters fabric::stats() const {
   counters result;
@@ -379,10 +247,6 @@ void deliver_later(caf::local_actor* self, const caf::actor& dest,
     caf::make_mailbox_element(self->ctrl(), id, {}, wire{std::move(env)}));
 }
 
-} // namespace
-
-namespace {
-
 /// The TransportError that answers request `env`, from its receiver to its
 /// sender.
 envelope_ptr transport_error_for(const envelope& env, std::string reason) {
@@ -433,15 +297,8 @@ bool fabric::deliver_local(caf::local_actor* self, envelope_ptr env) {
   }
   if (!dest)
     return false;
-  if (slow_.load(std::memory_order_relaxed)) {
-    std::shared_ptr<trace_sink> sink;
-    {
-      std::shared_lock<std::shared_mutex> guard{mtx_};
-      sink = sink_;
-    }
-    if (sink)
-      sink->record(*env, transport_event::delivered, now_us(self));
-  }
+  if (auto sink = recorder_.sink())
+    sink->record(*env, transport_event::delivered, now_us(self));
   deliver(self, dest, std::move(env));
   return true;
 }
@@ -464,8 +321,8 @@ bool fabric::dial(caf::local_actor* self, envelope_ptr& env) {
 
 void fabric::send(caf::local_actor* self, envelope_ptr env) {
   sent_.fetch_add(1, std::memory_order_relaxed);
-  if (!slow_.load(std::memory_order_relaxed)) {
-    remember(self, *env, transport_event::sent);
+  if (!faults_.active() && !recorder_.tracing()) {
+    recorder_.remember(*env, transport_event::sent, now_us(self));
     auto dest = resolve(env->header().to());
     if (dest) {
       deliver(self, dest, std::move(env));
@@ -475,80 +332,54 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
     }
     return;
   }
-  // Slow path: faults and tracing. Random decisions use one generator under
-  // its lock so that a seeded run makes the same choices every time.
-  caf::actor dest;
-  std::shared_ptr<trace_sink> sink;
+  // Slow path: faults and tracing.
+  auto sink = recorder_.sink();
+  auto verdict = faults_.judge(*env);
   transport_event what = transport_event::sent;
-  caf::timespan delay{0};
-  bool refused = false;
-  bool cut = false;
-  bool random = false;
-  {
-    std::shared_lock<std::shared_mutex> guard{mtx_};
-    sink = sink_;
-    random = random_faults_;
-    const auto& h = env->header();
-    const auto& a = h.from().node();
-    const auto& b = h.to().node();
-    if (down_.count(a) > 0) {
-      what = transport_event::dropped; // a crashed node sends nothing
-    } else if (down_.count(b) > 0) {
+  caf::timespan delay = verdict.by;
+  caf::actor dest;
+  switch (verdict.action) {
+    case fault_verdict::drop:
+      what = transport_event::dropped;
+      break;
+    case fault_verdict::refuse:
       what = transport_event::undeliverable;
-      refused = true;
-    } else {
-      cut = cut_.count(a) > 0 || cut_.count(b) > 0
-            || (!cut_links_.empty()
-                && cut_links_.count({std::min(a, b), std::max(a, b)}) > 0);
-      if (!delay_rules_.empty()) {
-        auto rule = delay_rules_.find(
-          {a, b, static_cast<int>(env->body_case())});
-        if (rule != delay_rules_.end()) {
-          delay = rule->second;
-          what = transport_event::delayed;
-        }
-      }
-    }
+      break;
+    case fault_verdict::delay:
+      what = transport_event::delayed;
+      break;
+    case fault_verdict::deliver:
+      break;
   }
-  if (cut) {
-    what = transport_event::dropped;
-  } else if (what == transport_event::sent
-             || what == transport_event::delayed) {
+  if (what == transport_event::sent || what == transport_event::delayed) {
     dest = resolve(env->header().to());
     auto keep = env;
     if (!dest && dial(self, keep)) {
-      remember(self, *env, transport_event::sent);
-      if (sink)
-        sink->record(*env, transport_event::sent, now_us(self));
+      record(self, *env, transport_event::sent, sink.get());
       return;
     }
     if (!dest) {
       what = transport_event::undeliverable;
-    } else if (what == transport_event::sent && random
-               && env->header().from().node() != env->header().to().node()) {
-      // Random faults model the network: messages within a node never
-      // cross it.
-      std::lock_guard<std::mutex> guard{rng_mtx_};
-      std::uniform_real_distribution<double> coin{0.0, 1.0};
-      if (coin(rng_) < drop_) {
+    } else if (what == transport_event::sent) {
+      auto chance = faults_.draw(*env);
+      if (chance.action == fault_verdict::drop) {
         what = transport_event::dropped;
-      } else if (coin(rng_) < delay_ && max_delay_.count() > 0) {
-        std::uniform_int_distribution<int64_t> pick{1, max_delay_.count()};
-        delay = std::chrono::milliseconds{pick(rng_)};
+      } else if (chance.action == fault_verdict::delay) {
         what = transport_event::delayed;
+        delay = chance.by;
       }
     }
   }
-  remember(self, *env, what);
-  if (sink)
-    sink->record(*env, what, now_us(self));
+  record(self, *env, what, sink.get());
   switch (what) {
     case transport_event::dropped:
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
     case transport_event::undeliverable:
       undeliverable_.fetch_add(1, std::memory_order_relaxed);
-      bounce(self, *env, refused ? "node is down: " : "no endpoint ");
+      bounce(self, *env,
+             verdict.action == fault_verdict::refuse ? "node is down: "
+                                                     : "no endpoint ");
       return;
     case transport_event::delayed:
       delayed_.fetch_add(1, std::memory_order_relaxed);
@@ -557,167 +388,6 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
     default:
       deliver(self, dest, std::move(env));
   }
-}
-
-// -- rpc_table ----------------------------------------------------------------
-
-uint64_t rpc_table::add(time_point deadline, callback cb) {
-  auto id = next_id_++;
-  pending_.emplace(id, entry{deadline, std::move(cb)});
-  deadlines_.emplace(deadline, id);
-  return id;
-}
-
-bool rpc_table::dispatch(const envelope& env) {
-  auto id = env.header().reply_to();
-  if (id == 0)
-    return false;
-  auto i = pending_.find(id);
-  if (i == pending_.end())
-    return true; // a late reply to an expired request: consumed, ignored
-  auto cb = std::move(i->second.cb);
-  auto range = deadlines_.equal_range(i->second.deadline);
-  // A transport error fails the request at once, like its timeout would.
-  const envelope* reply = env.has_transport_error() ? nullptr : &env;
-  for (auto j = range.first; j != range.second; ++j) {
-    if (j->second == id) {
-      deadlines_.erase(j);
-      break;
-    }
-  }
-  pending_.erase(i);
-  last_error_ = reply == nullptr ? env.transport_error().reason()
-                                 : std::string{};
-  cb(reply);
-  return true;
-}
-
-void rpc_table::expire(time_point now) {
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-    auto id = deadlines_.begin()->second;
-    deadlines_.erase(deadlines_.begin());
-    auto i = pending_.find(id);
-    if (i == pending_.end())
-      continue;
-    auto cb = std::move(i->second.cb);
-    pending_.erase(i);
-    last_error_.clear();
-    cb(nullptr);
-  }
-}
-
-void rpc_table::fail_all() {
-  auto pending = std::move(pending_);
-  pending_.clear();
-  deadlines_.clear();
-  for (auto& kvp : pending)
-    kvp.second.cb(nullptr);
-}
-
-std::optional<time_point> rpc_table::next_deadline() const {
-  if (deadlines_.empty())
-    return std::nullopt;
-  return deadlines_.begin()->first;
-}
-
-// -- endpoint -----------------------------------------------------------------
-
-endpoint::endpoint(fabric_ptr fab, std::string node, std::string actor)
-  : fab_(std::move(fab)), node_(std::move(node)), actor_(std::move(actor)) {
-}
-
-void endpoint::attach(caf::local_actor* self, caf::actor handle) {
-  fab_->add_endpoint(node_, actor_, handle);
-  auto fab = fab_;
-  auto node = node_;
-  auto actor = actor_;
-  auto addr = handle.address();
-  self->attach_functor([fab, node, actor, addr](const caf::error&) {
-    fab->remove_endpoint(node, actor, addr);
-  });
-}
-
-void endpoint::send(caf::local_actor* self, const std::string& to_node,
-                    const std::string& to_actor,
-                    std::shared_ptr<envelope> env) {
-  auto* h = env->mutable_header();
-  auto* from = h->mutable_from();
-  from->set_node(node_);
-  from->set_actor(actor_);
-  auto* to = h->mutable_to();
-  to->set_node(to_node);
-  to->set_actor(to_actor);
-  h->set_lamport(++lamport_);
-  fab_->send(self, std::move(env));
-}
-
-void endpoint::request(caf::local_actor* self, const std::string& to_node,
-                       const std::string& to_actor,
-                       std::shared_ptr<envelope> env, caf::timespan timeout,
-                       rpc_table::callback cb) {
-  auto id = rpc_.add(self->clock().now() + timeout, std::move(cb));
-  env->mutable_header()->set_correlation_id(id);
-  send(self, to_node, to_actor, std::move(env));
-  arm(self);
-}
-
-void endpoint::reply(caf::local_actor* self, const envelope& req,
-                     std::shared_ptr<envelope> rep) {
-  auto* h = rep->mutable_header();
-  h->set_reply_to(req.header().correlation_id());
-  if (h->trace_id() == 0)
-    h->set_trace_id(req.header().trace_id());
-  if (h->partition().empty())
-    h->set_partition(req.header().partition());
-  send(self, req.header().from().node(), req.header().from().actor(),
-       std::move(rep));
-}
-
-bool endpoint::accept(const envelope& env, bool& handled) {
-  handled = false;
-  const auto& h = env.header();
-  lamport_ = std::max(lamport_, h.lamport()) + 1;
-  if (h.to().actor() != actor_ || h.to().node() != node_) {
-    ++misdelivered_;
-    logger("transport")->warn("MessageMisdelivered [to={}/{}] {} meant for "
-                              "{}/{}",
-                              node_, actor_, body_name(env), h.to().node(),
-                              h.to().actor());
-    return false;
-  }
-  if (h.reply_to() != 0)
-    handled = rpc_.dispatch(env);
-  return true;
-}
-
-void endpoint::on_tick(caf::local_actor* self) {
-  armed_for_.reset();
-  rpc_.expire(self->clock().now());
-  arm(self);
-}
-
-void endpoint::arm(caf::local_actor* self) {
-  auto next = rpc_.next_deadline();
-  if (!next)
-    return;
-  if (armed_for_ && *armed_for_ <= *next)
-    return;
-  armed_for_ = *next;
-  self->clock().schedule_message(
-    *next, caf::actor_cast<caf::strong_actor_ptr>(self->ctrl()),
-    caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
-                              tick_atom::value));
-}
-
-std::shared_ptr<envelope> make_envelope(const std::string& partition,
-                                        uint64_t term, uint64_t trace_id) {
-  auto env = std::make_shared<envelope>();
-  auto* h = env->mutable_header();
-  if (!partition.empty())
-    h->set_partition(partition);
-  h->set_term(term);
-  h->set_trace_id(trace_id);
-  return env;
 }
 
 } // namespace lg

@@ -6,49 +6,36 @@
 // registered with the process's fabric. Across processes a node is reached
 // through a route (the remote node's gateway actor), which delivers to the
 // local endpoint on the other side.
+//
+// The fabric keeps the registry (endpoints, routes, the dialer) and sends.
+// It asks its fault_plan what to do with each message (fault_plan.hpp),
+// writes each into its flight_recorder (flight_recorder.hpp), and an actor
+// talks to it through its endpoint (endpoint.hpp, included here).
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
-#include <random>
-#include <set>
 #include <shared_mutex>
 #include <string>
-#include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/local_actor.hpp>
 
+#include "actors/net/endpoint.hpp"
+#include "actors/net/fault_plan.hpp"
+#include "actors/net/flight_recorder.hpp"
 #include "messages/message_types.hpp"
 
 namespace lg {
-
-using clock_type = caf::actor_clock;
-using time_point = caf::actor_clock::time_point;
-
-/// What happened to a message at the transport.
-enum class transport_event { sent, delivered, dropped, delayed, undeliverable };
-
-const char* to_string(transport_event x);
-
-/// Receives every message that passes the transport (the trace).
-class trace_sink {
-public:
-  virtual ~trace_sink() = default;
-
-  /// Records `env` with what happened to it at virtual or wall time `at_us`.
-  virtual void record(const envelope& env, transport_event what,
-                      int64_t at_us)
-    = 0;
-};
 
 /// Returns "node/actor", the key of an endpoint.
 inline std::string endpoint_key(const std::string& node,
@@ -105,6 +92,8 @@ public:
   /// false when no such endpoint lives here.
   bool deliver_local(caf::local_actor* self, envelope_ptr env);
 
+  // -- faults (forwarded to the fault_plan) ----------------------------------
+
   /// Cuts every message to and from `node` (ISOLATE LEAF).
   void cut_node(const std::string& node);
 
@@ -146,8 +135,7 @@ public:
   /// Removes every delay_messages rule.
   void clear_message_delays();
 
-  /// Sends every message also to `sink`.
-  void set_trace_sink(std::shared_ptr<trace_sink> sink);
+  // -- the one way out --------------------------------------------------------
 
   /// Sends `env` from `self`: the one way out.
   void send(caf::local_actor* self, envelope_ptr env);
@@ -162,6 +150,11 @@ public:
 
   counters stats() const;
 
+  // -- the record (forwarded to the flight_recorder) -------------------------
+
+  /// Sends every message also to `sink`.
+  void set_trace_sink(std::shared_ptr<trace_sink> sink);
+
   /// The always-on ring buffer: the last recent_capacity messages that left
   /// through this fabric, oldest first, one line each.
   std::vector<std::string> recent() const;
@@ -172,7 +165,7 @@ public:
   std::string dump_recent(const std::string& reason,
                           const std::string& dir = "/tmp") const;
 
-  static constexpr size_t recent_capacity = 4096;
+  static constexpr size_t recent_capacity = flight_recorder::capacity;
 
   /// The fabric whose ring a crash of this process dumps (the last one
   /// registered).
@@ -190,15 +183,17 @@ private:
   void bounce(caf::local_actor* self, const envelope& env,
               const char* why = "no endpoint ");
 
-  /// Recomputes slow_; caller holds the unique lock.
-  void update_slow();
-
   caf::actor resolve(const pb::Endpoint& to) const;
 
   /// Hands `env` to the dialer when its node is remote and unrouted; false
   /// when there is no dialer or the node is hosted here.
   bool dial(caf::local_actor* self, envelope_ptr& env);
+
   int64_t now_us(caf::local_actor* self) const;
+
+  /// Writes `env` into the ring and hands it to `sink`, if any.
+  void record(caf::local_actor* self, const envelope& env,
+              transport_event what, trace_sink* sink);
 
   /// The endpoints, split over shards so that the many senders and the
   /// actors coming and going rarely meet on one lock.
@@ -212,201 +207,21 @@ private:
     return shards_[std::hash<std::string>{}(key) % shard_count];
   }
 
-  /// One slot of the ring: fixed size, no allocation on the send path.
-  struct recent_slot {
-    mutable std::atomic_flag busy = ATOMIC_FLAG_INIT;
-    uint64_t seq = 0; // 0: never written
-    int64_t at_us = 0;
-    uint64_t lamport = 0;
-    uint64_t term = 0;
-    int body = 0;
-    uint8_t event = 0;
-    char from[48] = {};
-    char to[48] = {};
-    char partition[32] = {};
-  };
-
-  void remember(caf::local_actor* self, const envelope& env,
-                transport_event what);
-
   caf::actor_system& sys_;
   mutable std::array<shard, shard_count> shards_;
-  std::unique_ptr<recent_slot[]> recent_{new recent_slot[recent_capacity]};
-  std::atomic<uint64_t> recent_seq_{0};
   mutable std::mutex count_mtx_;
   std::unordered_map<std::string, size_t> per_node_; // endpoints per node
-  // Everything below is guarded by mtx_ (shared to read, unique to change);
-  // the generator by rng_mtx_.
+  // The routes and the dialer are guarded by mtx_ (shared to read, unique
+  // to change).
   mutable std::shared_mutex mtx_;
-  std::mutex rng_mtx_;
   std::unordered_map<std::string, caf::actor> routes_;
   caf::actor dialer_;
-  std::set<std::string> cut_;
-  std::set<std::string> down_;
-  std::set<std::pair<std::string, std::string>> cut_links_;
-  /// delay_messages rules: (from, to, body) -> delay.
-  std::map<std::tuple<std::string, std::string, int>, caf::timespan>
-    delay_rules_;
-  std::shared_ptr<trace_sink> sink_;
-  bool random_faults_ = false;
-  double drop_ = 0;
-  double delay_ = 0;
-  std::chrono::milliseconds max_delay_{0};
-  std::mt19937_64 rng_;
-  std::atomic<bool> slow_{false};
+  fault_plan faults_;
+  flight_recorder recorder_;
   std::atomic<uint64_t> sent_{0};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> delayed_{0};
   std::atomic<uint64_t> undeliverable_{0};
 };
-
-using fabric_ptr = std::shared_ptr<fabric>;
-
-/// Outstanding requests of one actor, matched to replies by correlation id
-/// and expired at their deadline.
-class rpc_table {
-public:
-  /// Called with the reply, or with nullptr when the deadline passed or the
-  /// transport could not deliver the request.
-  using callback = std::function<void(const envelope*)>;
-
-  /// Registers a request; returns its correlation id.
-  uint64_t add(time_point deadline, callback cb);
-
-  /// Runs and forgets the callback waiting for `env`; false if none.
-  bool dispatch(const envelope& env);
-
-  /// Runs cb(nullptr) for every request whose deadline is <= now.
-  void expire(time_point now);
-
-  /// Fails every outstanding request (cb(nullptr)), e.g. on shutdown.
-  void fail_all();
-
-  bool empty() const {
-    return pending_.empty();
-  }
-
-  size_t size() const {
-    return pending_.size();
-  }
-
-  /// The earliest deadline, if any request is outstanding.
-  std::optional<time_point> next_deadline() const;
-
-  /// Inside a callback called with nullptr: why the transport refused the
-  /// request ("" when it timed out).
-  const std::string& last_error() const {
-    return last_error_;
-  }
-
-private:
-  std::string last_error_;
-  struct entry {
-    time_point deadline;
-    callback cb;
-  };
-  uint64_t next_id_ = 1;
-  std::unordered_map<uint64_t, entry> pending_;
-  std::multimap<time_point, uint64_t> deadlines_;
-};
-
-/// The identity of one actor on the fabric: stamps headers, keeps the Lamport
-/// clock, checks that received messages were meant for it, and tracks its
-/// outstanding requests. Every role's state holds one.
-class endpoint {
-public:
-  endpoint() = default;
-
-  endpoint(fabric_ptr fab, std::string node, std::string actor);
-
-  /// Registers `self` under this endpoint's name.
-  void attach(caf::local_actor* self, caf::actor handle);
-
-  const std::string& node() const {
-    return node_;
-  }
-
-  const std::string& actor() const {
-    return actor_;
-  }
-
-  fabric& fab() {
-    return *fab_;
-  }
-
-  fabric_ptr fab_ptr() const {
-    return fab_;
-  }
-
-  /// Stamps and sends `env` to node/actor (fire and forget).
-  void send(caf::local_actor* self, const std::string& to_node,
-            const std::string& to_actor, std::shared_ptr<envelope> env);
-
-  /// Sends `env` as a request and calls `cb` with the reply or nullptr when
-  /// `timeout` passes first. The actor must forward tick_atom to on_tick.
-  void request(caf::local_actor* self, const std::string& to_node,
-               const std::string& to_actor, std::shared_ptr<envelope> env,
-               caf::timespan timeout, rpc_table::callback cb);
-
-  /// Sends `reply` as the answer to `req`.
-  void reply(caf::local_actor* self, const envelope& req,
-             std::shared_ptr<envelope> reply);
-
-  /// Checks a received message: updates the Lamport clock, answers true when
-  /// it is for this endpoint; a reply to an outstanding request is
-  /// dispatched here, and `handled` tells the caller so.
-  bool accept(const envelope& env, bool& handled);
-
-  /// Takes in one received message: returns true when it is a new message
-  /// for the actor's own handlers, false when it was empty, meant for
-  /// another receiver, or a reply already handed to its request's callback.
-  bool receive(const wire& msg) {
-    bool handled = false;
-    return msg.env && accept(*msg.env, handled) && !handled;
-  }
-
-  /// Expires overdue requests and re-arms the tick.
-  void on_tick(caf::local_actor* self);
-
-  /// Inside a request's callback called with nullptr: why the transport
-  /// refused it ("" when it timed out).
-  const std::string& last_transport_error() const {
-    return rpc_.last_error();
-  }
-
-  /// Fails all outstanding requests.
-  void fail_all() {
-    rpc_.fail_all();
-  }
-
-  uint64_t lamport() const {
-    return lamport_;
-  }
-
-  size_t outstanding() const {
-    return rpc_.size();
-  }
-
-  /// Counts messages refused because they named another receiver.
-  uint64_t misdelivered() const {
-    return misdelivered_;
-  }
-
-private:
-  void arm(caf::local_actor* self);
-
-  fabric_ptr fab_;
-  std::string node_;
-  std::string actor_;
-  uint64_t lamport_ = 0;
-  uint64_t misdelivered_ = 0;
-  rpc_table rpc_;
-  std::optional<time_point> armed_for_;
-};
-
-/// Creates an envelope with header partition and term set.
-std::shared_ptr<envelope> make_envelope(const std::string& partition = {},
-                                        uint64_t term = 0,
-                                        uint64_t trace_id = 0);
 
 } // namespace lg

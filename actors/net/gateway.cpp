@@ -7,6 +7,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/names.hpp"
 #include "sql/result_proto.hpp"
 #include "base/log.hpp"
 #include "sql/parser.hpp"
@@ -14,6 +15,9 @@
 namespace lg {
 
 namespace {
+
+/// The aggregator's node, which is named after its actor.
+constexpr const char* aggregator_node = aggregator_actor_name;
 
 /// Requests queued while their node is being dialed, at most this many per
 /// node: beyond it they are refused, so that a dead node cannot eat memory.
@@ -116,7 +120,7 @@ std::shared_ptr<envelope> make_hello(const gateway_state& st) {
 
 void dial(self_ptr self, const std::string& node) {
   auto& st = self->state;
-  auto addr = node == "ma" ? st.ma_address : node;
+  auto addr = node == aggregator_node ? st.ma_address : node;
   auto colon = addr.rfind(':');
   uint16_t port = 0;
   if (colon != std::string::npos) {
@@ -129,9 +133,10 @@ void dial(self_ptr self, const std::string& node) {
   }
   if (port == 0) {
     fail_queue(self, node,
-               node == "ma" ? "no master aggregator has added leaf "
-                                + st.cfg.node + " yet"
-                            : "node " + node + " has no address to dial");
+               node == aggregator_node
+                 ? "no master aggregator has added leaf " + st.cfg.node
+                     + " yet"
+                 : "node " + node + " has no address to dial");
     return;
   }
   auto host = addr.substr(0, colon);
@@ -171,7 +176,7 @@ void dial(self_ptr self, const std::string& node) {
                 return;
               }
               st.dialing.erase(node);
-              if (node == "ma")
+              if (node == aggregator_node)
                 remember_ma_address(self, addr);
               add_link(self, gw, {node, body.node(), body.listen()});
               logger("gateway")->info("LinkOpened {} to {} ({} at {})",
@@ -199,7 +204,7 @@ void on_dial(self_ptr self, envelope_ptr env) {
   // the link it opens serves both. (Leaves dial each other to replicate;
   // the aggregator and clients are dialed by leaves only to answer them.)
   auto backoff = std::chrono::milliseconds{st.cfg.redial_backoff_ms};
-  if (st.cfg.role == "leaf" && node != "ma" && node < st.cfg.node)
+  if (st.cfg.role == "leaf" && node != aggregator_node && node < st.cfg.node)
     backoff += std::chrono::milliseconds{st.cfg.connect_timeout_ms};
   if (f != st.failed.end() && st.dialing.count(node) == 0
       && self->clock().now() - f->second.first < backoff) {
