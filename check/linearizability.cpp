@@ -1,0 +1,675 @@
+#include "check/linearizability.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <unordered_map>
+#include <utility>
+
+namespace lg::check {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+/// Completion time of an operation that may take effect at any later time.
+constexpr int64_t never = std::numeric_limits<int64_t>::max();
+/// Value id of the absent state.
+constexpr int32_t absent = 0;
+/// Register state "one of the window's start states, not yet observed".
+constexpr int32_t any_start = -1;
+
+/// One operation of a key's history, with its values interned.
+struct key_op {
+  size_t index = 0; ///< into the caller's history
+  op_kind kind = op_kind::get;
+  int32_t value = absent; ///< put: written; get: read; del: absent
+  int64_t invoked = 0;
+  int64_t completed = 0; ///< `never` for an unknown write
+};
+
+/// The operations of one key, and the names of its value ids.
+struct key_history {
+  std::string key;
+  std::vector<key_op> ops;
+  std::vector<std::optional<std::string>> names{std::nullopt}; ///< id 0: absent
+  std::unordered_map<std::string, int32_t> ids;
+
+  /// Returns the id of `value`, adding it when new.
+  int32_t intern(const std::optional<std::string>& value) {
+    if (!value)
+      return absent;
+    auto [it, added] = ids.try_emplace(*value, static_cast<int32_t>(names.size()));
+    if (added)
+      names.push_back(*value);
+    return it->second;
+  }
+};
+
+enum class search_result { linearizable, not_linearizable, budget_exceeded };
+
+/// The time and memory one check_history() call may spend.
+class budget {
+ public:
+  budget(clock_type::time_point deadline, size_t memory_limit)
+    : deadline_(deadline), memory_limit_(memory_limit) {}
+
+  /// True once the deadline has passed (sticky).
+  bool expired() {
+    if (!expired_ && clock_type::now() >= deadline_)
+      expired_ = true;
+    return expired_;
+  }
+
+  /// Records that a search needs `bytes` of cache; true when over the limit
+  /// (which then also expires the budget).
+  bool over_memory(size_t bytes) {
+    if (bytes > memory_limit_)
+      expired_ = true;
+    return expired_;
+  }
+
+ private:
+  clock_type::time_point deadline_;
+  size_t memory_limit_;
+  bool expired_ = false;
+};
+
+/// Mixes the bits of `x` (splitmix64's finaliser).
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+/// The set of configurations (linearized operations, register state) the
+/// search has reached: Lowe's memoisation. Open addressing over a flat arena
+/// of bitsets; the bitset hash is maintained incrementally by the caller
+/// (Zobrist hashing), so an insert costs one probe sequence and a compare.
+class config_cache {
+ public:
+  explicit config_cache(size_t words) : words_(words), table_(1024, 0) {}
+
+  /// Adds (bits, state) unless present; returns true when it was added.
+  bool insert(const std::vector<uint64_t>& bits, int32_t state,
+              uint64_t bits_hash) {
+    const uint64_t h = bits_hash ^ mix(static_cast<uint64_t>(state) + 1);
+    size_t mask = table_.size() - 1;
+    for (size_t slot = h & mask;; slot = (slot + 1) & mask) {
+      uint32_t e = table_[slot];
+      if (e == 0) {
+        hashes_.push_back(h);
+        states_.push_back(state);
+        bits_.insert(bits_.end(), bits.begin(), bits.end());
+        table_[slot] = static_cast<uint32_t>(hashes_.size());
+        if (hashes_.size() * 2 > table_.size())
+          grow();
+        return true;
+      }
+      --e;
+      if (hashes_[e] == h && states_[e] == state
+          && std::memcmp(&bits_[e * words_], bits.data(),
+                         words_ * sizeof(uint64_t))
+               == 0)
+        return false;
+    }
+  }
+
+  /// Bytes held, for the memory limit.
+  size_t bytes() const {
+    return bits_.capacity() * sizeof(uint64_t)
+           + hashes_.capacity() * sizeof(uint64_t)
+           + states_.capacity() * sizeof(int32_t)
+           + table_.capacity() * sizeof(uint32_t);
+  }
+
+ private:
+  /// Doubles the table and reinserts every entry.
+  void grow() {
+    std::vector<uint32_t> table(table_.size() * 2, 0);
+    size_t mask = table.size() - 1;
+    for (size_t e = 0; e < hashes_.size(); ++e) {
+      size_t slot = hashes_[e] & mask;
+      while (table[slot] != 0)
+        slot = (slot + 1) & mask;
+      table[slot] = static_cast<uint32_t>(e + 1);
+    }
+    table_ = std::move(table);
+  }
+
+  size_t words_;
+  std::vector<uint64_t> bits_; ///< words_ per entry
+  std::vector<uint64_t> hashes_;
+  std::vector<int32_t> states_;
+  std::vector<uint32_t> table_; ///< entry + 1; 0 is empty
+};
+
+/// Searches for a linearization of `ops` (one key) with the WGL algorithm.
+/// The register starts in `starts[0]` when `starts` has one state, otherwise
+/// in any of them (`value_count` bounds the value ids).
+search_result search(const std::vector<key_op>& ops, size_t value_count,
+                     const std::vector<int32_t>& starts, budget& b) {
+  const size_t n = ops.size();
+  if (n == 0)
+    return search_result::linearizable;
+  if (b.expired())
+    return search_result::budget_exceeded;
+
+  // Call and return events by time, calls first at equal times.
+  struct event {
+    int64_t time;
+    bool is_return;
+    uint32_t op;
+  };
+  std::vector<event> events;
+  events.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    events.push_back({ops[i].invoked, false, static_cast<uint32_t>(i)});
+    events.push_back({ops[i].completed, true, static_cast<uint32_t>(i)});
+  }
+  std::sort(events.begin(), events.end(), [](const event& x, const event& y) {
+    if (x.time != y.time)
+      return x.time < y.time;
+    if (x.is_return != y.is_return)
+      return !x.is_return;
+    return x.op < y.op;
+  });
+
+  // The doubly linked list of events; node 2n is the head sentinel. A call
+  // node's match is its return node; a return node's match is -1.
+  const int32_t count = static_cast<int32_t>(2 * n);
+  const int32_t head = count;
+  std::vector<int32_t> next(count + 1), prev(count + 1), match(count, -1),
+    op_of(count), return_node(n);
+  for (int32_t k = 0; k < count; ++k) {
+    op_of[k] = static_cast<int32_t>(events[k].op);
+    if (events[k].is_return)
+      return_node[events[k].op] = k;
+  }
+  for (int32_t k = 0; k < count; ++k) {
+    if (!events[k].is_return)
+      match[k] = return_node[events[k].op];
+    next[k] = k + 1 < count ? k + 1 : -1;
+    prev[k] = k == 0 ? head : k - 1;
+  }
+  next[head] = 0;
+  prev[head] = -1;
+
+  auto lift = [&](int32_t e) {
+    next[prev[e]] = next[e];
+    prev[next[e]] = prev[e]; // a call is always followed by its return
+    int32_t m = match[e];
+    next[prev[m]] = next[m];
+    if (next[m] != -1)
+      prev[next[m]] = prev[m];
+  };
+  auto unlift = [&](int32_t e) {
+    int32_t m = match[e];
+    next[prev[m]] = m;
+    if (next[m] != -1)
+      prev[next[m]] = m;
+    next[prev[e]] = e;
+    prev[next[e]] = e;
+  };
+
+  // The register's rules. A get from `any_start` reads one of the starts and
+  // fixes the state to it.
+  std::vector<char> allowed;
+  int32_t state = starts.empty() ? absent : starts.front();
+  if (starts.size() > 1) {
+    allowed.assign(value_count, 0);
+    for (int32_t s : starts)
+      allowed[s] = 1;
+    state = any_start;
+  }
+  auto step = [&](int32_t from, const key_op& op, int32_t& to) {
+    switch (op.kind) {
+      case op_kind::put:
+        to = op.value;
+        return true;
+      case op_kind::del:
+        to = absent;
+        return true;
+      case op_kind::get:
+        if (from == any_start) {
+          if (!allowed[op.value])
+            return false;
+          to = op.value;
+          return true;
+        }
+        to = from;
+        return from == op.value;
+    }
+    return false;
+  };
+
+  std::vector<uint64_t> zobrist(n);
+  for (size_t i = 0; i < n; ++i)
+    zobrist[i] = mix(i * 0x2545f4914f6cdd1dULL + 1);
+  const size_t words = (n + 63) / 64;
+  std::vector<uint64_t> linearized(words, 0);
+  uint64_t hash = 0;
+  config_cache cache(words);
+
+  struct frame {
+    int32_t node;
+    int32_t state;
+  };
+  std::vector<frame> calls;
+  calls.reserve(n);
+
+  uint32_t steps = 0;
+  int32_t e = next[head];
+  while (next[head] != -1) {
+    if ((++steps & 0xfff) == 0
+        && (b.expired() || b.over_memory(cache.bytes())))
+      return search_result::budget_exceeded;
+    if (match[e] != -1) {
+      // A call: try to linearize its operation now.
+      const size_t op = static_cast<size_t>(op_of[e]);
+      int32_t to = 0;
+      bool added = false;
+      if (step(state, ops[op], to)) {
+        linearized[op / 64] |= uint64_t{1} << (op % 64);
+        if (cache.insert(linearized, to, hash ^ zobrist[op])) {
+          added = true;
+        } else {
+          linearized[op / 64] &= ~(uint64_t{1} << (op % 64));
+        }
+      }
+      if (added) {
+        calls.push_back({e, state});
+        state = to;
+        hash ^= zobrist[op];
+        lift(e);
+        e = next[head];
+      } else {
+        e = next[e];
+      }
+    } else {
+      // A return whose call is not linearized: undo the last choice.
+      if (calls.empty())
+        return search_result::not_linearizable;
+      frame top = calls.back();
+      calls.pop_back();
+      e = top.node;
+      state = top.state;
+      const size_t op = static_cast<size_t>(op_of[e]);
+      linearized[op / 64] &= ~(uint64_t{1} << (op % 64));
+      hash ^= zobrist[op];
+      unlift(e);
+      e = next[e];
+    }
+  }
+  return search_result::linearizable;
+}
+
+/// The prefix of a key's history at time `t`: operations completed by `t`,
+/// writes still running at `t` as unknown, running gets dropped.
+std::vector<key_op> prefix_at(const std::vector<key_op>& ops, int64_t t) {
+  std::vector<key_op> out;
+  for (const key_op& op : ops) {
+    if (op.completed <= t) {
+      out.push_back(op);
+    } else if (op.invoked <= t && op.kind != op_kind::get) {
+      out.push_back(op);
+      out.back().completed = never;
+    }
+  }
+  return out;
+}
+
+/// A window of a key's history and the states the register may start it in.
+struct window {
+  std::vector<key_op> ops;
+  std::vector<int32_t> starts{absent};
+};
+
+/// The window of `ops` that starts at `s`: every operation completing at or
+/// after m, where m <= s is the largest time at or before every kept
+/// operation's invocation, plus every unknown write. The operations dropped
+/// (completed before m) precede all kept ones in real time.
+window cut_at(const std::vector<key_op>& ops, int64_t s) {
+  int64_t m = s;
+  for (;;) {
+    int64_t lowest = m;
+    for (const key_op& op : ops)
+      if (op.completed != never && op.completed >= m)
+        lowest = std::min(lowest, op.invoked);
+    if (lowest == m)
+      break;
+    m = lowest;
+  }
+  window w;
+  bool dropped_any = false, dropped_write = false, may_be_absent = false;
+  std::vector<int32_t> starts;
+  for (const key_op& op : ops) {
+    if (op.completed >= m) {
+      w.ops.push_back(op);
+      continue;
+    }
+    dropped_any = true;
+    if (op.kind == op_kind::put) {
+      dropped_write = true;
+      starts.push_back(op.value);
+    } else if (op.kind == op_kind::del) {
+      dropped_write = true;
+      may_be_absent = true;
+    }
+  }
+  if (!dropped_any)
+    return w; // the window starts with the key: from absent
+  // Unknown writes invoked before m may have taken effect before the window.
+  for (const key_op& op : w.ops) {
+    if (op.completed != never || op.invoked >= m)
+      continue;
+    if (op.kind == op_kind::put)
+      starts.push_back(op.value);
+    else if (op.kind == op_kind::del)
+      may_be_absent = true;
+  }
+  if (!dropped_write || may_be_absent)
+    starts.push_back(absent);
+  std::sort(starts.begin(), starts.end());
+  starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+  w.starts = std::move(starts);
+  return w;
+}
+
+/// Sorted distinct finite completion times of `ops`.
+std::vector<int64_t> completion_times(const std::vector<key_op>& ops) {
+  std::vector<int64_t> times;
+  for (const key_op& op : ops)
+    if (op.completed != never)
+      times.push_back(op.completed);
+  std::sort(times.begin(), times.end());
+  times.erase(std::unique(times.begin(), times.end()), times.end());
+  return times;
+}
+
+/// Quotes `s` for a description: escapes quotes, backslashes and bytes
+/// outside printable ASCII.
+std::string quote(const std::string& s) {
+  static const char hex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+/// A register state for a description: a quoted value or `absent`.
+std::string state_name(const std::optional<std::string>& v) {
+  return v ? quote(*v) : "absent";
+}
+
+/// Shrinks the failing `kh` to a window (see the header) and fills `kv`.
+void find_window(const key_history& kh, budget& b, key_verdict& kv) {
+  const size_t values = kh.names.size();
+  const std::vector<int64_t> times = completion_times(kh.ops);
+  std::vector<key_op> prefix = kh.ops;
+  std::optional<int64_t> end;
+  bool truncated = false;
+
+  // The earliest completion time whose prefix fails. The prefix at the last
+  // completion differs from the whole history only by unknown writes invoked
+  // after everything completed, which can always go last: it fails.
+  if (!times.empty()) {
+    int64_t hi = static_cast<int64_t>(times.size()) - 1;
+    int64_t lo = -1; // the prefix at times[lo] passes (-1: the empty one)
+    while (hi - lo > 1) {
+      int64_t mid = lo + (hi - lo) / 2;
+      auto r = search(prefix_at(kh.ops, times[mid]), values, {absent}, b);
+      if (r == search_result::budget_exceeded) {
+        truncated = true;
+        break;
+      }
+      if (r == search_result::not_linearizable)
+        hi = mid;
+      else
+        lo = mid;
+    }
+    prefix = prefix_at(kh.ops, times[hi]);
+    if (!truncated)
+      end = times[hi];
+  }
+
+  // The latest start whose window still fails.
+  window best;
+  best.ops = prefix;
+  if (!truncated) {
+    const std::vector<int64_t> starts = completion_times(prefix);
+    size_t lo = 0, hi = starts.size(); // cut at starts[lo] fails; hi: unknown
+    while (hi - lo > 1) {
+      size_t mid = (lo + hi) / 2;
+      window w = cut_at(prefix, starts[mid]);
+      auto r = search(w.ops, values, w.starts, b);
+      if (r == search_result::budget_exceeded) {
+        truncated = true;
+        break;
+      }
+      if (r == search_result::not_linearizable) {
+        lo = mid;
+        best = std::move(w);
+      } else {
+        hi = mid;
+      }
+    }
+  }
+
+  std::sort(best.ops.begin(), best.ops.end(),
+            [](const key_op& x, const key_op& y) {
+              return x.invoked != y.invoked ? x.invoked < y.invoked
+                                            : x.index < y.index;
+            });
+  kv.window.clear();
+  for (const key_op& op : best.ops)
+    kv.window.push_back(op.index);
+  kv.window_start_states.clear();
+  for (int32_t s : best.starts)
+    kv.window_start_states.push_back(kh.names[s]);
+  kv.window_truncated = truncated;
+
+  std::ostringstream text;
+  const key_op* culprit = nullptr;
+  if (end)
+    for (const key_op& op : best.ops)
+      if (op.completed == *end && (!culprit || op.kind == op_kind::get))
+        culprit = &op;
+  if (culprit) {
+    kv.culprit = culprit->index;
+    text << "#" << culprit->index << " cannot be linearized: the key's "
+         << "history up to just before it completes at t=" << *end
+         << " can be, but with it ";
+  } else {
+    text << "the budget ran out before the window was shrunk: ";
+  }
+  text << "no order of the window's " << best.ops.size()
+       << " operations that respects real time";
+  if (best.starts.size() > 1 || best.starts.front() != absent) {
+    text << ", starting from any state earlier operations could leave (";
+    for (size_t i = 0; i < best.starts.size(); ++i)
+      text << (i ? ", " : "") << state_name(kh.names[best.starts[i]]);
+    text << "),";
+  }
+  text << " lets every get read what the register holds";
+  kv.explanation = text.str();
+}
+
+} // namespace
+
+verdict check_history(const std::vector<operation>& history,
+                      const check_options& options) {
+  const auto started = clock_type::now();
+  budget b(started + options.budget, options.memory_limit);
+  verdict v;
+
+  // Partition by key, in order of first appearance; drop what tells nothing.
+  std::vector<key_history> keys;
+  std::unordered_map<std::string, size_t> key_index;
+  for (size_t i = 0; i < history.size(); ++i) {
+    const operation& op = history[i];
+    if (op.kind == op_kind::put && !op.value)
+      throw std::invalid_argument("operation #" + std::to_string(i)
+                                  + ": a put without a value");
+    if (op.result == outcome::ok && op.completed < op.invoked)
+      throw std::invalid_argument("operation #" + std::to_string(i)
+                                  + ": completed before it was invoked");
+    if (op.result == outcome::failed
+        || (op.result == outcome::unknown && op.kind == op_kind::get))
+      continue;
+    auto [it, added] = key_index.try_emplace(op.key, keys.size());
+    if (added) {
+      keys.emplace_back();
+      keys.back().key = op.key;
+    }
+    key_history& kh = keys[it->second];
+    key_op kop;
+    kop.index = i;
+    kop.kind = op.kind;
+    kop.value = op.kind == op_kind::del ? absent : kh.intern(op.value);
+    kop.invoked = op.invoked;
+    kop.completed = op.result == outcome::unknown ? never : op.completed;
+    kh.ops.push_back(kop);
+  }
+  v.keys = keys.size();
+
+  std::vector<size_t> failing;
+  for (size_t k = 0; k < keys.size(); ++k) {
+    auto r = search(keys[k].ops, keys[k].names.size(), {absent}, b);
+    if (r == search_result::budget_exceeded) {
+      for (size_t rest = k; rest < keys.size(); ++rest)
+        v.unchecked_keys.push_back(keys[rest].key);
+      break;
+    }
+    ++v.keys_checked;
+    v.operations_checked += keys[k].ops.size();
+    if (r == search_result::not_linearizable)
+      failing.push_back(k);
+  }
+
+  for (size_t k : failing) {
+    key_verdict kv;
+    kv.key = keys[k].key;
+    kv.operations = keys[k].ops.size();
+    find_window(keys[k], b, kv);
+    v.failures.push_back(std::move(kv));
+  }
+
+  if (!v.failures.empty())
+    v.result = verdict_kind::not_linearizable;
+  else if (!v.unchecked_keys.empty())
+    v.result = verdict_kind::budget_exceeded;
+  v.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+    clock_type::now() - started);
+  return v;
+}
+
+verdict check_history(const std::vector<operation>& history,
+                      std::chrono::milliseconds budget) {
+  check_options options;
+  options.budget = budget;
+  return check_history(history, options);
+}
+
+std::string describe(const operation& op, size_t index) {
+  std::ostringstream out;
+  out << "#" << index << " client " << op.client << " [" << op.invoked << ", ";
+  if (op.result == outcome::unknown)
+    out << "?";
+  else
+    out << op.completed;
+  out << "] ";
+  switch (op.kind) {
+    case op_kind::put:
+      out << "put " << quote(op.key) << " "
+          << (op.value ? quote(*op.value) : "(no value)");
+      break;
+    case op_kind::del:
+      out << "del " << quote(op.key);
+      break;
+    case op_kind::get:
+      out << "get " << quote(op.key);
+      if (op.result == outcome::ok)
+        out << " -> " << state_name(op.value);
+      break;
+  }
+  switch (op.result) {
+    case outcome::ok:
+      out << " (ok)";
+      break;
+    case outcome::failed:
+      out << " (failed)";
+      break;
+    case outcome::unknown:
+      out << " (unknown)";
+      break;
+  }
+  return out.str();
+}
+
+std::string describe(const verdict& v, const std::vector<operation>& history) {
+  std::ostringstream out;
+  const double ms = static_cast<double>(v.elapsed.count()) / 1000.0;
+  switch (v.result) {
+    case verdict_kind::linearizable:
+      out << "linearizable: " << v.operations_checked << " operations on "
+          << v.keys << " keys checked in " << ms << " ms\n";
+      break;
+    case verdict_kind::not_linearizable:
+      out << "NOT linearizable: " << v.failures.size() << " of " << v.keys
+          << " keys fail (" << v.operations_checked << " operations on "
+          << v.keys_checked << " keys checked in " << ms << " ms)\n";
+      break;
+    case verdict_kind::budget_exceeded:
+      out << "unknown (budget exceeded): " << v.keys_checked << " of "
+          << v.keys << " keys checked in " << ms
+          << " ms, no violation found in them\n";
+      break;
+  }
+  if (!v.unchecked_keys.empty()) {
+    out << "unchecked keys:";
+    for (const std::string& k : v.unchecked_keys)
+      out << " " << quote(k);
+    out << "\n";
+  }
+  for (const key_verdict& kv : v.failures) {
+    out << "key " << quote(kv.key) << ": " << kv.operations
+        << " operations, not linearizable; window of " << kv.window.size()
+        << " operations" << (kv.window_truncated ? " (not fully shrunk)" : "")
+        << ", starting with the register holding ";
+    for (size_t i = 0; i < kv.window_start_states.size(); ++i)
+      out << (i == 0 ? "" : i + 1 == kv.window_start_states.size() ? " or "
+                                                                   : ", ")
+          << state_name(kv.window_start_states[i]);
+    out << ":\n";
+    const bool has_culprit = kv.culprit && *kv.culprit < history.size();
+    for (size_t i : kv.window) {
+      if (i >= history.size())
+        continue;
+      out << "  " << describe(history[i], i);
+      if (has_culprit && i == *kv.culprit)
+        out << "  <- cannot be linearized";
+      else if (has_culprit && history[i].result == outcome::ok
+               && history[i].completed > history[*kv.culprit].completed)
+        out << "  (still running then: may or may not have taken effect)";
+      out << "\n";
+    }
+    out << "  " << kv.explanation << "\n";
+  }
+  return out.str();
+}
+
+} // namespace lg::check
