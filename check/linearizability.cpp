@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <ostream>
 #include <sstream>
 #include <stdexcept>
 #include <unordered_map>
@@ -18,8 +19,6 @@ using clock_type = std::chrono::steady_clock;
 constexpr int64_t never = std::numeric_limits<int64_t>::max();
 /// Value id of the absent state.
 constexpr int32_t absent = 0;
-/// Register state "one of the window's start states, not yet observed".
-constexpr int32_t any_start = -1;
 
 /// One operation of a key's history, with its values interned.
 struct key_op {
@@ -148,10 +147,9 @@ class config_cache {
 };
 
 /// Searches for a linearization of `ops` (one key) with the WGL algorithm.
-/// The register starts in `starts[0]` when `starts` has one state, otherwise
-/// in any of them (`value_count` bounds the value ids).
+/// The register starts absent; `value_count` bounds the value ids.
 search_result search(const std::vector<key_op>& ops, size_t value_count,
-                     const std::vector<int32_t>& starts, budget& b) {
+                     budget& b) {
   const size_t n = ops.size();
   if (n == 0)
     return search_result::linearizable;
@@ -215,16 +213,8 @@ search_result search(const std::vector<key_op>& ops, size_t value_count,
     prev[next[e]] = e;
   };
 
-  // The register's rules. A get from `any_start` reads one of the starts and
-  // fixes the state to it.
-  std::vector<char> allowed;
-  int32_t state = starts.empty() ? absent : starts.front();
-  if (starts.size() > 1) {
-    allowed.assign(value_count, 0);
-    for (int32_t s : starts)
-      allowed[s] = 1;
-    state = any_start;
-  }
+  // The register's rules.
+  int32_t state = absent;
   auto step = [&](int32_t from, const key_op& op, int32_t& to) {
     switch (op.kind) {
       case op_kind::put:
@@ -234,12 +224,6 @@ search_result search(const std::vector<key_op>& ops, size_t value_count,
         to = absent;
         return true;
       case op_kind::get:
-        if (from == any_start) {
-          if (!allowed[op.value])
-            return false;
-          to = op.value;
-          return true;
-        }
         to = from;
         return from == op.value;
     }
@@ -254,55 +238,122 @@ search_result search(const std::vector<key_op>& ops, size_t value_count,
   uint64_t hash = 0;
   config_cache cache(words);
 
+  // Unknown writes (completion `never`) are never linearized on their own,
+  // only right before a get that reads their value when the register holds
+  // something else; see step 4 in the header. Per value, its unknown writers.
+  std::vector<std::vector<uint32_t>> writers(value_count);
+  std::vector<int32_t> call_node(n);
+  size_t required = 0; // operations that must still be linearized
+  for (int32_t k = 0; k < count; ++k)
+    if (match[k] != -1)
+      call_node[op_of[k]] = k;
+  for (size_t i = 0; i < n; ++i) {
+    if (ops[i].completed != never)
+      ++required;
+    else if (ops[i].kind != op_kind::get)
+      writers[ops[i].value].push_back(static_cast<uint32_t>(i));
+  }
+  auto is_set = [&](size_t op) {
+    return (linearized[op / 64] >> (op % 64)) & 1;
+  };
+  auto flip = [&](size_t op) {
+    linearized[op / 64] ^= uint64_t{1} << (op % 64);
+    hash ^= zobrist[op];
+  };
+
   struct frame {
-    int32_t node;
-    int32_t state;
+    int32_t node;    ///< call node of the operation linearized
+    int32_t state;   ///< register state before it
+    int32_t partner; ///< call node of the unknown write paired with it, or -1
+    uint32_t tried;  ///< index of the partner in writers[value]
   };
   std::vector<frame> calls;
   calls.reserve(n);
 
   uint32_t steps = 0;
   int32_t e = next[head];
-  while (next[head] != -1) {
+  size_t partner_from = 0; // the next writers[] candidate to try at e
+  while (required > 0) {
     if ((++steps & 0xfff) == 0
         && (b.expired() || b.over_memory(cache.bytes())))
       return search_result::budget_exceeded;
-    if (match[e] != -1) {
-      // A call: try to linearize its operation now.
-      const size_t op = static_cast<size_t>(op_of[e]);
-      int32_t to = 0;
-      bool added = false;
-      if (step(state, ops[op], to)) {
-        linearized[op / 64] |= uint64_t{1} << (op % 64);
-        if (cache.insert(linearized, to, hash ^ zobrist[op])) {
-          added = true;
-        } else {
-          linearized[op / 64] &= ~(uint64_t{1} << (op % 64));
-        }
-      }
-      if (added) {
-        calls.push_back({e, state});
-        state = to;
-        hash ^= zobrist[op];
-        lift(e);
-        e = next[head];
-      } else {
-        e = next[e];
-      }
-    } else {
+    if (match[e] == -1) {
       // A return whose call is not linearized: undo the last choice.
       if (calls.empty())
         return search_result::not_linearizable;
       frame top = calls.back();
       calls.pop_back();
-      e = top.node;
       state = top.state;
-      const size_t op = static_cast<size_t>(op_of[e]);
-      linearized[op / 64] &= ~(uint64_t{1} << (op % 64));
-      hash ^= zobrist[op];
-      unlift(e);
-      e = next[e];
+      flip(static_cast<size_t>(op_of[top.node]));
+      unlift(top.node);
+      ++required;
+      if (top.partner != -1) {
+        flip(static_cast<size_t>(op_of[top.partner]));
+        unlift(top.partner);
+        e = top.node; // the same get with its next possible partner
+        partner_from = top.tried + 1;
+      } else {
+        e = next[top.node];
+        partner_from = 0;
+      }
+      continue;
     }
+    // A call: try to linearize its operation now.
+    const size_t op = static_cast<size_t>(op_of[e]);
+    const key_op& o = ops[op];
+    if (o.completed == never) {
+      e = next[e];
+      partner_from = 0;
+      continue;
+    }
+    int32_t to = 0;
+    if (step(state, o, to)) {
+      flip(op);
+      if (cache.insert(linearized, to, hash)) {
+        calls.push_back({e, state, -1, 0});
+        state = to;
+        lift(e);
+        --required;
+        e = next[head];
+      } else {
+        flip(op);
+        e = next[e];
+      }
+      partner_from = 0;
+      continue;
+    }
+    if (o.kind == op_kind::get && partner_from < writers[o.value].size()) {
+      // Pair the get with an unknown write of its value whose call comes
+      // before the first pending return (so both may take effect now).
+      int32_t first_return = e;
+      while (match[first_return] != -1)
+        first_return = next[first_return];
+      const auto& candidates = writers[o.value];
+      bool added = false;
+      for (size_t i = partner_from; i < candidates.size() && !added; ++i) {
+        const size_t u = candidates[i];
+        if (is_set(u) || call_node[u] > first_return)
+          continue;
+        flip(u);
+        flip(op);
+        if (cache.insert(linearized, o.value, hash)) {
+          calls.push_back({e, state, call_node[u], static_cast<uint32_t>(i)});
+          state = o.value;
+          lift(call_node[u]);
+          lift(e);
+          --required;
+          added = true;
+        } else {
+          flip(op);
+          flip(u);
+        }
+      }
+      partner_from = 0;
+      e = added ? next[head] : next[e];
+      continue;
+    }
+    partner_from = 0;
+    e = next[e];
   }
   return search_result::linearizable;
 }
@@ -322,17 +373,11 @@ std::vector<key_op> prefix_at(const std::vector<key_op>& ops, int64_t t) {
   return out;
 }
 
-/// A window of a key's history and the states the register may start it in.
-struct window {
-  std::vector<key_op> ops;
-  std::vector<int32_t> starts{absent};
-};
-
 /// The window of `ops` that starts at `s`: every operation completing at or
-/// after m, where m <= s is the largest time at or before every kept
-/// operation's invocation, plus every unknown write. The operations dropped
-/// (completed before m) precede all kept ones in real time.
-window cut_at(const std::vector<key_op>& ops, int64_t s) {
+/// after m, where m <= s is the largest time at or before the invocation of
+/// every such operation; every unknown write; and the writes completed before
+/// m that no other of them precedes in real time. See the header.
+std::vector<key_op> cut_at(const std::vector<key_op>& ops, int64_t s) {
   int64_t m = s;
   for (;;) {
     int64_t lowest = m;
@@ -343,39 +388,18 @@ window cut_at(const std::vector<key_op>& ops, int64_t s) {
       break;
     m = lowest;
   }
-  window w;
-  bool dropped_any = false, dropped_write = false, may_be_absent = false;
-  std::vector<int32_t> starts;
-  for (const key_op& op : ops) {
-    if (op.completed >= m) {
-      w.ops.push_back(op);
-      continue;
-    }
-    dropped_any = true;
-    if (op.kind == op_kind::put) {
-      dropped_write = true;
-      starts.push_back(op.value);
-    } else if (op.kind == op_kind::del) {
-      dropped_write = true;
-      may_be_absent = true;
-    }
-  }
-  if (!dropped_any)
-    return w; // the window starts with the key: from absent
-  // Unknown writes invoked before m may have taken effect before the window.
-  for (const key_op& op : w.ops) {
-    if (op.completed != never || op.invoked >= m)
-      continue;
-    if (op.kind == op_kind::put)
-      starts.push_back(op.value);
-    else if (op.kind == op_kind::del)
-      may_be_absent = true;
-  }
-  if (!dropped_write || may_be_absent)
-    starts.push_back(absent);
-  std::sort(starts.begin(), starts.end());
-  starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
-  w.starts = std::move(starts);
+  // A dropped write precedes another when it completes before the other's
+  // invocation: the last one is among those completing at or after the
+  // latest invocation of a dropped write.
+  int64_t last_write_invoked = std::numeric_limits<int64_t>::min();
+  for (const key_op& op : ops)
+    if (op.completed < m && op.kind != op_kind::get)
+      last_write_invoked = std::max(last_write_invoked, op.invoked);
+  std::vector<key_op> w;
+  for (const key_op& op : ops)
+    if (op.completed >= m
+        || (op.kind != op_kind::get && op.completed >= last_write_invoked))
+      w.push_back(op);
   return w;
 }
 
@@ -431,7 +455,7 @@ void find_window(const key_history& kh, budget& b, key_verdict& kv) {
     int64_t lo = -1; // the prefix at times[lo] passes (-1: the empty one)
     while (hi - lo > 1) {
       int64_t mid = lo + (hi - lo) / 2;
-      auto r = search(prefix_at(kh.ops, times[mid]), values, {absent}, b);
+      auto r = search(prefix_at(kh.ops, times[mid]), values, b);
       if (r == search_result::budget_exceeded) {
         truncated = true;
         break;
@@ -447,15 +471,14 @@ void find_window(const key_history& kh, budget& b, key_verdict& kv) {
   }
 
   // The latest start whose window still fails.
-  window best;
-  best.ops = prefix;
+  std::vector<key_op> best = prefix;
   if (!truncated) {
     const std::vector<int64_t> starts = completion_times(prefix);
     size_t lo = 0, hi = starts.size(); // cut at starts[lo] fails; hi: unknown
     while (hi - lo > 1) {
       size_t mid = (lo + hi) / 2;
-      window w = cut_at(prefix, starts[mid]);
-      auto r = search(w.ops, values, w.starts, b);
+      std::vector<key_op> w = cut_at(prefix, starts[mid]);
+      auto r = search(w, values, b);
       if (r == search_result::budget_exceeded) {
         truncated = true;
         break;
@@ -469,23 +492,31 @@ void find_window(const key_history& kh, budget& b, key_verdict& kv) {
     }
   }
 
-  std::sort(best.ops.begin(), best.ops.end(),
+  // An unknown write whose value no get of the window reads can be taken as
+  // never applied (see step 4 in the header): it only clutters the window.
+  std::vector<char> read(values, 0);
+  for (const key_op& op : best)
+    if (op.kind == op_kind::get)
+      read[op.value] = 1;
+  best.erase(std::remove_if(best.begin(), best.end(),
+                            [&](const key_op& op) {
+                              return op.completed == never && !read[op.value];
+                            }),
+             best.end());
+  std::sort(best.begin(), best.end(),
             [](const key_op& x, const key_op& y) {
               return x.invoked != y.invoked ? x.invoked < y.invoked
                                             : x.index < y.index;
             });
   kv.window.clear();
-  for (const key_op& op : best.ops)
+  for (const key_op& op : best)
     kv.window.push_back(op.index);
-  kv.window_start_states.clear();
-  for (int32_t s : best.starts)
-    kv.window_start_states.push_back(kh.names[s]);
   kv.window_truncated = truncated;
 
   std::ostringstream text;
   const key_op* culprit = nullptr;
   if (end)
-    for (const key_op& op : best.ops)
+    for (const key_op& op : best)
       if (op.completed == *end && (!culprit || op.kind == op_kind::get))
         culprit = &op;
   if (culprit) {
@@ -496,14 +527,8 @@ void find_window(const key_history& kh, budget& b, key_verdict& kv) {
   } else {
     text << "the budget ran out before the window was shrunk: ";
   }
-  text << "no order of the window's " << best.ops.size()
-       << " operations that respects real time";
-  if (best.starts.size() > 1 || best.starts.front() != absent) {
-    text << ", starting from any state earlier operations could leave (";
-    for (size_t i = 0; i < best.starts.size(); ++i)
-      text << (i ? ", " : "") << state_name(kh.names[best.starts[i]]);
-    text << "),";
-  }
+  text << "no order of the window's " << best.size() << " operation"
+       << (best.size() == 1 ? "" : "s") << " that respects real time";
   text << " lets every get read what the register holds";
   kv.explanation = text.str();
 }
@@ -524,9 +549,11 @@ verdict check_history(const std::vector<operation>& history,
     if (op.kind == op_kind::put && !op.value)
       throw std::invalid_argument("operation #" + std::to_string(i)
                                   + ": a put without a value");
-    if (op.result == outcome::ok && op.completed < op.invoked)
+    if (op.result == outcome::ok
+        && (op.completed < op.invoked || op.completed == never))
       throw std::invalid_argument("operation #" + std::to_string(i)
-                                  + ": completed before it was invoked");
+                                  + ": completed before it was invoked"
+                                    " or at INT64_MAX");
     if (op.result == outcome::failed
         || (op.result == outcome::unknown && op.kind == op_kind::get))
       continue;
@@ -548,7 +575,7 @@ verdict check_history(const std::vector<operation>& history,
 
   std::vector<size_t> failing;
   for (size_t k = 0; k < keys.size(); ++k) {
-    auto r = search(keys[k].ops, keys[k].names.size(), {absent}, b);
+    auto r = search(keys[k].ops, keys[k].names.size(), b);
     if (r == search_result::budget_exceeded) {
       for (size_t rest = k; rest < keys.size(); ++rest)
         v.unchecked_keys.push_back(keys[rest].key);
@@ -582,6 +609,18 @@ verdict check_history(const std::vector<operation>& history,
   check_options options;
   options.budget = budget;
   return check_history(history, options);
+}
+
+std::ostream& operator<<(std::ostream& out, verdict_kind kind) {
+  switch (kind) {
+    case verdict_kind::linearizable:
+      return out << "linearizable";
+    case verdict_kind::not_linearizable:
+      return out << "not linearizable";
+    case verdict_kind::budget_exceeded:
+      return out << "unknown (budget exceeded)";
+  }
+  return out;
 }
 
 std::string describe(const operation& op, size_t index) {
@@ -649,12 +688,7 @@ std::string describe(const verdict& v, const std::vector<operation>& history) {
     out << "key " << quote(kv.key) << ": " << kv.operations
         << " operations, not linearizable; window of " << kv.window.size()
         << " operations" << (kv.window_truncated ? " (not fully shrunk)" : "")
-        << ", starting with the register holding ";
-    for (size_t i = 0; i < kv.window_start_states.size(); ++i)
-      out << (i == 0 ? "" : i + 1 == kv.window_start_states.size() ? " or "
-                                                                   : ", ")
-          << state_name(kv.window_start_states[i]);
-    out << ":\n";
+        << ":\n";
     const bool has_culprit = kv.culprit && *kv.culprit < history.size();
     for (size_t i : kv.window) {
       if (i >= history.size())

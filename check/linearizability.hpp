@@ -23,9 +23,8 @@
 // Porcupine's checker.go (Anish Athalye, github.com/anishathalye/porcupine).
 // Steps:
 //   1. Drop failed operations and unknown gets; give unknown puts and dels a
-//      completion time of +infinity. A write that never happened cannot be
-//      told apart from one linearized after everything else, since nothing
-//      reads it, so "may be skipped" needs no separate case.
+//      completion time of +infinity, so that the search may linearize them
+//      at any point after their invocation.
 //   2. Partition the history by key (linearizability is compositional:
 //      Herlihy and Wing 1990) and check each key on its own.
 //   3. For a key, sort the call and return events by time (calls before
@@ -37,14 +36,22 @@
 //      ("lift") its call and return, and restart from the head. At a return
 //      whose call is still in the list, that operation must have been
 //      linearized already: backtrack by popping the last operation, relinking
-//      ("unlift") it and trying the next call after it. An empty list means
-//      every operation is linearized; backtracking from an empty stack means
-//      none of the orders works.
+//      ("unlift") it and trying the next call after it. Once every operation
+//      with a finite completion is linearized the key is linearizable;
+//      backtracking from an empty stack means no order works.
+//      Unknown writes are not tried on their own (which would explore every
+//      subset of the writes still pending): one is linearized only together
+//      with a get that reads its value while the register holds another,
+//      right before it. This loses nothing: in any linearization, an unknown
+//      write that no get reads before the next write can be dropped (taken as
+//      never applied), one that writes the value already held can be
+//      dropped too, and any other is directly followed by a get of its value.
 //   5. For a key that fails, find a small window (below) and explain it.
 //
 // Window. For a key that is not linearizable the checker reports a window: a
-// subset of that key's operations that is itself not linearizable and whose
-// failure implies the key's. It is found in two steps.
+// subset of that key's operations that, checked as a history of its own from
+// the absent state, is not linearizable either, and whose failure implies the
+// key's. It is found in two steps.
 //   - Shortest failing prefix. The prefix at time t holds the operations
 //     completed by t, with the puts and dels still running at t taken as
 //     unknown and the gets still running dropped; every prefix of a
@@ -53,25 +60,27 @@
 //     operation completing at t is the culprit: the history before it can be
 //     linearized, with it it cannot.
 //   - Latest start. Operations are dropped from the start of that prefix
-//     while it still fails: the window keeps every operation that completes
-//     at or after its start m, and m is at most the invocation of each of
-//     them, so everything dropped precedes everything kept in real time and
-//     must be linearized first. The window is then checked from any state the
-//     dropped operations could have left (their written values, absent if
-//     none wrote or one deleted) and the values of unknown writes invoked
-//     before m; those states are reported with the window. Unknown writes
-//     invoked earlier stay in the window, since they may take effect in it.
-//
+//     while what is left still fails (binary search over a time m): the
+//     window keeps every operation that completes at or after m, where m is
+//     at most the invocation of each of them, so that everything dropped
+//     precedes everything kept in real time and comes first in any
+//     linearization. It also keeps every unknown write, which may take effect
+//     anywhere after its invocation, and the dropped writes that no other
+//     dropped write precedes in real time: the last write before the window
+//     is one of them, so they stand for the state the window starts from.
+//   - Finally the unknown writes whose value no get of the window reads are
+//     left out: they can always be taken as never applied.
 // Budget. check_history() stops when its time budget or its memory limit for
 // the search is spent, and then says "budget exceeded" (nothing is known about
 // the keys left unchecked) unless a key already failed, which is a violation
-// regardless. Window search comes after every key is checked and only
-// shrinks the window the budget allows.
+// regardless. Windows are searched after every key is checked, and shrunk as
+// far as the budget allows.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,7 +106,8 @@ struct operation {
   /// absent; del: ignored.
   std::optional<std::string> value;
   int64_t invoked = 0;   ///< invocation time, in any tick unit
-  int64_t completed = 0; ///< completion time; ignored for unknown outcomes
+  /// Completion time, below INT64_MAX; ignored for unknown outcomes.
+  int64_t completed = 0;
   outcome result = outcome::ok;
 };
 
@@ -107,6 +117,9 @@ enum class verdict_kind {
   not_linearizable, ///< at least one key cannot be linearized
   budget_exceeded,  ///< no violation found, but some key was not (fully) checked
 };
+
+/// Writes "linearizable", "not linearizable" or "unknown (budget exceeded)".
+std::ostream& operator<<(std::ostream& out, verdict_kind kind);
 
 /// A key whose operations cannot be linearized, with its smallest window.
 struct key_verdict {
@@ -119,10 +132,6 @@ struct key_verdict {
   /// non-linearizable (it is in the window); nullopt when the budget ran out
   /// before the shortest failing prefix was found.
   std::optional<size_t> culprit;
-  /// The states the register may hold when the window starts (nullopt is
-  /// absent); just {absent} when the window starts at the key's first
-  /// operation.
-  std::vector<std::optional<std::string>> window_start_states;
   /// True when the budget ran out before the window was shrunk completely.
   bool window_truncated = false;
   std::string explanation; ///< one sentence on why the window fails
@@ -152,7 +161,8 @@ struct check_options {
 
 /// Checks `history` for linearizability against the key-value register.
 /// Throws std::invalid_argument for a malformed operation (an ok operation
-/// completed before it was invoked, or a put without a value).
+/// completed before it was invoked or at INT64_MAX, or a put without a
+/// value).
 verdict check_history(const std::vector<operation>& history,
                       const check_options& options);
 
