@@ -84,54 +84,134 @@ uint64_t mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+/// The set of linearized operations of a search, kept compact. Operations
+/// that must be linearized are numbered by invocation, so that the set is all
+/// of them up to a frontier, then a few bits for those running across it; the
+/// unknown writes have bits of their own. A configuration stores the words
+/// from the first one not full to the last one not empty, then the unknown
+/// writes' words: a few words where the whole bitset would take n / 64.
+class op_set {
+ public:
+  op_set(size_t required, size_t unknown)
+    : req_((required + 63) / 64, 0), unk_((unknown + 63) / 64, 0),
+      last_full_(required % 64 == 0 ? ~uint64_t{0}
+                                    : (uint64_t{1} << (required % 64)) - 1) {
+    advance_low();
+  }
+
+  /// Adds or removes required operation `bit`.
+  void flip_required(size_t bit) {
+    const size_t w = bit / 64;
+    req_[w] ^= uint64_t{1} << (bit % 64);
+    if ((req_[w] >> (bit % 64)) & 1) {
+      high_ = std::max(high_, static_cast<ptrdiff_t>(w));
+      advance_low();
+    } else {
+      low_ = std::min(low_, w);
+      while (high_ >= 0 && req_[static_cast<size_t>(high_)] == 0)
+        --high_;
+    }
+  }
+
+  /// Adds or removes unknown write `bit`.
+  void flip_unknown(size_t bit) { unk_[bit / 64] ^= uint64_t{1} << (bit % 64); }
+
+  /// True when required operation `bit` is in the set.
+  bool has_required(size_t bit) const {
+    return (req_[bit / 64] >> (bit % 64)) & 1;
+  }
+
+  /// True when unknown write `bit` is in the set.
+  bool has_unknown(size_t bit) const { return (unk_[bit / 64] >> (bit % 64)) & 1; }
+
+  /// The first required word that is not full.
+  size_t low() const { return low_; }
+
+  /// How many required words from low() to the last non-empty one.
+  size_t span() const {
+    return high_ < static_cast<ptrdiff_t>(low_)
+             ? 0
+             : static_cast<size_t>(high_) - low_ + 1;
+  }
+
+  const uint64_t* required_words() const { return req_.data() + low_; }
+  const std::vector<uint64_t>& unknown_words() const { return unk_; }
+
+ private:
+  /// Moves low_ past full words.
+  void advance_low() {
+    while (low_ < req_.size()
+           && req_[low_] == (low_ + 1 == req_.size() ? last_full_ : ~uint64_t{0}))
+      ++low_;
+  }
+
+  std::vector<uint64_t> req_, unk_;
+  uint64_t last_full_; ///< the last required word when full
+  size_t low_ = 0;
+  ptrdiff_t high_ = -1; ///< the last non-empty required word, -1: none
+};
+
 /// The set of configurations (linearized operations, register state) the
 /// search has reached: Lowe's memoisation. Open addressing over a flat arena
-/// of bitsets; the bitset hash is maintained incrementally by the caller
-/// (Zobrist hashing), so an insert costs one probe sequence and a compare.
+/// of compact op_sets; the set's hash is maintained incrementally by the
+/// caller (Zobrist hashing), so an insert costs one probe sequence and a
+/// compare of a few words.
 class config_cache {
  public:
-  explicit config_cache(size_t words) : words_(words), table_(1024, 0) {}
+  config_cache() : table_(1024, 0) {}
 
-  /// Adds (bits, state) unless present; returns true when it was added.
-  bool insert(const std::vector<uint64_t>& bits, int32_t state,
-              uint64_t bits_hash) {
-    const uint64_t h = bits_hash ^ mix(static_cast<uint64_t>(state) + 1);
-    size_t mask = table_.size() - 1;
+  /// Adds (set, state) unless present; returns true when it was added.
+  bool insert(const op_set& set, int32_t state, uint64_t set_hash) {
+    const uint64_t h = set_hash ^ mix(static_cast<uint64_t>(state) + 1);
+    const size_t span = set.span();
+    const auto& unk = set.unknown_words();
+    const size_t mask = table_.size() - 1;
     for (size_t slot = h & mask;; slot = (slot + 1) & mask) {
       uint32_t e = table_[slot];
       if (e == 0) {
-        hashes_.push_back(h);
-        states_.push_back(state);
-        bits_.insert(bits_.end(), bits.begin(), bits.end());
-        table_[slot] = static_cast<uint32_t>(hashes_.size());
-        if (hashes_.size() * 2 > table_.size())
+        entries_.push_back({h, words_.size(), set.low(), span, state});
+        words_.insert(words_.end(), set.required_words(),
+                      set.required_words() + span);
+        words_.insert(words_.end(), unk.begin(), unk.end());
+        table_[slot] = static_cast<uint32_t>(entries_.size());
+        if (entries_.size() * 2 > table_.size())
           grow();
         return true;
       }
-      --e;
-      if (hashes_[e] == h && states_[e] == state
-          && std::memcmp(&bits_[e * words_], bits.data(),
-                         words_ * sizeof(uint64_t))
-               == 0)
+      const entry& x = entries_[e - 1];
+      if (x.hash == h && x.state == state && x.low == set.low()
+          && x.span == span
+          && std::equal(set.required_words(), set.required_words() + span,
+                        words_.begin() + static_cast<ptrdiff_t>(x.offset))
+          && std::equal(unk.begin(), unk.end(),
+                        words_.begin()
+                          + static_cast<ptrdiff_t>(x.offset + span)))
         return false;
     }
   }
 
   /// Bytes held, for the memory limit.
   size_t bytes() const {
-    return bits_.capacity() * sizeof(uint64_t)
-           + hashes_.capacity() * sizeof(uint64_t)
-           + states_.capacity() * sizeof(int32_t)
+    return words_.capacity() * sizeof(uint64_t)
+           + entries_.capacity() * sizeof(entry)
            + table_.capacity() * sizeof(uint32_t);
   }
 
  private:
+  struct entry {
+    uint64_t hash;
+    size_t offset; ///< of its words in words_
+    size_t low;
+    size_t span;
+    int32_t state;
+  };
+
   /// Doubles the table and reinserts every entry.
   void grow() {
     std::vector<uint32_t> table(table_.size() * 2, 0);
-    size_t mask = table.size() - 1;
-    for (size_t e = 0; e < hashes_.size(); ++e) {
-      size_t slot = hashes_[e] & mask;
+    const size_t mask = table.size() - 1;
+    for (size_t e = 0; e < entries_.size(); ++e) {
+      size_t slot = entries_[e].hash & mask;
       while (table[slot] != 0)
         slot = (slot + 1) & mask;
       table[slot] = static_cast<uint32_t>(e + 1);
@@ -139,10 +219,8 @@ class config_cache {
     table_ = std::move(table);
   }
 
-  size_t words_;
-  std::vector<uint64_t> bits_; ///< words_ per entry
-  std::vector<uint64_t> hashes_;
-  std::vector<int32_t> states_;
+  std::vector<entry> entries_;
+  std::vector<uint64_t> words_;
   std::vector<uint32_t> table_; ///< entry + 1; 0 is empty
 };
 
@@ -230,35 +308,76 @@ search_result search(const std::vector<key_op>& ops, size_t value_count,
     return false;
   };
 
-  std::vector<uint64_t> zobrist(n);
-  for (size_t i = 0; i < n; ++i)
-    zobrist[i] = mix(i * 0x2545f4914f6cdd1dULL + 1);
-  const size_t words = (n + 63) / 64;
-  std::vector<uint64_t> linearized(words, 0);
-  uint64_t hash = 0;
-  config_cache cache(words);
-
   // Unknown writes (completion `never`) are never linearized on their own,
   // only right before a get that reads their value when the register holds
   // something else; see step 4 in the header. Per value, its unknown writers.
   std::vector<std::vector<uint32_t>> writers(value_count);
   std::vector<int32_t> call_node(n);
-  size_t required = 0; // operations that must still be linearized
   for (int32_t k = 0; k < count; ++k)
     if (match[k] != -1)
       call_node[op_of[k]] = k;
-  for (size_t i = 0; i < n; ++i) {
-    if (ops[i].completed != never)
-      ++required;
-    else if (ops[i].kind != op_kind::get)
-      writers[ops[i].value].push_back(static_cast<uint32_t>(i));
+  // Bits: required operations by invocation (call events are in that
+  // order), unknown writes apart.
+  std::vector<uint32_t> bit_of(n);
+  size_t required = 0, unknown = 0; // `required`: still to linearize
+  for (int32_t k = 0; k < count; ++k) {
+    if (match[k] == -1)
+      continue;
+    const size_t i = static_cast<size_t>(op_of[k]);
+    if (ops[i].completed != never) {
+      bit_of[i] = static_cast<uint32_t>(required++);
+    } else {
+      bit_of[i] = static_cast<uint32_t>(unknown++);
+      if (ops[i].kind != op_kind::get)
+        writers[ops[i].value].push_back(static_cast<uint32_t>(i));
+    }
   }
+  std::vector<uint64_t> zobrist(n);
+  for (size_t i = 0; i < n; ++i)
+    zobrist[i] = mix(i * 0x2545f4914f6cdd1dULL + 1);
+  op_set linearized(required, unknown);
+  uint64_t hash = 0;
+  config_cache cache;
   auto is_set = [&](size_t op) {
-    return (linearized[op / 64] >> (op % 64)) & 1;
+    return ops[op].completed == never ? linearized.has_unknown(bit_of[op])
+                                      : linearized.has_required(bit_of[op]);
   };
   auto flip = [&](size_t op) {
-    linearized[op / 64] ^= uint64_t{1} << (op % 64);
+    if (ops[op].completed == never)
+      linearized.flip_unknown(bit_of[op]);
+    else
+      linearized.flip_required(bit_of[op]);
     hash ^= zobrist[op];
+  };
+
+  // Per value, every write of it. A configuration is stuck when a get that
+  // may be linearized now reads a value the register does not hold and no
+  // write of that value is left that is invoked before the get returns: no
+  // completion exists, and without this check the search would only find
+  // out at the get's return, after trying every order of the operations
+  // running meanwhile.
+  std::vector<std::vector<uint32_t>> all_writers(value_count);
+  for (size_t i = 0; i < n; ++i)
+    if (ops[i].kind != op_kind::get)
+      all_writers[ops[i].value].push_back(static_cast<uint32_t>(i));
+  auto stuck = [&] {
+    for (int32_t k = next[head]; k != -1 && match[k] != -1; k = next[k]) {
+      const key_op& g = ops[static_cast<size_t>(op_of[k])];
+      if (g.kind != op_kind::get || g.value == state)
+        continue;
+      const auto& ws = all_writers[g.value];
+      if (ws.size() > 16)
+        continue; // a common value: not worth the scan
+      bool possible = false;
+      for (uint32_t w : ws)
+        if (!is_set(w) && call_node[w] < match[k]) {
+          possible = true;
+          break;
+        }
+      if (!possible)
+        return true;
+    }
+    return false;
   };
 
   struct frame {
@@ -266,6 +385,7 @@ search_result search(const std::vector<key_op>& ops, size_t value_count,
     int32_t state;   ///< register state before it
     int32_t partner; ///< call node of the unknown write paired with it, or -1
     uint32_t tried;  ///< index of the partner in writers[value]
+    bool forced;     ///< a get taken as soon as enabled: no alternative
   };
   std::vector<frame> calls;
   calls.reserve(n);
@@ -273,23 +393,31 @@ search_result search(const std::vector<key_op>& ops, size_t value_count,
   uint32_t steps = 0;
   int32_t e = next[head];
   size_t partner_from = 0; // the next writers[] candidate to try at e
+  bool dead_end = false;   // the current configuration cannot be completed
   while (required > 0) {
     if ((++steps & 0xfff) == 0
         && (b.expired() || b.over_memory(cache.bytes())))
       return search_result::budget_exceeded;
-    if (match[e] == -1) {
-      // A return whose call is not linearized: undo the last choice.
-      if (calls.empty())
-        return search_result::not_linearizable;
-      frame top = calls.back();
-      calls.pop_back();
-      state = top.state;
-      flip(static_cast<size_t>(op_of[top.node]));
-      unlift(top.node);
-      ++required;
+    if (dead_end || match[e] == -1) {
+      // A return whose call is not linearized, or a dead end: undo the last
+      // choice (and the forced ones before it, which had no alternative).
+      dead_end = false;
+      frame top;
+      do {
+        if (calls.empty())
+          return search_result::not_linearizable;
+        top = calls.back();
+        calls.pop_back();
+        state = top.state;
+        flip(static_cast<size_t>(op_of[top.node]));
+        unlift(top.node);
+        ++required;
+        if (top.partner != -1) {
+          flip(static_cast<size_t>(op_of[top.partner]));
+          unlift(top.partner);
+        }
+      } while (top.forced);
       if (top.partner != -1) {
-        flip(static_cast<size_t>(op_of[top.partner]));
-        unlift(top.partner);
         e = top.node; // the same get with its next possible partner
         partner_from = top.tried + 1;
       } else {
@@ -306,18 +434,28 @@ search_result search(const std::vector<key_op>& ops, size_t value_count,
       partner_from = 0;
       continue;
     }
+    // A get that the register allows now is taken at once and for good:
+    // any completion that takes it later also works with it taken now (it
+    // changes no state, and whatever precedes it is linearized already). So
+    // when that fails, or was seen failing before, so does this
+    // configuration.
     int32_t to = 0;
     if (step(state, o, to)) {
+      const bool forced = o.kind == op_kind::get;
       flip(op);
       if (cache.insert(linearized, to, hash)) {
-        calls.push_back({e, state, -1, 0});
+        calls.push_back({e, state, -1, 0, forced});
         state = to;
         lift(e);
         --required;
         e = next[head];
+        dead_end = !forced && stuck();
       } else {
         flip(op);
-        e = next[e];
+        if (forced)
+          dead_end = true;
+        else
+          e = next[e];
       }
       partner_from = 0;
       continue;
@@ -337,7 +475,8 @@ search_result search(const std::vector<key_op>& ops, size_t value_count,
         flip(u);
         flip(op);
         if (cache.insert(linearized, o.value, hash)) {
-          calls.push_back({e, state, call_node[u], static_cast<uint32_t>(i)});
+          calls.push_back(
+            {e, state, call_node[u], static_cast<uint32_t>(i), false});
           state = o.value;
           lift(call_node[u]);
           lift(e);
@@ -350,6 +489,7 @@ search_result search(const std::vector<key_op>& ops, size_t value_count,
       }
       partner_from = 0;
       e = added ? next[head] : next[e];
+      dead_end = added && stuck();
       continue;
     }
     partner_from = 0;

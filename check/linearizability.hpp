@@ -46,6 +46,15 @@
 //      write that no get reads before the next write can be dropped (taken as
 //      never applied), one that writes the value already held can be
 //      dropped too, and any other is directly followed by a get of its value.
+//      Two prunings keep the search small under concurrency, both sound: a
+//      get the register allows now is linearized at once with no
+//      alternative tried (taking it later never helps: it changes nothing),
+//      and a configuration is abandoned as soon as an available get reads a
+//      value the register does not hold and no write of that value that is
+//      invoked before the get returns is left.
+//      The cache stores each set of linearized operations compactly: the
+//      operations are numbered by invocation, so a set is "everything up to
+//      a frontier" plus a few words of bits.
 //   5. For a key that fails, find a small window (below) and explain it.
 //
 // Window. For a key that is not linearizable the checker reports a window: a
