@@ -60,7 +60,9 @@
 // Window. For a key that is not linearizable the checker reports a window: a
 // subset of that key's operations that, checked as a history of its own from
 // the absent state, is not linearizable either, and whose failure implies the
-// key's. It is found in two steps.
+// key's. (Operations of the window still running when the culprit below
+// completes are searched as unknown; as recorded they fail all the more.)
+// It is found in three steps.
 //   - Shortest failing prefix. The prefix at time t holds the operations
 //     completed by t, with the puts and dels still running at t taken as
 //     unknown and the gets still running dropped; every prefix of a
@@ -79,6 +81,7 @@
 //     is one of them, so they stand for the state the window starts from.
 //   - Finally the unknown writes whose value no get of the window reads are
 //     left out: they can always be taken as never applied.
+//
 // Budget. check_history() stops when its time budget or its memory limit for
 // the search is spent, and then says "budget exceeded" (nothing is known about
 // the keys left unchecked) unless a key already failed, which is a violation
@@ -150,7 +153,7 @@ struct key_verdict {
 struct verdict {
   verdict_kind result = verdict_kind::linearizable;
   size_t operations_checked = 0; ///< after dropping failed ops and unknown gets
-  size_t keys = 0;               ///< distinct keys in the history
+  size_t keys = 0;               ///< distinct keys with operations to check
   size_t keys_checked = 0;       ///< keys whose check finished
   std::vector<key_verdict> failures;       ///< one per non-linearizable key
   std::vector<std::string> unchecked_keys; ///< keys the budget did not reach
@@ -186,7 +189,8 @@ verdict check_history(const std::vector<operation>& history,
 std::string describe(const verdict& v, const std::vector<operation>& history);
 
 /// Describes one operation on one line, e.g.
-/// `#7 client 2 [40, 50] get k -> "a" (ok)`.
+/// `#7 client 2 [40, 50] get "k" -> "a" (ok)`; an unknown operation's
+/// completion shows as `?`.
 std::string describe(const operation& op, size_t index);
 
 } // namespace lg::check

@@ -554,6 +554,22 @@ BOOST_AUTO_TEST_CASE(exhausted_budget_is_not_a_violation) {
              != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(memory_limit_ends_the_search_like_the_time_budget) {
+  std::vector<operation> h;
+  for (uint32_t i = 0; i < 40; ++i)
+    h.push_back(put(i, "k", "v" + std::to_string(i), 0, 100));
+  h.push_back(get(99, "k", "ghost", 200, 210));
+  lg::check::check_options options;
+  options.budget = std::chrono::milliseconds(60000);
+  options.memory_limit = 1 << 20;
+  auto started = std::chrono::steady_clock::now();
+  verdict v = check_history(h, options);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::steady_clock::now() - started);
+  BOOST_TEST(v.result == verdict_kind::budget_exceeded);
+  BOOST_TEST(took.count() < 5000);
+}
+
 BOOST_AUTO_TEST_CASE(malformed_operations_are_rejected) {
   BOOST_CHECK_THROW(check_history({put(1, "k", "a", 10, 5)}),
                     std::invalid_argument);
