@@ -115,14 +115,14 @@ int run_demo(const std::vector<std::string>& args) {
     std::cout << "(no partition is mastered on 10003)\n";
   } else {
     n.run("SET GLOBAL request_timeout_ms = 300");
-    cluster.transport().cut_link("127.0.0.1:10003", "127.0.0.1:10004");
+    cluster.transport().faults().cut_link("127.0.0.1:10003", "127.0.0.1:10004");
     n.run_expecting_error("INSERT INTO shop VALUES ('" + key
                           + "','never acknowledged')");
     n.say("Kill 10003: its replicas on 10004 are promoted (they hold every "
           "acknowledged write), and the row is written again, under the new "
           "term.");
     n.run("KILL LEAF '127.0.0.1':10003");
-    cluster.transport().heal_link("127.0.0.1:10003", "127.0.0.1:10004");
+    cluster.transport().faults().heal_link("127.0.0.1:10003", "127.0.0.1:10004");
     n.run("SET GLOBAL request_timeout_ms = 10000");
     n.run("INSERT INTO shop VALUES ('" + key + "','after failover')");
     n.say("Restart 10003. Its copy of shop:" + std::to_string(ordinal)

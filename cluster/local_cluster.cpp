@@ -317,7 +317,7 @@ error local_cluster::spawn_leaf_at(const std::string& addr) {
                       "leaf " + addr + " is already running");
   if (auto err = wait_gone(addr))
     return err;
-  fab_->mark_up(addr);
+  fab_->faults().mark_up(addr);
   leaf_config lc;
   lc.fab = fab_;
   lc.address = addr;
@@ -363,8 +363,8 @@ error local_cluster::stop_leaf(const std::string& addr) {
   // sends nothing, while its actors wind down in the background. Starting it
   // again waits for them (wait_gone), so no dying instance still writes the
   // files that the new incarnation opens.
-  fab_->mark_down(addr);
-  fab_->heal_node(addr);
+  fab_->faults().mark_down(addr);
+  fab_->faults().heal_node(addr);
   caf::anon_send_exit(handle, caf::exit_reason::kill);
   drain();
   return {};
@@ -435,15 +435,15 @@ error local_cluster::isolate_leaf(const std::string& addr) {
   if (impl_->leaves.count(addr) == 0)
     return make_error(cluster_errc::leaf_stopped,
                       "leaf " + addr + " is not running");
-  fab_->cut_node(addr);
+  fab_->faults().cut_node(addr);
   return {};
 }
 
 error local_cluster::heal_leaf(const std::string& addr) {
-  if (!fab_->is_cut(addr))
+  if (!fab_->faults().is_cut(addr))
     return make_error(cluster_errc::unknown_leaf,
                       "leaf " + addr + " is not isolated");
-  fab_->heal_node(addr);
+  fab_->faults().heal_node(addr);
   return {};
 }
 

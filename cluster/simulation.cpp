@@ -285,7 +285,7 @@ struct driver {
       } else {
         // A partial partition: the leaf still reaches its pair and the
         // clients, but not the aggregator.
-        cluster.transport().cut_link(victim, "ma");
+        cluster.transport().faults().cut_link(victim, "ma");
         cut_from_ma.insert(victim);
       }
       count(fault);
@@ -343,14 +343,14 @@ struct driver {
         isolated.erase(victim);
       } else if (!cut_from_ma.empty()) {
         auto victim = *cut_from_ma.begin();
-        cluster.transport().heal_link(victim, "ma");
+        cluster.transport().faults().heal_link(victim, "ma");
         cut_from_ma.erase(victim);
       } else {
         return;
       }
       count(fault);
     } else if (fault == "drop" || fault == "delay") {
-      cluster.transport().set_random_faults(
+      cluster.transport().faults().set_random_faults(
         fault == "drop" ? 0.01 : 0.0, fault == "delay" ? 0.05 : 0.0,
         std::chrono::milliseconds{20}, rng());
       random_faults_until = step + 2000;
@@ -492,7 +492,7 @@ simulation_result run_simulation(const simulation_options& opts) {
       d.pending_kill.clear();
     }
     if (d.random_faults_until != 0 && step >= d.random_faults_until) {
-      cluster.transport().clear_random_faults();
+      cluster.transport().faults().clear_random_faults();
       d.random_faults_until = 0;
     }
     if (!cluster.step())
@@ -511,11 +511,11 @@ simulation_result run_simulation(const simulation_options& opts) {
   }
   auto steps_with_faults = cluster.jobs_run() - first_job;
   // Quiesce: every fault stops; the cluster must converge with nothing lost.
-  cluster.transport().clear_random_faults();
+  cluster.transport().faults().clear_random_faults();
   for (auto& l : std::set<std::string>(d.isolated))
     cluster.heal_leaf(l);
   for (auto& l : std::set<std::string>(d.cut_from_ma))
-    cluster.transport().heal_link(l, "ma");
+    cluster.transport().faults().heal_link(l, "ma");
   for (auto& l : std::set<std::string>(d.killed))
     cluster.restart_leaf(l);
   cluster.sleep(std::chrono::milliseconds{1000});

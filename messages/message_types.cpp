@@ -19,6 +19,19 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<wire>("lg_wire");
 }
 
+const char* role_text(pb::Role r) {
+  switch (r) {
+    case pb::MASTER:
+      return "Master";
+    case pb::REPLICA:
+      return "Replica";
+    case pb::ORPHAN:
+      return "Orphan";
+    default:
+      return "None";
+  }
+}
+
 const char* body_name(const envelope& env) {
   auto field = env.GetDescriptor()->FindFieldByNumber(env.body_case());
   if (field == nullptr)

@@ -75,4 +75,8 @@ void register_message_types(caf::actor_system_config& cfg);
 /// Returns the name of the body of `env`, e.g. "WriteRequest".
 const char* body_name(const envelope& env);
 
+/// The name of a role as tables, logs and errors show it: "Master",
+/// "Replica", "Orphan" or "None" (SingleStore's words).
+const char* role_text(pb::Role r);
+
 } // namespace lg

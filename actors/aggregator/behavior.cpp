@@ -21,6 +21,7 @@
 #include "actors/aggregator/state.hpp"
 #include "actors/leaf/leaf.hpp"
 #include "actors/names.hpp"
+#include "actors/net/handlers.hpp"
 #include "base/log.hpp"
 #include "sql/parser.hpp"
 
@@ -47,12 +48,6 @@ void persist_then(ma_self self, std::function<void()> then) {
   }
 }
 
-void reply_result(ma_self self, const envelope& req, pb::ResultSet rs) {
-  auto rep = make_envelope();
-  *rep->mutable_statement_reply()->mutable_result() = std::move(rs);
-  self->state.ep.reply(self, req, std::move(rep));
-}
-
 pb::ResultSet unknown_database(const std::string& name) {
   return make_failure(sql::errc::unknown_database,
                       "unknown database '" + name + "'");
@@ -72,11 +67,6 @@ void monitor_leaf(ma_self self, const std::string& addr) {
   self->monitor(handle);
 }
 
-void start_timer(ma_self self, caf::timespan delay, aggregator_timer timer) {
-  self->delayed_send(self, delay, timer_atom::value,
-                     static_cast<uint64_t>(timer));
-}
-
 namespace {
 
 /// Writes the metadata once for every change queued since the last write.
@@ -94,15 +84,9 @@ void on_persist_flush(ma_self self) {
 
 void on_statement(ma_self self, const envelope_ptr& req) {
   const auto& text = req->statement_request().text();
-  auto parsed = sql::parse(text);
-  if (!parsed.ok()) {
-    reply_result(self, *req,
-                 make_failure(parsed.err().name() == "bad_value"
-                                ? sql::errc::bad_value
-                                : sql::errc::syntax_error,
-                              parsed.err().detail()));
+  auto parsed = parse_statement(self, *req);
+  if (!parsed)
     return;
-  }
   std::visit(
     [&](auto& s) {
       using T = std::decay_t<decltype(s)>;
@@ -150,50 +134,37 @@ void on_statement(ma_self self, const envelope_ptr& req) {
 }
 
 /// The messages the aggregator reacts to, each sent to its sub-protocol.
+/// Every request the master aggregator accepts.
+const handler_table<ma_self> aggregator_requests{
+  "ma",
+  {
+    {envelope::kStatementRequest, on_statement},
+    {envelope::kPartitionMapRequest, on_partition_map},
+    {envelope::kLeafHelloRequest, on_leaf_hello},
+    {envelope::kReplicaSyncRequest, on_replica_sync},
+    {envelope::kRebuildProgress, on_rebuild_progress},
+  }};
+
 master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
   return {
-    [self](wire& msg) {
-      auto& st = self->state;
-      if (!st.ep.receive(msg))
-        return;
-      const auto& env = msg.env;
-      switch (env->body_case()) {
-        case envelope::kStatementRequest:
-          on_statement(self, env);
-          break;
-        case envelope::kPartitionMapRequest:
-          on_partition_map(self, env);
-          break;
-        case envelope::kLeafHelloRequest:
-          on_leaf_hello(self, env);
-          break;
-        case envelope::kReplicaSyncRequest:
-          on_replica_sync(self, env);
-          break;
-        case envelope::kRebuildProgress:
-          on_rebuild_progress(self, env);
-          break;
-        default:
-          logger("ma")->warn("UnexpectedMessage {} {}", st.ctx(),
-                             body_name(*env));
-      }
-    },
+    [self](wire& msg) { aggregator_requests.dispatch(self, msg); },
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](flush_atom) { on_persist_flush(self); },
     [self](timer_atom, uint64_t id) {
-      switch (static_cast<aggregator_timer>(id)) {
-        case aggregator_timer::map_wait:
+      switch (static_cast<timer_id>(id)) {
+        case timer_id::map_wait:
           on_map_timer(self);
           break;
-        case aggregator_timer::failure_deadline:
+        case timer_id::failure_deadline:
           failure_deadline(self);
           break;
-        case aggregator_timer::balance_retry:
+        case timer_id::balance_retry:
           retry_balance(self);
           break;
-        case aggregator_timer::heartbeat:
+        case timer_id::heartbeat:
         default:
           heartbeat_round(self);
+          break;
       }
     },
   };

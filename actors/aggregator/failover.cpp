@@ -223,7 +223,7 @@ void arm_heartbeats(ma_self self) {
   st.heartbeat_armed = true;
   auto interval = std::chrono::milliseconds{
     st.meta.globals().leaf_heartbeat_interval_ms()};
-  start_timer(self, interval, aggregator_timer::heartbeat);
+  arm_timer(self, interval, timer_id::heartbeat);
 }
 
 namespace {
@@ -255,7 +255,7 @@ void check_silent(ma_self self) {
                   + std::to_string(timeout.count()) + " ms");
   if (next && (!st.deadline_armed || *next < *st.deadline_armed)) {
     st.deadline_armed = next;
-    start_timer(self, *next - now, aggregator_timer::failure_deadline);
+    arm_timer(self, *next - now, timer_id::failure_deadline);
   }
 }
 

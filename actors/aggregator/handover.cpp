@@ -178,8 +178,8 @@ bool balance_pair(ma_self self, const std::string& addr) {
       st.balance_pending.insert(addr);
       if (!st.balance_retry_armed) {
         st.balance_retry_armed = true;
-        start_timer(self, balance_retry_pause,
-                    aggregator_timer::balance_retry);
+        arm_timer(self, balance_retry_pause,
+                    timer_id::balance_retry);
       }
     });
   }

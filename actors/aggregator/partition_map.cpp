@@ -78,7 +78,7 @@ void arm_map_timer(ma_self self) {
   st.map_timer_at = next;
   auto delay = std::max<caf::timespan>(next - self->clock().now(),
                                        caf::timespan{0});
-  start_timer(self, delay, aggregator_timer::map_wait);
+  arm_timer(self, delay, timer_id::map_wait);
 }
 
 } // namespace

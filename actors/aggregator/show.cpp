@@ -30,19 +30,6 @@ std::pair<std::string, std::string> split_address(const std::string& addr) {
   return {addr.substr(0, pos), addr.substr(pos + 1)};
 }
 
-const char* role_text(pb::Role r) {
-  switch (r) {
-    case pb::MASTER:
-      return "Master";
-    case pb::REPLICA:
-      return "Replica";
-    case pb::ORPHAN:
-      return "Orphan";
-    default:
-      return "None";
-  }
-}
-
 std::vector<std::string> address_cells(const std::string& addr) {
   if (addr.empty())
     return {"NULL", "NULL"};

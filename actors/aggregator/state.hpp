@@ -17,6 +17,8 @@
 #include "actors/aggregator/jobs.hpp"
 #include "actors/aggregator/master_aggregator.hpp"
 #include "actors/aggregator/metadata.hpp"
+#include "actors/statements.hpp"
+#include "actors/timers.hpp"
 #include "sql/result_proto.hpp"
 #include "admin.pb.h"
 #include "ha/failover.hpp"
@@ -77,14 +79,6 @@ using ma_self = master_aggregator_actor::stateful_pointer<
 /// order (create, drop, set a role).
 constexpr auto instance_op_timeout = std::chrono::seconds{10};
 
-/// The timers of the aggregator (the id a timer_atom carries).
-enum class aggregator_timer : uint64_t {
-  heartbeat = 1,        ///< heartbeat_round
-  map_wait = 2,         ///< on_map_timer: parked map requests are due
-  failure_deadline = 3, ///< failure_deadline
-  balance_retry = 4,    ///< retry_balance
-};
-
 // -- behavior.cpp ------------------------------------------------------------
 
 /// Writes the metadata now, one version up.
@@ -93,14 +87,10 @@ void persist(ma_self self);
 /// Runs `then` once the metadata is durable. Changes made while messages
 /// queue up are written together (group commit for metadata).
 void persist_then(ma_self self, std::function<void()> then);
-/// Answers a statement with its result.
-void reply_result(ma_self self, const envelope& req, pb::ResultSet rs);
 /// The failure of a statement naming a database that does not exist.
 pb::ResultSet unknown_database(const std::string& name);
 /// Watches the leaf's actor (its down signal means the leaf is gone).
 void monitor_leaf(ma_self self, const std::string& addr);
-/// Fires `timer` after `delay`.
-void start_timer(ma_self self, caf::timespan delay, aggregator_timer timer);
 
 // -- orders.cpp --------------------------------------------------------------
 
@@ -343,8 +333,6 @@ void exec_clear_orphans(ma_self self, envelope_ptr req,
 std::pair<std::string, std::string> split_address(const std::string& addr);
 /// {host, port}, or {"NULL", "NULL"} for an empty address.
 std::vector<std::string> address_cells(const std::string& addr);
-/// A role as SHOW PARTITIONS names it ("Master", "Replica", "Orphan").
-const char* role_text(pb::Role r);
 /// `x` as 16 hexadecimal digits.
 std::string hex64(uint64_t x);
 

@@ -98,53 +98,6 @@ void fabric::set_dialer(caf::actor dialer) {
 
 // -- faults -------------------------------------------------------------------
 
-void fabric::cut_node(const std::string& node) {
-  faults_.cut_node(node);
-}
-
-void fabric::heal_node(const std::string& node) {
-  faults_.heal_node(node);
-}
-
-void fabric::cut_link(const std::string& a, const std::string& b) {
-  faults_.cut_link(a, b);
-}
-
-void fabric::heal_link(const std::string& a, const std::string& b) {
-  faults_.heal_link(a, b);
-}
-
-void fabric::mark_down(const std::string& node) {
-  faults_.mark_down(node);
-}
-
-void fabric::mark_up(const std::string& node) {
-  faults_.mark_up(node);
-}
-
-bool fabric::is_cut(const std::string& node) const {
-  return faults_.is_cut(node);
-}
-
-void fabric::set_random_faults(double drop, double delay,
-                               std::chrono::milliseconds max_delay,
-                               uint64_t seed) {
-  faults_.set_random_faults(drop, delay, max_delay, seed);
-}
-
-void fabric::clear_random_faults() {
-  faults_.clear_random_faults();
-}
-
-void fabric::delay_messages(const std::string& from, const std::string& to,
-                            envelope::BodyCase body, caf::timespan by) {
-  faults_.delay_messages(from, to, body, by);
-}
-
-void fabric::clear_message_delays() {
-  faults_.clear_message_delays();
-}
-
 // -- the record ---------------------------------------------------------------
 
 void fabric::set_trace_sink(std::shared_ptr<trace_sink> sink) {

@@ -92,48 +92,17 @@ public:
   /// false when no such endpoint lives here.
   bool deliver_local(caf::local_actor* self, envelope_ptr env);
 
-  // -- faults (forwarded to the fault_plan) ----------------------------------
+  // -- faults -----------------------------------------------------------------
 
-  /// Cuts every message to and from `node` (ISOLATE LEAF).
-  void cut_node(const std::string& node);
+  /// The faults injected into this fabric's messages (cut nodes and links,
+  /// crashed nodes, random drops and delays, targeted delays).
+  fault_plan& faults() {
+    return faults_;
+  }
 
-  /// Restores the messages of `node` (HEAL LEAF).
-  void heal_node(const std::string& node);
-
-  /// Cuts the messages between nodes `a` and `b`, in both directions (a
-  /// partial network partition).
-  void cut_link(const std::string& a, const std::string& b);
-
-  /// Restores the messages between `a` and `b`.
-  void heal_link(const std::string& a, const std::string& b);
-
-  /// Marks `node` crashed: requests to it fail at once with a TransportError
-  /// (a refused connection) and its dying actors can no longer send.
-  void mark_down(const std::string& node);
-
-  /// Clears the mark of `node` when it runs again.
-  void mark_up(const std::string& node);
-
-  /// Returns true when `node` is cut.
-  bool is_cut(const std::string& node) const;
-
-  /// Drops each message with probability `drop` and delays each with
-  /// probability `delay` by up to `max_delay`, using a generator seeded with
-  /// `seed` (deterministic under the test scheduler).
-  void set_random_faults(double drop, double delay,
-                         std::chrono::milliseconds max_delay, uint64_t seed);
-
-  /// Removes random faults.
-  void clear_random_faults();
-
-  /// Delays by `by` every message from node `from` to node `to` whose body
-  /// is `body`: a targeted fault that forces one interleaving of a protocol
-  /// (later messages on the link overtake the delayed ones).
-  void delay_messages(const std::string& from, const std::string& to,
-                      envelope::BodyCase body, caf::timespan by);
-
-  /// Removes every delay_messages rule.
-  void clear_message_delays();
+  const fault_plan& faults() const {
+    return faults_;
+  }
 
   // -- the one way out --------------------------------------------------------
 

@@ -7,25 +7,12 @@
 
 namespace lg::partition_detail {
 
-const char* role_name(pb::Role r) {
-  switch (r) {
-    case pb::MASTER:
-      return "master";
-    case pb::REPLICA:
-      return "replica";
-    case pb::ORPHAN:
-      return "orphan";
-    default:
-      return "none";
-  }
-}
-
 std::string not_master_text(const partition_state& st) {
   if (st.deposed)
     return "partition " + st.label + " on leaf " + st.cfg.leaf
            + " was deposed by a newer term than " + std::to_string(st.term);
   return "partition " + st.label + " on leaf " + st.cfg.leaf
-         + " is not master (role " + role_name(st.role) + ", term "
+         + " is not master (role " + role_text(st.role) + ", term "
          + std::to_string(st.term) + ")";
 }
 
@@ -153,7 +140,7 @@ void on_set_role(self_ptr self, const envelope_ptr& env) {
                                        "taken was ignored");
     logger("partition")->info("StaleRoleOrderIgnored {} role={} term={} "
                               "version={} (have term {} version {})",
-                              st.ctx(), role_name(req.role()), req.term(),
+                              st.ctx(), role_text(req.role()), req.term(),
                               req.version(), st.term, st.order_version);
     auto rep = make_envelope(st.label, st.term);
     auto* body = rep->mutable_set_role_reply();
@@ -180,7 +167,7 @@ void on_set_role(self_ptr self, const envelope_ptr& env) {
     take_sync_order(self, req.peer_in_sync(), req.peer_sync_epoch());
   }
   logger("partition")->info("RoleAssigned {} role={} peer={}", st.ctx(),
-                            role_name(st.role), st.peer);
+                            role_text(st.role), st.peer);
   auto rep = make_envelope(st.label, st.term);
   auto* body = rep->mutable_set_role_reply();
   body->set_status(st.failure.empty() ? pb::STATUS_OK : pb::FAILED);

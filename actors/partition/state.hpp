@@ -161,7 +161,6 @@ using self_ptr = partition_actor::stateful_pointer<partition_state>;
 
 // -- roles.cpp ----------------------------------------------------------------
 
-const char* role_name(pb::Role r);
 std::string not_master_text(const partition_state& st);
 /// True while this instance serves reads and writes as master.
 bool serving_master(const partition_state& st);

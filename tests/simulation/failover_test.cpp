@@ -179,7 +179,7 @@ BOOST_AUTO_TEST_CASE(deposed_master_cannot_acknowledge) {
   // The session caches the partition map pointing at 10001.
   c.ok("INSERT INTO db VALUES ('" + key + "','before')");
   // Only the aggregator loses 10001: clients still reach it.
-  c.cluster().transport().cut_link("ma", "127.0.0.1:10001");
+  c.cluster().transport().faults().cut_link("ma", "127.0.0.1:10001");
   // SLEEP runs in the test cluster itself: the session keeps its stale map.
   c.ok("SLEEP 1200");
   auto fenced_before = sim_cluster::probe_count("fenced_write_refused");
@@ -207,7 +207,7 @@ BOOST_AUTO_TEST_CASE(out_of_sync_replica_is_not_promoted) {
   auto key = key_on(static_cast<uint32_t>(ordinal), 2);
   // The replica's leaf stops answering its master, but the aggregator
   // still reaches both leaves.
-  c.cluster().transport().cut_link("127.0.0.1:10001", "127.0.0.1:10002");
+  c.cluster().transport().faults().cut_link("127.0.0.1:10001", "127.0.0.1:10002");
   auto t0 = c.cluster().now();
   c.ok("INSERT INTO db VALUES ('" + key + "','alone')");
   // Acknowledged only after the master gave up on its replica and the

@@ -133,11 +133,11 @@ BOOST_AUTO_TEST_CASE(diverged_copy_is_discarded_and_rebuilt) {
   // The master logs a write its replica never receives; it is never
   // acknowledged (the client gives up first).
   c.ok("SET GLOBAL request_timeout_ms = 300");
-  c.cluster().transport().cut_link("127.0.0.1:10001", "127.0.0.1:10002");
+  c.cluster().transport().faults().cut_link("127.0.0.1:10001", "127.0.0.1:10002");
   auto lost = sim_cluster::key_on(static_cast<uint32_t>(ord), 2, 1);
   c.fails("INSERT INTO db VALUES ('" + lost + "','never acknowledged')");
   c.ok("KILL LEAF " + leaf1);
-  c.cluster().transport().heal_link("127.0.0.1:10001", "127.0.0.1:10002");
+  c.cluster().transport().faults().heal_link("127.0.0.1:10001", "127.0.0.1:10002");
   c.ok("SET GLOBAL request_timeout_ms = 10000");
   // The replica is promoted and written to under the new term.
   c.ok("INSERT INTO db VALUES ('" + key + "','after failover')");
@@ -284,16 +284,16 @@ BOOST_AUTO_TEST_CASE(an_async_order_older_than_the_in_sync_record_is_ignored) {
   // replica in sync. The master must keep waiting for it.
   auto& fab = c.cluster().transport();
   auto ignored_before = sim_cluster::probe_count("stale_async_order_ignored");
-  fab.delay_messages("ma", "127.0.0.1:10002", envelope::kSetRoleRequest,
+  fab.faults().delay_messages("ma", "127.0.0.1:10002", envelope::kSetRoleRequest,
                      std::chrono::milliseconds{300});
   c.ok("ATTACH LEAF " + leaf1 + " NO REBALANCE");
-  fab.clear_message_delays();
+  fab.faults().clear_message_delays();
   BOOST_TEST(sim_cluster::probe_count("stale_async_order_ignored")
              > ignored_before);
   // At once, before any sync check could repair a master that obeyed the
   // old order, the replica hears nothing more. A write is acknowledged only
   // after the master gave up on it and the aggregator recorded that...
-  fab.cut_link("127.0.0.1:10001", "127.0.0.1:10002");
+  fab.faults().cut_link("127.0.0.1:10001", "127.0.0.1:10002");
   auto key = sim_cluster::key_on(static_cast<uint32_t>(ordinal), 2);
   auto t0 = c.cluster().now();
   c.ok("INSERT INTO db VALUES ('" + key + "','alone')");
