@@ -12,6 +12,7 @@
 #include "actors/client/session.hpp"
 #include "base/probes.hpp"
 #include "cluster/local_cluster.hpp"
+#include "cluster/history_workload.hpp"
 #include "cluster/workload.hpp"
 #include "storage/vfs.hpp"
 
@@ -375,6 +376,38 @@ struct driver {
   }
 };
 
+/// Keys of the history workload: few, so that each is written often.
+constexpr int history_keys = 8;
+
+/// Reads every key of the history once more now that faults stopped (so a
+/// lost write shows as a read of an older value), and checks the whole
+/// history; returns what is wrong, or "".
+std::string check_history_of(local_cluster& cluster, history_record& history,
+                             check::verdict& v) {
+  for (int i = 0; i < history_keys; ++i) {
+    check::operation op;
+    op.client = 0;
+    op.kind = check::op_kind::get;
+    op.key = history_key(i);
+    op.invoked = history_time(cluster.now());
+    auto rs = cluster.execute("SELECT * FROM sim WHERE key = '" + op.key
+                              + "'");
+    op.completed = history_time(cluster.now());
+    if (rs.error_code() != 0)
+      return "every key is readable once faults stop: " + render(rs);
+    for (auto& row : rs.rows())
+      if (row.cells_size() >= 2 && row.cells(0) == op.key)
+        op.value = row.cells(1);
+    history.ops.push_back(std::move(op));
+  }
+  v = check::check_history(history.ops, std::chrono::seconds{60});
+  if (v.result == check::verdict_kind::linearizable)
+    return {};
+  return "the history is linearizable (no acknowledged write lost, no "
+         "stale read):\n"
+         + check::describe(v, history.ops);
+}
+
 std::string fail(simulation_result& r, observer& obs,
                  const simulation_options& opts, const std::string& why) {
   r.passed = false;
@@ -475,6 +508,17 @@ simulation_result run_simulation(const simulation_options& opts) {
   wc2.streams = 2;
   wc2.record = record2;
   auto workload2 = spawn_workload(cluster.system(), wc2);
+  // Four clients, two per session, upsert, delete and read a small key
+  // space; their history is held to linearizability at the end.
+  auto history = std::make_shared<history_record>();
+  history_config hc;
+  hc.fab = cluster.transport_ptr();
+  hc.clients = {"session/1", "session/1", "session/2", "session/2"};
+  hc.database = "sim";
+  hc.keys = history_keys;
+  hc.seed = opts.seed;
+  hc.record = history;
+  auto history_clients = spawn_history_workload(cluster.system(), hc);
   auto t0 = cluster.now();
   auto first_job = cluster.jobs_run();
   std::string broken;
@@ -522,9 +566,12 @@ simulation_result run_simulation(const simulation_options& opts) {
   cluster.execute("ATTACH LEAF ALL");
   stop_workload(workload);
   stop_workload(workload2);
+  stop_history_workload(history_clients);
   if (broken.empty()
       && !cluster.run_until(
-        [&] { return record->stopped && record2->stopped; },
+        [&] {
+          return record->stopped && record2->stopped && history->stopped;
+        },
         std::chrono::seconds{60}))
     broken = "the workload did not finish within 60 s of the faults ending";
   uint64_t converged = 0;
@@ -574,6 +621,9 @@ simulation_result run_simulation(const simulation_options& opts) {
       }
     }
   }
+  check::verdict lin;
+  if (broken.empty())
+    broken = check_history_of(cluster, *history, lin);
   if (broken.empty() && !obs->violation.empty())
     broken = obs->violation;
   auto virtual_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -603,6 +653,10 @@ simulation_result run_simulation(const simulation_options& opts) {
            .count()
       << " ms), acknowledged writes kept (" << keys_checked
       << " keys), replicas converged (" << converged << " partitions)\n";
+  out << "history: " << history->ops.size() << " operations by "
+      << hc.clients.size() << " clients on " << history_keys
+      << " keys, " << lin.operations_checked << " checked for "
+         "linearizability\n";
   out << "rare paths reached:";
   bool any = false;
   for (auto& [name, probe] : all_probes()) {

@@ -1,0 +1,66 @@
+// A client workload that records a history for the linearizability checker
+// (check/linearizability.hpp): several sequential clients do upserts,
+// deletes and point reads on a small key space, so that every key is
+// written many times, by several clients, while faults happen. Each
+// operation is recorded with its invocation and completion time (the
+// actor clock: virtual time under the test scheduler) and its outcome.
+//
+//   1. Each client picks an operation (put 50%, delete 15%, get 35%) on a
+//      key drawn from `keys`, with a value no other write uses.
+//   2. It sends the statement to its session and waits for the answer (or
+//      `timeout`), then records the operation and picks the next one.
+//   3. An answer that says OK is `ok` (a get carries the value read). Any
+//      other answer, or none, is `unknown`: a write the session gave up on
+//      may still be in a master's log and apply later (an error does not
+//      prove a write was not applied), and the checker lets such a write
+//      take effect at any time after its invocation, or never.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+
+#include "actors/net/fabric.hpp"
+#include "check/linearizability.hpp"
+
+namespace lg {
+
+/// The history a history workload records. Written only by its actor; read
+/// by the driver once the workload stopped (or between steps of a
+/// simulation).
+struct history_record {
+  std::vector<check::operation> ops;
+  uint64_t in_flight = 0;
+  bool stopped = false;
+};
+
+struct history_config {
+  fabric_ptr fab;
+  std::string session_node = "local";
+  /// One entry per client: the session it sends through. Several clients
+  /// may share a session.
+  std::vector<std::string> clients;
+  uint32_t first_client_id = 1; ///< client ids in the history
+  std::string database;
+  int keys = 8;                ///< keys are h0 .. h<keys-1>
+  uint64_t seed = 1;           ///< picks operations and keys
+  caf::timespan timeout = std::chrono::seconds{30};
+  std::shared_ptr<history_record> record;
+};
+
+/// Spawns the workload; its clients start at once.
+caf::actor spawn_history_workload(caf::actor_system& sys, history_config cfg);
+
+/// Asks the workload to stop (operations in flight complete first).
+void stop_history_workload(const caf::actor& workload);
+
+/// The key `i` of a history workload's key space.
+std::string history_key(int i);
+
+/// Reads the time of `t` as the history records it (microseconds).
+int64_t history_time(time_point t);
+
+} // namespace lg
