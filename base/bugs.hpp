@@ -17,7 +17,12 @@ extern bool promote_out_of_sync;
 /// aggregator lets such a master drop its replica to async.
 extern bool skip_term_fence;
 
-/// The names accepted by enable(): "promote-out-of-sync", "no-term-fence".
+/// A master answers reads at once, from whatever its rows hold: no
+/// confirmation that it is still master, no wait for the writes to the key
+/// to be acknowledged.
+extern bool stale_reads;
+
+/// The names accepted by enable().
 std::vector<std::string> names();
 
 /// Switches a variant on; returns false for an unknown name.

@@ -26,9 +26,17 @@ const char* help_text =
   "  --steps N         actor jobs to run with faults on (default 20000)\n"
   "  --faults LIST     comma-separated subset of the faults (default all)\n"
   "  --break NAME      run a deliberately broken variant (to see the\n"
-  "                    checker catch it): promote-out-of-sync, no-term-fence\n"
+  "                    checker catch it): promote-out-of-sync,\n"
+  "                    no-term-fence, stale-reads\n"
   "  --trace-dir DIR   where a failing seed's trace goes (default /tmp)\n"
   "  --log-level L     off, critical, error, warn, info, debug (default off)\n";
+
+std::string known_breaks() {
+  std::string out;
+  for (auto& name : bugs::names())
+    out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
 
 bool parse_u64(const std::string& text, uint64_t& out) {
   if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos
@@ -112,8 +120,8 @@ int run_simulate(const std::vector<std::string>& args) {
   bugs::reset();
   for (auto& b : broken)
     if (!bugs::enable(b))
-      return bad("unknown --break '" + b
-                 + "' (known: promote-out-of-sync, no-term-fence)");
+      return bad("unknown --break '" + b + "' (known: " + known_breaks()
+                 + ")");
   uint64_t failed = 0;
   uint64_t steps = 0;
   double wall = 0;

@@ -24,6 +24,13 @@
 //      the moment the request leaves. The aggregator's answer, or its
 //      absence, moves `claim()` (see sync_claim).
 //
+//   6. Reads (read index, as Raft's ReadIndex with the replica as the
+//      quorum): while the replica counts, a read may be answered only once
+//      the replica has confirmed a send that left after the read arrived
+//      (read_barrier / read_confirmed). A replica that was promoted refuses
+//      the older term instead, so a deposed master never answers a read
+//      after the new master acknowledged a write.
+//
 // SingleStore: in redundancy 2 a master acknowledges a write once its
 // in-sync replica holds it; a replica that stops answering is dropped to
 // asynchronous replication so that the master does not stall.
@@ -36,6 +43,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace lg::ha {
@@ -101,6 +109,7 @@ public:
     std::shared_ptr<Batch> payload;
     bool retransmission = false;
     uint64_t generation = 0;
+    uint64_t seq = 0; ///< counts every send, for read confirmation
   };
 
   explicit replication_core(int window = 1) : window_(window) {
@@ -178,10 +187,11 @@ public:
     return behind_;
   }
 
-  /// Counts an empty probe batch in flight; returns its generation.
-  uint64_t start_probe() {
+  /// Counts an empty probe batch in flight; returns its generation and
+  /// send sequence number.
+  std::pair<uint64_t, uint64_t> start_probe() {
     ++inflight_;
-    return generation_;
+    return {generation_, ++sends_};
   }
 
   /// A probe sent under `generation` got no answer.
@@ -223,10 +233,12 @@ public:
     return leading_ && generation == generation_;
   }
 
-  /// The replica confirmed everything up to `match_lsn` (step 3).
-  void on_ack(uint64_t match_lsn, repl_clock::time_point now) {
+  /// The replica confirmed everything up to `match_lsn` (step 3), in its
+  /// answer to the send numbered `seq`.
+  void on_ack(uint64_t match_lsn, uint64_t seq, repl_clock::time_point now) {
     --inflight_;
     heard_at_ = now;
+    confirmed_ = std::max(confirmed_, seq);
     if (match_lsn <= match_)
       return;
     match_ = match_lsn;
@@ -290,6 +302,25 @@ public:
   /// is timed from now.
   void note_first_waiting(repl_clock::time_point now) {
     last_progress_ = now;
+  }
+
+  // -- reads (step 6) -------------------------------------------------------
+
+  /// The confirmation a read arriving now must wait for.
+  uint64_t read_barrier() const {
+    return sends_ + 1;
+  }
+
+  /// True when a read that arrived with `barrier` may be answered: the
+  /// replica does not count, or it confirmed a send after the read arrived.
+  bool read_confirmed(uint64_t barrier) const {
+    return !replica_required() || confirmed_ >= barrier;
+  }
+
+  /// True when nothing sent after `barrier` is on its way: a read waiting
+  /// for it needs a probe.
+  bool needs_probe_for(uint64_t barrier) const {
+    return replica_required() && confirmed_ < barrier && inflight_ == 0;
   }
 
   // -- sync changes (step 5) ------------------------------------------------
@@ -475,7 +506,7 @@ private:
 
   send send_at(size_t index) {
     auto& b = unacked_[index];
-    send s{b.payload, b.sent, generation_};
+    send s{b.payload, b.sent, generation_, ++sends_};
     b.sent = true;
     ++inflight_;
     return s;
@@ -520,6 +551,8 @@ private:
   uint64_t commit_ = 0;
   uint64_t match_ = 0;
   uint64_t generation_ = 0;
+  uint64_t sends_ = 0;     ///< sends so far (batches and probes)
+  uint64_t confirmed_ = 0; ///< the newest send the replica answered OK
   int inflight_ = 0;
   bool retransmit_armed_ = false;
   bool behind_ = false;

@@ -12,41 +12,6 @@
 
 namespace lg::partition_detail {
 
-void on_read(self_ptr self, const envelope_ptr& env) {
-  auto& st = self->state;
-  const auto& req = env->read_request();
-  auto rep = make_envelope(st.label, st.term);
-  auto* body = rep->mutable_read_reply();
-  if (!serving_master(st)) {
-    body->set_status(st.failure.empty() ? pb::NOT_MASTER : pb::FAILED);
-    body->set_error(st.failure.empty() ? not_master_text(st) : st.failure);
-  } else {
-    body->set_status(pb::STATUS_OK);
-    const auto& rows = st.cfg.store->rows();
-    switch (req.kind()) {
-      case pb::GET: {
-        auto i = rows.find(req.key());
-        if (i != rows.end()) {
-          auto* row = body->add_rows();
-          row->set_key(i->first);
-          row->set_value(i->second);
-        }
-        break;
-      }
-      case pb::SCAN:
-        body->mutable_rows()->Reserve(static_cast<int>(rows.size()));
-        for (auto& kvp : rows) {
-          auto* row = body->add_rows();
-          row->set_key(kvp.first);
-          row->set_value(kvp.second);
-        }
-        break;
-      default:
-        body->set_count(rows.size());
-    }
-  }
-  st.ep.reply(self, *env, std::move(rep));
-}
 
 
 void start_checkpoint(self_ptr self) {

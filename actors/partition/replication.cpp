@@ -34,6 +34,7 @@ void fail_waiting(self_ptr self, pb::Status status, const std::string& why) {
   st.out.waiting.clear();
   for (auto& w : waiting)
     reply_write(self, *w.req, status, why);
+  fail_reads(self, status, why);
 }
 
 void advance_commit(self_ptr self) {
@@ -44,6 +45,8 @@ void advance_commit(self_ptr self) {
     reply_write(self, *w.req, pb::STATUS_OK, {}, w.lsn, w.affected);
     st.out.waiting.pop_front();
   }
+  if (!st.out.reads.empty())
+    serve_reads(self);
 }
 
 namespace {
@@ -55,7 +58,7 @@ void arm_retransmit(self_ptr self, bool arm) {
 
 } // namespace
 
-void on_replicate_reply(self_ptr self, uint64_t generation,
+void on_replicate_reply(self_ptr self, uint64_t generation, uint64_t seq,
                         const envelope* rep) {
   auto& st = self->state;
   auto& core = st.out.core;
@@ -72,7 +75,7 @@ void on_replicate_reply(self_ptr self, uint64_t generation,
   const auto& body = rep->replicate_reply();
   switch (body.status()) {
     case pb::STATUS_OK:
-      core.on_ack(body.match_lsn(), self->clock().now());
+      core.on_ack(body.match_lsn(), seq, self->clock().now());
       advance_commit(self);
       replicate(self);
       check_step_down(self);
@@ -128,9 +131,10 @@ void replicate(self_ptr self) {
       env = std::make_shared<envelope>(*env);
     env->mutable_header()->set_term(st.term);
     auto gen = s.generation;
+    auto seq = s.seq;
     st.ep.request(self, st.peer, st.ep.actor(), std::move(env),
-                  retransmit_after, [self, gen](const envelope* r) {
-                    on_replicate_reply(self, gen, r);
+                  retransmit_after, [self, gen, seq](const envelope* r) {
+                    on_replicate_reply(self, gen, seq, r);
                   });
   }
   // The entries the replica lacks are no longer in memory; the replica

@@ -60,6 +60,12 @@ struct waiter {
   uint64_t affected;
 };
 
+/// A read waiting until it may be answered (reads.cpp).
+struct pending_read {
+  envelope_ptr req;
+  uint64_t barrier; ///< the replica confirmation it waits for
+};
+
 struct partition_state {
   std::string name;
   endpoint ep;
@@ -79,6 +85,8 @@ struct partition_state {
   /// to the replica (its positions and sync state are in `core`).
   struct outgoing_stream {
     std::deque<waiter> waiting;
+    /// Reads waiting for a confirmation or for writes to their keys.
+    std::deque<pending_read> reads;
     /// Entries since the last seal. A batch is built once, as writes
     /// arrive, and sent as it is; only a retransmission copies it.
     std::shared_ptr<envelope> open;
@@ -185,7 +193,7 @@ void fail_waiting(self_ptr self, pb::Status status, const std::string& why);
 /// Acknowledges the waiting writes the commit position now covers.
 void advance_commit(self_ptr self);
 /// The replica answered a batch sent under `generation` (null: no answer).
-void on_replicate_reply(self_ptr self, uint64_t generation,
+void on_replicate_reply(self_ptr self, uint64_t generation, uint64_t seq,
                         const envelope* rep);
 /// Sends what the replication core says is due.
 void replicate(self_ptr self);
@@ -195,9 +203,20 @@ void on_write(self_ptr self, const envelope_ptr& env);
 void on_replicate(self_ptr self, const envelope_ptr& env);
 void on_flush(self_ptr self);
 
+// -- reads.cpp ----------------------------------------------------------------
+
+void on_read(self_ptr self, const envelope_ptr& env);
+/// Answers the waiting reads that may be answered now.
+void serve_reads(self_ptr self);
+/// Fails every waiting read (the instance stopped serving).
+void fail_reads(self_ptr self, pb::Status status, const std::string& why);
+
 // -- sync.cpp -----------------------------------------------------------------
 
 void arm_sync_check(self_ptr self);
+/// Sends the replica an empty batch: its answer shows that it is alive,
+/// holds everything, and still follows this master's term.
+void probe_replica(self_ptr self);
 void request_sync_change(self_ptr self, bool in_sync);
 void on_sync_check(self_ptr self);
 /// A role order that keeps the role carried the aggregator's sync record.

@@ -67,6 +67,8 @@ void send_sync_request(self_ptr self, bool in_sync) {
     });
 }
 
+} // namespace
+
 /// Sends the replica an empty batch: its answer shows that it is alive and
 /// holds everything (so it may become in sync again).
 void probe_replica(self_ptr self) {
@@ -77,19 +79,17 @@ void probe_replica(self_ptr self) {
   body->set_prev_lsn(last);
   body->set_prev_term(ha::term_at(st.cfg.store->history(), last));
   body->set_commit_lsn(st.out.core.commit_lsn());
-  auto gen = st.out.core.start_probe();
+  auto [gen, seq] = st.out.core.start_probe();
   st.ep.request(self, st.peer, st.ep.actor(), std::move(env),
-                retransmit_after, [self, gen](const envelope* r) {
+                retransmit_after, [self, gen = gen, seq = seq](const envelope* r) {
                   if (r == nullptr) {
                     // Still silent; the next sync check probes again.
                     self->state.out.core.probe_unanswered(gen);
                     return;
                   }
-                  on_replicate_reply(self, gen, r);
+                  on_replicate_reply(self, gen, seq, r);
                 });
 }
-
-} // namespace
 
 void request_sync_change(self_ptr self, bool in_sync) {
   // An in-sync request makes the replica count for every acknowledgement

@@ -71,7 +71,7 @@ BOOST_AUTO_TEST_CASE(batches_go_out_in_order_within_the_window) {
   BOOST_TEST(payloads(first) == (std::vector<std::string>{"1..3", "4..5"}));
   BOOST_TEST(c.inflight() == 2);
   BOOST_TEST(c.take_sends().empty()); // window full
-  c.on_ack(3, t0 + 1ms);
+  c.on_ack(3, 0, t0 + 1ms);
   BOOST_TEST(c.match() == 3u);
   BOOST_TEST(c.unacked() == 2u);
   BOOST_TEST(payloads(c.take_sends()) == (std::vector<std::string>{"6..9"}));
@@ -84,9 +84,9 @@ BOOST_AUTO_TEST_CASE(writes_wait_for_an_in_sync_replica) {
   c.take_sends();
   // The master's own log is flushed to 4; the replica holds nothing yet.
   BOOST_TEST(c.commit(4) == 0u);
-  c.on_ack(2, t0 + 1ms);
+  c.on_ack(2, 0, t0 + 1ms);
   BOOST_TEST(c.commit(4) == 2u);
-  c.on_ack(4, t0 + 2ms);
+  c.on_ack(4, 0, t0 + 2ms);
   BOOST_TEST(c.commit(3) == 3u); // no further than its own flushed log
   BOOST_TEST(c.commit(4) == 4u);
   BOOST_TEST(c.backlog_bytes() == 0u);
@@ -175,7 +175,7 @@ BOOST_AUTO_TEST_CASE(a_dropped_replica_that_catches_up_is_asked_back) {
   push(c, 0, 2);
   c.take_sends();
   BOOST_TEST(!c.caught_up(2, false));
-  c.on_ack(2, t0 + 1ms);
+  c.on_ack(2, 0, t0 + 1ms);
   BOOST_TEST(c.caught_up(2, false));
   BOOST_TEST(!c.caught_up(2, true)); // not while a snapshot streams
   BOOST_TEST(c.ask(true));
@@ -253,7 +253,8 @@ BOOST_AUTO_TEST_CASE(a_silent_out_of_sync_replica_is_probed_at_most_each_period)
   auto c = leading();
   c.reset(true, true, false, 0, t0);
   BOOST_TEST(c.check(t0 + 2s, false, 5s, 0, false, 1s).probe);
-  auto gen = c.start_probe();
+  auto [gen, seq] = c.start_probe();
+  BOOST_TEST(seq == 1u);
   c.probe_unanswered(gen);
   BOOST_TEST(c.inflight() == 0);
   BOOST_TEST(!c.check(t0 + 2500ms, false, 5s, 0, false, 1s).probe);
