@@ -15,6 +15,7 @@ enum class timer_id : uint64_t {
   map_wait = 2,         ///< a held partition-map request reached its deadline
   failure_deadline = 3, ///< some leaf's failure timeout ends
   balance_retry = 4,    ///< retry a hand-over that failed
+  metadata_retry = 5,   ///< write the metadata again after a failed write
   // -- leaf --
   leaf_hello = 11, ///< announce the leaf again: no answer to its hello
   // -- partition instance --

@@ -36,6 +36,8 @@ const char* to_string(errc code) {
       return "conflict";
     case errc::internal:
       return "internal";
+    case errc::io_error:
+      return "io_error";
   }
   return "unknown";
 }
@@ -66,6 +68,8 @@ int code_of(errc code) {
       return 1914;
     case errc::internal:
       return 1815;
+    case errc::io_error:
+      return 1026;
   }
   return 1815;
 }

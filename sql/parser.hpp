@@ -24,6 +24,7 @@ enum class errc {
   timeout,          ///< ERROR 2013: a request outlived its timeout
   conflict,         ///< ERROR 1914: the cluster state forbids the command
   internal,         ///< ERROR 1815
+  io_error,         ///< ERROR 1026: a file could not be written
 };
 
 const char* to_string(errc code);

@@ -87,16 +87,21 @@ void erase_tree(Map& entries, const std::string& path) {
 /// state after a rename or removal, like a POSIX descriptor.
 class memory_append_file : public append_file {
 public:
-  explicit memory_append_file(std::shared_ptr<memory_vfs::file_state> state)
-    : state_(std::move(state)) {
+  memory_append_file(const memory_vfs& fs, std::string path,
+                     std::shared_ptr<memory_vfs::file_state> state)
+    : fs_(fs), path_(std::move(path)), state_(std::move(state)) {
   }
 
   error append(std::string_view bytes) override {
+    if (auto why = fs_.write_failure(path_); !why.empty())
+      return make_error(errc::io_error, "write " + path_ + ": " + why);
     state_->data += bytes;
     return {};
   }
 
   error sync() override {
+    if (auto why = fs_.write_failure(path_); !why.empty())
+      return make_error(errc::io_error, "fsync " + path_ + ": " + why);
     state_->synced = state_->data.size();
     return {};
   }
@@ -106,6 +111,8 @@ public:
   }
 
 private:
+  const memory_vfs& fs_;
+  std::string path_;
   std::shared_ptr<memory_vfs::file_state> state_;
 };
 
@@ -140,7 +147,7 @@ memory_vfs::open_append(const std::string& path) {
   if (!state)
     state = std::make_shared<file_state>();
   std::unique_ptr<append_file> file
-    = std::make_unique<memory_append_file>(state);
+    = std::make_unique<memory_append_file>(*this, name, state);
   return file;
 }
 
@@ -187,6 +194,8 @@ error memory_vfs::write_atomic(const std::string& path,
                       "open " + path + ".tmp: parent directory missing");
   if (dir_exists(files_, dirs_, name))
     return make_error(errc::io_error, "rename to " + path + ": is a directory");
+  if (auto why = write_failure(name); !why.empty())
+    return make_error(errc::io_error, "write " + path + ".tmp: " + why);
   // A new state, as rename installs a new inode: open handles keep the old.
   auto state = std::make_shared<file_state>();
   state->data = bytes;
@@ -205,7 +214,26 @@ error memory_vfs::truncate(const std::string& path, uint64_t size) {
   return {};
 }
 
+void memory_vfs::fail_writes(const std::string& prefix,
+                             const std::string& why) {
+  failing_[normalize(prefix)] = why;
+}
+
+void memory_vfs::clear_write_failures() {
+  failing_.clear();
+}
+
+std::string memory_vfs::write_failure(const std::string& path) const {
+  for (auto& [prefix, why] : failing_)
+    if (starts_with(path, prefix))
+      return why;
+  return {};
+}
+
 error memory_vfs::rename(const std::string& from, const std::string& to) {
+  if (auto why = write_failure(normalize(to)); !why.empty())
+    return make_error(errc::io_error, "rename " + from + " to " + to + ": "
+                                        + why);
   auto src = normalize(from);
   auto dst = normalize(to);
   auto what = "rename " + from + " to " + to + ": ";

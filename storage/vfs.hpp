@@ -135,14 +135,26 @@ public:
   /// Flips one byte at `offset` of `path` (a corrupt block).
   error corrupt(const std::string& path, uint64_t offset);
 
+  /// Makes every write below `prefix` fail from now on (appends, syncs,
+  /// atomic writes, renames) with `why` (e.g. "No space left on device"):
+  /// a full or failing disk.
+  void fail_writes(const std::string& prefix, const std::string& why);
+
+  /// Ends every fail_writes().
+  void clear_write_failures();
+
   /// Direct access for tests.
   std::map<std::string, std::shared_ptr<file_state>>& files() {
     return files_;
   }
 
+  /// The write failure injected below `path`, if any ("" when none).
+  std::string write_failure(const std::string& path) const;
+
 private:
   std::map<std::string, std::shared_ptr<file_state>> files_;
   std::map<std::string, bool> dirs_;
+  std::map<std::string, std::string> failing_; ///< prefix -> why
 };
 
 } // namespace lg::storage

@@ -23,20 +23,53 @@
 #include "actors/names.hpp"
 #include "actors/net/handlers.hpp"
 #include "base/log.hpp"
+#include "base/probes.hpp"
 #include "sql/parser.hpp"
 
 namespace lg {
 
-void persist(ma_self self) {
+error persist(ma_self self) {
   auto& st = self->state;
   st.meta.bump_version();
   auto path = st.cfg.data_dir + "/metadata.pb";
-  if (auto err = st.cfg.fs->write_atomic(path, st.meta.serialize()))
-  {
-    logger("ma")->critical("MetadataWriteFailed {} {}", st.ctx(),
-                           err.to_string());
-    st.ep.fab().dump_recent("metadata write failed", "/tmp");
+  auto err = st.cfg.fs->write_atomic(path, st.meta.serialize());
+  if (err) {
+    LG_PROBE(metadata_write_failed, "the aggregator could not write its "
+                                    "metadata and held its decisions");
+    bool first = st.metadata_error.empty();
+    st.metadata_error = "the cluster metadata cannot be written to " + path
+                        + ": " + err.to_string();
+    logger("ma")->critical("MetadataWriteFailed {} {}; {} decisions wait "
+                           "until it can be written",
+                           st.ctx(), st.metadata_error,
+                           st.after_persist.size());
+    if (first)
+      st.ep.fab().dump_recent("metadata write failed", "/tmp");
+    if (!st.persist_scheduled) {
+      // Try again: decisions that depend on it wait until the disk works.
+      st.persist_scheduled = true;
+      arm_timer(self, metadata_retry_pause, timer_id::metadata_retry);
+    }
+    return err;
   }
+  if (!st.metadata_error.empty()) {
+    logger("ma")->warn("MetadataWriteRecovered {} {}", st.ctx(), path);
+    st.metadata_error.clear();
+  }
+  return {};
+}
+
+error persist_statement(ma_self self, const envelope& req,
+                        const cluster_metadata& before) {
+  auto err = persist(self);
+  if (err) {
+    // Not acted on: the change is undone, and the statement says why.
+    auto& st = self->state;
+    auto why = st.metadata_error;
+    st.meta = before;
+    reply_result(self, req, make_failure(sql::errc::io_error, why));
+  }
+  return err;
 }
 
 void persist_then(ma_self self, std::function<void()> then) {
@@ -73,7 +106,8 @@ namespace {
 void on_persist_flush(ma_self self) {
   auto& st = self->state;
   st.persist_scheduled = false;
-  persist(self);
+  if (persist(self))
+    return; // the callbacks wait for the retry
   auto callbacks = std::move(st.after_persist);
   st.after_persist.clear();
   for (auto& f : callbacks)
@@ -82,11 +116,42 @@ void on_persist_flush(ma_self self) {
     answer_parked_maps(self, true);
 }
 
+/// True when `stmt` changes the cluster's metadata (or starts work that
+/// does); EXPLAIN and SHOW do not.
+bool changes_metadata(const sql::statement& stmt) {
+  return std::visit(
+    [](auto& s) {
+      using T = std::decay_t<decltype(s)>;
+      if constexpr (std::is_same_v<T, sql::create_database>
+                    || std::is_same_v<T, sql::drop_database>
+                    || std::is_same_v<T, sql::add_leaf>
+                    || std::is_same_v<T, sql::set_global>
+                    || std::is_same_v<T, sql::attach_leaf>
+                    || std::is_same_v<T, sql::detach_leaf>
+                    || std::is_same_v<T, sql::remove_leaf>)
+        return true;
+      else if constexpr (std::is_same_v<T, sql::clear_orphan_databases>
+                         || std::is_same_v<T, sql::rebalance_partitions>
+                         || std::is_same_v<T, sql::restore_redundancy>)
+        return !s.explain;
+      else
+        return false;
+    },
+    stmt);
+}
+
 void on_statement(ma_self self, const envelope_ptr& req) {
   const auto& text = req->statement_request().text();
   auto parsed = parse_statement(self, *req);
   if (!parsed)
     return;
+  if (!self->state.metadata_error.empty() && changes_metadata(*parsed)) {
+    // Nothing that changes the cluster is started while it cannot be
+    // recorded.
+    reply_result(self, *req, make_failure(sql::errc::io_error,
+                                          self->state.metadata_error));
+    return;
+  }
   std::visit(
     [&](auto& s) {
       using T = std::decay_t<decltype(s)>;
@@ -160,6 +225,9 @@ master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
           break;
         case timer_id::balance_retry:
           retry_balance(self);
+          break;
+        case timer_id::metadata_retry:
+          on_persist_flush(self);
           break;
         case timer_id::heartbeat:
         default:

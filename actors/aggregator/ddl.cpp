@@ -122,8 +122,12 @@ void exec_create_database(ma_self self, envelope_ptr req,
                                   + "'; database exists"));
       return;
     }
+    auto before = st.meta;
     st.meta.add_database(db);
-    persist(self);
+    if (persist_statement(self, *req, before)) {
+      drop_instances(self, db);
+      return;
+    }
     logger("ma")->info("DatabaseCreated {} {} partitions={}", st.ctx(),
                        db.name(), db.partitions());
     reply_result(self, *req, make_message(rows_affected(1)));
@@ -177,12 +181,14 @@ void exec_create_database(ma_self self, envelope_ptr req,
 void exec_drop_database(ma_self self, envelope_ptr req,
                         const sql::drop_database& s) {
   auto& st = self->state;
+  auto before = st.meta;
   auto db = st.meta.remove_database(s.name);
   if (!db) {
     reply_result(self, *req, unknown_database(s.name));
     return;
   }
-  persist(self);
+  if (persist_statement(self, *req, before))
+    return;
   drop_instances(self, *db);
   logger("ma")->info("DatabaseDropped {} {}", st.ctx(), s.name);
   reply_result(self, *req, make_message(rows_affected(db->partitions())));
@@ -200,8 +206,10 @@ void exec_set_global(ma_self self, envelope_ptr req,
     return;
   }
   auto name = config::find_variable(s.name)->name;
+  auto before = st.meta;
   st.meta.set_global(name, *checked);
-  persist(self);
+  if (persist_statement(self, *req, before))
+    return;
   logger("ma")->info("GlobalSet {} {}={}", st.ctx(), name, *checked);
   arm_heartbeats(self);
   if (cluster_globals::sent_with_roles(name)) {

@@ -105,10 +105,12 @@ void exec_add_leaf(ma_self self, envelope_ptr req, const sql::add_leaf& s) {
                                                    "cluster"));
         return;
       }
+      auto before = st.meta;
       auto pair = st.meta.add_leaf(addr, group,
                                    rep->heartbeat_reply().incarnation());
+      if (persist_statement(self, *req, before))
+        return;
       st.runtime[addr].last_reply = self->clock().now();
-      persist(self);
       monitor_leaf(self, addr);
       arm_heartbeats(self);
       logger("ma")->info("LeafAdded {} {} group={} pair={}", st.ctx(), addr,

@@ -48,6 +48,9 @@ struct master_aggregator_state {
   uint64_t heartbeat_seq = 0;
   bool persist_scheduled = false;
   std::vector<std::function<void()>> after_persist;
+  /// Why the metadata cannot be written ("" while it can): decisions wait,
+  /// and statements that would change the metadata are refused.
+  std::string metadata_error;
   bool heartbeat_armed = false;
   /// When the failure-deadline timer fires next, if armed.
   std::optional<time_point> deadline_armed;
@@ -81,8 +84,20 @@ constexpr auto instance_op_timeout = std::chrono::seconds{10};
 
 // -- behavior.cpp ------------------------------------------------------------
 
-/// Writes the metadata now, one version up.
-void persist(ma_self self);
+/// How long the aggregator waits before it writes its metadata again after
+/// a failed write.
+constexpr auto metadata_retry_pause = std::chrono::milliseconds{200};
+
+/// Writes the metadata now, one version up. On failure the error is kept
+/// in `metadata_error` and the write is tried again until it works; the
+/// decisions queued by persist_then wait for it.
+error persist(ma_self self);
+
+/// Writes the metadata for a statement that changed it from `before`; when
+/// the write fails, restores `before` (the change is not acted on), answers
+/// `req` with the error naming the file, and returns it.
+error persist_statement(ma_self self, const envelope& req,
+                        const cluster_metadata& before);
 
 /// Runs `then` once the metadata is durable. Changes made while messages
 /// queue up are written together (group commit for metadata).

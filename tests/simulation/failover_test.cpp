@@ -447,4 +447,50 @@ BOOST_AUTO_TEST_CASE(healed_leaf_rejoins_and_its_stale_masters_step_down) {
   BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "5");
 }
 
+BOOST_AUTO_TEST_CASE(a_decision_that_cannot_be_recorded_is_not_acted_on) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  std::vector<int> on_10001;
+  for (int i = 0; i < 8; ++i)
+    if (c.master_port("db", i) == "10001")
+      on_10001.push_back(i);
+  BOOST_REQUIRE(!on_10001.empty());
+  std::string insert = "INSERT INTO db VALUES ";
+  for (int i = 0; i < 8; ++i)
+    insert += std::string(i ? "," : "") + "('" + key_on(i, 8) + "','"
+              + std::to_string(i) + "')";
+  c.ok(insert);
+  c.fs().fail_writes("/sim/ma", "No space left on device");
+  // A statement that changes the cluster fails, naming the file and the
+  // OS error, and changes nothing.
+  auto err = c.fails("SET GLOBAL leaf_failure_timeout_ms = 4000");
+  BOOST_TEST(err.find("/sim/ma/metadata.pb") != std::string::npos);
+  BOOST_TEST(err.find("No space left on device") != std::string::npos);
+  BOOST_TEST(sim_cluster::cell(c.ok("SHOW VARIABLES"), "Variable_name",
+                               "leaf_failure_timeout_ms", "Value")
+             != "4000");
+  // A failover decided meanwhile waits: no replica is promoted.
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  c.ok("SLEEP 1000");
+  // The copies on the pair report their own term: still the first one.
+  auto held = c.ok("CHECK PARTITIONS ON db");
+  int checked = 0;
+  for (auto& row : held.rows())
+    if (row.cells(2) == "10002"
+        && std::find(on_10001.begin(), on_10001.end(),
+                     std::stoi(row.cells(0)))
+             != on_10001.end()) {
+      BOOST_TEST(row.cells(4) == "1");
+      ++checked;
+    }
+  BOOST_TEST(checked == static_cast<int>(on_10001.size()));
+  // Once the disk works again the failover goes on, and nothing is lost.
+  c.fs().clear_write_failures();
+  c.ok("SLEEP 500");
+  for (auto i : on_10001)
+    BOOST_TEST(c.master_port("db", i) == "10002");
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "8");
+  c.ok("SET GLOBAL leaf_failure_timeout_ms = 4000");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
