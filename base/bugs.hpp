@@ -17,7 +17,14 @@ extern bool promote_out_of_sync;
 /// aggregator lets such a master drop its replica to async.
 extern bool skip_term_fence;
 
-/// The names accepted by enable(): "promote-out-of-sync", "no-term-fence".
+/// A partition instance does not rebuild its window of write ids from its
+/// storage when it opens (a restarted leaf) or installs a snapshot (a
+/// rebuilt copy): a client's retry that spans the restart is applied again,
+/// and may undo a newer write.
+extern bool no_dedup;
+
+/// The names accepted by enable(): "promote-out-of-sync", "no-term-fence",
+/// "no-dedup".
 std::vector<std::string> names();
 
 /// Switches a variant on; returns false for an unknown name.

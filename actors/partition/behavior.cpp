@@ -213,6 +213,9 @@ partition_impl(self_ptr self, partition_config cfg) {
     }
     st.ep.reply(self, *req, std::move(rep));
   }
+  // A restarted copy must still answer the retries of the writes it holds:
+  // a client retries until its deadline, across restarts and failovers.
+  take_store_write_ids(st);
   become(self, st.cfg.role, st.cfg.term, st.cfg.peer, st.cfg.peer_in_sync,
          /*fresh=*/created);
   st.term = std::max(st.term, st.cfg.store->last().term);

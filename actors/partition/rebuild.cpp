@@ -390,7 +390,10 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
         return;
       }
       in.installed = true;
+      // The ids the master remembered come with its snapshot; the log
+      // part's follow as it is appended.
       st.write_ids.clear();
+      take_store_write_ids(st);
     }
   }
   if (!req.log().empty() || req.last()) {
@@ -429,7 +432,6 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
       return;
     }
     st.in.joined = true;
-    st.write_ids.clear();
     st.term = std::max(st.term, env->header().term());
     logger("partition")->warn("ReplicaRebuilt {} from {} at lsn {} ({} rows "
                               "applied, {} bytes of log still to apply)",

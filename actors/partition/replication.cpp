@@ -110,6 +110,14 @@ void seal_open_batch(partition_state& st) {
   st.out.open.reset();
 }
 
+void take_store_write_ids(partition_state& st) {
+  auto ids = st.cfg.store->take_write_ids();
+  if (bugs::no_dedup)
+    return;
+  for (auto& e : ids)
+    st.write_ids.note(e.id, e.lsn);
+}
+
 void replicate(self_ptr self) {
   auto& st = self->state;
   if (st.role != pb::MASTER || st.peer.empty() || st.deposed

@@ -1,12 +1,18 @@
 // Synchronous replication and persistence, on the deterministic scheduler.
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
+#include "base/bugs.hpp"
+#include "raw_client.hpp"
 #include "sim_cluster.hpp"
 
 using namespace lg;
+using lg::test::ask;
+using lg::test::map_master;
 using lg::test::sim_cluster;
+using lg::test::write_request;
 
 BOOST_AUTO_TEST_SUITE(replication)
 
@@ -258,6 +264,141 @@ BOOST_AUTO_TEST_CASE(same_script_same_output) {
     return out;
   };
   BOOST_TEST(script() == script());
+}
+
+namespace {
+
+/// Switches the no-dedup variant on (or off) for one scope.
+struct no_dedup_while {
+  explicit no_dedup_while(bool on) {
+    bugs::reset();
+    bugs::no_dedup = on;
+  }
+  ~no_dedup_while() {
+    bugs::reset();
+  }
+};
+
+const uint64_t retrying_client = uint64_t{4242} << 32;
+
+/// Sends a write to the master of db:part, again while its instance is not
+/// serving yet (a role still on its way); returns the answer.
+envelope write_to_master(sim_cluster& c, uint32_t part, uint64_t write_id,
+                         const std::string& key, const std::string& value) {
+  envelope rep;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    rep = ask(c, map_master(c, "db", part), partition_actor_name("db", part),
+              write_request("db", part, write_id, key, value));
+    if (rep.write_reply().status() == pb::STATUS_OK)
+      break;
+    c.ok("SLEEP 50");
+  }
+  BOOST_REQUIRE_MESSAGE(rep.write_reply().status() == pb::STATUS_OK,
+                        rep.write_reply().error());
+  return rep;
+}
+
+/// Writes key = "old" under write id X to db:part, runs `fault`, writes
+/// key = "new" under a later id, then retries X as a client whose first
+/// answer was lost does: returns the key's value afterwards.
+std::string value_after_a_retry_across(sim_cluster& c, uint32_t part,
+                                       uint32_t partitions,
+                                       const std::function<void()>& fault) {
+  auto key = sim_cluster::key_on(part, partitions);
+  auto first = write_to_master(c, part, retrying_client | 1, key, "old");
+  fault();
+  auto newer = write_to_master(c, part, retrying_client | 2, key, "new");
+  BOOST_TEST(newer.write_reply().lsn() > first.write_reply().lsn());
+  write_to_master(c, part, retrying_client | 1, key, "old");
+  auto rs = c.ok("SELECT * FROM db WHERE key = '" + key + "'");
+  BOOST_REQUIRE_EQUAL(rs.rows_size(), 1);
+  return rs.rows(0).cells(1);
+}
+
+/// The write ids in the snapshot of db:part on the leaf on `port`.
+std::vector<uint64_t> snapshot_write_ids(sim_cluster& c, int port,
+                                         uint32_t part) {
+  auto bytes = c.fs().read_file(sim_cluster::leaf_dir(port) + "/instances/db."
+                                + std::to_string(part) + "/snapshot.bin");
+  BOOST_REQUIRE(bytes.ok());
+  auto snap = storage::decode_snapshot(*bytes);
+  BOOST_REQUIRE(snap.ok());
+  std::vector<uint64_t> ids;
+  for (auto& e : snap->write_ids)
+    ids.push_back(e.id);
+  return ids;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_retry_across_a_restart_applies_once) {
+  // The restarted master rebuilds its window of write ids from its log:
+  // the retry is answered, and the newer write stays.
+  for (bool broken : {false, true}) {
+    BOOST_TEST_CONTEXT((broken ? "with no-dedup" : "fixed")) {
+      no_dedup_while bug{broken};
+      sim_cluster c{2, 1};
+      c.ok("CREATE DATABASE db PARTITIONS 2");
+      auto part = static_cast<uint32_t>(c.master_on("db", 2, 10001));
+      auto value = value_after_a_retry_across(c, part, 2, [&] {
+        c.ok("KILL LEAF '127.0.0.1':10001");
+        c.ok("RESTART LEAF '127.0.0.1':10001");
+      });
+      BOOST_TEST(value == (broken ? "old" : "new"));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_of_a_write_folded_into_the_snapshot_applies_once) {
+  // Every flush checkpoints: the first write is in the snapshot only when
+  // the leaf restarts, and the snapshot carries its write id.
+  for (bool broken : {false, true}) {
+    BOOST_TEST_CONTEXT((broken ? "with no-dedup" : "fixed")) {
+      no_dedup_while bug{broken};
+      sim_cluster c{2, 1, nullptr, 1};
+      c.ok("CREATE DATABASE db PARTITIONS 2");
+      auto part = static_cast<uint32_t>(c.master_on("db", 2, 10001));
+      auto value = value_after_a_retry_across(c, part, 2, [&] {
+        auto ids = snapshot_write_ids(c, 10001, part);
+        BOOST_TEST((std::find(ids.begin(), ids.end(), retrying_client | 1)
+                    != ids.end()));
+        c.ok("KILL LEAF '127.0.0.1':10001");
+        c.ok("RESTART LEAF '127.0.0.1':10001");
+      });
+      BOOST_TEST(value == (broken ? "old" : "new"));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_on_a_copy_rebuilt_from_a_snapshot_applies_once) {
+  // The replica's copy is lost and rebuilt from its master's snapshot, which
+  // holds the first write; then the master dies and the rebuilt copy is
+  // promoted. It must remember the write ids the snapshot carried.
+  for (bool broken : {false, true}) {
+    BOOST_TEST_CONTEXT((broken ? "with no-dedup" : "fixed")) {
+      no_dedup_while bug{broken};
+      sim_cluster c{2, 2, nullptr, 1};
+      c.ok("CREATE DATABASE db PARTITIONS 2");
+      auto part = static_cast<uint32_t>(c.master_on("db", 2, 10001));
+      auto value = value_after_a_retry_across(c, part, 2, [&] {
+        c.ok("KILL LEAF '127.0.0.1':10002");
+        auto dir = sim_cluster::leaf_dir(10002) + "/instances/db."
+                   + std::to_string(part);
+        for (auto& [path, file] : c.fs().files())
+          if (path.rfind(dir + "/", 0) == 0 && !file->data.empty())
+            BOOST_REQUIRE(!c.fs().corrupt(path, 0));
+        c.ok("RESTART LEAF '127.0.0.1':10002");
+        BOOST_REQUIRE(c.wait_in_sync("db"));
+        // The copy was rebuilt from a snapshot that holds the first write.
+        auto ids = snapshot_write_ids(c, 10002, part);
+        BOOST_TEST((std::find(ids.begin(), ids.end(), retrying_client | 1)
+                    != ids.end()));
+        c.ok("KILL LEAF '127.0.0.1':10001");
+        BOOST_REQUIRE(c.master_port("db", static_cast<int>(part)) == "10002");
+      });
+      BOOST_TEST(value == (broken ? "old" : "new"));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
