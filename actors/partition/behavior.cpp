@@ -143,6 +143,7 @@ void fill_state(partition_state& st, pb::InstanceState& out) {
   }
   out.set_peer(st.peer);
   out.set_peer_in_sync(st.out.core.peer_in_sync());
+  out.set_replication_backlog_bytes(backlog_bytes(st));
   out.set_sync_durability(st.cfg.store->mode() == storage::durability::sync);
 }
 

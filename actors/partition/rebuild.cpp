@@ -183,6 +183,9 @@ void on_join_request(self_ptr self, const envelope_ptr& env) {
   st.ep.reply(self, *env, std::move(rep));
   if (check.diverged)
     LG_PROBE(diverged_copy_rebuilt, "a diverged copy is rebuilt");
+  else
+    LG_PROBE(lagging_copy_rebuilt, "a copy behind the entries its master "
+                                   "holds is rebuilt");
   logger("partition")->warn("RebuildStarted {} replica {} snapshot at lsn {} "
                             "({} bytes): {}",
                             st.ctx(), from, s_lsn, o.bytes_total, o.reason);

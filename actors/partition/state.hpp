@@ -191,6 +191,12 @@ void on_replicate_reply(self_ptr self, uint64_t generation,
                         const envelope* rep);
 /// Sends what the replication core says is due.
 void replicate(self_ptr self);
+/// Bytes held for the replica and not confirmed: the sealed batches and the
+/// one being gathered.
+uint64_t backlog_bytes(const partition_state& st);
+/// Keeps what is held for the replica within replication_backlog_mb
+/// (ha/replication.hpp step 6).
+void limit_backlog(self_ptr self);
 /// Seals the entries gathered since the last flush into one batch.
 void seal_open_batch(partition_state& st);
 /// Notes the write ids the store found when it opened or installed a

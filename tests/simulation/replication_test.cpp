@@ -10,6 +10,7 @@
 
 using namespace lg;
 using lg::test::ask;
+using lg::test::instance_state;
 using lg::test::map_master;
 using lg::test::sim_cluster;
 using lg::test::write_request;
@@ -399,6 +400,97 @@ BOOST_AUTO_TEST_CASE(a_retry_on_a_copy_rebuilt_from_a_snapshot_applies_once) {
       BOOST_TEST(value == (broken ? "old" : "new"));
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_master_whose_replica_is_cut_off_holds_a_bounded_backlog) {
+  // The replica's leaf is cut off while writes go on: its master goes on
+  // alone and holds at most replication_backlog_mb of what the replica has
+  // not confirmed. Once healed, the replica is rebuilt and in sync, and
+  // holds every acknowledged write.
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("SET GLOBAL replication_backlog_mb = 1");
+  c.ok("SET GLOBAL sync_replication_timeout_ms = 300");
+  auto ordinal = c.master_on("db", 4, 10001);
+  BOOST_REQUIRE(ordinal >= 0);
+  auto part = static_cast<uint32_t>(ordinal);
+  const std::string master = "127.0.0.1:10001";
+  auto dropped_before = sim_cluster::probe_count("replication_backlog_dropped");
+  auto rebuilt_before = sim_cluster::probe_count("lagging_copy_rebuilt");
+  c.ok("ISOLATE LEAF '127.0.0.1':10002");
+  const uint64_t limit = 1024 * 1024;
+  const std::string value(16 * 1024, 'v');
+  std::map<std::string, std::string> acked;
+  uint64_t most = 0;
+  for (int i = 0; i < 256; ++i) { // 4 MiB of writes
+    auto key = sim_cluster::key_on(part, 4, i);
+    auto v = std::to_string(i) + value;
+    c.ok("INSERT INTO db VALUES ('" + key + "','" + v + "')");
+    acked[key] = v;
+    auto held = instance_state(c, master, "db", part)
+                  .replication_backlog_bytes();
+    most = std::max(most, held);
+    BOOST_TEST_REQUIRE(held <= limit, "after write " << i << ": " << held
+                                                     << " bytes held");
+  }
+  BOOST_TEST_MESSAGE("at most " << most << " bytes held for the replica");
+  BOOST_TEST(most > limit / 2);
+  BOOST_TEST(sim_cluster::probe_count("replication_backlog_dropped")
+             > dropped_before);
+  c.ok("HEAL LEAF '127.0.0.1':10002");
+  BOOST_REQUIRE(c.wait_in_sync("db", std::chrono::seconds{30}));
+  BOOST_TEST(c.master_port("db", ordinal) == "10001");
+  // Rebuilt: the master no longer held what the replica lacked.
+  BOOST_TEST(sim_cluster::probe_count("lagging_copy_rebuilt")
+             > rebuilt_before);
+  BOOST_TEST(instance_state(c, master, "db", part).replication_backlog_bytes()
+             == 0u);
+  // No acknowledged write was lost, and the replica holds every one: it
+  // serves them once its master is gone.
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  BOOST_REQUIRE(c.master_port("db", ordinal) == "10002");
+  auto rs = c.ok("SELECT * FROM db");
+  std::map<std::string, std::string> stored;
+  for (auto& row : rs.rows())
+    stored[row.cells(0)] = row.cells(1);
+  for (auto& [key, v] : acked)
+    BOOST_TEST_CONTEXT("acknowledged key " << key) {
+      BOOST_TEST((stored[key] == v));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(an_in_sync_replica_is_recorded_out_of_sync_before_its_backlog_goes) {
+  // Only the link between master and replica is cut, and the sync timeout
+  // is a minute: the backlog alone makes the master ask to go on without
+  // its replica. The write is acknowledged once the aggregator recorded the
+  // replica out of sync, not before.
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("SET GLOBAL replication_backlog_mb = 1");
+  c.ok("SET GLOBAL sync_replication_timeout_ms = 60000");
+  auto ordinal = c.master_on("db", 4, 10001);
+  BOOST_REQUIRE(ordinal >= 0);
+  auto part = static_cast<uint32_t>(ordinal);
+  const std::string master = "127.0.0.1:10001";
+  auto full_before = sim_cluster::probe_count("replication_backlog_full");
+  auto& faults = c.cluster().transport().faults();
+  faults.cut_link(master, "127.0.0.1:10002");
+  auto key = sim_cluster::key_on(part, 4);
+  const std::string big(1536 * 1024, 'b');
+  auto t0 = c.cluster().now();
+  c.ok("INSERT INTO db VALUES ('" + key + "','" + big + "')");
+  BOOST_TEST(c.ms_since(t0) < 5000);
+  BOOST_TEST(sim_cluster::probe_count("replication_backlog_full")
+             > full_before);
+  auto state = instance_state(c, master, "db", part);
+  BOOST_TEST(!state.peer_in_sync());
+  BOOST_TEST(state.replication_backlog_bytes() == 0u);
+  faults.heal_link(master, "127.0.0.1:10002");
+  BOOST_REQUIRE(c.wait_in_sync("db", std::chrono::seconds{30}));
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  auto rs = c.ok("SELECT * FROM db WHERE key = '" + key + "'");
+  BOOST_REQUIRE_EQUAL(rs.rows_size(), 1);
+  BOOST_TEST((rs.rows(0).cells(1) == big));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
