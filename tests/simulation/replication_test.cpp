@@ -402,7 +402,7 @@ BOOST_AUTO_TEST_CASE(a_retry_on_a_copy_rebuilt_from_a_snapshot_applies_once) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(a_master_whose_replica_is_cut_off_holds_a_bounded_backlog) {
+BOOST_AUTO_TEST_CASE(a_cut_off_replicas_master_holds_a_bounded_backlog) {
   // The replica's leaf is cut off while writes go on: its master goes on
   // alone and holds at most replication_backlog_mb of what the replica has
   // not confirmed. Once healed, the replica is rebuilt and in sync, and
@@ -459,7 +459,7 @@ BOOST_AUTO_TEST_CASE(a_master_whose_replica_is_cut_off_holds_a_bounded_backlog) 
     }
 }
 
-BOOST_AUTO_TEST_CASE(an_in_sync_replica_is_recorded_out_of_sync_before_its_backlog_goes) {
+BOOST_AUTO_TEST_CASE(an_in_sync_replica_is_dropped_before_its_backlog_goes) {
   // Only the link between master and replica is cut, and the sync timeout
   // is a minute: the backlog alone makes the master ask to go on without
   // its replica. The write is acknowledged once the aggregator recorded the

@@ -264,7 +264,7 @@ BOOST_AUTO_TEST_CASE(a_silent_out_of_sync_replica_is_probed_at_most_each_period)
   BOOST_TEST(c.check(t0 + 3s, false, 5s, 0, false, 1s).probe);
 }
 
-BOOST_AUTO_TEST_CASE(an_in_sync_replicas_backlog_stays_until_it_is_recorded_out_of_sync) {
+BOOST_AUTO_TEST_CASE(an_in_sync_replicas_backlog_stays_until_it_is_dropped) {
   auto c = leading();
   push(c, 0, 40); // 40 bytes
   c.take_sends();
