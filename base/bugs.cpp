@@ -1,31 +1,49 @@
 #include "base/bugs.hpp"
 
+#include <utility>
+
 namespace lg::bugs {
 
 bool promote_out_of_sync = false;
 bool skip_term_fence = false;
 bool stale_reads = false;
+bool no_dedup = false;
+
+namespace {
+
+/// Every variant: its --break name and its switch.
+const std::vector<std::pair<std::string, bool*>>& variants() {
+  static const std::vector<std::pair<std::string, bool*>> all{
+    {"promote-out-of-sync", &promote_out_of_sync},
+    {"no-term-fence", &skip_term_fence},
+    {"stale-reads", &stale_reads},
+    {"no-dedup", &no_dedup},
+  };
+  return all;
+}
+
+} // namespace
 
 std::vector<std::string> names() {
-  return {"promote-out-of-sync", "no-term-fence", "stale-reads"};
+  std::vector<std::string> out;
+  for (auto& [name, flag] : variants())
+    out.push_back(name);
+  return out;
 }
 
 bool enable(const std::string& name) {
-  if (name == "promote-out-of-sync")
-    promote_out_of_sync = true;
-  else if (name == "no-term-fence")
-    skip_term_fence = true;
-  else if (name == "stale-reads")
-    stale_reads = true;
-  else
-    return false;
-  return true;
+  for (auto& [known, flag] : variants()) {
+    if (known == name) {
+      *flag = true;
+      return true;
+    }
+  }
+  return false;
 }
 
 void reset() {
-  promote_out_of_sync = false;
-  skip_term_fence = false;
-  stale_reads = false;
+  for (auto& [name, flag] : variants())
+    *flag = false;
 }
 
 } // namespace lg::bugs

@@ -22,7 +22,13 @@ extern bool skip_term_fence;
 /// to be acknowledged.
 extern bool stale_reads;
 
-/// The names accepted by enable().
+/// A partition instance does not rebuild its window of write ids from its
+/// storage when it opens (a restarted leaf) or installs a snapshot (a
+/// rebuilt copy): a client's retry that spans the restart is applied again,
+/// and may undo a newer write.
+extern bool no_dedup;
+
+/// The names accepted by enable(), one per variant.
 std::vector<std::string> names();
 
 /// Switches a variant on; returns false for an unknown name.

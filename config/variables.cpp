@@ -76,6 +76,10 @@ std::vector<variable_spec> make_specs() {
      "1: every partition is a master; 2: each master has a replica on its "
      "leaf's pair",
      int_range("redundancy_level", 1, 2)},
+    {"replication_backlog_mb", "64",
+     "a master holds at most this many MiB of writes its replica has not "
+     "confirmed; past that it drops the replica to async, to be rebuilt",
+     int_range("replication_backlog_mb", 1, 1048576)},
     {"request_timeout_ms", "10000",
      "a read or write that gets no answer in this time fails",
      int_range("request_timeout_ms", 10, 3600000)},

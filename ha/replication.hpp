@@ -23,6 +23,15 @@
 //      caught up is asked back in sync, and counts for acknowledgements from
 //      the moment the request leaves. The aggregator's answer, or its
 //      absence, moves `claim()` (see sync_claim).
+//   6. Bounded memory: check_backlog(limit) says what to do once the
+//      batches held for the replica (and those being gathered) pass the
+//      limit. While the replica counts for acknowledgements they stay: the
+//      master asks the aggregator to record it out of sync, as in step 5,
+//      and writes wait for the replica meanwhile, so the clients' writes in
+//      flight bound what is held. Once it no longer counts they are all
+//      dropped (drop_backlog); the next batch then leaves a gap, the replica
+//      refuses it and joins again, and is rebuilt from a snapshot since its
+//      entries are no longer held (rebuild.proto).
 //
 //   6. Reads (read index, as Raft's ReadIndex with the replica as the
 //      quorum): while the replica counts, a read may be answered only once
@@ -98,6 +107,13 @@ enum class sync_outcome {
 
 /// What a role order's sync fields did (an order that keeps the role).
 enum class sync_order_outcome { none, ignored_stale, went_async, in_sync };
+
+/// What the master must do about the batches held for its replica (step 6).
+enum class backlog_action {
+  none,            ///< within the limit
+  ask_out_of_sync, ///< over it, but the replica counts: ask to drop it first
+  drop             ///< over it, and the replica does not count: drop them
+};
 
 /// The replication state of one master and its replica.
 template <class Batch>
@@ -223,6 +239,26 @@ public:
       backlog_bytes_ -= unacked_.front().bytes;
       unacked_.pop_front();
     }
+    rewind();
+  }
+
+  // -- bounded backlog (step 6) ---------------------------------------------
+
+  /// What to do when the batches held, plus `pending` bytes gathered but
+  /// not sealed yet, may hold at most `limit` bytes. A replica that counts
+  /// for acknowledgements keeps its batches until the aggregator recorded
+  /// it out of sync: only then may the master go on without it.
+  backlog_action check_backlog(uint64_t limit, uint64_t pending = 0) const {
+    if (!leading_ || !has_peer_ || backlog_bytes_ + pending <= limit)
+      return backlog_action::none;
+    return peer_in_sync_ ? backlog_action::ask_out_of_sync
+                         : backlog_action::drop;
+  }
+
+  /// Drops every batch held for a replica that does not count for
+  /// acknowledgements: it will find the gap, join again and be rebuilt.
+  void drop_backlog() {
+    clear();
     rewind();
   }
 

@@ -117,6 +117,7 @@ result<log_position> checkpoint_job::run() const {
                           + std::to_string(position.term) + ", lsn "
                           + std::to_string(position.lsn));
     changes.push_back({rec.key, rec.value, rec.op == op_kind::put});
+    note_write_id(snap.write_ids, rec.write_id, rec.lsn);
     if (snap.history.empty() || rec.term > snap.history.back().term)
       snap.history.push_back(term_start{rec.term, rec.lsn});
     position = log_position{rec.term, rec.lsn};
@@ -141,8 +142,12 @@ result<log_position> checkpoint_job::run() const {
       rows.emplace_back(ch.key, ch.value);
   }
   rows.insert(rows.end(), row, snap.rows.end());
+  // The newest write ids go with the rows, so that a copy opened from this
+  // snapshot still answers a retry of a write it folded.
+  trim_write_ids(snap.write_ids);
   if (auto err = fs->write_atomic(
-        out_path, encode_snapshot(position, snap.history, rows)))
+        out_path, encode_snapshot(position, snap.history, rows,
+                                  snap.write_ids)))
     return err;
   return position;
 }

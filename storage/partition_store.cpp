@@ -34,6 +34,7 @@ result<recovery_report> partition_store::open() {
   checksum_ = 0;
   log_bytes_ = 0;
   pending_.clear();
+  write_ids_.clear();
   recovery_report report;
   if (auto err = fs_->make_dirs(dir_))
     return err;
@@ -49,6 +50,7 @@ result<recovery_report> partition_store::open() {
     snap_bytes->clear();
     rows_ = std::move(dec.rows);
     history_ = std::move(dec.history);
+    write_ids_ = std::move(dec.write_ids);
     last_ = dec.position;
     checksum_ = dec.checksum;
     report.snapshot_loaded = true;
@@ -105,6 +107,7 @@ result<recovery_report> partition_store::open() {
         break;
       }
       apply(rec);
+      note_write_id(write_ids_, rec.write_id, rec.lsn);
       ++report.records_replayed;
       offset += *used;
     }
@@ -115,6 +118,7 @@ result<recovery_report> partition_store::open() {
         return err;
     }
   }
+  trim_write_ids(write_ids_);
   if (report.bytes_dropped > 0)
     logger("storage")->warn("[dir={}] WalTailDropped bytes={} reason={}", dir_,
                             report.bytes_dropped, report.drop_reason);

@@ -17,7 +17,8 @@
 // record. It stops at the first torn or corrupt record, truncates the file
 // there (and empties wal.log when wal.prev was cut) and reports how many
 // bytes it dropped and why. Records at or below the snapshot position are
-// skipped.
+// skipped. The write ids of the snapshot and of the records replayed are
+// kept for the instance to take (take_write_ids).
 //
 // A checkpoint runs off the partition's actor, in three steps: see
 // checkpoint.hpp.
@@ -140,7 +141,8 @@ public:
     ++generation_;
   }
 
-  /// Returns a snapshot of the current content.
+  /// Returns a snapshot of the current content. It carries no write ids:
+  /// the store keeps none once they were taken (checkpoints carry them).
   snapshot_data make_snapshot();
 
   /// Opens what a master streams to rebuild a copy (see snapshot_source).
@@ -169,6 +171,13 @@ public:
   /// snapshot.bin, fsyncing it first under sync durability. Async
   /// durability leaves the bytes to the OS, as it does every write.
   error install(snapshot_receiver& in);
+
+  /// The newest write ids (at most remembered_write_ids, oldest first) that
+  /// the last open() or install() found in the snapshot and the records
+  /// replayed; emptied by the call. The instance notes them in its window.
+  std::vector<write_id_entry> take_write_ids() {
+    return std::exchange(write_ids_, {});
+  }
 
   /// The rows (call apply_pending() first if records were deferred).
   const row_map& rows() const {
@@ -231,6 +240,7 @@ private:
   bool checkpoint_open_ = false;
   std::vector<std::string> folded_logs_; ///< see take_folded_logs
   uint64_t generation_ = 0; ///< bumped when the content is replaced
+  std::vector<write_id_entry> write_ids_; ///< see take_write_ids
 };
 
 } // namespace lg::storage

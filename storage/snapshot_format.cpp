@@ -3,6 +3,7 @@
 #include "storage/snapshot_format.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -17,7 +18,18 @@ using namespace internal;
 
 namespace {
 
-constexpr char snapshot_magic[8] = {'L', 'G', 'S', 'N', 'A', 'P', '0', '1'};
+// Version 02 adds the write-id section; 01 is still read (no write ids).
+constexpr char snapshot_magic[8] = {'L', 'G', 'S', 'N', 'A', 'P', '0', '2'};
+constexpr char snapshot_magic_v1[8] = {'L', 'G', 'S', 'N', 'A', 'P', '0', '1'};
+
+/// The format version a file's first 8 bytes name: 2, 1, or 0 (none).
+int magic_version(const char* p) {
+  if (std::memcmp(p, snapshot_magic, sizeof(snapshot_magic)) == 0)
+    return 2;
+  if (std::memcmp(p, snapshot_magic_v1, sizeof(snapshot_magic_v1)) == 0)
+    return 1;
+  return 0;
+}
 
 // magic, crc, body_len.
 constexpr size_t snapshot_header_size = 8 + 4 + 8;
@@ -33,9 +45,12 @@ template <class Rows>
 std::string
 encode_snapshot_parts(const log_position& position,
                       const std::vector<term_start>& history,
-                      const Rows& rows) {
+                      const Rows& rows,
+                      const std::vector<write_id_entry>& write_ids) {
   check_u32_size(history.size(), "history");
-  uint64_t body_len = 8 + 8 + 4 + 16 * history.size() + 8;
+  check_u32_size(write_ids.size(), "write ids");
+  uint64_t body_len = 8 + 8 + 4 + 16 * history.size() + 4
+                      + 16 * write_ids.size() + 8;
   for (auto& [key, value] : rows) {
     check_u32_size(key.size(), "key");
     check_u32_size(value.size(), "value");
@@ -50,6 +65,11 @@ encode_snapshot_parts(const log_position& position,
   for (auto& entry : history) {
     p = put_u64(p, entry.term);
     p = put_u64(p, entry.start_lsn);
+  }
+  p = put_u32(p, static_cast<uint32_t>(write_ids.size()));
+  for (auto& entry : write_ids) {
+    p = put_u64(p, entry.id);
+    p = put_u64(p, entry.lsn);
   }
   p = put_u64(p, rows.size());
   for (auto& [key, value] : rows) {
@@ -90,6 +110,24 @@ error check_history(const std::vector<term_start>& history,
   return {};
 }
 
+/// Checks the write ids of a snapshot at `last`: real ids, their LSNs
+/// strictly increasing and within the snapshot.
+error check_write_ids(const std::vector<write_id_entry>& ids,
+                      const log_position& last) {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto& entry = ids[i];
+    if (entry.id == 0 || entry.lsn == 0 || entry.lsn > last.lsn
+        || (i > 0 && entry.lsn <= ids[i - 1].lsn))
+      return make_error(errc::bad_format,
+                        "write id entry " + std::to_string(i) + " (id "
+                          + std::to_string(entry.id) + ", lsn "
+                          + std::to_string(entry.lsn)
+                          + ") is not increasing or lies after lsn "
+                          + std::to_string(last.lsn));
+  }
+  return {};
+}
+
 template <class Rows>
 uint64_t content_checksum(const Rows& rows) {
   uint64_t sum = 0;
@@ -100,6 +138,24 @@ uint64_t content_checksum(const Rows& rows) {
 
 } // namespace
 
+void note_write_id(std::vector<write_id_entry>& ids, uint64_t id,
+                   uint64_t lsn, size_t keep) {
+  if (id == 0 || keep == 0)
+    return;
+  if (!ids.empty() && ids.back().id == id) {
+    ids.back().lsn = lsn;
+    return;
+  }
+  if (ids.size() >= 2 * keep)
+    trim_write_ids(ids, keep);
+  ids.push_back({id, lsn});
+}
+
+void trim_write_ids(std::vector<write_id_entry>& ids, size_t keep) {
+  if (ids.size() > keep)
+    ids.erase(ids.begin(), ids.end() - static_cast<std::ptrdiff_t>(keep));
+}
+
 /// Parses a whole snapshot file without copying a row; checks what
 /// snapshot_decoder checks (magic, lengths, crc, history, key order, no
 /// trailing bytes).
@@ -107,8 +163,10 @@ error parse_snapshot(std::string_view file, snapshot_view& out) {
   auto bad = [](const std::string& what) {
     return make_error(errc::bad_format, what);
   };
-  if (file.size() < snapshot_header_size
-      || std::memcmp(file.data(), snapshot_magic, sizeof(snapshot_magic)) != 0)
+  int version = file.size() < snapshot_header_size
+                  ? 0
+                  : magic_version(file.data());
+  if (version == 0)
     return bad("not a snapshot (magic or header missing)");
   auto body_len = get_u64(file.data() + 12);
   if (body_len != file.size() - snapshot_header_size)
@@ -127,7 +185,7 @@ error parse_snapshot(std::string_view file, snapshot_view& out) {
   out.position = {get_u64(body.data()), get_u64(body.data() + 8)};
   auto n_history = get_u32(body.data() + 16);
   at = 20;
-  if (!need(16 * uint64_t{n_history} + 8))
+  if (!need(16 * uint64_t{n_history} + (version >= 2 ? 4 : 8)))
     return bad("snapshot body ends in its term history");
   out.history.resize(n_history);
   for (auto& entry : out.history) {
@@ -136,6 +194,20 @@ error parse_snapshot(std::string_view file, snapshot_view& out) {
   }
   if (auto err = check_history(out.history, out.position))
     return err;
+  out.write_ids.clear();
+  if (version >= 2) {
+    auto n_write_ids = get_u32(body.data() + at);
+    at += 4;
+    if (!need(16 * uint64_t{n_write_ids} + 8))
+      return bad("snapshot body ends in its write ids");
+    out.write_ids.resize(n_write_ids);
+    for (auto& entry : out.write_ids) {
+      entry = {get_u64(body.data() + at), get_u64(body.data() + at + 8)};
+      at += 16;
+    }
+    if (auto err = check_write_ids(out.write_ids, out.position))
+      return err;
+  }
   auto n_rows = get_u64(body.data() + at);
   at += 8;
   out.rows.reserve(static_cast<size_t>(
@@ -163,13 +235,15 @@ error parse_snapshot(std::string_view file, snapshot_view& out) {
 }
 
 std::string encode_snapshot(const snapshot_data& snap) {
-  return encode_snapshot_parts(snap.position, snap.history, snap.rows);
+  return encode_snapshot_parts(snap.position, snap.history, snap.rows,
+                               snap.write_ids);
 }
 
 std::string encode_snapshot(const log_position& position,
                             const std::vector<term_start>& history,
-                            const row_views& rows) {
-  return encode_snapshot_parts(position, history, rows);
+                            const row_views& rows,
+                            const std::vector<write_id_entry>& write_ids) {
+  return encode_snapshot_parts(position, history, rows, write_ids);
 }
 
 result<snapshot_data> decode_snapshot(std::string_view data) {
@@ -182,6 +256,7 @@ result<snapshot_data> decode_snapshot(std::string_view data) {
   snapshot_data snap;
   snap.position = dec.position;
   snap.history = std::move(dec.history);
+  snap.write_ids = std::move(dec.write_ids);
   snap.rows.insert(std::make_move_iterator(dec.rows.begin()),
                    std::make_move_iterator(dec.rows.end()));
   return snap;
@@ -220,7 +295,7 @@ error snapshot_decoder::feed(std::string_view data) {
   // reads as the corruption it is.
   bool check = part_ != part::rows_only;
   if (check && seen_ == 0 && data.size() >= snapshot_header_size
-      && std::memcmp(data.data(), snapshot_magic, sizeof(snapshot_magic)) == 0
+      && magic_version(data.data()) != 0
       && data.size() - snapshot_header_size >= get_u64(data.data() + 12)) {
     crc_ = crc32c(0, data.data() + snapshot_header_size,
                   static_cast<size_t>(get_u64(data.data() + 12)));
@@ -250,10 +325,17 @@ error snapshot_decoder::feed(std::string_view data) {
       case stage::header:
         if (!take(data, snapshot_header_size, v))
           return {};
-        if (std::memcmp(v.data(), snapshot_magic, sizeof(snapshot_magic))
-            != 0)
-          return fail(
-            make_error(errc::bad_format, "snapshot magic is not LGSNAP01"));
+        switch (magic_version(v.data())) {
+          case 2:
+            has_write_ids_ = true;
+            break;
+          case 1:
+            break;
+          default:
+            return fail(make_error(errc::bad_format,
+                                   "snapshot magic is not LGSNAP02 or "
+                                   "LGSNAP01"));
+        }
         stored_crc_ = get_u32(v.data() + 8);
         body_len_ = get_u64(v.data() + 12);
         stage_ = stage::fixed;
@@ -268,7 +350,9 @@ error snapshot_decoder::feed(std::string_view data) {
         // no more than a bounded guess, whatever they say.
         history.reserve(static_cast<size_t>(
           std::min<uint64_t>({n_history_, body_len_ / 16, 1u << 16})));
-        stage_ = n_history_ > 0 ? stage::history : stage::row_count;
+        stage_ = n_history_ > 0  ? stage::history
+                 : has_write_ids_ ? stage::write_id_count
+                                  : stage::row_count;
         break;
       case stage::history:
         if (!take(data, 16, v))
@@ -276,6 +360,24 @@ error snapshot_decoder::feed(std::string_view data) {
         history.push_back({get_u64(v.data()), get_u64(v.data() + 8)});
         if (history.size() == n_history_) {
           if (auto err = check_history(history, position))
+            return fail(err);
+          stage_ = has_write_ids_ ? stage::write_id_count : stage::row_count;
+        }
+        break;
+      case stage::write_id_count:
+        if (!take(data, 4, v))
+          return {};
+        n_write_ids_ = get_u32(v.data());
+        write_ids.reserve(static_cast<size_t>(std::min<uint64_t>(
+          {n_write_ids_, body_len_ / 16, remembered_write_ids})));
+        stage_ = n_write_ids_ > 0 ? stage::write_ids : stage::row_count;
+        break;
+      case stage::write_ids:
+        if (!take(data, 16, v))
+          return {};
+        write_ids.push_back({get_u64(v.data()), get_u64(v.data() + 8)});
+        if (write_ids.size() == n_write_ids_) {
+          if (auto err = check_write_ids(write_ids, position))
             return fail(err);
           stage_ = stage::row_count;
         }
@@ -335,6 +437,8 @@ error snapshot_decoder::feed(std::string_view data) {
     if (stage_ != stage::header && seen_ - data.size() > body_left())
       return overrun(stage_ == stage::history || stage_ == stage::row_count
                          || stage_ == stage::fixed
+                         || stage_ == stage::write_id_count
+                         || stage_ == stage::write_ids
                        ? "header fields"
                        : "rows");
   }

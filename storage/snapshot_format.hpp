@@ -4,12 +4,17 @@
 // row hash whose sum is the content checksum a decoded snapshot carries.
 //
 // Layout, all integers little-endian:
-//   [magic "LGSNAP01"][u32 crc32c(body)][u64 body_len][body]
+//   [magic "LGSNAP02"][u32 crc32c(body)][u64 body_len][body]
 //   body: u64 term, u64 lsn, u32 n_history, n*(u64 term, u64 start_lsn),
+//         u32 n_write_ids, n*(u64 write_id, u64 lsn),
 //         u64 n_rows, n*(u32 klen, key, u32 vlen, value)
 // The position (term, lsn) is the last record the snapshot holds; the term
 // history strictly increases in both fields and ends at or before the
-// position; rows are in strictly increasing key order.
+// position; the write ids are the newest the records up to the position
+// carried (see remembered_write_ids), oldest first, their LSNs strictly
+// increasing and at most the position's; rows are in strictly increasing
+// key order. Version 01 ("LGSNAP01", written before snapshots carried write
+// ids) has no write-id section; it is still read, as holding no write ids.
 #pragma once
 
 #include <cstdint>
@@ -26,11 +31,40 @@
 
 namespace lg::storage {
 
+/// A client's write id and the last LSN its write wrote.
+struct write_id_entry {
+  uint64_t id = 0;
+  uint64_t lsn = 0;
+
+  friend bool operator==(const write_id_entry& a, const write_id_entry& b) {
+    return a.id == b.id && a.lsn == b.lsn;
+  }
+};
+
+/// How many of the newest write ids a snapshot carries, and a partition
+/// instance remembers: a retry of one of them is answered, not applied
+/// again. A copy opened from its files, or rebuilt from another copy's,
+/// thus remembers what a master that never stopped would (Kafka keeps its
+/// producer state in its snapshots for the same reason).
+inline constexpr size_t remembered_write_ids = 65536;
+
+/// Appends write `id` at `lsn` to `ids` (oldest first), as a partition
+/// instance notes it: a repeat of the newest id moves its LSN on, and 0
+/// (no id) is skipped. Keeps at most twice `keep` entries; trim_write_ids
+/// cuts to `keep`.
+void note_write_id(std::vector<write_id_entry>& ids, uint64_t id,
+                   uint64_t lsn, size_t keep = remembered_write_ids);
+
+/// Drops all but the newest `keep` entries of `ids`.
+void trim_write_ids(std::vector<write_id_entry>& ids,
+                    size_t keep = remembered_write_ids);
+
 /// The content of a snapshot.
 struct snapshot_data {
   log_position position;
   std::vector<term_start> history;
   std::map<std::string, std::string> rows;
+  std::vector<write_id_entry> write_ids; ///< oldest first
 };
 
 std::string encode_snapshot(const snapshot_data& snap);
@@ -43,13 +77,15 @@ using row_views = std::vector<std::pair<std::string_view, std::string_view>>;
 /// the empty snapshot of a store that has none): the same bytes.
 std::string encode_snapshot(const log_position& position,
                             const std::vector<term_start>& history,
-                            const row_views& rows);
+                            const row_views& rows,
+                            const std::vector<write_id_entry>& write_ids = {});
 
 /// A whole snapshot file read in place: its rows point into the bytes.
 struct snapshot_view {
   log_position position;
   std::vector<term_start> history;
   std::vector<std::pair<std::string_view, std::string_view>> rows;
+  std::vector<write_id_entry> write_ids; ///< oldest first
 };
 
 /// Parses a whole snapshot file without copying a row; checks what
@@ -107,12 +143,14 @@ public:
   // The content, complete after finish() succeeded.
   log_position position;
   std::vector<term_start> history;
+  std::vector<write_id_entry> write_ids; ///< oldest first (not check_only)
   row_map rows;
   uint64_t checksum = 0; ///< sum of row_hash over the rows
 
 private:
   enum class stage {
-    header, fixed, history, row_count, key_len, key, value_len, value, done
+    header, fixed, history, write_id_count, write_ids, row_count, key_len,
+    key, value_len, value, done
   };
 
   bool take(std::string_view& data, size_t n, std::string_view& out);
@@ -126,7 +164,9 @@ private:
   uint32_t crc_ = 0;
   bool crc_whole_ = false; ///< crc_ was computed over the whole body at once
   uint64_t body_len_ = 0;
+  bool has_write_ids_ = false; ///< a version with the write-id section
   uint32_t n_history_ = 0;
+  uint32_t n_write_ids_ = 0;
   uint64_t n_rows_ = 0;
   uint64_t rows_done_ = 0;
   uint32_t len_ = 0;

@@ -164,6 +164,7 @@ error partition_store::install(snapshot_receiver& in) {
   unapplied_.clear();
   rows_ = std::move(dec.rows);
   history_ = std::move(dec.history);
+  write_ids_ = std::move(dec.write_ids);
   last_ = dec.position;
   flushed_ = last_;
   pending_last_ = last_;

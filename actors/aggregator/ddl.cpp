@@ -8,8 +8,8 @@
 //   2. DROP DATABASE forgets the database, then asks its leaves to drop its
 //      instances.
 //   3. SET GLOBAL checks and records a variable (config/variables.cpp). A
-//      new sync_replication_timeout_ms is sent to every instance with its
-//      role.
+//      new sync_replication_timeout_ms or replication_backlog_mb is sent to
+//      every instance with its role.
 //
 // SingleStore: CREATE DATABASE ... PARTITIONS n (default_partitions_per_leaf
 // times the leaves otherwise); SET GLOBAL for the cluster's variables.
@@ -153,6 +153,8 @@ void exec_create_database(ma_self self, envelope_ptr req,
                                           part.term(), peer);
       env->mutable_create_instance_request()->set_sync_replication_timeout_ms(
         st.meta.globals().sync_replication_timeout_ms());
+      env->mutable_create_instance_request()->set_replication_backlog_mb(
+        st.meta.globals().replication_backlog_mb());
       auto leaf = inst.leaf();
       fanout->add(
         leaf, leaf_actor_name(), std::move(env),
@@ -213,7 +215,7 @@ void exec_set_global(ma_self self, envelope_ptr req,
   logger("ma")->info("GlobalSet {} {}={}", st.ctx(), name, *checked);
   arm_heartbeats(self);
   if (cluster_globals::sent_with_roles(name)) {
-    // Instances read the timeout from their role assignment: re-send it.
+    // Instances read these from their role assignment: re-send it.
     for (auto& db : st.meta.databases())
       for (auto& part : db.parts())
         for (auto& inst : part.instances()) {

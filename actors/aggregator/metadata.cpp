@@ -69,12 +69,14 @@ cluster_globals::cluster_globals(const std::map<std::string, std::string>& set)
   leaf_failure_timeout_ms_ = int_of("leaf_failure_timeout_ms");
   leaf_heartbeat_interval_ms_ = int_of("leaf_heartbeat_interval_ms");
   redundancy_level_ = static_cast<int>(int_of("redundancy_level"));
+  replication_backlog_mb_ = int_of("replication_backlog_mb");
   request_timeout_ms_ = int_of("request_timeout_ms");
   sync_replication_timeout_ms_ = int_of("sync_replication_timeout_ms");
 }
 
 bool cluster_globals::sent_with_roles(const std::string& name) {
-  return name == "sync_replication_timeout_ms";
+  return name == "sync_replication_timeout_ms"
+         || name == "replication_backlog_mb";
 }
 
 // -- partitions ---------------------------------------------------------------

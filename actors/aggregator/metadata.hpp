@@ -79,6 +79,12 @@ public:
     return redundancy_level_;
   }
 
+  /// A master holds at most this many MiB of writes its replica has not
+  /// confirmed.
+  int64_t replication_backlog_mb() const {
+    return replication_backlog_mb_;
+  }
+
   /// A read or write that gets no answer in this time fails.
   int64_t request_timeout_ms() const {
     return request_timeout_ms_;
@@ -106,6 +112,7 @@ private:
   int64_t leaf_failure_timeout_ms_;
   int64_t leaf_heartbeat_interval_ms_;
   int redundancy_level_;
+  int64_t replication_backlog_mb_;
   int64_t request_timeout_ms_;
   int64_t sync_replication_timeout_ms_;
 };

@@ -40,6 +40,8 @@ void set_role(ma_self self, const std::string& leaf, const std::string& db,
   }
   body->set_sync_replication_timeout_ms(
     self->state.meta.globals().sync_replication_timeout_ms());
+  body->set_replication_backlog_mb(
+    self->state.meta.globals().replication_backlog_mb());
   body->set_version(self->state.meta.version());
   self->state.ep.request(self, leaf, partition_actor_name(db, ordinal),
                          std::move(env), instance_op_timeout, std::move(cb));
@@ -75,6 +77,7 @@ void send_order_once(ma_self self, const order& o,
   body->set_rebuild(true);
   body->set_sync_replication_timeout_ms(
     st.meta.globals().sync_replication_timeout_ms());
+  body->set_replication_backlog_mb(st.meta.globals().replication_backlog_mb());
   st.ep.request(self, o.leaf, leaf_actor_name(), std::move(env),
                 instance_op_timeout, [done, o](const envelope* rep) {
                   done(create_error(rep, o.leaf));

@@ -265,6 +265,10 @@ void on_create(self_ptr self, const envelope_ptr& env) {
   pc.rebuild = req.rebuild();
   if (req.sync_replication_timeout_ms() > 0)
     pc.sync_replication_timeout_ms = req.sync_replication_timeout_ms();
+  if (req.replication_backlog_mb() > 0)
+    pc.replication_backlog_bytes = static_cast<uint64_t>(
+                                     req.replication_backlog_mb())
+                                   << 20;
   instance_entry e;
   e.database = req.database();
   e.ordinal = req.ordinal();

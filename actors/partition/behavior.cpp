@@ -108,6 +108,7 @@ void fill_state(partition_state& st, pb::InstanceState& out) {
   }
   out.set_peer(st.peer);
   out.set_peer_in_sync(st.out.core.peer_in_sync());
+  out.set_replication_backlog_bytes(backlog_bytes(st));
   out.set_sync_durability(st.cfg.store->mode() == storage::durability::sync);
 }
 
@@ -178,6 +179,9 @@ partition_impl(self_ptr self, partition_config cfg) {
     }
     st.ep.reply(self, *req, std::move(rep));
   }
+  // A restarted copy must still answer the retries of the writes it holds:
+  // a client retries until its deadline, across restarts and failovers.
+  take_store_write_ids(st);
   become(self, st.cfg.role, st.cfg.term, st.cfg.peer, st.cfg.peer_in_sync,
          /*fresh=*/created);
   st.term = std::max(st.term, st.cfg.store->last().term);

@@ -38,6 +38,9 @@ struct partition_config {
   std::string peer; ///< master: replica's leaf; replica: master's leaf
   bool peer_in_sync = true;
   int64_t sync_replication_timeout_ms = 5000;
+  /// A master holds at most this many bytes of batches its replica has not
+  /// confirmed (replication_backlog_mb).
+  uint64_t replication_backlog_bytes = uint64_t{64} << 20;
   /// When set, the instance is new: it writes `descriptor` into the store's
   /// directory and opens the store itself, then answers this request. The
   /// leaf stays free to answer heartbeats meanwhile.

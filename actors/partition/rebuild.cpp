@@ -183,6 +183,9 @@ void on_join_request(self_ptr self, const envelope_ptr& env) {
   st.ep.reply(self, *env, std::move(rep));
   if (check.diverged)
     LG_PROBE(diverged_copy_rebuilt, "a diverged copy is rebuilt");
+  else
+    LG_PROBE(lagging_copy_rebuilt, "a copy behind the entries its master "
+                                   "holds is rebuilt");
   logger("partition")->warn("RebuildStarted {} replica {} snapshot at lsn {} "
                             "({} bytes): {}",
                             st.ctx(), from, s_lsn, o.bytes_total, o.reason);
@@ -390,7 +393,10 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
         return;
       }
       in.installed = true;
+      // The ids the master remembered come with its snapshot; the log
+      // part's follow as it is appended.
       st.write_ids.clear();
+      take_store_write_ids(st);
     }
   }
   if (!req.log().empty() || req.last()) {
@@ -429,7 +435,6 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
       return;
     }
     st.in.joined = true;
-    st.write_ids.clear();
     st.term = std::max(st.term, env->header().term());
     logger("partition")->warn("ReplicaRebuilt {} from {} at lsn {} ({} rows "
                               "applied, {} bytes of log still to apply)",

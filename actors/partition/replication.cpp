@@ -113,6 +113,14 @@ void seal_open_batch(partition_state& st) {
   st.out.open.reset();
 }
 
+void take_store_write_ids(partition_state& st) {
+  auto ids = st.cfg.store->take_write_ids();
+  if (bugs::no_dedup)
+    return;
+  for (auto& e : ids)
+    st.write_ids.note(e.id, e.lsn);
+}
+
 void replicate(self_ptr self) {
   auto& st = self->state;
   if (st.role != pb::MASTER || st.peer.empty() || st.deposed
@@ -144,6 +152,49 @@ void replicate(self_ptr self) {
   // that is sent nothing never learns that it fell behind.
   if (core.replica_behind())
     LG_PROBE(replica_behind_tail, "a replica fell behind the log tail");
+}
+
+uint64_t backlog_bytes(const partition_state& st) {
+  uint64_t open = st.out.open
+                    ? st.out.open->replicate_request().records().size()
+                    : 0;
+  return st.out.core.backlog_bytes() + open;
+}
+
+void limit_backlog(self_ptr self) {
+  auto& st = self->state;
+  auto& core = st.out.core;
+  uint64_t open = backlog_bytes(st) - core.backlog_bytes();
+  switch (core.check_backlog(st.cfg.replication_backlog_bytes, open)) {
+    case ha::backlog_action::none:
+      return;
+    case ha::backlog_action::ask_out_of_sync:
+      // The replica counts for acknowledgements: its batches stay until the
+      // aggregator recorded it out of sync (writes wait for it meanwhile).
+      if (!core.asking()) {
+        LG_PROBE(replication_backlog_full,
+                 "a master's backlog for its in-sync replica passed "
+                 "replication_backlog_mb");
+        logger("partition")->warn("ReplicationBacklogFull {} replica {}: {} "
+                                  "bytes unconfirmed; asking to go on "
+                                  "without it",
+                                  st.ctx(), st.peer, backlog_bytes(st));
+      }
+      request_sync_change(self, false);
+      return;
+    case ha::backlog_action::drop:
+      // Without them the replica finds a gap, joins again and is rebuilt
+      // from a snapshot (rebuild.cpp, on_join_request).
+      LG_PROBE(replication_backlog_dropped,
+               "a master dropped the batches held for its out-of-sync "
+               "replica");
+      logger("partition")->warn("ReplicationBacklogDropped {} replica {}: {} "
+                                "bytes unconfirmed; it will be rebuilt",
+                                st.ctx(), st.peer, backlog_bytes(st));
+      core.drop_backlog();
+      st.out.open.reset();
+      return;
+  }
 }
 
 void on_write(self_ptr self, const envelope_ptr& env) {
@@ -222,6 +273,8 @@ void on_write(self_ptr self, const envelope_ptr& env) {
   if (st.out.waiting.empty())
     st.out.core.note_first_waiting(self->clock().now());
   st.out.waiting.push_back(waiter{lsn, env, affected});
+  if (batch != nullptr)
+    limit_backlog(self);
   schedule_flush(self);
 }
 

@@ -153,6 +153,10 @@ void on_set_role(self_ptr self, const envelope_ptr& env) {
   st.order_version = std::max(st.order_version, req.version());
   if (req.sync_replication_timeout_ms() > 0)
     st.cfg.sync_replication_timeout_ms = req.sync_replication_timeout_ms();
+  if (req.replication_backlog_mb() > 0)
+    st.cfg.replication_backlog_bytes = static_cast<uint64_t>(
+                                         req.replication_backlog_mb())
+                                       << 20;
   if (auto err = st.cfg.store->flush())
     st.failure = err.to_string();
   bool unchanged = req.role() == st.role && req.term() == st.term

@@ -26,7 +26,9 @@ namespace lg::partition_detail {
 
 constexpr size_t max_batch_entries = 4096;
 constexpr int max_inflight_batches = 1;
-constexpr size_t max_remembered_write_ids = 65536;
+/// As many as a snapshot carries, so that a copy opened or rebuilt from one
+/// remembers what its master did.
+constexpr size_t max_remembered_write_ids = storage::remembered_write_ids;
 /// A replica applies the rows it was streamed once this many bytes of them
 /// wait. Small enough that a promotion applies at most this much, and that
 /// the work shows in a benchmark of a few seconds instead of hiding past it
@@ -197,8 +199,18 @@ void on_replicate_reply(self_ptr self, uint64_t generation, uint64_t seq,
                         const envelope* rep);
 /// Sends what the replication core says is due.
 void replicate(self_ptr self);
+/// Bytes held for the replica and not confirmed: the sealed batches and the
+/// one being gathered.
+uint64_t backlog_bytes(const partition_state& st);
+/// Keeps what is held for the replica within replication_backlog_mb
+/// (ha/replication.hpp step 6).
+void limit_backlog(self_ptr self);
 /// Seals the entries gathered since the last flush into one batch.
 void seal_open_batch(partition_state& st);
+/// Notes the write ids the store found when it opened or installed a
+/// snapshot, so that a retry of a write it holds is answered, not applied
+/// again.
+void take_store_write_ids(partition_state& st);
 void on_write(self_ptr self, const envelope_ptr& env);
 void on_replicate(self_ptr self, const envelope_ptr& env);
 void on_flush(self_ptr self);

@@ -52,6 +52,7 @@ void send_sync_request(self_ptr self, bool in_sync) {
           logger("partition")->warn("ReplicaOutOfSync {} replica {} silent",
                                     st.ctx(), st.peer);
           advance_commit(self);
+          limit_backlog(self);
           break;
         case ha::sync_outcome::in_sync:
           logger("partition")->info("ReplicaInSync {} replica {}", st.ctx(),
@@ -139,6 +140,7 @@ void take_sync_order(self_ptr self, bool peer_in_sync, uint64_t epoch) {
       // The aggregator already recorded the replica out of sync (its leaf
       // failed): stop waiting for it.
       advance_commit(self);
+      limit_backlog(self);
       break;
     default:
       break;

@@ -11,77 +11,19 @@
 #include "actors/partition/partition.hpp"
 #include "base/hash.hpp"
 #include "cluster/workload.hpp"
+#include "raw_client.hpp"
 #include "sim_cluster.hpp"
 
 using namespace lg;
 using lg::test::sim_cluster;
+using lg::test::ask;
+using lg::test::map_master;
+using lg::test::write_request;
 
 namespace {
 
 std::string key_on(uint32_t ordinal, uint32_t partitions) {
   return sim_cluster::key_on(ordinal, partitions);
-}
-
-struct raw_client_state {
-  std::string name = "raw-client";
-  endpoint ep;
-};
-
-/// Sends one request straight to node/actor, as a client with a cached
-/// partition map does, and stores the answer (an empty envelope when none
-/// came in time) in `out`.
-caf::behavior raw_client(caf::stateful_actor<raw_client_state>* self,
-                         fabric_ptr fab, std::string node, std::string actor,
-                         std::shared_ptr<envelope> req, std::shared_ptr<envelope> out) {
-  self->state.ep = endpoint{fab, "test", "raw-client"};
-  self->state.ep.attach(self, caf::actor_cast<caf::actor>(self));
-  self->state.ep.request(self, node, actor, std::move(req),
-                         std::chrono::seconds{2},
-                         [self, out](const envelope* rep) {
-                           if (rep != nullptr)
-                             *out = *rep;
-                           out->mutable_header()->set_trace_id(1); // answered
-                           self->quit();
-                         });
-  return {
-    [self](wire& msg) { self->state.ep.receive(msg); },
-    [self](tick_atom) { self->state.ep.on_tick(self); },
-  };
-}
-
-/// Sends `req` to node/actor and waits (virtual time) for the answer.
-envelope ask(sim_cluster& c, const std::string& node, const std::string& actor,
-             std::shared_ptr<envelope> req) {
-  auto out = std::make_shared<envelope>();
-  c.cluster().system().spawn(raw_client, c.cluster().transport_ptr(), node,
-                             actor, std::move(req), out);
-  BOOST_REQUIRE(c.cluster().run_until(
-    [&] { return out->header().trace_id() == 1; }, std::chrono::seconds{5}));
-  return *out;
-}
-
-/// The node that masters partition `ordinal` of `db`, from the aggregator's
-/// partition map.
-std::string map_master(sim_cluster& c, const std::string& db,
-                       uint32_t ordinal) {
-  auto req = make_envelope();
-  req->mutable_partition_map_request()->set_database(db);
-  auto rep = ask(c, "ma", "ma", req);
-  BOOST_REQUIRE(rep.partition_map_reply().status() == pb::STATUS_OK);
-  return rep.partition_map_reply().routes(static_cast<int>(ordinal)).master();
-}
-
-/// A write of one row under a client's write id, as a session sends it.
-std::shared_ptr<envelope> write_request(const std::string& db, uint32_t ordinal,
-                           uint64_t write_id, const std::string& key,
-                           const std::string& value) {
-  auto env = make_envelope(partition_label(db, ordinal));
-  auto* body = env->mutable_write_request();
-  body->set_write_id(write_id);
-  auto* row = body->add_rows();
-  row->set_key(key);
-  row->set_value(value);
-  return env;
 }
 
 } // namespace

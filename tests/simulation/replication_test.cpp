@@ -1,12 +1,19 @@
 // Synchronous replication and persistence, on the deterministic scheduler.
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
+#include "base/bugs.hpp"
+#include "raw_client.hpp"
 #include "sim_cluster.hpp"
 
 using namespace lg;
+using lg::test::ask;
+using lg::test::instance_state;
+using lg::test::map_master;
 using lg::test::sim_cluster;
+using lg::test::write_request;
 
 BOOST_AUTO_TEST_SUITE(replication)
 
@@ -258,6 +265,232 @@ BOOST_AUTO_TEST_CASE(same_script_same_output) {
     return out;
   };
   BOOST_TEST(script() == script());
+}
+
+namespace {
+
+/// Switches the no-dedup variant on (or off) for one scope.
+struct no_dedup_while {
+  explicit no_dedup_while(bool on) {
+    bugs::reset();
+    bugs::no_dedup = on;
+  }
+  ~no_dedup_while() {
+    bugs::reset();
+  }
+};
+
+const uint64_t retrying_client = uint64_t{4242} << 32;
+
+/// Sends a write to the master of db:part, again while its instance is not
+/// serving yet (a role still on its way); returns the answer.
+envelope write_to_master(sim_cluster& c, uint32_t part, uint64_t write_id,
+                         const std::string& key, const std::string& value) {
+  envelope rep;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    rep = ask(c, map_master(c, "db", part), partition_actor_name("db", part),
+              write_request("db", part, write_id, key, value));
+    if (rep.write_reply().status() == pb::STATUS_OK)
+      break;
+    c.ok("SLEEP 50");
+  }
+  BOOST_REQUIRE_MESSAGE(rep.write_reply().status() == pb::STATUS_OK,
+                        rep.write_reply().error());
+  return rep;
+}
+
+/// Writes key = "old" under write id X to db:part, runs `fault`, writes
+/// key = "new" under a later id, then retries X as a client whose first
+/// answer was lost does: returns the key's value afterwards.
+std::string value_after_a_retry_across(sim_cluster& c, uint32_t part,
+                                       uint32_t partitions,
+                                       const std::function<void()>& fault) {
+  auto key = sim_cluster::key_on(part, partitions);
+  auto first = write_to_master(c, part, retrying_client | 1, key, "old");
+  fault();
+  auto newer = write_to_master(c, part, retrying_client | 2, key, "new");
+  BOOST_TEST(newer.write_reply().lsn() > first.write_reply().lsn());
+  write_to_master(c, part, retrying_client | 1, key, "old");
+  auto rs = c.ok("SELECT * FROM db WHERE key = '" + key + "'");
+  BOOST_REQUIRE_EQUAL(rs.rows_size(), 1);
+  return rs.rows(0).cells(1);
+}
+
+/// The write ids in the snapshot of db:part on the leaf on `port`.
+std::vector<uint64_t> snapshot_write_ids(sim_cluster& c, int port,
+                                         uint32_t part) {
+  auto bytes = c.fs().read_file(sim_cluster::leaf_dir(port) + "/instances/db."
+                                + std::to_string(part) + "/snapshot.bin");
+  BOOST_REQUIRE(bytes.ok());
+  auto snap = storage::decode_snapshot(*bytes);
+  BOOST_REQUIRE(snap.ok());
+  std::vector<uint64_t> ids;
+  for (auto& e : snap->write_ids)
+    ids.push_back(e.id);
+  return ids;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_retry_across_a_restart_applies_once) {
+  // The restarted master rebuilds its window of write ids from its log:
+  // the retry is answered, and the newer write stays.
+  for (bool broken : {false, true}) {
+    BOOST_TEST_CONTEXT((broken ? "with no-dedup" : "fixed")) {
+      no_dedup_while bug{broken};
+      sim_cluster c{2, 1};
+      c.ok("CREATE DATABASE db PARTITIONS 2");
+      auto part = static_cast<uint32_t>(c.master_on("db", 2, 10001));
+      auto value = value_after_a_retry_across(c, part, 2, [&] {
+        c.ok("KILL LEAF '127.0.0.1':10001");
+        c.ok("RESTART LEAF '127.0.0.1':10001");
+      });
+      BOOST_TEST(value == (broken ? "old" : "new"));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_of_a_write_folded_into_the_snapshot_applies_once) {
+  // Every flush checkpoints: the first write is in the snapshot only when
+  // the leaf restarts, and the snapshot carries its write id.
+  for (bool broken : {false, true}) {
+    BOOST_TEST_CONTEXT((broken ? "with no-dedup" : "fixed")) {
+      no_dedup_while bug{broken};
+      sim_cluster c{2, 1, nullptr, 1};
+      c.ok("CREATE DATABASE db PARTITIONS 2");
+      auto part = static_cast<uint32_t>(c.master_on("db", 2, 10001));
+      auto value = value_after_a_retry_across(c, part, 2, [&] {
+        auto ids = snapshot_write_ids(c, 10001, part);
+        BOOST_TEST((std::find(ids.begin(), ids.end(), retrying_client | 1)
+                    != ids.end()));
+        c.ok("KILL LEAF '127.0.0.1':10001");
+        c.ok("RESTART LEAF '127.0.0.1':10001");
+      });
+      BOOST_TEST(value == (broken ? "old" : "new"));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_on_a_copy_rebuilt_from_a_snapshot_applies_once) {
+  // The replica's copy is lost and rebuilt from its master's snapshot, which
+  // holds the first write; then the master dies and the rebuilt copy is
+  // promoted. It must remember the write ids the snapshot carried.
+  for (bool broken : {false, true}) {
+    BOOST_TEST_CONTEXT((broken ? "with no-dedup" : "fixed")) {
+      no_dedup_while bug{broken};
+      sim_cluster c{2, 2, nullptr, 1};
+      c.ok("CREATE DATABASE db PARTITIONS 2");
+      auto part = static_cast<uint32_t>(c.master_on("db", 2, 10001));
+      auto value = value_after_a_retry_across(c, part, 2, [&] {
+        c.ok("KILL LEAF '127.0.0.1':10002");
+        auto dir = sim_cluster::leaf_dir(10002) + "/instances/db."
+                   + std::to_string(part);
+        for (auto& [path, file] : c.fs().files())
+          if (path.rfind(dir + "/", 0) == 0 && !file->data.empty())
+            BOOST_REQUIRE(!c.fs().corrupt(path, 0));
+        c.ok("RESTART LEAF '127.0.0.1':10002");
+        BOOST_REQUIRE(c.wait_in_sync("db"));
+        // The copy was rebuilt from a snapshot that holds the first write.
+        auto ids = snapshot_write_ids(c, 10002, part);
+        BOOST_TEST((std::find(ids.begin(), ids.end(), retrying_client | 1)
+                    != ids.end()));
+        c.ok("KILL LEAF '127.0.0.1':10001");
+        BOOST_REQUIRE(c.master_port("db", static_cast<int>(part)) == "10002");
+      });
+      BOOST_TEST(value == (broken ? "old" : "new"));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_cut_off_replicas_master_holds_a_bounded_backlog) {
+  // The replica's leaf is cut off while writes go on: its master goes on
+  // alone and holds at most replication_backlog_mb of what the replica has
+  // not confirmed. Once healed, the replica is rebuilt and in sync, and
+  // holds every acknowledged write.
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("SET GLOBAL replication_backlog_mb = 1");
+  c.ok("SET GLOBAL sync_replication_timeout_ms = 300");
+  auto ordinal = c.master_on("db", 4, 10001);
+  BOOST_REQUIRE(ordinal >= 0);
+  auto part = static_cast<uint32_t>(ordinal);
+  const std::string master = "127.0.0.1:10001";
+  auto dropped_before = sim_cluster::probe_count("replication_backlog_dropped");
+  auto rebuilt_before = sim_cluster::probe_count("lagging_copy_rebuilt");
+  c.ok("ISOLATE LEAF '127.0.0.1':10002");
+  const uint64_t limit = 1024 * 1024;
+  const std::string value(16 * 1024, 'v');
+  std::map<std::string, std::string> acked;
+  uint64_t most = 0;
+  for (int i = 0; i < 256; ++i) { // 4 MiB of writes
+    auto key = sim_cluster::key_on(part, 4, i);
+    auto v = std::to_string(i) + value;
+    c.ok("INSERT INTO db VALUES ('" + key + "','" + v + "')");
+    acked[key] = v;
+    auto held = instance_state(c, master, "db", part)
+                  .replication_backlog_bytes();
+    most = std::max(most, held);
+    BOOST_TEST_REQUIRE(held <= limit, "after write " << i << ": " << held
+                                                     << " bytes held");
+  }
+  BOOST_TEST_MESSAGE("at most " << most << " bytes held for the replica");
+  BOOST_TEST(most > limit / 2);
+  BOOST_TEST(sim_cluster::probe_count("replication_backlog_dropped")
+             > dropped_before);
+  c.ok("HEAL LEAF '127.0.0.1':10002");
+  BOOST_REQUIRE(c.wait_in_sync("db", std::chrono::seconds{30}));
+  BOOST_TEST(c.master_port("db", ordinal) == "10001");
+  // Rebuilt: the master no longer held what the replica lacked.
+  BOOST_TEST(sim_cluster::probe_count("lagging_copy_rebuilt")
+             > rebuilt_before);
+  BOOST_TEST(instance_state(c, master, "db", part).replication_backlog_bytes()
+             == 0u);
+  // No acknowledged write was lost, and the replica holds every one: it
+  // serves them once its master is gone.
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  BOOST_REQUIRE(c.master_port("db", ordinal) == "10002");
+  auto rs = c.ok("SELECT * FROM db");
+  std::map<std::string, std::string> stored;
+  for (auto& row : rs.rows())
+    stored[row.cells(0)] = row.cells(1);
+  for (auto& [key, v] : acked)
+    BOOST_TEST_CONTEXT("acknowledged key " << key) {
+      BOOST_TEST((stored[key] == v));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(an_in_sync_replica_is_dropped_before_its_backlog_goes) {
+  // Only the link between master and replica is cut, and the sync timeout
+  // is a minute: the backlog alone makes the master ask to go on without
+  // its replica. The write is acknowledged once the aggregator recorded the
+  // replica out of sync, not before.
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("SET GLOBAL replication_backlog_mb = 1");
+  c.ok("SET GLOBAL sync_replication_timeout_ms = 60000");
+  auto ordinal = c.master_on("db", 4, 10001);
+  BOOST_REQUIRE(ordinal >= 0);
+  auto part = static_cast<uint32_t>(ordinal);
+  const std::string master = "127.0.0.1:10001";
+  auto full_before = sim_cluster::probe_count("replication_backlog_full");
+  auto& faults = c.cluster().transport().faults();
+  faults.cut_link(master, "127.0.0.1:10002");
+  auto key = sim_cluster::key_on(part, 4);
+  const std::string big(1536 * 1024, 'b');
+  auto t0 = c.cluster().now();
+  c.ok("INSERT INTO db VALUES ('" + key + "','" + big + "')");
+  BOOST_TEST(c.ms_since(t0) < 5000);
+  BOOST_TEST(sim_cluster::probe_count("replication_backlog_full")
+             > full_before);
+  auto state = instance_state(c, master, "db", part);
+  BOOST_TEST(!state.peer_in_sync());
+  BOOST_TEST(state.replication_backlog_bytes() == 0u);
+  faults.heal_link(master, "127.0.0.1:10002");
+  BOOST_REQUIRE(c.wait_in_sync("db", std::chrono::seconds{30}));
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  auto rs = c.ok("SELECT * FROM db WHERE key = '" + key + "'");
+  BOOST_REQUIRE_EQUAL(rs.rows_size(), 1);
+  BOOST_TEST((rs.rows(0).cells(1) == big));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -212,6 +212,7 @@ BOOST_AUTO_TEST_CASE(globals_are_typed_with_defaults_and_set_values) {
   BOOST_TEST(defaults.default_partitions_per_leaf() == 2u);
   BOOST_TEST(defaults.request_timeout_ms() == 10000);
   BOOST_TEST(defaults.sync_replication_timeout_ms() == 5000);
+  BOOST_TEST(defaults.replication_backlog_mb() == 64);
 
   cluster_metadata meta;
   meta.set_global("redundancy_level", "2");
@@ -221,6 +222,7 @@ BOOST_AUTO_TEST_CASE(globals_are_typed_with_defaults_and_set_values) {
   BOOST_TEST(meta.globals().all().at("redundancy_level") == "2");
   BOOST_TEST(meta.globals().all().at("leaf_failure_timeout_ms") == "1000");
   BOOST_TEST(cluster_globals::sent_with_roles("sync_replication_timeout_ms"));
+  BOOST_TEST(cluster_globals::sent_with_roles("replication_backlog_mb"));
   BOOST_TEST(!cluster_globals::sent_with_roles("redundancy_level"));
 }
 

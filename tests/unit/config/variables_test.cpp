@@ -114,7 +114,8 @@ BOOST_AUTO_TEST_CASE(out_of_range_integers_are_rejected) {
                  bad{"leaf_failure_timeout_ms", "9"},
                  bad{"leaf_failure_timeout_ms", "3600001"},
                  bad{"default_partitions_per_leaf", "1025"},
-                 bad{"leaf_heartbeat_interval_ms", "0"}}) {
+                 bad{"leaf_heartbeat_interval_ms", "0"},
+                 bad{"replication_backlog_mb", "0"}}) {
     BOOST_TEST_CONTEXT(x.name << " = " << x.value) {
       auto r = check_variable(x.name, x.value);
       BOOST_REQUIRE(!r.ok());

@@ -10,6 +10,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+using lg::ha::backlog_action;
 using lg::ha::replication_core;
 using lg::ha::sync_answer;
 using lg::ha::sync_claim;
@@ -26,6 +27,9 @@ std::ostream& operator<<(std::ostream& os, sync_outcome x) {
   return os << static_cast<int>(x);
 }
 std::ostream& operator<<(std::ostream& os, sync_order_outcome x) {
+  return os << static_cast<int>(x);
+}
+std::ostream& operator<<(std::ostream& os, backlog_action x) {
   return os << static_cast<int>(x);
 }
 } // namespace lg::ha
@@ -259,6 +263,65 @@ BOOST_AUTO_TEST_CASE(a_silent_out_of_sync_replica_is_probed_at_most_each_period)
   BOOST_TEST(c.inflight() == 0);
   BOOST_TEST(!c.check(t0 + 2500ms, false, 5s, 0, false, 1s).probe);
   BOOST_TEST(c.check(t0 + 3s, false, 5s, 0, false, 1s).probe);
+}
+
+BOOST_AUTO_TEST_CASE(an_in_sync_replicas_backlog_stays_until_it_is_dropped) {
+  auto c = leading();
+  push(c, 0, 40); // 40 bytes
+  c.take_sends();
+  BOOST_TEST(c.check_backlog(40) == backlog_action::none);
+  BOOST_TEST(c.check_backlog(40, 1) == backlog_action::ask_out_of_sync);
+  push(c, 40, 60);
+  // The replica counts for acknowledgements: nothing may be dropped yet.
+  BOOST_TEST(c.check_backlog(50) == backlog_action::ask_out_of_sync);
+  BOOST_TEST(c.ask(false));
+  BOOST_TEST(c.check_backlog(50) == backlog_action::ask_out_of_sync);
+  // No answer: the aggregator may still count it; the batches stay.
+  BOOST_TEST(c.on_answer(false, sync_answer::none, 0, true, true, t0)
+             == sync_outcome::none);
+  BOOST_TEST(c.peer_in_sync());
+  BOOST_TEST(c.check_backlog(50) == backlog_action::ask_out_of_sync);
+  BOOST_TEST(c.unacked() == 2u);
+  BOOST_TEST(c.commit(60) == 0u);
+  // Recorded out of sync: the master goes on alone, and drops the batches.
+  BOOST_TEST(c.ask(false));
+  BOOST_TEST(c.on_answer(false, sync_answer::recorded, 1, true, true, t0)
+             == sync_outcome::went_async);
+  BOOST_TEST(c.check_backlog(50) == backlog_action::drop);
+  c.drop_backlog();
+  BOOST_TEST(c.backlog_bytes() == 0u);
+  BOOST_TEST(c.unacked() == 0u);
+  BOOST_TEST(c.inflight() == 0);
+  BOOST_TEST(c.commit(60) == 60u);
+  BOOST_TEST(c.check_backlog(50) == backlog_action::none);
+  // The next batch leaves a gap: the replica is shown it, refuses it and
+  // joins again, to be rebuilt.
+  push(c, 60, 61);
+  BOOST_TEST(payloads(c.take_sends()) == (std::vector<std::string>{"61..61"}));
+  BOOST_TEST(c.replica_behind());
+}
+
+BOOST_AUTO_TEST_CASE(an_out_of_sync_replicas_backlog_is_dropped_at_the_limit) {
+  auto c = leading();
+  c.reset(true, true, false, 0, t0); // the aggregator counts it out of sync
+  push(c, 0, 30);
+  BOOST_TEST(c.check_backlog(30) == backlog_action::none);
+  // Bytes gathered but not sealed count too.
+  BOOST_TEST(c.check_backlog(30, 5) == backlog_action::drop);
+  auto sent = c.take_sends();
+  c.drop_backlog();
+  // An answer to what was in flight no longer counts.
+  BOOST_TEST(!c.current(sent[0].generation));
+  BOOST_TEST(c.commit(30) == 30u);
+}
+
+BOOST_AUTO_TEST_CASE(only_a_master_with_a_replica_limits_a_backlog) {
+  core_t replica;
+  replica.reset(false, true, true, 0, t0);
+  BOOST_TEST(replica.check_backlog(0, 10) == backlog_action::none);
+  core_t alone;
+  alone.reset(true, false, false, 0, t0);
+  BOOST_TEST(alone.check_backlog(0, 10) == backlog_action::none);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -39,6 +39,46 @@ BOOST_AUTO_TEST_CASE(snapshot_plus_log) {
   BOOST_TEST(again->last() == (log_position{2, 30}));
 }
 
+BOOST_AUTO_TEST_CASE(a_checkpoint_keeps_the_write_ids_it_folds) {
+  auto store = make();
+  open(*store);
+  append_range(*store, 1, 1, 20);
+  // One write of two records: one id, at its last LSN.
+  auto a = numbered(1, 21);
+  auto b = numbered(1, 22);
+  a.write_id = b.write_id = 777;
+  store->append(a);
+  store->append(b);
+  BOOST_REQUIRE(!store->checkpoint());
+  append_range(*store, 1, 23, 25);
+  BOOST_REQUIRE(!store->checkpoint());
+  auto snap = decode_snapshot(file(snap_path));
+  BOOST_REQUIRE_MESSAGE(snap.ok(), why(snap));
+  BOOST_REQUIRE_EQUAL(snap->write_ids.size(), 24u);
+  BOOST_TEST(snap->write_ids[0].id == 10u);
+  BOOST_TEST(snap->write_ids[20].id == 777u);
+  BOOST_TEST(snap->write_ids[20].lsn == 22u);
+  BOOST_TEST(snap->write_ids[23].lsn == 25u);
+  // Reopened from the snapshot alone, the copy still knows them.
+  auto again = make();
+  open(*again);
+  BOOST_TEST((again->take_write_ids() == snap->write_ids));
+  BOOST_TEST(again->take_write_ids().empty()); // taken once
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_keeps_only_the_newest_write_ids) {
+  auto store = make(durability::async);
+  open(*store);
+  auto n = remembered_write_ids + 100;
+  append_range(*store, 1, 1, n);
+  BOOST_REQUIRE(!store->checkpoint());
+  auto snap = decode_snapshot(file(snap_path));
+  BOOST_REQUIRE_MESSAGE(snap.ok(), why(snap));
+  BOOST_REQUIRE_EQUAL(snap->write_ids.size(), remembered_write_ids);
+  BOOST_TEST(snap->write_ids.front().lsn == 101u);
+  BOOST_TEST(snap->write_ids.back().lsn == n);
+}
+
 BOOST_AUTO_TEST_CASE(writes_go_on_while_a_checkpoint_folds_the_sealed_log) {
   auto store = make();
   open(*store);

@@ -51,6 +51,24 @@ BOOST_AUTO_TEST_CASE(reopen_restores_everything) {
   BOOST_TEST(again->log_bytes() == store->log_bytes());
 }
 
+BOOST_AUTO_TEST_CASE(reopen_gives_back_the_write_ids_of_snapshot_and_log) {
+  auto store = make();
+  open(*store);
+  append_range(*store, 1, 1, 10);
+  BOOST_REQUIRE(!store->checkpoint());
+  append_range(*store, 1, 11, 14);
+  store->append(del(1, 15, key_of(2))); // a write without an id
+  flush(*store);
+  auto again = make();
+  open(*again);
+  auto ids = again->take_write_ids();
+  BOOST_REQUIRE_EQUAL(ids.size(), 14u);
+  for (uint64_t lsn = 1; lsn <= 14; ++lsn) {
+    BOOST_TEST(ids[lsn - 1].id == lsn * 10);
+    BOOST_TEST(ids[lsn - 1].lsn == lsn);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(recovery_drops_a_torn_tail) {
   auto store = make();
   open(*store);

@@ -7,7 +7,9 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "storage/crc32c.hpp"
 #include "unit/storage/store_fixture.hpp"
 
 using namespace lg::storage;
@@ -20,13 +22,18 @@ BOOST_AUTO_TEST_CASE(snapshot_round_trip) {
   snap.position = {7, 1234};
   snap.history = {{1, 1}, {3, 100}, {7, 1200}};
   snap.rows = {{"a", "1"}, {"b", ""}, {std::string("\0z", 2), "bin\xFF"}};
+  snap.write_ids = {{(7ull << 32) | 1, 3}, {(9ull << 32) | 4, 1234}};
   auto encoded = encode_snapshot(snap);
-  BOOST_TEST(encoded.substr(0, 8) == "LGSNAP01");
+  BOOST_TEST(encoded.substr(0, 8) == "LGSNAP02");
   auto decoded = decode_snapshot(encoded);
   BOOST_REQUIRE_MESSAGE(decoded.ok(), why(decoded));
   BOOST_TEST(decoded->position == snap.position);
   BOOST_TEST(decoded->history == snap.history);
   BOOST_TEST(decoded->rows == snap.rows);
+  BOOST_TEST((decoded->write_ids == snap.write_ids));
+  snapshot_view view;
+  BOOST_REQUIRE(!parse_snapshot(encoded, view));
+  BOOST_TEST((view.write_ids == snap.write_ids));
   auto empty = decode_snapshot(encode_snapshot(snapshot_data{}));
   BOOST_REQUIRE(empty.ok());
   BOOST_TEST(empty->rows.empty());
@@ -49,7 +56,7 @@ BOOST_AUTO_TEST_CASE(snapshot_decode_errors) {
   flipped[encoded.size() - 1] = 'X';
   BOOST_TEST(decode_snapshot(flipped).err().name() == "checksum_mismatch");
   auto magic = encoded;
-  magic[7] = '2';
+  magic[7] = '3';
   BOOST_TEST(decode_snapshot(magic).err().name() == "bad_format");
   BOOST_TEST(decode_snapshot(encoded + "x").err().name() == "bad_format");
   snapshot_data backwards = snap;
@@ -120,10 +127,94 @@ BOOST_AUTO_TEST_CASE(a_damaged_snapshot_stream_is_refused) {
              == "torn_record");
   BOOST_TEST(fed_in_pieces(encoded + "zz").name() == "bad_format");
   auto long_key = encoded;
-  put_le32(&long_key[20 + 20 + 8], 1u << 30); // the first key's length
+  // The first key's length: after the header, the fixed fields, the count
+  // of write ids and the count of rows.
+  put_le32(&long_key[20 + 20 + 4 + 8], 1u << 30);
   auto err = fed_in_pieces(long_key);
   BOOST_TEST(err.name() == "bad_format");
   BOOST_TEST(err.detail().find("overruns the body") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_version_01_snapshot_is_read_as_holding_no_write_ids) {
+  // LGSNAP01, as written before snapshots carried write ids: position
+  // (1, 2), one history entry, one row.
+  std::string body;
+  auto u32 = [&](uint32_t v) {
+    char b[4];
+    put_le32(b, v);
+    body.append(b, 4);
+  };
+  auto u64 = [&](uint64_t v) {
+    u32(static_cast<uint32_t>(v));
+    u32(static_cast<uint32_t>(v >> 32));
+  };
+  u64(1);
+  u64(2);
+  u32(1);
+  u64(1);
+  u64(1);
+  u64(1);
+  u32(1);
+  body += "k";
+  u32(1);
+  body += "v";
+  std::string file = "LGSNAP01";
+  char crc[4];
+  put_le32(crc, lg::storage::crc32c(0, body.data(), body.size()));
+  file.append(crc, 4);
+  char len[8];
+  put_le32(len, static_cast<uint32_t>(body.size()));
+  put_le32(len + 4, 0);
+  file.append(len, 8);
+  file += body;
+  auto decoded = decode_snapshot(file);
+  BOOST_REQUIRE_MESSAGE(decoded.ok(), why(decoded));
+  BOOST_TEST(decoded->position == (log_position{1, 2}));
+  BOOST_TEST(decoded->rows.at("k") == "v");
+  BOOST_TEST(decoded->write_ids.empty());
+  snapshot_view view;
+  auto err = parse_snapshot(file, view);
+  BOOST_REQUIRE_MESSAGE(!err, err.to_string());
+  BOOST_TEST(view.rows.size() == 1u);
+  BOOST_TEST(view.write_ids.empty());
+  for (size_t piece : {size_t{1}, size_t{5}}) {
+    snapshot_decoder dec;
+    for (size_t at = 0; at < file.size(); at += piece)
+      BOOST_REQUIRE(!dec.feed(std::string_view{file}.substr(at, piece)));
+    BOOST_REQUIRE(!dec.finish());
+    BOOST_TEST(dec.rows.size() == 1u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(write_ids_out_of_order_or_past_the_position_are_refused) {
+  snapshot_data snap;
+  snap.position = {1, 10};
+  snap.write_ids = {{5, 4}, {6, 4}};
+  BOOST_TEST(decode_snapshot(encode_snapshot(snap)).err().name()
+             == "bad_format");
+  snap.write_ids = {{5, 11}};
+  BOOST_TEST(decode_snapshot(encode_snapshot(snap)).err().name()
+             == "bad_format");
+  snap.write_ids = {{0, 3}};
+  BOOST_TEST(decode_snapshot(encode_snapshot(snap)).err().name()
+             == "bad_format");
+  snapshot_view view;
+  BOOST_TEST(parse_snapshot(encode_snapshot(snap), view).name()
+             == "bad_format");
+}
+
+BOOST_AUTO_TEST_CASE(noted_write_ids_keep_the_newest_and_merge_repeats) {
+  std::vector<write_id_entry> ids;
+  note_write_id(ids, 0, 1, 3); // no id
+  note_write_id(ids, 7, 1, 3);
+  note_write_id(ids, 7, 2, 3); // the same write's next record
+  BOOST_TEST((ids == std::vector<write_id_entry>{{7, 2}}));
+  for (uint64_t i = 1; i <= 10; ++i)
+    note_write_id(ids, 100 + i, 10 + i, 3);
+  BOOST_TEST(ids.size() <= 6u);
+  trim_write_ids(ids, 3);
+  BOOST_TEST(
+    (ids == std::vector<write_id_entry>{{108, 18}, {109, 19}, {110, 20}}));
 }
 
 BOOST_AUTO_TEST_CASE(counts_in_a_snapshot_header_do_not_size_allocations) {

@@ -178,6 +178,12 @@ BOOST_AUTO_TEST_CASE(a_copy_rebuilt_from_a_masters_files_matches_it) {
   append_range(*store, 1, 1, 70); // a longer, diverged history
   flush(*store);
   BOOST_TEST(stream_files(*source, *store, 97) == 15u);
+  // The write ids the snapshot carried replace those of the diverged copy;
+  // the log part's come with its records.
+  auto ids = store->take_write_ids();
+  BOOST_REQUIRE_EQUAL(ids.size(), 40u);
+  BOOST_TEST(ids.front().id == 10u);
+  BOOST_TEST(ids.back().lsn == 40u);
   store->apply_pending();
   BOOST_TEST(store->rows() == source->rows());
   BOOST_TEST(store->history() == source->history());
