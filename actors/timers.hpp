@@ -24,6 +24,7 @@ enum class timer_id : uint64_t {
   join = 23,       ///< a replica asks to join its master again
   step_down = 24,  ///< a hand-over's deadline
   checkpoint = 25, ///< a checkpoint job finished
+  failure_report = 26, ///< tell the aggregator again that storage failed
 };
 
 /// Arms `id` on `self`, to fire after `after`.

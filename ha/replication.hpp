@@ -33,7 +33,7 @@
 //      refuses it and joins again, and is rebuilt from a snapshot since its
 //      entries are no longer held (rebuild.proto).
 //
-//   6. Reads (read index, as Raft's ReadIndex with the replica as the
+//   7. Reads (read index, as Raft's ReadIndex with the replica as the
 //      quorum): while the replica counts, a read may be answered only once
 //      the replica has confirmed a send that left after the read arrived
 //      (read_barrier / read_confirmed). A replica that was promoted refuses
@@ -340,7 +340,7 @@ public:
     last_progress_ = now;
   }
 
-  // -- reads (step 6) -------------------------------------------------------
+  // -- reads (step 7) -------------------------------------------------------
 
   /// The confirmation a read arriving now must wait for.
   uint64_t read_barrier() const {

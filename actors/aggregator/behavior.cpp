@@ -207,6 +207,7 @@ const handler_table<ma_self> aggregator_requests{
     {envelope::kPartitionMapRequest, on_partition_map},
     {envelope::kLeafHelloRequest, on_leaf_hello},
     {envelope::kReplicaSyncRequest, on_replica_sync},
+    {envelope::kInstanceFailedRequest, on_instance_failed},
     {envelope::kRebuildProgress, on_rebuild_progress},
   }};
 

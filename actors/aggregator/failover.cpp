@@ -418,4 +418,77 @@ void on_replica_sync(ma_self self, const envelope_ptr& env) {
   st.ep.reply(self, *env, std::move(rep));
 }
 
+void on_instance_failed(ma_self self, const envelope_ptr& req) {
+  auto& st = self->state;
+  const auto& label = req->header().partition();
+  const auto& leaf = req->header().from().node();
+  const auto& reason = req->instance_failed_request().reason();
+  auto rep = make_envelope(label);
+  rep->mutable_instance_failed_reply()->set_status(pb::STATUS_OK);
+  st.ep.reply(self, *req, std::move(rep));
+  auto colon = label.rfind(':');
+  if (colon == std::string::npos)
+    return;
+  auto db_name = label.substr(0, colon);
+  auto* db = st.meta.find_database(db_name);
+  uint32_t ordinal = 0;
+  try {
+    ordinal = static_cast<uint32_t>(std::stoul(label.substr(colon + 1)));
+  } catch (const std::exception&) {
+    return;
+  }
+  if (db == nullptr || ordinal >= static_cast<uint32_t>(db->parts_size()))
+    return;
+  auto& part = *db->mutable_parts(static_cast<int>(ordinal));
+  logger("ma")->error("InstanceFailed {} {} on {}: {}", st.ctx(), label, leaf,
+                      reason);
+  auto* master = master_of(part);
+  if (master == nullptr || master->leaf() != leaf) {
+    // A failed replica: recorded out of sync before its master is told,
+    // so that it is never promoted after the master acknowledged alone.
+    for (auto& inst : *part.mutable_instances())
+      if (inst.leaf() == leaf && inst.role() == pb::REPLICA
+          && inst.in_sync()) {
+        inst.set_in_sync(false);
+        if (master != nullptr) {
+          promotion p{db_name, ordinal, master->leaf(), part.term()};
+          persist_then(self, [self, leaf, p] {
+            send_failover_orders(self, leaf, {p}, {});
+          });
+        }
+      }
+    return;
+  }
+  if (part.offline())
+    return;
+  // The master's copy failed while its leaf lives on: decide as for a
+  // lost leaf, with that copy out of the running.
+  auto views = st.meta.views_of(part);
+  for (auto& v : views)
+    if (v.leaf == leaf)
+      v.leaf_online = false;
+  auto decision = ha::choose_failover(views, part.term());
+  if (decision.kind == ha::failover_decision::promote) {
+    LG_PROBE(failed_disk_failed_over, "a master whose storage failed was "
+                                      "replaced by its replica");
+    promote_replica(part, decision.leaf, leaf, decision.new_term);
+    promotion p{db_name, ordinal, decision.leaf, decision.new_term};
+    logger("ma")->warn("FailoverDecided {} {}: its master on {} failed; "
+                       "promoting {}",
+                       st.ctx(), label, leaf, decision.leaf);
+    persist_then(self, [self, leaf, p] {
+      send_failover_orders(self, leaf, {}, {p});
+    });
+    return;
+  }
+  LG_PROBE(partition_offline, "a partition lost its master with no "
+                              "promotable copy");
+  part.set_offline(true);
+  part.set_offline_reason("partition " + label + " is offline: its master "
+                          "on " + leaf + " failed: " + reason);
+  logger("ma")->warn("PartitionOffline {} {}: {}", st.ctx(), label,
+                     part.offline_reason());
+  persist_then(self, [] {});
+}
+
 } // namespace lg

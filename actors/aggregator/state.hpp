@@ -229,6 +229,10 @@ void heartbeat_round(ma_self self);
 /// leaf silent for leaf_failure_timeout_ms.
 void failure_deadline(ma_self self);
 
+/// An instance reported that its storage failed (recovery.proto step 6):
+/// its partition fails over, or goes offline, as if its leaf had failed.
+void on_instance_failed(ma_self self, const envelope_ptr& req);
+
 /// Handles a master's ReplicaSyncRequest.
 void on_replica_sync(ma_self self, const envelope_ptr& env);
 

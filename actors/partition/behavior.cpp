@@ -80,6 +80,26 @@ void end_checkpoint(self_ptr self) {
 }
 
 
+void report_failure(self_ptr self) {
+  auto& st = self->state;
+  if (st.failure.empty() || st.failure_reported)
+    return;
+  LG_PROBE(instance_failure_reported, "an instance whose storage failed "
+                                      "told the aggregator");
+  auto env = make_envelope(st.label, st.term);
+  env->mutable_instance_failed_request()->set_reason(st.failure);
+  st.ep.request(self, st.cfg.ma_node, aggregator_actor_name, std::move(env),
+                std::chrono::seconds{1}, [self](const envelope* rep) {
+                  if (rep != nullptr && rep->has_instance_failed_reply()) {
+                    self->state.failure_reported = true;
+                    return;
+                  }
+                  // Unanswered or refused on the way: say it again soon.
+                  arm_timer(self, std::chrono::seconds{1},
+                            timer_id::failure_report);
+                });
+}
+
 void fill_state(partition_state& st, pb::InstanceState& out) {
   st.cfg.store->apply_pending();
   out.set_database(st.cfg.database);
@@ -210,6 +230,9 @@ partition_impl(self_ptr self, partition_config cfg) {
         }
         case timer_id::checkpoint:
           end_checkpoint(self);
+          break;
+        case timer_id::failure_report:
+          report_failure(self);
           break;
         default:
           break; // another role's timer: never armed here

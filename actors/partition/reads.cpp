@@ -1,4 +1,4 @@
-// Reads at a partition master, linearizable (ha/replication.hpp step 6).
+// Reads at a partition master, linearizable (ha/replication.hpp step 7).
 //
 //   1. A read reaches an instance that does not serve as master: refused
 //      (NOT_MASTER, or FAILED with the storage error), and the client asks

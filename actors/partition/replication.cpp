@@ -366,6 +366,7 @@ void on_flush(self_ptr self) {
     st.cfg.fab->dump_recent("instance " + st.label + " failed",
                             leaf_dir.empty() ? "/tmp" : leaf_dir);
     fail_waiting(self, pb::FAILED, st.failure);
+    report_failure(self);
   }
   // Only after a flush that succeeded: a failed write must fail the
   // instance, not be retried by the checkpoint's own flush.

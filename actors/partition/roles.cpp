@@ -157,8 +157,11 @@ void on_set_role(self_ptr self, const envelope_ptr& env) {
     st.cfg.replication_backlog_bytes = static_cast<uint64_t>(
                                          req.replication_backlog_mb())
                                        << 20;
-  if (auto err = st.cfg.store->flush())
-    st.failure = err.to_string();
+  if (auto err = st.cfg.store->flush()) {
+    st.failure = "partition " + st.label + " on leaf " + st.cfg.leaf
+                 + " failed to write its log: " + err.to_string();
+    report_failure(self);
+  }
   bool unchanged = req.role() == st.role && req.term() == st.term
                    && req.peer() == st.peer && !st.deposed;
   // Re-sending the same role only updates settings; replication goes on.
@@ -193,8 +196,11 @@ void on_promote(self_ptr self, const envelope_ptr& env) {
     body->set_status(pb::FAILED);
     body->set_error(st.failure);
   } else {
-    if (auto err = st.cfg.store->flush())
-      st.failure = err.to_string();
+    if (auto err = st.cfg.store->flush()) {
+      st.failure = "partition " + st.label + " on leaf " + st.cfg.leaf
+                   + " failed to write its log: " + err.to_string();
+      report_failure(self);
+    }
     become(self, pb::MASTER, req.term(), std::string{}, false);
     logger("partition")->info("ReplicaPromoted {} at lsn {}", st.ctx(),
                               st.cfg.store->last().lsn);

@@ -79,6 +79,7 @@ struct partition_state {
   std::string peer;
   bool deposed = false; ///< a master that learned of a newer term
   std::string failure;  ///< set when storage failed: it stops serving
+  bool failure_reported = false; ///< the aggregator answered the report
   bool flush_scheduled = false;
   /// Idempotent retries: write id -> last LSN of that write.
   write_id_window write_ids{max_remembered_write_ids};
@@ -246,6 +247,9 @@ void pump_snapshot(self_ptr self);
 // -- behavior.cpp -------------------------------------------------------------
 
 void start_checkpoint(self_ptr self);
+/// Tells the aggregator that this instance's storage failed
+/// (recovery.proto step 6), again until it answers.
+void report_failure(self_ptr self);
 void fill_state(partition_state& st, pb::InstanceState& out);
 
 } // namespace lg::partition_detail

@@ -435,4 +435,38 @@ BOOST_AUTO_TEST_CASE(a_decision_that_cannot_be_recorded_is_not_acted_on) {
   c.ok("SET GLOBAL leaf_failure_timeout_ms = 4000");
 }
 
+BOOST_AUTO_TEST_CASE(a_master_whose_disk_fails_is_replaced_by_its_replica) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  auto key = key_on(0, 4);
+  c.ok("INSERT INTO db VALUES ('" + key + "','before')");
+  auto from = c.master_port("db", 0);
+  c.fs().fail_writes("/sim/leaves/127.0.0.1_" + from + "/instances/db.0",
+                     "No space left on device");
+  // The write that meets the failed disk is not acknowledged; the
+  // partition fails over to the replica on the pair, whose leaf lives on.
+  c.run("INSERT INTO db VALUES ('" + key + "','lost?')");
+  c.ok("SLEEP 500");
+  BOOST_TEST(c.master_port("db", 0) != from);
+  BOOST_TEST(c.leaf_state(std::stoi(from)) == "online");
+  c.ok("INSERT INTO db VALUES ('" + key + "','after')");
+  auto rs = c.ok("SELECT * FROM db WHERE key = '" + key + "'");
+  BOOST_TEST(rs.rows(0).cells(1) == "after");
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_disk_in_redundancy_1_takes_the_partition_offline) {
+  sim_cluster c{2, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 2");
+  auto key = key_on(0, 2);
+  c.ok("INSERT INTO db VALUES ('" + key + "','v')");
+  auto from = c.master_port("db", 0);
+  c.fs().fail_writes("/sim/leaves/127.0.0.1_" + from + "/instances/db.0",
+                     "No space left on device");
+  c.run("INSERT INTO db VALUES ('" + key + "','w')");
+  c.ok("SLEEP 500");
+  auto err = c.fails("INSERT INTO db VALUES ('" + key + "','x')");
+  BOOST_TEST(err.find("db:0") != std::string::npos);
+  BOOST_TEST(err.find("No space left on device") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
