@@ -4,9 +4,10 @@ namespace lg::bugs {
 
 bool promote_out_of_sync = false;
 bool skip_term_fence = false;
+bool corrupt_as_torn = false;
 
 std::vector<std::string> names() {
-  return {"promote-out-of-sync", "no-term-fence"};
+  return {"promote-out-of-sync", "no-term-fence", "corrupt-as-torn"};
 }
 
 bool enable(const std::string& name) {
@@ -14,6 +15,8 @@ bool enable(const std::string& name) {
     promote_out_of_sync = true;
   else if (name == "no-term-fence")
     skip_term_fence = true;
+  else if (name == "corrupt-as-torn")
+    corrupt_as_torn = true;
   else
     return false;
   return true;
@@ -22,6 +25,7 @@ bool enable(const std::string& name) {
 void reset() {
   promote_out_of_sync = false;
   skip_term_fence = false;
+  corrupt_as_torn = false;
 }
 
 } // namespace lg::bugs

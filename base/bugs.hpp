@@ -17,7 +17,13 @@ extern bool promote_out_of_sync;
 /// aggregator lets such a master drop its replica to async.
 extern bool skip_term_fence;
 
-/// The names accepted by enable(): "promote-out-of-sync", "no-term-fence".
+/// Recovery reads corruption in the middle of a log as if it were a torn
+/// last record: it truncates the log at the first bad record, in place, and
+/// opens the copy with what is left (the old reader's behaviour).
+extern bool corrupt_as_torn;
+
+/// The names accepted by enable(): "promote-out-of-sync", "no-term-fence",
+/// "corrupt-as-torn".
 std::vector<std::string> names();
 
 /// Switches a variant on; returns false for an unknown name.

@@ -26,7 +26,8 @@ const char* help_text =
   "  --steps N         actor jobs to run with faults on (default 20000)\n"
   "  --faults LIST     comma-separated subset of the faults (default all)\n"
   "  --break NAME      run a deliberately broken variant (to see the\n"
-  "                    checker catch it): promote-out-of-sync, no-term-fence\n"
+  "                    checker catch it): promote-out-of-sync, no-term-fence,\n"
+  "                    corrupt-as-torn\n"
   "  --trace-dir DIR   where a failing seed's trace goes (default /tmp)\n"
   "  --log-level L     off, critical, error, warn, info, debug (default off)\n";
 
@@ -110,10 +111,14 @@ int run_simulate(const std::vector<std::string>& args) {
   if (!set_log_level(log_level))
     return bad("unknown --log-level '" + log_level + "'");
   bugs::reset();
-  for (auto& b : broken)
-    if (!bugs::enable(b))
-      return bad("unknown --break '" + b
-                 + "' (known: promote-out-of-sync, no-term-fence)");
+  for (auto& b : broken) {
+    if (!bugs::enable(b)) {
+      std::string known;
+      for (auto& name : bugs::names())
+        known += (known.empty() ? "" : ", ") + name;
+      return bad("unknown --break '" + b + "' (known: " + known + ")");
+    }
+  }
   uint64_t failed = 0;
   uint64_t steps = 0;
   double wall = 0;
