@@ -15,6 +15,7 @@ enum class timer_id : uint64_t {
   map_wait = 2,         ///< a held partition-map request reached its deadline
   failure_deadline = 3, ///< some leaf's failure timeout ends
   balance_retry = 4,    ///< retry a hand-over that failed
+  attach_wait = 5,      ///< a leaf's attach stops waiting for a report
   // -- leaf --
   leaf_hello = 11, ///< announce the leaf again: no answer to its hello
   // -- partition instance --
