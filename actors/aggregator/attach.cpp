@@ -351,7 +351,9 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
                              "from {}",
                              st.ctx(), label, addr, why, master->leaf());
         } else if (choice.kind == ha::master_choice::choose) {
-          LG_PROBE(bad_copy_replaced, "a missing or corrupt copy is rebuilt");
+          LG_PROBE(bad_copy_handed_over, "a missing or corrupt copy with no "
+                                         "serving master: another copy takes "
+                                         "over and it is rebuilt");
           other_takes_over(true, why);
         } else {
           mine->set_missing(true);
@@ -442,13 +444,15 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
               other.set_missing(false);
             }
           plan.orders.push_back(o);
-          if (o.create)
+          if (o.create) {
+            ++plan.rebuilt;
             start_job(st, now, job_action::rebuild, db.name(), part.ordinal(),
                       peer.leaf)
               .details = "the copy on " + peer.leaf + " could not be used";
-          else if (!peer.in_sync)
+          } else if (!peer.in_sync) {
             start_job(st, now, job_action::attach, db.name(), part.ordinal(),
                       peer.leaf);
+          }
         }
         ++plan.reintroduced;
         if (was_master)

@@ -561,10 +561,10 @@ BOOST_AUTO_TEST_CASE(corrupt_master_log_is_rebuilt_after_a_cluster_restart) {
   auto master = master_port_of(c, "db");
   c.stop();
   auto damaged = damage_second_record(c, master);
-  auto replaced = sim_cluster::probe_count("bad_copy_replaced");
+  auto corrupt = sim_cluster::probe_count("instance_corrupt");
   c.start(2, 2);
   expect_five_rows_on_both(c);
-  BOOST_TEST(sim_cluster::probe_count("bad_copy_replaced") == replaced + 1);
+  BOOST_TEST(sim_cluster::probe_count("instance_corrupt") == corrupt + 1);
   BOOST_TEST(c.master_port("db", 0) != std::to_string(master));
   expect_kept_aside(c, master, damaged);
   // The rebuilt copy holds everything: fail over onto it.
