@@ -7,13 +7,21 @@
 //      aggregator attaches it (State `attaching`, then `online` once every
 //      instance has its role). With auto_attach OFF an offline leaf that
 //      comes back stays `detached` until ATTACH LEAF.
-//   3. Attaching classifies each instance on the leaf (ha::classify_recovered
-//      and the metadata):
-//      (a) the partition has no master on another online leaf: the copy is
-//          reintroduced as master, if it holds every acknowledged write (it
-//          was the master, or an in-sync replica). A copy that may lack
-//          acknowledged writes is not served; the partition stays offline
-//          until the leaf that holds them comes back.
+//   3. Attaching classifies each instance on the leaf (the metadata, what
+//      each leaf's hello said, ha::choose_recovered_master and
+//      ha::classify_recovered). A leaf whose pair restarted too, or has not
+//      been heard from since the aggregator started, first waits for that
+//      pair's hello (at most attach_report_wait): the copies are compared,
+//      not the roles last recorded.
+//      (a) the partition has no master serving on another leaf: of the
+//          copies that hold every acknowledged write (the recorded master,
+//          the in-sync replicas), the one whose log ends last by (term,
+//          lsn) is master. If that is this copy, it is reintroduced (under
+//          a new term unless every other copy ends no later); if another,
+//          it takes over and this one becomes its replica. A copy that may
+//          lack acknowledged writes, or could not be opened, is never
+//          master; with no other, the partition stays offline until the
+//          leaf that holds them comes back.
 //      (b) the master is on the leaf's pair: the copy becomes its replica.
 //          The master checks its history and catches it up or rebuilds it
 //          (messages/rebuild.proto); the replica is in sync once the master
