@@ -80,8 +80,9 @@ choose_recovered_master(const std::vector<recovered_copy>& copies) {
         why = "may lack acknowledged writes (out of sync)";
       else
         why = "is offline";
-      res.reason += (res.reason.empty() ? "" : "; ") + std::string{"the copy on "}
-                    + c.leaf + " " + why;
+      if (!res.reason.empty())
+        res.reason += "; ";
+      res.reason += "the copy on " + c.leaf + " " + why;
     }
     if (res.reason.empty())
       res.reason = "no copy";

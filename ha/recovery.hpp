@@ -84,7 +84,8 @@ struct master_choice {
 ///   - new_term: unless it is the recorded master and every other copy is
 ///     reported and ends no later: another copy may hold records past its
 ///     end under the same term, which only a new term tells apart.
-master_choice choose_recovered_master(const std::vector<recovered_copy>& copies);
+master_choice
+choose_recovered_master(const std::vector<recovered_copy>& copies);
 
 /// Result of comparing a copy's history with the master's.
 struct divergence_result {

@@ -572,7 +572,7 @@ BOOST_AUTO_TEST_CASE(corrupt_master_log_is_rebuilt_after_a_cluster_restart) {
   BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "5");
 }
 
-BOOST_AUTO_TEST_CASE(a_master_whose_log_was_cut_is_not_chosen_over_its_replica) {
+BOOST_AUTO_TEST_CASE(a_master_whose_log_was_cut_is_not_chosen_over_replica) {
   // With the old reader (corrupt-as-torn) the master's log is cut to one
   // record. Its metadata still says master, but both copies report where
   // they end, and the replica's log ends later: it serves.
