@@ -8,6 +8,7 @@ bool promote_out_of_sync = false;
 bool skip_term_fence = false;
 bool stale_reads = false;
 bool no_dedup = false;
+bool corrupt_as_torn = false;
 
 namespace {
 
@@ -18,6 +19,7 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"no-term-fence", &skip_term_fence},
     {"stale-reads", &stale_reads},
     {"no-dedup", &no_dedup},
+    {"corrupt-as-torn", &corrupt_as_torn},
   };
   return all;
 }

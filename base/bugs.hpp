@@ -28,6 +28,11 @@ extern bool stale_reads;
 /// and may undo a newer write.
 extern bool no_dedup;
 
+/// Recovery reads corruption in the middle of a log as if it were a torn
+/// last record: it truncates the log at the first bad record, in place, and
+/// opens the copy with what is left (the old reader's behaviour).
+extern bool corrupt_as_torn;
+
 /// The names accepted by enable(), one per variant.
 std::vector<std::string> names();
 

@@ -27,7 +27,8 @@ const char* help_text =
   "  --faults LIST     comma-separated subset of the faults (default all)\n"
   "  --break NAME      run a deliberately broken variant (to see the\n"
   "                    checker catch it): promote-out-of-sync,\n"
-  "                    no-term-fence, stale-reads, no-dedup\n"
+  "                    no-term-fence, stale-reads, no-dedup,\n"
+  "                    corrupt-as-torn\n"
   "  --trace-dir DIR   where a failing seed's trace goes (default /tmp)\n"
   "  --log-level L     off, critical, error, warn, info, debug (default off)\n";
 

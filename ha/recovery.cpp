@@ -24,6 +24,118 @@ std::string disagreement(uint64_t term, uint64_t lsn,
 
 } // namespace
 
+namespace {
+
+/// True when position `a` is after `b`: a higher term, or the same term and
+/// a higher lsn.
+bool ends_after(storage::log_position a, storage::log_position b) {
+  return a.term != b.term ? a.term > b.term : a.lsn > b.lsn;
+}
+
+std::string position_text(storage::log_position p) {
+  return "term " + std::to_string(p.term) + ", lsn " + std::to_string(p.lsn);
+}
+
+} // namespace
+
+master_choice
+choose_recovered_master(const std::vector<recovered_copy>& copies) {
+  master_choice res;
+  bool has_master = false;
+  for (size_t i = 0; i < copies.size(); ++i) {
+    if (copies[i].role != instance_role::master)
+      continue;
+    has_master = true;
+    if (copies[i].state == copy_state::serving) {
+      res.kind = master_choice::keep;
+      res.index = i;
+      return res;
+    }
+  }
+  auto may_hold_all = [&](const recovered_copy& c) {
+    return c.role == instance_role::master
+           || (c.role == instance_role::replica && (c.in_sync || !has_master));
+  };
+  std::vector<size_t> candidates;
+  for (size_t i = 0; i < copies.size(); ++i) {
+    const auto& c = copies[i];
+    if (!may_hold_all(c))
+      continue;
+    if (c.state == copy_state::pending) {
+      res.kind = master_choice::wait;
+      res.index = i;
+      res.reason = "the copy on " + c.leaf + " is not reported yet";
+      return res;
+    }
+    if (c.state == copy_state::reported || c.state == copy_state::serving)
+      candidates.push_back(i);
+  }
+  if (candidates.empty()) {
+    res.kind = master_choice::none;
+    for (const auto& c : copies) {
+      std::string why;
+      if (c.state == copy_state::failed)
+        why = "is corrupt";
+      else if (!may_hold_all(c))
+        why = "may lack acknowledged writes (out of sync)";
+      else
+        why = "is offline";
+      if (!res.reason.empty())
+        res.reason += "; ";
+      res.reason += "the copy on " + c.leaf + " " + why;
+    }
+    if (res.reason.empty())
+      res.reason = "no copy";
+    return res;
+  }
+  const recovered_copy* master = nullptr;
+  bool any_unknown = false;
+  for (auto i : candidates) {
+    if (copies[i].role == instance_role::master)
+      master = &copies[i];
+    if (!copies[i].position_known)
+      any_unknown = true;
+  }
+  size_t best = candidates.front();
+  if (any_unknown && master != nullptr) {
+    best = static_cast<size_t>(master - copies.data());
+  } else {
+    bool found = false;
+    for (auto i : candidates) {
+      const auto& c = copies[i];
+      if (!c.position_known)
+        continue;
+      if (!found || ends_after(c.last, copies[best].last)
+          || (c.last == copies[best].last && c.role == instance_role::master)) {
+        best = i;
+        found = true;
+      }
+    }
+  }
+  res.kind = master_choice::choose;
+  res.index = best;
+  const auto& chosen = copies[best];
+  res.new_term = chosen.role != instance_role::master;
+  for (size_t i = 0; i < copies.size() && !res.new_term; ++i) {
+    const auto& c = copies[i];
+    if (i == best || c.state == copy_state::failed)
+      continue; // a failed copy is rebuilt from scratch
+    if (c.state != copy_state::reported || !c.position_known
+        || ends_after(c.last, chosen.last))
+      res.new_term = true;
+  }
+  if (chosen.position_known) {
+    res.reason = "the copy on " + chosen.leaf + " ends at "
+                 + position_text(chosen.last);
+    for (const auto& c : copies)
+      if (&c != &chosen && c.role == instance_role::master && c.position_known
+          && c.state == copy_state::reported)
+        res.reason += "; the recorded master on " + c.leaf + " ends at "
+                      + position_text(c.last);
+  }
+  return res;
+}
+
 recovery_rule classify_recovered(const std::string& leaf,
                                  const std::string& pair,
                                  const std::vector<instance_view>& others) {

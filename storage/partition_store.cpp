@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 
+#include "base/bugs.hpp"
 #include "base/log.hpp"
 #include "storage/byte_fields.hpp"
 
@@ -36,6 +37,7 @@ result<recovery_report> partition_store::open() {
   pending_.clear();
   write_ids_.clear();
   recovery_report report;
+  recovery_ = report;
   if (auto err = fs_->make_dirs(dir_))
     return err;
   auto snap_path = dir_ + "/snapshot.bin";
@@ -45,8 +47,13 @@ result<recovery_report> partition_store::open() {
     auto err = dec.feed(*snap_bytes);
     if (!err)
       err = dec.finish();
-    if (err)
-      return error{err.module(), err.name(), snap_path + ": " + err.detail()};
+    if (err) {
+      report.corrupt_file = snap_path;
+      report.corrupt_reason = err.name() + " (" + err.detail() + ")";
+      recovery_ = report;
+      return error{err.module(), err.name(),
+                   "corrupt snapshot " + snap_path + ": " + err.detail()};
+    }
     snap_bytes->clear();
     rows_ = std::move(dec.rows);
     history_ = std::move(dec.history);
@@ -69,25 +76,37 @@ result<recovery_report> partition_store::open() {
   checkpoint_open_ = false;
   ++generation_;
   auto wal_path = dir_ + "/wal.log";
-  bool cut = false;
-  for (auto& path : {dir_ + "/wal.prev", wal_path}) {
-    std::string wal_bytes;
-    if (auto bytes = fs_->read_file(path))
-      wal_bytes = std::move(*bytes);
-    else if (has_code(bytes.err(), errc::not_found))
-      continue;
-    else
+  auto prev_path = dir_ + "/wal.prev";
+  std::string files[2];
+  bool present[2] = {false, false};
+  for (int i = 0; i < 2; ++i) {
+    auto bytes = fs_->read_file(i == 0 ? prev_path : wal_path);
+    if (bytes) {
+      files[i] = std::move(*bytes);
+      present[i] = true;
+    } else if (!has_code(bytes.err(), errc::not_found)) {
       return bytes.err();
-    std::string_view wal{wal_bytes};
+    }
+  }
+  bool cut = false;
+  for (int i = 0; i < 2; ++i) {
+    if (!present[i])
+      continue;
+    const auto& path = i == 0 ? prev_path : wal_path;
+    std::string_view wal{files[i]};
     size_t offset = 0;
+    if (i == 1)
+      std::string{}.swap(files[0]); // replayed: free it before the next
+    // Why the record at `offset` was not replayed: an error name, details.
+    std::string bad_name;
+    std::string bad_detail;
+    bool decodes = false;
     log_record_view rec;
     while (!cut && offset < wal.size()) {
       auto used = decode_record(wal.substr(offset), rec);
       if (!used) {
-        report.drop_reason = used.err().name() + " at offset "
-          + std::to_string(offset) + " of " + path + " ("
-          + used.err().detail() + ")";
-        cut = true;
+        bad_name = used.err().name();
+        bad_detail = used.err().detail();
         break;
       }
       // A crash between writing a snapshot and emptying the log leaves
@@ -98,12 +117,12 @@ result<recovery_report> partition_store::open() {
         continue;
       }
       if (rec.lsn != last_.lsn + 1 || rec.term < last_.term) {
-        report.drop_reason = "out_of_sequence record at offset "
-          + std::to_string(offset) + " of " + path + " (term "
-          + std::to_string(rec.term) + ", lsn " + std::to_string(rec.lsn)
-          + " after term " + std::to_string(last_.term) + ", lsn "
-          + std::to_string(last_.lsn) + ")";
-        cut = true;
+        decodes = true;
+        bad_name = "out_of_sequence record";
+        bad_detail = "term " + std::to_string(rec.term) + ", lsn "
+                     + std::to_string(rec.lsn) + " after term "
+                     + std::to_string(last_.term) + ", lsn "
+                     + std::to_string(last_.lsn);
         break;
       }
       apply(rec);
@@ -111,12 +130,46 @@ result<recovery_report> partition_store::open() {
       ++report.records_replayed;
       offset += *used;
     }
-    if (offset < wal.size()) {
-      // Everything after a bad record goes, in this file and the next.
-      report.bytes_dropped += wal.size() - offset;
-      if (auto err = fs_->truncate(path, offset))
+    if (offset >= wal.size())
+      continue;
+    if (cut) {
+      // Only the broken variant gets here (corrupt-as-torn): the file after
+      // a cut one goes whole.
+      report.bytes_dropped += wal.size();
+      if (auto err = fs_->truncate(path, 0))
         return err;
+      continue;
     }
+    // Only the last record of the whole log may be torn: wal.prev's end is
+    // the log's end only when no wal.log follows it.
+    bool at_log_end = i == 1 || !present[1] || files[1].empty();
+    bool torn = !decodes && at_log_end && is_torn_tail(wal.substr(offset));
+    if (!torn && !bugs::corrupt_as_torn) {
+      report.corrupt_file = path;
+      report.corrupt_offset = offset;
+      report.corrupt_reason = bad_name + " (" + bad_detail + ")";
+      recovery_ = report;
+      auto what = "corrupt at offset " + std::to_string(offset) + " of " + path
+                  + ": " + report.corrupt_reason;
+      logger("storage")->error("[dir={}] WalCorrupt {}; its good records end "
+                               "at term {}, lsn {}; the file is left as it "
+                               "is",
+                               dir_, what, last_.term, last_.lsn);
+      // A record cut short in the middle of the log has a bad length: it is
+      // no torn write.
+      auto code = decodes || bad_name == to_string(errc::torn_record)
+                    ? std::string{to_string(errc::bad_format)}
+                    : bad_name;
+      return error{"storage", code, what};
+    }
+    // A torn last record: cut it off, so that appends follow good records.
+    cut = true;
+    report.bytes_dropped += wal.size() - offset;
+    report.dropped_file = path;
+    report.drop_reason = bad_name + " at offset " + std::to_string(offset)
+                         + " of " + path + " (" + bad_detail + ")";
+    if (auto err = fs_->truncate(path, offset))
+      return err;
   }
   trim_write_ids(write_ids_);
   if (report.bytes_dropped > 0)
@@ -129,6 +182,7 @@ result<recovery_report> partition_store::open() {
   log_bytes_ = wal_->size();
   flushed_ = last_;
   pending_last_ = last_;
+  recovery_ = report;
   logger("storage")->info("[dir={}] PartitionStoreOpened term={} lsn={} "
                           "snapshot={} replayed={}",
                           dir_, last_.term, last_.lsn, report.snapshot_loaded,

@@ -14,11 +14,14 @@
 //
 // Recovery loads the snapshot (a bad snapshot is an error: the instance must
 // be rebuilt from another copy), then replays wal.prev and wal.log record by
-// record. It stops at the first torn or corrupt record, truncates the file
-// there (and empties wal.log when wal.prev was cut) and reports how many
-// bytes it dropped and why. Records at or below the snapshot position are
-// skipped. The write ids of the snapshot and of the records replayed are
-// kept for the instance to take (take_write_ids).
+// record; records at or below the snapshot position are skipped. Only a
+// torn last record (record_format.hpp: is_torn_tail), at the very end of the
+// log, is cut off: the file is truncated there and the report says how many
+// bytes went. Any other bad record (corruption, or a record out of sequence)
+// fails open(): the files are left exactly as they are, for the copy to be
+// moved aside and rebuilt, and the report says where the damage is.
+// The write ids of the snapshot and of the records replayed are kept for
+// the instance to take (take_write_ids).
 //
 // A checkpoint runs off the partition's actor, in three steps: see
 // checkpoint.hpp.
@@ -48,8 +51,14 @@ struct recovery_report {
   bool snapshot_loaded = false;
   log_position snapshot_position;
   uint64_t records_replayed = 0;
-  uint64_t bytes_dropped = 0; ///< tail bytes cut off the log
+  uint64_t bytes_dropped = 0; ///< bytes of a torn last record cut off
+  std::string dropped_file;   ///< the file they were cut from
   std::string drop_reason;    ///< empty when nothing was dropped
+  /// When open() failed: the damaged file (empty when open() succeeded or
+  /// failed for another reason, such as an I/O error).
+  std::string corrupt_file;
+  uint64_t corrupt_offset = 0; ///< where in a log file the damage starts
+  std::string corrupt_reason;
 };
 
 enum class durability { async, sync };
@@ -59,8 +68,15 @@ class partition_store {
 public:
   partition_store(std::shared_ptr<vfs> fs, std::string dir, durability d);
 
-  /// Loads snapshot and log from `dir` (creating it when missing).
+  /// Loads snapshot and log from `dir` (creating it when missing). Fails,
+  /// touching no file, when the snapshot or the log is corrupt; last() is
+  /// then where the good records end.
   result<recovery_report> open();
+
+  /// What the last open() found, whether it succeeded or not.
+  const recovery_report& recovery() const {
+    return recovery_;
+  }
 
   /// Applies `rec` to the map and queues it for the log. `rec.lsn` must be
   /// last().lsn + 1 and `rec.term` >= last().term.
@@ -241,6 +257,7 @@ private:
   std::vector<std::string> folded_logs_; ///< see take_folded_logs
   uint64_t generation_ = 0; ///< bumped when the content is replaced
   std::vector<write_id_entry> write_ids_; ///< see take_write_ids
+  recovery_report recovery_; ///< see recovery()
 };
 
 } // namespace lg::storage

@@ -162,6 +162,79 @@ result<size_t> decode_record(std::string_view data, log_record& out) {
   return used;
 }
 
+namespace {
+
+// Offsets of the payload's fields (layout in record_format.hpp).
+constexpr size_t op_at = 16;
+constexpr size_t key_len_at = 25;
+constexpr size_t key_at = 29;
+
+/// Returns true when a whole valid record starts at the front of `data`.
+/// Cheap structural checks come first, so that scanning every offset of a
+/// torn tail computes a crc only where a record really seems to start.
+bool record_starts_here(std::string_view data) {
+  if (data.size() < record_header_size + record_fixed_payload)
+    return false;
+  auto len = get_u32(data.data());
+  if (len < record_fixed_payload || len > data.size() - record_header_size)
+    return false;
+  auto payload = data.substr(record_header_size, len);
+  auto op = static_cast<uint8_t>(payload[op_at]);
+  if (op != static_cast<uint8_t>(op_kind::put)
+      && op != static_cast<uint8_t>(op_kind::del))
+    return false;
+  auto key_len = get_u32(payload.data() + key_len_at);
+  if (key_len > len - record_fixed_payload)
+    return false;
+  auto value_len = get_u32(payload.data() + key_at + key_len);
+  if (uint64_t{record_fixed_payload} + key_len + value_len != len)
+    return false;
+  log_record_view rec;
+  return decode_record(data, rec).ok();
+}
+
+} // namespace
+
+bool is_torn_tail(std::string_view rest) {
+  if (rest.empty())
+    return false;
+  log_record_view rec;
+  auto used = decode_record(rest, rec);
+  if (used.ok() || !has_code(used.err(), errc::torn_record))
+    return false; // it decodes, or it is complete and bad
+  if (rest.size() >= record_header_size) {
+    // The header is whole: the fields that made it to the file must agree
+    // with the declared length. A torn record is a prefix of a good one; a
+    // damaged length field is not.
+    auto len = get_u32(rest.data());
+    auto payload = rest.substr(record_header_size);
+    if (payload.size() > op_at) {
+      auto op = static_cast<uint8_t>(payload[op_at]);
+      if (op != static_cast<uint8_t>(op_kind::put)
+          && op != static_cast<uint8_t>(op_kind::del))
+        return false;
+    }
+    if (payload.size() >= key_at) {
+      auto key_len = get_u32(payload.data() + key_len_at);
+      if (uint64_t{record_fixed_payload} + key_len > len)
+        return false;
+      if (payload.size() >= key_at + key_len + 4) {
+        auto value_len = get_u32(payload.data() + key_at + key_len);
+        if (uint64_t{record_fixed_payload} + key_len + value_len != len)
+          return false;
+      }
+    }
+  }
+  // A crash leaves nothing after the record it tore; valid records after a
+  // bad one mean the bad one is damage in the middle of the log.
+  for (size_t i = 1; i + record_header_size + record_fixed_payload
+                       <= rest.size();
+       ++i)
+    if (record_starts_here(rest.substr(i)))
+      return false;
+  return true;
+}
+
 size_t record_length(std::string_view log) {
   if (log.size() < record_header_size)
     return 0;

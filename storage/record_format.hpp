@@ -7,6 +7,17 @@
 //   payload: u64 term, u64 lsn, u8 op, u64 write_id,
 //            u32 key_len, key, u32 value_len, value
 // A log is records back to back, with nothing between them.
+//
+// Reading a log back (recovery) tells two kinds of bad record apart:
+//   - a torn tail: the last record is incomplete, its bytes end before its
+//     declared length, and nothing valid follows. A crash in the middle of
+//     an append leaves exactly this, and the record was never acknowledged
+//     under SYNC durability: it may be cut off (is_torn_tail).
+//   - corruption: any other bad record (a complete record failing its crc or
+//     its format, a length that disagrees with the fields it covers, or
+//     valid records after the bad one). The log is damaged where it holds
+//     records that were acknowledged: it must not be cut, the copy must be
+//     rebuilt from another one.
 #pragma once
 
 #include <cstddef>
@@ -79,6 +90,14 @@ result<size_t> decode_record(std::string_view data, log_record& out);
 /// bytes this process already checked (a replica's deferred rows).
 result<size_t> decode_record(std::string_view data, log_record_view& out,
                              bool verify_crc = true);
+
+/// Returns true when `rest`, the bytes of a log from a record that failed to
+/// decode to the end of the file, is only an incomplete last record: the
+/// record's declared end lies past the end of the file, the fields present
+/// agree with its declared length, and no whole valid record (crc checked)
+/// starts anywhere after it. False for anything else (corruption), and for
+/// bytes that decode.
+bool is_torn_tail(std::string_view rest);
 
 /// Returns the length of the first whole record in `log` (0 when `log`
 /// holds no whole record), reading only its header.

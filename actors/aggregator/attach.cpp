@@ -7,13 +7,21 @@
 //      aggregator attaches it (State `attaching`, then `online` once every
 //      instance has its role). With auto_attach OFF an offline leaf that
 //      comes back stays `detached` until ATTACH LEAF.
-//   3. Attaching classifies each instance on the leaf (ha::classify_recovered
-//      and the metadata):
-//      (a) the partition has no master on another online leaf: the copy is
-//          reintroduced as master, if it holds every acknowledged write (it
-//          was the master, or an in-sync replica). A copy that may lack
-//          acknowledged writes is not served; the partition stays offline
-//          until the leaf that holds them comes back.
+//   3. Attaching classifies each instance on the leaf (the metadata, what
+//      each leaf's hello said, ha::choose_recovered_master and
+//      ha::classify_recovered). A leaf whose pair restarted too, or has not
+//      been heard from since the aggregator started, first waits for that
+//      pair's hello (at most attach_report_wait): the copies are compared,
+//      not the roles last recorded.
+//      (a) the partition has no master serving on another leaf: of the
+//          copies that hold every acknowledged write (the recorded master,
+//          the in-sync replicas), the one whose log ends last by (term,
+//          lsn) is master. If that is this copy, it is reintroduced (under
+//          a new term unless every other copy ends no later); if another,
+//          it takes over and this one becomes its replica. A copy that may
+//          lack acknowledged writes, or could not be opened, is never
+//          master; with no other, the partition stays offline until the
+//          leaf that holds them comes back.
 //      (b) the master is on the leaf's pair: the copy becomes its replica.
 //          The master checks its history and catches it up or rebuilds it
 //          (messages/rebuild.proto); the replica is in sync once the master
@@ -97,6 +105,124 @@ std::vector<std::string> conflicts_of(master_aggregator_state& st,
   return result;
 }
 
+/// Whether `leaf`'s copies are about to be reported: it said it restarted
+/// and has not said what its disk holds yet, or it was online in the
+/// metadata the aggregator started from and has not been heard from since.
+bool report_pending(const master_aggregator_state& st,
+                    const std::string& leaf) {
+  auto rt = st.runtime.find(leaf);
+  auto* meta = st.meta.find_leaf(leaf);
+  if (rt == st.runtime.end() || meta == nullptr)
+    return false;
+  auto s = state_of(*meta);
+  return s != leaf_state::offline && s != leaf_state::detached
+         && (rt->second.restarting || rt->second.unconfirmed);
+}
+
+/// Whether `leaf` serves its copies in the roles the metadata records: it is
+/// up, and neither restarting nor about to be attached.
+bool serving_leaf(const master_aggregator_state& st, const std::string& leaf) {
+  if (!st.meta.leaf_up(leaf))
+    return false;
+  auto rt = st.runtime.find(leaf);
+  return rt == st.runtime.end()
+         || (!rt->second.restarting && !rt->second.unconfirmed
+             && !rt->second.awaiting_attach);
+}
+
+/// The copies of one partition as the choice of its master sees them, with
+/// the metadata of each.
+struct partition_copies {
+  std::vector<ha::recovered_copy> copies;
+  std::vector<pb::InstanceMeta*> metas;
+  int mine = -1; ///< the index of the copy on the leaf being attached
+};
+
+/// Fills `c` from what `inst`, a leaf's hello entry (nullptr: not on its
+/// disk), says.
+void from_hello(const pb::InstanceState* inst, ha::recovered_copy& c) {
+  if (inst == nullptr) {
+    c.state = ha::copy_state::absent;
+  } else if (failed_copy(inst)) {
+    c.state = ha::copy_state::failed;
+  } else {
+    c.state = ha::copy_state::reported;
+    c.position_known = true;
+    c.last = {inst->position().term(), inst->position().lsn()};
+  }
+}
+
+/// The copies of `part` (orphans left out) while `addr` is being attached,
+/// `disk` being what its hello reported.
+partition_copies
+copies_of(master_aggregator_state& st, pb::PartitionMeta& part,
+          const std::string& db, const std::string& addr,
+          const std::map<std::string, const pb::InstanceState*>& disk) {
+  partition_copies result;
+  auto label = partition_label(db, part.ordinal());
+  for (auto& inst : *part.mutable_instances()) {
+    if (inst.role() == pb::ORPHAN)
+      continue;
+    ha::recovered_copy c;
+    c.leaf = inst.leaf();
+    c.role = view_role(inst.role());
+    c.in_sync = inst.in_sync();
+    auto rt = st.runtime.find(inst.leaf());
+    auto* meta = st.meta.find_leaf(inst.leaf());
+    if (inst.leaf() == addr) {
+      result.mine = static_cast<int>(result.copies.size());
+      if (rt != st.runtime.end() && rt->second.hello_seen) {
+        auto d = disk.find(label);
+        from_hello(d == disk.end() ? nullptr : d->second, c);
+      } else {
+        // Attached again without a restart: the copy is live on its leaf,
+        // at a position the aggregator does not know.
+        c.state = ha::copy_state::reported;
+      }
+    } else if (meta == nullptr || state_of(*meta) == leaf_state::detached) {
+      c.state = ha::copy_state::absent;
+    } else if (rt != st.runtime.end() && rt->second.awaiting_attach
+               && rt->second.hello_seen) {
+      const pb::InstanceState* found = nullptr;
+      for (auto& h : rt->second.hello_instances)
+        if (partition_label(h.database(), h.ordinal()) == label)
+          found = &h;
+      from_hello(found, c);
+    } else if (report_pending(st, inst.leaf())) {
+      c.state = ha::copy_state::pending;
+    } else if (!inst.missing() && st.meta.leaf_up(inst.leaf())) {
+      c.state = ha::copy_state::serving;
+    } else {
+      c.state = ha::copy_state::absent;
+    }
+    result.copies.push_back(std::move(c));
+    result.metas.push_back(&inst);
+  }
+  return result;
+}
+
+/// The leaf whose report the attach of `addr` waits for, or "" when none: a
+/// partition of `addr` has no serving master, and a copy that may hold every
+/// acknowledged write is about to be reported.
+std::string awaited_report(master_aggregator_state& st,
+                           const std::string& addr) {
+  auto it = st.runtime.find(addr);
+  if (it == st.runtime.end())
+    return {};
+  auto disk = disk_of(it->second);
+  for (auto& db : *st.meta.mutable_databases())
+    for (auto& part : *db.mutable_parts()) {
+      auto* mine = instance_on(part, addr);
+      if (mine == nullptr || mine->role() == pb::ORPHAN)
+        continue;
+      auto copies = copies_of(st, part, db.name(), addr, disk);
+      auto choice = ha::choose_recovered_master(copies.copies);
+      if (choice.kind == ha::master_choice::wait)
+        return copies.copies[choice.index].leaf;
+    }
+  return {};
+}
+
 /// Decides what each instance on `addr` becomes (step 3) and updates the
 /// metadata accordingly.
 attach_plan plan_attach(ma_self self, const std::string& addr) {
@@ -109,26 +235,10 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
   for (auto& db : *st.meta.mutable_databases()) {
     for (auto& part : *db.mutable_parts()) {
       auto label = partition_label(db.name(), part.ordinal());
-      pb::InstanceMeta* mine = nullptr;
-      std::vector<ha::instance_view> others;
-      for (auto& inst : *part.mutable_instances()) {
-        if (inst.leaf() == addr) {
-          mine = &inst;
-          continue;
-        }
-        ha::instance_view v;
-        v.leaf = inst.leaf();
-        v.role = view_role(inst.role());
-        v.in_sync = inst.in_sync();
-        v.leaf_online = st.meta.leaf_up(inst.leaf());
-        others.push_back(v);
-      }
+      auto* mine = instance_on(part, addr);
       auto d = disk.find(label);
       bool on_disk = rt.hello_seen ? d != disk.end() : mine != nullptr;
       bool corrupt = on_disk && d != disk.end() && failed_copy(d->second);
-      auto master = master_of(part);
-      bool master_elsewhere = master != nullptr && master->leaf() != addr
-                              && st.meta.leaf_up(master->leaf());
       auto add = [&](pb::Role role, uint64_t term, const std::string& peer,
                      bool in_sync) {
         auto o = make_order(addr, db.name(), part.ordinal(), role, term, peer,
@@ -136,11 +246,6 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         o.sync_durability = db.sync_durability();
         plan.orders.push_back(o);
         return &plan.orders.back();
-      };
-      auto tell_master = [&] {
-        plan.orders.push_back(make_order(master->leaf(), db.name(),
-                                         part.ordinal(), pb::MASTER,
-                                         part.term(), addr, false));
       };
       if (mine == nullptr) {
         if (!on_disk || corrupt)
@@ -164,6 +269,76 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         }
         continue;
       }
+      auto views = copies_of(st, part, db.name(), addr, disk);
+      auto choice = ha::choose_recovered_master(views.copies);
+      if (choice.kind == ha::master_choice::wait) {
+        // The attach waited as long as it may: decide with what is known.
+        for (auto& c : views.copies)
+          if (c.state == ha::copy_state::pending)
+            c.state = ha::copy_state::absent;
+        choice = ha::choose_recovered_master(views.copies);
+      }
+      // A master serving on another leaf (the copy being attached never
+      // serves yet).
+      pb::InstanceMeta* master = choice.kind == ha::master_choice::keep
+                                   ? views.metas[choice.index]
+                                   : nullptr;
+      bool master_elsewhere = master != nullptr;
+      auto tell_master = [&] {
+        plan.orders.push_back(make_order(master->leaf(), db.name(),
+                                         part.ordinal(), pb::MASTER,
+                                         part.term(), addr, false));
+      };
+      // A failed copy of another leaf cannot keep up with a master.
+      for (size_t i = 0; i < views.copies.size(); ++i)
+        if (views.copies[i].state == ha::copy_state::failed)
+          views.metas[i]->set_in_sync(false);
+      // (a) another copy, which holds every acknowledged write, becomes
+      // master; this one becomes its replica (rebuilt when it is bad).
+      auto other_takes_over = [&](bool bad_copy, const std::string& why) {
+        auto* chosen = views.metas[choice.index];
+        for (auto& inst : *part.mutable_instances())
+          if (inst.role() == pb::MASTER && &inst != chosen) {
+            inst.set_role(pb::REPLICA);
+            inst.set_in_sync(false);
+          }
+        chosen->set_role(pb::MASTER);
+        mine->set_role(pb::REPLICA);
+        mine->set_in_sync(false);
+        mine->set_missing(bad_copy);
+        LG_PROBE(master_chosen_by_history,
+                 "a recovered copy other than the recorded master became "
+                 "master: it holds more, or the recorded one is bad");
+        logger("ma")->warn("MasterChosenByHistory {} {}: the copy on {} "
+                           "serves, the one on {} {} ({})",
+                           st.ctx(), label, chosen->leaf(), addr, why,
+                           choice.reason);
+        if (views.copies[choice.index].state != ha::copy_state::serving) {
+          // Its leaf is about to be attached: that attach reintroduces it
+          // and gives this copy its role.
+          return;
+        }
+        auto term = part.term() + 1;
+        part.set_term(term);
+        part.set_offline(false);
+        part.clear_offline_reason();
+        plan.orders.push_back(make_order(chosen->leaf(), db.name(),
+                                         part.ordinal(), pb::MASTER, term,
+                                         addr, false));
+        auto* o = add(pb::REPLICA, term, chosen->leaf(), true);
+        if (bad_copy) {
+          o->create = true;
+          mine->set_missing(false);
+          ++plan.rebuilt;
+          auto& job = start_job(st, now, job_action::rebuild, db.name(),
+                                part.ordinal(), addr);
+          job.details = "the copy on " + addr + " " + why;
+        } else {
+          ++plan.replicas;
+          start_job(st, now, job_action::attach, db.name(), part.ordinal(),
+                    addr);
+        }
+      };
       if (!on_disk || corrupt) {
         auto why = corrupt ? "could not be opened (" + d->second->state() + ")"
                            : std::string{"is missing"};
@@ -183,13 +358,20 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
           logger("ma")->warn("CopyReplaced {} {} on {}: {}; rebuilding it "
                              "from {}",
                              st.ctx(), label, addr, why, master->leaf());
+        } else if (choice.kind == ha::master_choice::choose) {
+          LG_PROBE(bad_copy_handed_over, "a missing or corrupt copy with no "
+                                         "serving master: another copy takes "
+                                         "over and it is rebuilt");
+          other_takes_over(true, why);
         } else {
           mine->set_missing(true);
           mine->set_in_sync(false);
-          if (mine->role() == pb::MASTER || master == nullptr) {
+          auto* recorded = master_of(part);
+          if (recorded == nullptr || recorded == mine) {
             part.set_offline(true);
             part.set_offline_reason("partition " + label + " is offline: its "
-                                    "copy on leaf " + addr + " " + why);
+                                    "copy on leaf " + addr + " " + why + "; "
+                                    + choice.reason);
             plan.offline.push_back(label);
           }
           logger("ma")->error("CopyLost {} {} on {} {}", st.ctx(), label,
@@ -197,18 +379,72 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         }
         continue;
       }
-      auto rule = ha::classify_recovered(addr, leaf->pair(), others);
-      if (mine->role() == pb::MASTER && !master_elsewhere) {
-        // (a) the master came back.
+      if (master_elsewhere) {
+        std::vector<ha::instance_view> others;
+        for (size_t i = 0; i < views.copies.size(); ++i) {
+          if (static_cast<int>(i) == views.mine)
+            continue;
+          ha::instance_view v;
+          v.leaf = views.copies[i].leaf;
+          v.role = views.copies[i].role;
+          v.in_sync = views.copies[i].in_sync;
+          v.leaf_online = views.copies[i].state == ha::copy_state::serving;
+          others.push_back(v);
+        }
+        auto rule = ha::classify_recovered(addr, leaf->pair(), others);
+        if (rule == ha::recovery_rule::replica) {
+          // (b) the pair holds the master: become its replica.
+          mine->set_role(pb::REPLICA);
+          mine->set_in_sync(false);
+          add(pb::REPLICA, part.term(), master->leaf(), true);
+          tell_master();
+          ++plan.replicas;
+          start_job(st, now, job_action::attach, db.name(), part.ordinal(),
+                    addr);
+          continue;
+        }
+        // (c) the partition moved to leaves that are not this one's pair.
+        mine->set_role(pb::ORPHAN);
+        mine->set_in_sync(false);
+        add(pb::ORPHAN, part.term(), "", false);
+        ++plan.orphans;
+        // Its master may still count this copy as its replica.
+        auto peer = peer_of(part, *master);
+        plan.orders.push_back(make_order(master->leaf(), db.name(),
+                                         part.ordinal(), pb::MASTER,
+                                         part.term(), peer.leaf,
+                                         peer.in_sync));
+        LG_PROBE(orphan_found, "a recovered copy became an orphan");
+        continue;
+      }
+      if (choice.kind == ha::master_choice::choose
+          && static_cast<int>(choice.index) != views.mine) {
+        other_takes_over(false, "ends before it");
+        continue;
+      }
+      if (choice.kind == ha::master_choice::choose) {
+        // (a) no master serves: this copy, which holds every acknowledged
+        // write, is reintroduced.
+        bool was_master = mine->role() == pb::MASTER;
+        auto term = choice.new_term ? part.term() + 1 : part.term();
+        for (auto& inst : *part.mutable_instances())
+          if (inst.role() == pb::MASTER && &inst != mine) {
+            inst.set_role(pb::REPLICA);
+            inst.set_in_sync(false);
+          }
+        mine->set_role(pb::MASTER);
+        mine->set_missing(false);
+        part.set_term(term);
         part.set_offline(false);
         part.clear_offline_reason();
         auto peer = peer_of(part, *mine);
-        add(pb::MASTER, part.term(), peer.leaf, peer.in_sync);
-        if (!peer.leaf.empty() && st.meta.leaf_up(peer.leaf)) {
+        add(pb::MASTER, term, peer.leaf, peer.in_sync);
+        if (!peer.leaf.empty() && serving_leaf(st, peer.leaf)) {
           // Its replica's leaf is already back: point it at this master
-          // (re-creating the copy if that leaf came back without it).
+          // (re-creating the copy if that leaf came back without it). A
+          // leaf about to be attached gets its role from its own attach.
           auto o = make_order(peer.leaf, db.name(), part.ordinal(),
-                              pb::REPLICA, part.term(), addr, true);
+                              pb::REPLICA, term, addr, true);
           for (auto& other : *part.mutable_instances())
             if (other.leaf() == peer.leaf && other.missing()) {
               o.create = true;
@@ -216,71 +452,67 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
               other.set_missing(false);
             }
           plan.orders.push_back(o);
-          if (!peer.in_sync)
+          if (o.create) {
+            ++plan.rebuilt;
+            start_job(st, now, job_action::rebuild, db.name(), part.ordinal(),
+                      peer.leaf)
+              .details = "the copy on " + peer.leaf + " could not be used";
+          } else if (!peer.in_sync) {
             start_job(st, now, job_action::attach, db.name(), part.ordinal(),
                       peer.leaf);
+          }
         }
         ++plan.reintroduced;
-        LG_PROBE(partition_reintroduced,
-                 "an offline partition came back with its leaf");
-        continue;
-      }
-      if (rule == ha::recovery_rule::replica && master_elsewhere) {
-        // (b) the pair holds the master: become its replica.
-        mine->set_role(pb::REPLICA);
-        mine->set_in_sync(false);
-        add(pb::REPLICA, part.term(), master->leaf(), true);
-        tell_master();
-        ++plan.replicas;
-        start_job(st, now, job_action::attach, db.name(), part.ordinal(), addr);
-        continue;
-      }
-      if (rule == ha::recovery_rule::orphan || master_elsewhere) {
-        // (c) the partition moved to leaves that are not this one's pair.
-        mine->set_role(pb::ORPHAN);
-        mine->set_in_sync(false);
-        add(pb::ORPHAN, part.term(), "", false);
-        ++plan.orphans;
-        if (master_elsewhere) {
-          // Its master may still count this copy as its replica.
-          auto peer = peer_of(part, *master);
-          plan.orders.push_back(make_order(master->leaf(), db.name(),
-                                           part.ordinal(), pb::MASTER,
-                                           part.term(), peer.leaf,
-                                           peer.in_sync));
-        }
-        LG_PROBE(orphan_found, "a recovered copy became an orphan");
-        continue;
-      }
-      // (a) no master anywhere online.
-      if (mine->in_sync() || master == nullptr) {
-        auto term = part.term() + 1;
-        if (master != nullptr) {
-          master->set_role(pb::REPLICA);
-          master->set_in_sync(false);
-        }
-        mine->set_role(pb::MASTER);
-        part.set_term(term);
-        part.set_offline(false);
-        part.clear_offline_reason();
-        add(pb::MASTER, term, master ? master->leaf() : std::string{}, false);
-        ++plan.reintroduced;
-        LG_PROBE(replica_reintroduced_as_master,
-                 "an in-sync copy came back while its master's leaf is down");
+        if (was_master)
+          LG_PROBE(partition_reintroduced,
+                   "an offline partition came back with its leaf");
+        else
+          LG_PROBE(replica_reintroduced_as_master,
+                   "an in-sync copy came back while its master's leaf is "
+                   "down");
         logger("ma")->warn("PartitionReintroduced {} {} on {} as master, term "
-                           "{}",
-                           st.ctx(), label, addr, term);
+                           "{} ({})",
+                           st.ctx(), label, addr, term,
+                           choice.reason.empty() ? "position not reported"
+                                                 : choice.reason);
         continue;
       }
+      auto* recorded = master_of(part);
       part.set_offline(true);
-      part.set_offline_reason(
-        "partition " + label + " is offline: the copy on leaf " + addr
-        + " may lack acknowledged writes, which leaf " + master->leaf()
-        + " holds; bring that leaf back");
+      if (recorded != nullptr && recorded != mine)
+        part.set_offline_reason(
+          "partition " + label + " is offline: the copy on leaf " + addr
+          + " may lack acknowledged writes, which leaf " + recorded->leaf()
+          + " holds; bring that leaf back");
+      else
+        part.set_offline_reason("partition " + label + " is offline: "
+                                + choice.reason);
       plan.offline.push_back(label);
     }
   }
   return plan;
+}
+
+/// Logs what recovery dropped from each copy a leaf reported.
+void log_recovery_drops(const master_aggregator_state& st,
+                        const std::string& addr,
+                        const pb::LeafHelloRequest& hello) {
+  for (auto& inst : hello.instances()) {
+    const auto& r = inst.recovery();
+    auto label = partition_label(inst.database(), inst.ordinal());
+    if (!r.corrupt_file().empty())
+      logger("ma")->error("CopyCorrupt {} {} on {}: corrupt at offset {} of "
+                          "{} ({}); its good records end at term {}, lsn {}",
+                          st.ctx(), label, addr, r.corrupt_offset(),
+                          r.corrupt_file(), r.detail(),
+                          inst.position().term(), inst.position().lsn());
+    else if (r.torn_bytes_cut() > 0)
+      logger("ma")->warn("CopyTailCut {} {} on {}: {} bytes of a torn last "
+                         "record cut from {}; it ends at term {}, lsn {}",
+                         st.ctx(), label, addr, r.torn_bytes_cut(),
+                         r.torn_file(), inst.position().term(),
+                         inst.position().lsn());
+  }
 }
 
 } // namespace
@@ -301,22 +533,35 @@ void attach_leaf(ma_self self, const std::string& addr, bool force,
          {});
     return;
   }
+  {
+    auto& rt = st.runtime[addr];
+    rt.awaiting_attach = false;
+    rt.restarting = false;
+    rt.attach_wait_until.reset();
+    auto& queue = st.attach_queue;
+    queue.erase(std::remove(queue.begin(), queue.end(), addr), queue.end());
+  }
   set_state(*leaf, leaf_state::attaching);
   logger("ma")->info("LeafAttaching {} {}", st.ctx(), addr);
   auto plan = std::make_shared<attach_plan>(plan_attach(self, addr));
+  auto incarnation = leaf->incarnation();
   // Masters learn their new replica before the replica asks to join.
   std::stable_partition(plan->orders.begin(), plan->orders.end(),
                         [](const order& o) { return o.role == pb::MASTER; });
-  persist_then(self, [self, addr, plan, done] {
+  persist_then(self, [self, addr, plan, done, incarnation] {
     auto cd = std::make_shared<countdown>();
     cd->remaining = plan->orders.size() + 1;
-    cd->done = [self, addr, plan, done](std::vector<std::string> errors) {
+    cd->done = [self, addr, plan, done,
+                incarnation](std::vector<std::string> errors) {
       auto& st = self->state;
-      // The hello's list of copies is used up: from now on the metadata
-      // says what the leaf holds, until it says hello again.
-      st.runtime[addr].hello_seen = false;
-      st.runtime[addr].hello_instances.clear();
       auto* leaf = st.meta.find_leaf(addr);
+      // The hello's list of copies is used up: from now on the metadata
+      // says what the leaf holds, until it says hello again (unless it
+      // already did: it restarted meanwhile).
+      if (leaf != nullptr && leaf->incarnation() == incarnation) {
+        st.runtime[addr].hello_seen = false;
+        st.runtime[addr].hello_instances.clear();
+      }
       if (leaf != nullptr && state_of(*leaf) == leaf_state::attaching) {
         set_state(*leaf, leaf_state::online);
         st.runtime[addr].last_reply = self->clock().now();
@@ -363,12 +608,22 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
   auto& rt = st.runtime[addr];
   rt.last_reply = self->clock().now();
   monitor_leaf(self, addr);
+  rt.unconfirmed = false;
   if (hello.recovering()) {
     if (state_of(*leaf) == leaf_state::offline) {
       set_state(*leaf, leaf_state::recovering);
       leaf->set_incarnation(hello.incarnation());
       persist(self);
     }
+    // Its copies are not served until it says what its disk holds; what
+    // an earlier hello said is out of date.
+    rt.restarting = true;
+    rt.awaiting_attach = false;
+    rt.hello_seen = false;
+    rt.hello_instances.clear();
+    rt.attach_wait_until.reset();
+    auto& queue = st.attach_queue;
+    queue.erase(std::remove(queue.begin(), queue.end(), addr), queue.end());
     logger("ma")->info("LeafRecovering {} {} incarnation={}", st.ctx(), addr,
                        hello.incarnation());
     return;
@@ -384,6 +639,7 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
     return;
   }
   leaf->set_incarnation(hello.incarnation());
+  rt.restarting = false;
   rt.hello_seen = true;
   rt.hello_instances.assign(hello.instances().begin(),
                             hello.instances().end());
@@ -391,6 +647,7 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
   logger("ma")->info("LeafBack {} {} incarnation={} ({} instances), was {}",
                      st.ctx(), addr, hello.incarnation(),
                      hello.instances_size(), to_string(state));
+  log_recovery_drops(st, addr, hello);
   if (state == leaf_state::detached
       || ((state == leaf_state::offline || state == leaf_state::recovering)
           && !st.meta.globals().auto_attach())) {
@@ -399,10 +656,70 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
     logger("ma")->warn("LeafDetached {} {}: auto_attach is OFF or the leaf "
                        "was detached; run ATTACH LEAF",
                        st.ctx(), addr);
+    // Attaches waiting for its report go on without it.
+    resume_attaches(self);
     return;
   }
-  attach_leaf(self, addr, /*force=*/true,
-              [](const std::string&, const std::string&) {});
+  rt.awaiting_attach = true;
+  auto awaited = awaited_report(st, addr);
+  if (!awaited.empty()) {
+    // Step 3 compares the copies of a partition: wait for the other copy's
+    // report rather than decide from the last recorded roles.
+    rt.attach_wait_until = self->clock().now() + attach_report_wait;
+    st.attach_queue.push_back(addr);
+    arm_timer(self, attach_report_wait, timer_id::attach_wait);
+    LG_PROBE(attach_waited_for_report,
+             "a leaf's attach waited for its pair to report its copies");
+    logger("ma")->info("LeafAttachWaits {} {}: for the copies of {} (at most "
+                       "{} ms)",
+                       st.ctx(), addr, awaited,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(
+                         attach_report_wait)
+                         .count());
+    resume_attaches(self);
+    return;
+  }
+  // Those that waited for this report go first: they decide with it.
+  resume_attaches(self);
+  if (rt.awaiting_attach)
+    attach_leaf(self, addr, /*force=*/true,
+                [](const std::string&, const std::string&) {});
+}
+
+void resume_attaches(ma_self self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  // Attaching one leaf changes what the next one waits for: go over the
+  // queue again until nothing moves.
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (auto& addr : st.attach_queue) {
+      auto& rt = st.runtime[addr];
+      auto* leaf = st.meta.find_leaf(addr);
+      bool gone = leaf == nullptr || !rt.awaiting_attach
+                  || state_of(*leaf) == leaf_state::detached
+                  || state_of(*leaf) == leaf_state::offline;
+      bool timed_out = rt.attach_wait_until && now >= *rt.attach_wait_until;
+      if (!gone && !timed_out && !awaited_report(st, addr).empty())
+        continue;
+      auto next = addr;
+      auto& queue = st.attach_queue;
+      queue.erase(std::remove(queue.begin(), queue.end(), next), queue.end());
+      if (!gone) {
+        if (timed_out) {
+          LG_PROBE(attach_wait_timed_out,
+                   "a leaf's attach stopped waiting for its pair's report");
+          logger("ma")->warn("LeafAttachWaitOver {} {}: deciding without the "
+                             "report it waited for",
+                             st.ctx(), next);
+        }
+        attach_leaf(self, next, /*force=*/true,
+                    [](const std::string&, const std::string&) {});
+      }
+      moved = true;
+      break;
+    }
+  }
 }
 
 } // namespace lg

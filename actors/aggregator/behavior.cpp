@@ -12,7 +12,8 @@
 //      (flush_atom: group commit); then the callbacks that waited for them
 //      run, and parked map requests are answered.
 //   4. Timers: heartbeats and failure deadlines (failover.cpp), parked map
-//      requests (partition_map.cpp), balance retries (handover.cpp).
+//      requests (partition_map.cpp), balance retries (handover.cpp), the
+//      end of an attach's wait for a report (attach.cpp).
 #include "actors/aggregator/master_aggregator.hpp"
 
 #include <caf/actor_system.hpp>
@@ -230,6 +231,9 @@ master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
         case timer_id::metadata_retry:
           on_persist_flush(self);
           break;
+        case timer_id::attach_wait:
+          resume_attaches(self);
+          break;
         case timer_id::heartbeat:
         default:
           heartbeat_round(self);
@@ -256,10 +260,13 @@ master_aggregator_impl(ma_self self, master_aggregator_config cfg) {
                                  "corrupt metadata: " + path));
       return ma_behavior(self);
     }
-    // Leaves must prove they are alive again after an aggregator restart.
+    // Leaves must prove they are alive again after an aggregator restart,
+    // and until they do, nothing says they still serve their copies.
     for (auto& leaf : st.meta.leaves())
-      if (state_of(leaf) == leaf_state::online)
+      if (state_of(leaf) == leaf_state::online) {
         st.runtime[leaf.address()].last_reply = self->clock().now();
+        st.runtime[leaf.address()].unconfirmed = true;
+      }
     logger("ma")->info("MetadataLoaded {} {} leaves, {} databases", st.ctx(),
                        st.meta.leaves_size(), st.meta.databases_size());
   }

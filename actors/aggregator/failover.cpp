@@ -63,10 +63,20 @@ void leaf_failed(ma_self self, const std::string& addr,
   bool up = state == leaf_state::online || state == leaf_state::attaching;
   if (!up && !(state == leaf_state::recovering && !detach))
     return;
+  // Its copies will not be reported: attaches waiting for them go on
+  // without them (resume_attaches, once the failover is decided).
+  auto forget_report = [&] {
+    auto& rt = st.runtime[addr];
+    rt.restarting = false;
+    rt.unconfirmed = false;
+    rt.awaiting_attach = false;
+  };
   if (!detach && !up) {
     // It died while replaying its storage: nothing was assigned to it yet.
     set_state(*leaf, leaf_state::offline);
+    forget_report();
     persist(self);
+    resume_attaches(self);
     return;
   }
   if (!detach && !st.meta.globals().leaf_failure_detection()) {
@@ -77,6 +87,7 @@ void leaf_failed(ma_self self, const std::string& addr,
     return;
   }
   set_state(*leaf, detach ? leaf_state::detached : leaf_state::offline);
+  forget_report();
   if (detach)
     logger("ma")->warn("LeafDetached {} {}: {}", st.ctx(), addr, why);
   else
@@ -158,6 +169,7 @@ void leaf_failed(ma_self self, const std::string& addr,
     }
     send_failover_orders(self, addr, replica_lost, promotions);
   });
+  resume_attaches(self);
 }
 
 namespace {
@@ -307,6 +319,12 @@ void heartbeat_round(ma_self self) {
                     auto& rt = st.runtime[addr];
                     auto at = self->clock().now();
                     rt.last_reply = std::max(rt.last_reply, at);
+                    if (rt.unconfirmed) {
+                      // It kept running through the aggregator's restart:
+                      // its copies serve as recorded.
+                      rt.unconfirmed = false;
+                      resume_attaches(self);
+                    }
                     // A leaf in another process is linked by now.
                     monitor_leaf(self, addr);
                     double rtt = std::chrono::duration<double, std::milli>(

@@ -35,6 +35,16 @@ struct leaf_runtime {
   uint64_t rtt_samples = 0;
   bool hello_seen = false;                      ///< its disk is known
   std::vector<pb::InstanceState> hello_instances; ///< from its last hello
+  /// Said it restarted (the hello before its replay) and has not said yet
+  /// what its disk holds: its copies are not served.
+  bool restarting = false;
+  /// Online in the metadata the aggregator started from, and not heard from
+  /// since: it may have restarted along with the aggregator.
+  bool unconfirmed = false;
+  /// Said what its disk holds; its attach has not begun.
+  bool awaiting_attach = false;
+  /// While its attach waits for another leaf's report: until when at most.
+  std::optional<time_point> attach_wait_until;
 };
 
 /// The aggregator's state: its metadata, and what it keeps in memory only
@@ -60,6 +70,8 @@ struct master_aggregator_state {
   /// earlier deadline arms another, earlier one.
   std::optional<time_point> map_timer_at;
   std::vector<rebuild_job> jobs; ///< oldest first, bounded
+  /// Leaves whose attach waits for another leaf's report, in hello order.
+  std::vector<std::string> attach_queue;
   /// Leaves whose pair should hand masters over once replicas are in sync
   /// (ATTACH LEAF without NO REBALANCE).
   std::set<std::string> balance_pending;
@@ -250,6 +262,16 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req);
 /// refused.
 void attach_leaf(ma_self self, const std::string& addr, bool force,
                  attach_done done);
+
+/// How long a leaf's attach waits at most for the report of another leaf
+/// holding a copy of one of its partitions (that leaf restarted too, or has
+/// not been heard from since the aggregator started). A leaf that fails in
+/// the meantime ends the wait earlier (leaf_failure_timeout_ms).
+constexpr auto attach_report_wait = std::chrono::seconds{5};
+
+/// Attaches the leaves whose attach waited, once what they waited for came
+/// (a report, a leaf declared offline) or their wait is over.
+void resume_attaches(ma_self self);
 
 // -- handover.cpp ------------------------------------------------------------
 

@@ -23,6 +23,7 @@ struct instance_entry {
   std::shared_ptr<storage::partition_store> store;
   std::string database;
   uint32_t ordinal = 0;
+  pb::RecoveryDrop recovery; ///< what opening it dropped (for the hello)
 };
 
 struct leaf_state {
@@ -96,21 +97,39 @@ partition_config make_partition_config(self_ptr self, const std::string& db,
   return pc;
 }
 
-void fill_opened(const instance_entry& e, pb::InstanceState& out) {
-  out.set_database(e.database);
-  out.set_ordinal(e.ordinal);
-  out.set_role(pb::ROLE_NONE);
-  out.set_term(e.store->last().term);
-  out.mutable_position()->set_term(e.store->last().term);
-  out.mutable_position()->set_lsn(e.store->last().lsn);
-  out.set_checksum(e.store->checksum());
-  for (auto& h : e.store->history()) {
+/// Where a store ends (its position, history and checksum), for a hello.
+void fill_position(const storage::partition_store& store,
+                   pb::InstanceState& out) {
+  out.set_term(store.last().term);
+  out.mutable_position()->set_term(store.last().term);
+  out.mutable_position()->set_lsn(store.last().lsn);
+  out.set_checksum(store.checksum());
+  for (auto& h : store.history()) {
     auto* x = out.add_history();
     x->set_term(h.term);
     x->set_start_lsn(h.start_lsn);
   }
+  out.set_sync_durability(store.mode() == storage::durability::sync);
+}
+
+/// What recovery dropped, as the hello reports it.
+pb::RecoveryDrop recovery_drop(const storage::recovery_report& r) {
+  pb::RecoveryDrop out;
+  out.set_torn_bytes_cut(r.bytes_dropped);
+  out.set_torn_file(r.dropped_file);
+  out.set_corrupt_file(r.corrupt_file);
+  out.set_corrupt_offset(r.corrupt_offset);
+  out.set_detail(r.corrupt_file.empty() ? r.drop_reason : r.corrupt_reason);
+  return out;
+}
+
+void fill_opened(const instance_entry& e, pb::InstanceState& out) {
+  out.set_database(e.database);
+  out.set_ordinal(e.ordinal);
+  out.set_role(pb::ROLE_NONE);
+  fill_position(*e.store, out);
   out.set_state("recovering");
-  out.set_sync_durability(e.store->mode() == storage::durability::sync);
+  *out.mutable_recovery() = e.recovery;
 }
 
 /// Opens every instance found under instances/ as a partition actor without
@@ -138,18 +157,27 @@ void open_instances(self_ptr self) {
                                                             mode);
     auto report = store->open();
     if (!report.ok()) {
+      // Not served: the aggregator has it rebuilt from a good copy, and the
+      // damaged files are moved aside then (on_create), never cut in place.
       LG_PROBE(instance_open_failed, "an instance on disk could not be opened");
-      logger("leaf")->error("InstanceCorrupt {} {}: {}", st.ctx(), path,
-                            report.err().to_string());
+      if (!store->recovery().corrupt_file.empty())
+        LG_PROBE(instance_corrupt, "recovery found a damaged snapshot or log");
+      logger("leaf")->error("InstanceCorrupt {} {}: {}; its good records end "
+                            "at term {}, lsn {}",
+                            st.ctx(), path, report.err().to_string(),
+                            store->last().term, store->last().lsn);
       pb::InstanceState failed;
       failed.set_database(desc.database());
       failed.set_ordinal(desc.ordinal());
+      fill_position(*store, failed);
+      failed.set_sync_durability(desc.sync_durability());
       failed.set_state("failed: " + report.err().to_string());
+      *failed.mutable_recovery() = recovery_drop(store->recovery());
       st.failed.push_back(std::move(failed));
       continue;
     }
     if (report->bytes_dropped > 0) {
-      LG_PROBE(log_tail_dropped, "recovery cut a torn or corrupt log tail");
+      LG_PROBE(log_tail_dropped, "recovery cut a torn last log record");
       logger("leaf")->warn("LogTailDropped {} {}: {} bytes ({})", st.ctx(),
                            path, report->bytes_dropped, report->drop_reason);
     }
@@ -157,6 +185,7 @@ void open_instances(self_ptr self) {
     e.database = desc.database();
     e.ordinal = desc.ordinal();
     e.store = store;
+    e.recovery = recovery_drop(*report);
     e.handle = spawn_partition(
       self, make_partition_config(self, e.database, e.ordinal, store));
     logger("leaf")->info("InstanceRecovered {} {}:{} at lsn {} ({} records "
@@ -225,9 +254,15 @@ void on_create(self_ptr self, const envelope_ptr& env) {
   }
   auto dir = instance_dir(st.cfg, req.database(), req.ordinal());
   if (req.rebuild() && st.cfg.fs->exists(dir)) {
-    // A copy that could not be opened: keep it for inspection.
+    // A copy that could not be opened: keep it for inspection, named after
+    // why (a damaged snapshot or log, or something else unreadable).
+    bool corrupt = false;
+    for (auto& f : st.failed)
+      if (f.database() == req.database() && f.ordinal() == req.ordinal())
+        corrupt = !f.recovery().corrupt_file().empty();
     auto aside = st.cfg.data_dir + "/discarded/" + req.database() + "."
-                 + std::to_string(req.ordinal()) + "-unreadable-inc"
+                 + std::to_string(req.ordinal())
+                 + (corrupt ? "-corrupt-inc" : "-unreadable-inc")
                  + std::to_string(st.incarnation);
     st.cfg.fs->make_dirs(st.cfg.data_dir + "/discarded");
     st.cfg.fs->remove_all(aside);

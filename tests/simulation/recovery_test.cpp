@@ -1,7 +1,10 @@
 // Leaf recovery and reattach (actors/aggregator/attach.cpp, rebuild.proto), on the
 // deterministic scheduler in virtual time.
 #include <map>
+#include <string>
+#include <utility>
 
+#include "base/bugs.hpp"
 #include "cluster/workload.hpp"
 #include "sim_cluster.hpp"
 
@@ -41,6 +44,58 @@ std::string role_on(sim_cluster& c, const std::string& db, int ordinal,
         && row.cells(2) == std::to_string(port))
       return row.cells(3);
   return "<none>";
+}
+
+/// The port of the leaf whose copy of db:0 is master.
+int master_port_of(sim_cluster& c, const std::string& db) {
+  auto port = c.master_port(db, 0);
+  BOOST_REQUIRE(!port.empty());
+  return std::stoi(port);
+}
+
+/// A SYNC database of one partition holding five rows, each acknowledged by
+/// its own statement.
+void write_five_rows(sim_cluster& c) {
+  c.ok("CREATE DATABASE db PARTITIONS 1 WITH SYNC DURABILITY");
+  const std::pair<const char*, const char*> rows[] = {
+    {"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}, {"e", "5"}};
+  for (auto [key, value] : rows)
+    c.ok(std::string{"INSERT INTO db VALUES ('"} + key + "','" + value + "')");
+}
+
+/// The log of the copy of db:0 on `port`.
+std::string wal_of(int port) {
+  return sim_cluster::leaf_dir(port) + "/instances/db.0/wal.log";
+}
+
+/// Flips the byte at offset 46 of the log of the copy on `port`: the top
+/// byte of its second record's length, in the middle of the log. Returns
+/// the damaged bytes.
+std::string damage_second_record(sim_cluster& c, int port) {
+  auto path = wal_of(port);
+  BOOST_REQUIRE(c.fs().files().count(path) == 1u);
+  BOOST_REQUIRE(!c.fs().corrupt(path, 46));
+  return c.fs().files()[path]->data;
+}
+
+/// The damaged copy on `port` was kept aside, untouched: the log under
+/// discarded/ is `damaged`, byte for byte.
+void expect_kept_aside(sim_cluster& c, int port, const std::string& damaged) {
+  auto dir = sim_cluster::leaf_dir(port) + "/discarded";
+  auto aside = c.fs().list_dir(dir);
+  BOOST_REQUIRE(aside.ok());
+  BOOST_REQUIRE_EQUAL(aside->size(), 1u);
+  BOOST_TEST(aside->front().find("-corrupt-") != std::string::npos);
+  auto kept = c.fs().read_file(dir + "/" + aside->front() + "/wal.log");
+  BOOST_REQUIRE(kept.ok());
+  BOOST_TEST((*kept == damaged));
+}
+
+/// Both copies are in sync, hold the same rows, and the five rows are there.
+void expect_five_rows_on_both(sim_cluster& c) {
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  expect_equal_checksums(c, "db");
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "5");
 }
 
 } // namespace
@@ -494,6 +549,83 @@ BOOST_AUTO_TEST_CASE(attach_without_force_reports_conflicting_copies) {
   BOOST_TEST(role_on(c, "db", ord, 10004) == "Orphan");
   BOOST_TEST(c.master_port("db", ord) == "10003");
   BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "4");
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_master_log_is_rebuilt_after_a_cluster_restart) {
+  // The whole cluster stops; a byte in the middle of the master's log goes
+  // bad; the cluster starts again on the same disk. The master's copy must
+  // not be opened (nor cut): the replica, which holds every acknowledged
+  // write, serves, and the bad copy is rebuilt from it.
+  sim_cluster c{2, 2};
+  write_five_rows(c);
+  auto master = master_port_of(c, "db");
+  c.stop();
+  auto damaged = damage_second_record(c, master);
+  auto corrupt = sim_cluster::probe_count("instance_corrupt");
+  c.start(2, 2);
+  expect_five_rows_on_both(c);
+  BOOST_TEST(sim_cluster::probe_count("instance_corrupt") == corrupt + 1);
+  BOOST_TEST(c.master_port("db", 0) != std::to_string(master));
+  expect_kept_aside(c, master, damaged);
+  // The rebuilt copy holds everything: fail over onto it.
+  c.ok("KILL LEAF '127.0.0.1':" + c.master_port("db", 0));
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "5");
+}
+
+BOOST_AUTO_TEST_CASE(a_master_whose_log_was_cut_is_not_chosen_over_replica) {
+  // With the old reader (corrupt-as-torn) the master's log is cut to one
+  // record. Its metadata still says master, but both copies report where
+  // they end, and the replica's log ends later: it serves.
+  sim_cluster c{2, 2};
+  write_five_rows(c);
+  auto master = master_port_of(c, "db");
+  c.stop();
+  damage_second_record(c, master);
+  bugs::corrupt_as_torn = true;
+  auto chosen = sim_cluster::probe_count("master_chosen_by_history");
+  c.start(2, 2);
+  bugs::reset();
+  expect_five_rows_on_both(c);
+  BOOST_TEST(sim_cluster::probe_count("master_chosen_by_history") > chosen);
+  BOOST_TEST(c.master_port("db", 0) != std::to_string(master));
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_master_log_returning_alone_loses_nothing) {
+  // Both leaves go down unseen (failure detection OFF: nothing fails over);
+  // the master's log is damaged and its leaf comes back first, alone. The
+  // fixed reader fails the copy, the in-sync replica is made master, and
+  // when its leaf is back the bad copy is rebuilt from it. The old reader
+  // (corrupt-as-torn) cuts the log, the copy is reintroduced with one row,
+  // and the replica's five are discarded as diverged when it returns.
+  for (bool broken : {false, true}) {
+    BOOST_TEST_CONTEXT((broken ? "corrupt-as-torn" : "fixed reader")) {
+      sim_cluster c{2, 2};
+      write_five_rows(c);
+      c.ok("SET GLOBAL leaf_failure_detection = OFF");
+      auto master = master_port_of(c, "db");
+      auto replica = master == 10001 ? 10002 : 10001;
+      c.ok("KILL LEAF '127.0.0.1':" + std::to_string(master));
+      c.ok("KILL LEAF '127.0.0.1':" + std::to_string(replica));
+      auto damaged = damage_second_record(c, master);
+      bugs::corrupt_as_torn = broken;
+      c.ok("RESTART LEAF '127.0.0.1':" + std::to_string(master));
+      c.ok("SLEEP 500");
+      bugs::reset();
+      c.ok("RESTART LEAF '127.0.0.1':" + std::to_string(replica));
+      c.ok("SET GLOBAL leaf_failure_detection = ON");
+      BOOST_REQUIRE(c.wait_in_sync("db"));
+      auto rows = c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0);
+      if (broken) {
+        BOOST_TEST(rows == "1"); // four acknowledged rows lost
+        BOOST_TEST(!c.fs().exists(sim_cluster::leaf_dir(master)
+                                  + "/discarded"));
+      } else {
+        BOOST_TEST(rows == "5");
+        expect_equal_checksums(c, "db");
+        expect_kept_aside(c, master, damaged);
+      }
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -24,10 +24,14 @@ std::ostream& boost_test_print_type(std::ostream& out, recovery_rule rule) {
 } // namespace lg::ha
 
 using lg::ha::check_divergence;
+using lg::ha::choose_recovered_master;
 using lg::ha::classify_recovered;
+using lg::ha::copy_state;
 using lg::ha::end_lsn_for_term;
 using lg::ha::instance_role;
 using lg::ha::instance_view;
+using lg::ha::master_choice;
+using lg::ha::recovered_copy;
 using lg::ha::recovery_rule;
 using lg::ha::term_at;
 using lg::storage::log_position;
@@ -40,6 +44,18 @@ const std::string leaf_b = "127.0.0.1:10002";
 const std::string leaf_c = "127.0.0.1:10003";
 
 using history = std::vector<term_start>;
+
+/// A copy its leaf reported, ending at (term, lsn).
+recovered_copy reported(const std::string& leaf, instance_role role,
+                        bool in_sync, uint64_t term, uint64_t lsn) {
+  return {leaf, role, in_sync, copy_state::reported, true, {term, lsn}};
+}
+
+/// A copy in `state` whose position is not known.
+recovered_copy unreported(const std::string& leaf, instance_role role,
+                          bool in_sync, copy_state state) {
+  return {leaf, role, in_sync, state, false, {}};
+}
 
 /// Returns true when `text` contains `part`.
 bool contains(const std::string& text, const std::string& part) {
@@ -80,6 +96,137 @@ BOOST_AUTO_TEST_CASE(master_elsewhere_makes_an_orphan) {
              == recovery_rule::orphan);
   // Redundancy 1: no pair, so a master anywhere else makes an orphan.
   BOOST_TEST(classify_recovered(leaf_a, "", others) == recovery_rule::orphan);
+}
+
+BOOST_AUTO_TEST_CASE(a_serving_master_is_kept) {
+  auto choice = choose_recovered_master({
+    reported(leaf_a, instance_role::replica, true, 1, 9),
+    unreported(leaf_b, instance_role::master, true, copy_state::serving),
+  });
+  BOOST_TEST(choice.kind == master_choice::keep);
+  BOOST_TEST(choice.index == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(master_whose_log_ends_first_is_not_chosen) {
+  // The recorded master lost records (its log was cut); the in-sync replica
+  // holds them: it becomes master under a new term.
+  auto choice = choose_recovered_master({
+    reported(leaf_a, instance_role::master, false, 1, 1),
+    reported(leaf_b, instance_role::replica, true, 1, 5),
+  });
+  BOOST_TEST(choice.kind == master_choice::choose);
+  BOOST_TEST(choice.index == 1u);
+  BOOST_TEST(choice.new_term);
+  BOOST_TEST(contains(choice.reason, "term 1, lsn 5"));
+  BOOST_TEST(contains(choice.reason, "recorded master on " + leaf_a));
+  // A higher term wins over a longer log.
+  choice = choose_recovered_master({
+    reported(leaf_a, instance_role::master, false, 3, 4),
+    reported(leaf_b, instance_role::replica, true, 2, 9),
+  });
+  BOOST_TEST(choice.index == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(equal_copies_keep_the_recorded_master_and_its_term) {
+  auto choice = choose_recovered_master({
+    reported(leaf_b, instance_role::replica, true, 2, 7),
+    reported(leaf_a, instance_role::master, false, 2, 7),
+  });
+  BOOST_TEST(choice.kind == master_choice::choose);
+  BOOST_TEST(choice.index == 1u);
+  BOOST_TEST(!choice.new_term);
+  // A master ahead of its replica (writes it never acknowledged) stays.
+  choice = choose_recovered_master({
+    reported(leaf_a, instance_role::master, false, 2, 9),
+    reported(leaf_b, instance_role::replica, true, 2, 7),
+  });
+  BOOST_TEST(choice.index == 0u);
+  BOOST_TEST(!choice.new_term);
+}
+
+BOOST_AUTO_TEST_CASE(a_copy_not_reported_means_a_new_term) {
+  // The other copy may hold records past the master's end under its term.
+  auto choice = choose_recovered_master({
+    reported(leaf_a, instance_role::master, false, 2, 7),
+    unreported(leaf_b, instance_role::replica, true, copy_state::absent),
+  });
+  BOOST_TEST(choice.kind == master_choice::choose);
+  BOOST_TEST(choice.index == 0u);
+  BOOST_TEST(choice.new_term);
+  // The only copy keeps its term.
+  choice = choose_recovered_master({
+    reported(leaf_a, instance_role::master, false, 2, 7),
+  });
+  BOOST_TEST(!choice.new_term);
+  // An out-of-sync copy ahead of the master also holds records past its end.
+  choice = choose_recovered_master({
+    reported(leaf_a, instance_role::master, false, 2, 7),
+    reported(leaf_b, instance_role::replica, false, 2, 8),
+  });
+  BOOST_TEST(choice.index == 0u);
+  BOOST_TEST(choice.new_term);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_copy_is_never_master) {
+  auto choice = choose_recovered_master({
+    unreported(leaf_a, instance_role::master, false, copy_state::failed),
+    reported(leaf_b, instance_role::replica, true, 1, 5),
+  });
+  BOOST_TEST(choice.kind == master_choice::choose);
+  BOOST_TEST(choice.index == 1u);
+  BOOST_TEST(choice.new_term);
+  // With no in-sync copy left, nothing is served.
+  choice = choose_recovered_master({
+    unreported(leaf_a, instance_role::master, false, copy_state::failed),
+    reported(leaf_b, instance_role::replica, false, 1, 5),
+  });
+  BOOST_TEST(choice.kind == master_choice::none);
+  BOOST_TEST(contains(choice.reason, "the copy on " + leaf_a + " is corrupt"));
+  BOOST_TEST(contains(choice.reason, "out of sync"));
+}
+
+BOOST_AUTO_TEST_CASE(a_copy_about_to_be_reported_is_waited_for) {
+  auto choice = choose_recovered_master({
+    reported(leaf_a, instance_role::master, false, 1, 1),
+    unreported(leaf_b, instance_role::replica, true, copy_state::pending),
+  });
+  BOOST_TEST(choice.kind == master_choice::wait);
+  BOOST_TEST(choice.index == 1u);
+  // Not for a copy that may lack acknowledged writes: it cannot be chosen.
+  choice = choose_recovered_master({
+    reported(leaf_a, instance_role::master, false, 1, 1),
+    unreported(leaf_b, instance_role::replica, false, copy_state::pending),
+  });
+  BOOST_TEST(choice.kind == master_choice::choose);
+  BOOST_TEST(choice.index == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_positions_fall_back_to_the_recorded_master) {
+  // A replica still serving (its leaf did not restart) has no reported
+  // position: the recorded master that came back is reintroduced.
+  auto choice = choose_recovered_master({
+    reported(leaf_a, instance_role::master, false, 1, 3),
+    unreported(leaf_b, instance_role::replica, true, copy_state::serving),
+  });
+  BOOST_TEST(choice.index == 0u);
+  BOOST_TEST(choice.new_term);
+  // Its master corrupt, the serving in-sync replica takes over.
+  choice = choose_recovered_master({
+    unreported(leaf_a, instance_role::master, false, copy_state::failed),
+    unreported(leaf_b, instance_role::replica, true, copy_state::serving),
+  });
+  BOOST_TEST(choice.kind == master_choice::choose);
+  BOOST_TEST(choice.index == 1u);
+  BOOST_TEST(choice.new_term);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_recorded_master_any_copy_may_serve) {
+  auto choice = choose_recovered_master({
+    reported(leaf_a, instance_role::replica, false, 1, 3),
+  });
+  BOOST_TEST(choice.kind == master_choice::choose);
+  BOOST_TEST(choice.index == 0u);
+  BOOST_TEST(choose_recovered_master({}).kind == master_choice::none);
 }
 
 BOOST_AUTO_TEST_CASE(term_lookups) {

@@ -241,15 +241,19 @@ BOOST_AUTO_TEST_CASE(a_failed_checkpoint_leaves_the_sealed_log_for_the_next) {
   BOOST_TEST(!store->checkpoint_open());
   BOOST_TEST(fs->exists(dir + "/wal.prev"));
   BOOST_TEST(!fs->exists(snap_path));
-  // Recovery stops at the bad record and drops what follows, wal.log too.
+  // Recovery finds the damage and fails, cutting nothing: the records
+  // after it, in wal.prev and wal.log, are still there for forensics.
   append_range(*store, 1, 6, 7);
   flush(*store);
+  auto log_before = file(wal_path);
   auto again = make();
-  auto report = open(*again);
-  BOOST_TEST(report.bytes_dropped > 0u);
-  BOOST_TEST(report.drop_reason.find("wal.prev") != std::string::npos);
+  auto report = again->open();
+  BOOST_REQUIRE(!report.ok());
+  BOOST_TEST(report.err().detail().find("wal.prev") != std::string::npos);
+  BOOST_TEST(again->recovery().corrupt_file == dir + "/wal.prev");
   BOOST_TEST(again->last().lsn < 5u);
-  BOOST_TEST(file(wal_path).empty());
+  BOOST_TEST(file(wal_path) == log_before);
+  BOOST_TEST(!log_before.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

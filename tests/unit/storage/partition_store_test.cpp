@@ -5,10 +5,13 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "base/bugs.hpp"
+
 #include "support/temp_dir.hpp"
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "unit/storage/store_fixture.hpp"
@@ -91,56 +94,148 @@ BOOST_AUTO_TEST_CASE(recovery_drops_a_torn_tail) {
   BOOST_TEST(file(wal_path).size() == 9 * record_size);
 }
 
-BOOST_AUTO_TEST_CASE(recovery_stops_at_a_checksum_mismatch) {
+BOOST_AUTO_TEST_CASE(a_torn_tail_is_reported_with_its_file) {
+  auto store = make();
+  open(*store);
+  append_range(*store, 1, 1, 3);
+  flush(*store);
+  auto record_size = encode_record(numbered(1, 1)).size();
+  BOOST_REQUIRE(!fs->truncate(wal_path, 2 * record_size + 7));
+  auto again = make();
+  auto report = open(*again);
+  BOOST_TEST(report.bytes_dropped == 7u);
+  BOOST_TEST(report.dropped_file == wal_path);
+  BOOST_TEST(report.drop_reason.rfind("torn_record at offset "
+                                        + std::to_string(2 * record_size),
+                                      0)
+             == 0u);
+  BOOST_TEST(report.corrupt_file.empty());
+  BOOST_TEST(again->recovery().bytes_dropped == 7u);
+  BOOST_TEST(again->last() == (log_position{1, 2}));
+}
+
+BOOST_AUTO_TEST_CASE(corruption_in_the_middle_fails_and_leaves_the_file) {
   auto store = make();
   open(*store);
   append_range(*store, 1, 1, 10);
   flush(*store);
   auto record_size = encode_record(numbered(1, 1)).size();
+  auto before = file(wal_path);
   // A byte inside the value of record 5.
   BOOST_REQUIRE(!fs->corrupt(wal_path, 4 * record_size + record_size - 2));
+  auto damaged = file(wal_path);
 
   auto again = make();
-  auto report = open(*again);
-  BOOST_TEST(report.records_replayed == 4u);
-  BOOST_TEST(report.bytes_dropped == 6 * record_size);
-  BOOST_TEST(report.drop_reason.find("checksum_mismatch") != std::string::npos);
-  BOOST_TEST(
-    report.drop_reason.find("offset " + std::to_string(4 * record_size))
-    != std::string::npos);
+  auto res = again->open();
+  BOOST_REQUIRE(!res.ok());
+  BOOST_TEST(res.err().name() == "checksum_mismatch");
+  BOOST_TEST(res.err().detail().find("corrupt at offset "
+                                     + std::to_string(4 * record_size) + " of "
+                                     + wal_path)
+             != std::string::npos);
+  // The report says where, and the store where its good records end.
+  BOOST_TEST(again->recovery().corrupt_file == wal_path);
+  BOOST_TEST(again->recovery().corrupt_offset == 4 * record_size);
+  BOOST_TEST(again->recovery().bytes_dropped == 0u);
   BOOST_TEST(again->last() == (log_position{1, 4}));
-  BOOST_TEST(again->rows().size() == 4u);
-  BOOST_TEST(file(wal_path).size() == 4 * record_size);
-
-  // The log was cut, so new records land right after the good prefix.
-  again->append(put(2, 5, "fresh", "value"));
-  flush(*again);
-  auto third = make();
-  report = open(*third);
-  BOOST_TEST(report.bytes_dropped == 0u);
-  BOOST_TEST(report.records_replayed == 5u);
-  BOOST_TEST(third->last() == (log_position{2, 5}));
-  BOOST_TEST(third->rows().at("fresh") == "value");
+  // Nothing was cut: the records after the damage are still there.
+  BOOST_TEST(file(wal_path) == damaged);
+  BOOST_TEST(file(wal_path).size() == before.size());
+  // And it stays so: opening again fails the same way.
+  BOOST_TEST(!make()->open().ok());
 }
 
-BOOST_AUTO_TEST_CASE(recovery_stops_at_an_out_of_sequence_record) {
+BOOST_AUTO_TEST_CASE(a_damaged_length_in_the_middle_is_corruption) {
+  // Five records, the high byte of the second one's length changed: it
+  // declares a record longer than the file (or than any record), as a torn
+  // one would, but records follow it.
+  // Byte 2 (xor 1): 64 KiB more, past the end of the file; byte 3 (xor
+  // 0xFF): past the 64 MiB limit.
+  for (auto [at, flip] : {std::pair<size_t, int>{2, 0x01}, {3, 0xFF}}) {
+    BOOST_TEST_CONTEXT("byte " << at << " xor " << flip) {
+      fixture f;
+      auto store = f.make();
+      f.open(*store);
+      f.append_range(*store, 1, 1, 5);
+      f.flush(*store);
+      auto record_size = encode_record(numbered(1, 1)).size();
+      auto bytes = f.file(wal_path);
+      bytes[record_size + at] =
+        static_cast<char>(bytes[record_size + at] ^ flip);
+      BOOST_REQUIRE(!f.fs->write_atomic(wal_path, bytes));
+      auto again = f.make();
+      auto res = again->open();
+      BOOST_REQUIRE(!res.ok());
+      BOOST_TEST(res.err().name() == "bad_format");
+      BOOST_TEST(again->recovery().corrupt_offset == record_size);
+      BOOST_TEST(again->last() == (log_position{1, 1}));
+      BOOST_TEST(f.file(wal_path) == bytes);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_last_record_is_corruption_too) {
+  auto store = make();
+  open(*store);
+  append_range(*store, 1, 1, 3);
+  flush(*store);
+  auto record_size = encode_record(numbered(1, 1)).size();
+  // Its crc fails: the record is whole, and was acknowledged.
+  BOOST_REQUIRE(!fs->corrupt(wal_path, 3 * record_size - 1));
+  BOOST_TEST(!make()->open().ok());
+  BOOST_TEST(file(wal_path).size() == 3 * record_size);
+  BOOST_REQUIRE(!fs->corrupt(wal_path, 3 * record_size - 1));
+  // Its length grows past the end of the file: the fields it covers say
+  // the record was whole.
+  BOOST_REQUIRE(!fs->corrupt(wal_path, 2 * record_size + 1));
+  auto again = make();
+  auto res = again->open();
+  BOOST_REQUIRE(!res.ok());
+  BOOST_TEST(again->recovery().corrupt_offset == 2 * record_size);
+  BOOST_TEST(file(wal_path).size() == 3 * record_size);
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_as_torn_cuts_at_the_first_bad_record) {
+  // The broken variant: the old reader's behaviour, for the test that shows
+  // what it loses.
+  auto store = make();
+  open(*store);
+  append_range(*store, 1, 1, 5);
+  flush(*store);
+  auto record_size = encode_record(numbered(1, 1)).size();
+  BOOST_REQUIRE(!fs->corrupt(wal_path, record_size + 2));
+  lg::bugs::corrupt_as_torn = true;
+  auto again = make();
+  auto res = again->open();
+  lg::bugs::reset();
+  BOOST_REQUIRE_MESSAGE(res.ok(), why(res));
+  BOOST_TEST(res->bytes_dropped == 4 * record_size);
+  BOOST_TEST(again->last() == (log_position{1, 1}));
+  BOOST_TEST(file(wal_path).size() == record_size);
+}
+
+BOOST_AUTO_TEST_CASE(an_out_of_sequence_record_is_corruption) {
   std::string log = encode_record(numbered(1, 1))
     + encode_record(numbered(1, 2)) + encode_record(numbered(1, 4));
   BOOST_REQUIRE(!fs->make_dirs(dir));
   BOOST_REQUIRE(!fs->write_atomic(wal_path, log));
   auto store = make();
-  auto report = open(*store);
+  auto res = store->open();
+  BOOST_REQUIRE(!res.ok());
+  BOOST_TEST(res.err().name() == "bad_format");
   BOOST_TEST(store->last() == (log_position{1, 2}));
-  BOOST_TEST(report.drop_reason.find("out_of_sequence") != std::string::npos);
-  BOOST_TEST(report.bytes_dropped == encode_record(numbered(1, 4)).size());
+  BOOST_TEST(store->recovery().corrupt_reason.find("out_of_sequence")
+             != std::string::npos);
+  BOOST_TEST(file(wal_path) == log);
 
   // A term going backwards is as wrong as a gap.
   log = encode_record(numbered(3, 1)) + encode_record(numbered(2, 2));
   BOOST_REQUIRE(!fs->write_atomic(wal_path, log));
   auto other = make();
-  report = open(*other);
+  BOOST_TEST(!other->open().ok());
   BOOST_TEST(other->last() == (log_position{3, 1}));
-  BOOST_TEST(report.drop_reason.find("out_of_sequence") != std::string::npos);
+  BOOST_TEST(other->recovery().corrupt_reason.find("out_of_sequence")
+             != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(append_refuses_out_of_sequence_records) {
@@ -238,6 +333,29 @@ BOOST_AUTO_TEST_CASE(torn_crash_after_a_checkpoint) {
   BOOST_TEST(report.drop_reason.find("torn_record at offset 0") == 0u);
   BOOST_TEST(again->last() == (log_position{1, 5}));
   BOOST_TEST(file(wal_path).empty());
+}
+
+BOOST_AUTO_TEST_CASE(wal_prev_may_end_torn_only_when_nothing_follows) {
+  auto record_size = encode_record(numbered(1, 1)).size();
+  auto prev = encode_record(numbered(1, 1)) + encode_record(numbered(1, 2));
+  auto torn_prev = prev.substr(0, prev.size() - 3);
+  BOOST_REQUIRE(!fs->make_dirs(dir));
+  BOOST_REQUIRE(!fs->write_atomic(dir + "/wal.prev", torn_prev));
+  // wal.log holds records after it: the bad record is in the middle.
+  auto log = encode_record(numbered(1, 3));
+  BOOST_REQUIRE(!fs->write_atomic(wal_path, log));
+  auto store = make();
+  BOOST_TEST(!store->open().ok());
+  BOOST_TEST(store->recovery().corrupt_file == dir + "/wal.prev");
+  BOOST_TEST(file(dir + "/wal.prev") == torn_prev);
+  BOOST_TEST(file(wal_path) == log);
+  // With wal.log empty it is the last record of the log: cut.
+  BOOST_REQUIRE(!fs->write_atomic(wal_path, ""));
+  auto again = make();
+  auto report = open(*again);
+  BOOST_TEST(report.bytes_dropped == record_size - 3);
+  BOOST_TEST(report.dropped_file == dir + "/wal.prev");
+  BOOST_TEST(again->last() == (log_position{1, 1}));
 }
 
 BOOST_AUTO_TEST_CASE(checksum_depends_on_content_not_history) {

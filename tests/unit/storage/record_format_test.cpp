@@ -95,6 +95,55 @@ BOOST_AUTO_TEST_CASE(record_decode_errors) {
   BOOST_TEST(decode_record(long_key, out).err().name() == "bad_format");
 }
 
+BOOST_AUTO_TEST_CASE(an_incomplete_last_record_is_a_torn_tail) {
+  auto encoded = encode_record(put(2, 5, "key", "value"));
+  // Every prefix of a record, as a crash in the middle of its append leaves
+  // it, is a torn tail; so is a whole record's prefix after others.
+  for (size_t size = 1; size < encoded.size(); ++size)
+    BOOST_TEST_CONTEXT("first " << size << " bytes") {
+      BOOST_TEST(is_torn_tail(std::string_view{encoded}.substr(0, size)));
+    }
+  // Nothing wrong, nothing torn.
+  BOOST_TEST(!is_torn_tail(encoded));
+  BOOST_TEST(!is_torn_tail({}));
+}
+
+BOOST_AUTO_TEST_CASE(damage_is_never_a_torn_tail) {
+  auto first = encode_record(put(2, 5, "key", "value"));
+  auto second = encode_record(put(2, 6, "other", "value"));
+  // A complete record failing its crc.
+  auto flipped = first;
+  flipped[20] = static_cast<char>(flipped[20] ^ 0x10);
+  BOOST_TEST(!is_torn_tail(flipped));
+  // A length grown past the end of the file, for the last record: the
+  // fields it covers say the record is whole.
+  auto grown = first;
+  grown[1] = static_cast<char>(grown[1] ^ 0x01);
+  BOOST_TEST(!is_torn_tail(grown));
+  // The same in the middle of the log: whole records follow.
+  BOOST_TEST(!is_torn_tail(grown + second));
+  // A length past the 64 MiB limit.
+  auto huge = first + second;
+  huge[3] = static_cast<char>(huge[3] ^ 0xFF);
+  BOOST_TEST(!is_torn_tail(huge));
+  // A header and fields that agree with each other and declare a record
+  // running past the end of the file, but a whole record follows them: a
+  // crash leaves nothing after the record it tore.
+  std::string header(8 + 33, '\0');
+  put_le32(&header[0], 1000);
+  header[8 + 8] = 7;  // lsn
+  header[8 + 16] = 1; // put
+  put_le32(&header[8 + 29], 1000 - 33); // key_len 0, then value_len
+  BOOST_TEST(is_torn_tail(header));
+  BOOST_TEST(is_torn_tail(header + std::string(50, 'v')));
+  BOOST_TEST(!is_torn_tail(header + second));
+  BOOST_TEST(!is_torn_tail(header + "xyz" + second + "tail"));
+  // An incomplete record whose operation byte is not one.
+  auto bad_op = first.substr(0, 30);
+  bad_op[8 + 16] = 9;
+  BOOST_TEST(!is_torn_tail(bad_op));
+}
+
 BOOST_AUTO_TEST_CASE(encode_refuses_an_oversized_record) {
   log_record rec = put(1, 1, "k", std::string(max_record_payload, 'x'));
   BOOST_CHECK_THROW(encode_record(rec), std::length_error);
