@@ -143,30 +143,44 @@ bool get_bool(const std::map<std::string, std::string>& globals,
 
 namespace {
 
-bool like_at(const std::string& s, size_t i, const std::string& p, size_t j) {
-  while (j < p.size()) {
-    if (p[j] == '%') {
-      for (size_t k = i; k <= s.size(); ++k)
-        if (like_at(s, k, p, j + 1))
-          return true;
-      return false;
-    }
-    if (i >= s.size())
-      return false;
-    if (p[j] != '_'
-        && std::tolower(static_cast<unsigned char>(p[j]))
-             != std::tolower(static_cast<unsigned char>(s[i])))
-      return false;
-    ++i;
-    ++j;
-  }
-  return i == s.size();
+bool same_char(char pattern_char, char text_char) {
+  return pattern_char == '_'
+         || std::tolower(static_cast<unsigned char>(pattern_char))
+              == std::tolower(static_cast<unsigned char>(text_char));
 }
 
 } // namespace
 
+// Greedy two-pointer match with one backtrack point: on a mismatch, only the
+// most recent '%' takes one more character. Earlier '%' never need to: the
+// text between them and the last '%' already matched, and letting an earlier
+// '%' take more only shifts what the last one has to take. That makes the match
+// O(len(text) * len(pattern)) at worst, instead of exponential in the number
+// of '%' (SHOW VARIABLES LIKE runs on the aggregator's actor, where a long
+// match would stall failure detection).
 bool like_match(const std::string& text, const std::string& pattern) {
-  return like_at(text, 0, pattern, 0);
+  size_t i = 0;
+  size_t j = 0;
+  constexpr auto none = std::string::npos;
+  size_t star = none; // position in `pattern` of the last '%' seen
+  size_t mark = 0;    // where in `text` the last '%' stops taking characters
+  while (i < text.size()) {
+    if (j < pattern.size() && pattern[j] == '%') {
+      star = j++;
+      mark = i;
+    } else if (j < pattern.size() && same_char(pattern[j], text[i])) {
+      ++i;
+      ++j;
+    } else if (star != none) {
+      j = star + 1;
+      i = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (j < pattern.size() && pattern[j] == '%')
+    ++j;
+  return j == pattern.size();
 }
 
 } // namespace lg::config

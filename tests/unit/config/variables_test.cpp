@@ -1,7 +1,10 @@
 #include "config/variables.hpp"
 
+#include <cctype>
+#include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <boost/test/unit_test.hpp>
 
@@ -12,6 +15,41 @@ namespace {
 /// Returns true when `text` contains `part`.
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+/// A plainly correct LIKE for short inputs: a table of which prefixes of
+/// `text` match which prefixes of `pattern`.
+bool like_reference(const std::string& text, const std::string& pattern) {
+  auto n = text.size();
+  auto m = pattern.size();
+  std::vector<std::vector<bool>> ok(n + 1, std::vector<bool>(m + 1, false));
+  ok[0][0] = true;
+  for (size_t j = 1; j <= m; ++j)
+    ok[0][j] = ok[0][j - 1] && pattern[j - 1] == '%';
+  for (size_t i = 1; i <= n; ++i)
+    for (size_t j = 1; j <= m; ++j) {
+      auto p = pattern[j - 1];
+      if (p == '%')
+        ok[i][j] = ok[i][j - 1] || ok[i - 1][j];
+      else
+        ok[i][j] = ok[i - 1][j - 1]
+                   && (p == '_'
+                       || std::tolower(static_cast<unsigned char>(p))
+                            == std::tolower(
+                              static_cast<unsigned char>(text[i - 1])));
+    }
+  return ok[n][m];
+}
+
+/// Every string of length 0 to `max_len` over `alphabet`.
+std::vector<std::string> all_strings(const std::string& alphabet,
+                                     size_t max_len) {
+  std::vector<std::string> xs{""};
+  for (size_t k = 0; k < xs.size(); ++k)
+    if (xs[k].size() < max_len)
+      for (auto c : alphabet)
+        xs.push_back(xs[k] + c);
+  return xs;
 }
 
 } // namespace
@@ -190,6 +228,51 @@ BOOST_AUTO_TEST_CASE(like_match_ignores_case) {
   BOOST_TEST(like_match("REDUNDANCY_LEVEL", "redundancy_level"));
   BOOST_TEST(like_match("Auto_Attach", "%ATTACH"));
   BOOST_TEST(!like_match("auto_attach", "%detach"));
+}
+
+BOOST_AUTO_TEST_CASE(like_match_is_not_exponential) {
+  // Sixteen '%' before a literal that never matches: a backtracking matcher
+  // tries every split of the text between the wildcards.
+  std::string text(200, 'a');
+  std::string pattern(16, '%');
+  pattern += 'x';
+  using clock = std::chrono::steady_clock;
+  auto start = clock::now();
+  auto no_match = like_match(text, pattern);
+  auto match = like_match(text + "X", pattern);
+  auto mixed = like_match(text + "b", "%a_%a%_b");
+  auto elapsed = clock::now() - start;
+  BOOST_TEST(!no_match);
+  BOOST_TEST(match);
+  BOOST_TEST(mixed);
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed)
+               .count()
+             < 100);
+}
+
+BOOST_AUTO_TEST_CASE(like_match_backtracks_past_a_false_start) {
+  // The first 'ab' after '%' is not the one that lets the rest match.
+  BOOST_TEST(like_match("xabyabz", "%ab_"));
+  BOOST_TEST(like_match("aab", "%ab"));
+  BOOST_TEST(like_match("mississippi", "m%iss%ppi"));
+  BOOST_TEST(!like_match("mississippi", "m%iss%ppix"));
+  BOOST_TEST(like_match("abcabd", "%abd"));
+  BOOST_TEST(!like_match("abcab", "%abd"));
+  BOOST_TEST(like_match("a", "%%_%%"));
+  BOOST_TEST(!like_match("", "%_%"));
+}
+
+BOOST_AUTO_TEST_CASE(like_match_agrees_with_a_reference_on_short_inputs) {
+  auto texts = all_strings("abA", 5);
+  auto patterns = all_strings("aB%_", 5);
+  for (auto& pattern : patterns)
+    for (auto& text : texts)
+      BOOST_TEST_CONTEXT("'" << text << "' LIKE '" << pattern << "'") {
+        // BOOST_TEST on every pair would log a million passes; report only
+        // a disagreement.
+        if (like_match(text, pattern) != like_reference(text, pattern))
+          BOOST_ERROR("like_match disagrees with the reference");
+      }
 }
 
 BOOST_AUTO_TEST_CASE(typed_getters_read_values) {
