@@ -114,6 +114,70 @@ result<std::string> check_variable(const std::string& name,
   return spec->check(value);
 }
 
+namespace {
+
+/// A rule between two integer variables: `name` must be at least `factor`
+/// times `other`.
+struct at_least_rule {
+  const char* name;
+  const char* other;
+  int64_t factor;
+  /// What goes wrong otherwise, given both values.
+  std::string (*why)(int64_t value, int64_t other_value);
+};
+
+// The heartbeat round marks a leaf silent once its last reply is older than
+// the failure timeout (actors/aggregator/failover.cpp). Under one interval,
+// every leaf is offline before its next heartbeat is even sent; under three,
+// a single lost heartbeat or a slow reply makes a healthy leaf offline and
+// fails over its partitions. The other variables have no such bond:
+// sync_replication_timeout_ms only bounds how long a master waits for a
+// silent replica (the failover's orders stop the wait sooner), and a
+// request_timeout_ms shorter than a failover is a valid choice to fail fast.
+const at_least_rule at_least_rules[] = {
+  {"leaf_failure_timeout_ms", "leaf_heartbeat_interval_ms", 3,
+   [](int64_t value, int64_t other_value) -> std::string {
+     if (value < other_value)
+       return "a leaf would be declared offline between two heartbeats";
+     return "a single lost heartbeat could declare a healthy leaf offline";
+   }},
+};
+
+} // namespace
+
+error check_globals(const std::map<std::string, std::string>& globals,
+                    const std::string& changed) {
+  std::string lower;
+  for (auto c : changed)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // Each value alone first: the rules below read them as integers.
+  auto values = default_globals();
+  for (auto& [name, value] : globals) {
+    auto checked = check_variable(name, value);
+    if (!checked.ok()) {
+      if (lower.empty() || lower == name)
+        return checked.err();
+      continue; // out of scope; its default stands in
+    }
+    values[find_variable(name)->name] = *checked;
+  }
+  for (auto& rule : at_least_rules) {
+    if (!lower.empty() && lower != rule.name && lower != rule.other)
+      continue;
+    auto value = get_int(values, rule.name);
+    auto other_value = get_int(values, rule.other);
+    if (value >= rule.factor * other_value)
+      continue;
+    return make_error(errc::bad_value,
+                      std::string{rule.name} + " = " + std::to_string(value)
+                        + " must be at least " + std::to_string(rule.factor)
+                        + " times " + rule.other + " ("
+                        + std::to_string(other_value)
+                        + "): " + rule.why(value, other_value));
+  }
+  return {};
+}
+
 std::map<std::string, std::string> default_globals() {
   std::map<std::string, std::string> result;
   for (auto& spec : global_variables())

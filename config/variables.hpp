@@ -15,7 +15,7 @@ namespace lg::config {
 
 enum class errc {
   unknown_variable, ///< no variable or option of that name
-  bad_value,        ///< the value fails the variable's check
+  bad_value,        ///< the value fails its check, alone or against another
 };
 
 const char* to_string(errc code);
@@ -41,6 +41,18 @@ const variable_spec* find_variable(const std::string& name);
 /// Validates `value` for `name` and returns its canonical form.
 result<std::string> check_variable(const std::string& name,
                                    const std::string& value);
+
+/// Checks a whole set of globals, as they would be after setting `changed`
+/// (empty: as given at start-up), against each variable's own check and
+/// against each other: e.g. leaf_failure_timeout_ms must be at least 3 times
+/// leaf_heartbeat_interval_ms. Variables missing from `globals` count at
+/// their default. With `changed` set, only its own check and the rules that
+/// involve it apply, so that a conflict between two other variables (stored
+/// by an older version) does not block every SET GLOBAL. Returns a
+/// config.bad_value error naming both variables and their values, or no
+/// error.
+error check_globals(const std::map<std::string, std::string>& globals,
+                    const std::string& changed);
 
 /// The global variables with their defaults.
 std::map<std::string, std::string> default_globals();
