@@ -71,6 +71,16 @@ std::string map_master(sim_cluster& c, const std::string& db,
   return rep.partition_map_reply().routes(static_cast<int>(ordinal)).master();
 }
 
+/// The state of one instance, as it answers InstanceStatusRequest.
+pb::InstanceState instance_state(sim_cluster& c, const std::string& node,
+                                 const std::string& db, uint32_t ordinal) {
+  auto req = make_envelope(partition_label(db, ordinal));
+  req->mutable_instance_status_request();
+  auto rep = ask(c, node, partition_actor_name(db, ordinal), req);
+  BOOST_REQUIRE(rep.has_instance_status_reply());
+  return rep.instance_status_reply().instance();
+}
+
 /// A write of one row under a client's write id, as a session sends it.
 std::shared_ptr<envelope> write_request(const std::string& db, uint32_t ordinal,
                            uint64_t write_id, const std::string& key,
@@ -445,6 +455,60 @@ BOOST_AUTO_TEST_CASE(healed_leaf_rejoins_and_its_stale_masters_step_down) {
   for (int i = 0; i < 4; ++i)
     BOOST_TEST(c.master_port("db", i) == "10002");
   BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "5");
+}
+
+BOOST_AUTO_TEST_CASE(a_promotion_of_an_older_term_is_refused_by_a_newer_replica) {
+  // A PromoteRequest delayed (or resent) past a newer order reaches an
+  // instance that is now a replica of a later term. Taking it would make a
+  // second master beside the one the aggregator chose: it must be refused,
+  // and the instance must stay the replica it is.
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 2");
+  int ordinal = c.master_on("db", 2, 10001);
+  BOOST_REQUIRE(ordinal >= 0);
+  auto part = static_cast<uint32_t>(ordinal);
+  const std::string leaf1 = "127.0.0.1:10001";
+  auto first_term = instance_state(c, leaf1, "db", part).term();
+  // The replica on 10002 is promoted; 10001 comes back as its replica, under
+  // the newer term.
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return c.master_port("db", ordinal) == "10002"; },
+    std::chrono::seconds{5}));
+  c.ok("RESTART LEAF '127.0.0.1':10001");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  auto before = instance_state(c, leaf1, "db", part);
+  BOOST_REQUIRE(before.role() == pb::REPLICA);
+  BOOST_REQUIRE(before.term() > first_term);
+  auto refused_before = sim_cluster::probe_count("stale_promotion_refused");
+  // An older term, and the instance's own term (a promotion always starts a
+  // new term, so one of the current term is stale too).
+  for (auto term : {first_term, before.term()}) {
+    BOOST_TEST_CONTEXT("PromoteRequest(" << term << ") at term "
+                                         << before.term()) {
+      auto req = make_envelope(partition_label("db", part), term);
+      req->mutable_promote_request()->set_term(term);
+      auto rep = ask(c, leaf1, partition_actor_name("db", part), req);
+      BOOST_REQUIRE(rep.has_promote_reply());
+      BOOST_TEST(rep.promote_reply().status() == pb::CONFLICT);
+      const auto& error = rep.promote_reply().error();
+      BOOST_TEST(error.find("term " + std::to_string(term))
+                 != std::string::npos);
+      BOOST_TEST(error.find("term " + std::to_string(before.term()))
+                 != std::string::npos);
+    }
+  }
+  BOOST_TEST(sim_cluster::probe_count("stale_promotion_refused")
+             == refused_before + 2);
+  auto after = instance_state(c, leaf1, "db", part);
+  BOOST_TEST(after.role() == pb::REPLICA);
+  BOOST_TEST(after.term() == before.term());
+  BOOST_TEST(after.peer() == before.peer());
+  // The chosen master still serves, with its replica.
+  BOOST_TEST(c.master_port("db", ordinal) == "10002");
+  auto key = sim_cluster::key_on(part, 2);
+  c.ok("INSERT INTO db VALUES ('" + key + "','after')");
+  BOOST_TEST(c.wait_in_sync("db"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
