@@ -457,7 +457,7 @@ BOOST_AUTO_TEST_CASE(healed_leaf_rejoins_and_its_stale_masters_step_down) {
   BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "5");
 }
 
-BOOST_AUTO_TEST_CASE(a_promotion_of_an_older_term_is_refused_by_a_newer_replica) {
+BOOST_AUTO_TEST_CASE(stale_promotion_is_refused_by_a_newer_replica) {
   // A PromoteRequest delayed (or resent) past a newer order reaches an
   // instance that is now a replica of a later term. Taking it would make a
   // second master beside the one the aggregator chose: it must be refused,
