@@ -118,6 +118,70 @@ result<std::string> check_variable(const std::string& name,
   return spec->check(value);
 }
 
+namespace {
+
+/// A rule between two integer variables: `name` must be at least `factor`
+/// times `other`.
+struct at_least_rule {
+  const char* name;
+  const char* other;
+  int64_t factor;
+  /// What goes wrong otherwise, given both values.
+  std::string (*why)(int64_t value, int64_t other_value);
+};
+
+// The heartbeat round marks a leaf silent once its last reply is older than
+// the failure timeout (actors/aggregator/failover.cpp). Under one interval,
+// every leaf is offline before its next heartbeat is even sent; under three,
+// a single lost heartbeat or a slow reply makes a healthy leaf offline and
+// fails over its partitions. The other variables have no such bond:
+// sync_replication_timeout_ms only bounds how long a master waits for a
+// silent replica (the failover's orders stop the wait sooner), and a
+// request_timeout_ms shorter than a failover is a valid choice to fail fast.
+const at_least_rule at_least_rules[] = {
+  {"leaf_failure_timeout_ms", "leaf_heartbeat_interval_ms", 3,
+   [](int64_t value, int64_t other_value) -> std::string {
+     if (value < other_value)
+       return "a leaf would be declared offline between two heartbeats";
+     return "a single lost heartbeat could declare a healthy leaf offline";
+   }},
+};
+
+} // namespace
+
+error check_globals(const std::map<std::string, std::string>& globals,
+                    const std::string& changed) {
+  std::string lower;
+  for (auto c : changed)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // Each value alone first: the rules below read them as integers.
+  auto values = default_globals();
+  for (auto& [name, value] : globals) {
+    auto checked = check_variable(name, value);
+    if (!checked.ok()) {
+      if (lower.empty() || lower == name)
+        return checked.err();
+      continue; // out of scope; its default stands in
+    }
+    values[find_variable(name)->name] = *checked;
+  }
+  for (auto& rule : at_least_rules) {
+    if (!lower.empty() && lower != rule.name && lower != rule.other)
+      continue;
+    auto value = get_int(values, rule.name);
+    auto other_value = get_int(values, rule.other);
+    if (value >= rule.factor * other_value)
+      continue;
+    return make_error(errc::bad_value,
+                      std::string{rule.name} + " = " + std::to_string(value)
+                        + " must be at least " + std::to_string(rule.factor)
+                        + " times " + rule.other + " ("
+                        + std::to_string(other_value)
+                        + "): " + rule.why(value, other_value));
+  }
+  return {};
+}
+
 std::map<std::string, std::string> default_globals() {
   std::map<std::string, std::string> result;
   for (auto& spec : global_variables())
@@ -147,30 +211,44 @@ bool get_bool(const std::map<std::string, std::string>& globals,
 
 namespace {
 
-bool like_at(const std::string& s, size_t i, const std::string& p, size_t j) {
-  while (j < p.size()) {
-    if (p[j] == '%') {
-      for (size_t k = i; k <= s.size(); ++k)
-        if (like_at(s, k, p, j + 1))
-          return true;
-      return false;
-    }
-    if (i >= s.size())
-      return false;
-    if (p[j] != '_'
-        && std::tolower(static_cast<unsigned char>(p[j]))
-             != std::tolower(static_cast<unsigned char>(s[i])))
-      return false;
-    ++i;
-    ++j;
-  }
-  return i == s.size();
+bool same_char(char pattern_char, char text_char) {
+  return pattern_char == '_'
+         || std::tolower(static_cast<unsigned char>(pattern_char))
+              == std::tolower(static_cast<unsigned char>(text_char));
 }
 
 } // namespace
 
+// Greedy two-pointer match with one backtrack point: on a mismatch, only the
+// most recent '%' takes one more character. Earlier '%' never need to: the
+// text between them and the last '%' already matched, and letting an earlier
+// '%' take more only shifts what the last one has to take. That makes the match
+// O(len(text) * len(pattern)) at worst, instead of exponential in the number
+// of '%' (SHOW VARIABLES LIKE runs on the aggregator's actor, where a long
+// match would stall failure detection).
 bool like_match(const std::string& text, const std::string& pattern) {
-  return like_at(text, 0, pattern, 0);
+  size_t i = 0;
+  size_t j = 0;
+  constexpr auto none = std::string::npos;
+  size_t star = none; // position in `pattern` of the last '%' seen
+  size_t mark = 0;    // where in `text` the last '%' stops taking characters
+  while (i < text.size()) {
+    if (j < pattern.size() && pattern[j] == '%') {
+      star = j++;
+      mark = i;
+    } else if (j < pattern.size() && same_char(pattern[j], text[i])) {
+      ++i;
+      ++j;
+    } else if (star != none) {
+      j = star + 1;
+      i = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (j < pattern.size() && pattern[j] == '%')
+    ++j;
+  return j == pattern.size();
 }
 
 } // namespace lg::config

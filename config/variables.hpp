@@ -15,7 +15,7 @@ namespace lg::config {
 
 enum class errc {
   unknown_variable, ///< no variable or option of that name
-  bad_value,        ///< the value fails the variable's check
+  bad_value,        ///< the value fails its check, alone or against another
 };
 
 const char* to_string(errc code);
@@ -42,6 +42,18 @@ const variable_spec* find_variable(const std::string& name);
 result<std::string> check_variable(const std::string& name,
                                    const std::string& value);
 
+/// Checks a whole set of globals, as they would be after setting `changed`
+/// (empty: as given at start-up), against each variable's own check and
+/// against each other: e.g. leaf_failure_timeout_ms must be at least 3 times
+/// leaf_heartbeat_interval_ms. Variables missing from `globals` count at
+/// their default. With `changed` set, only its own check and the rules that
+/// involve it apply, so that a conflict between two other variables (stored
+/// by an older version) does not block every SET GLOBAL. Returns a
+/// config.bad_value error naming both variables and their values, or no
+/// error.
+error check_globals(const std::map<std::string, std::string>& globals,
+                    const std::string& changed);
+
 /// The global variables with their defaults.
 std::map<std::string, std::string> default_globals();
 
@@ -52,7 +64,8 @@ bool get_bool(const std::map<std::string, std::string>& globals,
               const std::string& name);
 
 /// Returns true when `text` matches the SQL LIKE `pattern` (% and _,
-/// case-insensitive, as SHOW VARIABLES LIKE does).
+/// case-insensitive, as SHOW VARIABLES LIKE does), in at most
+/// O(len(text) * len(pattern)) steps whatever the pattern.
 bool like_match(const std::string& text, const std::string& pattern);
 
 } // namespace lg::config

@@ -2,8 +2,9 @@
 // goes.
 //
 //   1. At start-up it loads the metadata from its data dir (a corrupt file
-//      stops it), counts every online leaf as just heard from, watches each
-//      leaf's actor and starts the heartbeats.
+//      stops it; globals that contradict each other are logged), counts
+//      every online leaf as just heard from, watches each leaf's actor and
+//      starts the heartbeats.
 //   2. Each message goes to the file of its sub-protocol: statements
 //      (on_statement parses them and calls the file of each statement),
 //      partition maps (partition_map.cpp), leaf hellos (attach.cpp), replica
@@ -25,6 +26,7 @@
 #include "actors/net/handlers.hpp"
 #include "base/log.hpp"
 #include "base/probes.hpp"
+#include "config/variables.hpp"
 #include "sql/parser.hpp"
 
 namespace lg {
@@ -269,6 +271,13 @@ master_aggregator_impl(ma_self self, master_aggregator_config cfg) {
       }
     logger("ma")->info("MetadataLoaded {} {} leaves, {} databases", st.ctx(),
                        st.meta.leaves_size(), st.meta.databases_size());
+    // Only an older version could have stored globals that contradict
+    // each other. Refusing to start would leave no way to fix them, so the
+    // aggregator starts and names the conflict, which a SET GLOBAL of
+    // either variable can resolve.
+    if (auto err = config::check_globals(st.meta.globals().all(), ""))
+      logger("ma")->error("GlobalsConflict {} stored globals: {}", st.ctx(),
+                          err.detail());
   }
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
   self->set_down_handler([self](caf::down_msg& dm) {

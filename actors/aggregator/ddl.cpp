@@ -7,9 +7,10 @@
 //      once all of them answered. On any error it drops what it created.
 //   2. DROP DATABASE forgets the database, then asks its leaves to drop its
 //      instances.
-//   3. SET GLOBAL checks and records a variable (config/variables.cpp). A
-//      new sync_replication_timeout_ms or replication_backlog_mb is sent to
-//      every instance with its role.
+//   3. SET GLOBAL checks a variable alone and against the others
+//      (config/variables.cpp), and records it; a refused value changes
+//      nothing. A new sync_replication_timeout_ms or replication_backlog_mb
+//      is sent to every instance with its role.
 //
 // SingleStore: CREATE DATABASE ... PARTITIONS n (default_partitions_per_leaf
 // times the leaves otherwise); SET GLOBAL for the cluster's variables.
@@ -208,6 +209,16 @@ void exec_set_global(ma_self self, envelope_ptr req,
     return;
   }
   auto name = config::find_variable(s.name)->name;
+  // Checked against the others as they would be after the change: one value
+  // that contradicts another (a failure timeout under three heartbeats)
+  // would make every leaf offline.
+  auto after = st.meta.globals().all();
+  after[name] = *checked;
+  if (auto err = config::check_globals(after, name)) {
+    reply_result(self, *req,
+                 make_failure(sql::errc::bad_value, err.detail()));
+    return;
+  }
   auto before = st.meta;
   st.meta.set_global(name, *checked);
   if (persist_statement(self, *req, before))

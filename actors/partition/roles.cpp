@@ -189,9 +189,26 @@ void on_promote(self_ptr self, const envelope_ptr& env) {
   const auto& req = env->promote_request();
   auto rep = make_envelope(st.label, st.term);
   auto* body = rep->mutable_promote_reply();
-  if (req.term() <= st.term && st.role == pb::MASTER) {
+  if (req.term() <= st.term) {
+    // A promotion always starts a new term (recovery.proto step 2), so one
+    // of this term or an older one was decided before an order this
+    // instance already took: delayed, or resent after its answer was lost.
+    // Taking it would make a replica a second master beside the one the
+    // aggregator chose since. Terms order promotions on their own: unlike
+    // SetRoleRequest, no two promotions share a term, so no version is
+    // needed.
+    LG_PROBE(stale_promotion_refused, "a promotion of a term no newer than "
+                                      "the instance's was refused");
+    logger("partition")->info("StalePromotionRefused {} term={} (have term "
+                              "{} role={})",
+                              st.ctx(), req.term(), st.term,
+                              role_text(st.role));
     body->set_status(pb::CONFLICT);
-    body->set_error("already master at term " + std::to_string(st.term));
+    body->set_error("partition " + st.label + " on leaf " + st.cfg.leaf
+                    + " refuses a promotion to term "
+                    + std::to_string(req.term()) + ": it is already at term "
+                    + std::to_string(st.term) + " (role "
+                    + role_text(st.role) + ")");
   } else if (!st.failure.empty()) {
     body->set_status(pb::FAILED);
     body->set_error(st.failure);

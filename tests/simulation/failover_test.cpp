@@ -26,6 +26,78 @@ std::string key_on(uint32_t ordinal, uint32_t partitions) {
   return sim_cluster::key_on(ordinal, partitions);
 }
 
+struct raw_client_state {
+  std::string name = "raw-client";
+  endpoint ep;
+};
+
+/// Sends one request straight to node/actor, as a client with a cached
+/// partition map does, and stores the answer (an empty envelope when none
+/// came in time) in `out`.
+caf::behavior raw_client(caf::stateful_actor<raw_client_state>* self,
+                         fabric_ptr fab, std::string node, std::string actor,
+                         std::shared_ptr<envelope> req, std::shared_ptr<envelope> out) {
+  self->state.ep = endpoint{fab, "test", "raw-client"};
+  self->state.ep.attach(self, caf::actor_cast<caf::actor>(self));
+  self->state.ep.request(self, node, actor, std::move(req),
+                         std::chrono::seconds{2},
+                         [self, out](const envelope* rep) {
+                           if (rep != nullptr)
+                             *out = *rep;
+                           out->mutable_header()->set_trace_id(1); // answered
+                           self->quit();
+                         });
+  return {
+    [self](wire& msg) { self->state.ep.receive(msg); },
+    [self](tick_atom) { self->state.ep.on_tick(self); },
+  };
+}
+
+/// Sends `req` to node/actor and waits (virtual time) for the answer.
+envelope ask(sim_cluster& c, const std::string& node, const std::string& actor,
+             std::shared_ptr<envelope> req) {
+  auto out = std::make_shared<envelope>();
+  c.cluster().system().spawn(raw_client, c.cluster().transport_ptr(), node,
+                             actor, std::move(req), out);
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return out->header().trace_id() == 1; }, std::chrono::seconds{5}));
+  return *out;
+}
+
+/// The node that masters partition `ordinal` of `db`, from the aggregator's
+/// partition map.
+std::string map_master(sim_cluster& c, const std::string& db,
+                       uint32_t ordinal) {
+  auto req = make_envelope();
+  req->mutable_partition_map_request()->set_database(db);
+  auto rep = ask(c, "ma", "ma", req);
+  BOOST_REQUIRE(rep.partition_map_reply().status() == pb::STATUS_OK);
+  return rep.partition_map_reply().routes(static_cast<int>(ordinal)).master();
+}
+
+/// The state of one instance, as it answers InstanceStatusRequest.
+pb::InstanceState instance_state(sim_cluster& c, const std::string& node,
+                                 const std::string& db, uint32_t ordinal) {
+  auto req = make_envelope(partition_label(db, ordinal));
+  req->mutable_instance_status_request();
+  auto rep = ask(c, node, partition_actor_name(db, ordinal), req);
+  BOOST_REQUIRE(rep.has_instance_status_reply());
+  return rep.instance_status_reply().instance();
+}
+
+/// A write of one row under a client's write id, as a session sends it.
+std::shared_ptr<envelope> write_request(const std::string& db, uint32_t ordinal,
+                           uint64_t write_id, const std::string& key,
+                           const std::string& value) {
+  auto env = make_envelope(partition_label(db, ordinal));
+  auto* body = env->mutable_write_request();
+  body->set_write_id(write_id);
+  auto* row = body->add_rows();
+  row->set_key(key);
+  row->set_value(value);
+  return env;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(failover)
@@ -467,6 +539,58 @@ BOOST_AUTO_TEST_CASE(a_failed_disk_in_redundancy_1_takes_the_partition_offline) 
   auto err = c.fails("INSERT INTO db VALUES ('" + key + "','x')");
   BOOST_TEST(err.find("db:0") != std::string::npos);
   BOOST_TEST(err.find("No space left on device") != std::string::npos);
+BOOST_AUTO_TEST_CASE(stale_promotion_is_refused_by_a_newer_replica) {
+  // A PromoteRequest delayed (or resent) past a newer order reaches an
+  // instance that is now a replica of a later term. Taking it would make a
+  // second master beside the one the aggregator chose: it must be refused,
+  // and the instance must stay the replica it is.
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 2");
+  int ordinal = c.master_on("db", 2, 10001);
+  BOOST_REQUIRE(ordinal >= 0);
+  auto part = static_cast<uint32_t>(ordinal);
+  const std::string leaf1 = "127.0.0.1:10001";
+  auto first_term = instance_state(c, leaf1, "db", part).term();
+  // The replica on 10002 is promoted; 10001 comes back as its replica, under
+  // the newer term.
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return c.master_port("db", ordinal) == "10002"; },
+    std::chrono::seconds{5}));
+  c.ok("RESTART LEAF '127.0.0.1':10001");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  auto before = instance_state(c, leaf1, "db", part);
+  BOOST_REQUIRE(before.role() == pb::REPLICA);
+  BOOST_REQUIRE(before.term() > first_term);
+  auto refused_before = sim_cluster::probe_count("stale_promotion_refused");
+  // An older term, and the instance's own term (a promotion always starts a
+  // new term, so one of the current term is stale too).
+  for (auto term : {first_term, before.term()}) {
+    BOOST_TEST_CONTEXT("PromoteRequest(" << term << ") at term "
+                                         << before.term()) {
+      auto req = make_envelope(partition_label("db", part), term);
+      req->mutable_promote_request()->set_term(term);
+      auto rep = ask(c, leaf1, partition_actor_name("db", part), req);
+      BOOST_REQUIRE(rep.has_promote_reply());
+      BOOST_TEST(rep.promote_reply().status() == pb::CONFLICT);
+      const auto& error = rep.promote_reply().error();
+      BOOST_TEST(error.find("term " + std::to_string(term))
+                 != std::string::npos);
+      BOOST_TEST(error.find("term " + std::to_string(before.term()))
+                 != std::string::npos);
+    }
+  }
+  BOOST_TEST(sim_cluster::probe_count("stale_promotion_refused")
+             == refused_before + 2);
+  auto after = instance_state(c, leaf1, "db", part);
+  BOOST_TEST(after.role() == pb::REPLICA);
+  BOOST_TEST(after.term() == before.term());
+  BOOST_TEST(after.peer() == before.peer());
+  // The chosen master still serves, with its replica.
+  BOOST_TEST(c.master_port("db", ordinal) == "10002");
+  auto key = sim_cluster::key_on(part, 2);
+  c.ok("INSERT INTO db VALUES ('" + key + "','after')");
+  BOOST_TEST(c.wait_in_sync("db"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,7 +1,10 @@
 #include "config/variables.hpp"
 
+#include <cctype>
+#include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <boost/test/unit_test.hpp>
 
@@ -12,6 +15,47 @@ namespace {
 /// Returns true when `text` contains `part`.
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+/// Returns true when check_globals refuses `globals`.
+bool refused(const std::map<std::string, std::string>& globals,
+             const std::string& changed) {
+  return static_cast<bool>(check_globals(globals, changed));
+}
+
+/// A plainly correct LIKE for short inputs: a table of which prefixes of
+/// `text` match which prefixes of `pattern`.
+bool like_reference(const std::string& text, const std::string& pattern) {
+  auto n = text.size();
+  auto m = pattern.size();
+  std::vector<std::vector<bool>> ok(n + 1, std::vector<bool>(m + 1, false));
+  ok[0][0] = true;
+  for (size_t j = 1; j <= m; ++j)
+    ok[0][j] = ok[0][j - 1] && pattern[j - 1] == '%';
+  for (size_t i = 1; i <= n; ++i)
+    for (size_t j = 1; j <= m; ++j) {
+      auto p = pattern[j - 1];
+      if (p == '%')
+        ok[i][j] = ok[i][j - 1] || ok[i - 1][j];
+      else
+        ok[i][j] = ok[i - 1][j - 1]
+                   && (p == '_'
+                       || std::tolower(static_cast<unsigned char>(p))
+                            == std::tolower(
+                              static_cast<unsigned char>(text[i - 1])));
+    }
+  return ok[n][m];
+}
+
+/// Every string of length 0 to `max_len` over `alphabet`.
+std::vector<std::string> all_strings(const std::string& alphabet,
+                                     size_t max_len) {
+  std::vector<std::string> xs{""};
+  for (size_t k = 0; k < xs.size(); ++k)
+    if (xs[k].size() < max_len)
+      for (auto c : alphabet)
+        xs.push_back(xs[k] + c);
+  return xs;
 }
 
 } // namespace
@@ -191,6 +235,147 @@ BOOST_AUTO_TEST_CASE(like_match_ignores_case) {
   BOOST_TEST(like_match("REDUNDANCY_LEVEL", "redundancy_level"));
   BOOST_TEST(like_match("Auto_Attach", "%ATTACH"));
   BOOST_TEST(!like_match("auto_attach", "%detach"));
+}
+
+BOOST_AUTO_TEST_CASE(like_match_is_not_exponential) {
+  // Sixteen '%' before a literal that never matches: a backtracking matcher
+  // tries every split of the text between the wildcards.
+  std::string text(200, 'a');
+  std::string pattern(16, '%');
+  pattern += 'x';
+  using clock = std::chrono::steady_clock;
+  auto start = clock::now();
+  auto no_match = like_match(text, pattern);
+  auto match = like_match(text + "X", pattern);
+  auto mixed = like_match(text + "b", "%a_%a%_b");
+  auto elapsed = clock::now() - start;
+  BOOST_TEST(!no_match);
+  BOOST_TEST(match);
+  BOOST_TEST(mixed);
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed)
+               .count()
+             < 100);
+}
+
+BOOST_AUTO_TEST_CASE(like_match_backtracks_past_a_false_start) {
+  // The first 'ab' after '%' is not the one that lets the rest match.
+  BOOST_TEST(like_match("xabyabz", "%ab_"));
+  BOOST_TEST(like_match("aab", "%ab"));
+  BOOST_TEST(like_match("mississippi", "m%iss%ppi"));
+  BOOST_TEST(!like_match("mississippi", "m%iss%ppix"));
+  BOOST_TEST(like_match("abcabd", "%abd"));
+  BOOST_TEST(!like_match("abcab", "%abd"));
+  BOOST_TEST(like_match("a", "%%_%%"));
+  BOOST_TEST(!like_match("", "%_%"));
+}
+
+BOOST_AUTO_TEST_CASE(like_match_agrees_with_a_reference_on_short_inputs) {
+  auto texts = all_strings("abA", 5);
+  auto patterns = all_strings("aB%_", 5);
+  for (auto& pattern : patterns)
+    for (auto& text : texts)
+      BOOST_TEST_CONTEXT("'" << text << "' LIKE '" << pattern << "'") {
+        // BOOST_TEST on every pair would log a million passes; report only
+        // a disagreement.
+        if (like_match(text, pattern) != like_reference(text, pattern))
+          BOOST_ERROR("like_match disagrees with the reference");
+      }
+}
+
+BOOST_AUTO_TEST_CASE(defaults_pass_the_cross_checks) {
+  BOOST_TEST(!refused(default_globals(), ""));
+  BOOST_TEST(!refused({}, ""));
+  for (auto& spec : global_variables())
+    BOOST_TEST_CONTEXT(spec.name) {
+      BOOST_TEST(!refused(default_globals(), spec.name));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(failure_timeout_under_three_heartbeats_is_refused) {
+  auto globals = default_globals();
+  globals["leaf_failure_timeout_ms"] = "10";
+  auto err = check_globals(globals, "leaf_failure_timeout_ms");
+  BOOST_REQUIRE(static_cast<bool>(err));
+  BOOST_TEST(err.module() == "config");
+  BOOST_TEST(err.name() == "bad_value");
+  BOOST_TEST(err.detail()
+             == "leaf_failure_timeout_ms = 10 must be at least 3 times "
+                "leaf_heartbeat_interval_ms (100): a leaf would be declared "
+                "offline between two heartbeats");
+  // Just under three intervals: one lost heartbeat is too many.
+  globals["leaf_failure_timeout_ms"] = "299";
+  err = check_globals(globals, "leaf_failure_timeout_ms");
+  BOOST_REQUIRE(static_cast<bool>(err));
+  BOOST_TEST(contains(err.detail(), "leaf_failure_timeout_ms = 299"));
+  BOOST_TEST(contains(err.detail(), "leaf_heartbeat_interval_ms (100)"));
+  BOOST_TEST(contains(err.detail(), "a single lost heartbeat"));
+  globals["leaf_failure_timeout_ms"] = "300";
+  BOOST_TEST(!refused(globals, "leaf_failure_timeout_ms"));
+  BOOST_TEST(!refused(globals, ""));
+}
+
+BOOST_AUTO_TEST_CASE(heartbeat_interval_is_checked_against_the_timeout) {
+  // Raising the interval is refused just as lowering the timeout is.
+  auto globals = default_globals();
+  globals["leaf_heartbeat_interval_ms"] = "400";
+  auto err = check_globals(globals, "leaf_heartbeat_interval_ms");
+  BOOST_REQUIRE(static_cast<bool>(err));
+  BOOST_TEST(err.detail()
+             == "leaf_failure_timeout_ms = 1000 must be at least 3 times "
+                "leaf_heartbeat_interval_ms (400): a single lost heartbeat "
+                "could declare a healthy leaf offline");
+  globals["leaf_failure_timeout_ms"] = "1200";
+  BOOST_TEST(!refused(globals, "leaf_heartbeat_interval_ms"));
+}
+
+BOOST_AUTO_TEST_CASE(missing_globals_count_at_their_default) {
+  // The interval is missing: its default, 100, stands in.
+  std::map<std::string, std::string> globals{
+    {"leaf_failure_timeout_ms", "200"}};
+  auto err = check_globals(globals, "");
+  BOOST_REQUIRE(static_cast<bool>(err));
+  BOOST_TEST(contains(err.detail(), "leaf_heartbeat_interval_ms (100)"));
+  BOOST_TEST(!refused({{"leaf_heartbeat_interval_ms", "300"}}, ""));
+  BOOST_TEST(refused({{"leaf_heartbeat_interval_ms", "334"}}, ""));
+}
+
+BOOST_AUTO_TEST_CASE(changed_names_which_rules_apply) {
+  auto globals = default_globals();
+  globals["leaf_failure_timeout_ms"] = "10";
+  // Setting an unrelated variable is not blocked by an older conflict...
+  BOOST_TEST(!refused(globals, "auto_attach"));
+  BOOST_TEST(!refused(globals, "sync_replication_timeout_ms"));
+  // ...but either variable of the rule, or the whole set, is checked.
+  BOOST_TEST(refused(globals, "leaf_failure_timeout_ms"));
+  BOOST_TEST(refused(globals, "LEAF_HEARTBEAT_INTERVAL_MS"));
+  BOOST_TEST(refused(globals, ""));
+}
+
+BOOST_AUTO_TEST_CASE(check_globals_checks_each_value_too) {
+  auto globals = default_globals();
+  globals["leaf_heartbeat_interval_ms"] = "soon";
+  auto err = check_globals(globals, "");
+  BOOST_REQUIRE(static_cast<bool>(err));
+  BOOST_TEST(err.name() == "bad_value");
+  BOOST_TEST(contains(err.detail(), "'soon'"));
+  BOOST_TEST(refused(globals, "leaf_heartbeat_interval_ms"));
+  globals = default_globals();
+  globals["no_such_thing"] = "1";
+  err = check_globals(globals, "");
+  BOOST_REQUIRE(static_cast<bool>(err));
+  BOOST_TEST(err.name() == "unknown_variable");
+  BOOST_TEST(!refused(globals, "auto_attach"));
+}
+
+BOOST_AUTO_TEST_CASE(other_timeouts_are_free_of_the_heartbeat) {
+  // A short request or sync timeout is a valid choice (fail fast, go on
+  // without a slow replica sooner): no rule ties them to the heartbeat.
+  auto globals = default_globals();
+  globals["leaf_heartbeat_interval_ms"] = "1000";
+  globals["leaf_failure_timeout_ms"] = "3000";
+  globals["request_timeout_ms"] = "10";
+  globals["sync_replication_timeout_ms"] = "10";
+  BOOST_TEST(!refused(globals, ""));
 }
 
 BOOST_AUTO_TEST_CASE(typed_getters_read_values) {
