@@ -19,6 +19,7 @@ using lg::test::sim_cluster;
 using lg::test::ask;
 using lg::test::map_master;
 using lg::test::write_request;
+using lg::test::instance_state;
 
 namespace {
 
@@ -26,77 +27,6 @@ std::string key_on(uint32_t ordinal, uint32_t partitions) {
   return sim_cluster::key_on(ordinal, partitions);
 }
 
-struct raw_client_state {
-  std::string name = "raw-client";
-  endpoint ep;
-};
-
-/// Sends one request straight to node/actor, as a client with a cached
-/// partition map does, and stores the answer (an empty envelope when none
-/// came in time) in `out`.
-caf::behavior raw_client(caf::stateful_actor<raw_client_state>* self,
-                         fabric_ptr fab, std::string node, std::string actor,
-                         std::shared_ptr<envelope> req, std::shared_ptr<envelope> out) {
-  self->state.ep = endpoint{fab, "test", "raw-client"};
-  self->state.ep.attach(self, caf::actor_cast<caf::actor>(self));
-  self->state.ep.request(self, node, actor, std::move(req),
-                         std::chrono::seconds{2},
-                         [self, out](const envelope* rep) {
-                           if (rep != nullptr)
-                             *out = *rep;
-                           out->mutable_header()->set_trace_id(1); // answered
-                           self->quit();
-                         });
-  return {
-    [self](wire& msg) { self->state.ep.receive(msg); },
-    [self](tick_atom) { self->state.ep.on_tick(self); },
-  };
-}
-
-/// Sends `req` to node/actor and waits (virtual time) for the answer.
-envelope ask(sim_cluster& c, const std::string& node, const std::string& actor,
-             std::shared_ptr<envelope> req) {
-  auto out = std::make_shared<envelope>();
-  c.cluster().system().spawn(raw_client, c.cluster().transport_ptr(), node,
-                             actor, std::move(req), out);
-  BOOST_REQUIRE(c.cluster().run_until(
-    [&] { return out->header().trace_id() == 1; }, std::chrono::seconds{5}));
-  return *out;
-}
-
-/// The node that masters partition `ordinal` of `db`, from the aggregator's
-/// partition map.
-std::string map_master(sim_cluster& c, const std::string& db,
-                       uint32_t ordinal) {
-  auto req = make_envelope();
-  req->mutable_partition_map_request()->set_database(db);
-  auto rep = ask(c, "ma", "ma", req);
-  BOOST_REQUIRE(rep.partition_map_reply().status() == pb::STATUS_OK);
-  return rep.partition_map_reply().routes(static_cast<int>(ordinal)).master();
-}
-
-/// The state of one instance, as it answers InstanceStatusRequest.
-pb::InstanceState instance_state(sim_cluster& c, const std::string& node,
-                                 const std::string& db, uint32_t ordinal) {
-  auto req = make_envelope(partition_label(db, ordinal));
-  req->mutable_instance_status_request();
-  auto rep = ask(c, node, partition_actor_name(db, ordinal), req);
-  BOOST_REQUIRE(rep.has_instance_status_reply());
-  return rep.instance_status_reply().instance();
-}
-
-/// A write of one row under a client's write id, as a session sends it.
-std::shared_ptr<envelope> write_request(const std::string& db, uint32_t ordinal,
-                           uint64_t write_id, const std::string& key,
-                           const std::string& value) {
-  auto env = make_envelope(partition_label(db, ordinal));
-  auto* body = env->mutable_write_request();
-  body->set_write_id(write_id);
-  auto* row = body->add_rows();
-  row->set_key(key);
-  row->set_value(value);
-  return env;
-}
 
 } // namespace
 
@@ -539,6 +469,8 @@ BOOST_AUTO_TEST_CASE(a_failed_disk_in_redundancy_1_takes_the_partition_offline) 
   auto err = c.fails("INSERT INTO db VALUES ('" + key + "','x')");
   BOOST_TEST(err.find("db:0") != std::string::npos);
   BOOST_TEST(err.find("No space left on device") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(stale_promotion_is_refused_by_a_newer_replica) {
   // A PromoteRequest delayed (or resent) past a newer order reaches an
   // instance that is now a replica of a later term. Taking it would make a
