@@ -27,6 +27,23 @@ std::string key_on(uint32_t ordinal, uint32_t partitions) {
   return sim_cluster::key_on(ordinal, partitions);
 }
 
+/// Creates `db` with 8 partitions and one row in each; returns the
+/// ordinals whose master is on 10001.
+std::vector<int> eight_partitions_with_rows(sim_cluster& c) {
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  std::vector<int> on_10001;
+  for (int i = 0; i < 8; ++i)
+    if (c.master_port("db", i) == "10001")
+      on_10001.push_back(i);
+  BOOST_REQUIRE(!on_10001.empty());
+  std::string insert = "INSERT INTO db VALUES ";
+  for (int i = 0; i < 8; ++i)
+    insert += std::string(i ? "," : "") + "('" + key_on(i, 8) + "','"
+              + std::to_string(i) + "')";
+  c.ok(insert);
+  return on_10001;
+}
+
 
 } // namespace
 
@@ -69,17 +86,7 @@ BOOST_AUTO_TEST_CASE(configured_timeout_is_honoured) {
 
 BOOST_AUTO_TEST_CASE(kill_promotes_the_replicas_on_the_pair) {
   sim_cluster c{4, 2};
-  c.ok("CREATE DATABASE db PARTITIONS 8");
-  std::vector<int> on_10001;
-  for (int i = 0; i < 8; ++i)
-    if (c.master_port("db", i) == "10001")
-      on_10001.push_back(i);
-  BOOST_REQUIRE(!on_10001.empty());
-  std::string insert = "INSERT INTO db VALUES ";
-  for (int i = 0; i < 8; ++i)
-    insert += std::string(i ? "," : "") + "('" + key_on(i, 8) + "','"
-              + std::to_string(i) + "')";
-  c.ok(insert);
+  auto on_10001 = eight_partitions_with_rows(c);
   auto t0 = c.cluster().now();
   c.ok("KILL LEAF '127.0.0.1':10001");
   // The down signal acts at once: no virtual time passes.
@@ -393,17 +400,7 @@ BOOST_AUTO_TEST_CASE(healed_leaf_rejoins_and_its_stale_masters_step_down) {
 
 BOOST_AUTO_TEST_CASE(a_decision_that_cannot_be_recorded_is_not_acted_on) {
   sim_cluster c{4, 2};
-  c.ok("CREATE DATABASE db PARTITIONS 8");
-  std::vector<int> on_10001;
-  for (int i = 0; i < 8; ++i)
-    if (c.master_port("db", i) == "10001")
-      on_10001.push_back(i);
-  BOOST_REQUIRE(!on_10001.empty());
-  std::string insert = "INSERT INTO db VALUES ";
-  for (int i = 0; i < 8; ++i)
-    insert += std::string(i ? "," : "") + "('" + key_on(i, 8) + "','"
-              + std::to_string(i) + "')";
-  c.ok(insert);
+  auto on_10001 = eight_partitions_with_rows(c);
   c.fs().fail_writes("/sim/ma", "No space left on device");
   // A statement that changes the cluster fails, naming the file and the
   // OS error, and changes nothing.
