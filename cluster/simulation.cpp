@@ -385,6 +385,15 @@ struct driver {
         std::chrono::milliseconds{20}, rng());
       random_faults_until = step + 2000;
       count(fault);
+    } else if (fault == "duplicate" || fault == "stall") {
+      // Messages delivered twice, or held back past every protocol timeout
+      // (up to five failure timeouts).
+      cluster.transport().faults().set_random_faults(
+        0.0, fault == "stall" ? 0.002 : 0.0,
+        std::chrono::milliseconds{fault == "stall" ? 1500 : 50}, rng(),
+        fault == "duplicate" ? 0.05 : 0.0);
+      random_faults_until = step + 2000;
+      count(fault);
     } else if (fault == "detach") {
       if (troubled() > 0 || !all_in_sync())
         return;
@@ -455,7 +464,7 @@ const std::vector<std::string>& all_faults() {
   static const std::vector<std::string> faults{
     "kill",  "restart", "destroy", "isolate", "cut",    "heal",  "drop",
     "delay", "crash",   "torn",    "corrupt", "detach", "attach",
-    "cascade", "rebalance", "disk"};
+    "cascade", "rebalance", "disk", "duplicate", "stall"};
   return faults;
 }
 

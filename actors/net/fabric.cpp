@@ -302,6 +302,7 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
       what = transport_event::delayed;
       break;
     case fault_verdict::deliver:
+    case fault_verdict::duplicate: // only draw() duplicates
       break;
   }
   if (what == transport_event::sent || what == transport_event::delayed) {
@@ -320,6 +321,10 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
       } else if (chance.action == fault_verdict::delay) {
         what = transport_event::delayed;
         delay = chance.by;
+      } else if (chance.action == fault_verdict::duplicate) {
+        // The network delivers it twice: a copy follows after a while.
+        deliver_later(self, dest, std::make_shared<envelope>(*env),
+                      chance.by);
       }
     }
   }

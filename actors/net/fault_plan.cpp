@@ -54,12 +54,13 @@ bool fault_plan::is_cut(const std::string& node) const {
 
 void fault_plan::set_random_faults(double drop, double delay,
                                    std::chrono::milliseconds max_delay,
-                                   uint64_t seed) {
+                                   uint64_t seed, double duplicate) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
   std::lock_guard<std::mutex> rng_guard{rng_mtx_};
-  random_faults_ = drop > 0 || delay > 0;
+  random_faults_ = drop > 0 || delay > 0 || duplicate > 0;
   drop_ = drop;
   delay_ = delay;
+  duplicate_ = duplicate;
   max_delay_ = max_delay;
   rng_.seed(seed);
   update_active();
@@ -119,6 +120,11 @@ fault_verdict fault_plan::draw(const envelope& env) {
   } else if (coin(rng_) < delay_ && max_delay_.count() > 0) {
     std::uniform_int_distribution<int64_t> pick{1, max_delay_.count()};
     result.action = fault_verdict::delay;
+    result.by = std::chrono::milliseconds{pick(rng_)};
+  } else if (duplicate_ > 0 && coin(rng_) < duplicate_
+             && max_delay_.count() > 0) {
+    std::uniform_int_distribution<int64_t> pick{0, max_delay_.count()};
+    result.action = fault_verdict::duplicate;
     result.by = std::chrono::milliseconds{pick(rng_)};
   }
   return result;

@@ -41,6 +41,7 @@ struct fault_verdict {
     drop,    ///< lost on the way
     refuse,  ///< the receiver's node is down: the connection is refused
     delay,   ///< delivered after `by`
+    duplicate, ///< delivered now, and a copy again after `by`
   };
 
   action_type action = deliver;
@@ -81,11 +82,13 @@ public:
   /// Returns true when `node` is cut.
   bool is_cut(const std::string& node) const;
 
-  /// Drops each message with probability `drop` and delays each with
-  /// probability `delay` by up to `max_delay`, using a generator seeded with
-  /// `seed`.
+  /// Drops each message with probability `drop`, delays each with
+  /// probability `delay` by up to `max_delay`, and delivers each twice with
+  /// probability `duplicate` (the copy up to `max_delay` later), using a
+  /// generator seeded with `seed`.
   void set_random_faults(double drop, double delay,
-                         std::chrono::milliseconds max_delay, uint64_t seed);
+                         std::chrono::milliseconds max_delay, uint64_t seed,
+                         double duplicate = 0);
 
   /// Removes random faults.
   void clear_random_faults();
@@ -124,6 +127,7 @@ private:
   std::atomic<bool> random_faults_{false};
   double drop_ = 0;
   double delay_ = 0;
+  double duplicate_ = 0;
   std::chrono::milliseconds max_delay_{0};
   std::mt19937_64 rng_;
   std::atomic<bool> active_{false};

@@ -125,4 +125,19 @@ BOOST_AUTO_TEST_CASE(random_faults_never_touch_messages_within_a_node) {
   BOOST_TEST(plan.draw(message("a", "b")).action == fault_verdict::drop);
 }
 
+BOOST_AUTO_TEST_CASE(duplicates_come_with_the_copy_s_delay_within_the_bound) {
+  fault_plan plan;
+  plan.set_random_faults(0, 0, milliseconds{5}, 3, 1.0);
+  BOOST_TEST(plan.active());
+  for (int i = 0; i < 100; ++i) {
+    auto v = plan.draw(message("a", "b"));
+    BOOST_TEST(v.action == fault_verdict::duplicate);
+    BOOST_TEST((v.by >= milliseconds{0} && v.by <= milliseconds{5}));
+  }
+  // Without the probability nothing is duplicated.
+  plan.set_random_faults(0, 0, milliseconds{5}, 3);
+  BOOST_TEST(!plan.active());
+  BOOST_TEST(plan.draw(message("a", "b")).action == fault_verdict::deliver);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
