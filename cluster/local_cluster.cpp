@@ -185,16 +185,8 @@ local_cluster::local_cluster(local_cluster_options opts)
     // Virtual time starts at a fixed point so that runs are identical.
     sched.clock().current_time = time_point{} + std::chrono::hours{1};
   }
-  auto ma_dir = data_dir_ + "/ma";
-  bool restoring = fs_->exists(ma_dir + "/metadata.pb");
-  master_aggregator_config mc;
-  mc.fab = fab_;
-  mc.node = ma_node();
-  mc.data_dir = ma_dir;
-  mc.fs = fs_;
-  mc.detached = !opts_.simulate;
-  impl_->ma = caf::actor_cast<caf::actor>(
-    spawn_master_aggregator(*sys_, std::move(mc)));
+  bool restoring = fs_->exists(data_dir_ + "/ma/metadata.pb");
+  spawn_aggregator();
   session_config sc;
   sc.fab = fab_;
   sc.node = "local";
@@ -399,6 +391,31 @@ error local_cluster::start_leaf(const std::string& addr) {
   auto err = spawn_leaf_at(addr);
   drain();
   return err;
+}
+
+void local_cluster::spawn_aggregator() {
+  master_aggregator_config mc;
+  mc.fab = fab_;
+  mc.node = ma_node();
+  mc.data_dir = data_dir_ + "/ma";
+  mc.fs = fs_;
+  mc.detached = !opts_.simulate;
+  impl_->ma = caf::actor_cast<caf::actor>(
+    spawn_master_aggregator(*sys_, std::move(mc)));
+}
+
+error local_cluster::restart_aggregator() {
+  // Like a crashed process: it sends nothing more, and what it did not
+  // write to its data dir is gone. The new one starts from that data dir.
+  fab_->faults().mark_down(ma_node());
+  caf::anon_send_exit(impl_->ma, caf::exit_reason::kill);
+  drain();
+  if (auto err = wait_gone(ma_node()))
+    return err;
+  fab_->faults().mark_up(ma_node());
+  spawn_aggregator();
+  drain();
+  return {};
 }
 
 error local_cluster::kill_leaf(const std::string& addr) {

@@ -91,6 +91,10 @@ public:
   /// Crashes a leaf: its actors die, its disk stays.
   error kill_leaf(const std::string& addr);
 
+  /// Crashes the master aggregator and starts a new one from its data dir
+  /// (what it had not written is lost), while the leaves run on.
+  error restart_aggregator();
+
   /// Starts a killed leaf again from its disk.
   error restart_leaf(const std::string& addr);
 
@@ -163,6 +167,7 @@ private:
   struct impl;
 
   error spawn_leaf_at(const std::string& addr);
+  void spawn_aggregator();
   error stop_leaf(const std::string& addr);
   /// Waits until the actors of a stopped leaf are gone.
   error wait_gone(const std::string& addr);

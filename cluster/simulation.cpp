@@ -179,11 +179,12 @@ private:
   std::map<std::string, std::string> masters_; // "db:N@term" -> leaf
 };
 
-/// Faults that run only when --faults names them: "disk" still finds a
-/// replica that diverges from its master at the same position (seed 139 of
-/// 1-200 with every fault), see docs/limitations.md.
+/// Faults that run only when --faults names them, until what they find is
+/// fixed (docs/limitations.md): "disk" finds a replica that diverges from
+/// its master at the same position, "aggregator" partitions that stay
+/// offline after the aggregator restarted.
 bool opt_in_fault(const std::string& fault) {
-  return fault == "disk";
+  return fault == "disk" || fault == "aggregator";
 }
 
 struct driver {
@@ -394,6 +395,12 @@ struct driver {
         fault == "duplicate" ? 0.05 : 0.0);
       random_faults_until = step + 2000;
       count(fault);
+    } else if (fault == "aggregator") {
+      // The aggregator crashes at any step of whatever it was doing (a
+      // failover, an attach, a rebalance) and starts again from its data
+      // dir.
+      cluster.restart_aggregator();
+      count(fault);
     } else if (fault == "detach") {
       if (troubled() > 0 || !all_in_sync())
         return;
@@ -464,7 +471,7 @@ const std::vector<std::string>& all_faults() {
   static const std::vector<std::string> faults{
     "kill",  "restart", "destroy", "isolate", "cut",    "heal",  "drop",
     "delay", "crash",   "torn",    "corrupt", "detach", "attach",
-    "cascade", "rebalance", "disk", "duplicate", "stall"};
+    "cascade", "rebalance", "disk", "duplicate", "stall", "aggregator"};
   return faults;
 }
 
