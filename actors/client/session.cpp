@@ -1,3 +1,13 @@
+// The client session: runs a client's statements against the cluster.
+//
+//   1. Data statements (INSERT, DELETE, SELECT) go straight to the masters
+//      of their partitions, found in a cached partition map asked of the
+//      aggregator; cluster statements are forwarded to the aggregator.
+//   2. An attempt that fails (NOT_MASTER, no answer) is retried with a
+//      fresh map until the request deadline; writes carry a write id, so a
+//      retry is applied once.
+//   3. While a master is silent the session keeps a watch on the map, and
+//      moves its waiting operations as soon as the map names a new master.
 #include "actors/client/session.hpp"
 #include "actors/net/gateway.hpp"
 

@@ -1,3 +1,14 @@
+// The leaf role: a node that hosts partition instances.
+//
+//   1. At start it tells the aggregator it is recovering, opens every
+//      instance found on its disk (an instance that cannot be opened is
+//      reported, with what recovery dropped), then says hello with every
+//      instance's position, again until answered.
+//   2. It answers heartbeats (with its incarnation), and says hello again
+//      when an aggregator that held it offline hears from it.
+//   3. CreateInstanceRequest: a new instance (or an empty one to be rebuilt,
+//      the old files moved aside) is spawned and creates its own storage.
+//   4. DropInstanceRequest: the instance stops and its files are removed.
 #include "actors/leaf/leaf.hpp"
 
 #include <algorithm>

@@ -1,3 +1,17 @@
+// A replica's join, catch-up and snapshot rebuild (messages/rebuild.proto,
+// whose steps this file carries out):
+//
+//   1. A replica asks its master to check its history (JoinRequest), again
+//      until answered.
+//   2. The master compares histories (ha::check_divergence): a prefix whose
+//      missing entries are still held catches up by the stream; anything
+//      else is rebuilt from a snapshot.
+//   3. The master streams its snapshot and log tail in chunks, a few in
+//      flight, and reports progress to the aggregator.
+//   4. The replica moves a diverged copy aside, writes and checks the
+//      chunks, installs the snapshot, appends the log tail and answers; the
+//      master then streams what follows and asks for the replica to be
+//      counted in sync once it holds everything.
 #include "actors/partition/state.hpp"
 
 #include "base/bugs.hpp"

@@ -1,3 +1,18 @@
+// Writes at a master and the stream to its replica (messages/replication.proto;
+// the decisions are ha/replication.hpp's core, this file carries them out):
+//
+//   1. on_write: a master that serves checks the rows, answers a retried
+//      write id from its window, appends the records to its log and to the
+//      batch being gathered, and queues the write until it is acknowledged.
+//   2. on_flush: the log is written (and fsynced under SYNC durability);
+//      the batch is sealed and sent when the core says so; writes the
+//      commit position covers are acknowledged (advance_commit).
+//   3. on_replicate (replica): fenced by term, a batch must follow what the
+//      copy holds (else the copy joins again: rebuild.cpp); its records are
+//      appended and acknowledged after the next flush.
+//   4. on_replicate_reply (master): an answer moves the replica's match
+//      position; a refusal or silence resends after a pause; FENCED deposes
+//      this master (roles.cpp).
 #include "actors/partition/state.hpp"
 
 #include "base/bugs.hpp"

@@ -1,3 +1,16 @@
+// Roles of a partition instance (messages/recovery.proto steps 1-3):
+//
+//   1. SetRoleRequest: an order older than one already taken (term or
+//      version) is ignored; a new role resets the stream (become); the same
+//      role only updates settings and the replica's sync record.
+//   2. PromoteRequest: a replica whose term is older than the request's
+//      becomes master under the new term; any other is refused, naming
+//      both terms.
+//   3. StepDownRequest: a master hands over to its in-sync replica: it stops
+//      taking writes and answers once the replica holds every entry, or
+//      FAILED at the deadline and serves again.
+//   4. A master that learns of a newer term (a FENCED answer) is deposed:
+//      it fails every waiting write and read.
 #include "actors/partition/state.hpp"
 
 #include "base/bugs.hpp"

@@ -1,3 +1,18 @@
+// Asking the aggregator to count the replica in sync or not (recovery.proto
+// steps 4 and 5; the decisions are ha/replication.hpp step 5):
+//
+//   1. A sync check runs every tenth of sync_replication_timeout_ms on a
+//      master with a replica.
+//   2. A replica silent for the timeout while writes wait: the master asks
+//      to record it out of sync, and acknowledges alone only once the
+//      aggregator answered.
+//   3. A replica that caught up, or one the aggregator may not have
+//      confirmed: the master asks to count it in sync, and waits for it
+//      from the moment the request leaves.
+//   4. A silent replica the master no longer waits for is probed once a
+//      second with an empty batch.
+//   5. A role order that keeps the role carries the aggregator's record:
+//      taken unless it predates an in-sync request (the sync epoch).
 #include "actors/partition/state.hpp"
 
 #include "base/bugs.hpp"
