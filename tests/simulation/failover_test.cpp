@@ -27,6 +27,21 @@ std::string key_on(uint32_t ordinal, uint32_t partitions) {
   return sim_cluster::key_on(ordinal, partitions);
 }
 
+/// Creates `db` with `partitions` partitions and a row at `key` in the
+/// first; then the disk of that partition's master fills up, a write meets
+/// it, and half a second passes. Returns the master's port.
+std::string fill_master_disk(sim_cluster& c, int partitions,
+                             const std::string& key) {
+  c.ok("CREATE DATABASE db PARTITIONS " + std::to_string(partitions));
+  c.ok("INSERT INTO db VALUES ('" + key + "','before')");
+  auto from = c.master_port("db", 0);
+  c.fs().fail_writes("/sim/leaves/127.0.0.1_" + from + "/instances/db.0",
+                     "No space left on device");
+  c.run("INSERT INTO db VALUES ('" + key + "','lost?')");
+  c.ok("SLEEP 500");
+  return from;
+}
+
 /// Creates `db` with 8 partitions and one row in each; returns the
 /// ordinals whose master is on 10001.
 std::vector<int> eight_partitions_with_rows(sim_cluster& c) {
@@ -436,16 +451,10 @@ BOOST_AUTO_TEST_CASE(a_decision_that_cannot_be_recorded_is_not_acted_on) {
 
 BOOST_AUTO_TEST_CASE(a_master_whose_disk_fails_is_replaced_by_its_replica) {
   sim_cluster c{4, 2};
-  c.ok("CREATE DATABASE db PARTITIONS 4");
   auto key = key_on(0, 4);
-  c.ok("INSERT INTO db VALUES ('" + key + "','before')");
-  auto from = c.master_port("db", 0);
-  c.fs().fail_writes("/sim/leaves/127.0.0.1_" + from + "/instances/db.0",
-                     "No space left on device");
   // The write that meets the failed disk is not acknowledged; the
   // partition fails over to the replica on the pair, whose leaf lives on.
-  c.run("INSERT INTO db VALUES ('" + key + "','lost?')");
-  c.ok("SLEEP 500");
+  auto from = fill_master_disk(c, 4, key);
   BOOST_TEST(c.master_port("db", 0) != from);
   BOOST_TEST(c.leaf_state(std::stoi(from)) == "online");
   c.ok("INSERT INTO db VALUES ('" + key + "','after')");
@@ -455,14 +464,8 @@ BOOST_AUTO_TEST_CASE(a_master_whose_disk_fails_is_replaced_by_its_replica) {
 
 BOOST_AUTO_TEST_CASE(a_failed_disk_in_redundancy_1_takes_the_partition_offline) {
   sim_cluster c{2, 1};
-  c.ok("CREATE DATABASE db PARTITIONS 2");
   auto key = key_on(0, 2);
-  c.ok("INSERT INTO db VALUES ('" + key + "','v')");
-  auto from = c.master_port("db", 0);
-  c.fs().fail_writes("/sim/leaves/127.0.0.1_" + from + "/instances/db.0",
-                     "No space left on device");
-  c.run("INSERT INTO db VALUES ('" + key + "','w')");
-  c.ok("SLEEP 500");
+  fill_master_disk(c, 2, key);
   auto err = c.fails("INSERT INTO db VALUES ('" + key + "','x')");
   BOOST_TEST(err.find("db:0") != std::string::npos);
   BOOST_TEST(err.find("No space left on device") != std::string::npos);
