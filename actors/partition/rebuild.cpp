@@ -67,6 +67,7 @@ void start_join(self_ptr self) {
     return;
   st.in.join_pending = true;
   st.rebuild_in.current.reset();
+  st.rebuild_in.expected_id = 0;
   auto env = make_envelope(st.label, st.term);
   auto* body = env->mutable_join_request();
   body->mutable_last()->set_term(st.cfg.store->last().term);
@@ -100,6 +101,10 @@ void start_join(self_ptr self) {
         return;
       }
       // SNAPSHOT: chunks follow. If they stop coming, join again.
+      st.rebuild_in.expected_id = body.rebuild_id();
+      if (st.rebuild_in.current
+          && st.rebuild_in.current->rebuild_id != body.rebuild_id())
+        st.rebuild_in.current.reset(); // an older rebuild's late chunk
       st.rebuild_in.last_chunk_at = self->clock().now();
       arm_join_timer(self);
     });
@@ -192,6 +197,7 @@ void on_join_request(self_ptr self, const envelope_ptr& env) {
   st.out.open.reset();
   body->set_status(pb::STATUS_OK);
   body->set_mode(pb::SNAPSHOT);
+  body->set_rebuild_id(o.id);
   body->set_diverged(check.diverged);
   body->set_reason(o.reason);
   st.ep.reply(self, *env, std::move(rep));
@@ -357,9 +363,20 @@ void on_snapshot_chunk(self_ptr self, const envelope_ptr& env) {
            + env->header().from().node());
     return;
   }
+  if (req.seq() == 0
+      && (st.in.joined
+          || (st.rebuild_in.expected_id != 0
+              && req.rebuild_id() != st.rebuild_in.expected_id))) {
+    // A late copy of a chunk of a rebuild that is over or was replaced:
+    // taking it would rewind the copy.
+    LG_PROBE(stale_snapshot_chunk_refused, "a late first chunk of an older "
+                                           "rebuild was refused");
+    refuse("snapshot chunk 0 of rebuild " + std::to_string(req.rebuild_id())
+           + " is not the rebuild this copy expects");
+    return;
+  }
   st.rebuild_in.last_chunk_at = self->clock().now();
   if (req.seq() == 0) {
-    st.in.joined = false;
     st.rebuild_in.current.emplace();
     st.rebuild_in.current->rebuild_id = req.rebuild_id();
     if (req.diverged()) {

@@ -117,6 +117,9 @@ struct partition_state {
       bool installed = false; ///< the snapshot part is in; log records follow
     };
     std::optional<snapshot> current;
+    /// The rebuild the master's JoinReply announced (0: none announced
+    /// since the last join request).
+    uint64_t expected_id = 0;
     time_point last_chunk_at;
     uint64_t discards = 0;
   } rebuild_in;
