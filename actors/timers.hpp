@@ -17,6 +17,7 @@ enum class timer_id : uint64_t {
   balance_retry = 4,    ///< retry a hand-over that failed
   metadata_retry = 5,   ///< write the metadata again after a failed write
   attach_wait = 6,      ///< a leaf's attach stops waiting for a report
+  connections_lost = 7, ///< handle the leaves whose connection went, together
   // -- leaf --
   leaf_hello = 11, ///< announce the leaf again: no answer to its hello
   // -- partition instance --

@@ -374,8 +374,8 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
                                     + choice.reason);
             plan.offline.push_back(label);
           }
-          logger("ma")->error("CopyLost {} {} on {} {}", st.ctx(), label,
-                              addr, why);
+          logger("ma")->error("CopyLost {} {} on {} {}; {}", st.ctx(), label,
+                              addr, why, choice.reason);
         }
         continue;
       }

@@ -236,6 +236,16 @@ master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
         case timer_id::attach_wait:
           resume_attaches(self);
           break;
+        case timer_id::connections_lost: {
+          std::vector<std::pair<std::string, std::string>> lost;
+          for (auto& [addr, rt] : self->state.runtime)
+            if (!rt.lost_why.empty()) {
+              lost.emplace_back(addr, rt.lost_why);
+              rt.lost_why.clear();
+            }
+          leaves_failed(self, lost);
+          break;
+        }
         case timer_id::heartbeat:
         default:
           heartbeat_round(self);
@@ -284,10 +294,13 @@ master_aggregator_impl(ma_self self, master_aggregator_config cfg) {
     auto& st = self->state;
     for (auto& kvp : st.runtime) {
       if (kvp.second.handle == dm.source) {
-        auto addr = kvp.first;
+        // Handled after the down messages already queued: leaves that die
+        // together (a power loss) are declared offline together.
         kvp.second.handle = caf::actor_addr{};
-        leaf_failed(self, addr, "connection lost (" + to_string(dm.reason)
-                                  + ")");
+        kvp.second.lost_why = "connection lost (" + to_string(dm.reason)
+                              + ")";
+        self->send(self, timer_atom::value,
+                   static_cast<uint64_t>(timer_id::connections_lost));
         return;
       }
     }

@@ -51,6 +51,14 @@ void send_failover_orders(ma_self self, const std::string& addr,
                           const std::vector<promotion>& replica_lost,
                           const std::vector<promotion>& promotions);
 
+/// The leaf `addr` answered a heartbeat sent at `sent`: the replica losses
+/// and promotions held for it since then go ahead (recorded first).
+void release_held_losses(ma_self self, const std::string& addr,
+                         time_point sent);
+
+/// Sends `addr` a heartbeat now; its answer records the leaf alive.
+void send_heartbeat(ma_self self, const std::string& addr);
+
 } // namespace
 
 void leaf_failed(ma_self self, const std::string& addr,
@@ -93,6 +101,13 @@ void leaf_failed(ma_self self, const std::string& addr,
   else
     logger("ma")->warn("LeafOffline {} {}: {}", st.ctx(), addr, why);
   auto now = self->clock().now();
+  // Its masters never heard that their replicas went: those stay in sync;
+  // its replicas were never promoted: their masters' copies stay in sync.
+  st.runtime[addr].losses_held.clear();
+  for (auto& h : st.runtime[addr].promotions_held)
+    st.promotions_waiting.erase(partition_label(h.db, h.ordinal));
+  st.runtime[addr].promotions_held.clear();
+  std::set<std::string> to_probe; // leaves whose holds a heartbeat ends
   end_jobs(st, now, addr, job_status::failed,
            "leaf " + addr + " went " + to_string(state_of(*leaf)));
   std::vector<promotion> promotions;
@@ -100,10 +115,30 @@ void leaf_failed(ma_self self, const std::string& addr,
   for (auto& db : *st.meta.mutable_databases()) {
     for (auto& part : *db.mutable_parts()) {
       auto master = master_of(part);
-      if (master != nullptr && master->leaf() != addr) {
+      auto* master_leaf = master ? st.meta.find_leaf(master->leaf())
+                                 : nullptr;
+      bool master_up = master_leaf != nullptr
+                       && (state_of(*master_leaf) == leaf_state::online
+                           || state_of(*master_leaf) == leaf_state::attaching);
+      // A master whose leaf is down already acknowledges nothing: its
+      // replica keeps every acknowledged write and stays in sync.
+      if (master != nullptr && master->leaf() != addr && master_up) {
+        auto& master_rt = st.runtime[master->leaf()];
         for (auto& inst : *part.mutable_instances())
           if (inst.leaf() == addr && inst.role() == pb::REPLICA
-              && inst.in_sync()) {
+              && inst.in_sync() && !detach) {
+            // Its master may have died with it (a power loss): it is told
+            // to go on alone, and the replica recorded out of sync, only
+            // once it answers a heartbeat sent from now on. Until then the
+            // replica holds every acknowledged write and stays promotable.
+            LG_PROBE(replica_loss_held, "a replica's loss waits for its "
+                                        "master to answer a heartbeat");
+            master_rt.losses_held.push_back(
+              {db.name(), part.ordinal(), addr, part.term(), now});
+            if (!master_rt.failing)
+              to_probe.insert(master->leaf());
+          } else if (inst.leaf() == addr && inst.role() == pb::REPLICA
+                     && inst.in_sync()) {
             // Recorded before the master is told, so that the replica is
             // never promoted after the master acknowledged alone.
             inst.set_in_sync(false);
@@ -113,8 +148,26 @@ void leaf_failed(ma_self self, const std::string& addr,
       }
       if (master == nullptr || master->leaf() != addr)
         continue;
-      auto decision = ha::choose_failover(st.meta.views_of(part), part.term());
+      auto views = st.meta.views_of(part);
+      for (auto& v : views) // failing in the same event: not a candidate
+        if (st.runtime[v.leaf].failing)
+          v.leaf_online = false;
+      auto decision = ha::choose_failover(views, part.term());
       auto label = partition_label(db.name(), part.ordinal());
+      if (decision.kind == ha::failover_decision::promote && !detach) {
+        // The replica may have died with its master (a power loss):
+        // promoting a copy that never takes the promotion would leave the
+        // old master's copy, which holds every acknowledged write, out of
+        // sync. It is promoted once it answers a heartbeat sent from now.
+        LG_PROBE(promotion_held, "a promotion waits for the replica to "
+                                 "answer a heartbeat");
+        st.runtime[decision.leaf].promotions_held.push_back(
+          {db.name(), part.ordinal(), addr, part.term(), now});
+        st.promotions_waiting[label] = decision.leaf;
+        // Clients wait for the map that names it, as for any failover.
+        to_probe.insert(decision.leaf);
+        continue;
+      }
       switch (decision.kind) {
         case ha::failover_decision::promote:
           promote_replica(part, decision.leaf, addr, decision.new_term);
@@ -152,8 +205,11 @@ void leaf_failed(ma_self self, const std::string& addr,
     }
   }
   logger("ma")->info("FailoverDecided {} {}: {} promotions, {} masters "
-                     "lose their replica",
-                     st.ctx(), addr, promotions.size(), replica_lost.size());
+                     "lose their replica; waiting for {} leaves to answer",
+                     st.ctx(), addr, promotions.size(), replica_lost.size(),
+                     to_probe.size());
+  for (auto& leaf_addr : to_probe)
+    send_heartbeat(self, leaf_addr);
   persist_then(self, [self, addr, replica_lost, promotions, detach] {
     logger("ma")->info("FailoverPersisted {} {}: sending {} promotions",
                        self->state.ctx(), addr, promotions.size());
@@ -240,6 +296,139 @@ void arm_heartbeats(ma_self self) {
 
 namespace {
 
+void release_held_losses(ma_self self, const std::string& addr,
+                         time_point sent) {
+  auto& st = self->state;
+  auto& rt = st.runtime[addr];
+  auto* leaf = st.meta.find_leaf(addr);
+  if (leaf == nullptr
+      || (state_of(*leaf) != leaf_state::online
+          && state_of(*leaf) != leaf_state::attaching)) {
+    // A restarted incarnation answered: the one the holds wait for is gone.
+    for (auto& h : rt.promotions_held)
+      st.promotions_waiting.erase(partition_label(h.db, h.ordinal));
+    rt.promotions_held.clear();
+    rt.losses_held.clear();
+    return;
+  }
+  std::vector<leaf_runtime::held_loss> promotions;
+  std::vector<leaf_runtime::held_loss> held;
+  for (auto* list : {&rt.promotions_held, &rt.losses_held}) {
+    auto& out = list == &rt.promotions_held ? promotions : held;
+    auto keep = std::partition(list->begin(), list->end(),
+                               [&](auto& h) { return h.since > sent; });
+    out.assign(keep, list->end());
+    list->erase(keep, list->end());
+  }
+  for (auto& h : promotions) {
+    st.promotions_waiting.erase(partition_label(h.db, h.ordinal));
+    auto* db = st.meta.find_database(h.db);
+    if (db == nullptr || h.ordinal >= static_cast<uint32_t>(db->parts_size()))
+      continue;
+    auto& part = *db->mutable_parts(static_cast<int>(h.ordinal));
+    auto* master = master_of(part);
+    if (master == nullptr || master->leaf() != h.replica
+        || part.term() != h.term || st.meta.leaf_online(h.replica))
+      continue;
+    auto decision = ha::choose_failover(st.meta.views_of(part), part.term());
+    if (decision.kind != ha::failover_decision::promote
+        || decision.leaf != addr)
+      continue;
+    promote_replica(part, addr, h.replica, decision.new_term);
+    logger("ma")->info("PromotionReleased {} {}: {} answers again; "
+                       "promoting it to term {}",
+                       st.ctx(), partition_label(h.db, h.ordinal), addr,
+                       decision.new_term);
+    promotion p{h.db, h.ordinal, addr, decision.new_term};
+    auto failed = h.replica;
+    persist_then(self, [self, failed, p] {
+      send_failover_orders(self, failed, {}, {p});
+    });
+  }
+  for (auto& h : held) {
+    auto* db = st.meta.find_database(h.db);
+    if (db == nullptr || h.ordinal >= static_cast<uint32_t>(db->parts_size()))
+      continue;
+    auto& part = *db->mutable_parts(static_cast<int>(h.ordinal));
+    auto* master = master_of(part);
+    if (master == nullptr || master->leaf() != addr || part.term() != h.term
+        || st.meta.leaf_online(h.replica))
+      continue;
+    for (auto& inst : *part.mutable_instances())
+      if (inst.leaf() == h.replica && inst.role() == pb::REPLICA
+          && inst.in_sync()) {
+        // Recorded before the master is told, as for any lost replica.
+        inst.set_in_sync(false);
+        logger("ma")->info("ReplicaLossReleased {} {}: master {} answers "
+                           "again; its replica on {} is out of sync",
+                           st.ctx(), partition_label(h.db, h.ordinal), addr,
+                           h.replica);
+        promotion p{h.db, h.ordinal, addr, h.term};
+        auto replica = h.replica;
+        persist_then(self, [self, replica, p] {
+          send_failover_orders(self, replica, {p}, {});
+        });
+      }
+  }
+}
+
+void send_heartbeat(ma_self self, const std::string& addr) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  auto timeout = std::chrono::milliseconds{
+    st.meta.globals().leaf_failure_timeout_ms()};
+  auto env = make_envelope();
+  auto* body = env->mutable_heartbeat_request();
+  body->set_seq(++st.heartbeat_seq);
+  auto sent = std::chrono::duration_cast<std::chrono::microseconds>(
+                now.time_since_epoch())
+                .count();
+  body->set_sent_at_us(sent);
+  st.ep.request(self, addr, leaf_actor_name(), std::move(env), timeout,
+                [self, addr, now](const envelope* rep) {
+                  if (rep == nullptr)
+                    return;
+                  auto& st = self->state;
+                  auto& rt = st.runtime[addr];
+                  auto at = self->clock().now();
+                  rt.last_reply = std::max(rt.last_reply, at);
+                  if (!rt.losses_held.empty() || !rt.promotions_held.empty())
+                    release_held_losses(self, addr, now);
+                  if (rt.unconfirmed) {
+                    // It kept running through the aggregator's restart:
+                    // its copies serve as recorded.
+                    rt.unconfirmed = false;
+                    resume_attaches(self);
+                  }
+                  // A leaf in another process is linked by now.
+                  monitor_leaf(self, addr);
+                  double rtt = std::chrono::duration<double, std::milli>(
+                                 at - now)
+                                 .count();
+                  ++rt.rtt_samples;
+                  rt.avg_rtt_ms += (rtt - rt.avg_rtt_ms)
+                                   / std::min<double>(rt.rtt_samples, 20);
+                });
+}
+
+} // namespace
+
+void leaves_failed(ma_self self,
+                   const std::vector<std::pair<std::string, std::string>>&
+                     failed) {
+  auto& st = self->state;
+  for (auto& f : failed)
+    st.runtime[f.first].failing = true;
+  if (failed.size() > 1)
+    LG_PROBE(leaves_failed_together, "leaves declared offline as one event");
+  for (auto& [addr, why] : failed)
+    leaf_failed(self, addr, why);
+  for (auto& f : failed)
+    st.runtime[f.first].failing = false;
+}
+
+namespace {
+
 /// Declares offline the online leaves silent for the failure timeout, and
 /// arms a timer for the next leaf's deadline, so that a silent leaf is
 /// declared offline when its timeout ends, not at the next heartbeat round.
@@ -261,10 +450,11 @@ void check_silent(ma_self self) {
     else if (!next || deadline < *next)
       next = deadline;
   }
+  std::vector<std::pair<std::string, std::string>> failed;
   for (auto& addr : silent)
-    leaf_failed(self, addr,
-                "no heartbeat reply for "
-                  + std::to_string(timeout.count()) + " ms");
+    failed.emplace_back(addr, "no heartbeat reply for "
+                                + std::to_string(timeout.count()) + " ms");
+  leaves_failed(self, failed);
   if (next && (!st.deadline_armed || *next < *st.deadline_armed)) {
     st.deadline_armed = next;
     arm_timer(self, *next - now, timer_id::failure_deadline);
@@ -303,42 +493,13 @@ void heartbeat_round(ma_self self) {
       silent.push_back(leaf.address());
       continue;
     }
-    auto env = make_envelope();
-    auto* body = env->mutable_heartbeat_request();
-    body->set_seq(++st.heartbeat_seq);
-    auto sent = std::chrono::duration_cast<std::chrono::microseconds>(
-                  now.time_since_epoch())
-                  .count();
-    body->set_sent_at_us(sent);
-    auto addr = leaf.address();
-    st.ep.request(self, addr, leaf_actor_name(), std::move(env),
-                  timeout, [self, addr, now](const envelope* rep) {
-                    if (rep == nullptr)
-                      return;
-                    auto& st = self->state;
-                    auto& rt = st.runtime[addr];
-                    auto at = self->clock().now();
-                    rt.last_reply = std::max(rt.last_reply, at);
-                    if (rt.unconfirmed) {
-                      // It kept running through the aggregator's restart:
-                      // its copies serve as recorded.
-                      rt.unconfirmed = false;
-                      resume_attaches(self);
-                    }
-                    // A leaf in another process is linked by now.
-                    monitor_leaf(self, addr);
-                    double rtt = std::chrono::duration<double, std::milli>(
-                                   at - now)
-                                   .count();
-                    ++rt.rtt_samples;
-                    rt.avg_rtt_ms += (rtt - rt.avg_rtt_ms)
-                                     / std::min<double>(rt.rtt_samples, 20);
-                  });
+    send_heartbeat(self, leaf.address());
   }
+  std::vector<std::pair<std::string, std::string>> failed;
   for (auto& addr : silent)
-    leaf_failed(self, addr,
-                "no heartbeat reply for "
-                  + std::to_string(timeout.count()) + " ms");
+    failed.emplace_back(addr, "no heartbeat reply for "
+                                + std::to_string(timeout.count()) + " ms");
+  leaves_failed(self, failed);
   check_silent(self);
   arm_heartbeats(self);
 }

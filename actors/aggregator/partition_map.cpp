@@ -45,6 +45,15 @@ void answer_partition_map(ma_self self, const envelope_ptr& req) {
       auto leaf = master ? st.meta.find_leaf(master->leaf()) : nullptr;
       if (master)
         route->set_master(master->leaf());
+      auto waiting = st.promotions_waiting.find(
+        partition_label(name, part.ordinal()));
+      if (waiting != st.promotions_waiting.end()) {
+        // Its replica is about to be promoted: clients go there and retry
+        // until it is.
+        route->set_master(waiting->second);
+        route->set_online(true);
+        continue;
+      }
       // An attaching leaf's masters are being told their role: a client
       // that comes too early is answered NOT_MASTER and retries.
       if (part.offline() || leaf == nullptr

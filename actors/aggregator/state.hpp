@@ -45,6 +45,30 @@ struct leaf_runtime {
   bool awaiting_attach = false;
   /// While its attach waits for another leaf's report: until when at most.
   std::optional<time_point> attach_wait_until;
+  /// Its connection went (a down message): it is declared offline together
+  /// with every other leaf whose connection went by then.
+  std::string lost_why;
+  /// Declared offline in the same batch as this one's failure: it gets no
+  /// order, so its replicas elsewhere stay in sync in the metadata.
+  bool failing = false;
+  /// Replicas of this leaf's masters lost while this leaf was silent too:
+  /// they stay in sync in the metadata until this leaf answers a heartbeat
+  /// (then its masters are told to go on alone) or is declared offline
+  /// (then it never acknowledged anything alone).
+  struct held_loss {
+    std::string db;
+    uint32_t ordinal = 0;
+    std::string replica;
+    uint64_t term = 0;
+    time_point since; ///< released by a heartbeat sent at or after this
+  };
+  std::vector<held_loss> losses_held;
+  /// Promotions of this leaf's replicas decided while it was silent too
+  /// (`replica` holds the failed master's leaf): held, with the partition
+  /// offline and both copies in sync in the metadata, until this leaf
+  /// answers a heartbeat (then the promotion goes ahead) or is declared
+  /// offline (then the copies are compared when they come back).
+  std::vector<held_loss> promotions_held;
 };
 
 /// The aggregator's state: its metadata, and what it keeps in memory only
@@ -55,6 +79,10 @@ struct master_aggregator_state {
   master_aggregator_config cfg;
   cluster_metadata meta;
   std::map<std::string, leaf_runtime> runtime; // by leaf address
+  /// Partitions whose promotion waits for the replica to answer a
+  /// heartbeat (leaf_runtime::promotions_held), by label: their maps name
+  /// that replica, which answers NOT_MASTER until it is promoted.
+  std::map<std::string, std::string> promotions_waiting;
   uint64_t heartbeat_seq = 0;
   bool persist_scheduled = false;
   std::vector<std::function<void()>> after_persist;
@@ -230,6 +258,15 @@ struct countdown {
 /// leaf_failure_detection says, and its instances are told to stop serving.
 void leaf_failed(ma_self self, const std::string& leaf,
                  const std::string& why, bool detach = false);
+
+/// Declares every leaf of `failed` (address, why) offline as one event:
+/// a master whose leaf fails in the same batch as its replica's is never
+/// told to go on alone, so the replica keeps every acknowledged write and
+/// stays in sync in the metadata (the whole cluster losing power, then
+/// coming back with the master's copy damaged, is survived).
+void leaves_failed(ma_self self,
+                   const std::vector<std::pair<std::string, std::string>>&
+                     failed);
 
 /// Starts the heartbeat loop if it is not running.
 void arm_heartbeats(ma_self self);
