@@ -201,6 +201,7 @@ struct driver {
   std::set<std::string> cut_from_ma; // leaves whose link to the aggregator is cut
   std::set<std::string> disk_failed; // leaves whose instances' disk fails
   std::set<std::string> wipe_safe;   // killed while every copy was in sync
+  bool sync_durability = false;      // the database fsyncs before it acks
   uint64_t random_faults_until = 0;
   // A cascading failure: this leaf is killed at step pending_kill_at.
   std::string pending_kill;
@@ -267,6 +268,42 @@ struct driver {
     ++injected[fault];
   }
 
+  /// The whole cluster loses power at once: every leaf's unsynced bytes are
+  /// lost (a torn write may survive), and every leaf starts again. Only a
+  /// SYNC-durability database promises to survive it. When every copy was
+  /// in sync, one copy's log is also damaged at a random place: its pair
+  /// holds every acknowledged write, and must be the copy that serves.
+  void power_loss() {
+    if (!sync_durability)
+      return;
+    bool damage = troubled() == 0 && pick(2) == 0 && all_in_sync();
+    std::vector<std::string> lost;
+    for (auto& l : leaves)
+      if (killed.count(l) == 0) {
+        cluster.kill_leaf(l);
+        lost.push_back(l);
+      }
+    for (auto& l : leaves)
+      fs.crash(leaf_dir(l), pick(2) == 0 ? 0 : 1 + pick(64));
+    if (damage) {
+      auto victim = leaves[pick(leaves.size())];
+      std::vector<std::string> logs;
+      for (auto& [path, file] : fs.files())
+        if (path.rfind(leaf_dir(victim) + "/instances/", 0) == 0
+            && path.find("/wal.") != std::string::npos
+            && !file->data.empty())
+          logs.push_back(path);
+      if (!logs.empty()) {
+        auto path = logs[pick(logs.size())];
+        fs.corrupt(path, pick(fs.files()[path]->data.size()));
+        count("power+corrupt");
+      }
+    }
+    for (auto& l : lost)
+      cluster.restart_leaf(l);
+    count("power");
+  }
+
   /// Picks a random applicable fault among the enabled ones and injects it.
   void inject(uint64_t step) {
     std::vector<std::string> options;
@@ -280,6 +317,26 @@ struct driver {
     std::vector<std::string> down;
     for (auto& l : leaves)
       (killed.count(l) > 0 ? down : running).push_back(l);
+    if (fault == "power") {
+      power_loss();
+      return;
+    }
+    if (fault == "bounce") {
+      // The process crashes and its supervisor starts it again at once,
+      // before the aggregator can notice: its masters open from disk and go
+      // on, and the retries of the writes they took before arrive there.
+      std::vector<std::string> candidates;
+      for (auto& l : running)
+        if (healthy(l) && disk_failed.count(l) == 0)
+          candidates.push_back(l);
+      if (candidates.empty())
+        return;
+      auto victim = candidates[pick(candidates.size())];
+      cluster.kill_leaf(victim);
+      cluster.restart_leaf(victim);
+      count(fault);
+      return;
+    }
     if (fault == "kill" || fault == "isolate" || fault == "cut"
         || fault == "disk") {
       // At most two leaves in trouble at once. A second failure may take
@@ -387,12 +444,11 @@ struct driver {
       random_faults_until = step + 2000;
       count(fault);
     } else if (fault == "duplicate" || fault == "stall") {
-      // Messages delivered twice, or held back past every protocol timeout
-      // (up to five failure timeouts).
+      // Messages held back past every protocol timeout (up to five failure
+      // timeouts), or delivered twice, the copy up to as late.
       cluster.transport().faults().set_random_faults(
-        0.0, fault == "stall" ? 0.002 : 0.0,
-        std::chrono::milliseconds{fault == "stall" ? 1500 : 50}, rng(),
-        fault == "duplicate" ? 0.05 : 0.0);
+        0.0, fault == "stall" ? 0.002 : 0.0, std::chrono::milliseconds{1500},
+        rng(), fault == "duplicate" ? 0.05 : 0.0);
       random_faults_until = step + 2000;
       count(fault);
     } else if (fault == "aggregator") {
@@ -471,7 +527,8 @@ const std::vector<std::string>& all_faults() {
   static const std::vector<std::string> faults{
     "kill",  "restart", "destroy", "isolate", "cut",    "heal",  "drop",
     "delay", "crash",   "torn",    "corrupt", "detach", "attach",
-    "cascade", "rebalance", "disk", "duplicate", "stall", "aggregator"};
+    "cascade", "rebalance", "disk", "duplicate", "stall", "aggregator",
+    "bounce", "power"};
   return faults;
 }
 
@@ -515,13 +572,21 @@ simulation_result run_simulation(const simulation_options& opts) {
   auto obs = std::make_shared<observer>();
   cluster.transport().set_trace_sink(obs);
   driver d{opts, cluster, *fs, obs, std::mt19937_64{opts.seed}, {}, {}, {}, {},
-           {}, {}, {}, {}, 0, {}, 0};
+           {}, {}, {}, {}, false, 0, {}, 0};
   d.leaves = cluster.leaf_addresses();
-  for (auto stmt : {"SET GLOBAL leaf_heartbeat_interval_ms = 50",
-                    "SET GLOBAL leaf_failure_timeout_ms = 300",
-                    "SET GLOBAL sync_replication_timeout_ms = 300",
-                    "SET GLOBAL request_timeout_ms = 2000",
-                    "CREATE DATABASE sim PARTITIONS 8"}) {
+  // Even seeds run a SYNC-durability database, which must also survive the
+  // whole cluster losing power; odd seeds an ASYNC one, which must survive
+  // any crash that leaves one copy's machine running.
+  d.sync_durability = opts.seed % 2 == 0;
+  out << "database: 8 partitions, redundancy 2, "
+      << (d.sync_durability ? "SYNC" : "ASYNC") << " durability\n";
+  std::string create = std::string{"CREATE DATABASE sim PARTITIONS 8"}
+                       + (d.sync_durability ? " WITH SYNC DURABILITY" : "");
+  for (const char* stmt : {"SET GLOBAL leaf_heartbeat_interval_ms = 50",
+                           "SET GLOBAL leaf_failure_timeout_ms = 300",
+                           "SET GLOBAL sync_replication_timeout_ms = 300",
+                           "SET GLOBAL request_timeout_ms = 2000",
+                           create.c_str()}) {
     auto rs = cluster.execute(stmt);
     if (rs.error_code() != 0) {
       result.report = out.str() + fail(result, *obs, opts,
