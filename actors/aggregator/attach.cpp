@@ -606,6 +606,17 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
     st.ep.reply(self, *req, std::move(rep));
   auto addr = hello.leaf();
   auto& rt = st.runtime[addr];
+  if (hello.recovering() && rt.hello_seen
+      && leaf->incarnation() == hello.incarnation()
+      && hello.incarnation() != 0
+      && (state_of(*leaf) == leaf_state::online
+          || state_of(*leaf) == leaf_state::attaching)) {
+    // A late copy of the notice this process sent before its replay: it
+    // has since said what its disk holds, and serves.
+    LG_PROBE(stale_hello_ignored, "a late copy of a leaf's first hello was "
+                                  "ignored");
+    return;
+  }
   rt.last_reply = self->clock().now();
   monitor_leaf(self, addr);
   rt.unconfirmed = false;
