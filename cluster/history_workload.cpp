@@ -62,6 +62,8 @@ void issue(self_ptr self, size_t c) {
   env->mutable_statement_request()->set_text(text);
   ++rec.in_flight;
   op.invoked = history_time(self->clock().now());
+  if (st.cfg.on_operation)
+    st.cfg.on_operation(op, false, {});
   st.ep.request(
     self, st.cfg.session_node, st.cfg.clients[c], std::move(env),
     st.cfg.timeout, [self, c, op](const envelope* rep) mutable {
@@ -78,6 +80,18 @@ void issue(self_ptr self, size_t c) {
         for (auto& row : rs.rows())
           if (row.cells_size() >= 2 && row.cells(0) == op.key)
             op.value = row.cells(1);
+      }
+      if (auto& report = self->state.cfg.on_operation) {
+        std::string error;
+        if (!ok)
+          error = rep == nullptr
+                    ? (self->state.ep.last_transport_error().empty()
+                         ? "no answer in time"
+                         : self->state.ep.last_transport_error())
+                  : rep->has_statement_reply()
+                    ? rep->statement_reply().result().error()
+                    : "an answer that is not a statement reply";
+        report(op, true, error);
       }
       rec.ops.push_back(std::move(op));
       issue(self, c);

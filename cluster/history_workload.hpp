@@ -14,9 +14,13 @@
 //      may still be in a master's log and apply later (an error does not
 //      prove a write was not applied), and the checker lets such a write
 //      take effect at any time after its invocation, or never.
+//   4. With `on_operation` set, each operation is also handed to it when it
+//      is invoked and when it completes, so that a driver can stream the
+//      history (`leafguard history` writes it to a file).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +53,13 @@ struct history_config {
   uint64_t seed = 1;           ///< picks operations and keys
   caf::timespan timeout = std::chrono::seconds{30};
   std::shared_ptr<history_record> record;
+  /// Called on the workload's actor with each operation when it is invoked
+  /// (`done` false, outcome not known yet) and when it completes (`done`
+  /// true; `error` is the answer's error, or why there was none, for an
+  /// unknown outcome). Optional.
+  std::function<void(const check::operation& op, bool done,
+                     const std::string& error)>
+    on_operation;
 };
 
 /// Spawns the workload; its clients start at once.
