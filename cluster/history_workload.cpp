@@ -11,6 +11,8 @@ namespace lg {
 namespace {
 
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
+/// A client's pause after an unknown outcome is over.
+using next_atom = caf::atom_constant<caf::atom("next")>;
 
 struct history_state {
   std::string name = "history";
@@ -94,7 +96,12 @@ void issue(self_ptr self, size_t c) {
         report(op, true, error);
       }
       rec.ops.push_back(std::move(op));
-      issue(self, c);
+      auto pause = self->state.cfg.pause_after_unknown;
+      if (!ok && pause > caf::timespan::zero())
+        self->delayed_send(self, pause, next_atom::value,
+                           static_cast<uint64_t>(c));
+      else
+        issue(self, c);
     });
 }
 
@@ -114,6 +121,7 @@ caf::behavior history_impl(self_ptr self, history_config cfg) {
       self->state.ep.receive(msg);
     },
     [self](tick_atom) { self->state.ep.on_tick(self); },
+    [self](next_atom, uint64_t c) { issue(self, static_cast<size_t>(c)); },
     [self](stop_atom) {
       self->state.stopping = true;
       finish_if_idle(self);

@@ -8,7 +8,8 @@
 //   1. Each client picks an operation (put 50%, delete 15%, get 35%) on a
 //      key drawn from `keys`, with a value no other write uses.
 //   2. It sends the statement to its session and waits for the answer (or
-//      `timeout`), then records the operation and picks the next one.
+//      `timeout`), then records the operation and picks the next one
+//      (after `pause_after_unknown` when its outcome was unknown).
 //   3. An answer that says OK is `ok` (a get carries the value read). Any
 //      other answer, or none, is `unknown`: a write the session gave up on
 //      may still be in a master's log and apply later (an error does not
@@ -52,6 +53,10 @@ struct history_config {
   int keys = 8;                ///< keys are h0 .. h<keys-1>
   uint64_t seed = 1;           ///< picks operations and keys
   caf::timespan timeout = std::chrono::seconds{30};
+  /// How long a client waits before its next operation after an unknown
+  /// outcome (0: at once), so that a cluster that refuses at once is not
+  /// flooded with requests.
+  caf::timespan pause_after_unknown = caf::timespan::zero();
   std::shared_ptr<history_record> record;
   /// Called on the workload's actor with each operation when it is invoked
   /// (`done` false, outcome not known yet) and when it completes (`done`
