@@ -26,6 +26,8 @@
 #include "cluster/node.hpp"
 #include "cluster/tls_files.hpp"
 #include "config/node_options.hpp"
+#include "messages/message_types.hpp"
+#include "common.pb.h"
 
 namespace lg {
 
@@ -38,7 +40,10 @@ const char* history_help =
   "upsert (50%), delete (15%) and read (35%) keys h0, h1, ... of DB, each\n"
   "one operation at a time. Every invocation and completion goes to FILE as\n"
   "it happens (times in microseconds of a steady clock); an operation whose\n"
-  "answer is not OK, or that has none in time, is recorded as unknown.\n"
+  "answer is not OK, or that has none in time, is recorded as unknown, and\n"
+  "its client pauses 20 ms. It first reads every key through the\n"
+  "aggregator, and stops with an error when that fails or a key already\n"
+  "holds a value: the database must not hold the keys yet.\n"
   "Check the file with `leafguard check-history FILE`.\n"
   "\n"
   "  --host H          the master aggregator's host (default 127.0.0.1)\n"
@@ -49,7 +54,8 @@ const char* history_help =
   "                    SIGINT or SIGTERM\n"
   "  --clients N       sequential clients (default 4)\n"
   "  --sessions N      sessions they share in turn (default 2)\n"
-  "  --keys N          keys in the key space (default 8)\n"
+  "  --keys N          keys in the key space, h0 to hN-1 (default 8, at\n"
+  "                    most 1000)\n"
   "  --seed S          picks operations and keys (default 1)\n"
   "  --timeout-ms MS   an operation with no answer by then is unknown\n"
   "                    (default 10000)\n"
@@ -73,6 +79,10 @@ const char* check_help =
   "\n"
   "  --budget-seconds S  wall-clock time the check may take (default 120)\n";
 
+/// A client's pause after an unknown outcome: a cluster that refuses at
+/// once gets at most a few dozen requests a second from each client.
+constexpr auto pause_after_unknown = std::chrono::milliseconds{20};
+
 /// Where the workload's actor streams the history; read by the main thread
 /// once the workload stopped (the mutex makes an early read safe, too).
 struct history_sink {
@@ -92,6 +102,80 @@ uint32_t random_client_id() {
   while (id == 0)
     id = rd();
   return id;
+}
+
+/// Asks `ma` (an aggregator's console) to run `stmt`; returns "" or what is
+/// wrong, with `rows` set to the rows read.
+std::string console_read(caf::scoped_actor& self, const caf::actor& ma,
+                         const std::string& target, const std::string& stmt,
+                         int& rows) {
+  std::string why;
+  self->request(ma, std::chrono::seconds{10}, console_atom::value, stmt)
+    .receive(
+      [&](const std::string& bytes) {
+        pb::ResultSet rs;
+        if (!rs.ParseFromString(bytes))
+          why = target + " answered what could not be decoded";
+        else if (rs.error_code() != 0)
+          why = "'" + stmt + "' on " + target + ": ERROR "
+                + std::to_string(rs.error_code()) + ": " + rs.error();
+        else
+          rows = rs.rows_size();
+      },
+      [&](caf::error& err) {
+        why = "'" + stmt + "' on " + target + ": no answer: "
+              + self->system().render(err);
+      });
+  return why;
+}
+
+/// Step 1: reads every key through the aggregator's console, so that an
+/// unreachable cluster or a missing database is an error at once rather
+/// than a history of unknown operations, and so is a key that already
+/// holds a value (the checker starts every key absent). Retries for a few
+/// seconds (a database just created may still be opening); returns "" or
+/// what is wrong.
+std::string preflight(caf::actor_system& sys,
+                      const config::history_options& o) {
+  auto target = o.host + ":" + std::to_string(o.port);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+  std::string why;
+  caf::scoped_actor self{sys};
+  for (;;) {
+    caf::actor ma;
+    self
+      ->request(node_connector(sys, o.tls.enabled()), std::chrono::seconds{5},
+                caf::connect_atom::value, o.host, o.port)
+      .receive(
+        [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
+            const std::set<std::string>&) {
+          if (ptr)
+            ma = caf::actor_cast<caf::actor>(ptr);
+          else
+            why = "cannot connect to " + target
+                  + ": no leafguard node listens there";
+        },
+        [&](caf::error& err) {
+          why = "cannot connect to " + target + ": " + sys.render(err);
+        });
+    for (int64_t i = 0; ma && i < o.keys; ++i) {
+      auto key = history_key(static_cast<int>(i));
+      int rows = 0;
+      why = console_read(self, ma, target,
+                         "SELECT * FROM " + o.database + " WHERE key = '"
+                           + key + "'",
+                         rows);
+      if (!why.empty())
+        break;
+      if (rows > 0)
+        return "database " + o.database + " already holds key " + key
+               + " (the history check starts every key absent): use a "
+                 "fresh database";
+    }
+    if ((ma && why.empty()) || std::chrono::steady_clock::now() > deadline)
+      return why;
+    std::this_thread::sleep_for(std::chrono::milliseconds{250});
+  }
 }
 
 /// Waits up to `limit` for `actor` to terminate.
@@ -174,6 +258,11 @@ int run_history(const std::vector<std::string>& args) {
     return 1;
   }
   auto& sys = node.system();
+  if (auto why = preflight(sys, *opts); !why.empty()) {
+    std::cerr << "leafguard history: " << why << "\n";
+    node.stop();
+    return 1;
+  }
   std::vector<caf::actor> sessions;
   std::vector<std::string> session_names;
   for (int64_t s = 1; s <= opts->sessions; ++s) {
@@ -196,6 +285,7 @@ int run_history(const std::vector<std::string>& args) {
   hc.seed = static_cast<uint64_t>(opts->seed);
   hc.timeout = std::chrono::milliseconds{opts->timeout_ms};
   hc.record = std::make_shared<history_record>();
+  hc.pause_after_unknown = pause_after_unknown;
   hc.on_operation = [sink](const check::operation& op, bool done,
                            const std::string& error) {
     std::lock_guard<std::mutex> guard{sink->mutex};

@@ -5,8 +5,11 @@
 //
 // history:
 //   1. Joins the cluster as a client node (the aggregator at --host:--port),
-//      as a benchmark does, and spawns --sessions sessions there; each
-//      session sends reads and writes straight to the partition masters.
+//      as a benchmark does, reads every key through the aggregator's
+//      console (an unreachable cluster, a missing database or a key that
+//      already holds a value is an error, exit 1), and spawns --sessions
+//      sessions; each session sends reads and writes straight to the
+//      partition masters.
 //   2. Runs --clients sequential clients on those sessions, on --keys keys
 //      of --database, streaming every invocation and completion to --out
 //      (check/history_file.hpp) as it happens, so that a killed client

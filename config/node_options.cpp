@@ -335,7 +335,7 @@ parse_history(const std::vector<std::string>& args) {
     return set_int(o.sessions, v, 1, 64);
   };
   t.values["keys"] = [&o](const std::string& v) {
-    return set_int(o.keys, v, 1, 100000);
+    return set_int(o.keys, v, 1, 1000);
   };
   t.values["seed"] = [&o](const std::string& v) {
     return set_int(o.seed, v, 0, INT64_MAX);
