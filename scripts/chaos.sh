@@ -3,7 +3,8 @@
 # is held to linearizability by the same checker as the simulation's.
 #   1. Starts a master aggregator and 4 leaves on loopback (ports PORT_BASE
 #      and PORT_BASE+1..4), in redundancy 2 (leaves 1+2 and 3+4 are pairs),
-#      and creates database db WITH SYNC DURABILITY.
+#      and creates database db with 8 partitions WITH SYNC DURABILITY (2
+#      masters on each leaf).
 #   2. Starts `leafguard history`: 4 sequential clients upsert, delete and
 #      read 8 keys for the whole run, streaming their history to a file.
 #   3. Each round picks one leaf, or two leaves of different pairs, and sends
@@ -133,7 +134,7 @@ for pair in "1 2" "3 4"; do
     '$3 ~ " "a" " && $6 ~ " "b" " { found = 1 } END { exit !found }' \
     || fail "leaves $1 and $2 are not a pair: $(sql "SHOW LEAVES")"
 done
-sql "CREATE DATABASE db WITH SYNC DURABILITY" > /dev/null
+sql "CREATE DATABASE db PARTITIONS 8 WITH SYNC DURABILITY" > /dev/null
 echo "chaos: $rounds rounds, seed $SEED, ports $PORT_BASE-$((PORT_BASE + 4)), in $WORK"
 
 # 2. The clients.
@@ -192,8 +193,11 @@ $(sql "CHECK PARTITIONS ON db" 2>&1)"
   sleep 0.2
 done
 copies=$(sql "CHECK PARTITIONS ON db" | grep -c "in_sync")
+offline=$(grep -c "LeafOffline" "$WORK/ma.log" || true)
+promoted=$(grep -c "ReplicaPromoted" "$WORK/ma.log" || true)
 
 # 5. The summary.
 echo "chaos: PASS: $rounds rounds (seed $SEED; $kills SIGKILL, $stops SIGSTOP," \
-  "$doubles with two leaves down); $(head -n 1 "$WORK/check.txt");" \
+  "$doubles with two leaves down; the aggregator saw a leaf offline $offline" \
+  "times and promoted $promoted replicas); $(head -n 1 "$WORK/check.txt");" \
   "$copies copies in sync with their masters"
