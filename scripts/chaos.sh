@@ -102,11 +102,23 @@ chaos_fail() {
   exit 1
 }
 
+# nodes_alive WHEN: fails when a node process ended by itself (a crash:
+# the rounds only signal leaves, and restart the ones they killed).
+nodes_alive() {
+  local name rc
+  for name in ma leaf1 leaf2 leaf3 leaf4; do
+    kill -0 "${PIDS[$name]}" 2> /dev/null && continue
+    rc=0
+    wait "${PIDS[$name]}" 2> /dev/null || rc=$?
+    chaos_fail "$1: $name exited by itself (status $rc); see $WORK/$name.log"
+  done
+}
+
 # recover ROUND: waits until every leaf is online and every copy in sync.
 recover() {
   local start
   start=$(date +%s%N)
-  until all_online; do
+  until nodes_alive "round $1" && all_online; do
     [ "$(ms_since "$start")" -lt $((online_limit * 1000)) ] \
       || chaos_fail "round $1: a leaf is not online after ${online_limit} s"
     sleep 0.1
@@ -147,6 +159,7 @@ PIDS[history]=$history_pid
 for ((round = 1; round <= rounds; round++)); do
   kill -0 "$history_pid" 2> /dev/null \
     || chaos_fail "round $round: the history client is gone"
+  nodes_alive "round $round"
   first=$((RANDOM % 4 + 1))
   victims=("$first")
   if ((RANDOM % 3 == 0)); then
@@ -181,6 +194,7 @@ done
 
 # 4. The history and the copies.
 sleep 2
+nodes_alive "after the rounds"
 stop_history || chaos_fail "the history is not linearizable, or could not be checked"
 ok_ops=$(sed -n 's/^history: .*(\([0-9]*\) ok,.*/\1/p' "$WORK/check.txt")
 [ "${ok_ops:-0}" -gt 0 ] || chaos_fail "no operation of the clients succeeded"
