@@ -286,6 +286,7 @@ int run_history(const std::vector<std::string>& args) {
   hc.timeout = std::chrono::milliseconds{opts->timeout_ms};
   hc.record = std::make_shared<history_record>();
   hc.pause_after_unknown = pause_after_unknown;
+  hc.keep_ops = false; // the file holds the history
   hc.on_operation = [sink](const check::operation& op, bool done,
                            const std::string& error) {
     std::lock_guard<std::mutex> guard{sink->mutex};

@@ -95,7 +95,8 @@ void issue(self_ptr self, size_t c) {
                     : "an answer that is not a statement reply";
         report(op, true, error);
       }
-      rec.ops.push_back(std::move(op));
+      if (self->state.cfg.keep_ops)
+        rec.ops.push_back(std::move(op));
       auto pause = self->state.cfg.pause_after_unknown;
       if (!ok && pause > caf::timespan::zero())
         self->delayed_send(self, pause, next_atom::value,

@@ -57,6 +57,9 @@ struct history_config {
   /// outcome (0: at once), so that a cluster that refuses at once is not
   /// flooded with requests.
   caf::timespan pause_after_unknown = caf::timespan::zero();
+  /// False: completed operations go to `on_operation` only, not to
+  /// `record->ops` (a long run in real time keeps no history in memory).
+  bool keep_ops = true;
   std::shared_ptr<history_record> record;
   /// Called on the workload's actor with each operation when it is invoked
   /// (`done` false, outcome not known yet) and when it completes (`done`
