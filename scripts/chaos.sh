@@ -21,7 +21,8 @@
 #   scripts/chaos.sh ROUNDS
 #   LEAFGUARD   the leafguard binary (default: build/leafguard of this tree)
 #   PORT_BASE   first of the 5 ports (default 23000)
-#   SEED        picks the faults and the clients' operations (default: random)
+#   SEED        picks the faults and seeds the clients' choice of operations
+#               (default: random; timing is not replayed)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
