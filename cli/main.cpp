@@ -4,6 +4,8 @@
 //   leafguard demo
 //   leafguard master-aggregator|leaf --port P --data-dir D [--config F]
 //   leafguard sql --host H --port P [-e 'STMTS'] [FILE]
+//   leafguard history --port P --database DB --out FILE [--seconds S]
+//   leafguard check-history FILE
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -20,6 +22,7 @@
 
 #include <google/protobuf/stubs/logging.h>
 #include "cli/demo.hpp"
+#include "cli/history.hpp"
 #include "cli/simulate.hpp"
 #include "cli/sql.hpp"
 #include "cli/trace.hpp"
@@ -51,6 +54,10 @@ void usage() {
        "  leaf    run a leaf as a node process (same options)\n"
        "  sql     console of a multi-node cluster\n"
        "          --host H --port P [-e 'STMTS'] [FILE]\n"
+       "  history  record a client history against a multi-node cluster\n"
+       "          --port P --database DB --out FILE [--seconds S]\n"
+       "  check-history  check a recorded history for linearizability\n"
+       "          FILE [--budget-seconds S]\n"
        "\n"
        "`leafguard <command> --help` lists every option of a command.\n";
 }
@@ -140,6 +147,10 @@ int main(int argc, char** argv) {
     return lg::run_node(command, args);
   if (command == "sql")
     return lg::run_sql(args);
+  if (command == "history")
+    return lg::run_history(args);
+  if (command == "check-history")
+    return lg::run_check_history(args);
   std::cerr << "leafguard: unknown command '" << command
             << "' (see leafguard --help)\n";
   return 2;

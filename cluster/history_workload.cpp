@@ -11,6 +11,8 @@ namespace lg {
 namespace {
 
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
+/// A client's pause after an unknown outcome is over.
+using next_atom = caf::atom_constant<caf::atom("next")>;
 
 struct history_state {
   std::string name = "history";
@@ -62,6 +64,8 @@ void issue(self_ptr self, size_t c) {
   env->mutable_statement_request()->set_text(text);
   ++rec.in_flight;
   op.invoked = history_time(self->clock().now());
+  if (st.cfg.on_operation)
+    st.cfg.on_operation(op, false, {});
   st.ep.request(
     self, st.cfg.session_node, st.cfg.clients[c], std::move(env),
     st.cfg.timeout, [self, c, op](const envelope* rep) mutable {
@@ -79,8 +83,26 @@ void issue(self_ptr self, size_t c) {
           if (row.cells_size() >= 2 && row.cells(0) == op.key)
             op.value = row.cells(1);
       }
-      rec.ops.push_back(std::move(op));
-      issue(self, c);
+      if (auto& report = self->state.cfg.on_operation) {
+        std::string error;
+        if (!ok)
+          error = rep == nullptr
+                    ? (self->state.ep.last_transport_error().empty()
+                         ? "no answer in time"
+                         : self->state.ep.last_transport_error())
+                  : rep->has_statement_reply()
+                    ? rep->statement_reply().result().error()
+                    : "an answer that is not a statement reply";
+        report(op, true, error);
+      }
+      if (self->state.cfg.keep_ops)
+        rec.ops.push_back(std::move(op));
+      auto pause = self->state.cfg.pause_after_unknown;
+      if (!ok && pause > caf::timespan::zero())
+        self->delayed_send(self, pause, next_atom::value,
+                           static_cast<uint64_t>(c));
+      else
+        issue(self, c);
     });
 }
 
@@ -100,6 +122,7 @@ caf::behavior history_impl(self_ptr self, history_config cfg) {
       self->state.ep.receive(msg);
     },
     [self](tick_atom) { self->state.ep.on_tick(self); },
+    [self](next_atom, uint64_t c) { issue(self, static_cast<size_t>(c)); },
     [self](stop_atom) {
       self->state.stopping = true;
       finish_if_idle(self);

@@ -8,15 +8,20 @@
 //   1. Each client picks an operation (put 50%, delete 15%, get 35%) on a
 //      key drawn from `keys`, with a value no other write uses.
 //   2. It sends the statement to its session and waits for the answer (or
-//      `timeout`), then records the operation and picks the next one.
+//      `timeout`), then records the operation and picks the next one
+//      (after `pause_after_unknown` when its outcome was unknown).
 //   3. An answer that says OK is `ok` (a get carries the value read). Any
 //      other answer, or none, is `unknown`: a write the session gave up on
 //      may still be in a master's log and apply later (an error does not
 //      prove a write was not applied), and the checker lets such a write
 //      take effect at any time after its invocation, or never.
+//   4. With `on_operation` set, each operation is also handed to it when it
+//      is invoked and when it completes, so that a driver can stream the
+//      history (`leafguard history` writes it to a file).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,7 +53,21 @@ struct history_config {
   int keys = 8;                ///< keys are h0 .. h<keys-1>
   uint64_t seed = 1;           ///< picks operations and keys
   caf::timespan timeout = std::chrono::seconds{30};
+  /// How long a client waits before its next operation after an unknown
+  /// outcome (0: at once), so that a cluster that refuses at once is not
+  /// flooded with requests.
+  caf::timespan pause_after_unknown = caf::timespan::zero();
+  /// False: completed operations go to `on_operation` only, not to
+  /// `record->ops` (a long run in real time keeps no history in memory).
+  bool keep_ops = true;
   std::shared_ptr<history_record> record;
+  /// Called on the workload's actor with each operation when it is invoked
+  /// (`done` false, outcome not known yet) and when it completes (`done`
+  /// true; `error` is the answer's error, or why there was none, for an
+  /// unknown outcome). Optional.
+  std::function<void(const check::operation& op, bool done,
+                     const std::string& error)>
+    on_operation;
 };
 
 /// Spawns the workload; its clients start at once.

@@ -34,6 +34,33 @@ std::string set_text(std::string& out, const std::string& text) {
   return {};
 }
 
+std::string set_int(int64_t& out, const std::string& text, int64_t min,
+                    int64_t max) {
+  auto range = std::to_string(min) + " to " + std::to_string(max);
+  if (text.empty() || text.size() > 18
+      || text.find_first_not_of("0123456789") != std::string::npos)
+    return "'" + text + "' is not an integer (" + range + ")";
+  auto v = std::stoll(text);
+  if (v < min || v > max)
+    return "'" + text + "' is out of range (" + range + ")";
+  out = v;
+  return {};
+}
+
+/// A name that can stand in a statement as it is: letters, digits and '_'.
+std::string set_name(std::string& out, const std::string& text) {
+  if (text.empty() || text.size() > 64
+      || text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst"
+                                "uvwxyz0123456789_")
+           != std::string::npos
+      || (text[0] >= '0' && text[0] <= '9'))
+    return "'" + text
+           + "' is not a database name (letters, digits and '_', not "
+             "starting with a digit, at most 64)";
+  out = text;
+  return {};
+}
+
 std::string set_bool(bool& out, const std::string& text) {
   if (text == "true" || text == "on" || text == "1") {
     out = true;
@@ -285,6 +312,74 @@ result<sql_options> parse_sql(const std::vector<std::string>& args) {
     return make_error(errc::bad_value, "missing required option '--port'");
   if (auto err = check_tls_complete(o.tls, ""))
     return err;
+  return o;
+}
+
+result<history_options>
+parse_history(const std::vector<std::string>& args) {
+  history_options o;
+  option_table t;
+  t.values["host"] = [&o](const std::string& v) { return set_text(o.host, v); };
+  t.values["port"] = [&o](const std::string& v) { return set_port(o.port, v); };
+  t.values["database"] = [&o](const std::string& v) {
+    return set_name(o.database, v);
+  };
+  t.values["out"] = [&o](const std::string& v) { return set_text(o.out, v); };
+  t.values["seconds"] = [&o](const std::string& v) {
+    return set_int(o.seconds, v, 0, 1000000);
+  };
+  t.values["clients"] = [&o](const std::string& v) {
+    return set_int(o.clients, v, 1, 64);
+  };
+  t.values["sessions"] = [&o](const std::string& v) {
+    return set_int(o.sessions, v, 1, 64);
+  };
+  t.values["keys"] = [&o](const std::string& v) {
+    return set_int(o.keys, v, 1, 1000);
+  };
+  t.values["seed"] = [&o](const std::string& v) {
+    return set_int(o.seed, v, 0, INT64_MAX);
+  };
+  t.values["timeout-ms"] = [&o](const std::string& v) {
+    return set_int(o.timeout_ms, v, 1, 3600000);
+  };
+  t.values["log-level"] = [&o](const std::string& v) {
+    return set_log_level(o.log_level, v);
+  };
+  t = tls_table(o.tls, std::move(t));
+  std::set<std::string> seen;
+  if (auto err = parse_args(args, t, nullptr, seen, nullptr, o.help_printed))
+    return err;
+  if (o.help_printed)
+    return o;
+  for (const char* key : {"port", "database", "out"})
+    if (seen.count(key) == 0)
+      return make_error(errc::bad_value, std::string{"missing required option '--"}
+                                           + key + "'");
+  if (auto err = check_tls_complete(o.tls, ""))
+    return err;
+  return o;
+}
+
+result<check_history_options>
+parse_check_history(const std::vector<std::string>& args) {
+  check_history_options o;
+  option_table t;
+  t.values["budget-seconds"] = [&o](const std::string& v) {
+    return set_int(o.budget_seconds, v, 1, 86400);
+  };
+  std::vector<std::string> files;
+  std::set<std::string> seen;
+  if (auto err = parse_args(args, t, &files, seen, nullptr, o.help_printed))
+    return err;
+  if (o.help_printed)
+    return o;
+  if (files.size() != 1)
+    return make_error(errc::bad_value,
+                      files.empty() ? "missing the history FILE"
+                                    : "one history FILE only, got "
+                                        + std::to_string(files.size()));
+  o.file = files[0];
   return o;
 }
 

@@ -1,5 +1,6 @@
 // Options of the node processes (`leafguard master-aggregator`, `leafguard
-// leaf`) and of the console (`leafguard sql`). A node takes its options from
+// leaf`), of the console (`leafguard sql`) and of the history client and
+// its check (`leafguard history`, `leafguard check-history`). A node takes its options from
 // the command line and from one config file (--config F) of `key = value`
 // lines, where the keys are the long option names; the command line wins.
 // Every value is validated at start: an unknown key, a bad value or a
@@ -63,6 +64,36 @@ struct sql_options {
 };
 
 result<sql_options> parse_sql(const std::vector<std::string>& args);
+
+/// `leafguard history`: a client that records a history of operations
+/// against a multi-node cluster (cli/history.hpp).
+struct history_options {
+  std::string host = "127.0.0.1"; ///< the master aggregator's host
+  uint16_t port = 0;              ///< and its port (required)
+  std::string database;           ///< required
+  std::string out;                ///< the history file (required)
+  int64_t seconds = 0;            ///< 0: until SIGINT or SIGTERM
+  int64_t clients = 4;
+  int64_t sessions = 2;           ///< the clients share them in turn
+  int64_t keys = 8;
+  int64_t seed = 1;
+  int64_t timeout_ms = 10000;     ///< an operation with no answer by then is unknown
+  std::string log_level = "warn";
+  tls_options tls;
+  bool help_printed = false;
+};
+
+result<history_options> parse_history(const std::vector<std::string>& args);
+
+/// `leafguard check-history FILE`.
+struct check_history_options {
+  std::string file;
+  int64_t budget_seconds = 120; ///< wall-clock time the check may take
+  bool help_printed = false;
+};
+
+result<check_history_options>
+parse_check_history(const std::vector<std::string>& args);
 
 /// True for an address that only this machine can reach.
 bool is_loopback(const std::string& host);

@@ -4,11 +4,13 @@
 #
 #   LEAFGUARD   the leafguard binary (set by ctest)
 #   PORT_BASE   first port of the test's range (set by ctest)
+#   WORK_NAME   names the work directory, /tmp/WORK_NAME-XXXXXX (default
+#               leafguard-it)
 set -euo pipefail
 
 : "${LEAFGUARD:?set LEAFGUARD to the leafguard binary}"
 : "${PORT_BASE:?set PORT_BASE}"
-WORK=$(mktemp -d /tmp/leafguard-it-XXXXXX)
+WORK=$(mktemp -d "/tmp/${WORK_NAME:-leafguard-it}-XXXXXX")
 MA_PORT=$PORT_BASE
 declare -A PIDS=()
 TLS_ARGS=()

@@ -7,6 +7,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+using lg::config::parse_check_history;
+using lg::config::parse_history;
 using lg::config::parse_node;
 using lg::config::parse_sql;
 
@@ -139,6 +141,65 @@ BOOST_AUTO_TEST_CASE(console_options) {
   BOOST_REQUIRE(!no_port.ok());
   BOOST_TEST(contains(no_port.err().detail(), "--port"));
   BOOST_TEST(!parse_sql({"--port", "1", "--config", "f"}).ok());
+}
+
+BOOST_AUTO_TEST_CASE(history_client_options) {
+  auto r = parse_history({"--port", "9000", "--database", "db", "--out",
+                          "/tmp/h", "--seconds=30", "--clients", "6",
+                          "--seed", "42"});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(r->host == "127.0.0.1");
+  BOOST_TEST(r->port == 9000);
+  BOOST_TEST(r->database == "db");
+  BOOST_TEST(r->out == "/tmp/h");
+  BOOST_TEST(r->seconds == 30);
+  BOOST_TEST(r->clients == 6);
+  BOOST_TEST(r->sessions == 2);
+  BOOST_TEST(r->keys == 8);
+  BOOST_TEST(r->seed == 42);
+  auto error_of = [](const std::vector<std::string>& xs) {
+    auto e = parse_history(xs);
+    BOOST_REQUIRE_MESSAGE(!e.ok(), "expected an error");
+    return e.err().detail();
+  };
+  const std::vector<std::string> base{"--port", "9000", "--database", "db",
+                                      "--out", "/tmp/h"};
+  auto with = [&](std::vector<std::string> more) {
+    auto xs = base;
+    xs.insert(xs.end(), more.begin(), more.end());
+    return xs;
+  };
+  BOOST_TEST(contains(error_of({"--port", "9000", "--out", "/tmp/h"}),
+                      "missing required option '--database'"));
+  BOOST_TEST(contains(error_of({"--database", "db", "--out", "/tmp/h"}),
+                      "'--port'"));
+  BOOST_TEST(contains(error_of({"--port", "9000", "--database", "db"}),
+                      "'--out'"));
+  BOOST_TEST(contains(error_of(with({"--database", "db; DROP"})),
+                      "--database: 'db; DROP' is not a database name"));
+  BOOST_TEST(contains(error_of(with({"--clients", "0"})),
+                      "--clients: '0' is out of range (1 to 64)"));
+  BOOST_TEST(contains(error_of(with({"--seconds", "-1"})),
+                      "--seconds: '-1' is not an integer"));
+  BOOST_TEST(contains(error_of(with({"--frobnicate", "1"})),
+                      "unknown option '--frobnicate'"));
+  BOOST_TEST(contains(error_of(with({"extra"})), "unexpected argument 'extra'"));
+  BOOST_TEST(contains(error_of(with({"--tls-cert", "c.pem"})),
+                      "missing required key 'tls-key'"));
+}
+
+BOOST_AUTO_TEST_CASE(check_history_options) {
+  auto r = parse_check_history({"h.txt", "--budget-seconds", "5"});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(r->file == "h.txt");
+  BOOST_TEST(r->budget_seconds == 5);
+  auto none = parse_check_history({});
+  BOOST_REQUIRE(!none.ok());
+  BOOST_TEST(contains(none.err().detail(), "missing the history FILE"));
+  auto two = parse_check_history({"a", "b"});
+  BOOST_REQUIRE(!two.ok());
+  BOOST_TEST(contains(two.err().detail(), "one history FILE only, got 2"));
+  BOOST_TEST(!parse_check_history({"a", "--budget-seconds", "0"}).ok());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
