@@ -320,12 +320,19 @@ void release_held_losses(ma_self self, const std::string& addr,
     out.assign(keep, list->end());
     list->erase(keep, list->end());
   }
-  for (auto& h : promotions) {
-    st.promotions_waiting.erase(partition_label(h.db, h.ordinal));
+  // The partition a hold is about, if it still exists.
+  auto part_of = [&](const leaf_runtime::held_loss& h) -> pb::PartitionMeta* {
     auto* db = st.meta.find_database(h.db);
     if (db == nullptr || h.ordinal >= static_cast<uint32_t>(db->parts_size()))
+      return nullptr;
+    return db->mutable_parts(static_cast<int>(h.ordinal));
+  };
+  for (auto& h : promotions) {
+    st.promotions_waiting.erase(partition_label(h.db, h.ordinal));
+    auto* found = part_of(h);
+    if (found == nullptr)
       continue;
-    auto& part = *db->mutable_parts(static_cast<int>(h.ordinal));
+    auto& part = *found;
     auto* master = master_of(part);
     if (master == nullptr || master->leaf() != h.replica
         || part.term() != h.term || st.meta.leaf_online(h.replica))
@@ -346,10 +353,10 @@ void release_held_losses(ma_self self, const std::string& addr,
     });
   }
   for (auto& h : held) {
-    auto* db = st.meta.find_database(h.db);
-    if (db == nullptr || h.ordinal >= static_cast<uint32_t>(db->parts_size()))
+    auto* found = part_of(h);
+    if (found == nullptr)
       continue;
-    auto& part = *db->mutable_parts(static_cast<int>(h.ordinal));
+    auto& part = *found;
     auto* master = master_of(part);
     if (master == nullptr || master->leaf() != addr || part.term() != h.term
         || st.meta.leaf_online(h.replica))
