@@ -9,6 +9,8 @@ bool skip_term_fence = false;
 bool stale_reads = false;
 bool no_dedup = false;
 bool corrupt_as_torn = false;
+bool no_failover_hold = false;
+bool trust_recorded_master = false;
 
 namespace {
 
@@ -20,6 +22,8 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"stale-reads", &stale_reads},
     {"no-dedup", &no_dedup},
     {"corrupt-as-torn", &corrupt_as_torn},
+    {"no-failover-hold", &no_failover_hold},
+    {"trust-recorded-master", &trust_recorded_master},
   };
   return all;
 }

@@ -33,6 +33,17 @@ extern bool no_dedup;
 /// opens the copy with what is left (the old reader's behaviour).
 extern bool corrupt_as_torn;
 
+/// Failover decides at once: a replica whose leaf died is recorded out of
+/// sync and its master told to go on alone, and a replica is promoted,
+/// without waiting for that master or replica to answer a heartbeat. A
+/// pair that loses power together is then half-recorded.
+extern bool no_failover_hold;
+
+/// When the aggregator cannot compare a recovered copy's position with a
+/// serving in-sync replica's, it trusts the recorded master, even one that
+/// came back from a crash having lost unsynced acknowledged writes.
+extern bool trust_recorded_master;
+
 /// The names accepted by enable(), one per variant.
 std::vector<std::string> names();
 

@@ -28,7 +28,8 @@ const char* help_text =
   "  --break NAME      run a deliberately broken variant (to see the\n"
   "                    checker catch it): promote-out-of-sync,\n"
   "                    no-term-fence, stale-reads, no-dedup,\n"
-  "                    corrupt-as-torn\n"
+  "                    corrupt-as-torn, no-failover-hold,\n"
+  "                    trust-recorded-master\n"
   "  --trace-dir DIR   where a failing seed's trace goes (default /tmp)\n"
   "  --log-level L     off, critical, error, warn, info, debug (default off)\n";
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/bugs.hpp"
+
 namespace lg::ha {
 
 namespace {
@@ -97,7 +99,14 @@ choose_recovered_master(const std::vector<recovered_copy>& copies) {
       any_unknown = true;
   }
   size_t best = candidates.front();
-  if (any_unknown && master != nullptr) {
+  const recovered_copy* live_replica = nullptr;
+  for (auto i : candidates)
+    if (copies[i].role == instance_role::replica && copies[i].in_sync
+        && copies[i].state == copy_state::serving && live_replica == nullptr)
+      live_replica = &copies[i];
+  if (any_unknown && live_replica != nullptr && !bugs::trust_recorded_master) {
+    best = static_cast<size_t>(live_replica - copies.data());
+  } else if (any_unknown && master != nullptr) {
     best = static_cast<size_t>(master - copies.data());
   } else {
     bool found = false;

@@ -79,8 +79,12 @@ struct master_choice {
 ///     history and not by the recorded role: a recorded master whose log
 ///     ends before an in-sync replica's is not chosen. Ties go to the
 ///     recorded master. When a candidate's position is unknown (a copy
-///     serving on a leaf that did not restart), the recorded master is
-///     chosen if it is a candidate, else the candidate known to end last.
+///     serving on a leaf that did not restart), a serving in-sync replica
+///     is chosen: it never lost a byte, while a copy that came back from a
+///     crash may have lost acknowledged writes that were not yet synced
+///     (ASYNC durability); all it can lack is unacknowledged writes. Else
+///     the recorded master if it is a candidate, else the candidate known
+///     to end last.
 ///   - new_term: unless it is the recorded master and every other copy is
 ///     reported and ends no later: another copy may hold records past its
 ///     end under the same term, which only a new term tells apart.

@@ -126,7 +126,7 @@ void leaf_failed(ma_self self, const std::string& addr,
         auto& master_rt = st.runtime[master->leaf()];
         for (auto& inst : *part.mutable_instances())
           if (inst.leaf() == addr && inst.role() == pb::REPLICA
-              && inst.in_sync() && !detach) {
+              && inst.in_sync() && !detach && !bugs::no_failover_hold) {
             // Its master may have died with it (a power loss): it is told
             // to go on alone, and the replica recorded out of sync, only
             // once it answers a heartbeat sent from now on. Until then the
@@ -154,7 +154,8 @@ void leaf_failed(ma_self self, const std::string& addr,
           v.leaf_online = false;
       auto decision = ha::choose_failover(views, part.term());
       auto label = partition_label(db.name(), part.ordinal());
-      if (decision.kind == ha::failover_decision::promote && !detach) {
+      if (decision.kind == ha::failover_decision::promote && !detach
+          && !bugs::no_failover_hold) {
         // The replica may have died with its master (a power loss):
         // promoting a copy that never takes the promotion would leave the
         // old master's copy, which holds every acknowledged write, out of

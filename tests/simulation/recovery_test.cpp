@@ -591,28 +591,33 @@ BOOST_AUTO_TEST_CASE(a_master_whose_log_was_cut_is_not_chosen_over_replica) {
 }
 
 BOOST_AUTO_TEST_CASE(corrupt_master_log_returning_alone_loses_nothing) {
-  // Both leaves go down unseen (failure detection OFF: nothing fails over);
-  // the master's log is damaged and its leaf comes back first, alone. The
-  // fixed reader fails the copy, the in-sync replica is made master, and
-  // when its leaf is back the bad copy is rebuilt from it. The old reader
-  // (corrupt-as-torn) cuts the log, the copy is reintroduced with one row,
-  // and the replica's five are discarded as diverged when it returns.
+  // Both leaves go down together and are declared offline as one event
+  // (nothing fails over: the replica is never promoted and stays in sync); the master's log is damaged and its leaf
+  // comes back first, alone, and is attached once its wait for the other
+  // copy's report is over. The fixed reader fails the copy: the partition
+  // stays offline until the replica's leaf is back, which then serves, and
+  // the bad copy is rebuilt from it. The old reader (corrupt-as-torn) cuts
+  // the log, the copy is reintroduced with one row, and the replica's five
+  // are discarded as diverged when it returns.
   for (bool broken : {false, true}) {
     BOOST_TEST_CONTEXT((broken ? "corrupt-as-torn" : "fixed reader")) {
       sim_cluster c{2, 2};
       write_five_rows(c);
-      c.ok("SET GLOBAL leaf_failure_detection = OFF");
       auto master = master_port_of(c, "db");
+      // Unseen while both go down, then declared offline together.
+      c.ok("SET GLOBAL leaf_failure_detection = OFF");
+      c.ok("KILL LEAF '127.0.0.1':10001");
+      c.ok("KILL LEAF '127.0.0.1':10002");
+      c.ok("SET GLOBAL leaf_failure_detection = ON");
+      c.ok("SLEEP 2000");
+      BOOST_REQUIRE(master_port_of(c, "db") == master);
       auto replica = master == 10001 ? 10002 : 10001;
-      c.ok("KILL LEAF '127.0.0.1':" + std::to_string(master));
-      c.ok("KILL LEAF '127.0.0.1':" + std::to_string(replica));
       auto damaged = damage_second_record(c, master);
       bugs::corrupt_as_torn = broken;
       c.ok("RESTART LEAF '127.0.0.1':" + std::to_string(master));
-      c.ok("SLEEP 500");
+      c.ok("SLEEP 6000"); // past the attach's wait for the other report
       bugs::reset();
       c.ok("RESTART LEAF '127.0.0.1':" + std::to_string(replica));
-      c.ok("SET GLOBAL leaf_failure_detection = ON");
       BOOST_REQUIRE(c.wait_in_sync("db"));
       auto rows = c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0);
       if (broken) {

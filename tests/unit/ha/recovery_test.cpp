@@ -201,15 +201,23 @@ BOOST_AUTO_TEST_CASE(a_copy_about_to_be_reported_is_waited_for) {
   BOOST_TEST(choice.index == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(unknown_positions_fall_back_to_the_recorded_master) {
-  // A replica still serving (its leaf did not restart) has no reported
-  // position: the recorded master that came back is reintroduced.
+BOOST_AUTO_TEST_CASE(unknown_positions_prefer_a_copy_that_never_went_down) {
+  // An in-sync replica still serving (its leaf did not restart) has no
+  // reported position, but it holds every acknowledged write and lost
+  // nothing; the recorded master came back from a crash and may have lost
+  // unsynced acknowledged writes (here it ends at 0:0). The replica serves.
   auto choice = choose_recovered_master({
-    reported(leaf_a, instance_role::master, false, 1, 3),
+    reported(leaf_a, instance_role::master, false, 0, 0),
     unreported(leaf_b, instance_role::replica, true, copy_state::serving),
   });
-  BOOST_TEST(choice.index == 0u);
+  BOOST_TEST(choice.index == 1u);
   BOOST_TEST(choice.new_term);
+  // A serving replica out of sync is no candidate: the master comes back.
+  choice = choose_recovered_master({
+    reported(leaf_a, instance_role::master, false, 1, 3),
+    unreported(leaf_b, instance_role::replica, false, copy_state::serving),
+  });
+  BOOST_TEST(choice.index == 0u);
   // Its master corrupt, the serving in-sync replica takes over.
   choice = choose_recovered_master({
     unreported(leaf_a, instance_role::master, false, copy_state::failed),
