@@ -606,7 +606,7 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
     st.ep.reply(self, *req, std::move(rep));
   auto addr = hello.leaf();
   auto& rt = st.runtime[addr];
-  if (hello.recovering() && rt.hello_seen
+  if (hello.recovering() && rt.reported_incarnation == hello.incarnation()
       && leaf->incarnation() == hello.incarnation()
       && hello.incarnation() != 0
       && (state_of(*leaf) == leaf_state::online
@@ -652,6 +652,7 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
   leaf->set_incarnation(hello.incarnation());
   rt.restarting = false;
   rt.hello_seen = true;
+  rt.reported_incarnation = hello.incarnation();
   rt.hello_instances.assign(hello.instances().begin(),
                             hello.instances().end());
   auto state = state_of(*leaf);

@@ -34,6 +34,9 @@ struct leaf_runtime {
   double avg_rtt_ms = 0;        ///< moving average of heartbeat round trips
   uint64_t rtt_samples = 0;
   bool hello_seen = false;                      ///< its disk is known
+  /// The incarnation whose list of copies was last taken: a recovering
+  /// notice of that incarnation is a late copy.
+  uint64_t reported_incarnation = 0;
   std::vector<pb::InstanceState> hello_instances; ///< from its last hello
   /// Said it restarted (the hello before its replay) and has not said yet
   /// what its disk holds: its copies are not served.
