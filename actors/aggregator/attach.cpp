@@ -617,6 +617,18 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
                                   "ignored");
     return;
   }
+  if (hello.incarnation() > 1 && hello.incarnation() < leaf->incarnation()) {
+    // From a process that has been replaced since (a message held back
+    // that long). Incarnation 1 is let through: a leaf whose disk was
+    // wiped starts counting again.
+    LG_PROBE(stale_hello_ignored, "a late copy of a leaf's first hello was "
+                                  "ignored");
+    logger("ma")->warn("LeafHelloStale {} {} incarnation={}: incarnation {} "
+                       "is newer; ignored",
+                       st.ctx(), addr, hello.incarnation(),
+                       leaf->incarnation());
+    return;
+  }
   rt.last_reply = self->clock().now();
   monitor_leaf(self, addr);
   rt.unconfirmed = false;

@@ -44,7 +44,7 @@ void set_role(ma_self self, const std::string& leaf, const std::string& db,
     self->state.meta.globals().replication_backlog_mb());
   body->set_version(self->state.meta.version());
   self->state.ep.request(self, leaf, partition_actor_name(db, ordinal),
-                         std::move(env), instance_op_timeout, std::move(cb));
+                         std::move(env), role_order_timeout, std::move(cb));
 }
 
 order make_order(const std::string& leaf, const std::string& db,
@@ -86,18 +86,31 @@ void send_order_once(ma_self self, const order& o,
 
 } // namespace
 
-void send_order(ma_self self, const order& o,
-                std::function<void(const std::string&)> done,
-                int attempts) {
-  send_order_once(self, o, [self, o, done, attempts](const std::string& err) {
-    if (!err.empty() && err.rfind("no answer", 0) == 0 && attempts > 1
+namespace {
+
+/// Sends `o`, and again on no answer while its leaf is up, `left` times in
+/// all.
+void send_order_left(ma_self self, const order& o,
+                     std::function<void(const std::string&)> done, int left) {
+  send_order_once(self, o, [self, o, done, left](const std::string& err) {
+    if (!err.empty() && err.rfind("no answer", 0) == 0 && left > 1
         && self->state.meta.leaf_up(o.leaf)) {
       LG_PROBE(order_resent, "a role order got no answer and was resent");
-      send_order(self, o, done, attempts - 1);
+      send_order_left(self, o, done, left - 1);
       return;
     }
     done(err);
   });
+}
+
+} // namespace
+
+void send_order(ma_self self, const order& o,
+                std::function<void(const std::string&)> done,
+                int attempts) {
+  // A role order's answer is due ten times sooner: it is tried ten times as
+  // often, over the same span.
+  send_order_left(self, o, std::move(done), o.create ? attempts : attempts * 10);
 }
 
 std::shared_ptr<envelope>

@@ -122,8 +122,14 @@ using ma_self = master_aggregator_actor::stateful_pointer<
   master_aggregator_state>;
 
 /// How long the aggregator waits for an instance or a leaf to carry out an
-/// order (create, drop, set a role).
+/// order that may take a while (create, drop).
 constexpr auto instance_op_timeout = std::chrono::seconds{10};
+
+/// How long it waits for an instance to take a role (a log flush and a
+/// reply): a lost order is sent again after this, not after
+/// instance_op_timeout, so that a dropped message does not leave a
+/// partition without its master for seconds.
+constexpr auto role_order_timeout = std::chrono::seconds{1};
 
 // -- behavior.cpp ------------------------------------------------------------
 
@@ -177,7 +183,8 @@ order make_order(const std::string& leaf, const std::string& db,
                  const std::string& peer, bool peer_in_sync);
 
 /// Sends an order; one lost on the way (no answer) is sent again, up to
-/// `attempts` times in all, while its leaf is up.
+/// `attempts` times in all, while its leaf is up (a role order, whose
+/// answer is due sooner, ten times as often).
 void send_order(ma_self self, const order& o,
                 std::function<void(const std::string&)> done,
                 int attempts = 4);
