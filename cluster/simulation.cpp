@@ -179,14 +179,6 @@ private:
   std::map<std::string, std::string> masters_; // "db:N@term" -> leaf
 };
 
-/// Faults that run only when --faults names them, until what they find is
-/// fixed (docs/limitations.md): "disk" finds a replica that diverges from
-/// its master at the same position, "aggregator" partitions that stay
-/// offline after the aggregator restarted.
-bool opt_in_fault(const std::string& fault) {
-  return fault == "disk" || fault == "aggregator";
-}
-
 struct driver {
   const simulation_options& opts;
   local_cluster& cluster;
@@ -208,9 +200,7 @@ struct driver {
   uint64_t pending_kill_at = 0;
 
   bool enabled(const std::string& fault) const {
-    if (opts.faults.empty())
-      return !opt_in_fault(fault);
-    return opts.faults.count(fault) > 0;
+    return opts.faults.empty() || opts.faults.count(fault) > 0;
   }
 
   uint64_t pick(uint64_t n) {

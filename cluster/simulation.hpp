@@ -15,8 +15,7 @@ namespace lg {
 struct simulation_options {
   uint64_t seed = 1;
   uint64_t steps = 20000; ///< actor jobs to run with faults on
-  /// Empty: every fault in all_faults() but the opt-in ones ("disk",
-  /// "aggregator").
+  /// Empty: every fault in all_faults().
   std::set<std::string> faults;
   std::string trace_dir = "/tmp"; ///< where a failing run's trace goes
 };

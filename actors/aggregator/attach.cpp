@@ -273,9 +273,19 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
       auto choice = ha::choose_recovered_master(views.copies);
       if (choice.kind == ha::master_choice::wait) {
         // The attach waited as long as it may: decide with what is known.
+        // A leaf not heard from since the aggregator started, and that did
+        // not say it restarted, serves as recorded: it kept running, or its
+        // heartbeats will soon fail it over like any lost leaf. One that is
+        // replaying its storage does not serve yet.
         for (auto& c : views.copies)
-          if (c.state == ha::copy_state::pending)
-            c.state = ha::copy_state::absent;
+          if (c.state == ha::copy_state::pending) {
+            auto rt = st.runtime.find(c.leaf);
+            bool kept_running = rt != st.runtime.end()
+                                && rt->second.unconfirmed
+                                && !rt->second.restarting;
+            c.state = kept_running ? ha::copy_state::serving
+                                   : ha::copy_state::absent;
+          }
         choice = ha::choose_recovered_master(views.copies);
       }
       // A master serving on another leaf (the copy being attached never

@@ -627,6 +627,21 @@ void on_instance_failed(ma_self self, const envelope_ptr& req) {
   if (db == nullptr || ordinal >= static_cast<uint32_t>(db->parts_size()))
     return;
   auto& part = *db->mutable_parts(static_cast<int>(ordinal));
+  auto* leaf_meta = st.meta.find_leaf(leaf);
+  auto incarnation = req->instance_failed_request().incarnation();
+  if (leaf_meta == nullptr
+      || (incarnation != 0 && incarnation != leaf_meta->incarnation())) {
+    // Sent by a process that has been replaced since: the copy was opened
+    // again by its successor, which reports for itself.
+    LG_PROBE(stale_failure_report_ignored, "a storage failure report from "
+                                           "a replaced leaf process was "
+                                           "ignored");
+    logger("ma")->warn("InstanceFailedStale {} {} on {}: incarnation {}, now "
+                       "{}; ignored",
+                       st.ctx(), label, leaf, incarnation,
+                       leaf_meta ? leaf_meta->incarnation() : 0);
+    return;
+  }
   logger("ma")->error("InstanceFailed {} {} on {}: {}", st.ctx(), label, leaf,
                       reason);
   auto* master = master_of(part);

@@ -94,6 +94,7 @@ partition_config make_partition_config(self_ptr self, const std::string& db,
   partition_config pc;
   pc.fab = st.cfg.fab;
   pc.leaf = st.cfg.address;
+  pc.leaf_incarnation = st.incarnation;
   pc.ma_node = st.cfg.ma_node;
   pc.database = db;
   pc.ordinal = ordinal;

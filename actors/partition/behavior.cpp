@@ -88,6 +88,8 @@ void report_failure(self_ptr self) {
                                       "told the aggregator");
   auto env = make_envelope(st.label, st.term);
   env->mutable_instance_failed_request()->set_reason(st.failure);
+  env->mutable_instance_failed_request()->set_incarnation(
+    st.cfg.leaf_incarnation);
   st.ep.request(self, st.cfg.ma_node, aggregator_actor_name, std::move(env),
                 std::chrono::seconds{1}, [self](const envelope* rep) {
                   if (rep != nullptr && rep->has_instance_failed_reply()) {

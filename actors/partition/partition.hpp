@@ -29,6 +29,7 @@ using partition_actor
 struct partition_config {
   fabric_ptr fab;
   std::string leaf;    ///< the hosting leaf's address (its node name)
+  uint64_t leaf_incarnation = 0; ///< the hosting leaf process's incarnation
   std::string ma_node; ///< the aggregator's node name
   std::string database;
   uint32_t ordinal = 0;
