@@ -106,6 +106,8 @@ choose_recovered_master(const std::vector<recovered_copy>& copies) {
       live_replica = &copies[i];
   if (any_unknown && live_replica != nullptr && !bugs::trust_recorded_master) {
     best = static_cast<size_t>(live_replica - copies.data());
+    res.reason = "the in-sync copy on " + live_replica->leaf
+                 + " never went down";
   } else if (any_unknown && master != nullptr) {
     best = static_cast<size_t>(master - copies.data());
   } else {

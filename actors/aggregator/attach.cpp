@@ -429,7 +429,10 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
       }
       if (choice.kind == ha::master_choice::choose
           && static_cast<int>(choice.index) != views.mine) {
-        other_takes_over(false, "ends before it");
+        other_takes_over(false, views.copies[choice.index].position_known
+                                  ? "ends before it"
+                                  : "came back from a restart, while it "
+                                    "never went down");
         continue;
       }
       if (choice.kind == ha::master_choice::choose) {

@@ -100,6 +100,14 @@ void on_replicate_reply(self_ptr self, uint64_t generation, uint64_t seq,
         request_sync_change(self, true);
       return;
     case pb::FENCED:
+      if (body.term() <= st.term) {
+        // The answer to a batch sent under an older term of this master (a
+        // late copy): only a newer term deposes it. Resend what is due.
+        LG_PROBE(stale_fence_ignored, "a fence of an older term's batch was "
+                                      "ignored by a newer master");
+        arm_retransmit(self, core.on_refused());
+        return;
+      }
       LG_PROBE(fenced_write_refused, "a replica refused an older master");
       core.on_fenced();
       step_down(self, body.term());
