@@ -11,6 +11,7 @@ bool no_dedup = false;
 bool corrupt_as_torn = false;
 bool no_failover_hold = false;
 bool trust_recorded_master = false;
+bool send_after_failure = false;
 
 namespace {
 
@@ -24,6 +25,7 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"corrupt-as-torn", &corrupt_as_torn},
     {"no-failover-hold", &no_failover_hold},
     {"trust-recorded-master", &trust_recorded_master},
+    {"send-after-failure", &send_after_failure},
   };
   return all;
 }

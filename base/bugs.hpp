@@ -44,6 +44,11 @@ extern bool no_failover_hold;
 /// came back from a crash having lost unsynced acknowledged writes.
 extern bool trust_recorded_master;
 
+/// A master whose log write failed still sends the records it could not
+/// write to its replica: once it reopens from its disk, the two copies hold
+/// different records at the same positions.
+extern bool send_after_failure;
+
 /// The names accepted by enable(), one per variant.
 std::vector<std::string> names();
 

@@ -146,8 +146,12 @@ void take_store_write_ids(partition_state& st) {
 
 void replicate(self_ptr self) {
   auto& st = self->state;
+  // A failed instance sends nothing more: records its log could not take
+  // must not reach the replica, or the two copies would hold different
+  // records at the same positions once the master reopens from its disk.
   if (st.role != pb::MASTER || st.peer.empty() || st.deposed
-      || st.rebuild_out.current)
+      || st.rebuild_out.current
+      || (!st.failure.empty() && !bugs::send_after_failure))
     return;
   auto& core = st.out.core;
   // The writes that arrived while the replica's window was full go out
