@@ -12,6 +12,7 @@ bool corrupt_as_torn = false;
 bool no_failover_hold = false;
 bool trust_recorded_master = false;
 bool send_after_failure = false;
+bool commit_on_reset = false;
 
 namespace {
 
@@ -26,6 +27,7 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"no-failover-hold", &no_failover_hold},
     {"trust-recorded-master", &trust_recorded_master},
     {"send-after-failure", &send_after_failure},
+    {"commit-on-reset", &commit_on_reset},
   };
   return all;
 }

@@ -49,6 +49,11 @@ extern bool trust_recorded_master;
 /// different records at the same positions.
 extern bool send_after_failure;
 
+/// A master taking a new role counts every record in its log as held by its
+/// in-sync replica, and so as acknowledged: a retry of a write that was
+/// written but never acknowledged before a crash is answered OK at once.
+extern bool commit_on_reset;
+
 /// The names accepted by enable(), one per variant.
 std::vector<std::string> names();
 

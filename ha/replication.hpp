@@ -55,6 +55,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/bugs.hpp"
+
 namespace lg::ha {
 
 using repl_clock = std::chrono::steady_clock;
@@ -151,8 +153,17 @@ public:
       claim_ = sync_claim::settled;
     clear();
     rewind();
-    commit_ = std::max(commit_, flushed);
-    match_ = flushed;
+    // What the replica holds is unknown until it answers or joins: nothing
+    // in the log past the last known commit is acknowledged on its behalf.
+    // A master reopened from its disk may hold a record its replica never
+    // got (written, not acknowledged, before a crash); counting it
+    // committed would answer a retry of that write OK from the window,
+    // and the write would be lost if the replica's copy is chosen later.
+    // A copy that does not lead leaves it alone: an instance opened from
+    // its disk starts with nothing known acknowledged.
+    if (leading && (!replica_required() || bugs::commit_on_reset))
+      commit_ = std::max(commit_, flushed);
+    match_ = bugs::commit_on_reset ? flushed : std::min(commit_, flushed);
     last_progress_ = now;
   }
 
