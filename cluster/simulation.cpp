@@ -267,6 +267,14 @@ struct driver {
     if (!sync_durability)
       return;
     bool damage = troubled() == 0 && pick(2) == 0 && all_in_sync();
+    // Every leaf goes at the same instant: killed one by one, with the
+    // cluster drained after each, the aggregator could hear a master answer
+    // after its replica died, and rightly record the replica out of sync;
+    // damaging that master's log then loses the partition, which a real
+    // power loss (no leaf answers after the first one dies) never does.
+    for (auto& l : leaves)
+      if (killed.count(l) == 0)
+        cluster.transport().faults().mark_down(l);
     std::vector<std::string> lost;
     for (auto& l : leaves)
       if (killed.count(l) == 0) {

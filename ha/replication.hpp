@@ -403,6 +403,12 @@ public:
                          bool same_peer, bool serving,
                          repl_clock::time_point now) {
     bool unresolved = may_count_in_sync_unasked();
+    // Every change of the aggregator's record moves the epoch on, so a
+    // record older than one a role order already reported has been changed
+    // since (an attach recorded the replica out of sync, say): the answer
+    // says nothing of the record now.
+    bool superseded = answer == sync_answer::recorded && same_peer
+                      && epoch < sync_epoch_;
     if (answer == sync_answer::none) {
       if (in_sync)
         unresolved = true;
@@ -410,6 +416,14 @@ public:
       unresolved = false;
       if (same_peer)
         sync_epoch_ = std::max(sync_epoch_, epoch);
+    }
+    if (superseded) {
+      // A replica the master counts is asked in sync again (with the newer
+      // epoch) until the record matches; an out-of-sync request is not
+      // taken either, as the newer record may count the replica: a silent
+      // replica is asked out of sync again at the next sync check.
+      claim_ = peer_in_sync_ ? sync_claim::retry : sync_claim::settled;
+      return sync_outcome::none;
     }
     if (answer != sync_answer::recorded) {
       // Unknown, or refused: the master still waits for its replica while
@@ -482,8 +496,15 @@ public:
         out = sync_order_outcome::went_async;
       }
     } else if (leading_ && !peer_in_sync_ && order_in_sync) {
-      peer_in_sync_ = true;
-      out = sync_order_outcome::in_sync;
+      if (epoch < sync_epoch_) {
+        // Older than the record that let the master go on alone: counting
+        // the replica again would wait for it while the aggregator's
+        // record says it does not count, and nothing would ask again.
+        out = sync_order_outcome::none;
+      } else {
+        peer_in_sync_ = true;
+        out = sync_order_outcome::in_sync;
+      }
     }
     sync_epoch_ = std::max(sync_epoch_, epoch);
     return out;

@@ -302,7 +302,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
       // A failed copy of another leaf cannot keep up with a master.
       for (size_t i = 0; i < views.copies.size(); ++i)
         if (views.copies[i].state == ha::copy_state::failed)
-          views.metas[i]->set_in_sync(false);
+          record_sync(*views.metas[i], false);
       // (a) another copy, which holds every acknowledged write, becomes
       // master; this one becomes its replica (rebuilt when it is bad).
       auto other_takes_over = [&](bool bad_copy, const std::string& why) {
@@ -310,11 +310,11 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         for (auto& inst : *part.mutable_instances())
           if (inst.role() == pb::MASTER && &inst != chosen) {
             inst.set_role(pb::REPLICA);
-            inst.set_in_sync(false);
+            record_sync(inst, false);
           }
         chosen->set_role(pb::MASTER);
         mine->set_role(pb::REPLICA);
-        mine->set_in_sync(false);
+        record_sync(*mine, false);
         mine->set_missing(bad_copy);
         LG_PROBE(master_chosen_by_history,
                  "a recovered copy other than the recorded master became "
@@ -355,7 +355,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         if (master_elsewhere) {
           // Replace it by a copy rebuilt from the master.
           mine->set_role(pb::REPLICA);
-          mine->set_in_sync(false);
+          record_sync(*mine, false);
           auto* o = add(pb::REPLICA, part.term(), master->leaf(), true);
           o->create = true;
           mine->set_missing(false);
@@ -375,7 +375,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
           other_takes_over(true, why);
         } else {
           mine->set_missing(true);
-          mine->set_in_sync(false);
+          record_sync(*mine, false);
           auto* recorded = master_of(part);
           if (recorded == nullptr || recorded == mine) {
             part.set_offline(true);
@@ -405,7 +405,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         if (rule == ha::recovery_rule::replica) {
           // (b) the pair holds the master: become its replica.
           mine->set_role(pb::REPLICA);
-          mine->set_in_sync(false);
+          record_sync(*mine, false);
           add(pb::REPLICA, part.term(), master->leaf(), true);
           tell_master();
           ++plan.replicas;
@@ -415,7 +415,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         }
         // (c) the partition moved to leaves that are not this one's pair.
         mine->set_role(pb::ORPHAN);
-        mine->set_in_sync(false);
+        record_sync(*mine, false);
         add(pb::ORPHAN, part.term(), "", false);
         ++plan.orphans;
         // Its master may still count this copy as its replica.
@@ -443,7 +443,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
         for (auto& inst : *part.mutable_instances())
           if (inst.role() == pb::MASTER && &inst != mine) {
             inst.set_role(pb::REPLICA);
-            inst.set_in_sync(false);
+            record_sync(inst, false);
           }
         mine->set_role(pb::MASTER);
         mine->set_missing(false);

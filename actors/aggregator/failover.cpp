@@ -141,7 +141,7 @@ void leaf_failed(ma_self self, const std::string& addr,
                      && inst.in_sync()) {
             // Recorded before the master is told, so that the replica is
             // never promoted after the master acknowledged alone.
-            inst.set_in_sync(false);
+            record_sync(inst, false);
             replica_lost.push_back({db.name(), part.ordinal(),
                                     master->leaf(), part.term()});
           }
@@ -366,7 +366,7 @@ void release_held_losses(ma_self self, const std::string& addr,
       if (inst.leaf() == h.replica && inst.role() == pb::REPLICA
           && inst.in_sync()) {
         // Recorded before the master is told, as for any lost replica.
-        inst.set_in_sync(false);
+        record_sync(inst, false);
         logger("ma")->info("ReplicaLossReleased {} {}: master {} answers "
                            "again; its replica on {} is out of sync",
                            st.ctx(), partition_label(h.db, h.ordinal), addr,
@@ -651,7 +651,7 @@ void on_instance_failed(ma_self self, const envelope_ptr& req) {
     for (auto& inst : *part.mutable_instances())
       if (inst.leaf() == leaf && inst.role() == pb::REPLICA
           && inst.in_sync()) {
-        inst.set_in_sync(false);
+        record_sync(inst, false);
         if (master != nullptr) {
           promotion p{db_name, ordinal, master->leaf(), part.term()};
           persist_then(self, [self, leaf, p] {

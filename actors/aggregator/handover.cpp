@@ -273,7 +273,7 @@ void set_aside(ma_self self, const std::string& db_name, uint32_t ordinal,
   for (auto& inst : *part.mutable_instances())
     if (inst.leaf() == leaf && inst.role() != pb::MASTER) {
       inst.set_role(pb::ORPHAN);
-      inst.set_in_sync(false);
+      record_sync(inst, false);
       found = true;
     }
   if (!found || !st.meta.leaf_up(leaf))
@@ -316,7 +316,7 @@ void copy_instance(ma_self self, const std::string& db_name, uint32_t ordinal,
     inst = part.add_instances();
   inst->set_leaf(to);
   inst->set_role(pb::REPLICA);
-  inst->set_in_sync(false);
+  record_sync(*inst, false);
   inst->set_missing(false);
   auto& job = start_job(st, self->clock().now(), job_action::copy, db_name,
                         ordinal, to);

@@ -125,6 +125,13 @@ const pb::InstanceMeta* replica_on(const pb::PartitionMeta& part,
   return nullptr;
 }
 
+void record_sync(pb::InstanceMeta& inst, bool in_sync) {
+  if (inst.in_sync() == in_sync)
+    return;
+  inst.set_in_sync(in_sync);
+  inst.set_sync_epoch(inst.sync_epoch() + 1);
+}
+
 instance_peer peer_of(const pb::PartitionMeta& part,
                       const pb::InstanceMeta& inst) {
   instance_peer result;
@@ -142,7 +149,7 @@ bool hand_over_master(pb::PartitionMeta& part, const std::string& to) {
   if (master == nullptr || target == nullptr)
     return false;
   master->set_role(pb::REPLICA);
-  master->set_in_sync(true);
+  record_sync(*master, true);
   target->set_role(pb::MASTER);
   part.set_term(part.term() + 1);
   return true;
@@ -155,7 +162,7 @@ void promote_replica(pb::PartitionMeta& part, const std::string& leaf,
       inst.set_role(pb::MASTER);
     } else if (inst.leaf() == failed) {
       inst.set_role(pb::REPLICA);
-      inst.set_in_sync(false);
+      record_sync(inst, false);
     }
   }
   part.set_term(new_term);

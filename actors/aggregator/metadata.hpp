@@ -124,6 +124,13 @@ ha::instance_role view_role(pb::Role r);
 pb::InstanceMeta* master_of(pb::PartitionMeta& part);
 const pb::InstanceMeta* master_of(const pb::PartitionMeta& part);
 
+/// Records whether the replica `inst` holds every acknowledged write. A
+/// change moves its sync epoch on, as one its master asked for does: the
+/// epoch then names a single record, so a master can tell an order or an
+/// answer that predates another (an in-sync answer from before an attach
+/// recorded the replica out of sync must not settle the master's claim).
+void record_sync(pb::InstanceMeta& inst, bool in_sync);
+
 /// The instance of `part` on `leaf`, or nullptr.
 pb::InstanceMeta* instance_on(pb::PartitionMeta& part,
                               const std::string& leaf);

@@ -146,7 +146,8 @@ void take_sync_order(self_ptr self, bool peer_in_sync, uint64_t epoch) {
       LG_PROBE(stale_async_order_ignored,
                "a master kept waiting for a replica that an older order "
                "called out of sync");
-      logger("partition")->info("StaleAsyncOrderIgnored {} epoch {} < {}{}",
+      logger("partition")->info("StaleAsyncOrderIgnored {} order epoch {}, "
+                                "known {}{}",
                                 st.ctx(), epoch, known,
                                 asking ? " (an in-sync request is pending)"
                                        : "");

@@ -223,6 +223,62 @@ BOOST_AUTO_TEST_CASE(an_async_order_with_an_older_epoch_is_ignored) {
   BOOST_TEST(c.sync_epoch() == 5u);
 }
 
+BOOST_AUTO_TEST_CASE(an_in_sync_answer_older_than_an_order_is_asked_again) {
+  // The replica's leaf was cut from the aggregator while its master still
+  // reached it: recorded out of sync, it caught up and is asked back.
+  auto c = leading();
+  c.reset(true, true, false, 0, t0);
+  BOOST_TEST(c.ask(true));
+  // Its leaf attaches before the answer arrives: the aggregator records it
+  // out of sync again (epoch 2, after the request's epoch 1). The order
+  // cannot tell the master whether the request counts already: it keeps
+  // waiting for the replica.
+  BOOST_TEST(c.on_order(false, 2, t0) == sync_order_outcome::ignored_stale);
+  BOOST_TEST(c.peer_in_sync());
+  // The answer names a record the order already showed changed: the
+  // master must not settle on it, or neither side would ask again.
+  BOOST_TEST(c.on_answer(true, sync_answer::recorded, 1, true, true, t0)
+             == sync_outcome::none);
+  BOOST_TEST(c.claim() == sync_claim::retry);
+  BOOST_TEST(c.peer_in_sync());
+  auto r = c.check(t0 + 1ms, false, 5s, 0, false, 1s);
+  BOOST_REQUIRE(r.ask.has_value());
+  BOOST_TEST(*r.ask == true);
+  BOOST_TEST(c.sync_epoch() == 2u); // asked as of the newer record
+  BOOST_TEST(c.on_answer(true, sync_answer::recorded, 3, true, true, t0)
+             == sync_outcome::in_sync);
+  BOOST_TEST(c.claim() == sync_claim::settled);
+}
+
+BOOST_AUTO_TEST_CASE(an_out_of_sync_answer_older_than_an_order_is_not_taken) {
+  auto c = leading();
+  push(c, 0, 4);
+  c.take_sends();
+  BOOST_TEST(c.ask(false));
+  // A newer record counts the replica: going on alone could lose writes.
+  BOOST_TEST(c.on_order(true, 2, t0) == sync_order_outcome::none);
+  BOOST_TEST(c.on_answer(false, sync_answer::recorded, 1, true, true, t0)
+             == sync_outcome::none);
+  BOOST_TEST(c.peer_in_sync());
+  BOOST_TEST(c.commit(4) == 0u);
+  BOOST_TEST(c.claim() == sync_claim::retry);
+  // Still silent while writes wait: asked out of sync again.
+  auto r = c.check(t0 + 6s, true, 5s, 4, false, 1s);
+  BOOST_REQUIRE(r.ask.has_value());
+  BOOST_TEST(*r.ask == false);
+}
+
+BOOST_AUTO_TEST_CASE(an_in_sync_order_older_than_the_async_record_is_ignored) {
+  auto c = leading();
+  BOOST_TEST(c.ask(false));
+  BOOST_TEST(c.on_answer(false, sync_answer::recorded, 3, true, true, t0)
+             == sync_outcome::went_async);
+  // Sent before the aggregator recorded the replica out of sync.
+  BOOST_TEST(c.on_order(true, 2, t0) == sync_order_outcome::none);
+  BOOST_TEST(!c.peer_in_sync());
+  BOOST_TEST(c.commit(0) == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_refused_request_is_asked_again) {
   auto c = leading();
   c.reset(true, true, false, 0, t0);
