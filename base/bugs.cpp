@@ -11,8 +11,8 @@ bool no_dedup = false;
 bool corrupt_as_torn = false;
 bool no_failover_hold = false;
 bool trust_recorded_master = false;
-bool send_after_failure = false;
 bool commit_on_reset = false;
+bool keep_conflicting_suffix = false;
 
 namespace {
 
@@ -26,8 +26,8 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"corrupt-as-torn", &corrupt_as_torn},
     {"no-failover-hold", &no_failover_hold},
     {"trust-recorded-master", &trust_recorded_master},
-    {"send-after-failure", &send_after_failure},
     {"commit-on-reset", &commit_on_reset},
+    {"keep-conflicting-suffix", &keep_conflicting_suffix},
   };
   return all;
 }

@@ -44,15 +44,16 @@ extern bool no_failover_hold;
 /// came back from a crash having lost unsynced acknowledged writes.
 extern bool trust_recorded_master;
 
-/// A master whose log write failed still sends the records it could not
-/// write to its replica: once it reopens from its disk, the two copies hold
-/// different records at the same positions.
-extern bool send_after_failure;
-
 /// A master taking a new role counts every record in its log as held by its
 /// in-sync replica, and so as acknowledged: a retry of a write that was
 /// written but never acknowledged before a crash is answered OK at once.
 extern bool commit_on_reset;
+
+/// A replica takes a batch that overlaps what it holds without checking
+/// that the overlapping records are the ones it holds: records a master
+/// lost when its disk failed stay on the replica at positions the
+/// reopened master fills with others.
+extern bool keep_conflicting_suffix;
 
 /// The names accepted by enable(), one per variant.
 std::vector<std::string> names();

@@ -29,8 +29,8 @@ const char* help_text =
   "                    checker catch it): promote-out-of-sync,\n"
   "                    no-term-fence, stale-reads, no-dedup,\n"
   "                    corrupt-as-torn, no-failover-hold,\n"
-  "                    trust-recorded-master, send-after-failure,\n"
-  "                    commit-on-reset\n"
+  "                    trust-recorded-master,\n"
+  "                    commit-on-reset, keep-conflicting-suffix\n"
   "  --trace-dir DIR   where a failing seed's trace goes (default /tmp)\n"
   "  --log-level L     off, critical, error, warn, info, debug (default off)\n";
 

@@ -19,6 +19,7 @@
 #include "base/log.hpp"
 #include "base/probes.hpp"
 #include "ha/recovery.hpp"
+#include "storage/record_format.hpp"
 
 namespace lg::partition_detail {
 
@@ -147,11 +148,10 @@ void take_store_write_ids(partition_state& st) {
 void replicate(self_ptr self) {
   auto& st = self->state;
   // A failed instance sends nothing more: records its log could not take
-  // must not reach the replica, or the two copies would hold different
-  // records at the same positions once the master reopens from its disk.
+  // should not reach the replica (which would find them conflicting with
+  // what the reopened master writes there, and be rebuilt).
   if (st.role != pb::MASTER || st.peer.empty() || st.deposed
-      || st.rebuild_out.current
-      || (!st.failure.empty() && !bugs::send_after_failure))
+      || st.rebuild_out.current || !st.failure.empty())
     return;
   auto& core = st.out.core;
   // The writes that arrived while the replica's window was full go out
@@ -361,6 +361,31 @@ void on_replicate(self_ptr self, const envelope_ptr& env) {
     st.in.joined = false;
     start_join(self);
     return;
+  }
+  if (req.prev_lsn() < last && !bugs::keep_conflicting_suffix) {
+    // The batch overlaps what this copy holds: a resent batch carries the
+    // same records, but a master of a newer term that reopened from a
+    // shorter log carries others at the same positions. A record whose
+    // term differs from the one held there means this copy's suffix was
+    // never the master's: it joins again and is rebuilt.
+    std::string_view rest = req.records();
+    storage::log_record_view rec;
+    while (!rest.empty()) {
+      auto used = storage::decode_record(rest, rec);
+      if (!used || rec.lsn > last)
+        break;
+      if (ha::term_at(store->history(), rec.lsn) != rec.term) {
+        LG_PROBE(replica_conflicting_suffix,
+                 "a replica held records its new master never had");
+        refuse(pb::FAILED, "records after lsn "
+                             + std::to_string(req.prev_lsn())
+                             + " conflict with those this copy holds");
+        st.in.joined = false;
+        start_join(self);
+        return;
+      }
+      rest.remove_prefix(*used);
+    }
   }
   // Nobody reads a replica's rows: they are applied later, in bulk.
   auto err = store->append_log_bytes(

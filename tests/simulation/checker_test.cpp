@@ -104,7 +104,7 @@ BOOST_AUTO_TEST_CASE(failover_decided_before_the_leaf_answers_is_caught) {
 }
 
 // The variants the random seeds 1-200 do not reach (trust-recorded-master,
-// send-after-failure, commit-on-reset) are held to the seed a soak found
+// commit-on-reset, keep-conflicting-suffix) are held to the seed a soak found
 // each with, each run in a process of its own: see the simulation.caught
 // tests in tests/CMakeLists.txt.
 
