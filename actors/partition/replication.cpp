@@ -325,6 +325,21 @@ void on_replicate(self_ptr self, const envelope_ptr& env) {
                          + std::to_string(st.term));
     return;
   }
+  if (st.role == pb::MASTER && st.deposed && term > st.term
+      && env->header().from().node() == st.peer && st.failure.empty()) {
+    // Deposed by this very master's newer term, and the order that makes
+    // it a replica was lost: follow it now, as a Raft follower follows the
+    // leader of a newer term. It joins (its history is checked) before it
+    // takes anything.
+    LG_PROBE(deposed_master_follows, "a deposed master became the replica "
+                                     "of the newer master on its pair");
+    logger("partition")->warn("DeposedMasterFollows {} master {} of term {}",
+                              st.ctx(), st.peer, term);
+    become(self, pb::REPLICA, term, st.peer, false);
+    refuse(pb::FAILED, "partition " + st.label + " on leaf " + st.cfg.leaf
+                         + " has not joined its master yet");
+    return;
+  }
   if ((st.role != pb::REPLICA && !bugs::skip_term_fence)
       || !st.failure.empty()) {
     refuse(pb::FAILED, not_master_text(st));
