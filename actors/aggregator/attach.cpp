@@ -621,11 +621,10 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
   auto& rt = st.runtime[addr];
   if (hello.recovering() && rt.reported_incarnation == hello.incarnation()
       && leaf->incarnation() == hello.incarnation()
-      && hello.incarnation() != 0
-      && (state_of(*leaf) == leaf_state::online
-          || state_of(*leaf) == leaf_state::attaching)) {
+      && hello.incarnation() != 0) {
     // A late copy of the notice this process sent before its replay: it
-    // has since said what its disk holds, and serves.
+    // has since said what its disk holds (a process sends that notice
+    // once, at its start), whatever state it is in now.
     LG_PROBE(stale_hello_ignored, "a late copy of a leaf's first hello was "
                                   "ignored");
     return;
