@@ -486,7 +486,13 @@ void heartbeat_round(ma_self self) {
     st.meta.globals().leaf_failure_timeout_ms()};
   std::vector<std::string> silent;
   for (auto& leaf : st.meta.leaves()) {
-    if (state_of(leaf) == leaf_state::offline) {
+    auto& leaf_rt = st.runtime[leaf.address()];
+    // A leaf recorded as recovering whose report this aggregator never got
+    // (it said what its disk holds to the aggregator that ran before this
+    // one) is asked again, as an offline one is.
+    bool report_lost = state_of(leaf) == leaf_state::recovering
+                       && !leaf_rt.restarting && !leaf_rt.hello_seen;
+    if (state_of(leaf) == leaf_state::offline || report_lost) {
       // Is it reachable again (a healed network)? It answers by saying
       // hello, and attaches like a restarted leaf.
       auto env = make_envelope();
