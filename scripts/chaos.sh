@@ -134,12 +134,7 @@ $(sql "CHECK PARTITIONS ON db" 2>&1)"
 }
 
 # 1. The cluster.
-start_ma
-for n in 1 2 3 4; do start_leaf $n; done
-sql "SET GLOBAL redundancy_level = 2" > /dev/null
-for n in 1 2 3 4; do
-  sql "ADD LEAF '127.0.0.1':$(leaf_port $n)" > /dev/null
-done
+four_leaves_r2 "db PARTITIONS 8 WITH SYNC DURABILITY"
 # The pairs the rounds rely on: 1+2 and 3+4.
 for pair in "1 2" "3 4"; do
   set -- $pair
@@ -147,7 +142,6 @@ for pair in "1 2" "3 4"; do
     '$3 ~ " "a" " && $6 ~ " "b" " { found = 1 } END { exit !found }' \
     || fail "leaves $1 and $2 are not a pair: $(sql "SHOW LEAVES")"
 done
-sql "CREATE DATABASE db PARTITIONS 8 WITH SYNC DURABILITY" > /dev/null
 echo "chaos: $rounds rounds, seed $SEED, ports $PORT_BASE-$((PORT_BASE + 4)), in $WORK"
 
 # 2. The clients.

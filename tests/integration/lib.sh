@@ -113,7 +113,8 @@ all_in_sync() {
   ! echo "$out" | grep -E "^\| [0-9]" | grep -vq "in_sync"
 }
 
-# four_leaves_r2 DB: adds 4 leaves in redundancy 2 and creates DB.
+# four_leaves_r2 DB: adds 4 leaves in redundancy 2 and creates DB (a name,
+# optionally followed by CREATE DATABASE options).
 four_leaves_r2() {
   start_ma
   for n in 1 2 3 4; do start_leaf $n; done
