@@ -11,6 +11,11 @@ namespace lg {
 /// The actor name of the master aggregator on its node.
 inline constexpr const char* aggregator_actor_name = "ma";
 
+/// The actor name of every leaf on its node.
+inline const char* leaf_actor_name() {
+  return "leaf";
+}
+
 /// Returns the actor name of a partition instance: "p/<db>/<ordinal>".
 std::string partition_actor_name(const std::string& database,
                                  uint32_t ordinal);

@@ -13,6 +13,7 @@ bool no_failover_hold = false;
 bool trust_recorded_master = false;
 bool commit_on_reset = false;
 bool keep_conflicting_suffix = false;
+bool no_role_reconcile = false;
 
 namespace {
 
@@ -28,6 +29,7 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"trust-recorded-master", &trust_recorded_master},
     {"commit-on-reset", &commit_on_reset},
     {"keep-conflicting-suffix", &keep_conflicting_suffix},
+    {"no-role-reconcile", &no_role_reconcile},
   };
   return all;
 }

@@ -55,6 +55,12 @@ extern bool commit_on_reset;
 /// reopened master fills with others.
 extern bool keep_conflicting_suffix;
 
+/// The aggregator never compares the roles its leaves list with the
+/// metadata, and a leaf recorded as attaching when the aggregator restarts
+/// stays so: a copy whose role order was lost (the aggregator crashed after
+/// recording it) never learns its role, and its replica never converges.
+extern bool no_role_reconcile;
+
 /// The names accepted by enable(), one per variant.
 std::vector<std::string> names();
 

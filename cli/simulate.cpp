@@ -30,7 +30,8 @@ const char* help_text =
   "                    no-term-fence, stale-reads, no-dedup,\n"
   "                    corrupt-as-torn, no-failover-hold,\n"
   "                    trust-recorded-master,\n"
-  "                    commit-on-reset, keep-conflicting-suffix\n"
+  "                    commit-on-reset, keep-conflicting-suffix,\n"
+  "                    no-role-reconcile\n"
   "  --trace-dir DIR   where a failing seed's trace goes (default /tmp)\n"
   "  --log-level L     off, critical, error, warn, info, debug (default off)\n";
 

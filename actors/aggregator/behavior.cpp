@@ -24,6 +24,7 @@
 #include "actors/leaf/leaf.hpp"
 #include "actors/names.hpp"
 #include "actors/net/handlers.hpp"
+#include "base/bugs.hpp"
 #include "base/log.hpp"
 #include "base/probes.hpp"
 #include "config/variables.hpp"
@@ -274,6 +275,12 @@ master_aggregator_impl(ma_self self, master_aggregator_config cfg) {
     }
     // Leaves must prove they are alive again after an aggregator restart,
     // and until they do, nothing says they still serve their copies.
+    // A leaf whose attach was under way had its plan recorded: it is
+    // online, and the orders of its copies that never arrived are sent
+    // again once it answers (reconcile.cpp).
+    for (auto& leaf : st.meta.leaves())
+      if (state_of(leaf) == leaf_state::attaching && !bugs::no_role_reconcile)
+        set_state(*st.meta.find_leaf(leaf.address()), leaf_state::online);
     for (auto& leaf : st.meta.leaves())
       if (state_of(leaf) == leaf_state::online) {
         st.runtime[leaf.address()].last_reply = self->clock().now();

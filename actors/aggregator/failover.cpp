@@ -392,6 +392,7 @@ void send_heartbeat(ma_self self, const std::string& addr) {
                 now.time_since_epoch())
                 .count();
   body->set_sent_at_us(sent);
+  body->set_want_roles(want_roles(st.runtime[addr]));
   st.ep.request(self, addr, leaf_actor_name(), std::move(env), timeout,
                 [self, addr, now](const envelope* rep) {
                   if (rep == nullptr)
@@ -408,6 +409,8 @@ void send_heartbeat(ma_self self, const std::string& addr) {
                     rt.unconfirmed = false;
                     resume_attaches(self);
                   }
+                  if (rep->heartbeat_reply().roles_included())
+                    reconcile_roles(self, addr, rep->heartbeat_reply());
                   // A leaf in another process is linked by now.
                   monitor_leaf(self, addr);
                   double rtt = std::chrono::duration<double, std::milli>(

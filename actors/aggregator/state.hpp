@@ -72,6 +72,11 @@ struct leaf_runtime {
   /// answers a heartbeat (then the promotion goes ahead) or is declared
   /// offline (then the copies are compared when they come back).
   std::vector<held_loss> promotions_held;
+  /// Heartbeats sent to it: one in reconcile_every asks for its roles.
+  uint64_t heartbeats_sent = 0;
+  /// Its copies that did not play their recorded role in the last list of
+  /// roles, by label, with the partition's term then (reconcile.cpp).
+  std::map<std::string, uint64_t> roles_behind;
 };
 
 /// The aggregator's state: its metadata, and what it keeps in memory only
@@ -294,6 +299,19 @@ void on_instance_failed(ma_self self, const envelope_ptr& req);
 
 /// Handles a master's ReplicaSyncRequest.
 void on_replica_sync(ma_self self, const envelope_ptr& env);
+
+// -- reconcile.cpp -----------------------------------------------------------
+
+/// One heartbeat in this many asks a leaf for its copies' roles.
+inline constexpr uint64_t reconcile_every = 10;
+
+/// Counts a heartbeat to the leaf of `rt`; true when it asks for roles.
+bool want_roles(leaf_runtime& rt);
+
+/// Compares the roles a leaf listed with the metadata, and sends again the
+/// order of a copy behind it in two lists in a row.
+void reconcile_roles(ma_self self, const std::string& addr,
+                     const pb::HeartbeatReply& reply);
 
 // -- attach.cpp --------------------------------------------------------------
 

@@ -9,6 +9,8 @@
 //   3. CreateInstanceRequest: a new instance (or an empty one to be rebuilt,
 //      the old files moved aside) is spawned and creates its own storage.
 //   4. DropInstanceRequest: the instance stops and its files are removed.
+//   5. Its instances tell it their roles (RoleNotice); a heartbeat that asks
+//      for them gets them listed in its reply (heartbeat.proto step 4).
 #include "actors/leaf/leaf.hpp"
 
 #include <algorithm>
@@ -35,6 +37,7 @@ struct instance_entry {
   std::string database;
   uint32_t ordinal = 0;
   pb::RecoveryDrop recovery; ///< what opening it dropped (for the hello)
+  pb::InstanceRole role;     ///< as the instance last told (RoleNotice)
 };
 
 struct leaf_state {
@@ -350,6 +353,15 @@ void on_heartbeat(self_ptr self, const envelope_ptr& env) {
   body->set_sent_at_us(env->heartbeat_request().sent_at_us());
   body->set_leaf(st.cfg.address);
   body->set_incarnation(st.incarnation);
+  if (env->heartbeat_request().want_roles()) {
+    body->set_roles_included(true);
+    for (auto& [key, inst] : st.instances) {
+      auto* r = body->add_roles();
+      *r = inst.role;
+      r->set_database(inst.database);
+      r->set_ordinal(inst.ordinal);
+    }
+  }
   if (env->header().correlation_id() != 0)
     st.ep.reply(self, *env, std::move(rep));
   if (env->heartbeat_request().rejoin() && !st.hello_pending) {
@@ -359,6 +371,17 @@ void on_heartbeat(self_ptr self, const envelope_ptr& env) {
   }
 }
 
+void on_role_notice(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  const auto& r = env->role_notice().instance();
+  auto i = st.instances.find(instance_key(r.database(), r.ordinal()));
+  // From this node only: the fabric never carries another node's instance
+  // under this leaf's name, but a notice from a dropped copy may be late.
+  if (i != st.instances.end()
+      && env->header().from().node() == st.cfg.address)
+    i->second.role = r;
+}
+
 /// Every request a leaf accepts (its instances accept their own).
 const handler_table<self_ptr> leaf_requests{
   "leaf",
@@ -366,6 +389,7 @@ const handler_table<self_ptr> leaf_requests{
     {envelope::kHeartbeatRequest, on_heartbeat},
     {envelope::kCreateInstanceRequest, on_create},
     {envelope::kDropInstanceRequest, on_drop},
+    {envelope::kRoleNotice, on_role_notice},
   }};
 
 leaf_actor::behavior_type leaf_impl(self_ptr self, leaf_config cfg) {

@@ -11,6 +11,7 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/names.hpp"
 #include "actors/net/fabric.hpp"
 #include "storage/background_worker.hpp"
 #include "storage/vfs.hpp"
@@ -41,11 +42,6 @@ struct leaf_config {
   /// Its instances checkpoint once their log holds more than this.
   uint64_t checkpoint_log_bytes = 64 * 1024 * 1024;
 };
-
-/// The actor name of every leaf on its node.
-inline const char* leaf_actor_name() {
-  return "leaf";
-}
 
 /// Spawns a leaf.
 leaf_actor spawn_leaf(caf::actor_system& sys, leaf_config cfg);

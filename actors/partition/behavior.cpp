@@ -207,9 +207,18 @@ partition_impl(self_ptr self, partition_config cfg) {
   become(self, st.cfg.role, st.cfg.term, st.cfg.peer, st.cfg.peer_in_sync,
          /*fresh=*/created);
   st.term = std::max(st.term, st.cfg.store->last().term);
+  notice_role(self, true);
   return {
-    [self](wire& msg) { partition_requests.dispatch(self, msg); },
-    [self](flush_atom) { on_flush(self); },
+    [self](wire& msg) {
+      bool order = msg.env && (msg.env->has_set_role_request()
+                               || msg.env->has_promote_request());
+      partition_requests.dispatch(self, msg);
+      notice_role(self, order);
+    },
+    [self](flush_atom) {
+      on_flush(self);
+      notice_role(self);
+    },
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](timer_atom, uint64_t id) {
       switch (static_cast<timer_id>(id)) {

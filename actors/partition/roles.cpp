@@ -11,6 +11,9 @@
 //      FAILED at the deadline and serves again.
 //   4. A master that learns of a newer term (a FENCED answer) is deposed:
 //      it fails every waiting write and read.
+//   5. The leaf learns the instance's role, term and health (RoleNotice)
+//      whenever they change and after every role order, and lists them in
+//      the heartbeat replies that ask for them (heartbeat.proto step 4).
 #include "actors/partition/state.hpp"
 
 #include "base/bugs.hpp"
@@ -195,6 +198,24 @@ void on_set_role(self_ptr self, const envelope_ptr& env) {
   body->mutable_position()->set_term(st.cfg.store->last().term);
   body->mutable_position()->set_lsn(st.cfg.store->last().lsn);
   st.ep.reply(self, *env, std::move(rep));
+}
+
+void notice_role(self_ptr self, bool force) {
+  auto& st = self->state;
+  pb::InstanceRole now;
+  now.set_database(st.cfg.database);
+  now.set_ordinal(st.cfg.ordinal);
+  now.set_role(st.role);
+  now.set_term(st.term);
+  now.set_failed(!st.failure.empty());
+  now.set_deposed(st.deposed);
+  auto bytes = now.SerializeAsString();
+  if (!force && bytes == st.noticed_role)
+    return;
+  st.noticed_role = std::move(bytes);
+  auto env = make_envelope(st.label, st.term);
+  *env->mutable_role_notice()->mutable_instance() = std::move(now);
+  st.ep.send(self, st.cfg.leaf, leaf_actor_name(), std::move(env));
 }
 
 void on_promote(self_ptr self, const envelope_ptr& env) {

@@ -80,6 +80,8 @@ struct partition_state {
   bool deposed = false; ///< a master that learned of a newer term
   std::string failure;  ///< set when storage failed: it stops serving
   bool failure_reported = false; ///< the aggregator answered the report
+  /// What this instance last told its leaf it plays (notice_role).
+  std::string noticed_role;
   bool flush_scheduled = false;
   /// Idempotent retries: write id -> last LSN of that write.
   write_id_window write_ids{max_remembered_write_ids};
@@ -188,6 +190,9 @@ void become(self_ptr self, pb::Role role, uint64_t term,
 void on_set_role(self_ptr self, const envelope_ptr& env);
 void on_promote(self_ptr self, const envelope_ptr& env);
 void on_step_down(self_ptr self, const envelope_ptr& env);
+/// Tells the leaf the instance's role, term and health (a RoleNotice) if
+/// they changed since it last did, or always when `force` is set.
+void notice_role(self_ptr self, bool force = false);
 
 // -- replication.cpp ----------------------------------------------------------
 
