@@ -14,6 +14,7 @@ bool trust_recorded_master = false;
 bool commit_on_reset = false;
 bool keep_conflicting_suffix = false;
 bool no_role_reconcile = false;
+bool async_alone_unsynced = false;
 
 namespace {
 
@@ -30,6 +31,7 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"commit-on-reset", &commit_on_reset},
     {"keep-conflicting-suffix", &keep_conflicting_suffix},
     {"no-role-reconcile", &no_role_reconcile},
+    {"async-alone-unsynced", &async_alone_unsynced},
   };
   return all;
 }

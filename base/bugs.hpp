@@ -61,6 +61,11 @@ extern bool keep_conflicting_suffix;
 /// recording it) never learns its role, and its replica never converges.
 extern bool no_role_reconcile;
 
+/// A master whose replica is out of sync acknowledges under async
+/// durability what it wrote but never fsynced: a machine crash of that one
+/// copy loses acknowledged writes while the replica's machine runs.
+extern bool async_alone_unsynced;
+
 /// The names accepted by enable(), one per variant.
 std::vector<std::string> names();
 

@@ -10,6 +10,7 @@
 
 #include "sql/result_proto.hpp"
 #include "actors/client/session.hpp"
+#include "base/log.hpp"
 #include "base/probes.hpp"
 #include "cluster/local_cluster.hpp"
 #include "cluster/history_workload.hpp"
@@ -254,8 +255,14 @@ struct driver {
     cluster.restart_leaf(addr);
   }
 
-  void count(const std::string& fault) {
+  /// Counts an injected fault and logs it, with the leaves it hit, so that
+  /// a failing seed's log (--log-level info) tells its course.
+  void count(const std::string& fault, const std::string& target = {}) {
     ++injected[fault];
+    logger("sim")->info("FaultInjected {}{}{} (killed {}, isolated {}, "
+                        "disk failed {})",
+                        fault, target.empty() ? "" : " on ", target,
+                        killed.size(), isolated.size(), disk_failed.size());
   }
 
   /// The whole cluster loses power at once: every leaf's unsynced bytes are
@@ -332,7 +339,7 @@ struct driver {
       auto victim = candidates[pick(candidates.size())];
       cluster.kill_leaf(victim);
       cluster.restart_leaf(victim);
-      count(fault);
+      count(fault, victim);
       return;
     }
     if (fault == "kill" || fault == "isolate" || fault == "cut"
@@ -372,7 +379,7 @@ struct driver {
         cluster.transport().faults().cut_link(victim, "ma");
         cut_from_ma.insert(victim);
       }
-      count(fault);
+      count(fault, victim);
     } else if (fault == "restart" || fault == "destroy" || fault == "crash"
                || fault == "torn" || fault == "corrupt") {
       if (down.empty())
@@ -401,7 +408,7 @@ struct driver {
         auto path = files[pick(files.size())];
         fs.corrupt(path, pick(fs.files()[path]->data.size()));
       }
-      count(fault);
+      count(fault, victim);
     } else if (fault == "cascade") {
       // A rolling failure: a dead leaf comes back and, while its copies are
       // still catching up (not in sync), its pair dies. Only in-sync copies
@@ -419,7 +426,7 @@ struct driver {
       wipe_safe.erase(back);
       pending_kill = pair;
       pending_kill_at = step + 1 + pick(400);
-      count(fault);
+      count(fault, back);
     } else if (fault == "heal") {
       if (!isolated.empty()) {
         auto victim = *isolated.begin();

@@ -17,6 +17,9 @@
 //   4. commit(flushed) is the position up to which writes may be
 //      acknowledged: the master's own flushed log, and, while the replica
 //      counts for acknowledgements (in sync), no further than its match.
+//      A master with a replica that does not count (acknowledges_alone)
+//      passes its fsynced position instead, whatever the durability: it
+//      holds the only copy of what it acknowledges.
 //   5. Sync changes (recovery.proto step 5): a master whose replica is
 //      silent for the sync timeout while writes wait asks the aggregator to
 //      record it out of sync before it acknowledges alone; a replica that
@@ -328,6 +331,13 @@ public:
   /// True when writes wait for the replica (step 4).
   bool replica_required() const {
     return leading_ && has_peer_ && peer_in_sync_;
+  }
+
+  /// True when the master has a replica that does not count for
+  /// acknowledgements (out of sync, or asked to be): what it acknowledges
+  /// is on no other copy (step 4).
+  bool acknowledges_alone() const {
+    return leading_ && has_peer_ && !peer_in_sync_;
   }
 
   /// Advances and returns the position up to which writes may be

@@ -46,6 +46,10 @@ result<checkpoint_job> partition_store::begin_checkpoint() {
                       dir_ + ": a checkpoint is already running");
   if (auto err = flush())
     return err;
+  // What was fsynced must stay so once wal.log is sealed: sync_log() only
+  // reaches the new wal.log.
+  if (auto err = sync_log())
+    return err;
   auto prev = dir_ + "/wal.prev";
   // A wal.prev left by a failed checkpoint (or a crash) is folded first;
   // wal.log then waits for the next one.

@@ -181,6 +181,7 @@ result<recovery_report> partition_store::open() {
   wal_ = std::move(*file);
   log_bytes_ = wal_->size();
   flushed_ = last_;
+  synced_ = last_;
   pending_last_ = last_;
   recovery_ = report;
   logger("storage")->info("[dir={}] PartitionStoreOpened term={} lsn={} "
@@ -313,6 +314,17 @@ error partition_store::flush() {
     if (auto err = wal_->sync())
       return err;
   flushed_ = pending_last_;
+  return {};
+}
+
+error partition_store::sync_log() {
+  if (mode_ == durability::sync || synced_ == flushed_)
+    return {};
+  if (!wal_)
+    return make_error(errc::io_error, dir_ + "/wal.log: store is not open");
+  if (auto err = wal_->sync())
+    return err;
+  synced_ = flushed_;
   return {};
 }
 

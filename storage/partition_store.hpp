@@ -210,6 +210,18 @@ public:
     return flushed_;
   }
 
+  /// The position up to which the log is known to be on disk: flushed()
+  /// with sync durability; with async durability, as of the last
+  /// sync_log() (or the store's opening).
+  log_position synced() const {
+    return mode_ == durability::sync ? flushed_ : synced_;
+  }
+
+  /// Fsyncs what flush() has written, whatever the durability: a master
+  /// that acknowledges writes alone (no replica in sync) keeps them on
+  /// disk first. Does nothing when synced() is flushed() already.
+  error sync_log();
+
   /// Term history: one entry per term that wrote at least one record.
   const std::vector<term_start>& history() const {
     return history_;
@@ -247,6 +259,7 @@ private:
   std::vector<term_start> history_;
   log_position last_;
   log_position flushed_;
+  log_position synced_; ///< async durability: see synced()
   uint64_t checksum_ = 0;
   uint64_t log_bytes_ = 0;
   std::string pending_;

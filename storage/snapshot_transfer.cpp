@@ -142,9 +142,11 @@ error partition_store::install(snapshot_receiver& in) {
       return err;
     checksum = in.check_->checksum;
   }
-  if (mode_ == durability::sync)
-    if (auto err = in.file_->sync())
-      return err;
+  // Whatever the durability: the copy may be promoted and acknowledge
+  // writes alone, and what it acknowledges alone is on disk
+  // (partition_store::synced).
+  if (auto err = in.file_->sync())
+    return err;
   in.file_.reset();
   auto wal_path = dir_ + "/wal.log";
   wal_.reset();
@@ -167,6 +169,7 @@ error partition_store::install(snapshot_receiver& in) {
   write_ids_ = std::move(dec.write_ids);
   last_ = dec.position;
   flushed_ = last_;
+  synced_ = last_; // the snapshot was fsynced before it was installed
   pending_last_ = last_;
   checksum_ = checksum;
   pending_.clear();

@@ -55,7 +55,25 @@ void fail_waiting(self_ptr self, pb::Status status, const std::string& why) {
 
 void advance_commit(self_ptr self) {
   auto& st = self->state;
-  auto commit = st.out.core.commit(st.cfg.store->flushed().lsn);
+  auto* store = st.cfg.store.get();
+  auto local = store->flushed().lsn;
+  if (st.out.core.acknowledges_alone() && !bugs::async_alone_unsynced
+      && st.failure.empty()) {
+    // With its replica out of sync, a master acknowledges only what is on
+    // its disk, whatever the durability: the replica's machine running
+    // would not save what this machine's file system had not written out
+    // (ha/replication.hpp step 4). A partition with no replica at all
+    // (redundancy 1, or its other copy gone) keeps async durability's
+    // promise of surviving process crashes only.
+    if (!st.out.waiting.empty()
+        && st.out.waiting.front().lsn > store->synced().lsn)
+      if (auto err = store->sync_log()) {
+        fail_storage(self, "failed to fsync its log", err);
+        return;
+      }
+    local = store->synced().lsn;
+  }
+  auto commit = st.out.core.commit(local);
   while (!st.out.waiting.empty() && st.out.waiting.front().lsn <= commit) {
     auto& w = st.out.waiting.front();
     reply_write(self, *w.req, pb::STATUS_OK, {}, w.lsn, w.affected);
@@ -420,21 +438,25 @@ void on_replicate(self_ptr self, const envelope_ptr& env) {
   schedule_flush(self);
 }
 
+void fail_storage(self_ptr self, const std::string& what, const error& err) {
+  auto& st = self->state;
+  LG_PROBE(storage_flush_failed, "an instance failed to write its log");
+  st.failure = "partition " + st.label + " on leaf " + st.cfg.leaf + " "
+               + what + ": " + err.to_string();
+  logger("partition")->error("InstanceFailed {} {}", st.ctx(), st.failure);
+  auto leaf_dir = st.cfg.discard_dir.substr(0,
+                                            st.cfg.discard_dir.rfind('/'));
+  st.cfg.fab->dump_recent("instance " + st.label + " failed",
+                          leaf_dir.empty() ? "/tmp" : leaf_dir);
+  fail_waiting(self, pb::FAILED, st.failure);
+  report_failure(self);
+}
+
 void on_flush(self_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  if (auto err = st.cfg.store->flush()) {
-    LG_PROBE(storage_flush_failed, "an instance failed to write its log");
-    st.failure = "partition " + st.label + " on leaf " + st.cfg.leaf
-                 + " failed to write its log: " + err.to_string();
-    logger("partition")->error("InstanceFailed {} {}", st.ctx(), st.failure);
-    auto leaf_dir = st.cfg.discard_dir.substr(
-      0, st.cfg.discard_dir.rfind('/'));
-    st.cfg.fab->dump_recent("instance " + st.label + " failed",
-                            leaf_dir.empty() ? "/tmp" : leaf_dir);
-    fail_waiting(self, pb::FAILED, st.failure);
-    report_failure(self);
-  }
+  if (auto err = st.cfg.store->flush())
+    fail_storage(self, "failed to write its log", err);
   // Only after a flush that succeeded: a failed write must fail the
   // instance, not be retried by the checkpoint's own flush.
   if (st.failure.empty() && !st.checkpoint.running

@@ -200,6 +200,9 @@ void reply_write(self_ptr self, const envelope& req, pb::Status status,
                  const std::string& error, uint64_t lsn = 0,
                  uint64_t affected = 0);
 void schedule_flush(self_ptr self);
+/// The instance's storage failed (`what`: "failed to write its log"): it
+/// fails every waiting request and reports the failure to the aggregator.
+void fail_storage(self_ptr self, const std::string& what, const error& err);
 void fail_waiting(self_ptr self, pb::Status status, const std::string& why);
 /// Acknowledges the waiting writes the commit position now covers.
 void advance_commit(self_ptr self);

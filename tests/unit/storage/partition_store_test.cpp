@@ -532,4 +532,52 @@ BOOST_AUTO_TEST_CASE(disk_store_round_trip) {
              boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(async_flush_is_lost_in_a_machine_crash_unless_synced) {
+  auto store = make(durability::async);
+  open(*store);
+  append_range(*store, 1, 1, 10);
+  flush(*store);
+  BOOST_TEST(store->flushed() == (log_position{1, 10}));
+  BOOST_TEST(store->synced().lsn == 0u);
+  BOOST_TEST(!store->sync_log());
+  BOOST_TEST(store->synced() == (log_position{1, 10}));
+  append_range(*store, 1, 11, 20);
+  flush(*store);
+  BOOST_TEST(store->synced() == (log_position{1, 10}));
+  // The machine goes down: what was fsynced stays, the rest is gone.
+  fs->crash(dir);
+  auto again = make(durability::async);
+  open(*again);
+  BOOST_TEST(again->last() == (log_position{1, 10}));
+  BOOST_TEST(again->synced() == (log_position{1, 10}));
+}
+
+BOOST_AUTO_TEST_CASE(sync_durability_is_synced_at_every_flush) {
+  auto store = make(durability::sync);
+  open(*store);
+  append_range(*store, 1, 1, 5);
+  flush(*store);
+  BOOST_TEST(store->synced() == (log_position{1, 5}));
+  BOOST_TEST(!store->sync_log());
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_keeps_what_was_flushed_on_disk) {
+  auto store = make(durability::async);
+  open(*store);
+  append_range(*store, 1, 1, 10);
+  flush(*store);
+  store->sync_log();
+  append_range(*store, 1, 11, 12);
+  flush(*store);
+  // Sealing wal.log fsyncs it first: sync_log() would only reach the new
+  // one afterwards.
+  auto job = store->begin_checkpoint();
+  BOOST_REQUIRE(job.ok());
+  BOOST_TEST(store->synced() == (log_position{1, 12}));
+  fs->crash(dir);
+  auto again = make(durability::async);
+  open(*again);
+  BOOST_TEST(again->last() == (log_position{1, 12}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
