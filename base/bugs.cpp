@@ -15,6 +15,7 @@ bool commit_on_reset = false;
 bool keep_conflicting_suffix = false;
 bool no_role_reconcile = false;
 bool async_alone_unsynced = false;
+bool attach_trusts_silent_master = false;
 
 namespace {
 
@@ -32,6 +33,7 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"keep-conflicting-suffix", &keep_conflicting_suffix},
     {"no-role-reconcile", &no_role_reconcile},
     {"async-alone-unsynced", &async_alone_unsynced},
+    {"attach-trusts-silent-master", &attach_trusts_silent_master},
   };
   return all;
 }

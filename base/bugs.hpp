@@ -66,6 +66,11 @@ extern bool no_role_reconcile;
 /// copy loses acknowledged writes while the replica's machine runs.
 extern bool async_alone_unsynced;
 
+/// A recovered leaf's in-sync replica is attached to (and recorded out of
+/// sync behind) a master whose leaf has not answered since: one that died
+/// in the same power loss but is not declared offline yet.
+extern bool attach_trusts_silent_master;
+
 /// The names accepted by enable(), one per variant.
 std::vector<std::string> names();
 

@@ -12,7 +12,9 @@
 //      ha::classify_recovered). A leaf whose pair restarted too, or has not
 //      been heard from since the aggregator started, first waits for that
 //      pair's hello (at most attach_report_wait): the copies are compared,
-//      not the roles last recorded.
+//      not the roles last recorded. An in-sync replica whose master's leaf
+//      has not answered a heartbeat sent after this leaf's hello waits for
+//      that answer too: the master may have died in the same power loss.
 //      (a) the partition has no master serving on another leaf: of the
 //          copies that hold every acknowledged write (the recorded master,
 //          the in-sync replicas), the one whose log ends last by (term,
@@ -47,6 +49,7 @@
 
 #include "actors/aggregator/state.hpp"
 #include "actors/names.hpp"
+#include "base/bugs.hpp"
 #include "base/log.hpp"
 #include "base/probes.hpp"
 #include "ha/recovery.hpp"
@@ -215,6 +218,20 @@ std::string awaited_report(master_aggregator_state& st,
       auto* mine = instance_on(part, addr);
       if (mine == nullptr || mine->role() == pb::ORPHAN)
         continue;
+      // A replica recorded in sync holds every acknowledged write; attached
+      // to its master it is recorded out of sync until caught up. That
+      // master must first prove it is alive now: one that died with this
+      // leaf (a power loss) and is not declared offline yet would leave no
+      // copy recorded as holding every acknowledged write.
+      auto* master = master_of(part);
+      if (mine->role() == pb::REPLICA && mine->in_sync()
+          && !bugs::attach_trusts_silent_master && master != nullptr
+          && master->leaf() != addr && serving_leaf(st, master->leaf())) {
+        auto m = st.runtime.find(master->leaf());
+        if (m != st.runtime.end()
+            && m->second.answered_sent_at < it->second.hello_at)
+          return master->leaf();
+      }
       auto copies = copies_of(st, part, db.name(), addr, disk);
       auto choice = ha::choose_recovered_master(copies.copies);
       if (choice.kind == ha::master_choice::wait)
@@ -676,6 +693,7 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
   leaf->set_incarnation(hello.incarnation());
   rt.restarting = false;
   rt.hello_seen = true;
+  rt.hello_at = self->clock().now();
   rt.reported_incarnation = hello.incarnation();
   rt.hello_instances.assign(hello.instances().begin(),
                             hello.instances().end());

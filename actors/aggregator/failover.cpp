@@ -401,6 +401,7 @@ void send_heartbeat(ma_self self, const std::string& addr) {
                   auto& rt = st.runtime[addr];
                   auto at = self->clock().now();
                   rt.last_reply = std::max(rt.last_reply, at);
+                  rt.answered_sent_at = std::max(rt.answered_sent_at, now);
                   if (!rt.losses_held.empty() || !rt.promotions_held.empty())
                     release_held_losses(self, addr, now);
                   if (rt.unconfirmed) {
@@ -411,6 +412,9 @@ void send_heartbeat(ma_self self, const std::string& addr) {
                   }
                   if (rep->heartbeat_reply().roles_included())
                     reconcile_roles(self, addr, rep->heartbeat_reply());
+                  // An attach may wait for this leaf to prove it is alive.
+                  if (!st.attach_queue.empty())
+                    resume_attaches(self);
                   // A leaf in another process is linked by now.
                   monitor_leaf(self, addr);
                   double rtt = std::chrono::duration<double, std::milli>(

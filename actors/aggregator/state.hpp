@@ -72,6 +72,11 @@ struct leaf_runtime {
   /// answers a heartbeat (then the promotion goes ahead) or is declared
   /// offline (then the copies are compared when they come back).
   std::vector<held_loss> promotions_held;
+  /// When the heartbeat it answered last was sent: a reply proves it was
+  /// alive after that moment, not after the reply arrived.
+  time_point answered_sent_at;
+  /// When it last said what its disk holds (a hello with its copies).
+  time_point hello_at;
   /// Heartbeats sent to it: one in reconcile_every asks for its roles.
   uint64_t heartbeats_sent = 0;
   /// Its copies that did not play their recorded role in the last list of
