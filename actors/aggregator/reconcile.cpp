@@ -5,10 +5,11 @@
 //   1. One heartbeat in reconcile_every asks the leaf for its copies' roles
 //      (heartbeat.proto step 4); so does the first one after the
 //      aggregator starts.
-//   2. The reply lists each copy's role and term. A copy of a partition
-//      that is online, not being promoted or handed over, whose term is
-//      older than the partition's or whose role differs from the recorded
-//      one, is noted.
+//   2. The reply lists each copy's role, term and peer. A copy of a
+//      partition that is online, not being promoted or handed over, whose
+//      term is older than the partition's, whose role differs from the
+//      recorded one, or whose peer is not the other recorded copy (when
+//      that copy's leaf is up), is noted.
 //   3. Noted in two lists in a row, with the partition's term unchanged
 //      between them (an order on its way has arrived by then), its order
 //      is sent again, built from the metadata as it is now.
@@ -60,7 +61,13 @@ void reconcile_roles(ma_self self, const std::string& addr,
         || r.term() > part.term() || st.promotions_waiting.count(label) > 0
         || st.switching.count(label) > 0)
       continue;
-    if (r.term() == part.term() && r.role() == inst->role())
+    // The peer counts once its leaf is up: a promoted master knows no
+    // replica until its old master's leaf comes back.
+    auto peer = peer_of(part, *inst);
+    bool peer_differs = inst->role() != pb::ORPHAN && !peer.leaf.empty()
+                        && st.meta.leaf_up(peer.leaf)
+                        && r.peer() != peer.leaf;
+    if (r.term() == part.term() && r.role() == inst->role() && !peer_differs)
       continue;
     auto seen = rt.roles_behind.find(label);
     if (seen == rt.roles_behind.end() || seen->second != part.term()) {
@@ -69,11 +76,12 @@ void reconcile_roles(ma_self self, const std::string& addr,
     }
     LG_PROBE(role_order_reconciled, "a copy that missed its role order was "
                                     "sent it again");
-    logger("ma")->warn("RoleReconciled {} {} on {}: it plays {} at term {}; "
-                       "the metadata records {} at term {}: order sent again",
+    logger("ma")->warn("RoleReconciled {} {} on {}: it plays {} at term {} "
+                       "with peer '{}'; the metadata records {} at term {} "
+                       "with peer '{}': order sent again",
                        st.ctx(), label, addr, pb::Role_Name(r.role()),
-                       r.term(), pb::Role_Name(inst->role()), part.term());
-    auto peer = peer_of(part, *inst);
+                       r.term(), r.peer(), pb::Role_Name(inst->role()),
+                       part.term(), peer.leaf);
     auto o = make_order(addr, db->name(), part.ordinal(), inst->role(),
                         part.term(),
                         inst->role() == pb::ORPHAN ? std::string{} : peer.leaf,

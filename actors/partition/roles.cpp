@@ -209,6 +209,7 @@ void notice_role(self_ptr self, bool force) {
   now.set_term(st.term);
   now.set_failed(!st.failure.empty());
   now.set_deposed(st.deposed);
+  now.set_peer(st.peer);
   auto bytes = now.SerializeAsString();
   if (!force && bytes == st.noticed_role)
     return;
