@@ -16,6 +16,7 @@ bool keep_conflicting_suffix = false;
 bool no_role_reconcile = false;
 bool async_alone_unsynced = false;
 bool attach_trusts_silent_master = false;
+bool forget_rejoining_attach = false;
 
 namespace {
 
@@ -34,6 +35,7 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"no-role-reconcile", &no_role_reconcile},
     {"async-alone-unsynced", &async_alone_unsynced},
     {"attach-trusts-silent-master", &attach_trusts_silent_master},
+    {"forget-rejoining-attach", &forget_rejoining_attach},
   };
   return all;
 }

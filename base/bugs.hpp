@@ -71,6 +71,11 @@ extern bool async_alone_unsynced;
 /// in the same power loss but is not declared offline yet.
 extern bool attach_trusts_silent_master;
 
+/// A leaf held offline whose network healed, whose attach waits for its
+/// pair, is dropped from the queue of waiting attaches while still offline:
+/// it is never attached, and its copies never catch up.
+extern bool forget_rejoining_attach;
+
 /// The names accepted by enable(), one per variant.
 std::vector<std::string> names();
 

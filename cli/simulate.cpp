@@ -32,7 +32,8 @@ const char* help_text =
   "                    trust-recorded-master,\n"
   "                    commit-on-reset, keep-conflicting-suffix,\n"
   "                    no-role-reconcile, async-alone-unsynced,\n"
-  "                    attach-trusts-silent-master\n"
+  "                    attach-trusts-silent-master,\n"
+  "                    forget-rejoining-attach\n"
   "  --trace-dir DIR   where a failing seed's trace goes (default /tmp)\n"
   "  --log-level L     off, critical, error, warn, info, debug (default off)\n";
 

@@ -690,6 +690,18 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
                        st.ctx(), addr, hello.incarnation());
     return;
   }
+  // The same report again (the leaf heard a rejoin request, or its answer
+  // was lost) while its attach waits: the wait goes on as it was, or it
+  // would never end.
+  bool repeated = rt.awaiting_attach && rt.hello_seen
+                  && rt.reported_incarnation == hello.incarnation()
+                  && std::find(st.attach_queue.begin(), st.attach_queue.end(),
+                               hello.leaf())
+                       != st.attach_queue.end();
+  if (repeated) {
+    resume_attaches(self);
+    return;
+  }
   leaf->set_incarnation(hello.incarnation());
   rt.restarting = false;
   rt.hello_seen = true;
@@ -750,9 +762,12 @@ void resume_attaches(ma_self self) {
     for (auto& addr : st.attach_queue) {
       auto& rt = st.runtime[addr];
       auto* leaf = st.meta.find_leaf(addr);
+      // A leaf that failed again no longer awaits its attach; one held
+      // offline whose network healed does, in state offline.
       bool gone = leaf == nullptr || !rt.awaiting_attach
                   || state_of(*leaf) == leaf_state::detached
-                  || state_of(*leaf) == leaf_state::offline;
+                  || (bugs::forget_rejoining_attach
+                      && state_of(*leaf) == leaf_state::offline);
       bool timed_out = rt.attach_wait_until && now >= *rt.attach_wait_until;
       if (!gone && !timed_out && !awaited_report(st, addr).empty())
         continue;

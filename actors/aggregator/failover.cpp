@@ -499,7 +499,9 @@ void heartbeat_round(ma_self self) {
     // one) is asked again, as an offline one is.
     bool report_lost = state_of(leaf) == leaf_state::recovering
                        && !leaf_rt.restarting && !leaf_rt.hello_seen;
-    if (state_of(leaf) == leaf_state::offline || report_lost) {
+    // One whose report arrived and whose attach waits is not asked again.
+    bool waiting = leaf_rt.awaiting_attach && leaf_rt.hello_seen;
+    if ((state_of(leaf) == leaf_state::offline && !waiting) || report_lost) {
       // Is it reachable again (a healed network)? It answers by saying
       // hello, and attaches like a restarted leaf.
       auto env = make_envelope();
