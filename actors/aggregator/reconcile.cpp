@@ -9,7 +9,8 @@
 //      partition that is online, not being promoted or handed over, whose
 //      term is older than the partition's, whose role differs from the
 //      recorded one, or whose peer is not the other recorded copy (when
-//      that copy's leaf is up), is noted.
+//      that copy's leaf is up), is noted; so is a master that stepped down
+//      for a hand-over that was never finished.
 //   3. Noted in two lists in a row, with the partition's term unchanged
 //      between them (an order on its way has arrived by then), its order
 //      is sent again, built from the metadata as it is now.
@@ -67,7 +68,13 @@ void reconcile_roles(ma_self self, const std::string& addr,
     bool peer_differs = inst->role() != pb::ORPHAN && !peer.leaf.empty()
                         && st.meta.leaf_up(peer.leaf)
                         && r.peer() != peer.leaf;
-    if (r.term() == part.term() && r.role() == inst->role() && !peer_differs)
+    // A master that stepped down for a hand-over the aggregator never
+    // finished (it restarted in between) serves nothing: told again that
+    // it is the master of its term, it serves again. No newer term can
+    // exist, or the metadata would record it.
+    bool stepped_down = r.deposed() && inst->role() == pb::MASTER;
+    if (r.term() == part.term() && r.role() == inst->role() && !peer_differs
+        && !stepped_down)
       continue;
     auto seen = rt.roles_behind.find(label);
     if (seen == rt.roles_behind.end() || seen->second != part.term()) {
