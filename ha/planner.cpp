@@ -165,7 +165,12 @@ struct planner {
         for (auto& inst : p.instances)
           if (inst.role == instance_role::orphan && online(inst.leaf))
             add(step_action::drop, p.ordinal, inst.leaf, {}, 3, 0);
-      balance(parts);
+      if (r2) {
+        balance_pairs(parts);
+        balance_within_pairs(parts);
+      } else {
+        balance(parts);
+      }
     }
     // A copy made where an old copy (an orphan) lies reuses it: not dropped.
     std::set<std::pair<uint32_t, std::string>> copied;
@@ -197,11 +202,97 @@ struct planner {
       add(step_action::copy, p->ordinal, pair_of(to), from, 1, p->bytes);
     add(step_action::promote, p->ordinal, to, {}, 2, p->bytes);
     for (auto& leaf : has)
-      if (leaf != to && (!r2 || leaf != pair_of(to)))
-        add(step_action::drop, p->ordinal, leaf, {}, 3, p->bytes);
+      if (leaf != to && (!r2 || leaf != pair_of(to))) {
+        // A copy this plan was about to make there is not made at all.
+        auto planned = std::find_if(
+          out.steps.begin(), out.steps.end(), [&](const plan_step& st) {
+            return st.action == step_action::copy && st.ordinal == p->ordinal
+                   && st.target == leaf;
+          });
+        if (planned != out.steps.end())
+          out.steps.erase(planned);
+        else
+          add(step_action::drop, p->ordinal, leaf, {}, 3, p->bytes);
+      }
     has = {to};
     if (r2)
       has.insert(pair_of(to));
+  }
+
+  /// R2: a pair's name (its leaves in order), the same from either leaf.
+  std::string pair_key(const std::string& leaf) const {
+    auto p = pair_of(leaf);
+    return std::min(leaf, p) + "+" + std::max(leaf, p);
+  }
+
+  /// R2: moves partitions from the pair holding the most to the pair
+  /// holding the fewest until they differ by at most one. A partition
+  /// counts on the pair of its (planned) master; its replica is there too.
+  template <class States>
+  void balance_pairs(States& parts) {
+    std::map<std::string, int> per_pair;
+    for (auto& [leaf, n] : masters)
+      per_pair[pair_key(leaf)] += n;
+    if (per_pair.size() < 2)
+      return;
+    for (int guard = 0; guard < 100000; ++guard) {
+      auto hi = per_pair.begin();
+      auto lo = per_pair.begin();
+      for (auto i = per_pair.begin(); i != per_pair.end(); ++i) {
+        if (i->second > hi->second)
+          hi = i;
+        if (i->second < lo->second)
+          lo = i;
+      }
+      if (hi->second - lo->second <= 1)
+        return;
+      // From the busier leaf of the full pair to the idler of the other.
+      auto lo_a = lo->first.substr(0, lo->first.find('+'));
+      auto to = masters[pair_of(lo_a)] < masters[lo_a] ? pair_of(lo_a) : lo_a;
+      typename States::value_type* pick = nullptr;
+      for (auto& s : parts) {
+        if (s.master.empty() || masters.count(s.master) == 0
+            || pair_key(s.master) != hi->first)
+          continue;
+        if (pick == nullptr || masters[s.master] > masters[pick->master])
+          pick = &s;
+      }
+      if (pick == nullptr)
+        return;
+      move(pick->p, pick->master, to, pick->has);
+      --masters[pick->master];
+      ++masters[to];
+      pick->master = to;
+      --hi->second;
+      ++lo->second;
+    }
+  }
+
+  /// R2: within each pair, switches masters to the leaf holding fewer until
+  /// the two differ by at most one (a switch copies nothing). With pairs
+  /// balanced, masters per leaf then differ by at most one everywhere.
+  template <class States>
+  void balance_within_pairs(States& parts) {
+    for (auto& [leaf, n] : masters) {
+      auto other = pair_of(leaf);
+      if (masters.count(other) == 0)
+        continue;
+      while (masters[leaf] - masters[other] > 1) {
+        typename States::value_type* pick = nullptr;
+        for (auto& s : parts)
+          if (s.master == leaf && s.has.count(other) > 0) {
+            pick = &s;
+            break;
+          }
+        if (pick == nullptr)
+          break;
+        add(step_action::promote, pick->p->ordinal, other, {}, 2,
+            pick->p->bytes);
+        pick->master = other;
+        --masters[leaf];
+        ++masters[other];
+      }
+    }
   }
 
   template <class States>

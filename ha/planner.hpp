@@ -5,8 +5,11 @@
 //   R1: every partition has one master on an online leaf, and the numbers of
 //       masters per online leaf differ by at most one.
 //   R2: every partition has a master and a replica on the master's pair
-//       (both leaves online), the numbers of masters per leaf differ by at
-//       most one, and there are no orphans.
+//       (both leaves online), the numbers of partitions per pair differ by
+//       at most one, so do the numbers of masters per leaf, and there are
+//       no orphans. (With partitions per pair within one of each other,
+//       masters split evenly within each pair are within one across all
+//       leaves.)
 // Steps:
 //   COPY PARTITION     a new copy on Target, built from the master (or an
 //                      empty master, with FORCE, when no copy is online)

@@ -1,6 +1,8 @@
 #include "ha/planner.hpp"
 
+#include <algorithm>
 #include <map>
+#include <random>
 #include <set>
 
 #include <boost/test/unit_test.hpp>
@@ -70,9 +72,67 @@ plan_input apply(plan_input in, const plan_result& plan) {
   return in;
 }
 
+/// R2: partitions per pair (counted on their master's pair) differ by at
+/// most one, and every replica is on its master's pair.
+void expect_pairs_balanced(const plan_input& in) {
+  std::map<std::string, std::string> pair;
+  std::map<std::string, int> per_pair;
+  for (auto& l : in.leaves) {
+    pair[l.address] = l.pair;
+    per_pair[std::min(l.address, l.pair)] += 0;
+  }
+  for (auto& p : in.partitions) {
+    std::string master;
+    for (auto& i : p.instances)
+      if (i.role == instance_role::master)
+        master = i.leaf;
+    BOOST_REQUIRE(!master.empty());
+    ++per_pair[std::min(master, pair[master])];
+    for (auto& i : p.instances)
+      if (i.role == instance_role::replica)
+        BOOST_TEST(i.leaf == pair[master], "partition " << p.ordinal
+                                           << ": replica off its pair");
+  }
+  int lo = 1 << 30;
+  int hi = 0;
+  for (auto& [key, n] : per_pair) {
+    lo = std::min(lo, n);
+    hi = std::max(hi, n);
+  }
+  BOOST_TEST(hi - lo <= 1, "partitions per pair from " << lo << " to " << hi);
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(ha_planner)
+
+BOOST_AUTO_TEST_CASE(a_new_pair_takes_its_share_of_partitions) {
+  // 16 partitions on two pairs (8 each), a third pair added: balanced is
+  // 6, 5, 5 partitions per pair, with masters per leaf within one.
+  plan_input in;
+  in.redundancy = 2;
+  in.leaves = leaves_of(6, 2);
+  for (uint32_t o = 0; o < 16; ++o) {
+    // Pair 1 (10001/10002) and pair 2 (10003/10004), masters alternating.
+    auto a = o % 2 == 0 ? "h:10001" : "h:10003";
+    auto b = o % 2 == 0 ? "h:10002" : "h:10004";
+    if (o % 4 >= 2)
+      std::swap(a, b);
+    in.partitions.push_back(plan_partition{
+      o, {inst(a, instance_role::master), inst(b, instance_role::replica)},
+      1000});
+  }
+  auto after = apply(in, plan_rebalance(in));
+  BOOST_TEST(is_balanced(after));
+  expect_pairs_balanced(after);
+  std::map<std::string, int> per_pair;
+  for (auto& p : after.partitions)
+    for (auto& i : p.instances)
+      if (i.role == instance_role::master)
+        ++per_pair[i.leaf < "h:10003" ? "1" : i.leaf < "h:10005" ? "2" : "3"];
+  BOOST_TEST(per_pair["1"] + per_pair["2"] + per_pair["3"] == 16);
+  BOOST_TEST(per_pair["3"] == 5);
+}
 
 BOOST_AUTO_TEST_CASE(balanced_r2_cluster_needs_no_steps) {
   plan_input in;
@@ -197,8 +257,37 @@ BOOST_AUTO_TEST_CASE(plans_reach_the_balanced_state_in_phase_order) {
             hi = std::max(hi, masters[l.address]);
           }
           BOOST_TEST(hi - lo <= 1);
+          if (redundancy == 2)
+            expect_pairs_balanced(after);
         }
       }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(random_layouts_reach_the_balanced_state) {
+  // Any layout the cluster can be in (each partition's master on some
+  // leaf, its replica on that leaf's pair, some replicas missing): the
+  // plan balances partitions per pair and masters per leaf.
+  std::mt19937 rng{7};
+  for (int round = 0; round < 300; ++round) {
+    int n = 2 * (1 + static_cast<int>(rng() % 5));
+    auto parts = static_cast<uint32_t>(1 + rng() % 40);
+    BOOST_TEST_CONTEXT("round " << round << ": " << n << " leaves, "
+                                << parts << " partitions") {
+      plan_input in;
+      in.redundancy = 2;
+      in.leaves = leaves_of(n, 2);
+      for (uint32_t o = 0; o < parts; ++o) {
+        auto& m = in.leaves[rng() % in.leaves.size()];
+        plan_partition p{o, {inst(m.address, instance_role::master)}, 1000};
+        if (rng() % 5 != 0)
+          p.instances.push_back(inst(m.pair, instance_role::replica));
+        in.partitions.push_back(p);
+      }
+      auto after = apply(in, plan_rebalance(in));
+      BOOST_TEST(is_balanced(after));
+      expect_pairs_balanced(after);
     }
   }
 }
