@@ -18,6 +18,7 @@ enum class timer_id : uint64_t {
   metadata_retry = 5,   ///< write the metadata again after a failed write
   attach_wait = 6,      ///< a leaf's attach stops waiting for a report
   connections_lost = 7, ///< handle the leaves whose connection went, together
+  attach_rebalance = 8, ///< an automatic attach's rebalance may be due
   // -- leaf --
   leaf_hello = 11, ///< announce the leaf again: no answer to its hello
   // -- partition instance --

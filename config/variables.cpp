@@ -57,6 +57,11 @@ on_off(std::string name) {
 
 std::vector<variable_spec> make_specs() {
   std::vector<variable_spec> xs{
+    {"attach_rebalance_delay_seconds", "120",
+     "after an automatic attach, wait this long (with no newer attach or "
+     "failure on the pair) before moving masters back to the attached "
+     "leaf; 0: at once",
+     int_range("attach_rebalance_delay_seconds", 0, 86400)},
     {"auto_attach", "ON",
      "attach a recovered leaf by itself (OFF: it stays detached)",
      on_off("auto_attach")},

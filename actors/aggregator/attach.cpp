@@ -547,6 +547,19 @@ void log_recovery_drops(const master_aggregator_state& st,
 
 } // namespace
 
+namespace {
+
+/// What an automatic attach of `addr` ends with: its pair rebalances once
+/// attach_rebalance_delay_seconds has passed (handover.cpp step 6).
+attach_done after_auto_attach(ma_self self, const std::string& addr) {
+  return [self, addr](const std::string&, const std::string&) {
+    if (self->state.meta.leaf_online(addr))
+      schedule_attach_rebalance(self, addr);
+  };
+}
+
+} // namespace
+
 /// Attaches `addr` (steps 2 and 3); `done` gets an error or a summary.
 void attach_leaf(ma_self self, const std::string& addr, bool force,
                  attach_done done) {
@@ -748,8 +761,7 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
   // Those that waited for this report go first: they decide with it.
   resume_attaches(self);
   if (rt.awaiting_attach)
-    attach_leaf(self, addr, /*force=*/true,
-                [](const std::string&, const std::string&) {});
+    attach_leaf(self, addr, /*force=*/true, after_auto_attach(self, addr));
 }
 
 void resume_attaches(ma_self self) {
@@ -783,7 +795,7 @@ void resume_attaches(ma_self self) {
                              st.ctx(), next);
         }
         attach_leaf(self, next, /*force=*/true,
-                    [](const std::string&, const std::string&) {});
+                    after_auto_attach(self, next));
       }
       moved = true;
       break;

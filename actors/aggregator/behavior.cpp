@@ -237,6 +237,9 @@ master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
         case timer_id::attach_wait:
           resume_attaches(self);
           break;
+        case timer_id::attach_rebalance:
+          run_attach_rebalances(self);
+          break;
         case timer_id::connections_lost: {
           std::vector<std::pair<std::string, std::string>> lost;
           for (auto& [addr, rt] : self->state.runtime)

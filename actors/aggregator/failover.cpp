@@ -96,6 +96,9 @@ void leaf_failed(ma_self self, const std::string& addr,
   }
   set_state(*leaf, detach ? leaf_state::detached : leaf_state::offline);
   forget_report();
+  cancel_attach_rebalance(self, addr,
+                          "leaf " + addr + " went "
+                            + to_string(state_of(*leaf)));
   if (detach)
     logger("ma")->warn("LeafDetached {} {}: {}", st.ctx(), addr, why);
   else

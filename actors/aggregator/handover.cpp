@@ -18,6 +18,11 @@
 //      served, never promoted, no longer fed.
 //   5. forget_instance removes a copy from the metadata; its master stops
 //      feeding it and its files stay on its leaf.
+//   6. After an automatic attach, balance_pair runs for the attached leaf
+//      once attach_rebalance_delay_seconds has passed with no newer attach
+//      or failure on its pair, and no REBALANCE or RESTORE REDUNDANCY
+//      running (they do the balancing themselves). SHOW REBALANCE STATUS
+//      shows the wait as a "rebalance after attach" job.
 //
 //   aggregator              master (from)           replica (to)
 //       |--StepDown(t)---------->|                        |
@@ -193,6 +198,112 @@ void retry_balance(ma_self self) {
   for (auto& leaf : pending)
     if (balance_pair(self, leaf))
       st.balance_pending.erase(leaf);
+}
+
+namespace {
+
+/// The "rebalance after attach" jobs waiting for `addr`, ended as `status`.
+void end_attach_rebalance_jobs(master_aggregator_state& st, time_point now,
+                               const std::string& addr, job_status status,
+                               const std::string& details) {
+  for (auto& job : st.jobs)
+    if (job.action == job_action::attach_rebalance && job.leaf == addr
+        && job.status == job_status::running) {
+      job.status = status;
+      job.finished = now;
+      job.details += "; " + details;
+    }
+}
+
+/// Arms the attach-rebalance timer for the earliest due leaf.
+void arm_attach_rebalance(ma_self self) {
+  auto& st = self->state;
+  if (st.attach_rebalance_due.empty())
+    return;
+  auto next = st.attach_rebalance_due.begin()->second;
+  for (auto& [leaf, due] : st.attach_rebalance_due)
+    next = std::min(next, due);
+  auto now = self->clock().now();
+  arm_timer(self, next > now ? next - now : caf::timespan{0},
+            timer_id::attach_rebalance);
+}
+
+} // namespace
+
+void schedule_attach_rebalance(ma_self self, const std::string& addr) {
+  auto& st = self->state;
+  auto* leaf = st.meta.find_leaf(addr);
+  if (leaf == nullptr || leaf->pair().empty()
+      || st.meta.globals().redundancy_level() != 2)
+    return;
+  auto now = self->clock().now();
+  auto delay = std::chrono::seconds{
+    st.meta.globals().attach_rebalance_delay_seconds()};
+  // A newer attach on the pair starts the wait again, for both leaves.
+  for (auto& l : {addr, leaf->pair()})
+    if (st.attach_rebalance_due.erase(l) > 0)
+      end_attach_rebalance_jobs(st, now, l, job_status::superseded,
+                                "a newer attach on the pair");
+  st.attach_rebalance_due[addr] = now + delay;
+  for (auto& db : st.meta.databases()) {
+    rebuild_job job;
+    job.action = job_action::attach_rebalance;
+    job.db = db.name();
+    job.leaf = addr;
+    job.started = now;
+    job.details = "masters move back from " + leaf->pair() + " after "
+                  + std::to_string(delay.count())
+                  + " s (attach_rebalance_delay_seconds)";
+    st.jobs.push_back(std::move(job));
+  }
+  logger("ma")->info("AttachRebalanceScheduled {} {}: in {} s", st.ctx(),
+                     addr, delay.count());
+  arm_attach_rebalance(self);
+}
+
+void run_attach_rebalances(ma_self self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  bool rebalancing = false;
+  for (auto& job : st.jobs)
+    if ((job.action == job_action::rebalance
+         || job.action == job_action::restore_redundancy)
+        && job.status == job_status::running)
+      rebalancing = true;
+  auto due = st.attach_rebalance_due;
+  for (auto& [addr, at] : due) {
+    if (at > now)
+      continue;
+    if (rebalancing) {
+      // Once the REBALANCE is over: it may leave nothing to do.
+      st.attach_rebalance_due[addr] = now + std::chrono::seconds{1};
+      continue;
+    }
+    st.attach_rebalance_due.erase(addr);
+    end_attach_rebalance_jobs(st, now, addr, job_status::success,
+                              "masters balanced within the pair");
+    logger("ma")->info("AttachRebalanceStarted {} {}", st.ctx(), addr);
+    st.balance_pending.insert(addr);
+    if (balance_pair(self, addr))
+      st.balance_pending.erase(addr);
+  }
+  arm_attach_rebalance(self);
+}
+
+void cancel_attach_rebalance(ma_self self, const std::string& addr,
+                             const std::string& why) {
+  auto& st = self->state;
+  auto* leaf = st.meta.find_leaf(addr);
+  auto now = self->clock().now();
+  std::vector<std::string> pair{addr};
+  if (leaf != nullptr && !leaf->pair().empty())
+    pair.push_back(leaf->pair());
+  for (auto& l : pair)
+    if (st.attach_rebalance_due.erase(l) > 0) {
+      end_attach_rebalance_jobs(st, now, l, job_status::failed, why);
+      logger("ma")->info("AttachRebalanceCalledOff {} {}: {}", st.ctx(), l,
+                         why);
+    }
 }
 
 std::string sync_key(const std::string& db, uint32_t ordinal,

@@ -46,6 +46,8 @@ const char* to_string(job_action a) {
       return "rebalance";
     case job_action::restore_redundancy:
       return "restore redundancy";
+    case job_action::attach_rebalance:
+      return "rebalance after attach";
   }
   return "unknown";
 }
@@ -85,7 +87,9 @@ void end_jobs(master_aggregator_state& st, time_point now,
               const std::string& details, const std::string& db,
               int64_t ordinal) {
   for (auto& job : st.jobs) {
-    if (job.status != job_status::running || job.leaf != leaf)
+    // A rebalance after attach ends on its own (handover.cpp step 6).
+    if (job.status != job_status::running || job.leaf != leaf
+        || job.action == job_action::attach_rebalance)
       continue;
     if (!db.empty()
         && (job.db != db || static_cast<int64_t>(job.ordinal) != ordinal))
@@ -108,6 +112,7 @@ void on_rebuild_progress(ma_self self, const envelope_ptr& env) {
   const auto& label = env->header().partition();
   for (auto& job : st.jobs) {
     if (job.status != job_status::running || job.leaf != p.replica()
+        || job.action == job_action::attach_rebalance
         || partition_label(job.db, job.ordinal) != label)
       continue;
     if (job.action == job_action::attach)

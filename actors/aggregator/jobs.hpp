@@ -19,6 +19,7 @@ enum class job_action {
   drop,               ///< a copy dropped by a REBALANCE
   rebalance,          ///< a whole REBALANCE PARTITIONS
   restore_redundancy, ///< a whole RESTORE REDUNDANCY
+  attach_rebalance,   ///< masters move back to a leaf attached by itself
 };
 
 /// The job's name in SHOW REBALANCE STATUS and in statements' messages.

@@ -310,6 +310,7 @@ void exec_remove_leaf(ma_self self, envelope_ptr req,
       return;
     }
     // Forget the leaf itself (its copies were forgotten one by one).
+    cancel_attach_rebalance(self, addr, "REMOVE LEAF " + addr);
     st.meta.remove_leaf(addr);
     st.runtime.erase(addr);
     st.balance_pending.erase(addr);

@@ -49,6 +49,12 @@ public:
   /// The variables `set` gives a value, the others at their defaults.
   explicit cluster_globals(const std::map<std::string, std::string>& set);
 
+  /// After an automatic attach, how long to wait before masters move back
+  /// to the attached leaf (0: at once).
+  int64_t attach_rebalance_delay_seconds() const {
+    return attach_rebalance_delay_seconds_;
+  }
+
   /// Attach a recovered leaf by itself (OFF: it stays detached).
   bool auto_attach() const {
     return auto_attach_;
@@ -106,6 +112,7 @@ public:
 
 private:
   std::map<std::string, std::string> values_;
+  int64_t attach_rebalance_delay_seconds_;
   bool auto_attach_;
   uint32_t default_partitions_per_leaf_;
   bool leaf_failure_detection_;

@@ -116,6 +116,9 @@ struct master_aggregator_state {
   /// Leaves whose pair should hand masters over once replicas are in sync
   /// (ATTACH LEAF without NO REBALANCE).
   std::set<std::string> balance_pending;
+  /// Leaves attached by themselves whose pair rebalances once the delay is
+  /// over (attach_rebalance_delay_seconds), with when.
+  std::map<std::string, time_point> attach_rebalance_due;
   bool balance_retry_armed = false; ///< after a hand-over failed
   std::set<std::string> switching; ///< partitions whose master is moving
   /// Callbacks waiting for a replica ("db:ordinal@leaf") to be in sync; an
@@ -358,6 +361,19 @@ bool balance_pair(ma_self self, const std::string& leaf);
 
 /// A hand-over of balance_pair failed: tries the pending leaves again.
 void retry_balance(ma_self self);
+
+/// A leaf was attached by itself (auto_attach): its pair's masters move
+/// back to it once attach_rebalance_delay_seconds has passed with no newer
+/// attach or failure on the pair and no REBALANCE running.
+void schedule_attach_rebalance(ma_self self, const std::string& addr);
+
+/// Runs the attach rebalances that are due (timer_id::attach_rebalance).
+void run_attach_rebalances(ma_self self);
+
+/// A leaf of a pair failed or left: the attach rebalance waiting on that
+/// pair is called off, with `why`.
+void cancel_attach_rebalance(ma_self self, const std::string& addr,
+                             const std::string& why);
 
 /// The key of sync_waiters for the copy of db:ordinal on `leaf`.
 std::string sync_key(const std::string& db, uint32_t ordinal,

@@ -1,5 +1,6 @@
 // REBALANCE PARTITIONS, RESTORE REDUNDANCY and EXPLAIN (actors/aggregator/rebalance.cpp,
 // ha/planner) on the deterministic scheduler.
+#include <algorithm>
 #include <map>
 #include <optional>
 
@@ -66,6 +67,103 @@ std::vector<std::string> rebalance_runs(sim_cluster& c) {
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(rebalance)
+
+BOOST_AUTO_TEST_CASE(sixteen_partitions_on_three_pairs_are_six_five_five) {
+  sim_cluster c{4, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 16");
+  auto workload = c.start_workload("db", 4);
+  c.ok("SLEEP 30");
+  add_pair(c, 10005, 10006);
+  c.ok("REBALANCE PARTITIONS ON db");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  BOOST_TEST(c.ok("EXPLAIN REBALANCE PARTITIONS ON db").rows_size() == 0);
+  auto masters = masters_per_leaf(c, "db");
+  std::map<int, int> per_pair; // by the pair's first port
+  for (auto& [port, n] : masters)
+    per_pair[(std::stoi(port) - 10001) / 2] += n;
+  std::vector<int> sizes;
+  for (auto& [pair, n] : per_pair)
+    sizes.push_back(n);
+  std::sort(sizes.begin(), sizes.end());
+  BOOST_TEST((sizes == std::vector<int>{5, 5, 6}));
+  for (auto& [port, n] : masters)
+    BOOST_TEST_CONTEXT("leaf " << port) {
+      BOOST_TEST((n == 2 || n == 3));
+    }
+  c.stop(workload);
+  BOOST_TEST(workload.record->failed.empty());
+  c.expect_acked_present(*workload.record, "db");
+}
+
+BOOST_AUTO_TEST_CASE(masters_return_after_an_automatic_attach_once_the_delay_passed) {
+  sim_cluster c{4, 2};
+  c.ok("SET GLOBAL attach_rebalance_delay_seconds = 5");
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  auto workload = c.start_workload("db", 4);
+  c.ok("SLEEP 30");
+  BOOST_TEST(masters_per_leaf(c, "db")["10001"] == 2);
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  c.ok("SLEEP 2000"); // failed over to 10002
+  BOOST_TEST(masters_per_leaf(c, "db")["10002"] == 4);
+  c.ok("RESTART LEAF '127.0.0.1':10001");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  // Attached by itself: its copies are replicas until the delay is over.
+  BOOST_TEST(masters_per_leaf(c, "db")["10001"] == 0);
+  auto waiting = [&] {
+    int n = 0;
+    auto rs = c.ok("SHOW REBALANCE STATUS ON db");
+    for (auto& row : rs.rows())
+      if (row.cells(0) == "rebalance after attach"
+          && row.cells(4) == "running")
+        ++n;
+    return n;
+  };
+  BOOST_TEST(waiting() == 1);
+  c.ok("SLEEP 3000");
+  BOOST_TEST(masters_per_leaf(c, "db")["10001"] == 0);
+  c.ok("SLEEP 3000");
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return masters_per_leaf(c, "db")["10001"] == 2; },
+    std::chrono::seconds{10}));
+  BOOST_TEST(waiting() == 0);
+  BOOST_TEST(masters_per_leaf(c, "db")["10002"] == 2);
+  c.stop(workload);
+  BOOST_TEST(workload.record->failed.empty());
+  c.expect_acked_present(*workload.record, "db");
+}
+
+BOOST_AUTO_TEST_CASE(a_failure_on_the_pair_calls_the_attach_rebalance_off) {
+  sim_cluster c{4, 2};
+  c.ok("SET GLOBAL attach_rebalance_delay_seconds = 5");
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  c.ok("SLEEP 2000");
+  c.ok("RESTART LEAF '127.0.0.1':10001");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  c.ok("SLEEP 8000");
+  std::string status;
+  auto rs = c.ok("SHOW REBALANCE STATUS ON db");
+  for (auto& row : rs.rows())
+    if (row.cells(0) == "rebalance after attach")
+      status = row.cells(4);
+  BOOST_TEST(status == "failed");
+  BOOST_TEST(masters_per_leaf(c, "db")["10002"] == 4);
+}
+
+BOOST_AUTO_TEST_CASE(a_manual_attach_with_no_rebalance_leaves_masters_where_they_are) {
+  sim_cluster c{4, 2};
+  c.ok("SET GLOBAL attach_rebalance_delay_seconds = 1");
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  c.ok("DETACH LEAF '127.0.0.1':10001");
+  c.ok("ATTACH LEAF '127.0.0.1':10001 NO REBALANCE");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  c.ok("SLEEP 3000");
+  BOOST_TEST(masters_per_leaf(c, "db")["10001"] == 0);
+  auto rs = c.ok("SHOW REBALANCE STATUS ON db");
+  for (auto& row : rs.rows())
+    BOOST_TEST(row.cells(0) != "rebalance after attach");
+}
 
 BOOST_AUTO_TEST_CASE(new_leaves_get_their_share_while_writes_go_on) {
   sim_cluster c{2, 1};
