@@ -115,10 +115,14 @@ void exec_show_leaves(ma_self self, envelope_ptr req) {
     auto pair = address_cells(l.pair());
     auto& rt = st.runtime[l.address()];
     bool online = state_of(l) == leaf_state::online;
+    // Network links from this process to the leaf: one while the leaf's
+    // process is routed through its gateway; none for a leaf in this
+    // process (reached without a connection) or one not connected.
+    auto links = st.cfg.fab->route(l.address()) ? 1 : 0;
     char rtt[32];
     std::snprintf(rtt, sizeof(rtt), "%.3f", rt.avg_rtt_ms);
     rows.push_back({hp.first, hp.second, std::to_string(l.group()), pair[0],
-                    pair[1], to_string(state_of(l)), online ? "1" : "0",
+                    pair[1], to_string(state_of(l)), std::to_string(links),
                     online ? rtt : "NULL"});
   }
   reply_result(self, *req,
@@ -174,30 +178,49 @@ void exec_show_cluster_status(ma_self self, envelope_ptr req) {
       auto leaf = st.meta.find_leaf(r.inst.leaf());
       std::string state = leaf ? to_string(state_of(*leaf)) : "unknown";
       std::string position = "NULL";
+      std::string role = "NULL";
       std::string details;
+      // What the instance says of itself: its role and, a replica, the
+      // master it follows.
+      auto master = address_cells("");
       if (r.state) {
         position = position_text(*r.state);
+        role = role_text(r.state->role());
+        if (r.state->role() == pb::REPLICA)
+          master = address_cells(r.state->peer());
         if (r.state->state() != "online")
           details = r.state->state();
       } else if (st.meta.leaf_online(r.inst.leaf())) {
         details = "no answer";
       }
+      // What the metadata says of it.
+      auto meta_master = r.inst.role() == pb::MASTER
+                           ? address_cells("")
+                           : address_cells(r.master);
+      auto add = [&](const std::string& text) {
+        details += (details.empty() ? "" : "; ") + text;
+      };
       if (r.inst.role() == pb::REPLICA)
-        details += std::string(details.empty() ? "" : "; ")
-                   + (r.inst.in_sync() ? "in sync" : "out of sync");
+        add(r.inst.in_sync() ? "in sync" : "out of sync");
       if (r.part_offline)
-        details += std::string(details.empty() ? "" : "; ")
-                   + "partition offline";
-      auto master = r.inst.role() == pb::REPLICA ? address_cells(r.master)
-                                                 : address_cells("");
+        add("partition offline");
+      if (r.state
+          && (r.state->role() != r.inst.role()
+              || (r.inst.role() == pb::REPLICA
+                  && r.state->peer() != r.master)))
+        add("differs from the metadata");
       cells.push_back({hp.first, hp.second, r.db, std::to_string(r.ordinal),
-                       role_text(r.inst.role()), state, position, master[0],
-                       master[1], details.empty() ? "NULL" : details});
+                       role, state, position, master[0], master[1],
+                       meta_master[0], meta_master[1],
+                       role_text(r.inst.role()),
+                       details.empty() ? "NULL" : details});
     }
     reply_result(self, *req,
                  make_table({"Host", "Port", "Database_Name", "Ordinal",
                              "Role", "State", "Position", "Master_Host",
-                             "Master_Port", "Details"},
+                             "Master_Port", "Metadata_Master_Host",
+                             "Metadata_Master_Port", "Metadata_Role",
+                             "Details"},
                             cells));
   });
 }

@@ -122,6 +122,8 @@ void fill_state(partition_state& st, pb::InstanceState& out) {
     out.set_state("rebuilding");
   else if (st.role == pb::REPLICA && !st.in.joined)
     out.set_state("joining");
+  else if (st.deposed)
+    out.set_state("deposed");
   else
     out.set_state("online");
   if (st.rebuild_out.current) {

@@ -9,9 +9,12 @@ execute_process(COMMAND ${LEAFGUARD} local ${args} ${SCRIPT}
                 RESULT_VARIABLE rc)
 file(READ ${expected_file} expected)
 if(NOT actual STREQUAL expected)
-  file(WRITE ${SCRIPT}.actual "${actual}")
+  # Into the build tree (the test's working directory), never the sources.
+  get_filename_component(name ${SCRIPT} NAME)
+  set(actual_file ${CMAKE_CURRENT_BINARY_DIR}/${name}.actual)
+  file(WRITE ${actual_file} "${actual}")
   message(FATAL_ERROR "output differs from ${expected_file}; actual output "
-                      "written to ${SCRIPT}.actual\nstderr:\n${errors}")
+                      "written to ${actual_file}\nstderr:\n${errors}")
 endif()
 string(REGEX MATCH "-- exit: *([0-9]+)" m "${expected}")
 file(STRINGS ${SCRIPT} lines REGEX "^-- exit:")

@@ -161,7 +161,7 @@ BOOST_AUTO_TEST_CASE(deposed_master_cannot_acknowledge) {
   // is not served: reads go to the new master only.
   auto status = c.ok("SHOW CLUSTER STATUS");
   for (auto& row : status.rows())
-    if (row.cells(3) == std::to_string(ordinal) && row.cells(4) == "Master")
+    if (row.cells(3) == std::to_string(ordinal) && row.cells(11) == "Master")
       BOOST_TEST(row.cells(1) == "10002");
 }
 
@@ -183,7 +183,7 @@ BOOST_AUTO_TEST_CASE(out_of_sync_replica_is_not_promoted) {
   bool out_of_sync = false;
   for (auto& row : status.rows())
     if (row.cells(3) == std::to_string(ordinal) && row.cells(4) == "Replica")
-      out_of_sync = row.cells(9).find("out of sync") != std::string::npos;
+      out_of_sync = row.cells(12).find("out of sync") != std::string::npos;
   BOOST_TEST(out_of_sync);
   c.ok("KILL LEAF '127.0.0.1':10001");
   // Promoting the replica would lose 'alone': the partition goes offline.

@@ -27,6 +27,20 @@ bool attach_with_lost_orders(sim_cluster& c) {
   // answer: the copies on 10001 are recorded as replicas but never hear it.
   auto err = c.fails("ATTACH LEAF " + leaf1 + " NO REBALANCE");
   BOOST_TEST(err.find("no answer") != std::string::npos);
+  // SHOW CLUSTER STATUS shows the disagreement: the copies say they have
+  // no role, the metadata records replicas.
+  auto status = c.ok("SHOW CLUSTER STATUS");
+  int differ = 0;
+  for (auto& row : status.rows())
+    if (row.cells(1) == "10001") {
+      BOOST_TEST(row.cells(4) == "None");
+      BOOST_TEST(row.cells(11) == "Replica");
+      BOOST_TEST(row.cells(9) == "127.0.0.1");
+      BOOST_TEST(row.cells(10) == "10002");
+      if (row.cells(12).find("differs from the metadata") != std::string::npos)
+        ++differ;
+    }
+  BOOST_TEST(differ == 2);
   fab.faults().clear_message_delays();
   return c.wait_in_sync("db", std::chrono::seconds{5});
 }
