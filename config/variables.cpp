@@ -55,6 +55,24 @@ on_off(std::string name) {
   };
 }
 
+std::function<result<std::string>(const std::string&)>
+one_of(std::string name, std::vector<std::string> values) {
+  return [name, values](const std::string& value) -> result<std::string> {
+    std::string lower;
+    for (auto c : value)
+      lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& v : values)
+      if (lower == v)
+        return v;
+    std::string list;
+    for (auto& v : values)
+      list += (list.empty() ? "'" : ", '") + v + "'";
+    return make_error(errc::bad_value, "variable '" + name
+                                         + "' can't be set to '" + value
+                                         + "': expected one of " + list);
+  };
+}
+
 std::vector<variable_spec> make_specs() {
   std::vector<variable_spec> xs{
     {"attach_rebalance_delay_seconds", "120",
@@ -74,6 +92,11 @@ std::vector<variable_spec> make_specs() {
     {"leaf_failure_timeout_ms", "1000",
      "a leaf silent for this long is offline",
      int_range("leaf_failure_timeout_ms", 10, 3600000)},
+    {"leaf_failover_fanout", "paired",
+     "paired: a leaf's replicas are on its pair, which takes all its "
+     "masters when it fails; load_balanced: they are spread over the "
+     "other group's leaves (for databases created or rebalanced after)",
+     one_of("leaf_failover_fanout", {"paired", "load_balanced"})},
     {"leaf_heartbeat_interval_ms", "100",
      "how often the aggregator asks each leaf for a heartbeat",
      int_range("leaf_heartbeat_interval_ms", 1, 600000)},

@@ -141,7 +141,73 @@ place_r2(const std::vector<leaf_info>& leaves, uint32_t partitions,
   return result;
 }
 
+/// Load-balanced R2: masters on the least-loaded online leaf of either
+/// group that has an online leaf of the other group; each replica on
+/// choose_replica_leaf.
+result<std::vector<partition_placement>>
+place_load_balanced(const std::vector<leaf_info>& leaves, uint32_t partitions,
+                    std::vector<uint64_t> load) {
+  bool group_online[3] = {false, false, false};
+  for (auto& l : leaves)
+    if (l.online && valid_group(l.group))
+      group_online[l.group] = true;
+  std::vector<size_t> usable;
+  for (size_t i = 0; i < leaves.size(); ++i)
+    if (leaves[i].online && valid_group(leaves[i].group)
+        && group_online[3 - leaves[i].group])
+      usable.push_back(i);
+  if (usable.empty())
+    return make_error(errc::no_leaves,
+                      "no online leaves in both groups 1 and 2 (redundancy "
+                      "2 needs one in each)");
+  std::map<std::string, uint32_t> replicas;
+  std::map<std::string, std::map<std::string, uint32_t>> of_master;
+  std::vector<partition_placement> result;
+  result.reserve(partitions);
+  for (uint32_t ordinal = 0; ordinal < partitions; ++ordinal) {
+    auto best = usable.front();
+    for (auto i : usable)
+      if (load[i] < load[best])
+        best = i;
+    ++load[best];
+    auto& master = leaves[best].address;
+    auto replica = choose_replica_leaf(leaves, master, replicas,
+                                       of_master[master]);
+    ++replicas[replica];
+    ++of_master[master][replica];
+    result.push_back({ordinal, master, replica});
+  }
+  return result;
+}
+
 } // namespace
+
+std::string choose_replica_leaf(
+  const std::vector<leaf_info>& leaves, const std::string& master,
+  const std::map<std::string, uint32_t>& replicas,
+  const std::map<std::string, uint32_t>& of_master) {
+  int group = 0;
+  for (auto& l : leaves)
+    if (l.address == master)
+      group = l.group;
+  auto count = [](const std::map<std::string, uint32_t>& m,
+                  const std::string& k) {
+    auto i = m.find(k);
+    return i == m.end() ? 0u : i->second;
+  };
+  const leaf_info* best = nullptr;
+  for (auto& l : leaves) {
+    if (!l.online || !valid_group(l.group) || l.group == group)
+      continue;
+    if (best == nullptr
+        || std::make_pair(count(of_master, l.address),
+                          count(replicas, l.address))
+             < std::make_pair(count(of_master, best->address),
+                              count(replicas, best->address)))
+      best = &l;
+  }
+  return best == nullptr ? std::string{} : best->address;
+}
 
 const char* to_string(errc code) {
   switch (code) {
@@ -169,12 +235,15 @@ std::optional<std::string> choose_pair(const std::vector<leaf_info>& leaves,
 result<std::vector<partition_placement>>
 place_database(const std::vector<leaf_info>& leaves, uint32_t partitions,
                int redundancy,
-               const std::map<std::string, uint32_t>& masters_per_leaf) {
+               const std::map<std::string, uint32_t>& masters_per_leaf,
+               bool load_balanced) {
   auto load = initial_load(leaves, masters_per_leaf);
   switch (redundancy) {
     case 1:
       return place_r1(leaves, partitions, std::move(load));
     case 2:
+      if (load_balanced)
+        return place_load_balanced(leaves, partitions, std::move(load));
       return place_r2(leaves, partitions, std::move(load));
     default:
       return make_error(errc::bad_redundancy,

@@ -5,6 +5,11 @@
 // group 2; a partition's master sits on one leaf of a pair and its replica on
 // the other. Masters are split evenly within each pair. In redundancy 1 every
 // partition is a master and masters are spread evenly over the leaves.
+// With leaf_failover_fanout = 'load_balanced' (SingleStore 7.1+) the
+// replicas of one leaf's masters are spread over the leaves of the other
+// group instead, so that a failed leaf's masters are promoted onto several
+// leaves; two failures in different groups can then take partitions
+// offline where paired mode would have kept them (docs/operations.md).
 #pragma once
 
 #include <cstdint>
@@ -57,10 +62,26 @@ std::optional<std::string> choose_pair(const std::vector<leaf_info>& leaves,
 /// R2: only pairs whose two leaves are both online are used; the master goes
 /// on one side, the replica on the other, and within each pair the masters
 /// are split evenly (differ by at most one).
+/// With `load_balanced` (leaf_failover_fanout = 'load_balanced', R2 only)
+/// pairs do not matter: masters go on every online leaf of groups 1 and 2
+/// (the least loaded first), and each master's replica on a leaf of the
+/// other group, the one holding the fewest replicas of that leaf's masters
+/// (then the fewest replicas), so that a failed leaf's masters are
+/// promoted onto several leaves.
 /// Errors: ha.no_leaves, ha.bad_redundancy.
 result<std::vector<partition_placement>>
 place_database(const std::vector<leaf_info>& leaves, uint32_t partitions,
                int redundancy,
-               const std::map<std::string, uint32_t>& masters_per_leaf = {});
+               const std::map<std::string, uint32_t>& masters_per_leaf = {},
+               bool load_balanced = false);
+
+/// Load-balanced mode: the leaf of the other group that `master` should
+/// put its next replica on, given `replicas` (per leaf, the replicas it
+/// holds) and `of_master` (per leaf, the replicas of `master`'s masters it
+/// holds); "" when the other group has no online leaf.
+std::string choose_replica_leaf(
+  const std::vector<leaf_info>& leaves, const std::string& master,
+  const std::map<std::string, uint32_t>& replicas,
+  const std::map<std::string, uint32_t>& of_master);
 
 } // namespace lg::ha

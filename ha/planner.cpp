@@ -71,9 +71,106 @@ struct planner {
     return best;
   }
 
+  int group_of(const std::string& leaf) const {
+    auto i = leaves.find(leaf);
+    return i == leaves.end() ? 0 : i->second->group;
+  }
+
+  /// Load-balanced R2 (see planner.hpp).
+  void run_spread() {
+    bool group_online[3] = {false, false, false};
+    for (auto& l : in.leaves)
+      if (l.online && (l.group == 1 || l.group == 2))
+        group_online[l.group] = true;
+    for (auto& l : in.leaves)
+      if (l.online && (l.group == 1 || l.group == 2)
+          && group_online[3 - l.group])
+        masters[l.address] = 0;
+    struct spread_state {
+      const plan_partition* p;
+      std::string master;
+      std::string replica;
+    };
+    std::vector<spread_state> parts;
+    std::map<std::string, uint32_t> replicas;
+    std::map<std::string, std::map<std::string, uint32_t>> of_master;
+    for (auto& p : in.partitions) {
+      spread_state s{&p, {}, {}};
+      for (auto& inst : p.instances)
+        if (inst.role == instance_role::master && online(inst.leaf)
+            && masters.count(inst.leaf) > 0)
+          s.master = inst.leaf;
+      if (s.master.empty())
+        for (auto& inst : p.instances)
+          if (inst.role == instance_role::replica && inst.in_sync
+              && masters.count(inst.leaf) > 0) {
+            s.master = inst.leaf;
+            add(step_action::promote, p.ordinal, inst.leaf, {}, 2, p.bytes);
+            break;
+          }
+      if (s.master.empty()) {
+        out.unrecoverable.push_back(p.ordinal);
+        continue;
+      }
+      ++masters[s.master];
+      for (auto& inst : p.instances)
+        if (inst.leaf != s.master && inst.role != instance_role::orphan
+            && online(inst.leaf) && group_of(inst.leaf) != group_of(s.master)
+            && s.replica.empty())
+          s.replica = inst.leaf;
+      if (!s.replica.empty()) {
+        ++replicas[s.replica];
+        ++of_master[s.master][s.replica];
+      }
+      parts.push_back(s);
+    }
+    for (auto& s : parts) {
+      if (s.replica.empty()) {
+        s.replica = choose_replica_leaf(in.leaves, s.master, replicas,
+                                        of_master[s.master]);
+        if (s.replica.empty())
+          continue;
+        add(step_action::copy, s.p->ordinal, s.replica, s.master, 1,
+            s.p->bytes);
+        ++replicas[s.replica];
+        ++of_master[s.master][s.replica];
+      }
+      if (!in.restore_only)
+        for (auto& inst : s.p->instances)
+          if (inst.leaf != s.master && inst.leaf != s.replica
+              && online(inst.leaf))
+            add(step_action::drop, s.p->ordinal, inst.leaf, {}, 3,
+                s.p->bytes);
+    }
+    if (in.restore_only)
+      return;
+    // Switches to replicas on leaves with at least two masters fewer.
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (auto& s : parts)
+        if (!s.replica.empty() && masters.count(s.replica) > 0
+            && masters[s.master] - masters[s.replica] >= 2) {
+          add(step_action::promote, s.p->ordinal, s.replica, {}, 2,
+              s.p->bytes);
+          --masters[s.master];
+          ++masters[s.replica];
+          std::swap(s.master, s.replica);
+          moved = true;
+        }
+    }
+    std::stable_sort(out.steps.begin(), out.steps.end(),
+                     [](const plan_step& a, const plan_step& b) {
+                       return a.phase < b.phase;
+                     });
+  }
+
   void run() {
     for (auto& l : in.leaves)
       leaves[l.address] = &l;
+    if (in.redundancy == 2 && in.load_balanced) {
+      run_spread();
+      return;
+    }
     bool r2 = in.redundancy == 2;
     for (auto& l : in.leaves)
       if (r2 ? usable_pair(l.address) : l.online)

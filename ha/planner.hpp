@@ -15,6 +15,12 @@
 //                      empty master, with FORCE, when no copy is online)
 //   PROMOTE PARTITION  the copy on Target becomes master (a graceful switch)
 //   DROP PARTITION     the copy on Target is removed
+// Load-balanced R2 (leaf_failover_fanout = 'load_balanced'): every partition
+//   has a master on an online leaf and a replica on an online leaf of the
+//   other group, and masters per leaf differ by at most one (reached by
+//   switches to replicas); a missing replica is made on the other group's
+//   leaf holding the fewest replicas of that master's leaf. A database is
+//   not converted between the two modes.
 // Steps of one phase may run in parallel; phase n+1 starts when phase n is
 // done. Copies come first, promotions second, drops last, so that every
 // partition keeps its data and an online master throughout.
@@ -47,6 +53,9 @@ struct plan_input {
   std::vector<plan_partition> partitions;
   bool force = false;        ///< re-create partitions with no online copy
   bool restore_only = false; ///< RESTORE REDUNDANCY: only missing replicas
+  /// leaf_failover_fanout = 'load_balanced' (R2): a replica belongs on any
+  /// leaf of its master's other group, not on the master's pair.
+  bool load_balanced = false;
 };
 
 enum class step_action { copy, promote, drop };

@@ -150,10 +150,21 @@ choose_recovered_master(const std::vector<recovered_copy>& copies) {
 recovery_rule classify_recovered(const std::string& leaf,
                                  const std::string& pair,
                                  const std::vector<instance_view>& others) {
+  std::vector<std::string> followed;
+  if (!pair.empty())
+    followed.push_back(pair);
+  return classify_recovered(leaf, followed, others);
+}
+
+recovery_rule classify_recovered(const std::string& leaf,
+                                 const std::vector<std::string>& followed,
+                                 const std::vector<instance_view>& others) {
   for (const auto& inst : others) {
     if (inst.role != instance_role::master || !inst.leaf_online)
       continue;
-    if (!pair.empty() && inst.leaf == pair && inst.leaf != leaf)
+    if (inst.leaf != leaf
+        && std::find(followed.begin(), followed.end(), inst.leaf)
+             != followed.end())
       return recovery_rule::replica;
     return recovery_rule::orphan;
   }

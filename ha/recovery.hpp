@@ -34,6 +34,13 @@ recovery_rule classify_recovered(const std::string& leaf,
                                  const std::string& pair,
                                  const std::vector<instance_view>& others);
 
+/// As above, with the leaves whose masters a copy on `leaf` may replicate
+/// given explicitly: its pair in paired mode; every leaf of the other
+/// group with leaf_failover_fanout = 'load_balanced'.
+recovery_rule classify_recovered(const std::string& leaf,
+                                 const std::vector<std::string>& followed,
+                                 const std::vector<instance_view>& others);
+
 /// What the aggregator knows of one copy of a partition when it decides
 /// which copy serves the partition after a leaf came back.
 enum class copy_state {

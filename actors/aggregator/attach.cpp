@@ -240,6 +240,23 @@ std::string awaited_report(master_aggregator_state& st,
   return {};
 }
 
+/// The leaves whose masters the copies on `leaf` may replicate: its pair,
+/// or with leaf_failover_fanout = 'load_balanced' every leaf of the other
+/// group.
+std::vector<std::string> followed_by(const master_aggregator_state& st,
+                                     const pb::LeafMeta& leaf) {
+  std::vector<std::string> out;
+  if (!st.meta.globals().load_balanced()) {
+    if (!leaf.pair().empty())
+      out.push_back(leaf.pair());
+    return out;
+  }
+  for (auto& other : st.meta.leaves())
+    if (other.group() != leaf.group())
+      out.push_back(other.address());
+  return out;
+}
+
 /// Decides what each instance on `addr` becomes (step 3) and updates the
 /// metadata accordingly.
 attach_plan plan_attach(ma_self self, const std::string& addr) {
@@ -418,7 +435,8 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
           v.leaf_online = views.copies[i].state == ha::copy_state::serving;
           others.push_back(v);
         }
-        auto rule = ha::classify_recovered(addr, leaf->pair(), others);
+        auto rule = ha::classify_recovered(addr, followed_by(st, *leaf),
+                                           others);
         if (rule == ha::recovery_rule::replica) {
           // (b) the pair holds the master: become its replica.
           mine->set_role(pb::REPLICA);

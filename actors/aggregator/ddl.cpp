@@ -74,7 +74,8 @@ void exec_create_database(ma_self self, envelope_ptr req,
   auto redundancy = st.meta.globals().redundancy_level();
   auto partitions = s.partitions ? *s.partitions : default_partitions(st);
   auto placed = ha::place_database(st.meta.leaf_infos(), partitions,
-                                   redundancy, st.meta.masters_per_leaf());
+                                   redundancy, st.meta.masters_per_leaf(),
+                                   st.meta.globals().load_balanced());
   if (!placed.ok()) {
     reply_result(self, *req,
                  make_failure(sql::errc::conflict,

@@ -134,8 +134,70 @@ void switch_master(ma_self self, const std::string& db_name,
 /// How long balance_pair waits before it tries a failed hand-over again.
 constexpr auto balance_retry_pause = std::chrono::milliseconds{200};
 
+namespace {
+
+/// What balance_pair does when a switch fails: balance again a little
+/// later, unless the leaf left.
+std::function<void(const std::string&)> retry_later(ma_self self,
+                                                    const std::string& addr) {
+  return [self, addr](const std::string& e) {
+    if (e.empty())
+      return;
+    auto& st = self->state;
+    if (st.meta.find_leaf(addr) == nullptr)
+      return;
+    st.balance_pending.insert(addr);
+    if (!st.balance_retry_armed) {
+      st.balance_retry_armed = true;
+      arm_timer(self, balance_retry_pause, timer_id::balance_retry);
+    }
+  };
+}
+
+/// leaf_failover_fanout = 'load_balanced': masters come back to `addr` from
+/// the busiest leaves holding its in-sync replicas, while such a leaf holds
+/// at least two more masters than `addr`.
+bool balance_spread(ma_self self, const std::string& addr) {
+  auto& st = self->state;
+  std::map<std::string, int> masters;
+  struct movable {
+    std::string db;
+    uint32_t ordinal;
+    std::string from;
+  };
+  std::vector<movable> candidates;
+  for (auto& db : st.meta.databases())
+    for (auto& part : db.parts()) {
+      auto* master = master_of(part);
+      if (master == nullptr || part.offline())
+        continue;
+      auto label = partition_label(db.name(), part.ordinal());
+      ++masters[master->leaf()];
+      auto* replica = replica_on(part, addr);
+      if (replica != nullptr && replica->in_sync()
+          && st.switching.count(label) == 0 && st.meta.leaf_up(master->leaf()))
+        candidates.push_back({db.name(), part.ordinal(), master->leaf()});
+    }
+  bool done = true;
+  for (auto& c : candidates) {
+    if (masters[c.from] - masters[addr] < 2)
+      continue;
+    --masters[c.from];
+    ++masters[addr];
+    switch_master(self, c.db, c.ordinal, addr, retry_later(self, addr));
+  }
+  for (auto& c : candidates)
+    if (masters[c.from] - masters[addr] >= 2)
+      done = false;
+  return done;
+}
+
+} // namespace
+
 bool balance_pair(ma_self self, const std::string& addr) {
   auto& st = self->state;
+  if (st.meta.globals().load_balanced() && st.meta.leaf_up(addr))
+    return balance_spread(self, addr);
   auto* leaf = st.meta.find_leaf(addr);
   if (leaf == nullptr || leaf->pair().empty() || !st.meta.leaf_up(addr)
       || !st.meta.leaf_up(leaf->pair()))
@@ -233,8 +295,8 @@ void arm_attach_rebalance(ma_self self) {
 void schedule_attach_rebalance(ma_self self, const std::string& addr) {
   auto& st = self->state;
   auto* leaf = st.meta.find_leaf(addr);
-  if (leaf == nullptr || leaf->pair().empty()
-      || st.meta.globals().redundancy_level() != 2)
+  if (leaf == nullptr || st.meta.globals().redundancy_level() != 2
+      || (leaf->pair().empty() && !st.meta.globals().load_balanced()))
     return;
   auto now = self->clock().now();
   auto delay = std::chrono::seconds{

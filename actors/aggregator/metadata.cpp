@@ -67,6 +67,7 @@ cluster_globals::cluster_globals(const std::map<std::string, std::string>& set)
   default_partitions_per_leaf_ = static_cast<uint32_t>(
     int_of("default_partitions_per_leaf"));
   leaf_failure_detection_ = bool_of("leaf_failure_detection");
+  load_balanced_ = values_["leaf_failover_fanout"] == "load_balanced";
   leaf_failure_timeout_ms_ = int_of("leaf_failure_timeout_ms");
   leaf_heartbeat_interval_ms_ = int_of("leaf_heartbeat_interval_ms");
   redundancy_level_ = static_cast<int>(int_of("redundancy_level"));

@@ -75,6 +75,12 @@ public:
     return leaf_failure_timeout_ms_;
   }
 
+  /// leaf_failover_fanout = 'load_balanced': replicas of one leaf's masters
+  /// spread over the other group's leaves instead of its pair.
+  bool load_balanced() const {
+    return load_balanced_;
+  }
+
   /// How often the aggregator asks each leaf for a heartbeat.
   int64_t leaf_heartbeat_interval_ms() const {
     return leaf_heartbeat_interval_ms_;
@@ -116,6 +122,7 @@ private:
   bool auto_attach_;
   uint32_t default_partitions_per_leaf_;
   bool leaf_failure_detection_;
+  bool load_balanced_;
   int64_t leaf_failure_timeout_ms_;
   int64_t leaf_heartbeat_interval_ms_;
   int redundancy_level_;

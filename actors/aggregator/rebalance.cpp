@@ -43,6 +43,7 @@ ha::plan_input plan_input_of(master_aggregator_state& st,
   in.redundancy = st.meta.globals().redundancy_level();
   in.force = force;
   in.restore_only = restore_only;
+  in.load_balanced = st.meta.globals().load_balanced();
   in.leaves = st.meta.leaf_infos();
   for (auto& part : db.parts()) {
     ha::plan_partition p;

@@ -376,4 +376,50 @@ BOOST_AUTO_TEST_CASE(choose_pair_takes_first_unpaired_of_other_group) {
   BOOST_TEST(!choose_pair({{"g:1", 2, "", true}}, 3).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(load_balanced_spreads_each_leafs_replicas_over_the_other_group) {
+  for (size_t pairs : {2u, 3u, 4u}) {
+    for (uint32_t parts : {6u, 24u, 50u}) {
+      BOOST_TEST_CONTEXT(pairs << " pairs, " << parts << " partitions") {
+        auto leaves = r2_leaves(pairs);
+        auto placed = place_database(leaves, parts, 2, {}, true);
+        BOOST_REQUIRE(placed.ok());
+        std::map<std::string, int> group;
+        for (auto& l : leaves)
+          group[l.address] = l.group;
+        counts masters;
+        std::map<std::string, counts> spread;
+        for (auto& p : *placed) {
+          BOOST_TEST(group[p.master] != group[p.replica]);
+          ++masters[p.master];
+          ++spread[p.master][p.replica];
+        }
+        uint32_t lo = parts, hi = 0;
+        for (auto& l : leaves) {
+          lo = std::min(lo, masters[l.address]);
+          hi = std::max(hi, masters[l.address]);
+        }
+        BOOST_TEST(hi - lo <= 1u);
+        // A leaf's replicas differ by at most one between the leaves of
+        // the other group: its failure promotes onto all of them.
+        for (auto& [leaf, on] : spread) {
+          uint32_t a = parts, b = 0;
+          for (auto& l : leaves)
+            if (group[l.address] != group[leaf]) {
+              a = std::min(a, on[l.address]);
+              b = std::max(b, on[l.address]);
+            }
+          BOOST_TEST(b - a <= 1u);
+        }
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(load_balanced_needs_a_leaf_in_each_group) {
+  auto leaves = r1_leaves(3);
+  auto placed = place_database(leaves, 4, 2, {}, true);
+  BOOST_REQUIRE(!placed.ok());
+  BOOST_TEST(placed.err().detail().find("groups 1 and 2") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -292,4 +292,47 @@ BOOST_AUTO_TEST_CASE(random_layouts_reach_the_balanced_state) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(load_balanced_layouts_are_kept_and_rebalanced_by_switches) {
+  // 6 leaves, 12 partitions, each replica on the other group but off the
+  // master's pair: balanced as it is in load-balanced mode.
+  plan_input in;
+  in.redundancy = 2;
+  in.load_balanced = true;
+  in.leaves = leaves_of(6, 2); // groups alternate: 10001 g1, 10002 g2, ...
+  for (uint32_t o = 0; o < 12; ++o) {
+    auto m = 10001 + static_cast<int>(o % 6);
+    auto r = m % 2 == 1 ? (m + 3 > 10006 ? m - 3 : m + 3)
+                        : (m - 3 < 10001 ? m + 3 : m - 3);
+    in.partitions.push_back(plan_partition{
+      o,
+      {inst("h:" + std::to_string(m), instance_role::master),
+       inst("h:" + std::to_string(r), instance_role::replica)},
+      1000});
+  }
+  BOOST_TEST(plan_rebalance(in).steps.empty());
+  BOOST_TEST(is_balanced(in));
+  // After a failover: h:10001's masters went to their replicas; it is back
+  // with replicas only. Switches (no copies) balance it again.
+  for (auto& p : in.partitions)
+    if (p.instances[0].leaf == "h:10001")
+      std::swap(p.instances[0].role, p.instances[1].role);
+  auto plan = plan_rebalance(in);
+  BOOST_TEST(!plan.steps.empty());
+  for (auto& st : plan.steps)
+    BOOST_TEST((st.action == step_action::promote));
+  BOOST_TEST(is_balanced(apply(in, plan)));
+  // A missing replica is made on the other group.
+  in.partitions[0].instances.pop_back();
+  plan = plan_rebalance(in);
+  bool copied = false;
+  for (auto& st : plan.steps)
+    if (st.action == step_action::copy && st.ordinal == 0) {
+      copied = true;
+      auto master_port = in.partitions[0].instances[0].leaf;
+      BOOST_TEST((std::stoi(st.target.substr(2)) % 2
+                  != std::stoi(master_port.substr(2)) % 2));
+    }
+  BOOST_TEST(copied);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
