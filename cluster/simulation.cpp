@@ -255,14 +255,12 @@ struct driver {
     cluster.restart_leaf(addr);
   }
 
-  /// Counts an injected fault and logs it, with the leaves it hit, so that
-  /// a failing seed's log (--log-level info) tells its course.
+  /// Counts an injected fault and logs it (--log-level info), with its target.
   void count(const std::string& fault, const std::string& target = {}) {
     ++injected[fault];
-    logger("sim")->info("FaultInjected {}{}{} (killed {}, isolated {}, "
-                        "disk failed {})",
+    logger("sim")->info("FaultInjected {}{}{} (killed {}, isolated {})",
                         fault, target.empty() ? "" : " on ", target,
-                        killed.size(), isolated.size(), disk_failed.size());
+                        killed.size(), isolated.size());
   }
 
   /// The whole cluster loses power at once: every leaf's unsynced bytes are

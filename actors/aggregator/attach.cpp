@@ -240,23 +240,6 @@ std::string awaited_report(master_aggregator_state& st,
   return {};
 }
 
-/// The leaves whose masters the copies on `leaf` may replicate: its pair,
-/// or with leaf_failover_fanout = 'load_balanced' every leaf of the other
-/// group.
-std::vector<std::string> followed_by(const master_aggregator_state& st,
-                                     const pb::LeafMeta& leaf) {
-  std::vector<std::string> out;
-  if (!st.meta.globals().load_balanced()) {
-    if (!leaf.pair().empty())
-      out.push_back(leaf.pair());
-    return out;
-  }
-  for (auto& other : st.meta.leaves())
-    if (other.group() != leaf.group())
-      out.push_back(other.address());
-  return out;
-}
-
 /// Decides what each instance on `addr` becomes (step 3) and updates the
 /// metadata accordingly.
 attach_plan plan_attach(ma_self self, const std::string& addr) {
@@ -435,7 +418,7 @@ attach_plan plan_attach(ma_self self, const std::string& addr) {
           v.leaf_online = views.copies[i].state == ha::copy_state::serving;
           others.push_back(v);
         }
-        auto rule = ha::classify_recovered(addr, followed_by(st, *leaf),
+        auto rule = ha::classify_recovered(addr, st.meta.followed_by(*leaf),
                                            others);
         if (rule == ha::recovery_rule::replica) {
           // (b) the pair holds the master: become its replica.
@@ -565,18 +548,6 @@ void log_recovery_drops(const master_aggregator_state& st,
 
 } // namespace
 
-namespace {
-
-/// What an automatic attach of `addr` ends with: its pair rebalances once
-/// attach_rebalance_delay_seconds has passed (handover.cpp step 6).
-attach_done after_auto_attach(ma_self self, const std::string& addr) {
-  return [self, addr](const std::string&, const std::string&) {
-    if (self->state.meta.leaf_online(addr))
-      schedule_attach_rebalance(self, addr);
-  };
-}
-
-} // namespace
 
 /// Attaches `addr` (steps 2 and 3); `done` gets an error or a summary.
 void attach_leaf(ma_self self, const std::string& addr, bool force,

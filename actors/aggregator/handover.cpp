@@ -323,6 +323,13 @@ void schedule_attach_rebalance(ma_self self, const std::string& addr) {
   arm_attach_rebalance(self);
 }
 
+attach_done after_auto_attach(ma_self self, const std::string& addr) {
+  return [self, addr](const std::string&, const std::string&) {
+    if (self->state.meta.leaf_online(addr))
+      schedule_attach_rebalance(self, addr);
+  };
+}
+
 void run_attach_rebalances(ma_self self) {
   auto& st = self->state;
   auto now = self->clock().now();

@@ -241,6 +241,20 @@ void cluster_metadata::remove_leaf(const std::string& addr) {
     p->clear_pair();
 }
 
+std::vector<std::string>
+cluster_metadata::followed_by(const pb::LeafMeta& leaf) const {
+  std::vector<std::string> out;
+  if (!globals_.load_balanced()) {
+    if (!leaf.pair().empty())
+      out.push_back(leaf.pair());
+    return out;
+  }
+  for (auto& other : meta_.leaves())
+    if (other.group() != leaf.group())
+      out.push_back(other.address());
+  return out;
+}
+
 std::vector<ha::leaf_info> cluster_metadata::leaf_infos() const {
   std::vector<ha::leaf_info> result;
   for (auto& l : meta_.leaves())

@@ -229,6 +229,11 @@ public:
   /// Forgets the leaf at `addr`; its pair is left without one.
   void remove_leaf(const std::string& addr);
 
+  /// The leaves whose masters the copies on `leaf` may replicate: its
+  /// pair, or with leaf_failover_fanout = 'load_balanced' every leaf of the
+  /// other group.
+  std::vector<std::string> followed_by(const pb::LeafMeta& leaf) const;
+
   /// The leaves as the placement and the planner see them.
   std::vector<ha::leaf_info> leaf_infos() const;
 

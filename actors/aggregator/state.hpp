@@ -367,6 +367,9 @@ void retry_balance(ma_self self);
 /// attach or failure on the pair and no REBALANCE running.
 void schedule_attach_rebalance(ma_self self, const std::string& addr);
 
+/// What an automatic attach of `addr` ends with: schedule_attach_rebalance.
+attach_done after_auto_attach(ma_self self, const std::string& addr);
+
 /// Runs the attach rebalances that are due (timer_id::attach_rebalance).
 void run_attach_rebalances(ma_self self);
 
