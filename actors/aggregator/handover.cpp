@@ -234,21 +234,9 @@ bool balance_pair(ma_self self, const std::string& addr) {
       break;
     --on_pair;
     ++on_leaf;
-    switch_master(self, db, ordinal, addr, [self, addr](const std::string& e) {
-      if (e.empty())
-        return;
-      // The master refused or timed out (a write burst, an order on the
-      // way): balance again a little later, unless the leaf left.
-      auto& st = self->state;
-      if (st.meta.find_leaf(addr) == nullptr)
-        return;
-      st.balance_pending.insert(addr);
-      if (!st.balance_retry_armed) {
-        st.balance_retry_armed = true;
-        arm_timer(self, balance_retry_pause,
-                    timer_id::balance_retry);
-      }
-    });
+    // The master may refuse or time out (a write burst, an order on the
+    // way): balanced again a little later.
+    switch_master(self, db, ordinal, addr, retry_later(self, addr));
   }
   return on_pair - on_leaf < 2;
 }

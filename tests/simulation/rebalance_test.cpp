@@ -14,12 +14,7 @@ namespace {
 
 std::map<std::string, int> masters_per_leaf(sim_cluster& c,
                                             const std::string& db) {
-  std::map<std::string, int> out;
-  auto rs = c.ok("SHOW PARTITIONS ON " + db);
-  for (auto& row : rs.rows())
-    if (row.cells(3) == "Master")
-      ++out[row.cells(2)];
-  return out;
+  return c.masters_per_leaf(db);
 }
 
 /// Starts leaves `a` and `b` (ports) and adds them, `a` into group

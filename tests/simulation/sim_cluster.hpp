@@ -178,6 +178,16 @@ public:
     return rs.rows_size() > 0;
   }
 
+  /// How many masters of `db` each leaf holds, by port (SHOW PARTITIONS).
+  std::map<std::string, int> masters_per_leaf(const std::string& db) {
+    std::map<std::string, int> out;
+    auto rs = ok("SHOW PARTITIONS ON " + db);
+    for (auto& row : rs.rows())
+      if (row.cells(3) == "Master")
+        ++out[row.cells(2)];
+    return out;
+  }
+
   /// Waits (in virtual time) until every instance of `db` is in sync.
   bool wait_in_sync(const std::string& db,
                     std::chrono::milliseconds limit = std::chrono::seconds{20}) {
