@@ -16,7 +16,9 @@
 //      is sent again, built from the metadata as it is now.
 //   Nothing is compared for a leaf that is not online, or whose reply
 //   comes from an incarnation other than the recorded one: its copies are
-//   classified by its attach first (attach.cpp).
+//   classified by its attach first (attach.cpp). Nothing is compared while
+//   a change to the metadata is not yet written, or cannot be: orders
+//   follow only durable decisions.
 //
 //   aggregator                      leaf
 //       |--Heartbeat(want_roles)----->|
@@ -42,7 +44,11 @@ void reconcile_roles(ma_self self, const std::string& addr,
   auto& st = self->state;
   auto* leaf = st.meta.find_leaf(addr);
   auto& rt = st.runtime[addr];
-  if (bugs::no_role_reconcile || leaf == nullptr
+  // Only a durable decision is acted on: while a change waits to be
+  // written (or cannot be), the metadata in memory may hold decisions the
+  // disk does not.
+  bool durable = !st.persist_scheduled && st.metadata_error.empty();
+  if (bugs::no_role_reconcile || !durable || leaf == nullptr
       || state_of(*leaf) != leaf_state::online
       || reply.incarnation() != leaf->incarnation() || rt.restarting
       || rt.awaiting_attach || rt.unconfirmed) {
