@@ -590,6 +590,40 @@ BOOST_AUTO_TEST_CASE(a_master_whose_log_was_cut_is_not_chosen_over_replica) {
   BOOST_TEST(c.master_port("db", 0) != std::to_string(master));
 }
 
+BOOST_AUTO_TEST_CASE(a_crashed_master_does_not_serve_over_a_replica_that_kept_running) {
+  // ASYNC durability. The aggregator is cut off, the master's machine
+  // crashes (its unsynced writes are gone) and the aggregator restarts
+  // before its leaf is back: the replica kept running, in sync, and its
+  // position was never reported. It holds every acknowledged write and
+  // serves; the master's copy is rebuilt from it. Trusting the recorded
+  // master (trust-recorded-master) serves the emptied copy instead.
+  for (bool broken : {false, true}) {
+    BOOST_TEST_CONTEXT("variant " << (broken ? "trust-recorded-master"
+                                             : "none")) {
+      sim_cluster c{2, 2};
+      c.ok("CREATE DATABASE db PARTITIONS 1");
+      for (auto key : {"a", "b", "c", "d", "e"})
+        c.ok(std::string{"INSERT INTO db VALUES ('"} + key + "','1')");
+      auto master = master_port_of(c, "db");
+      auto addr = "127.0.0.1:" + std::to_string(master);
+      if (broken)
+        bugs::enable("trust-recorded-master");
+      c.cluster().transport().faults().mark_down("ma");
+      BOOST_REQUIRE(!c.cluster().kill_leaf(addr));
+      c.fs().crash(sim_cluster::leaf_dir(master));
+      BOOST_REQUIRE(!c.cluster().restart_aggregator());
+      BOOST_REQUIRE(!c.cluster().restart_leaf(addr));
+      c.wait_in_sync("db");
+      auto count = c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0);
+      bugs::reset();
+      if (broken)
+        BOOST_TEST(count != "5");
+      else
+        BOOST_TEST(count == "5");
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(corrupt_master_log_returning_alone_loses_nothing) {
   // Both leaves go down together and are declared offline as one event
   // (nothing fails over: the replica is never promoted and stays in sync); the master's log is damaged and its leaf
