@@ -76,7 +76,19 @@ struct planner {
     return i == leaves.end() ? 0 : i->second->group;
   }
 
-  /// Load-balanced R2 (see planner.hpp).
+  /// Load-balanced R2: one partition's planned layout.
+  struct spread_state {
+    const plan_partition* p;
+    std::string master;           // planned master leaf
+    std::string replica;          // planned replica leaf ("" = none)
+    std::set<std::string> copies; // online leaves planned to hold a copy
+    bool touched = false;         // has a step in the current round
+  };
+  int base = 0; // load-balanced: the current round's phases follow this one
+
+  /// Load-balanced R2 (see planner.hpp). Rounds of three phases (copy,
+  /// promote, drop), each step of a partition in a round of its own, until
+  /// a round has nothing left to do.
   void run_spread() {
     bool group_online[3] = {false, false, false};
     for (auto& l : in.leaves)
@@ -86,25 +98,22 @@ struct planner {
       if (l.online && (l.group == 1 || l.group == 2)
           && group_online[3 - l.group])
         masters[l.address] = 0;
-    struct spread_state {
-      const plan_partition* p;
-      std::string master;
-      std::string replica;
-    };
     std::vector<spread_state> parts;
-    std::map<std::string, uint32_t> replicas;
-    std::map<std::string, std::map<std::string, uint32_t>> of_master;
     for (auto& p : in.partitions) {
-      spread_state s{&p, {}, {}};
-      for (auto& inst : p.instances)
+      spread_state s{&p, {}, {}, {}, false};
+      for (auto& inst : p.instances) {
+        if (online(inst.leaf))
+          s.copies.insert(inst.leaf);
         if (inst.role == instance_role::master && online(inst.leaf)
             && masters.count(inst.leaf) > 0)
           s.master = inst.leaf;
+      }
       if (s.master.empty())
         for (auto& inst : p.instances)
           if (inst.role == instance_role::replica && inst.in_sync
               && masters.count(inst.leaf) > 0) {
             s.master = inst.leaf;
+            s.touched = true;
             add(step_action::promote, p.ordinal, inst.leaf, {}, 2, p.bytes);
             break;
           }
@@ -115,16 +124,20 @@ struct planner {
       ++masters[s.master];
       for (auto& inst : p.instances)
         if (inst.leaf != s.master && inst.role != instance_role::orphan
-            && online(inst.leaf) && group_of(inst.leaf) != group_of(s.master)
+            && masters.count(inst.leaf) > 0
+            && group_of(inst.leaf) != group_of(s.master)
             && s.replica.empty())
           s.replica = inst.leaf;
+      parts.push_back(std::move(s));
+    }
+    std::map<std::string, uint32_t> replicas;
+    std::map<std::string, std::map<std::string, uint32_t>> of_master;
+    for (auto& s : parts)
       if (!s.replica.empty()) {
         ++replicas[s.replica];
         ++of_master[s.master][s.replica];
       }
-      parts.push_back(s);
-    }
-    for (auto& s : parts) {
+    for (auto& s : parts)
       if (s.replica.empty()) {
         s.replica = choose_replica_leaf(in.leaves, s.master, replicas,
                                         of_master[s.master]);
@@ -132,32 +145,198 @@ struct planner {
           continue;
         add(step_action::copy, s.p->ordinal, s.replica, s.master, 1,
             s.p->bytes);
+        s.touched = true;
+        s.copies.insert(s.replica);
         ++replicas[s.replica];
         ++of_master[s.master][s.replica];
       }
-      if (!in.restore_only)
-        for (auto& inst : s.p->instances)
-          if (inst.leaf != s.master && inst.leaf != s.replica
-              && online(inst.leaf))
-            add(step_action::drop, s.p->ordinal, inst.leaf, {}, 3,
-                s.p->bytes);
-    }
-    if (in.restore_only)
+    if (in.restore_only) {
+      finish(false);
       return;
-    // Switches to replicas on leaves with at least two masters fewer.
+    }
+    for (int round = 0; round < 8; ++round) {
+      base = 3 * round;
+      if (round > 0)
+        for (auto& s : parts)
+          s.touched = false;
+      auto before = out.steps.size();
+      switch_to_idler_replicas(parts);
+      balance_spread_masters(parts);
+      spread_replicas(parts);
+      if (round > 0 && out.steps.size() == before)
+        break;
+    }
+    // Every other copy (orphans, extra copies) goes last.
+    int last = 3;
+    for (auto& st : out.steps)
+      last = std::max(last, st.phase);
+    for (auto& s : parts)
+      for (auto& leaf : s.copies)
+        if (leaf != s.master && leaf != s.replica)
+          add(step_action::drop, s.p->ordinal, leaf, {}, last, s.p->bytes);
+    finish(false);
+  }
+
+  /// Load-balanced: switches to replicas on leaves with at least two
+  /// masters fewer (they copy nothing).
+  void switch_to_idler_replicas(std::vector<spread_state>& parts) {
     for (bool moved = true; moved;) {
       moved = false;
       for (auto& s : parts)
-        if (!s.replica.empty() && masters.count(s.replica) > 0
+        if (!s.touched && !s.replica.empty()
             && masters[s.master] - masters[s.replica] >= 2) {
-          add(step_action::promote, s.p->ordinal, s.replica, {}, 2,
-              s.p->bytes);
-          --masters[s.master];
-          ++masters[s.replica];
-          std::swap(s.master, s.replica);
+          switch_master(s);
           moved = true;
         }
     }
+  }
+
+  void switch_master(spread_state& s) {
+    add(step_action::promote, s.p->ordinal, s.replica, {}, base + 2,
+        s.p->bytes);
+    --masters[s.master];
+    ++masters[s.replica];
+    std::swap(s.master, s.replica);
+    s.touched = true;
+  }
+
+  /// Load-balanced: `s`'s replica moves to `to` (copy, then the old one
+  /// dropped).
+  void move_replica(spread_state& s, const std::string& to) {
+    add(step_action::copy, s.p->ordinal, to, s.master, base + 1, s.p->bytes);
+    add(step_action::drop, s.p->ordinal, s.replica, {}, base + 3,
+        s.p->bytes);
+    s.copies.erase(s.replica);
+    s.copies.insert(to);
+    s.replica = to;
+    s.touched = true;
+  }
+
+  /// Load-balanced: `s`'s master goes to `to`, a leaf of the other group:
+  /// a switch when its replica is there, otherwise its replica moves to
+  /// `to` first and the old master stays as the replica.
+  void give(spread_state& s, const std::string& to) {
+    if (s.replica != to)
+      move_replica(s, to);
+    switch_master(s);
+  }
+
+  spread_state* untouched_master_on(std::vector<spread_state>& parts,
+                                    const std::string& leaf,
+                                    const std::string& prefer_replica,
+                                    const spread_state* other = nullptr) {
+    spread_state* pick = nullptr;
+    for (auto& s : parts)
+      if (&s != other && !s.touched && s.master == leaf
+          && !s.replica.empty()
+          && (pick == nullptr
+              || (s.replica == prefer_replica
+                  && pick->replica != prefer_replica)))
+        pick = &s;
+    return pick;
+  }
+
+  /// Load-balanced: masters per leaf within one of each other. A master
+  /// goes from the busiest leaf to the idlest: directly when they are in
+  /// different groups; within a group through a leaf of the other group
+  /// (the busiest switches one to it, it gives one to the idlest), or, with
+  /// no partition for that, by a switch this round and a move next round.
+  void balance_spread_masters(std::vector<spread_state>& parts) {
+    for (int guard = 0; guard < 100000; ++guard) {
+      std::string hi;
+      std::string lo;
+      for (auto& l : in.leaves) {
+        if (masters.count(l.address) == 0)
+          continue;
+        if (hi.empty() || masters[l.address] > masters[hi])
+          hi = l.address;
+        if (lo.empty() || masters[l.address] < masters[lo])
+          lo = l.address;
+      }
+      if (hi.empty() || masters[hi] - masters[lo] <= 1)
+        return;
+      if (group_of(hi) != group_of(lo)) {
+        auto* s = untouched_master_on(parts, hi, lo);
+        if (s == nullptr)
+          return;
+        give(*s, lo);
+        continue;
+      }
+      spread_state* first = nullptr;
+      spread_state* second = nullptr;
+      for (auto& s : parts) {
+        if (s.touched || s.master != hi || s.replica.empty())
+          continue;
+        if (first == nullptr)
+          first = &s;
+        second = untouched_master_on(parts, s.replica, lo, &s);
+        if (second != nullptr) {
+          first = &s;
+          break;
+        }
+      }
+      if (first == nullptr)
+        return;
+      switch_master(*first);
+      if (second == nullptr)
+        return; // the rest next round
+      give(*second, lo);
+    }
+  }
+
+  /// Load-balanced: the replicas of each leaf's masters within one of each
+  /// other over the leaves of the other group.
+  void spread_replicas(std::vector<spread_state>& parts) {
+    std::map<std::string, std::map<std::string, int>> of;
+    for (auto& [m, n] : masters)
+      for (auto& [r, k] : masters)
+        if (group_of(r) != group_of(m))
+          of[m][r] = 0;
+    for (auto& s : parts)
+      if (!s.replica.empty())
+        ++of[s.master][s.replica];
+    for (auto& [m, on] : of) {
+      for (int guard = 0; guard < 100000 && !on.empty(); ++guard) {
+        auto hi = on.begin();
+        auto lo = on.begin();
+        for (auto i = on.begin(); i != on.end(); ++i) {
+          if (i->second > hi->second)
+            hi = i;
+          if (i->second < lo->second)
+            lo = i;
+        }
+        if (hi->second - lo->second <= 1)
+          break;
+        spread_state* pick = nullptr;
+        for (auto& s : parts)
+          if (!s.touched && s.master == m && s.replica == hi->first)
+            pick = &s;
+        if (pick == nullptr)
+          break;
+        move_replica(*pick, lo->first);
+        --hi->second;
+        ++lo->second;
+      }
+    }
+  }
+
+  /// With `reuse`, a copy made where an old copy (an orphan) lies reuses
+  /// it: not dropped afterwards. Steps in phase order.
+  void finish(bool reuse) {
+    std::map<std::pair<uint32_t, std::string>, int> copied; // -> phase
+    for (auto& st : out.steps)
+      if (st.action == step_action::copy)
+        copied.emplace(std::make_pair(st.ordinal, st.target), st.phase);
+    out.steps.erase(std::remove_if(out.steps.begin(), out.steps.end(),
+                                   [&](const plan_step& st) {
+                                     auto c = copied.find(
+                                       {st.ordinal, st.target});
+                                     return reuse
+                                            && st.action == step_action::drop
+                                            && c != copied.end()
+                                            && c->second < st.phase;
+                                   }),
+                    out.steps.end());
     std::stable_sort(out.steps.begin(), out.steps.end(),
                      [](const plan_step& a, const plan_step& b) {
                        return a.phase < b.phase;
@@ -269,23 +448,7 @@ struct planner {
         balance(parts);
       }
     }
-    // A copy made where an old copy (an orphan) lies reuses it: not dropped.
-    std::set<std::pair<uint32_t, std::string>> copied;
-    for (auto& st : out.steps)
-      if (st.action == step_action::copy)
-        copied.emplace(st.ordinal, st.target);
-    out.steps.erase(std::remove_if(out.steps.begin(), out.steps.end(),
-                                   [&](const plan_step& st) {
-                                     return st.action == step_action::drop
-                                            && copied.count(
-                                                 {st.ordinal, st.target})
-                                                 > 0;
-                                   }),
-                    out.steps.end());
-    std::stable_sort(out.steps.begin(), out.steps.end(),
-                     [](const plan_step& a, const plan_step& b) {
-                       return a.phase < b.phase;
-                     });
+    finish(true);
   }
 
   /// Moves a partition's copies from `from` (and, in R2, its pair) to `to`

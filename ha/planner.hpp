@@ -17,10 +17,16 @@
 //   DROP PARTITION     the copy on Target is removed
 // Load-balanced R2 (leaf_failover_fanout = 'load_balanced'): every partition
 //   has a master on an online leaf and a replica on an online leaf of the
-//   other group, and masters per leaf differ by at most one (reached by
-//   switches to replicas); a missing replica is made on the other group's
-//   leaf holding the fewest replicas of that master's leaf. A database is
-//   not converted between the two modes.
+//   other group; masters per leaf differ by at most one; and the replicas of
+//   each leaf's masters are spread over the leaves of the other group, their
+//   numbers there differing by at most one. Reached by switches to replicas
+//   first (they copy nothing), then by moving a replica to the leaf a master
+//   should go to and switching (copy, promote, drop), then by moving
+//   replicas alone (copy, drop). A missing replica is made on the other
+//   group's leaf holding the fewest replicas of that master's leaf. Running
+//   the planner in the other mode converts a database: paired to
+//   load-balanced spreads its replicas, load-balanced to paired moves each
+//   replica to its master's pair.
 // Steps of one phase may run in parallel; phase n+1 starts when phase n is
 // done. Copies come first, promotions second, drops last, so that every
 // partition keeps its data and an online master throughout.

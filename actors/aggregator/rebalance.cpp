@@ -28,6 +28,7 @@
 #include "actors/leaf/leaf.hpp"
 #include "actors/aggregator/state.hpp"
 #include "actors/names.hpp"
+#include "base/bugs.hpp"
 #include "base/log.hpp"
 #include "base/probes.hpp"
 #include "ha/planner.hpp"
@@ -230,6 +231,50 @@ struct run_state {
   std::function<void(const std::string& error)> done;
 };
 
+/// The leaf `plan` drops db:ordinal from after phase `phase` ("" = none).
+bool dropped_later(const ha::plan_result& plan, uint32_t ordinal,
+                   const std::string& leaf, int phase) {
+  return std::any_of(plan.steps.begin(), plan.steps.end(),
+                     [&](const ha::plan_step& s) {
+                       return s.action == ha::step_action::drop
+                              && s.ordinal == ordinal && s.target == leaf
+                              && s.phase > phase;
+                     });
+}
+
+/// Whether `plan` promotes the copy of db:ordinal on `leaf`.
+bool promoted(const ha::plan_result& plan, uint32_t ordinal,
+              const std::string& leaf) {
+  return std::any_of(plan.steps.begin(), plan.steps.end(),
+                     [&](const ha::plan_step& s) {
+                       return s.action == ha::step_action::promote
+                              && s.ordinal == ordinal && s.target == leaf;
+                     });
+}
+
+/// A replica that moves: copy `step` goes where the partition's replica
+/// is to be, and the plan drops the current one later. A master feeds one
+/// replica, so the current one is set aside (Orphan, on disk until the
+/// drop) before the new one is fed. Until the new copy is in sync the
+/// partition has one in-sync copy, as during any rebuild.
+void set_aside_moving_replica(ma_self self, const run_state& run,
+                              const ha::plan_step& step) {
+  auto* db = self->state.meta.find_database(run.db);
+  if (db == nullptr)
+    return;
+  std::vector<std::string> moving;
+  for (auto& inst : db->parts(static_cast<int>(step.ordinal)).instances())
+    if (inst.role() == pb::REPLICA && !inst.missing()
+        && inst.leaf() != step.target
+        && dropped_later(run.plan, step.ordinal, inst.leaf(), step.phase))
+      moving.push_back(inst.leaf());
+  if (moving.empty() || bugs::move_replica_in_place)
+    return;
+  LG_PROBE(replica_moved, "a rebalance moved a replica to another leaf");
+  for (auto& leaf : moving)
+    set_aside(self, run.db, step.ordinal, leaf);
+}
+
 void run_phase(ma_self self, std::shared_ptr<run_state> run) {
   auto& st = self->state;
   ++run->phase;
@@ -260,10 +305,12 @@ void run_phase(ma_self self, std::shared_ptr<run_state> run) {
     };
     switch (s.action) {
       case ha::step_action::copy:
-        if (s.source.empty())
+        if (s.source.empty()) {
           create_empty_master(self, run->db, s.ordinal, s.target, finish);
-        else
+        } else {
+          set_aside_moving_replica(self, *run, s);
           copy_instance(self, run->db, s.ordinal, s.target, finish);
+        }
         break;
       case ha::step_action::promote:
         switch_master(self, run->db, s.ordinal, s.target, finish);
@@ -302,17 +349,31 @@ void plan_and_run(ma_self self, reply_fn reply, const std::string& name,
   // of the plan. Any other copy of a partition that still has its replica
   // elsewhere cannot run: a master feeds one replica at a time.
   auto moves = moves_between_pairs(st, plan);
-  if (!moves.empty())
+  // Replicas that move to another leaf (load-balanced spreading, or a
+  // conversion between fan-out modes) are set aside as they move, too.
+  std::set<uint32_t> replica_moves;
+  for (auto& step : plan.steps)
+    if (step.action == ha::step_action::copy && !step.source.empty()
+        && moves.count(step.ordinal) == 0)
+      for (auto& inst : db->parts(static_cast<int>(step.ordinal)).instances())
+        if ((inst.role() == pb::REPLICA && !inst.missing()
+             && inst.leaf() != step.target
+             && dropped_later(plan, step.ordinal, inst.leaf(), step.phase))
+            || step.phase > 3)
+          replica_moves.insert(step.ordinal);
+  if (!moves.empty() || !replica_moves.empty())
     for (auto& l : st.meta.leaves())
       if (state_of(l) != leaf_state::online) {
         // Each staged move sets old copies aside; with a leaf away, one of
         // them may be the only other copy left, and its return would race
-        // the move. Moves between pairs wait for a whole cluster.
+        // the move. Moves wait for a whole cluster.
         reply(make_failure(
           sql::errc::conflict,
           std::string{to_string(what)} + " ON " + name + " would move "
             + std::to_string(moves.size())
-            + " partitions between pairs while leaf " + l.address()
+            + " partitions between pairs and "
+            + std::to_string(replica_moves.size())
+            + " replicas between leaves while leaf " + l.address()
             + " is " + to_string(state_of(l))
             + ": ATTACH it or REMOVE it first (EXPLAIN shows the plan; "
               "nothing was changed)"));
@@ -329,7 +390,9 @@ void plan_and_run(ma_self self, reply_fn reply, const std::string& name,
     auto& part = db->parts(static_cast<int>(step.ordinal));
     for (auto& inst : part.instances())
       if (inst.role() == pb::REPLICA && !inst.missing()
-          && inst.leaf() != step.target) {
+          && inst.leaf() != step.target
+          && !dropped_later(plan, step.ordinal, inst.leaf(), step.phase)
+          && !promoted(plan, step.ordinal, inst.leaf())) {
         reply(make_failure(
           sql::errc::not_supported,
           std::string{to_string(what)} + " ON " + name + " would move "

@@ -102,6 +102,39 @@ BOOST_AUTO_TEST_CASE(a_recovered_copy_follows_a_master_off_its_pair) {
   BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "4");
 }
 
+BOOST_AUTO_TEST_CASE(rebalance_converts_a_database_between_fanout_modes) {
+  sim_cluster c{6, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 24");
+  // Paired: the replicas of each leaf's masters are all on its pair.
+  for (auto& [leaf, on] : replica_leaves(c, "db"))
+    BOOST_TEST(on.size() == 1u);
+  auto workload = c.start_workload("db", 4);
+  c.ok("SLEEP 30");
+  c.ok("SET GLOBAL leaf_failover_fanout = 'load_balanced'");
+  BOOST_TEST(c.ok("EXPLAIN REBALANCE PARTITIONS ON db").rows_size() > 0);
+  c.ok("REBALANCE PARTITIONS ON db");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  for (auto& [leaf, on] : replica_leaves(c, "db"))
+    BOOST_TEST_CONTEXT("masters of " << leaf) {
+      BOOST_TEST(on.size() == 3u);
+    }
+  for (auto& [leaf, n] : masters_per_leaf(c, "db"))
+    BOOST_TEST(n == 4);
+  BOOST_TEST(c.ok("EXPLAIN REBALANCE PARTITIONS ON db").rows_size() == 0);
+  // And back.
+  c.ok("SET GLOBAL leaf_failover_fanout = 'paired'");
+  c.ok("REBALANCE PARTITIONS ON db");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  for (auto& [leaf, on] : replica_leaves(c, "db"))
+    BOOST_TEST_CONTEXT("masters of " << leaf) {
+      BOOST_TEST(on.size() == 1u);
+    }
+  BOOST_TEST(c.ok("EXPLAIN REBALANCE PARTITIONS ON db").rows_size() == 0);
+  c.stop(workload);
+  BOOST_TEST(workload.record->failed.empty());
+  c.expect_acked_present(*workload.record, "db");
+}
+
 BOOST_AUTO_TEST_CASE(a_bad_fanout_value_is_refused_and_changes_nothing) {
   sim_cluster c{2, 2};
   auto err = c.fails("SET GLOBAL leaf_failover_fanout = 'sideways'");

@@ -102,6 +102,57 @@ void expect_pairs_balanced(const plan_input& in) {
   BOOST_TEST(hi - lo <= 1, "partitions per pair from " << lo << " to " << hi);
 }
 
+/// Load-balanced R2: masters per leaf within one of each other; every
+/// partition has a replica in its master's other group; each leaf's masters
+/// have their replicas spread over that group within one of each other.
+void expect_spread_balanced(const plan_input& in) {
+  std::map<std::string, int> group;
+  std::map<std::string, int> masters;
+  for (auto& l : in.leaves) {
+    group[l.address] = l.group;
+    masters[l.address] += 0;
+  }
+  std::map<std::string, std::map<std::string, int>> of;
+  for (auto& [m, g] : group)
+    for (auto& [r, h] : group)
+      if (g != h)
+        of[m][r] = 0;
+  for (auto& p : in.partitions) {
+    std::string master;
+    std::string replica;
+    for (auto& i : p.instances) {
+      if (i.role == instance_role::master)
+        master = i.leaf;
+      else if (i.role == instance_role::replica)
+        replica = i.leaf;
+    }
+    BOOST_REQUIRE(!master.empty());
+    BOOST_TEST(!replica.empty(), "partition " << p.ordinal << ": no replica");
+    BOOST_TEST(p.instances.size() == 2u);
+    ++masters[master];
+    if (replica.empty())
+      continue;
+    BOOST_TEST(group[replica] != group[master],
+               "partition " << p.ordinal << ": replica in its master's group");
+    ++of[master][replica];
+  }
+  auto spread = [](const std::map<std::string, int>& m) {
+    int lo = 1 << 30;
+    int hi = 0;
+    for (auto& [k, n] : m) {
+      lo = std::min(lo, n);
+      hi = std::max(hi, n);
+    }
+    return hi - lo;
+  };
+  BOOST_TEST(spread(masters) <= 1, "masters per leaf differ by "
+                                     << spread(masters));
+  for (auto& [m, on] : of)
+    BOOST_TEST(spread(on) <= 1, "the replicas of " << m
+                                  << "'s masters differ by " << spread(on)
+                                  << " between leaves");
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(ha_planner)
@@ -293,22 +344,25 @@ BOOST_AUTO_TEST_CASE(random_layouts_reach_the_balanced_state) {
 }
 
 BOOST_AUTO_TEST_CASE(load_balanced_layouts_are_kept_and_rebalanced_by_switches) {
-  // 6 leaves, 12 partitions, each replica on the other group but off the
-  // master's pair: balanced as it is in load-balanced mode.
+  // 6 leaves, 12 partitions, each replica on the other group and each
+  // leaf's replicas spread: balanced as it is in load-balanced mode.
   plan_input in;
   in.redundancy = 2;
   in.load_balanced = true;
   in.leaves = leaves_of(6, 2); // groups alternate: 10001 g1, 10002 g2, ...
   for (uint32_t o = 0; o < 12; ++o) {
+    // Leaf m's two masters: replicas on two of the other group's three
+    // leaves, one of them its pair's neighbour, none twice.
     auto m = 10001 + static_cast<int>(o % 6);
-    auto r = m % 2 == 1 ? (m + 3 > 10006 ? m - 3 : m + 3)
-                        : (m - 3 < 10001 ? m + 3 : m - 3);
+    auto first = m % 2 == 1 ? 10002 : 10001; // the other group: first,
+    auto r = first + 2 * static_cast<int>((o % 6 / 2 + 1 + o / 6) % 3);
     in.partitions.push_back(plan_partition{
       o,
       {inst("h:" + std::to_string(m), instance_role::master),
        inst("h:" + std::to_string(r), instance_role::replica)},
       1000});
   }
+  expect_spread_balanced(in);
   BOOST_TEST(plan_rebalance(in).steps.empty());
   BOOST_TEST(is_balanced(in));
   // After a failover: h:10001's masters went to their replicas; it is back
@@ -333,6 +387,71 @@ BOOST_AUTO_TEST_CASE(load_balanced_layouts_are_kept_and_rebalanced_by_switches) 
                   != std::stoi(master_port.substr(2)) % 2));
     }
   BOOST_TEST(copied);
+}
+
+BOOST_AUTO_TEST_CASE(switching_the_fanout_mode_converts_a_database) {
+  // A paired database on 6 leaves: each leaf's replicas all on its pair.
+  plan_input in;
+  in.redundancy = 2;
+  in.leaves = leaves_of(6, 2);
+  for (uint32_t o = 0; o < 24; ++o) {
+    auto& m = in.leaves[o % 6];
+    in.partitions.push_back(plan_partition{
+      o, {inst(m.address, instance_role::master),
+          inst(m.pair, instance_role::replica)}, 1000});
+  }
+  BOOST_TEST(is_balanced(in));
+  in.load_balanced = true;
+  BOOST_TEST(!is_balanced(in));
+  auto plan = plan_rebalance(in);
+  // Only replicas move: no master changes leaf.
+  for (auto& st : plan.steps)
+    BOOST_TEST((st.action != step_action::promote));
+  auto spread = apply(in, plan);
+  expect_spread_balanced(spread);
+  BOOST_TEST(is_balanced(spread));
+  // And back: each replica to its master's pair.
+  spread.load_balanced = false;
+  BOOST_TEST(!is_balanced(spread));
+  auto paired = apply(spread, plan_rebalance(spread));
+  BOOST_TEST(is_balanced(paired));
+  expect_pairs_balanced(paired);
+}
+
+BOOST_AUTO_TEST_CASE(random_load_balanced_layouts_reach_the_balanced_state) {
+  // Any layout: masters anywhere, replicas on any leaf of the other group
+  // or missing, leaves added with nothing on them. One plan reaches masters
+  // per leaf within one and each leaf's replicas spread within one.
+  std::mt19937 rng{11};
+  for (int round = 0; round < 300; ++round) {
+    int n = 2 * (1 + static_cast<int>(rng() % 5));
+    int used = 2 * (1 + static_cast<int>(rng() % (n / 2)));
+    auto parts = static_cast<uint32_t>(1 + rng() % 40);
+    BOOST_TEST_CONTEXT("round " << round << ": " << n << " leaves ("
+                                << used << " used), " << parts
+                                << " partitions") {
+      plan_input in;
+      in.redundancy = 2;
+      in.load_balanced = true;
+      in.leaves = leaves_of(n, 2);
+      for (uint32_t o = 0; o < parts; ++o) {
+        auto mi = rng() % static_cast<unsigned>(used);
+        auto& m = in.leaves[mi];
+        plan_partition p{o, {inst(m.address, instance_role::master)}, 1000};
+        if (rng() % 5 != 0) {
+          // A leaf of the other group (indices of the other parity).
+          auto ri = (rng() % static_cast<unsigned>(used / 2)) * 2
+                    + (1 - mi % 2);
+          p.instances.push_back(inst(in.leaves[ri].address,
+                                     instance_role::replica));
+        }
+        in.partitions.push_back(p);
+      }
+      auto after = apply(in, plan_rebalance(in));
+      expect_spread_balanced(after);
+      BOOST_TEST(is_balanced(after));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
