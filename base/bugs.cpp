@@ -17,6 +17,7 @@ bool no_role_reconcile = false;
 bool async_alone_unsynced = false;
 bool attach_trusts_silent_master = false;
 bool forget_rejoining_attach = false;
+bool move_replica_in_place = false;
 
 namespace {
 
@@ -36,6 +37,7 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"async-alone-unsynced", &async_alone_unsynced},
     {"attach-trusts-silent-master", &attach_trusts_silent_master},
     {"forget-rejoining-attach", &forget_rejoining_attach},
+    {"move-replica-in-place", &move_replica_in_place},
   };
   return all;
 }

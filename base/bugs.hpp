@@ -85,4 +85,10 @@ bool enable(const std::string& name);
 /// Switches every variant off.
 void reset();
 
+
+/// A replica a rebalance moves to another leaf is not set aside first: the
+/// master feeds the new copy while the old one, no longer fed, still counts
+/// as in sync, and a failover may promote it.
+extern bool move_replica_in_place;
+
 } // namespace lg::bugs

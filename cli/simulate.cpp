@@ -24,7 +24,9 @@ const char* help_text =
   "  --seed S          one seed (an unsigned integer)\n"
   "  --seeds A-B       every seed from A to B, one summary line each\n"
   "  --steps N         actor jobs to run with faults on (default 20000)\n"
-  "  --faults LIST     comma-separated subset of the faults (default all)\n"
+  "  --faults LIST     comma-separated subset of the faults (default all\n"
+  "                    but fanout, which switches leaf_failover_fanout and\n"
+  "                    converts the database, and runs only when named)\n"
   "  --break NAME      run a deliberately broken variant (to see the\n"
   "                    checker catch it): promote-out-of-sync,\n"
   "                    no-term-fence, stale-reads, no-dedup,\n"
@@ -33,7 +35,7 @@ const char* help_text =
   "                    commit-on-reset, keep-conflicting-suffix,\n"
   "                    no-role-reconcile, async-alone-unsynced,\n"
   "                    attach-trusts-silent-master,\n"
-  "                    forget-rejoining-attach\n"
+  "                    forget-rejoining-attach, move-replica-in-place\n"
   "  --trace-dir DIR   where a failing seed's trace goes (default /tmp)\n"
   "  --log-level L     off, critical, error, warn, info, debug (default off)\n";
 

@@ -15,7 +15,7 @@ namespace lg {
 struct simulation_options {
   uint64_t seed = 1;
   uint64_t steps = 20000; ///< actor jobs to run with faults on
-  /// Empty: every fault in all_faults().
+  /// Empty: every fault in all_faults() but the opt-in ones.
   std::set<std::string> faults;
   std::string trace_dir = "/tmp"; ///< where a failing run's trace goes
 };
@@ -31,6 +31,10 @@ struct simulation_result {
 
 /// Every fault the simulation can inject.
 const std::vector<std::string>& all_faults();
+
+/// Faults that run only when named in simulation_options::faults
+/// ("fanout": the fan-out mode switched and the database converted).
+bool opt_in_fault(const std::string& fault);
 
 /// Runs one seed.
 simulation_result run_simulation(const simulation_options& opts);

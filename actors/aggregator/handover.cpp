@@ -39,6 +39,7 @@
 
 #include "actors/aggregator/state.hpp"
 #include "actors/names.hpp"
+#include "base/bugs.hpp"
 #include "base/log.hpp"
 #include "base/probes.hpp"
 
@@ -466,7 +467,7 @@ void copy_instance(ma_self self, const std::string& db_name, uint32_t ordinal,
   }
   for (auto& other : part.instances())
     if (other.role() == pb::REPLICA && other.leaf() != to
-        && !other.missing()) {
+        && !other.missing() && !bugs::move_replica_in_place) {
       // A master feeds one replica at a time: a second copy would silently
       // stop the first one's stream while the metadata still counted it.
       done("partition " + label + " already has a replica on "

@@ -1,0 +1,174 @@
+// The simulation's observer: sees every message that goes through the one
+// way out, checks the invariants that can be checked per message (no write
+// acknowledged past a promotion, orders applied in version order), and keeps
+// the last messages for a failing run's trace. Used by simulation.cpp only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <cstdio>
+#include <set>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "actors/net/fabric.hpp"
+#include "messages/message_types.hpp"
+
+namespace lg::sim {
+
+constexpr size_t ring_size = 20000;
+
+/// Sees every message (the one way out); checks the invariants that can be
+/// checked per message, and keeps the last messages for a failing run.
+class observer : public trace_sink {
+public:
+  void record(const envelope& env, transport_event what,
+              int64_t at_us) override {
+    const auto& h = env.header();
+    if (ring_.size() >= ring_size)
+      ring_.pop_front();
+    std::string line;
+    line.reserve(128);
+    line += std::to_string(at_us);
+    line += " lamport=";
+    line += std::to_string(h.lamport());
+    line += ' ';
+    line += to_string(what);
+    line += ' ';
+    line += h.from().node();
+    line += '/';
+    line += h.from().actor();
+    line += " -> ";
+    line += h.to().node();
+    line += '/';
+    line += h.to().actor();
+    line += ' ';
+    line += body_name(env);
+    if (!h.partition().empty()) {
+      line += " partition=";
+      line += h.partition();
+    }
+    line += " term=";
+    line += std::to_string(h.term());
+    ring_.push_back(std::move(line));
+    if (what != transport_event::sent && what != transport_event::delayed)
+      return;
+    // An orphan is a copy told it is one, until told another role.
+    // (Only orders at least as new as the last one count: an instance
+    // ignores older ones.)
+    if (env.has_set_role_request()) {
+      const auto& req = env.set_role_request();
+      auto key = h.partition() + "@" + h.to().node();
+      auto& seen = order_version_[key];
+      if (req.version() >= seen) {
+        seen = req.version();
+        if (req.role() == pb::ORPHAN)
+          orphans.insert(key);
+        else
+          orphans.erase(key);
+      }
+    } else if (env.has_promote_request()) {
+      orphans.erase(h.partition() + "@" + h.to().node());
+    }
+    bool ok_reply = false;
+    if (env.has_write_reply() && env.write_reply().status() == pb::STATUS_OK) {
+      ok_reply = true;
+      ++checks_one_master;
+      auto key = h.partition() + "@" + std::to_string(h.term());
+      auto [i, added] = masters_.emplace(key, h.from().node());
+      if (!added && i->second != h.from().node() && violation.empty())
+        violation = "at most one master per partition per term: "
+                    + h.partition() + " had writes acknowledged in term "
+                    + std::to_string(h.term()) + " by " + i->second + " and by "
+                    + h.from().node();
+    } else if (env.has_read_reply()
+               && env.read_reply().status() == pb::STATUS_OK) {
+      ok_reply = true;
+    }
+    if (ok_reply && env.has_write_reply())
+      check_fenced_ack(h.partition(), h.term(), env.write_reply().lsn(),
+                       h.from().node());
+    if (env.has_promote_reply()
+        && env.promote_reply().status() == pb::STATUS_OK)
+      check_promotion(h.partition(), h.term(),
+                      env.promote_reply().position().lsn(), h.from().node());
+    if (ok_reply) {
+      ++checks_orphan;
+      if (orphans.count(h.partition() + "@" + h.from().node()) > 0
+          && violation.empty())
+        violation = "an orphan is never served: the orphan copy of "
+                    + h.partition() + " on " + h.from().node()
+                    + " answered a client";
+    }
+  }
+
+  /// Writes the kept messages to `path`; returns false on an I/O error.
+  bool dump(const std::string& path) const {
+    auto* f = std::fopen(path.c_str(), "w");
+    if (f == nullptr)
+      return false;
+    for (auto& line : ring_) {
+      std::fputs(line.c_str(), f);
+      std::fputc('\n', f);
+    }
+    return std::fclose(f) == 0;
+  }
+
+  std::string violation;
+  std::set<std::string> orphans; // "db:N@leaf", from the role orders seen
+  uint64_t checks_one_master = 0;
+  uint64_t checks_orphan = 0;
+  uint64_t checks_fencing = 0;
+
+private:
+  /// Fencing: once an instance is promoted to term T at LSN L, no write of
+  /// an older term may be acknowledged beyond L -- the promoted copy does
+  /// not hold it, so it is lost (or overwritten) the moment the new master
+  /// writes. Checked both ways, since the acknowledgement and the promotion
+  /// may be seen in either order.
+  void check_fenced_ack(const std::string& part, uint64_t term, uint64_t lsn,
+                        const std::string& leaf) {
+    ++checks_fencing;
+    auto& top = acked_[part][term];
+    if (lsn > top.first)
+      top = {lsn, leaf};
+    for (auto& [new_term, promoted] : promotions_[part])
+      if (new_term > term && lsn > promoted.first)
+        return fencing_broken(part, term, lsn, leaf, new_term, promoted);
+  }
+
+  void check_promotion(const std::string& part, uint64_t term, uint64_t lsn,
+                       const std::string& leaf) {
+    promotions_[part].emplace(term, std::make_pair(lsn, leaf));
+    for (auto& [old_term, top] : acked_[part])
+      if (old_term < term && top.first > lsn)
+        return fencing_broken(part, old_term, top.first, top.second, term,
+                              {lsn, leaf});
+  }
+
+  void fencing_broken(const std::string& part, uint64_t term, uint64_t lsn,
+                      const std::string& leaf, uint64_t new_term,
+                      const std::pair<uint64_t, std::string>& promoted) {
+    if (!violation.empty())
+      return;
+    violation = "no write is acknowledged past a promotion: " + part
+                + " on " + leaf + " acknowledged a write at lsn "
+                + std::to_string(lsn) + " in term " + std::to_string(term)
+                + ", but " + promoted.second + " was promoted to term "
+                + std::to_string(new_term) + " holding only up to lsn "
+                + std::to_string(promoted.first);
+  }
+
+  std::deque<std::string> ring_;
+  std::map<std::string, uint64_t> order_version_; // "db:N@leaf" -> version
+  // "db:N" -> term -> (highest acknowledged lsn, leaf that acknowledged it)
+  std::map<std::string, std::map<uint64_t, std::pair<uint64_t, std::string>>>
+    acked_;
+  // "db:N" -> promoted term -> (lsn at promotion, promoted leaf)
+  std::map<std::string, std::map<uint64_t, std::pair<uint64_t, std::string>>>
+    promotions_;
+  std::map<std::string, std::string> masters_; // "db:N@term" -> leaf
+};
+
+} // namespace lg::sim
