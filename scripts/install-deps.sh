@@ -3,7 +3,7 @@
 # when every package is already present.
 set -euo pipefail
 packages=(libcaf-dev libprotobuf-dev protobuf-compiler libspdlog-dev
-          libboost-test-dev libjemalloc-dev libabsl-dev libssl-dev libedit-dev openssl
+          libboost-test-dev libjemalloc-dev libabsl-dev libssl-dev libedit-dev libraft-dev openssl
           cmake g++ make)
 # Extra packages for one task: scripts/fuzz.sh asks for clang (libFuzzer).
 packages+=("$@")
