@@ -18,6 +18,7 @@ bool async_alone_unsynced = false;
 bool attach_trusts_silent_master = false;
 bool forget_rejoining_attach = false;
 bool move_replica_in_place = false;
+bool no_aggregator_fence = false;
 
 namespace {
 
@@ -38,6 +39,7 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"attach-trusts-silent-master", &attach_trusts_silent_master},
     {"forget-rejoining-attach", &forget_rejoining_attach},
     {"move-replica-in-place", &move_replica_in_place},
+    {"no-aggregator-fence", &no_aggregator_fence},
   };
   return all;
 }

@@ -91,4 +91,10 @@ void reset();
 /// as in sync, and a failover may promote it.
 extern bool move_replica_in_place;
 
+
+/// Leaves and partitions obey every aggregator: one that was replaced (two
+/// started on one data dir, or one paused while another took over) goes on
+/// changing roles after the newer one did.
+extern bool no_aggregator_fence;
+
 } // namespace lg::bugs

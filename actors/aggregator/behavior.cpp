@@ -215,9 +215,27 @@ const handler_table<ma_self> aggregator_requests{
     {envelope::kRebuildProgress, on_rebuild_progress},
   }};
 
+/// A leaf told this aggregator of a newer one (two started on one data
+/// dir, or this one was paused while another took over): it stops, and
+/// gives no order more.
+void quit_if_deposed(ma_self self) {
+  auto& st = self->state;
+  if (st.ep.deposed_by() == 0)
+    return;
+  logger("ma")->critical("MasterAggregatorDeposed {} master aggregator term "
+                         "{} has taken over; this one (term {}) stops",
+                         st.ctx(), st.ep.deposed_by(),
+                         st.ep.aggregator_term());
+  self->quit(caf::make_error(caf::sec::runtime_error,
+                             "a newer master aggregator took over"));
+}
+
 master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
   return {
-    [self](wire& msg) { aggregator_requests.dispatch(self, msg); },
+    [self](wire& msg) {
+      aggregator_requests.dispatch(self, msg);
+      quit_if_deposed(self);
+    },
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](flush_atom) { on_persist_flush(self); },
     [self](timer_atom, uint64_t id) {
@@ -299,6 +317,22 @@ master_aggregator_impl(ma_self self, master_aggregator_config cfg) {
       logger("ma")->error("GlobalsConflict {} stored globals: {}", st.ctx(),
                           err.detail());
   }
+  // A new term before anything is sent: leaves refuse what an older
+  // aggregator on this metadata (paused, or started twice) sends from now.
+  st.meta.set_aggregator_term(st.meta.aggregator_term() + 1);
+  if (auto err = persist(self)) {
+    logger("ma")->critical("AggregatorTermUnwritten {} cannot record term "
+                           "{}: {}; refusing to start",
+                           st.ctx(), st.meta.aggregator_term(),
+                           err.to_string());
+    self->quit(caf::make_error(caf::sec::runtime_error,
+                               "cannot record the aggregator term: "
+                                 + err.to_string()));
+    return ma_behavior(self);
+  }
+  st.ep.set_aggregator_term(st.meta.aggregator_term());
+  logger("ma")->info("AggregatorTerm {} term {}", st.ctx(),
+                     st.meta.aggregator_term());
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;

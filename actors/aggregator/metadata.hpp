@@ -200,6 +200,15 @@ public:
     meta_.set_version(meta_.version() + 1);
   }
 
+  /// The term of the master aggregator working on this metadata.
+  uint64_t aggregator_term() const {
+    return meta_.aggregator_term();
+  }
+
+  void set_aggregator_term(uint64_t term) {
+    meta_.set_aggregator_term(term);
+  }
+
   // -- leaves ----------------------------------------------------------------
 
   const leaf_list& leaves() const {

@@ -45,6 +45,9 @@ struct leaf_state {
   endpoint ep;
   leaf_config cfg;
   uint64_t incarnation = 0;
+  /// The newest master aggregator term seen, shared with the instances.
+  std::shared_ptr<aggregator_fence> fence =
+    std::make_shared<aggregator_fence>();
   std::map<std::string, instance_entry> instances; // "db/ordinal"
   std::vector<pb::InstanceState> failed;           // could not be opened
   bool hello_done = false;
@@ -98,6 +101,7 @@ partition_config make_partition_config(self_ptr self, const std::string& db,
   pc.fab = st.cfg.fab;
   pc.leaf = st.cfg.address;
   pc.leaf_incarnation = st.incarnation;
+  pc.fence = st.fence;
   pc.ma_node = st.cfg.ma_node;
   pc.database = db;
   pc.ordinal = ordinal;
@@ -396,6 +400,7 @@ leaf_actor::behavior_type leaf_impl(self_ptr self, leaf_config cfg) {
   auto& st = self->state;
   st.name = "leaf@" + cfg.address;
   st.ep = endpoint{cfg.fab, cfg.address, leaf_actor_name()};
+  st.ep.set_fence(st.fence);
   st.cfg = std::move(cfg);
   st.cfg.fs->make_dirs(st.cfg.data_dir);
   st.incarnation = bump_incarnation(st.cfg);

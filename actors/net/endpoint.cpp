@@ -10,6 +10,7 @@
 #include <caf/message_id.hpp>
 
 #include "actors/net/fabric.hpp"
+#include "base/bugs.hpp"
 #include "base/log.hpp"
 
 namespace lg {
@@ -103,6 +104,8 @@ void endpoint::send(caf::local_actor* self, const std::string& to_node,
   to->set_node(to_node);
   to->set_actor(to_actor);
   h->set_lamport(++lamport_);
+  if (aggregator_term_ != 0)
+    h->set_aggregator_term(aggregator_term_);
   fab_->send(self, std::move(env));
 }
 
@@ -140,8 +143,43 @@ bool endpoint::accept(const envelope& env, bool& handled) {
                               h.to().actor());
     return false;
   }
+  if (env.has_transport_error()
+      && env.transport_error().newer_aggregator_term() > aggregator_term_
+      && aggregator_term_ != 0 && deposed_by_ == 0) {
+    deposed_by_ = env.transport_error().newer_aggregator_term();
+    logger("transport")->warn("AggregatorDeposed [ma={}/{} term={}] {} has "
+                              "seen master aggregator term {}",
+                              node_, actor_, aggregator_term_,
+                              h.from().node(), deposed_by_);
+  }
   if (h.reply_to() != 0)
     handled = rpc_.dispatch(env);
+  return true;
+}
+
+bool endpoint::refuse_stale(caf::local_actor* self, const envelope& env) {
+  const auto& h = env.header();
+  uint64_t newest = 0;
+  if (!fence_ || bugs::no_aggregator_fence
+      || fence_->admit(h.aggregator_term(), newest))
+    return false;
+  logger("transport")->warn("StaleAggregatorRefused [to={}/{}] {} from {}/{} "
+                            "of aggregator term {}: term {} was seen",
+                            node_, actor_, body_name(env), h.from().node(),
+                            h.from().actor(), h.aggregator_term(), newest);
+  if (env.has_transport_error())
+    return true;
+  auto err = std::make_shared<envelope>();
+  auto* eh = err->mutable_header();
+  eh->set_reply_to(h.correlation_id());
+  eh->set_partition(h.partition());
+  eh->set_trace_id(h.trace_id());
+  auto* te = err->mutable_transport_error();
+  te->set_reason("refused by " + node_ + "/" + actor_ + ": it comes from "
+                 "master aggregator term " + std::to_string(h.aggregator_term())
+                 + ", and term " + std::to_string(newest) + " has taken over");
+  te->set_newer_aggregator_term(newest);
+  send(self, h.from().node(), h.from().actor(), std::move(err));
   return true;
 }
 

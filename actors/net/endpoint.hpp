@@ -26,6 +26,7 @@
 #include <caf/actor_clock.hpp>
 #include <caf/local_actor.hpp>
 
+#include "actors/net/fence.hpp"
 #include "messages/message_types.hpp"
 
 namespace lg {
@@ -167,6 +168,32 @@ public:
     return misdelivered_;
   }
 
+  /// A master aggregator's endpoint: every message it sends carries `term`.
+  void set_aggregator_term(uint64_t term) {
+    aggregator_term_ = term;
+  }
+
+  uint64_t aggregator_term() const {
+    return aggregator_term_;
+  }
+
+  /// A leaf's or partition's endpoint: messages from aggregators are held
+  /// to `fence`.
+  void set_fence(std::shared_ptr<aggregator_fence> fence) {
+    fence_ = std::move(fence);
+  }
+
+  /// True when `env` came from an aggregator older than one the fence has
+  /// seen: it is refused (logged, and its sender told the newer term) and
+  /// must not be acted on.
+  bool refuse_stale(caf::local_actor* self, const envelope& env);
+
+  /// An aggregator's endpoint: the newer aggregator term a leaf told it of
+  /// (0 while none): this aggregator has been replaced.
+  uint64_t deposed_by() const {
+    return deposed_by_;
+  }
+
 private:
   void arm(caf::local_actor* self);
 
@@ -175,6 +202,9 @@ private:
   std::string actor_;
   uint64_t lamport_ = 0;
   uint64_t misdelivered_ = 0;
+  uint64_t aggregator_term_ = 0;
+  uint64_t deposed_by_ = 0;
+  std::shared_ptr<aggregator_fence> fence_;
   rpc_table rpc_;
   std::optional<time_point> armed_for_;
 };

@@ -39,6 +39,8 @@ public:
     if (!st.ep.receive(msg))
       return;
     const auto& env = msg.env;
+    if (st.ep.refuse_stale(self, *env))
+      return;
     for (auto& [body, fn] : entries_) {
       if (body == env->body_case()) {
         fn(self, env);

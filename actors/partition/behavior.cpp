@@ -184,6 +184,7 @@ partition_impl(self_ptr self, partition_config cfg) {
   st.ep = endpoint{cfg.fab, cfg.leaf,
                    partition_actor_name(cfg.database, cfg.ordinal)};
   st.cfg = std::move(cfg);
+  st.ep.set_fence(st.cfg.fence);
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
   // An instance created empty for its master has nothing to check; one
   // created to replace a lost copy joins and is rebuilt.

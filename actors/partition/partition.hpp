@@ -31,6 +31,8 @@ struct partition_config {
   std::string leaf;    ///< the hosting leaf's address (its node name)
   uint64_t leaf_incarnation = 0; ///< the hosting leaf process's incarnation
   std::string ma_node; ///< the aggregator's node name
+  /// The hosting leaf's aggregator fence (newest aggregator term seen).
+  std::shared_ptr<aggregator_fence> fence;
   std::string database;
   uint32_t ordinal = 0;
   std::shared_ptr<storage::partition_store> store; ///< already opened
