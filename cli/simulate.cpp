@@ -35,7 +35,8 @@ const char* help_text =
   "                    commit-on-reset, keep-conflicting-suffix,\n"
   "                    no-role-reconcile, async-alone-unsynced,\n"
   "                    attach-trusts-silent-master,\n"
-  "                    forget-rejoining-attach, move-replica-in-place\n"
+  "                    forget-rejoining-attach, move-replica-in-place,\n"
+  "                    no-aggregator-fence\n"
   "  --trace-dir DIR   where a failing seed's trace goes (default /tmp)\n"
   "  --log-level L     off, critical, error, warn, info, debug (default off)\n";
 

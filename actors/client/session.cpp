@@ -75,6 +75,8 @@ struct session_state {
   /// Callers waiting for a map, by database and the version it must beat.
   std::map<std::pair<std::string, uint64_t>, std::vector<map_cb>> map_waiters;
   std::map<uint64_t, std::shared_ptr<part_op>> retries;
+  /// Statements waiting for a master aggregator to answer, by timer id.
+  std::map<uint64_t, std::function<void()>> waiting_for_aggregator;
   /// Operations with an attempt in flight, re-aimed when a watched map
   /// names another master for them.
   std::set<std::shared_ptr<part_op>> inflight;
@@ -242,6 +244,17 @@ void attempt(self_ptr self, std::shared_ptr<part_op> op) {
                                                    sql::errc code,
                                                    const std::string& error) {
     auto& st = self->state;
+    if (!map && code == sql::errc::timeout) {
+      // No master aggregator answered (an election, a restart): the
+      // operation tries again until its deadline; the next map request
+      // reaches whichever aggregator leads by then.
+      LG_PROBE(client_waited_for_aggregator,
+               "a client's map request found no master aggregator and was "
+               "retried");
+      op->last_error = error;
+      retry_later(self, op);
+      return;
+    }
     if (!map) {
       op_result r;
       r.code = code;
@@ -351,10 +364,28 @@ std::shared_ptr<part_op> make_op(self_ptr self, const std::string& db,
 }
 
 /// Runs `fun(map)` once the map of `db` is known, or answers the error.
+/// While no master aggregator answers (an election), it asks again until
+/// the request timeout.
 void with_map(self_ptr self, const envelope_ptr& req, const std::string& db,
-              std::function<void(map_ptr)> fun) {
-  get_map(self, db, 0, [self, req, fun](map_ptr map, sql::errc code,
-                                     const std::string& error) {
+              std::function<void(map_ptr)> fun,
+              std::optional<time_point> deadline = std::nullopt) {
+  auto until = deadline ? *deadline
+                        : self->clock().now()
+                            + std::chrono::milliseconds{
+                              self->state.cfg.request_timeout_ms};
+  get_map(self, db, 0, [self, req, db, fun, until](map_ptr map,
+                                                   sql::errc code,
+                                                   const std::string& error) {
+    if (!map && code == sql::errc::timeout
+        && self->clock().now() + max_backoff < until) {
+      auto& st = self->state;
+      auto id = st.next_timer++;
+      st.waiting_for_aggregator.emplace(id, [self, req, db, fun, until] {
+        with_map(self, req, db, fun, until);
+      });
+      self->delayed_send(self, max_backoff, timer_atom::value, id);
+      return;
+    }
     if (!map) {
       reply_result(self, *req, make_failure(code, error));
       return;
@@ -571,6 +602,13 @@ session_actor::behavior_type session_impl(self_ptr self, session_config cfg) {
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](timer_atom, uint64_t id) {
       auto& st = self->state;
+      if (auto w = st.waiting_for_aggregator.find(id);
+          w != st.waiting_for_aggregator.end()) {
+        auto fn = std::move(w->second);
+        st.waiting_for_aggregator.erase(w);
+        fn();
+        return;
+      }
       auto i = st.retries.find(id);
       if (i == st.retries.end())
         return;
