@@ -19,6 +19,8 @@ enum class timer_id : uint64_t {
   attach_wait = 6,      ///< a leaf's attach stops waiting for a report
   connections_lost = 7, ///< handle the leaves whose connection went, together
   attach_rebalance = 8, ///< an automatic attach's rebalance may be due
+  // -- voting aggregator --
+  consensus_tick = 9, ///< drive the Raft member's clock
   // -- leaf --
   leaf_hello = 11, ///< announce the leaf again: no answer to its hello
   // -- partition instance --

@@ -1,5 +1,6 @@
 // leafguard: the command-line entry point.
-//   leafguard local [--leaves N] [--redundancy R] [--data-dir DIR]
+//   leafguard local [--leaves N] [--aggregators N] [--redundancy R]
+//                   [--data-dir DIR]
 //                   [--simulate [--seed S]] [--trace FILE] [-e 'STMTS'] [FILE]
 //   leafguard demo
 //   leafguard master-aggregator|leaf --port P --data-dir D [--config F]
@@ -39,7 +40,8 @@ void usage() {
        "\n"
        "commands:\n"
        "  local   run an in-process cluster and execute statements\n"
-       "          [--leaves N] [--redundancy R] [--data-dir DIR]\n"
+       "          [--leaves N] [--aggregators N] [--redundancy R] "
+       "[--data-dir DIR]\n"
        "          [--simulate [--seed S]] [--trace FILE] [-e 'STMTS'] "
        "[FILE]\n"
        "  demo    a narrated tour of failover on an in-process cluster\n"
@@ -85,6 +87,7 @@ int run_local(const std::vector<std::string>& args) {
   }
   lg::local_cluster_options lo;
   lo.leaves = opts->leaves;
+  lo.aggregators = opts->aggregators;
   lo.redundancy = opts->redundancy;
   lo.data_dir = opts->data_dir;
   lo.simulate = opts->simulate;

@@ -13,6 +13,7 @@
 
 #include "actors/leaf/leaf.hpp"
 #include "actors/aggregator/master_aggregator.hpp"
+#include "actors/aggregator/voting_aggregator.hpp"
 #include "sql/result_proto.hpp"
 #include "actors/client/session.hpp"
 #include "base/log.hpp"
@@ -101,6 +102,7 @@ std::string make_temp_dir() {
 
 struct local_cluster::impl {
   caf::actor ma;
+  std::map<std::string, caf::actor> voting; // running voting aggregators
   caf::actor session;
   caf::actor inbox;
   std::map<std::string, caf::actor> leaves; // running leaves
@@ -185,7 +187,8 @@ local_cluster::local_cluster(local_cluster_options opts)
     // Virtual time starts at a fixed point so that runs are identical.
     sched.clock().current_time = time_point{} + std::chrono::hours{1};
   }
-  bool restoring = fs_->exists(data_dir_ + "/ma/metadata.pb");
+  bool restoring = fs_->exists(data_dir_ + "/ma/metadata.pb")
+                   || fs_->exists(data_dir_ + "/aggregators");
   spawn_aggregator();
   session_config sc;
   sc.fab = fab_;
@@ -238,6 +241,8 @@ local_cluster::~local_cluster() {
     // The aggregator goes first, so that it does not take an orderly
     // shutdown of its leaves for failures and record them offline.
     caf::anon_send_exit(impl_->ma, caf::exit_reason::user_shutdown);
+    for (auto& kvp : impl_->voting) // with its master aggregator
+      caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
     if (opts_.simulate) {
       drain();
     } else {
@@ -393,7 +398,130 @@ error local_cluster::start_leaf(const std::string& addr) {
   return err;
 }
 
+error local_cluster::spawn_voting_at(const std::string& addr) {
+  auto i = std::find(aggregator_addrs_.begin(), aggregator_addrs_.end(), addr);
+  if (i == aggregator_addrs_.end())
+    return make_error(cluster_errc::unknown_leaf,
+                      "no aggregator " + addr + " in this process");
+  if (impl_->voting.count(addr) > 0)
+    return make_error(cluster_errc::leaf_running,
+                      "aggregator " + addr + " is running");
+  voting_aggregator_config vc;
+  vc.fab = fab_;
+  vc.node = addr;
+  vc.id = static_cast<uint64_t>(i - aggregator_addrs_.begin()) + 1;
+  for (size_t k = 0; k < aggregator_addrs_.size(); ++k)
+    vc.founders.emplace_back(k + 1, aggregator_addrs_[k]);
+  auto dir = addr;
+  std::replace(dir.begin(), dir.end(), ':', '_');
+  vc.data_dir = data_dir_ + "/aggregators/" + dir;
+  vc.fs = fs_;
+  vc.master.fab = fab_;
+  vc.master.node = ma_node();
+  vc.master.data_dir = data_dir_ + "/ma";
+  vc.master.fs = fs_;
+  vc.master.detached = !opts_.simulate;
+  vc.election_timeout_ms = opts_.election_timeout_ms;
+  vc.seed = opts_.seed * 7919 + vc.id;
+  fab_->faults().mark_up(addr);
+  impl_->voting[addr] = caf::actor_cast<caf::actor>(
+    spawn_voting_aggregator(*sys_, std::move(vc)));
+  return {};
+}
+
+bool local_cluster::wait_for_master(std::chrono::milliseconds limit) {
+  auto up = [&] { return static_cast<bool>(fab_->lookup(ma_node(), "ma")); };
+  if (opts_.simulate)
+    return run_until(up, limit);
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!up() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  return up();
+}
+
+std::vector<std::string> local_cluster::aggregator_addresses() const {
+  return aggregator_addrs_;
+}
+
+error local_cluster::kill_aggregator(const std::string& addr) {
+  auto i = impl_->voting.find(addr);
+  if (i == impl_->voting.end())
+    return make_error(cluster_errc::leaf_stopped,
+                      "aggregator " + addr + " is not running");
+  auto handle = i->second;
+  impl_->voting.erase(i);
+  fab_->faults().mark_down(addr);
+  fab_->faults().heal_node(addr);
+  caf::anon_send_exit(handle, caf::exit_reason::kill);
+  drain();
+  return {};
+}
+
+error local_cluster::restart_aggregator_at(const std::string& addr) {
+  if (impl_->voting.count(addr) > 0)
+    return make_error(cluster_errc::leaf_running,
+                      "aggregator " + addr
+                        + " is running; KILL AGGREGATOR it first");
+  if (auto err = wait_gone(addr))
+    return err;
+  auto err = spawn_voting_at(addr);
+  drain();
+  return err;
+}
+
+error local_cluster::isolate_aggregator(const std::string& addr) {
+  if (impl_->voting.count(addr) == 0)
+    return make_error(cluster_errc::leaf_stopped,
+                      "aggregator " + addr + " is not running");
+  fab_->faults().cut_node(addr);
+  return {};
+}
+
+error local_cluster::heal_aggregator(const std::string& addr) {
+  if (!fab_->faults().is_cut(addr))
+    return make_error(cluster_errc::unknown_leaf,
+                      "aggregator " + addr + " is not isolated");
+  fab_->faults().heal_node(addr);
+  return {};
+}
+
+error local_cluster::aggregator_fault(sql::leaf_fault action,
+                                      const std::string& addr) {
+  if (aggregator_addrs_.empty())
+    return make_error(cluster_errc::unknown_leaf,
+                      "this cluster has one aggregator and no voting "
+                      "aggregators (start it with --aggregators 3)");
+  switch (action) {
+    case sql::leaf_fault::kill:
+      return kill_aggregator(addr);
+    case sql::leaf_fault::restart:
+      return restart_aggregator_at(addr);
+    case sql::leaf_fault::isolate:
+      return isolate_aggregator(addr);
+    case sql::leaf_fault::heal:
+      return heal_aggregator(addr);
+    default:
+      return make_error(cluster_errc::bad_option,
+                        "only KILL, RESTART, ISOLATE and HEAL apply to an "
+                        "aggregator");
+  }
+}
+
 void local_cluster::spawn_aggregator() {
+  if (opts_.aggregators > 1) {
+    if (aggregator_addrs_.empty())
+      for (int i = 0; i < opts_.aggregators; ++i)
+        aggregator_addrs_.push_back(
+          "127.0.0.1:" + std::to_string(opts_.aggregator_base_port + i));
+    for (auto& addr : aggregator_addrs_)
+      if (impl_->voting.count(addr) == 0)
+        spawn_voting_at(addr);
+    if (!wait_for_master(std::chrono::seconds{30}))
+      startup_error_ = make_error(cluster_errc::startup_failed,
+                                  "the voting aggregators elected no master "
+                                  "aggregator within 30 s");
+    return;
+  }
   master_aggregator_config mc;
   mc.fab = fab_;
   mc.node = ma_node();
@@ -546,6 +674,14 @@ pb::ResultSet local_cluster::execute(const std::string& statement) {
     if (auto fault = std::get_if<sql::leaf_fault_stmt>(&*parsed)) {
       auto addr = fault->leaf.to_string();
       error err;
+      if (fault->aggregator) {
+        err = aggregator_fault(fault->action, addr);
+        if (err)
+          return make_failure(sql::errc::conflict, err.detail());
+        return make_message(std::string{"Query OK ("}
+                            + to_string(fault->action) + " AGGREGATOR "
+                            + addr + ")");
+      }
       switch (fault->action) {
         case sql::leaf_fault::start:
           err = start_leaf(addr);

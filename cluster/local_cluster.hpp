@@ -18,6 +18,7 @@
 #include "storage/background_worker.hpp"
 #include "base/error.hpp"
 #include "common.pb.h"
+#include "sql/ast.hpp"
 #include "storage/vfs.hpp"
 
 namespace lg {
@@ -37,6 +38,12 @@ struct local_cluster_options {
   std::shared_ptr<storage::vfs> fs;
   /// Simulated clusters: virtual time that each actor job costs.
   caf::timespan sim_job_cost = std::chrono::microseconds{1};
+  /// Voting aggregators (1: one master aggregator, no consensus). With
+  /// more, they elect the master aggregator and commit the metadata by
+  /// Raft; they are at 127.0.0.1 from aggregator_base_port on.
+  int aggregators = 1;
+  uint16_t aggregator_base_port = 3306;
+  unsigned election_timeout_ms = 1000;
 };
 
 enum class cluster_errc {
@@ -97,6 +104,20 @@ public:
 
   /// Starts a killed leaf again from its disk.
   error restart_leaf(const std::string& addr);
+
+  /// Voting aggregators: crashes the one at `addr` (and the master
+  /// aggregator with it, if it leads), starts it again from its disk, cuts
+  /// or restores its messages.
+  error kill_aggregator(const std::string& addr);
+  error restart_aggregator_at(const std::string& addr);
+  error isolate_aggregator(const std::string& addr);
+  error heal_aggregator(const std::string& addr);
+
+  /// The voting aggregators' addresses (empty with one aggregator).
+  std::vector<std::string> aggregator_addresses() const;
+
+  /// Waits until a master aggregator runs (one is elected).
+  bool wait_for_master(std::chrono::milliseconds limit);
 
   /// Crashes a leaf and wipes its disk.
   error destroy_leaf(const std::string& addr);
@@ -168,6 +189,8 @@ private:
 
   error spawn_leaf_at(const std::string& addr);
   void spawn_aggregator();
+  error spawn_voting_at(const std::string& addr);
+  error aggregator_fault(sql::leaf_fault action, const std::string& addr);
   error stop_leaf(const std::string& addr);
   /// Waits until the actors of a stopped leaf are gone.
   error wait_gone(const std::string& addr);
@@ -178,6 +201,8 @@ private:
   uint64_t jobs_run_ = 0;
   std::string data_dir_;
   bool remove_data_dir_ = false;
+  /// Voting aggregators: every address, and the running ones.
+  std::vector<std::string> aggregator_addrs_;
   error startup_error_;
   std::unique_ptr<caf::actor_system_config> cfg_;
   std::unique_ptr<caf::actor_system> sys_;

@@ -65,6 +65,10 @@ public:
   local_config() {
     caf::config_option_adder{custom_options_, "global"}
       .add(opts.leaves, "leaves", "number of leaves to start (default 4)")
+      .add(opts.aggregators, "aggregators",
+           "voting aggregators at 127.0.0.1:3306, 3307, ... that elect the "
+           "master aggregator (default 1: one master aggregator, no "
+           "election)")
       .add(opts.redundancy, "redundancy", "redundancy level, 1 or 2 "
                                           "(default 2)")
       .add(opts.data_dir, "data-dir",
@@ -131,6 +135,10 @@ result<local_options> parse_local(const std::vector<std::string>& args) {
     return make_error(errc::bad_value, "--leaves: " + std::to_string(
                                          opts.leaves)
                                          + " is out of range 0..1000");
+  if (opts.aggregators < 1 || opts.aggregators > 7)
+    return make_error(errc::bad_value,
+                      "--aggregators: " + std::to_string(opts.aggregators)
+                        + " is out of range 1..7");
   if (opts.redundancy != 1 && opts.redundancy != 2)
     return make_error(errc::bad_value,
                       "--redundancy: " + std::to_string(opts.redundancy)

@@ -15,6 +15,7 @@ namespace lg::config {
 /// Options of `leafguard local`.
 struct local_options {
   int leaves = 4;
+  int aggregators = 1; ///< voting aggregators; 1: no consensus
   int redundancy = 2;
   std::string data_dir;
   bool simulate = false;

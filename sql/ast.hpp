@@ -58,6 +58,9 @@ struct show_partitions {
 
 struct show_cluster_status {};
 
+/// SHOW AGGREGATORS: the voting aggregators and which one is master.
+struct show_aggregators {};
+
 /// SET GLOBAL name = value. The value keeps its literal text (numbers,
 /// ON/OFF, quoted strings unquoted).
 struct set_global {
@@ -137,6 +140,8 @@ enum class leaf_fault { start, kill, restart, destroy, isolate, heal };
 struct leaf_fault_stmt {
   leaf_fault action;
   leaf_address leaf;
+  /// KILL/RESTART/ISOLATE/HEAL AGGREGATOR: `leaf` names an aggregator.
+  bool aggregator = false;
 };
 
 struct sleep_stmt {
@@ -150,7 +155,7 @@ using statement
                  clear_orphan_databases, check_partitions,
                  show_rebalance_status, rebalance_partitions,
                  restore_redundancy, insert_rows, select_rows, select_count,
-                 delete_row, leaf_fault_stmt, sleep_stmt>;
+                 delete_row, leaf_fault_stmt, sleep_stmt, show_aggregators>;
 
 /// Returns the canonical keyword name of a fault action (KILL, RESTART, ...).
 const char* to_string(leaf_fault x);

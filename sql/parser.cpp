@@ -641,7 +641,12 @@ private:
     };
     for (const auto& [kw, action] : faults) {
       if (accept(kw)) {
-        expect("LEAF");
+        if (accept("AGGREGATOR")) {
+          if (action == leaf_fault::start || action == leaf_fault::destroy)
+            fail(t, "KILL, RESTART, ISOLATE or HEAL before AGGREGATOR");
+          return leaf_fault_stmt{action, parse_leaf_address(), true};
+        }
+        expect_one_of({"LEAF", "AGGREGATOR"});
         return leaf_fault_stmt{action, parse_leaf_address()};
       }
     }
@@ -674,7 +679,8 @@ private:
 
   statement parse_show() {
     switch (expect_one_of({"DATABASES", "LEAVES", "PARTITIONS", "CLUSTER",
-                           "VARIABLES", "GLOBAL", "REBALANCE"})) {
+                           "VARIABLES", "GLOBAL", "REBALANCE",
+                           "AGGREGATORS"})) {
       case 0:
         return show_databases{};
       case 1:
@@ -685,6 +691,8 @@ private:
       case 3:
         expect("STATUS");
         return show_cluster_status{};
+      case 7:
+        return show_aggregators{};
       case 5:
         expect("VARIABLES");
         [[fallthrough]];

@@ -32,8 +32,26 @@
 
 namespace lg {
 
+/// Consensus: sends the whole metadata to the voting aggregator to be
+/// committed; what this aggregator sends from now waits for it.
+void propose_metadata(ma_self self) {
+  auto& st = self->state;
+  st.meta.bump_version();
+  auto version = st.meta.version();
+  st.ep.hold_until(version, st.cfg.consensus_node);
+  auto env = make_envelope();
+  auto* p = env->mutable_metadata_proposal();
+  p->set_version(version);
+  p->set_metadata(st.meta.serialize());
+  st.ep.send(self, st.cfg.consensus_node, "aggregator", std::move(env));
+}
+
 error persist(ma_self self) {
   auto& st = self->state;
+  if (!st.cfg.consensus_node.empty()) {
+    propose_metadata(self);
+    return {};
+  }
   st.meta.bump_version();
   auto path = st.cfg.data_dir + "/metadata.pb";
   auto err = st.cfg.fs->write_atomic(path, st.meta.serialize());
@@ -110,12 +128,44 @@ namespace {
 void on_persist_flush(ma_self self) {
   auto& st = self->state;
   st.persist_scheduled = false;
+  if (!st.cfg.consensus_node.empty()) {
+    propose_metadata(self);
+    auto& waiting = st.awaiting_commit[st.meta.version()];
+    for (auto& f : st.after_persist)
+      waiting.push_back(std::move(f));
+    st.after_persist.clear();
+    return;
+  }
   if (persist(self))
     return; // the callbacks wait for the retry
   auto callbacks = std::move(st.after_persist);
   st.after_persist.clear();
   for (auto& f : callbacks)
     f();
+  if (!st.parked_maps.empty())
+    answer_parked_maps(self, true);
+}
+
+/// Consensus: a version is on a majority of voting aggregators. What
+/// waited for it goes out; a refusal means this aggregator leads no more.
+void on_metadata_committed(ma_self self, const envelope_ptr& env) {
+  auto& st = self->state;
+  auto& c = env->metadata_committed();
+  if (!c.ok()) {
+    logger("ma")->critical("MetadataNotCommitted {} version {}: {}; this "
+                           "master aggregator stops",
+                           st.ctx(), c.version(), c.error());
+    self->quit(caf::make_error(caf::sec::runtime_error, c.error()));
+    return;
+  }
+  st.ep.release_through(self, c.version());
+  while (!st.awaiting_commit.empty()
+         && st.awaiting_commit.begin()->first <= c.version()) {
+    auto callbacks = std::move(st.awaiting_commit.begin()->second);
+    st.awaiting_commit.erase(st.awaiting_commit.begin());
+    for (auto& f : callbacks)
+      f();
+  }
   if (!st.parked_maps.empty())
     answer_parked_maps(self, true);
 }
@@ -173,6 +223,8 @@ void on_statement(ma_self self, const envelope_ptr& req) {
         exec_show_partitions(self, req, s);
       else if constexpr (std::is_same_v<T, sql::show_cluster_status>)
         exec_show_cluster_status(self, req);
+      else if constexpr (std::is_same_v<T, sql::show_aggregators>)
+        exec_show_aggregators(self, req);
       else if constexpr (std::is_same_v<T, sql::set_global>)
         exec_set_global(self, req, s);
       else if constexpr (std::is_same_v<T, sql::show_variables>)
@@ -213,6 +265,7 @@ const handler_table<ma_self> aggregator_requests{
     {envelope::kReplicaSyncRequest, on_replica_sync},
     {envelope::kInstanceFailedRequest, on_instance_failed},
     {envelope::kRebuildProgress, on_rebuild_progress},
+    {envelope::kMetadataCommitted, on_metadata_committed},
   }};
 
 /// A leaf told this aggregator of a newer one (two started on one data
@@ -285,7 +338,15 @@ master_aggregator_impl(ma_self self, master_aggregator_config cfg) {
   st.cfg = std::move(cfg);
   st.cfg.fs->make_dirs(st.cfg.data_dir);
   auto path = st.cfg.data_dir + "/metadata.pb";
-  if (auto bytes = st.cfg.fs->read_file(path); bytes.ok()) {
+  auto bytes = st.cfg.consensus_node.empty()
+                 ? st.cfg.fs->read_file(path)
+                 : result<std::string>{st.cfg.initial_metadata};
+  if (!st.cfg.consensus_node.empty()) {
+    path = "the metadata committed by the aggregators";
+    if (bytes->empty())
+      bytes = make_error(storage::errc::not_found, "nothing committed yet");
+  }
+  if (bytes.ok()) {
     if (!st.meta.parse(*bytes)) {
       logger("ma")->critical("MetadataCorrupt {} is not valid metadata; "
                              "refusing to start",
@@ -319,8 +380,14 @@ master_aggregator_impl(ma_self self, master_aggregator_config cfg) {
   }
   // A new term before anything is sent: leaves refuse what an older
   // aggregator on this metadata (paused, or started twice) sends from now.
-  st.meta.set_aggregator_term(st.meta.aggregator_term() + 1);
-  if (auto err = persist(self)) {
+  // Under consensus the term is the Raft term it was elected in.
+  st.meta.set_aggregator_term(st.cfg.consensus_node.empty()
+                                ? st.meta.aggregator_term() + 1
+                                : st.cfg.consensus_term);
+  error term_err;
+  if (st.cfg.consensus_node.empty())
+    term_err = persist(self);
+  if (auto err = term_err) {
     logger("ma")->critical("AggregatorTermUnwritten {} cannot record term "
                            "{}: {}; refusing to start",
                            st.ctx(), st.meta.aggregator_term(),

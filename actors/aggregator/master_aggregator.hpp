@@ -31,6 +31,15 @@ struct master_aggregator_config {
   /// Run on a thread of its own, so that failure detection never waits for
   /// busy workers (real time only: it breaks determinism).
   bool detached = false;
+  /// Its address as SHOW AGGREGATORS names it ("host:port").
+  std::string address = "127.0.0.1:3306";
+  /// Set when the aggregators commit the metadata by consensus
+  /// (voting_aggregator.hpp): the node of the voting aggregator that
+  /// spawned it, the metadata committed when it took over (instead of
+  /// metadata.pb), and its Raft term, which is its aggregator term.
+  std::string consensus_node;
+  std::string initial_metadata;
+  uint64_t consensus_term = 0;
 };
 
 /// The actor name of the aggregator on its node.

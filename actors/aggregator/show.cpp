@@ -298,3 +298,67 @@ void exec_check_partitions(ma_self self, envelope_ptr req,
 }
 
 } // namespace lg
+
+namespace lg {
+
+namespace {
+
+std::string fixed1(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f", x);
+  return buf;
+}
+
+pb::ResultSet aggregators_table(
+  const google::protobuf::RepeatedPtrField<pb::AggregatorStatus>& rows) {
+  std::vector<std::vector<std::string>> out;
+  for (auto& a : rows) {
+    auto row = address_cells(a.address());
+    row.push_back(a.online() ? "online" : "offline");
+    row.push_back(a.master() && a.online() ? "1" : "0");
+    row.push_back(a.voting() ? "1" : "0");
+    row.push_back(std::to_string(a.term()));
+    row.push_back(a.roundtrip_ms() > 0 ? fixed1(a.roundtrip_ms()) : "NULL");
+    out.push_back(std::move(row));
+  }
+  return make_table({"Host", "Port", "State", "Master_Aggregator",
+                     "Voting_Member", "Term", "Average_Roundtrip_Latency_ms"},
+                    out);
+}
+
+} // namespace
+
+/// SHOW AGGREGATORS: with one aggregator, itself; with voting aggregators,
+/// what the one beside this master aggregator knows of the group.
+void exec_show_aggregators(ma_self self, envelope_ptr req) {
+  auto& st = self->state;
+  if (st.cfg.consensus_node.empty()) {
+    google::protobuf::RepeatedPtrField<pb::AggregatorStatus> rows;
+    auto* a = rows.Add();
+    a->set_address(st.cfg.address);
+    a->set_online(true);
+    a->set_master(true);
+    a->set_voting(true);
+    a->set_term(st.meta.aggregator_term());
+    reply_result(self, *req, aggregators_table(rows));
+    return;
+  }
+  auto env = make_envelope();
+  env->mutable_aggregator_status_request();
+  st.ep.request(self, st.cfg.consensus_node, "aggregator", env,
+                std::chrono::seconds{2}, [self, req](const envelope* rep) {
+                  if (rep == nullptr || !rep->has_aggregator_status_reply()) {
+                    reply_result(self, *req,
+                                 make_failure(sql::errc::timeout,
+                                              "the voting aggregator did not "
+                                              "answer SHOW AGGREGATORS"));
+                    return;
+                  }
+                  reply_result(
+                    self, *req,
+                    aggregators_table(
+                      rep->aggregator_status_reply().aggregators()));
+                });
+}
+
+} // namespace lg

@@ -99,6 +99,9 @@ struct master_aggregator_state {
   uint64_t heartbeat_seq = 0;
   bool persist_scheduled = false;
   std::vector<std::function<void()>> after_persist;
+  /// Consensus: the decisions waiting for a metadata version to be
+  /// committed, by version.
+  std::map<uint64_t, std::vector<std::function<void()>>> awaiting_commit;
   /// Why the metadata cannot be written ("" while it can): decisions wait,
   /// and statements that would change the metadata are refused.
   std::string metadata_error;
@@ -473,6 +476,7 @@ void exec_show_partitions(ma_self self, envelope_ptr req,
                           const sql::show_partitions& s);
 /// SHOW CLUSTER STATUS: every copy, with the state its instance reports.
 void exec_show_cluster_status(ma_self self, envelope_ptr req);
+void exec_show_aggregators(ma_self self, envelope_ptr req);
 /// SHOW VARIABLES [LIKE pattern].
 void exec_show_variables(ma_self self, envelope_ptr req,
                          const sql::show_variables& s);

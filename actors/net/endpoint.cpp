@@ -106,6 +106,10 @@ void endpoint::send(caf::local_actor* self, const std::string& to_node,
   h->set_lamport(++lamport_);
   if (aggregator_term_ != 0)
     h->set_aggregator_term(aggregator_term_);
+  if (hold_version_ > released_version_ && to_node != exempt_node_) {
+    held_.push_back({hold_version_, std::move(env)});
+    return;
+  }
   fab_->send(self, std::move(env));
 }
 
@@ -155,6 +159,15 @@ bool endpoint::accept(const envelope& env, bool& handled) {
   if (h.reply_to() != 0)
     handled = rpc_.dispatch(env);
   return true;
+}
+
+void endpoint::release_through(caf::local_actor* self, uint64_t version) {
+  released_version_ = std::max(released_version_, version);
+  while (!held_.empty() && held_.front().version <= released_version_) {
+    auto env = std::move(held_.front().env);
+    held_.pop_front();
+    fab_->send(self, std::move(env));
+  }
 }
 
 bool endpoint::refuse_stale(caf::local_actor* self, const envelope& env) {

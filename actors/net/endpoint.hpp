@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -188,6 +189,25 @@ public:
   /// must not be acted on.
   bool refuse_stale(caf::local_actor* self, const envelope& env);
 
+  /// A master aggregator whose metadata is committed by consensus: every
+  /// message sent from now on, except to `exempt_node` (where the commit
+  /// is asked for), waits until version `version` is committed
+  /// (release_through), so that no order leaves before the change it
+  /// depends on is on a majority.
+  void hold_until(uint64_t version, const std::string& exempt_node) {
+    hold_version_ = std::max(hold_version_, version);
+    exempt_node_ = exempt_node;
+  }
+
+  /// Sends, in order, the held messages that waited for versions up to
+  /// `version`.
+  void release_through(caf::local_actor* self, uint64_t version);
+
+  /// Messages waiting for a commit.
+  size_t held() const {
+    return held_.size();
+  }
+
   /// An aggregator's endpoint: the newer aggregator term a leaf told it of
   /// (0 while none): this aggregator has been replaced.
   uint64_t deposed_by() const {
@@ -204,6 +224,14 @@ private:
   uint64_t misdelivered_ = 0;
   uint64_t aggregator_term_ = 0;
   uint64_t deposed_by_ = 0;
+  uint64_t hold_version_ = 0;     ///< the newest version messages wait for
+  uint64_t released_version_ = 0; ///< committed: nothing waits for it
+  std::string exempt_node_;
+  struct held_message {
+    uint64_t version;
+    std::shared_ptr<envelope> env;
+  };
+  std::deque<held_message> held_;
   std::shared_ptr<aggregator_fence> fence_;
   rpc_table rpc_;
   std::optional<time_point> armed_for_;

@@ -24,8 +24,10 @@ class sim_cluster {
 public:
   explicit sim_cluster(int leaves = 4, int redundancy = 2,
                        std::shared_ptr<storage::memory_vfs> fs = nullptr,
-                       uint64_t checkpoint_log_bytes = 64 * 1024 * 1024)
+                       uint64_t checkpoint_log_bytes = 64 * 1024 * 1024,
+                       int aggregators = 1)
     : fs_(fs ? fs : std::make_shared<storage::memory_vfs>()),
+      aggregators_(aggregators),
       checkpoint_log_bytes_(checkpoint_log_bytes) {
     start(leaves, redundancy);
   }
@@ -35,9 +37,15 @@ public:
     cluster_.reset();
   }
 
+  /// Voting aggregators of the clusters started from now (1: none).
+  void set_aggregators(int n) {
+    aggregators_ = n;
+  }
+
   /// Starts (or restores) a cluster on the same disk.
   void start(int leaves = 4, int redundancy = 2) {
     local_cluster_options opts;
+    opts.aggregators = aggregators_;
     opts.leaves = leaves;
     opts.redundancy = redundancy;
     opts.simulate = true;
@@ -244,6 +252,7 @@ public:
 
 private:
   std::shared_ptr<storage::memory_vfs> fs_;
+  int aggregators_ = 1;
   uint64_t checkpoint_log_bytes_;
   std::unique_ptr<local_cluster> cluster_;
 };

@@ -535,7 +535,8 @@ BOOST_AUTO_TEST_CASE(identifier_length_limit) {
 BOOST_AUTO_TEST_CASE(odd_bytes_are_reported_readably) {
   auto d = parse_error(std::string_view{"SHOW\0LEAVES", 11}, "syntax_error");
   BOOST_TEST(d == "near '\\x00' at position 5: expected DATABASES, LEAVES, "
-                  "PARTITIONS, CLUSTER, VARIABLES, GLOBAL or REBALANCE");
+                  "PARTITIONS, CLUSTER, VARIABLES, GLOBAL, REBALANCE or "
+                  "AGGREGATORS");
   d = parse_error("SHOW \xff", "syntax_error");
   BOOST_TEST(contains(d, "near '\\xff' at position 6"), d);
   d = parse_error("SHOW ЛИСТЬЯ", "syntax_error");

@@ -1,0 +1,318 @@
+// The voting aggregator (steps in voting_aggregator.hpp): a Raft member
+// whose host is this actor, and the master aggregator it runs while it
+// leads.
+#include "actors/aggregator/voting_aggregator.hpp"
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/net/handlers.hpp"
+#include "actors/timers.hpp"
+#include "admin.pb.h"
+#include "base/log.hpp"
+#include "consensus/raft_member.hpp"
+
+namespace lg {
+
+namespace {
+
+constexpr auto tick_every = std::chrono::milliseconds{25};
+constexpr char metadata_entry = 'M'; ///< the whole committed metadata
+constexpr char takeover_entry = 'T'; ///< a new leader's first entry
+
+struct voting_state;
+using voting_self = voting_aggregator_actor::stateful_pointer<voting_state>;
+
+/// The Raft member's host: the fabric, the actor's clock, and the actor's
+/// own mailbox for what must run after the current message.
+struct actor_host : consensus::raft_host {
+  voting_self self;
+  explicit actor_host(voting_self s) : self(s) {
+  }
+  uint64_t now_ms() override;
+  void send(const std::string& address, pb::RaftMessage msg) override;
+  void defer(std::function<void()> fn) override;
+};
+
+struct peer_stats {
+  time_point last_heard{};
+  time_point append_sent{};
+  bool append_outstanding = false;
+  double roundtrip_sum_ms = 0;
+  uint64_t roundtrips = 0;
+};
+
+struct voting_state {
+  endpoint ep;
+  voting_aggregator_config cfg;
+  std::unique_ptr<actor_host> host;
+  std::unique_ptr<consensus::raft_member> member;
+  std::deque<std::function<void()>> deferred;
+  bool defer_armed = false;
+  std::string committed; ///< the newest committed metadata (ClusterMetadata)
+  caf::actor master;     ///< the master aggregator, while this one leads
+  bool taking_over = false;
+  std::map<std::string, peer_stats> peers;
+  bool closing = false; ///< being destroyed: callbacks do nothing
+
+  ~voting_state() {
+    // libraft is stopped while everything its callbacks touch still lives
+    // (the master aggregator, linked, dies with the actor).
+    closing = true;
+    member.reset();
+  }
+
+  std::string ctx() const {
+    return "[aggregator=" + cfg.node + " term="
+           + std::to_string(member ? member->term() : 0) + "]";
+  }
+};
+
+uint64_t actor_host::now_ms() {
+  return static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::milliseconds>(
+      self->clock().now().time_since_epoch())
+      .count());
+}
+
+void actor_host::send(const std::string& address, pb::RaftMessage msg) {
+  auto& st = self->state;
+  if (msg.has_append_entries()) {
+    auto& p = st.peers[address];
+    auto now = self->clock().now();
+    // An answer later than an election timeout measures an outage, not a
+    // round trip: that measurement starts again.
+    if (!p.append_outstanding
+        || now - p.append_sent
+             > std::chrono::milliseconds{st.cfg.election_timeout_ms}) {
+      p.append_outstanding = true;
+      p.append_sent = now;
+    }
+  }
+  auto env = make_envelope();
+  *env->mutable_raft_message() = std::move(msg);
+  st.ep.send(self, address, voting_aggregator_actor_name(), std::move(env));
+}
+
+void actor_host::defer(std::function<void()> fn) {
+  auto& st = self->state;
+  st.deferred.push_back(std::move(fn));
+  if (!st.defer_armed) {
+    st.defer_armed = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+void run_deferred(voting_self self) {
+  auto& st = self->state;
+  st.defer_armed = false;
+  while (!st.deferred.empty()) {
+    auto fn = std::move(st.deferred.front());
+    st.deferred.pop_front();
+    fn();
+  }
+}
+
+void stop_master(voting_self self, const char* why) {
+  auto& st = self->state;
+  if (!st.master)
+    return;
+  logger("ma")->warn("MasterAggregatorStops {} {}", st.ctx(), why);
+  self->unlink_from(st.master);
+  caf::anon_send_exit(st.master, caf::exit_reason::kill);
+  st.master = caf::actor{};
+}
+
+void start_master(voting_self self) {
+  auto& st = self->state;
+  auto mc = st.cfg.master;
+  mc.consensus_node = st.cfg.node;
+  mc.initial_metadata = st.committed;
+  mc.consensus_term = st.member->term();
+  mc.address = st.cfg.node;
+  logger("ma")->warn("MasterAggregatorElected {} takes over the metadata",
+                     st.ctx());
+  st.master = caf::actor_cast<caf::actor>(
+    spawn_master_aggregator(self->system(), std::move(mc)));
+  // Killed with this one: a master aggregator never outlives its member.
+  self->link_to(st.master);
+}
+
+/// Steps 2 and 4: starts or stops the master aggregator as the role
+/// changes.
+void check_role(voting_self self) {
+  auto& st = self->state;
+  if (st.member->role() != consensus::member_role::leader) {
+    st.taking_over = false;
+    stop_master(self, "it leads the aggregators no more");
+    return;
+  }
+  if (st.master || st.taking_over)
+    return;
+  st.taking_over = true;
+  auto term = st.member->term();
+  bool taken = st.member->propose(
+    std::string(1, takeover_entry) + std::to_string(term),
+    [self, term](bool ok, const std::string& why) {
+      auto& st = self->state;
+      if (st.closing)
+        return;
+      st.taking_over = false;
+      if (!ok || st.member->role() != consensus::member_role::leader
+          || st.member->term() != term) {
+        logger("ma")->info("TakeoverFailed {} {}", st.ctx(), why);
+        return;
+      }
+      start_master(self);
+    });
+  if (!taken)
+    st.taking_over = false;
+}
+
+void on_raft_message(voting_self self, const envelope_ptr& env) {
+  auto& st = self->state;
+  auto& m = env->raft_message();
+  auto& p = st.peers[m.from_address()];
+  p.last_heard = self->clock().now();
+  if (m.has_append_entries_result() && p.append_outstanding) {
+    p.append_outstanding = false;
+    p.roundtrip_sum_ms += std::chrono::duration<double, std::milli>(
+                            p.last_heard - p.append_sent)
+                            .count();
+    ++p.roundtrips;
+  }
+  st.member->receive(m);
+  check_role(self);
+}
+
+/// Step 3.
+void on_proposal(voting_self self, const envelope_ptr& env) {
+  auto& st = self->state;
+  auto version = env->metadata_proposal().version();
+  auto answer = [self, env, version](bool ok, const std::string& why) {
+    if (self->state.closing)
+      return;
+    auto rep = make_envelope();
+    auto* c = rep->mutable_metadata_committed();
+    c->set_version(version);
+    c->set_ok(ok);
+    c->set_error(why);
+    self->state.ep.reply(self, *env, rep);
+  };
+  if (!st.master) {
+    answer(false, "aggregator " + st.cfg.node + " is not the master "
+                                                "aggregator");
+    return;
+  }
+  bool taken = st.member->propose(
+    std::string(1, metadata_entry) + env->metadata_proposal().metadata(),
+    answer);
+  if (!taken)
+    answer(false, "aggregator " + st.cfg.node + " leads the aggregators no "
+                                                "more");
+}
+
+/// Step 5.
+void on_status(voting_self self, const envelope_ptr& env) {
+  auto& st = self->state;
+  auto rep = make_envelope();
+  auto* out = rep->mutable_aggregator_status_reply();
+  auto leader = st.member->leader().first;
+  auto now = self->clock().now();
+  auto timeout = std::chrono::milliseconds{st.cfg.election_timeout_ms};
+  for (auto& m : st.member->members()) {
+    auto* a = out->add_aggregators();
+    a->set_address(m.address);
+    a->set_voting(m.role == 1);
+    a->set_master(m.id == leader);
+    a->set_term(st.member->term());
+    if (m.address == st.cfg.node) {
+      a->set_online(true);
+      continue;
+    }
+    auto i = st.peers.find(m.address);
+    if (i == st.peers.end())
+      continue;
+    a->set_online(now - i->second.last_heard <= timeout);
+    if (i->second.roundtrips > 0)
+      a->set_roundtrip_ms(i->second.roundtrip_sum_ms
+                          / static_cast<double>(i->second.roundtrips));
+  }
+  st.ep.reply(self, *env, rep);
+}
+
+const handler_table<voting_self> voting_requests{
+  "ma",
+  {
+    {envelope::kRaftMessage, on_raft_message},
+    {envelope::kMetadataProposal, on_proposal},
+    {envelope::kAggregatorStatusRequest, on_status},
+  }};
+
+voting_aggregator_actor::behavior_type
+voting_impl(voting_self self, voting_aggregator_config cfg) {
+  auto& st = self->state;
+  st.ep = endpoint{cfg.fab, cfg.node, voting_aggregator_actor_name()};
+  st.cfg = std::move(cfg);
+  st.host = std::make_unique<actor_host>(self);
+  consensus::member_config mc;
+  mc.id = st.cfg.id;
+  mc.address = st.cfg.node;
+  mc.dir = st.cfg.data_dir + "/raft";
+  mc.fs = st.cfg.fs;
+  mc.seed = st.cfg.seed;
+  mc.election_timeout_ms = st.cfg.election_timeout_ms;
+  mc.heartbeat_timeout_ms = std::max(10u, st.cfg.election_timeout_ms / 10);
+  mc.tick_ms = static_cast<unsigned>(tick_every.count());
+  consensus::state_machine sm;
+  sm.apply = [self](uint64_t, const std::string& entry) {
+    if (!entry.empty() && entry[0] == metadata_entry)
+      self->state.committed = entry.substr(1);
+  };
+  sm.take_snapshot = [self] { return self->state.committed; };
+  sm.restore = [self](const std::string& bytes) {
+    self->state.committed = bytes;
+  };
+  st.member = std::make_unique<consensus::raft_member>(mc, *st.host, sm);
+  error err;
+  if (!st.cfg.founders.empty())
+    err = st.member->bootstrap(st.cfg.founders);
+  if (!err)
+    err = st.member->start();
+  if (err) {
+    logger("ma")->critical("AggregatorStartFailed {} {}", st.ctx(),
+                           err.to_string());
+    self->quit(caf::make_error(caf::sec::runtime_error, err.to_string()));
+  } else {
+    st.ep.attach(self, caf::actor_cast<caf::actor>(self));
+    arm_timer(self, tick_every, timer_id::consensus_tick);
+  }
+  return {
+    [self](wire& msg) { voting_requests.dispatch(self, msg); },
+    [self](tick_atom) { self->state.ep.on_tick(self); },
+    [self](flush_atom) {
+      run_deferred(self);
+      check_role(self);
+    },
+    [self](timer_atom, uint64_t) {
+      auto& st = self->state;
+      st.member->tick();
+      check_role(self);
+      arm_timer(self, tick_every, timer_id::consensus_tick);
+    },
+  };
+}
+
+} // namespace
+
+voting_aggregator_actor
+spawn_voting_aggregator(caf::actor_system& sys, voting_aggregator_config cfg) {
+  return sys.spawn(voting_impl, std::move(cfg));
+}
+
+} // namespace lg

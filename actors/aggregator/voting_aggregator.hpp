@@ -1,0 +1,64 @@
+// A voting aggregator: one member of the aggregators' Raft group
+// (consensus/raft_member), in a process of its own or beside others in one
+// process. The elected one runs the master aggregator.
+//
+//   1. The voting aggregators start with the same founding list (or one
+//      waits to be added) and elect a leader among themselves: libraft,
+//      over the fabric, on the scheduler's clock.
+//   2. The leader commits a take-over entry; once it is applied, every
+//      entry before it is too, so it holds the newest committed metadata.
+//      It then spawns the master aggregator on that metadata, with the Raft
+//      term as the aggregator term that leaves hold orders to (the fence).
+//   3. The master aggregator sends each metadata change here as a
+//      MetadataProposal and holds every message it sends after the change
+//      until MetadataCommitted says a majority has it.
+//   4. A leader that loses its majority, or is killed, takes its master
+//      aggregator down with it; another voting aggregator is elected and
+//      takes over from the committed metadata, as a restarted aggregator
+//      would (leaves prove they are alive again, failover goes on).
+//   5. SHOW AGGREGATORS asks here: the members, which is the leader, who was
+//      heard from lately, and the round trip of Raft's own messages.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/typed_actor.hpp>
+
+#include "actors/aggregator/master_aggregator.hpp"
+#include "actors/net/fabric.hpp"
+#include "storage/vfs.hpp"
+
+namespace lg {
+
+using voting_aggregator_actor
+  = caf::typed_actor<caf::reacts_to<wire>, caf::reacts_to<tick_atom>,
+                     caf::reacts_to<flush_atom>,
+                     caf::reacts_to<timer_atom, uint64_t>>;
+
+struct voting_aggregator_config {
+  fabric_ptr fab;
+  std::string node; ///< its address, "host:port": the others reach it there
+  uint64_t id = 0;  ///< its Raft id, > 0
+  /// The founding members (every one a voter), the same on each; empty for
+  /// one that waits to be added.
+  std::vector<std::pair<uint64_t, std::string>> founders;
+  std::string data_dir; ///< its Raft files go to data_dir/raft
+  std::shared_ptr<storage::vfs> fs;
+  /// What it starts when elected (node, data dir, file system, detached).
+  master_aggregator_config master;
+  unsigned election_timeout_ms = 1000;
+  uint64_t seed = 1; ///< for election timeouts
+};
+
+inline const char* voting_aggregator_actor_name() {
+  return "aggregator";
+}
+
+voting_aggregator_actor
+spawn_voting_aggregator(caf::actor_system& sys, voting_aggregator_config cfg);
+
+} // namespace lg

@@ -1,0 +1,155 @@
+// Voting aggregators (actors/aggregator/voting_aggregator.hpp) on the
+// deterministic scheduler: three of them elect the master aggregator, which
+// is killed, cut off or restarted while clients write and leaves fail.
+#include <map>
+#include <string>
+
+#include "sim_cluster.hpp"
+
+using namespace lg;
+using lg::test::sim_cluster;
+
+namespace {
+
+struct aggregator_row {
+  std::string address;
+  bool online = false;
+  bool master = false;
+  uint64_t term = 0;
+};
+
+std::vector<aggregator_row> aggregator_rows(sim_cluster& c) {
+  std::vector<aggregator_row> out;
+  auto rs = c.ok("SHOW AGGREGATORS");
+  for (auto& row : rs.rows())
+    out.push_back({row.cells(0) + ":" + row.cells(1),
+                   row.cells(2) == "online", row.cells(3) == "1",
+                   std::stoull(row.cells(5))});
+  return out;
+}
+
+/// The master aggregator's address, "" when SHOW AGGREGATORS names none.
+std::string master_of(sim_cluster& c) {
+  std::string found;
+  for (auto& a : aggregator_rows(c))
+    if (a.master)
+      found = a.address;
+  return found;
+}
+
+std::string quoted(const std::string& addr) {
+  auto colon = addr.rfind(':');
+  return "'" + addr.substr(0, colon) + "':" + addr.substr(colon + 1);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(voting_aggregators)
+
+BOOST_AUTO_TEST_CASE(a_killed_master_aggregator_is_replaced_within_the_election) {
+  sim_cluster c{4, 2, nullptr, 64 * 1024 * 1024, 3};
+  auto rows = aggregator_rows(c);
+  BOOST_REQUIRE_EQUAL(rows.size(), 3u);
+  int masters = 0;
+  for (auto& a : rows)
+    masters += a.master ? 1 : 0;
+  BOOST_TEST(masters == 1);
+  c.ok("CREATE DATABASE db PARTITIONS 8");
+  auto workload = c.start_workload("db", 4);
+  c.ok("SLEEP 50");
+  auto old = master_of(c);
+  auto old_term = aggregator_rows(c).front().term;
+  c.ok("KILL AGGREGATOR " + quoted(old));
+  auto killed_at = c.cluster().now();
+  // A leaf dies during the election: it is failed over once a master
+  // aggregator exists.
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return c.cluster().transport().lookup("ma", "ma") != nullptr; },
+    std::chrono::seconds{5}));
+  auto elected_in = c.cluster().now() - killed_at;
+  // Election timeout 1000 ms, randomised up to twice that, and a take-over.
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(elected_in)
+               .count()
+             <= 2500);
+  auto now_master = master_of(c);
+  BOOST_TEST(!now_master.empty());
+  BOOST_TEST(now_master != old);
+  for (auto& a : aggregator_rows(c)) {
+    BOOST_TEST(a.term > old_term);
+    if (a.address == old)
+      BOOST_TEST(!a.online);
+  }
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return c.masters_per_leaf("db").count("10001") == 0; },
+    std::chrono::seconds{10}));
+  c.stop(workload);
+  for (auto& [key, why] : workload.record->failed)
+    BOOST_TEST_MESSAGE("failed " << key << ": " << why);
+  BOOST_TEST(workload.record->failed.empty());
+  BOOST_TEST(workload.record->acked.size() > 0u);
+  c.expect_acked_present(*workload.record, "db");
+  // The killed aggregator comes back from its disk as a follower.
+  c.ok("RESTART AGGREGATOR " + quoted(old));
+  c.ok("SLEEP 1000");
+  for (auto& a : aggregator_rows(c)) {
+    BOOST_TEST(a.online);
+    BOOST_TEST(a.master == (a.address == now_master));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_master_aggregator_cut_off_from_the_majority_steps_down) {
+  sim_cluster c{4, 2, nullptr, 64 * 1024 * 1024, 3};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  c.ok("INSERT INTO db VALUES ('a','1')");
+  auto old = master_of(c);
+  c.ok("ISOLATE AGGREGATOR " + quoted(old));
+  c.ok("SLEEP 4000");
+  auto now_master = master_of(c);
+  BOOST_TEST(!now_master.empty());
+  BOOST_TEST(now_master != old);
+  // The new one runs every command, on the metadata committed before.
+  c.ok("INSERT INTO db VALUES ('b','2')");
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "2");
+  c.ok("CREATE DATABASE db2 PARTITIONS 2");
+  c.ok("HEAL AGGREGATOR " + quoted(old));
+  c.ok("SLEEP 1000");
+  int masters = 0;
+  for (auto& a : aggregator_rows(c))
+    masters += a.master ? 1 : 0;
+  BOOST_TEST(masters == 1);
+  BOOST_TEST(master_of(c) == now_master);
+  BOOST_TEST(c.ok("SHOW DATABASES").rows_size() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(every_aggregator_restarted_keeps_the_metadata) {
+  auto fs = std::make_shared<storage::memory_vfs>();
+  {
+    sim_cluster c{4, 2, fs, 64 * 1024 * 1024, 3};
+    c.ok("CREATE DATABASE db PARTITIONS 4");
+    c.ok("INSERT INTO db VALUES ('a','1'),('b','2')");
+    c.ok("SET GLOBAL attach_rebalance_delay_seconds = 7");
+  }
+  sim_cluster again{4, 2, fs, 64 * 1024 * 1024, 3};
+  BOOST_TEST(again.ok("SHOW DATABASES").rows_size() == 1);
+  BOOST_TEST(again.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "2");
+  auto v = again.ok("SHOW VARIABLES LIKE 'attach_rebalance_delay_seconds'");
+  BOOST_TEST(v.rows(0).cells(1) == "7");
+}
+
+BOOST_AUTO_TEST_CASE(aggregator_statements_name_what_is_wrong) {
+  sim_cluster one{2, 2};
+  BOOST_TEST(one.fails("KILL AGGREGATOR '127.0.0.1':3306").find(
+               "one aggregator and no voting aggregators")
+             != std::string::npos);
+  BOOST_TEST(one.ok("SHOW AGGREGATORS").rows_size() == 1);
+  sim_cluster c{2, 2, nullptr, 64 * 1024 * 1024, 3};
+  BOOST_TEST(c.fails("KILL AGGREGATOR '127.0.0.1':4000").find(
+               "not running")
+             != std::string::npos);
+  BOOST_TEST(c.fails("START AGGREGATOR '127.0.0.1':3306").find(
+               "KILL, RESTART, ISOLATE or HEAL before AGGREGATOR")
+             != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
