@@ -24,6 +24,9 @@ const char* help_text =
   "  --seed S          one seed (an unsigned integer)\n"
   "  --seeds A-B       every seed from A to B, one summary line each\n"
   "  --steps N         actor jobs to run with faults on (default 20000)\n"
+  "  --aggregators N   voting aggregators electing the master aggregator\n"
+  "                    (default 1); with more, the agg-kill, agg-restart,\n"
+  "                    agg-isolate and agg-heal faults run too\n"
   "  --faults LIST     comma-separated subset of the faults (default all\n"
   "                    but fanout, which switches leaf_failover_fanout and\n"
   "                    converts the database, and runs only when named)\n"
@@ -90,6 +93,11 @@ int run_simulate(const std::vector<std::string>& args) {
           || !parse_u64(v.substr(dash + 1), last) || last < first)
         return bad("--seeds wants A-B with A <= B, not '" + v + "'");
       have_seed = true;
+    } else if (a == "--aggregators") {
+      uint64_t n = 0;
+      if (!parse_u64(v, n) || n < 1 || n > 7)
+        return bad("--aggregators wants 1..7, not '" + v + "'");
+      opts.aggregators = static_cast<int>(n);
     } else if (a == "--steps") {
       if (!parse_u64(v, opts.steps) || opts.steps == 0
           || opts.steps > 100000000)

@@ -50,8 +50,16 @@ struct driver {
   std::string pending_kill;
   uint64_t pending_kill_at = 0;
   bool load_balanced = false; // leaf_failover_fanout, switched by "fanout"
+  // Voting aggregators (--aggregators): every address, those killed and
+  // those cut off. One at a time, so that a majority always runs.
+  std::vector<std::string> aggs;
+  std::set<std::string> aggs_down;
+  std::set<std::string> aggs_cut;
 
   bool enabled(const std::string& fault) const {
+    // Faults on voting aggregators need some.
+    if (fault.rfind("agg-", 0) == 0 && opts.aggregators < 2)
+      return false;
     if (opts.faults.empty())
       return !opt_in_fault(fault);
     return opts.faults.count(fault) > 0;
@@ -307,7 +315,34 @@ struct driver {
         rng(), fault == "duplicate" ? 0.05 : 0.0);
       random_faults_until = step + 2000;
       count(fault);
+    } else if (fault.rfind("agg-", 0) == 0) {
+      // A voting aggregator crashes (the master aggregator with it, when it
+      // leads), comes back from its disk, is cut off, or heals.
+      bool trouble = !aggs_down.empty() || !aggs_cut.empty();
+      if (fault == "agg-kill" && !trouble) {
+        auto victim = aggs[pick(aggs.size())];
+        cluster.kill_aggregator(victim);
+        aggs_down.insert(victim);
+        count(fault, victim);
+      } else if (fault == "agg-restart" && !aggs_down.empty()) {
+        auto back = *aggs_down.begin();
+        cluster.restart_aggregator_at(back);
+        aggs_down.erase(back);
+        count(fault, back);
+      } else if (fault == "agg-isolate" && !trouble) {
+        auto victim = aggs[pick(aggs.size())];
+        cluster.isolate_aggregator(victim);
+        aggs_cut.insert(victim);
+        count(fault, victim);
+      } else if (fault == "agg-heal" && !aggs_cut.empty()) {
+        auto back = *aggs_cut.begin();
+        cluster.heal_aggregator(back);
+        aggs_cut.erase(back);
+        count(fault, back);
+      }
     } else if (fault == "aggregator") {
+      if (!aggs.empty())
+        return; // with voting aggregators: the agg- faults
       // The aggregator crashes at any step of whatever it was doing (a
       // failover, an attach, a rebalance) and starts again from its data
       // dir.
@@ -393,7 +428,8 @@ const std::vector<std::string>& all_faults() {
     "kill",  "restart", "destroy", "isolate", "cut",    "heal",  "drop",
     "delay", "crash",   "torn",    "corrupt", "detach", "attach",
     "cascade", "rebalance", "disk", "duplicate", "stall", "aggregator",
-    "bounce", "power", "fanout"};
+    "bounce", "power", "fanout", "agg-kill", "agg-restart", "agg-isolate",
+    "agg-heal"};
   return faults;
 }
 
@@ -412,6 +448,7 @@ simulation_result run_simulation(const simulation_options& opts) {
   auto fs = std::make_shared<storage::memory_vfs>();
   local_cluster_options lo;
   lo.leaves = 4;
+  lo.aggregators = opts.aggregators;
   lo.redundancy = 2;
   lo.simulate = true;
   lo.seed = opts.seed;
@@ -445,10 +482,14 @@ simulation_result run_simulation(const simulation_options& opts) {
   driver d{opts, cluster, *fs, obs, std::mt19937_64{opts.seed}, {}, {}, {}, {},
            {}, {}, {}, {}, false, 0, {}, 0};
   d.leaves = cluster.leaf_addresses();
+  d.aggs = cluster.aggregator_addresses();
   // Even seeds run a SYNC-durability database, which must also survive the
   // whole cluster losing power; odd seeds an ASYNC one, which must survive
   // any crash that leaves one copy's machine running.
   d.sync_durability = opts.seed % 2 == 0;
+  if (opts.aggregators > 1)
+    out << "aggregators: " << opts.aggregators
+        << " voting, electing the master aggregator\n";
   out << "database: 8 partitions, redundancy 2, "
       << (d.sync_durability ? "SYNC" : "ASYNC") << " durability\n";
   std::string create = std::string{"CREATE DATABASE sim PARTITIONS 8"}
@@ -545,6 +586,14 @@ simulation_result run_simulation(const simulation_options& opts) {
     cluster.restart_leaf(l);
   for (auto& l : std::set<std::string>(d.disk_failed))
     d.replace_disk(l);
+  for (auto& a : std::set<std::string>(d.aggs_cut))
+    cluster.heal_aggregator(a);
+  for (auto& a : std::set<std::string>(d.aggs_down))
+    cluster.restart_aggregator_at(a);
+  if (!d.aggs.empty()
+      && !cluster.wait_for_master(std::chrono::seconds{10}))
+    broken = "no master aggregator was elected within 10 s of the faults "
+             "ending";
   cluster.sleep(std::chrono::milliseconds{1000});
   cluster.execute("ATTACH LEAF ALL");
   stop_workload(workload);

@@ -18,6 +18,9 @@ struct simulation_options {
   /// Empty: every fault in all_faults() but the opt-in ones.
   std::set<std::string> faults;
   std::string trace_dir = "/tmp"; ///< where a failing run's trace goes
+  /// Voting aggregators (1: one master aggregator and no election); with
+  /// more, the agg- faults kill, restart, cut off and heal them.
+  int aggregators = 1;
 };
 
 struct simulation_result {
