@@ -75,6 +75,10 @@ one_of(std::string name, std::vector<std::string> values) {
 
 std::vector<variable_spec> make_specs() {
   std::vector<variable_spec> xs{
+    {"aggregator_election_timeout_ms", "1000",
+     "voting aggregators that hear nothing from the master aggregator's "
+     "member for this long (randomised up to twice it) elect another",
+     int_range("aggregator_election_timeout_ms", 100, 60000)},
     {"attach_rebalance_delay_seconds", "120",
      "after an automatic attach, wait this long (with no newer attach or "
      "failure on the pair) before moving masters back to the attached "

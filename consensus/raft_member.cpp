@@ -1,5 +1,6 @@
 #include "consensus/raft_member.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -743,6 +744,24 @@ std::vector<stored_server> raft_member::members() const {
   if (!impl_->initialised)
     return {};
   return servers_of(impl_->r.configuration);
+}
+
+void raft_member::set_election_timeout(unsigned ms) {
+  cfg_.election_timeout_ms = ms;
+  cfg_.heartbeat_timeout_ms = std::max(10u, ms / 10);
+  if (!impl_->initialised)
+    return;
+  raft_set_election_timeout(&impl_->r, cfg_.election_timeout_ms);
+  raft_set_heartbeat_timeout(&impl_->r, cfg_.heartbeat_timeout_ms);
+  // libraft 0.15 draws a follower's or candidate's timer between 1x and 2x
+  // the timeout only when its state changes: draw it again now, so that
+  // the new timeout holds from this election on, not the one after.
+  auto redraw = static_cast<unsigned>(impl::io_random(
+    &impl_->io, static_cast<int>(ms), static_cast<int>(2 * ms)));
+  if (raft_state(&impl_->r) == RAFT_FOLLOWER)
+    impl_->r.follower_state.randomized_election_timeout = redraw;
+  else if (raft_state(&impl_->r) == RAFT_CANDIDATE)
+    impl_->r.candidate_state.randomized_election_timeout = redraw;
 }
 
 void raft_member::stop() {

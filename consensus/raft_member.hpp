@@ -127,6 +127,9 @@ public:
     return cfg_;
   }
 
+  /// Changes the election timeout (and the heartbeat, a tenth of it).
+  void set_election_timeout(unsigned ms);
+
   /// Stops: pending proposals fail. The member cannot be started again.
   void stop();
 

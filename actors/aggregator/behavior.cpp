@@ -43,6 +43,8 @@ void propose_metadata(ma_self self) {
   auto* p = env->mutable_metadata_proposal();
   p->set_version(version);
   p->set_metadata(st.meta.serialize());
+  p->set_election_timeout_ms(static_cast<uint32_t>(
+    st.meta.globals().aggregator_election_timeout_ms()));
   st.ep.send(self, st.cfg.consensus_node, "aggregator", std::move(env));
 }
 

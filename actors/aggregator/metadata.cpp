@@ -62,6 +62,7 @@ cluster_globals::cluster_globals(const std::map<std::string, std::string>& set)
   auto bool_of = [this](const char* name) {
     return config::get_bool(values_, name);
   };
+  aggregator_election_timeout_ms_ = int_of("aggregator_election_timeout_ms");
   attach_rebalance_delay_seconds_ = int_of("attach_rebalance_delay_seconds");
   auto_attach_ = bool_of("auto_attach");
   default_partitions_per_leaf_ = static_cast<uint32_t>(

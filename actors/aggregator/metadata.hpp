@@ -49,6 +49,12 @@ public:
   /// The variables `set` gives a value, the others at their defaults.
   explicit cluster_globals(const std::map<std::string, std::string>& set);
 
+  /// Voting aggregators elect another master aggregator after this long
+  /// without hearing from the leader's member.
+  int64_t aggregator_election_timeout_ms() const {
+    return aggregator_election_timeout_ms_;
+  }
+
   /// After an automatic attach, how long to wait before masters move back
   /// to the attached leaf (0: at once).
   int64_t attach_rebalance_delay_seconds() const {
@@ -118,6 +124,7 @@ public:
 
 private:
   std::map<std::string, std::string> values_;
+  int64_t aggregator_election_timeout_ms_;
   int64_t attach_rebalance_delay_seconds_;
   bool auto_attach_;
   uint32_t default_partitions_per_leaf_;

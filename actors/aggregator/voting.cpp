@@ -209,9 +209,13 @@ void on_proposal(voting_self self, const envelope_ptr& env) {
                                                 "aggregator");
     return;
   }
-  bool taken = st.member->propose(
-    std::string(1, metadata_entry) + env->metadata_proposal().metadata(),
-    answer);
+  auto& prop = env->metadata_proposal();
+  std::string entry(1, metadata_entry);
+  auto timeout = prop.election_timeout_ms();
+  for (int i = 0; i < 4; ++i)
+    entry.push_back(static_cast<char>(timeout >> (8 * i)));
+  entry += prop.metadata();
+  bool taken = st.member->propose(entry, answer);
   if (!taken)
     answer(false, "aggregator " + st.cfg.node + " leads the aggregators no "
                                                 "more");
@@ -271,8 +275,19 @@ voting_impl(voting_self self, voting_aggregator_config cfg) {
   mc.tick_ms = static_cast<unsigned>(tick_every.count());
   consensus::state_machine sm;
   sm.apply = [self](uint64_t, const std::string& entry) {
-    if (!entry.empty() && entry[0] == metadata_entry)
-      self->state.committed = entry.substr(1);
+    if (entry.size() < 5 || entry[0] != metadata_entry)
+      return;
+    auto& st = self->state;
+    unsigned timeout = 0;
+    for (int i = 0; i < 4; ++i)
+      timeout |= static_cast<unsigned>(static_cast<unsigned char>(entry[1 + i]))
+                 << (8 * i);
+    st.committed = entry.substr(5);
+    if (timeout >= 100 && timeout != st.cfg.election_timeout_ms) {
+      st.cfg.election_timeout_ms = timeout;
+      st.member->set_election_timeout(timeout);
+      logger("ma")->info("ElectionTimeoutSet {} {} ms", st.ctx(), timeout);
+    }
   };
   sm.take_snapshot = [self] { return self->state.committed; };
   sm.restore = [self](const std::string& bytes) {

@@ -137,6 +137,28 @@ BOOST_AUTO_TEST_CASE(every_aggregator_restarted_keeps_the_metadata) {
   BOOST_TEST(v.rows(0).cells(1) == "7");
 }
 
+BOOST_AUTO_TEST_CASE(the_election_timeout_is_a_variable) {
+  sim_cluster c{2, 2, nullptr, 64 * 1024 * 1024, 3};
+  BOOST_TEST(c.fails("SET GLOBAL aggregator_election_timeout_ms = 50")
+               .find("aggregator_election_timeout_ms")
+             != std::string::npos);
+  c.ok("SET GLOBAL aggregator_election_timeout_ms = 300");
+  c.ok("SLEEP 500"); // every member applies it
+  auto old = master_of(c);
+  c.ok("KILL AGGREGATOR " + quoted(old));
+  auto killed_at = c.cluster().now();
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return c.cluster().transport().lookup("ma", "ma") != nullptr; },
+    std::chrono::seconds{5}));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+              c.cluster().now() - killed_at)
+              .count();
+  BOOST_TEST(ms <= 800); // 300 ms, randomised up to 600, and a take-over
+  BOOST_TEST(master_of(c) != old);
+  auto v = c.ok("SHOW VARIABLES LIKE 'aggregator_election_timeout_ms'");
+  BOOST_TEST(v.rows(0).cells(1) == "300");
+}
+
 BOOST_AUTO_TEST_CASE(aggregator_statements_name_what_is_wrong) {
   sim_cluster one{2, 2};
   BOOST_TEST(one.fails("KILL AGGREGATOR '127.0.0.1':3306").find(
