@@ -148,6 +148,28 @@ void on_persist_flush(ma_self self) {
     answer_parked_maps(self, true);
 }
 
+/// Consensus: this master aggregator leads no more (its voting aggregator
+/// lost its majority, or a change could not be committed). What it held
+/// waiting for a commit is never sent, except that each statement waiting
+/// for one is told that its outcome is unknown; then it stops.
+void step_down(ma_self self, const std::string& why) {
+  auto& st = self->state;
+  // Requests still out (a SHOW waiting for its voting aggregator) answer
+  // their statements now, with what they have.
+  st.ep.fail_all();
+  st.ep.flush_held(self, [&](envelope& env) {
+    if (!env.has_statement_reply())
+      return false;
+    *env.mutable_statement_reply()->mutable_result() = make_failure(
+      sql::errc::timeout,
+      "the master aggregator stopped leading before this statement's "
+      "change was committed (" + why + "): it may or may not have taken "
+      "effect; SHOW AGGREGATORS names the new master aggregator");
+    return true;
+  });
+  self->quit(caf::make_error(caf::sec::runtime_error, why));
+}
+
 /// Consensus: a version is on a majority of voting aggregators. What
 /// waited for it goes out; a refusal means this aggregator leads no more.
 void on_metadata_committed(ma_self self, const envelope_ptr& env) {
@@ -157,7 +179,7 @@ void on_metadata_committed(ma_self self, const envelope_ptr& env) {
     logger("ma")->critical("MetadataNotCommitted {} version {}: {}; this "
                            "master aggregator stops",
                            st.ctx(), c.version(), c.error());
-    self->quit(caf::make_error(caf::sec::runtime_error, c.error()));
+    step_down(self, c.error());
     return;
   }
   st.ep.release_through(self, c.version());
@@ -403,6 +425,12 @@ master_aggregator_impl(ma_self self, master_aggregator_config cfg) {
   logger("ma")->info("AggregatorTerm {} term {}", st.ctx(),
                      st.meta.aggregator_term());
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
+  if (!st.cfg.consensus_node.empty())
+    // Its voting aggregator stopped leading: see step_down.
+    self->set_exit_handler([self](caf::exit_msg& em) {
+      step_down(self, "its voting aggregator leads no more ("
+                        + to_string(em.reason) + ")");
+    });
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     for (auto& kvp : st.runtime) {

@@ -124,7 +124,9 @@ void stop_master(voting_self self, const char* why) {
     return;
   logger("ma")->warn("MasterAggregatorStops {} {}", st.ctx(), why);
   self->unlink_from(st.master);
-  caf::anon_send_exit(st.master, caf::exit_reason::kill);
+  // Not a kill: it tells the statements it held that their outcome is
+  // unknown before it stops (master aggregator's step_down).
+  self->send_exit(st.master, caf::exit_reason::user_shutdown);
   st.master = caf::actor{};
 }
 

@@ -170,6 +170,16 @@ void endpoint::release_through(caf::local_actor* self, uint64_t version) {
   }
 }
 
+void endpoint::flush_held(caf::local_actor* self,
+                          const std::function<bool(envelope&)>& rewrite) {
+  auto held = std::move(held_);
+  held_.clear();
+  released_version_ = hold_version_;
+  for (auto& m : held)
+    if (rewrite(*m.env))
+      fab_->send(self, std::move(m.env));
+}
+
 bool endpoint::refuse_stale(caf::local_actor* self, const envelope& env) {
   const auto& h = env.header();
   uint64_t newest = 0;

@@ -208,6 +208,12 @@ public:
     return held_.size();
   }
 
+  /// The commit will not come (this aggregator leads no more): each held
+  /// message goes through `rewrite`, which may change it and returns
+  /// whether to send it after all; the others are dropped.
+  void flush_held(caf::local_actor* self,
+                  const std::function<bool(envelope&)>& rewrite);
+
   /// An aggregator's endpoint: the newer aggregator term a leaf told it of
   /// (0 while none): this aggregator has been replaced.
   uint64_t deposed_by() const {
