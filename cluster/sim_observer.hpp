@@ -52,25 +52,22 @@ public:
     line += " term=";
     line += std::to_string(h.term());
     ring_.push_back(std::move(line));
+    // An orphan is a copy that said it plays that role in its answer to a
+    // role order, until it says another or is promoted. (An instance
+    // ignores an order older than its term or than the last it took, and
+    // its answer gives the role it kept; a dropped answer was still given.)
+    if (env.has_set_role_reply() && what != transport_event::delivered) {
+      auto key = h.partition() + "@" + h.from().node();
+      if (env.set_role_reply().role() == pb::ORPHAN)
+        orphans.insert(key);
+      else
+        orphans.erase(key);
+    } else if (env.has_promote_reply() && what != transport_event::delivered
+               && env.promote_reply().status() == pb::STATUS_OK) {
+      orphans.erase(h.partition() + "@" + h.from().node());
+    }
     if (what != transport_event::sent && what != transport_event::delayed)
       return;
-    // An orphan is a copy told it is one, until told another role.
-    // (Only orders at least as new as the last one count: an instance
-    // ignores older ones.)
-    if (env.has_set_role_request()) {
-      const auto& req = env.set_role_request();
-      auto key = h.partition() + "@" + h.to().node();
-      auto& seen = order_version_[key];
-      if (req.version() >= seen) {
-        seen = req.version();
-        if (req.role() == pb::ORPHAN)
-          orphans.insert(key);
-        else
-          orphans.erase(key);
-      }
-    } else if (env.has_promote_request()) {
-      orphans.erase(h.partition() + "@" + h.to().node());
-    }
     bool ok_reply = false;
     if (env.has_write_reply() && env.write_reply().status() == pb::STATUS_OK) {
       ok_reply = true;
@@ -161,7 +158,6 @@ private:
   }
 
   std::deque<std::string> ring_;
-  std::map<std::string, uint64_t> order_version_; // "db:N@leaf" -> version
   // "db:N" -> term -> (highest acknowledged lsn, leaf that acknowledged it)
   std::map<std::string, std::map<uint64_t, std::pair<uint64_t, std::string>>>
     acked_;

@@ -13,8 +13,9 @@
 //      been heard from since the aggregator started, first waits for that
 //      pair's hello (at most attach_report_wait): the copies are compared,
 //      not the roles last recorded. An in-sync replica whose master's leaf
-//      has not answered a heartbeat sent after this leaf's hello waits for
-//      that answer too: the master may have died in the same power loss.
+//      (or a master whose in-sync replica's leaf) has not answered a
+//      heartbeat sent after this leaf's hello waits for that answer too:
+//      that copy may have died in the same power loss.
 //      (a) the partition has no master serving on another leaf: of the
 //          copies that hold every acknowledged write (the recorded master,
 //          the in-sync replicas), the one whose log ends last by (term,
@@ -30,9 +31,8 @@
 //          says so (ReplicaSyncRequest).
 //      (c) the partition lives on leaves that are not its pair: the copy is
 //          an Orphan, never served, kept until CLEAR ORPHAN DATABASES.
-//      A copy that is missing or could not be opened (corrupt) is replaced
-//      by an empty replica rebuilt from the master (CreateInstanceRequest
-//      with rebuild set; the leaf moves the old files aside).
+//      A missing or corrupt copy is replaced by an empty replica rebuilt
+//      from the master (CreateInstanceRequest with rebuild set).
 //
 //   leaf (restarted)        aggregator                  master (pair)
 //     |--Hello(recovering)--->|                              |
@@ -43,8 +43,7 @@
 //     |                       |<--ReplicaSync(in_sync)-------|
 //
 // SingleStore ("Managing High Availability"): a recovered leaf's partitions
-// are reintroduced, become replicas of their pair's masters (rebuilt when
-// they diverged), or become orphans.
+// are reintroduced, become replicas (rebuilt if diverged), or orphans.
 #include <algorithm>
 
 #include "actors/aggregator/state.hpp"
@@ -232,6 +231,14 @@ std::string awaited_report(master_aggregator_state& st,
             && m->second.answered_sent_at < it->second.hello_at)
           return master->leaf();
       }
+      // So must a recorded master's in-sync replica, which is preferred if
+      // it kept serving (load-balanced: not on this leaf's pair).
+      for (auto& o : part.instances())
+        if (mine->role() == pb::MASTER && !bugs::attach_trusts_silent_master
+            && o.leaf() != addr && o.role() == pb::REPLICA && o.in_sync()
+            && serving_leaf(st, o.leaf())
+            && st.runtime[o.leaf()].answered_sent_at < it->second.hello_at)
+          return o.leaf();
       auto copies = copies_of(st, part, db.name(), addr, disk);
       auto choice = ha::choose_recovered_master(copies.copies);
       if (choice.kind == ha::master_choice::wait)
@@ -685,8 +692,7 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
   if (state_of(*leaf) == leaf_state::online
       && leaf->incarnation() == hello.incarnation()
       && hello.incarnation() != 0) {
-    // The same process, announcing itself late (its first hello found no
-    // route to the aggregator yet): nothing it holds has changed.
+    // The same process, announcing itself late: nothing has changed.
     logger("ma")->info("LeafHelloRepeated {} {} incarnation={}: already "
                        "online",
                        st.ctx(), addr, hello.incarnation());
@@ -736,8 +742,7 @@ void on_leaf_hello(ma_self self, const envelope_ptr& req) {
     rt.attach_wait_until = self->clock().now() + attach_report_wait;
     st.attach_queue.push_back(addr);
     arm_timer(self, attach_report_wait, timer_id::attach_wait);
-    LG_PROBE(attach_waited_for_report,
-             "a leaf's attach waited for its pair to report its copies");
+    LG_PROBE(attach_waited_for_report, "an attach waited for a report");
     logger("ma")->info("LeafAttachWaits {} {}: for the copies of {} (at most "
                        "{} ms)",
                        st.ctx(), addr, awaited,

@@ -161,6 +161,7 @@ void on_set_role(self_ptr self, const envelope_ptr& env) {
     auto rep = make_envelope(st.label, st.term);
     auto* body = rep->mutable_set_role_reply();
     body->set_status(pb::STATUS_OK);
+    body->set_role(st.role);
     body->mutable_position()->set_term(st.cfg.store->last().term);
     body->mutable_position()->set_lsn(st.cfg.store->last().lsn);
     st.ep.reply(self, *env, std::move(rep));
@@ -195,6 +196,7 @@ void on_set_role(self_ptr self, const envelope_ptr& env) {
   auto* body = rep->mutable_set_role_reply();
   body->set_status(st.failure.empty() ? pb::STATUS_OK : pb::FAILED);
   body->set_error(st.failure);
+  body->set_role(st.role);
   body->mutable_position()->set_term(st.cfg.store->last().term);
   body->mutable_position()->set_lsn(st.cfg.store->last().lsn);
   st.ep.reply(self, *env, std::move(rep));
