@@ -152,7 +152,8 @@ void exec_create_database(ma_self self, envelope_ptr req,
           peer = other.leaf();
       auto env = create_instance_envelope(db.name(), part.ordinal(),
                                           db.sync_durability(), inst.role(),
-                                          part.term(), peer);
+                                          part.term(), peer,
+                                          st.meta.version());
       env->mutable_create_instance_request()->set_sync_replication_timeout_ms(
         st.meta.globals().sync_replication_timeout_ms());
       env->mutable_create_instance_request()->set_replication_backlog_mb(

@@ -72,7 +72,8 @@ void send_order_once(ma_self self, const order& o,
     return;
   }
   auto env = create_instance_envelope(o.db, o.ordinal, o.sync_durability,
-                                      o.role, o.term, o.peer);
+                                      o.role, o.term, o.peer,
+                                      st.meta.version());
   auto* body = env->mutable_create_instance_request();
   body->set_rebuild(true);
   body->set_sync_replication_timeout_ms(
@@ -116,7 +117,7 @@ void send_order(ma_self self, const order& o,
 std::shared_ptr<envelope>
 create_instance_envelope(const std::string& db, uint32_t ordinal,
                          bool sync_durability, pb::Role role, uint64_t term,
-                         const std::string& peer) {
+                         const std::string& peer, uint64_t version) {
   auto env = make_envelope(partition_label(db, ordinal), term);
   auto* body = env->mutable_create_instance_request();
   body->set_database(db);
@@ -125,6 +126,7 @@ create_instance_envelope(const std::string& db, uint32_t ordinal,
   body->set_role(role);
   body->set_term(term);
   body->set_peer(peer);
+  body->set_version(version);
   return env;
 }
 
@@ -142,6 +144,7 @@ void drop_instance(ma_self self, const std::string& leaf,
   auto* body = env->mutable_drop_instance_request();
   body->set_database(db);
   body->set_ordinal(ordinal);
+  body->set_version(self->state.meta.version());
   self->state.ep.request(self, leaf, leaf_actor_name(), std::move(env),
                          instance_op_timeout, [](const envelope*) {});
 }

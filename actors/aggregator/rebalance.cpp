@@ -106,7 +106,8 @@ void create_empty_master(ma_self self, const std::string& db_name,
   auto sync = db->sync_durability();
   persist_then(self, [self, db_name, ordinal, to, term, sync, done] {
     auto env = create_instance_envelope(db_name, ordinal, sync, pb::MASTER,
-                                        term, "");
+                                        term, "",
+                                        self->state.meta.version());
     self->state.ep.request(self, to, leaf_actor_name(), std::move(env),
                            instance_op_timeout,
                            [done, to](const envelope* rep) {

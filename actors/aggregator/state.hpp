@@ -206,11 +206,11 @@ void send_order(ma_self self, const order& o,
                 int attempts = 4);
 
 /// A CreateInstanceRequest for db:ordinal, created as `role` at `term`
-/// with `peer`.
+/// with `peer`, decided at metadata version `version`.
 std::shared_ptr<envelope>
 create_instance_envelope(const std::string& db, uint32_t ordinal,
                          bool sync_durability, pb::Role role, uint64_t term,
-                         const std::string& peer);
+                         const std::string& peer, uint64_t version);
 
 /// The error of a CreateInstanceReply from `leaf` ("" for success; `rep`
 /// is nullptr when no answer came).

@@ -38,6 +38,9 @@ struct instance_entry {
   uint32_t ordinal = 0;
   pb::RecoveryDrop recovery; ///< what opening it dropped (for the hello)
   pb::InstanceRole role;     ///< as the instance last told (RoleNotice)
+  /// The metadata version its CreateInstanceRequest was decided at (0:
+  /// reopened from disk): an older drop is stale.
+  uint64_t created_version = 0;
 };
 
 struct leaf_state {
@@ -327,6 +330,7 @@ void on_create(self_ptr self, const envelope_ptr& env) {
   e.database = req.database();
   e.ordinal = req.ordinal();
   e.store = store;
+  e.created_version = req.version();
   e.handle = spawn_partition(self, std::move(pc));
   st.instances.emplace(key, std::move(e));
   logger("leaf")->info("InstanceCreated {} {}:{}", st.ctx(), req.database(),
@@ -338,6 +342,19 @@ void on_drop(self_ptr self, const envelope_ptr& env) {
   const auto& req = env->drop_instance_request();
   auto key = instance_key(req.database(), req.ordinal());
   auto i = st.instances.find(key);
+  if (i != st.instances.end() && req.version() != 0
+      && req.version() < i->second.created_version) {
+    // A late copy of a drop decided before this copy was created (the copy
+    // it meant is gone): this one stays.
+    LG_PROBE(stale_drop_ignored, "a drop older than the copy it reached was "
+                                 "ignored");
+    logger("leaf")->info("StaleDropIgnored {} {}:{}: decided at version {}, "
+                         "the copy at {}",
+                         st.ctx(), req.database(), req.ordinal(),
+                         req.version(), i->second.created_version);
+    reply_status(self, *env, pb::STATUS_OK, {}, envelope::kDropInstanceReply);
+    return;
+  }
   if (i != st.instances.end()) {
     self->unlink_from(i->second.handle);
     self->send_exit(i->second.handle, caf::exit_reason::user_shutdown);
