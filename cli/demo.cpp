@@ -57,6 +57,7 @@ int run_demo(const std::vector<std::string>& args) {
   local_cluster_options lo;
   lo.leaves = 4;
   lo.redundancy = 2;
+  lo.aggregators = 3;
   local_cluster cluster{lo};
   if (cluster.startup_error()) {
     std::cerr << "leafguard demo: " << cluster.startup_error().to_string()
@@ -64,9 +65,11 @@ int run_demo(const std::vector<std::string>& args) {
     return 1;
   }
   narrator n{cluster};
-  n.say("A master aggregator and 4 leaves in one process. Redundancy 2: "
-        "leaves sit in two availability groups, and each leaf has a pair in "
-        "the other group.");
+  n.say("Three voting aggregators, which elected one of them master "
+        "aggregator, and 4 leaves, in one process. Redundancy 2: leaves sit "
+        "in two availability groups, and each leaf has a pair in the other "
+        "group.");
+  n.run("SHOW AGGREGATORS");
   n.run("SHOW LEAVES");
   n.say("A leaf that comes back is attached by itself; its pair hands its "
         "masters back once attach_rebalance_delay_seconds has passed (120 s "
@@ -173,6 +176,39 @@ int run_demo(const std::vector<std::string>& args) {
       ++n.failures;
     n.run("SHOW PARTITIONS ON shop");
   }
+  n.say("The master aggregator fails too. Kill it: the other voting "
+        "aggregators elect one of them within the election timeout (1 to 2 "
+        "s), and it takes over from the metadata a majority committed. "
+        "Writes to the partition masters go on meanwhile.");
+  std::string master;
+  {
+    auto rs = cluster.execute("SHOW AGGREGATORS");
+    for (auto& row : rs.rows())
+      if (row.cells(3) == "1")
+        master = "'" + row.cells(0) + "':" + row.cells(1);
+  }
+  auto a0 = std::chrono::steady_clock::now();
+  n.run("KILL AGGREGATOR " + master);
+  n.run("INSERT INTO shop VALUES ('kiwi','23')");
+  bool elected = cluster.run_until(
+    [&] {
+      auto rs = cluster.execute("SHOW AGGREGATORS");
+      for (auto& row : rs.rows())
+        if (row.cells(3) == "1"
+            && "'" + row.cells(0) + "':" + row.cells(1) != master)
+          return true;
+      return false;
+    },
+    std::chrono::seconds{10});
+  if (!elected)
+    ++n.failures;
+  std::cout << "(kill to a new master aggregator: "
+            << std::chrono::duration<double, std::milli>(
+                 std::chrono::steady_clock::now() - a0)
+                 .count()
+            << " ms)\n";
+  n.run("SHOW AGGREGATORS");
+  n.run("SELECT COUNT(*) FROM shop");
   n.say("Bad input gets a clear error and changes nothing.");
   n.run_expecting_error("SELECT * FROM nowhere");
   n.run_expecting_error("INSERT INTO shop VALUE ('x','y')");
