@@ -77,6 +77,9 @@ struct session_state {
   std::map<uint64_t, std::shared_ptr<part_op>> retries;
   /// Statements waiting for a master aggregator to answer, by timer id.
   std::map<uint64_t, std::function<void()>> waiting_for_aggregator;
+  /// While a statement that waited for a map creates its operations: the
+  /// end of its timeout.
+  std::optional<time_point> statement_deadline;
   /// Operations with an attempt in flight, re-aimed when a watched map
   /// names another master for them.
   std::set<std::shared_ptr<part_op>> inflight;
@@ -244,7 +247,10 @@ void attempt(self_ptr self, std::shared_ptr<part_op> op) {
                                                    sql::errc code,
                                                    const std::string& error) {
     auto& st = self->state;
-    if (!map && code == sql::errc::timeout) {
+    if (!map && code == sql::errc::timeout
+        && self->clock().now() + map_timeout
+               + std::chrono::milliseconds{map_wait_ms}
+             < op->deadline) {
       // No master aggregator answered (an election, a restart): the
       // operation tries again until its deadline; the next map request
       // reaches whichever aggregator leads by then.
@@ -360,6 +366,10 @@ std::shared_ptr<part_op> make_op(self_ptr self, const std::string& db,
   op->deadline = self->clock().now()
                  + std::chrono::milliseconds{
                    self->state.cfg.request_timeout_ms};
+  // A statement that waited for a master aggregator has only what is left
+  // of its own timeout.
+  if (self->state.statement_deadline)
+    op->deadline = std::min(op->deadline, *self->state.statement_deadline);
   return op;
 }
 
@@ -390,7 +400,10 @@ void with_map(self_ptr self, const envelope_ptr& req, const std::string& db,
       reply_result(self, *req, make_failure(code, error));
       return;
     }
+    auto& st = self->state;
+    st.statement_deadline = until;
     fun(map);
+    st.statement_deadline.reset();
   });
 }
 
