@@ -258,17 +258,26 @@ bool promoted(const ha::plan_result& plan, uint32_t ordinal,
 /// replica, so the current one is set aside (Orphan, on disk until the
 /// drop) before the new one is fed. Until the new copy is in sync the
 /// partition has one in-sync copy, as during any rebuild.
+/// The leaves of db's replicas that copy `step` replaces (the plan drops
+/// them later).
+std::vector<std::string> moving_replicas(const pb::DatabaseMeta& db,
+                                         const ha::plan_result& plan,
+                                         const ha::plan_step& step) {
+  std::vector<std::string> out;
+  for (auto& inst : db.parts(static_cast<int>(step.ordinal)).instances())
+    if (inst.role() == pb::REPLICA && !inst.missing()
+        && inst.leaf() != step.target
+        && dropped_later(plan, step.ordinal, inst.leaf(), step.phase))
+      out.push_back(inst.leaf());
+  return out;
+}
+
 void set_aside_moving_replica(ma_self self, const run_state& run,
                               const ha::plan_step& step) {
   auto* db = self->state.meta.find_database(run.db);
   if (db == nullptr)
     return;
-  std::vector<std::string> moving;
-  for (auto& inst : db->parts(static_cast<int>(step.ordinal)).instances())
-    if (inst.role() == pb::REPLICA && !inst.missing()
-        && inst.leaf() != step.target
-        && dropped_later(run.plan, step.ordinal, inst.leaf(), step.phase))
-      moving.push_back(inst.leaf());
+  auto moving = moving_replicas(*db, run.plan, step);
   if (moving.empty() || bugs::move_replica_in_place)
     return;
   LG_PROBE(replica_moved, "a rebalance moved a replica to another leaf");
@@ -355,13 +364,9 @@ void plan_and_run(ma_self self, reply_fn reply, const std::string& name,
   std::set<uint32_t> replica_moves;
   for (auto& step : plan.steps)
     if (step.action == ha::step_action::copy && !step.source.empty()
-        && moves.count(step.ordinal) == 0)
-      for (auto& inst : db->parts(static_cast<int>(step.ordinal)).instances())
-        if ((inst.role() == pb::REPLICA && !inst.missing()
-             && inst.leaf() != step.target
-             && dropped_later(plan, step.ordinal, inst.leaf(), step.phase))
-            || step.phase > 3)
-          replica_moves.insert(step.ordinal);
+        && moves.count(step.ordinal) == 0
+        && (step.phase > 3 || !moving_replicas(*db, plan, step).empty()))
+      replica_moves.insert(step.ordinal);
   if (!moves.empty() || !replica_moves.empty())
     for (auto& l : st.meta.leaves())
       if (state_of(l) != leaf_state::online) {
