@@ -34,6 +34,14 @@ namespace lg {
 
 /// Consensus: sends the whole metadata to the voting aggregator to be
 /// committed; what this aggregator sends from now waits for it.
+namespace {
+void on_metadata_committed(ma_self self, const envelope_ptr& env);
+} // namespace
+
+/// How long a proposal may go unanswered before the metadata is proposed
+/// again (the proposal or its answer was lost on the way).
+constexpr auto proposal_timeout = std::chrono::seconds{1};
+
 void propose_metadata(ma_self self) {
   auto& st = self->state;
   st.meta.bump_version();
@@ -45,7 +53,21 @@ void propose_metadata(ma_self self) {
   p->set_metadata(st.meta.serialize());
   p->set_election_timeout_ms(static_cast<uint32_t>(
     st.meta.globals().aggregator_election_timeout_ms()));
-  st.ep.send(self, st.cfg.consensus_node, "aggregator", std::move(env));
+  st.ep.request(self, st.cfg.consensus_node, "aggregator", std::move(env),
+                proposal_timeout, [self, version](const envelope* rep) {
+                  auto& st = self->state;
+                  if (rep != nullptr && rep->has_metadata_committed()) {
+                    on_metadata_committed(
+                      self, std::make_shared<envelope>(*rep));
+                    return;
+                  }
+                  if (st.ep.released() >= version)
+                    return; // a later proposal's commit covered it
+                  logger("ma")->warn("MetadataProposalResent {} version {} "
+                                     "had no answer",
+                                     st.ctx(), version);
+                  propose_metadata(self);
+                });
 }
 
 error persist(ma_self self) {

@@ -208,6 +208,11 @@ public:
     return held_.size();
   }
 
+  /// The newest version committed: nothing waits for it any more.
+  uint64_t released() const {
+    return released_version_;
+  }
+
   /// The commit will not come (this aggregator leads no more): each held
   /// message goes through `rewrite`, which may change it and returns
   /// whether to send it after all; the others are dropped.
