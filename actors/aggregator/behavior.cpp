@@ -61,8 +61,8 @@ void propose_metadata(ma_self self) {
                       self, std::make_shared<envelope>(*rep));
                     return;
                   }
-                  if (st.ep.released() >= version)
-                    return; // a later proposal's commit covered it
+                  if (st.ep.released() >= version || st.stepping_down)
+                    return; // a later commit covered it, or it stops
                   logger("ma")->warn("MetadataProposalResent {} version {} "
                                      "had no answer",
                                      st.ctx(), version);
@@ -176,6 +176,7 @@ void on_persist_flush(ma_self self) {
 /// for one is told that its outcome is unknown; then it stops.
 void step_down(ma_self self, const std::string& why) {
   auto& st = self->state;
+  st.stepping_down = true;
   // Requests still out (a SHOW waiting for its voting aggregator) answer
   // their statements now, with what they have.
   st.ep.fail_all();

@@ -102,6 +102,7 @@ struct master_aggregator_state {
   /// Consensus: the decisions waiting for a metadata version to be
   /// committed, by version.
   std::map<uint64_t, std::vector<std::function<void()>>> awaiting_commit;
+  bool stepping_down = false; ///< consensus: it leads no more and stops
   /// Why the metadata cannot be written ("" while it can): decisions wait,
   /// and statements that would change the metadata are refused.
   std::string metadata_error;
