@@ -71,6 +71,22 @@ struct planner {
     return best;
   }
 
+  /// The usable leaves with the most and the fewest planned masters (ties:
+  /// leaf order); empty when there are none.
+  std::pair<std::string, std::string> busiest_and_idlest() {
+    std::string hi;
+    std::string lo;
+    for (auto& l : in.leaves) {
+      if (masters.count(l.address) == 0)
+        continue;
+      if (hi.empty() || masters[l.address] > masters[hi])
+        hi = l.address;
+      if (lo.empty() || masters[l.address] < masters[lo])
+        lo = l.address;
+    }
+    return {hi, lo};
+  }
+
   int group_of(const std::string& leaf) const {
     auto i = leaves.find(leaf);
     return i == leaves.end() ? 0 : i->second->group;
@@ -243,16 +259,7 @@ struct planner {
   /// no partition for that, by a switch this round and a move next round.
   void balance_spread_masters(std::vector<spread_state>& parts) {
     for (int guard = 0; guard < 100000; ++guard) {
-      std::string hi;
-      std::string lo;
-      for (auto& l : in.leaves) {
-        if (masters.count(l.address) == 0)
-          continue;
-        if (hi.empty() || masters[l.address] > masters[hi])
-          hi = l.address;
-        if (lo.empty() || masters[l.address] < masters[lo])
-          lo = l.address;
-      }
+      auto [hi, lo] = busiest_and_idlest();
       if (hi.empty() || masters[hi] - masters[lo] <= 1)
         return;
       if (group_of(hi) != group_of(lo)) {
@@ -559,16 +566,7 @@ struct planner {
   void balance(States& parts) {
     bool r2 = in.redundancy == 2;
     for (int guard = 0; guard < 100000; ++guard) {
-      std::string hi;
-      std::string lo;
-      for (auto& l : in.leaves) {
-        if (masters.count(l.address) == 0)
-          continue;
-        if (hi.empty() || masters[l.address] > masters[hi])
-          hi = l.address;
-        if (lo.empty() || masters[l.address] < masters[lo])
-          lo = l.address;
-      }
+      auto [hi, lo] = busiest_and_idlest();
       if (hi.empty() || masters[hi] - masters[lo] <= 1)
         return;
       // Prefer a switch within the pair: it copies nothing.
