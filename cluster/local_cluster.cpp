@@ -18,6 +18,7 @@
 #include "actors/client/session.hpp"
 #include "base/log.hpp"
 #include "cluster/trace_file.hpp"
+#include "storage/dir_lock.hpp"
 #include "sql/parser.hpp"
 
 namespace lg {
@@ -110,6 +111,7 @@ struct local_cluster::impl {
   std::shared_ptr<reply_box> box = std::make_shared<reply_box>();
   uint64_t next_id = 1;
   std::shared_ptr<trace_file_sink> trace;
+  storage::dir_lock lock; ///< the data dir's, when it is on disk
 };
 
 void configure_threaded_scheduler(caf::actor_system_config& cfg) {
@@ -159,6 +161,15 @@ local_cluster::local_cluster(local_cluster_options opts)
                                 "can't use data dir '" + data_dir_
                                   + "': " + err.to_string());
     return;
+  }
+  if (!opts_.fs) {
+    auto lock = storage::dir_lock::acquire(data_dir_);
+    if (!lock.ok()) {
+      startup_error_ = make_error(cluster_errc::startup_failed,
+                                  lock.err().detail());
+      return;
+    }
+    impl_->lock = std::move(*lock);
   }
   cfg_ = std::make_unique<caf::actor_system_config>();
   register_message_types(*cfg_);

@@ -24,6 +24,7 @@
 #include "cluster/local_cluster.hpp"
 #include "cluster/trace_file.hpp"
 #include "sql/parser.hpp"
+#include "storage/dir_lock.hpp"
 #include "storage/vfs.hpp"
 
 namespace lg {
@@ -77,6 +78,7 @@ struct node_process::impl {
   std::shared_ptr<storage::background_worker> snapshot_writes;
   std::string banner;
   std::string node; ///< the node name its endpoints are registered under
+  storage::dir_lock lock; ///< held from start to stop
 };
 
 node_process::node_process() : impl_(std::make_unique<impl>()) {
@@ -104,6 +106,12 @@ error node_process::start(const config::node_options& opts) {
     return config::make_error(errc::bad_value,
                               "data-dir '" + opts.data_dir
                                 + "': cannot be created or written");
+  if (opts.role != "client") {
+    auto lock = storage::dir_lock::acquire(opts.data_dir);
+    if (!lock.ok())
+      return config::make_error(errc::bad_value, lock.err().detail());
+    d.lock = std::move(*lock);
+  }
   d.cfg = node_system_config(opts.tls);
   d.sys = std::make_unique<caf::actor_system>(*d.cfg);
   d.fab = std::make_shared<fabric>(*d.sys);
@@ -236,6 +244,7 @@ void node_process::stop() {
     d.snapshot_writes->stop();
   d.sys.reset();
   d.cfg.reset();
+  d.lock.release();
 }
 
 int run_node(const std::string& role, const std::vector<std::string>& args) {

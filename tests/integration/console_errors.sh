@@ -51,6 +51,13 @@ out=$("$LEAFGUARD" leaf --config "$WORK/bad.conf" 2>&1); rc=$?
 out=$("$LEAFGUARD" leaf --port "$(leaf_port 1)" --data-dir "$WORK/dup" 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "cannot listen on 127.0.0.1:$(leaf_port 1)" \
   || fail "taken port: $rc $out"
+# A second process on a data dir in use stops, naming the dir and the holder.
+out=$("$LEAFGUARD" leaf --port "$(leaf_port 6)" --data-dir "$WORK/leaf1" 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "data-dir '$WORK/leaf1' is in use by another process (pid ${PIDS[leaf1]})" \
+  || fail "data dir in use: $rc $out"
+out=$("$LEAFGUARD" master-aggregator --port "$(leaf_port 6)" --data-dir "$WORK/ma" 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "data-dir '$WORK/ma' is in use" \
+  || fail "aggregator data dir in use: $rc $out"
 # Without TLS a node binds loopback only unless told --insecure.
 out=$("$LEAFGUARD" leaf --port "$(leaf_port 8)" --data-dir "$WORK/l8" --bind 0.0.0.0 2>&1); rc=$?
 [ $rc -eq 2 ] && echo "$out" | grep -q "insecure" || fail "non-loopback bind: $rc $out"
