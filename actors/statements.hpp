@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 
 #include "actors/net/fabric.hpp"
 #include "sql/parser.hpp"
@@ -10,9 +11,34 @@
 
 namespace lg {
 
+/// Names a StatementRequest by its sender and correlation id: the key of a
+/// role's statements still unanswered.
+inline std::string statement_key(const envelope& req) {
+  const auto& h = req.header();
+  return h.from().node() + "/" + h.from().actor() + "#"
+         + std::to_string(h.correlation_id());
+}
+
+namespace detail {
+
+/// A role that keeps its unanswered statements (`open_statements`, by
+/// statement_key) forgets one once it is answered.
+template <class State>
+auto forget_statement(State& st, const envelope& req, int)
+  -> decltype(st.open_statements.erase(std::string{}), void()) {
+  st.open_statements.erase(statement_key(req));
+}
+
+template <class State>
+void forget_statement(State&, const envelope&, long) {
+}
+
+} // namespace detail
+
 /// Answers the StatementRequest `req` with `rs`.
 template <class Self>
 void reply_result(Self self, const envelope& req, pb::ResultSet rs) {
+  detail::forget_statement(self->state, req, 0);
   auto rep = make_envelope();
   *rep->mutable_statement_reply()->mutable_result() = std::move(rs);
   self->state.ep.reply(self, req, std::move(rep));

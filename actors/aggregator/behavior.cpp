@@ -180,14 +180,23 @@ void step_down(ma_self self, const std::string& why) {
   // Requests still out (a SHOW waiting for its voting aggregator) answer
   // their statements now, with what they have.
   st.ep.fail_all();
-  st.ep.flush_held(self, [&](envelope& env) {
-    if (!env.has_statement_reply())
-      return false;
-    *env.mutable_statement_reply()->mutable_result() = make_failure(
+  auto unknown = [&] {
+    return make_failure(
       sql::errc::timeout,
       "the master aggregator stopped leading before this statement's "
       "change was committed (" + why + "): it may or may not have taken "
       "effect; SHOW AGGREGATORS names the new master aggregator");
+  };
+  // Statements still running (an attach, a rebalance) would otherwise wait
+  // for their client's timeout: their work stops here.
+  auto open = std::move(st.open_statements);
+  st.open_statements.clear();
+  for (auto& [key, req] : open)
+    reply_result(self, *req, unknown());
+  st.ep.flush_held(self, [&](envelope& env) {
+    if (!env.has_statement_reply())
+      return false;
+    *env.mutable_statement_reply()->mutable_result() = unknown();
     return true;
   });
   self->quit(caf::make_error(caf::sec::runtime_error, why));
@@ -246,6 +255,8 @@ void on_statement(ma_self self, const envelope_ptr& req) {
   auto parsed = parse_statement(self, *req);
   if (!parsed)
     return;
+  if (!self->state.cfg.consensus_node.empty())
+    self->state.open_statements.emplace(statement_key(*req), req);
   if (!self->state.metadata_error.empty() && changes_metadata(*parsed)) {
     // Nothing that changes the cluster is started while it cannot be
     // recorded.

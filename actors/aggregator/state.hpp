@@ -103,6 +103,9 @@ struct master_aggregator_state {
   /// committed, by version.
   std::map<uint64_t, std::vector<std::function<void()>>> awaiting_commit;
   bool stepping_down = false; ///< consensus: it leads no more and stops
+  /// Statements taken and not yet answered, by statement_key: a master
+  /// aggregator that steps down answers each of them (outcome unknown).
+  std::map<std::string, envelope_ptr> open_statements;
   /// Why the metadata cannot be written ("" while it can): decisions wait,
   /// and statements that would change the metadata are refused.
   std::string metadata_error;
