@@ -19,6 +19,7 @@ bool attach_trusts_silent_master = false;
 bool forget_rejoining_attach = false;
 bool move_replica_in_place = false;
 bool no_aggregator_fence = false;
+bool apply_stale_metadata = false;
 
 namespace {
 
@@ -40,6 +41,7 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"forget-rejoining-attach", &forget_rejoining_attach},
     {"move-replica-in-place", &move_replica_in_place},
     {"no-aggregator-fence", &no_aggregator_fence},
+    {"apply-stale-metadata", &apply_stale_metadata},
   };
   return all;
 }

@@ -97,4 +97,10 @@ extern bool move_replica_in_place;
 /// changing roles after the newer one did.
 extern bool no_aggregator_fence;
 
+/// The voting aggregators apply every committed metadata entry, even a
+/// proposal resent after its answer was lost that commits after a newer
+/// version: the metadata they agree on goes back, and the next master
+/// aggregator starts from it.
+extern bool apply_stale_metadata;
+
 } // namespace lg::bugs

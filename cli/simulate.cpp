@@ -39,7 +39,7 @@ const char* help_text =
   "                    no-role-reconcile, async-alone-unsynced,\n"
   "                    attach-trusts-silent-master,\n"
   "                    forget-rejoining-attach, move-replica-in-place,\n"
-  "                    no-aggregator-fence\n"
+  "                    no-aggregator-fence, apply-stale-metadata\n"
   "  --trace-dir DIR   where a failing seed's trace goes (default /tmp)\n"
   "  --log-level L     off, critical, error, warn, info, debug (default off)\n";
 

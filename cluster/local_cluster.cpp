@@ -488,6 +488,24 @@ error local_cluster::isolate_aggregator(const std::string& addr) {
   return {};
 }
 
+error local_cluster::pause_aggregator(const std::string& addr,
+                                      std::chrono::milliseconds how_long) {
+  auto i = impl_->voting.find(addr);
+  if (i == impl_->voting.end())
+    return make_error(cluster_errc::leaf_stopped,
+                      "aggregator " + addr + " is not running");
+  std::set<caf::actor_addr> who{i->second.address()};
+  // With it, the master aggregator it runs, if it leads.
+  auto rs = execute("SHOW AGGREGATORS");
+  for (auto& row : rs.rows())
+    if (row.cells_size() > 3 && row.cells(0) + ":" + row.cells(1) == addr
+        && row.cells(3) == "1")
+      if (auto ma = fab_->lookup(ma_node(), "ma"))
+        who.insert(ma.address());
+  fab_->faults().pause_actors(who, now() + how_long);
+  return {};
+}
+
 error local_cluster::heal_aggregator(const std::string& addr) {
   if (!fab_->faults().is_cut(addr))
     return make_error(cluster_errc::unknown_leaf,

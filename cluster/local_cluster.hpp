@@ -112,6 +112,10 @@ public:
   error restart_aggregator_at(const std::string& addr);
   error isolate_aggregator(const std::string& addr);
   error heal_aggregator(const std::string& addr);
+  /// Holds every message the voting aggregator at `addr`, and the master
+  /// aggregator it runs, send for `how_long` (a stopped process).
+  error pause_aggregator(const std::string& addr,
+                         std::chrono::milliseconds how_long);
 
   /// The voting aggregators' addresses (empty with one aggregator).
   std::vector<std::string> aggregator_addresses() const;

@@ -68,6 +68,11 @@ public:
     }
     if (what != transport_event::sent && what != transport_event::delayed)
       return;
+    if (env.has_metadata_proposal())
+      check_one_master_aggregator(h.aggregator_term(), h.to().node());
+    else if (env.has_metadata_committed() && env.metadata_committed().ok())
+      check_metadata_forward(env.metadata_committed().applied_version(),
+                             h.from().node());
     bool ok_reply = false;
     if (env.has_write_reply() && env.write_reply().status() == pb::STATUS_OK) {
       ok_reply = true;
@@ -100,6 +105,26 @@ public:
     }
   }
 
+  /// The aggregator fence, seen from outside: a leaf (its node, which all
+  /// its partition instances share) never admits a message from an older
+  /// master aggregator term than one it admitted before.
+  void admitted(const envelope& env, int64_t) override {
+    const auto& h = env.header();
+    ++checks_aggregator_fence;
+    auto& top = admitted_[h.to().node()];
+    if (h.aggregator_term() >= top.first) {
+      top = {h.aggregator_term(), body_name(env)};
+      return;
+    }
+    if (violation.empty())
+      violation = "no order from an older master aggregator term changes a "
+                  "leaf: "
+                  + h.to().node() + "/" + h.to().actor() + " admitted "
+                  + body_name(env) + " of aggregator term "
+                  + std::to_string(h.aggregator_term()) + " after "
+                  + top.second + " of term " + std::to_string(top.first);
+  }
+
   /// Writes the kept messages to `path`; returns false on an I/O error.
   bool dump(const std::string& path) const {
     auto* f = std::fopen(path.c_str(), "w");
@@ -117,6 +142,8 @@ public:
   uint64_t checks_one_master = 0;
   uint64_t checks_orphan = 0;
   uint64_t checks_fencing = 0;
+  uint64_t checks_aggregator_fence = 0;
+  uint64_t checks_aggregator_terms = 0;
 
 private:
   /// Fencing: once an instance is promoted to term T at LSN L, no write of
@@ -157,7 +184,38 @@ private:
                 + std::to_string(promoted.first);
   }
 
+  /// A master aggregator acts by proposing metadata to its own voting
+  /// aggregator: two voting aggregators proposed to in one term would be
+  /// two master aggregators.
+  void check_one_master_aggregator(uint64_t term, const std::string& voter) {
+    ++checks_aggregator_terms;
+    auto [i, added] = proposers_.emplace(term, voter);
+    if (!added && i->second != voter && violation.empty())
+      violation = "at most one master aggregator acts per term: term "
+                  + std::to_string(term) + " proposed metadata through "
+                  + i->second + " and through " + voter;
+  }
+
+  /// The metadata version the voting aggregators hold, as each commit's
+  /// answer reports it, only goes forward.
+  void check_metadata_forward(uint64_t version, const std::string& voter) {
+    ++checks_aggregator_terms;
+    if (version >= committed_.first) {
+      committed_ = {version, voter};
+      return;
+    }
+    if (violation.empty())
+      violation = "the metadata the aggregators agree on never goes back: "
+                  + voter + " holds version " + std::to_string(version)
+                  + " after " + committed_.second + " held version "
+                  + std::to_string(committed_.first);
+  }
+
   std::deque<std::string> ring_;
+  // leaf node -> (newest aggregator term admitted, the message that was)
+  std::map<std::string, std::pair<uint64_t, std::string>> admitted_;
+  std::map<uint64_t, std::string> proposers_; // aggregator term -> voter
+  std::pair<uint64_t, std::string> committed_{0, ""};
   // "db:N" -> term -> (highest acknowledged lsn, leaf that acknowledged it)
   std::map<std::string, std::map<uint64_t, std::pair<uint64_t, std::string>>>
     acked_;

@@ -55,6 +55,16 @@ struct driver {
   std::vector<std::string> aggs;
   std::set<std::string> aggs_down;
   std::set<std::string> aggs_cut;
+  time_point aggs_paused_until{};
+
+  /// The voting aggregator that runs the master aggregator ("" if none).
+  std::string master_aggregator() {
+    auto rs = cluster.execute("SHOW AGGREGATORS");
+    for (auto& row : rs.rows())
+      if (row.cells_size() > 3 && row.cells(3) == "1")
+        return row.cells(0) + ":" + row.cells(1);
+    return {};
+  }
 
   bool enabled(const std::string& fault) const {
     // Faults on voting aggregators need some.
@@ -318,7 +328,8 @@ struct driver {
     } else if (fault.rfind("agg-", 0) == 0) {
       // A voting aggregator crashes (the master aggregator with it, when it
       // leads), comes back from its disk, is cut off, or heals.
-      bool trouble = !aggs_down.empty() || !aggs_cut.empty();
+      bool trouble = !aggs_down.empty() || !aggs_cut.empty()
+                     || cluster.now() < aggs_paused_until;
       if (fault == "agg-kill" && !trouble) {
         auto victim = aggs[pick(aggs.size())];
         cluster.kill_aggregator(victim);
@@ -333,6 +344,16 @@ struct driver {
         auto victim = aggs[pick(aggs.size())];
         cluster.isolate_aggregator(victim);
         aggs_cut.insert(victim);
+        count(fault, victim);
+      } else if (fault == "agg-pause" && !trouble) {
+        // The master aggregator's process stops (SIGSTOP) and resumes: what
+        // it sent meanwhile arrives after another has taken over.
+        auto victim = master_aggregator();
+        if (victim.empty())
+          victim = aggs[pick(aggs.size())];
+        auto how_long = std::chrono::milliseconds{1500 + pick(2001)};
+        cluster.pause_aggregator(victim, how_long);
+        aggs_paused_until = cluster.now() + how_long;
         count(fault, victim);
       } else if (fault == "agg-heal" && !aggs_cut.empty()) {
         auto back = *aggs_cut.begin();
@@ -429,7 +450,7 @@ const std::vector<std::string>& all_faults() {
     "delay", "crash",   "torn",    "corrupt", "detach", "attach",
     "cascade", "rebalance", "disk", "duplicate", "stall", "aggregator",
     "bounce", "power", "fanout", "agg-kill", "agg-restart", "agg-isolate",
-    "agg-heal"};
+    "agg-heal", "agg-pause"};
   return faults;
 }
 
@@ -590,12 +611,19 @@ simulation_result run_simulation(const simulation_options& opts) {
     cluster.heal_aggregator(a);
   for (auto& a : std::set<std::string>(d.aggs_down))
     cluster.restart_aggregator_at(a);
+  if (cluster.now() < d.aggs_paused_until)
+    cluster.sleep(std::chrono::duration_cast<std::chrono::milliseconds>(
+      d.aggs_paused_until - cluster.now()));
   if (!d.aggs.empty()
       && !cluster.wait_for_master(std::chrono::seconds{10}))
     broken = "no master aggregator was elected within 10 s of the faults "
              "ending";
   cluster.sleep(std::chrono::milliseconds{1000});
-  cluster.execute("ATTACH LEAF ALL");
+  // An operator attaches what is detached, and runs it again when the
+  // master aggregator changed under it (the outcome was unknown).
+  for (int i = 0; i < 5; ++i)
+    if (cluster.execute("ATTACH LEAF ALL").error_code() == 0)
+      break;
   stop_workload(workload);
   stop_workload(workload2);
   stop_history_workload(history_clients);
@@ -678,7 +706,11 @@ simulation_result run_simulation(const simulation_options& opts) {
       << obs->checks_one_master << " acknowledgements), no acknowledgement "
          "past a promotion ("
       << obs->checks_fencing << "), orphans never served ("
-      << obs->checks_orphan << " answers), request deadlines ("
+      << obs->checks_orphan << " answers), aggregator fence ("
+      << obs->checks_aggregator_fence << " orders admitted), one master "
+         "aggregator per term and metadata only forward ("
+      << obs->checks_aggregator_terms << " proposals and commits), request "
+         "deadlines ("
       << checks_deadline << " steps, longest write "
       << std::chrono::duration_cast<std::chrono::milliseconds>(
            std::max(record->longest, record2->longest))

@@ -14,6 +14,7 @@
 #include "actors/net/handlers.hpp"
 #include "actors/timers.hpp"
 #include "admin.pb.h"
+#include "base/bugs.hpp"
 #include "base/log.hpp"
 #include "consensus/raft_member.hpp"
 
@@ -22,8 +23,60 @@ namespace lg {
 namespace {
 
 constexpr auto tick_every = std::chrono::milliseconds{25};
-constexpr char metadata_entry = 'M'; ///< the whole committed metadata
+/// The whole committed metadata, as written before entries carried their
+/// version: 'M', the election timeout (u32), the metadata.
+constexpr char metadata_entry = 'M';
+/// The whole committed metadata: 'V', the election timeout (u32), the
+/// metadata's version (u64), the metadata.
+constexpr char versioned_metadata_entry = 'V';
 constexpr char takeover_entry = 'T'; ///< a new leader's first entry
+
+/// One metadata entry of the Raft log, decoded.
+struct metadata_fields {
+  unsigned election_timeout_ms = 0;
+  uint64_t version = 0;
+  std::string metadata;
+};
+
+std::string encode_metadata_entry(unsigned timeout, uint64_t version,
+                                  const std::string& metadata) {
+  std::string entry(1, versioned_metadata_entry);
+  for (int i = 0; i < 4; ++i)
+    entry.push_back(static_cast<char>(timeout >> (8 * i)));
+  for (int i = 0; i < 8; ++i)
+    entry.push_back(static_cast<char>(version >> (8 * i)));
+  entry += metadata;
+  return entry;
+}
+
+/// The version a ClusterMetadata holds (0 when it does not parse).
+uint64_t version_of(const std::string& metadata) {
+  pb::ClusterMetadata m;
+  return m.ParseFromString(metadata) ? m.version() : 0;
+}
+
+/// Decodes a metadata entry; false for any other entry (a takeover).
+bool decode_metadata_entry(const std::string& entry, metadata_fields& out) {
+  bool versioned = !entry.empty() && entry[0] == versioned_metadata_entry;
+  size_t header = versioned ? 13 : 5;
+  if (entry.size() < header
+      || (!versioned && entry[0] != metadata_entry))
+    return false;
+  auto byte = [&](size_t i) {
+    return static_cast<uint64_t>(static_cast<unsigned char>(entry[i]));
+  };
+  out.election_timeout_ms = 0;
+  for (size_t i = 0; i < 4; ++i)
+    out.election_timeout_ms |= static_cast<unsigned>(byte(1 + i) << (8 * i));
+  out.metadata = entry.substr(header);
+  out.version = 0;
+  if (versioned)
+    for (size_t i = 0; i < 8; ++i)
+      out.version |= byte(5 + i) << (8 * i);
+  else
+    out.version = version_of(out.metadata);
+  return true;
+}
 
 struct voting_state;
 using voting_self = voting_aggregator_actor::stateful_pointer<voting_state>;
@@ -55,6 +108,7 @@ struct voting_state {
   std::deque<std::function<void()>> deferred;
   bool defer_armed = false;
   std::string committed; ///< the newest committed metadata (ClusterMetadata)
+  uint64_t committed_version = 0; ///< its version
   caf::actor master;     ///< the master aggregator, while this one leads
   bool taking_over = false;
   std::map<std::string, peer_stats> peers;
@@ -202,6 +256,7 @@ void on_proposal(voting_self self, const envelope_ptr& env) {
     auto rep = make_envelope();
     auto* c = rep->mutable_metadata_committed();
     c->set_version(version);
+    c->set_applied_version(self->state.committed_version);
     c->set_ok(ok);
     c->set_error(why);
     self->state.ep.reply(self, *env, rep);
@@ -212,11 +267,8 @@ void on_proposal(voting_self self, const envelope_ptr& env) {
     return;
   }
   auto& prop = env->metadata_proposal();
-  std::string entry(1, metadata_entry);
-  auto timeout = prop.election_timeout_ms();
-  for (int i = 0; i < 4; ++i)
-    entry.push_back(static_cast<char>(timeout >> (8 * i)));
-  entry += prop.metadata();
+  auto entry = encode_metadata_entry(prop.election_timeout_ms(), version,
+                                     prop.metadata());
   bool taken = st.member->propose(entry, answer);
   if (!taken)
     answer(false, "aggregator " + st.cfg.node + " leads the aggregators no "
@@ -277,14 +329,20 @@ voting_impl(voting_self self, voting_aggregator_config cfg) {
   mc.tick_ms = static_cast<unsigned>(tick_every.count());
   consensus::state_machine sm;
   sm.apply = [self](uint64_t, const std::string& entry) {
-    if (entry.size() < 5 || entry[0] != metadata_entry)
+    metadata_fields e;
+    if (!decode_metadata_entry(entry, e))
       return;
     auto& st = self->state;
-    unsigned timeout = 0;
-    for (int i = 0; i < 4; ++i)
-      timeout |= static_cast<unsigned>(static_cast<unsigned char>(entry[1 + i]))
-                 << (8 * i);
-    st.committed = entry.substr(5);
+    // A proposal resent after its answer was lost can commit after a newer
+    // version: it is older than what is in force, and changes nothing.
+    if (e.version < st.committed_version && !bugs::apply_stale_metadata) {
+      logger("ma")->info("StaleMetadataEntrySkipped {} version {} after {}",
+                         st.ctx(), e.version, st.committed_version);
+      return;
+    }
+    st.committed = std::move(e.metadata);
+    st.committed_version = e.version;
+    auto timeout = e.election_timeout_ms;
     if (timeout >= 100 && timeout != st.cfg.election_timeout_ms) {
       st.cfg.election_timeout_ms = timeout;
       st.member->set_election_timeout(timeout);
@@ -294,6 +352,7 @@ voting_impl(voting_self self, voting_aggregator_config cfg) {
   sm.take_snapshot = [self] { return self->state.committed; };
   sm.restore = [self](const std::string& bytes) {
     self->state.committed = bytes;
+    self->state.committed_version = version_of(bytes);
   };
   st.member = std::make_unique<consensus::raft_member>(mc, *st.host, sm);
   error err;

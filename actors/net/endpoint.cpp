@@ -183,9 +183,14 @@ void endpoint::flush_held(caf::local_actor* self,
 bool endpoint::refuse_stale(caf::local_actor* self, const envelope& env) {
   const auto& h = env.header();
   uint64_t newest = 0;
-  if (!fence_ || bugs::no_aggregator_fence
-      || fence_->admit(h.aggregator_term(), newest))
+  if (!fence_ || h.aggregator_term() == 0)
     return false;
+  if (bugs::no_aggregator_fence
+      || fence_->admit(h.aggregator_term(), newest)) {
+    if (!env.has_transport_error())
+      fab_->note_admitted(self, env);
+    return false;
+  }
   logger("transport")->warn("StaleAggregatorRefused [to={}/{}] {} from {}/{} "
                             "of aggregator term {}: term {} was seen",
                             node_, actor_, body_name(env), h.from().node(),

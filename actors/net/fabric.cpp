@@ -237,6 +237,11 @@ void fabric::refuse(caf::local_actor* self, const envelope& env,
     deliver(self, dest, std::move(err));
 }
 
+void fabric::note_admitted(caf::local_actor* self, const envelope& env) {
+  if (auto sink = recorder_.sink())
+    sink->admitted(env, now_us(self));
+}
+
 bool fabric::deliver_local(caf::local_actor* self, envelope_ptr env) {
   const auto& to = env->header().to();
   auto key = endpoint_key(to.node(), to.actor());
@@ -312,8 +317,14 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
       record(self, *env, transport_event::sent, sink.get());
       return;
     }
+    caf::timespan held{0};
+    if (dest)
+      held = faults_.paused_for(self->address(), self->clock().now());
     if (!dest) {
       what = transport_event::undeliverable;
+    } else if (held.count() > 0) {
+      what = transport_event::delayed; // a paused sender or receiver
+      delay = std::max(delay, held);
     } else if (what == transport_event::sent) {
       auto chance = faults_.draw(*env);
       if (chance.action == fault_verdict::drop) {

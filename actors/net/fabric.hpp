@@ -88,6 +88,10 @@ public:
   void refuse(caf::local_actor* self, const envelope& env,
               const std::string& why);
 
+  /// Tells the trace sink, if any, that a leaf or partition admitted `env`
+  /// from a master aggregator past its fence.
+  void note_admitted(caf::local_actor* self, const envelope& env);
+
   /// Delivers `env`, received from another process, to its local endpoint;
   /// false when no such endpoint lives here.
   bool deliver_local(caf::local_actor* self, envelope_ptr env);

@@ -32,7 +32,25 @@ void fault_plan::heal_link(const std::string& a, const std::string& b) {
 
 void fault_plan::update_active() {
   active_ = !cut_.empty() || !down_.empty() || !cut_links_.empty()
-            || !delay_rules_.empty() || random_faults_;
+            || !delay_rules_.empty() || random_faults_ || !paused_.empty();
+}
+
+void fault_plan::pause_actors(const std::set<caf::actor_addr>& who,
+                              caf::actor_clock::time_point until) {
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  for (auto& a : who)
+    if (a)
+      paused_[a] = until;
+  update_active();
+}
+
+caf::timespan fault_plan::paused_for(const caf::actor_addr& from,
+                                     caf::actor_clock::time_point now) const {
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  auto i = paused_.find(from);
+  if (i == paused_.end() || i->second <= now)
+    return caf::timespan{0};
+  return caf::timespan{i->second - now};
 }
 
 void fault_plan::mark_down(const std::string& node) {

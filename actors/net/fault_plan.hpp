@@ -27,6 +27,8 @@
 #include <tuple>
 #include <utility>
 
+#include <caf/actor_addr.hpp>
+#include <caf/actor_clock.hpp>
 #include <caf/timespan.hpp>
 
 #include "messages/message_types.hpp"
@@ -101,6 +103,19 @@ public:
   /// Removes every delay_messages rule.
   void clear_message_delays();
 
+  /// Pauses the sends of the actors `who` until `until`, as a process
+  /// stopped by SIGSTOP sends nothing: every message they send meanwhile is
+  /// held and delivered at `until`, in order. What they are sent still
+  /// reaches them, so that nothing sent to them is lost when they stop for
+  /// good meanwhile (a stopped process would read it on resuming).
+  void pause_actors(const std::set<caf::actor_addr>& who,
+                    caf::actor_clock::time_point until);
+
+  /// How long a message sent by `from` at `now` is held by a pause (zero
+  /// when `from` is not paused).
+  caf::timespan paused_for(const caf::actor_addr& from,
+                           caf::actor_clock::time_point now) const;
+
   /// Applies the fixed faults to `env`: crashed nodes, cuts, delay rules.
   fault_verdict judge(const envelope& env) const;
 
@@ -124,6 +139,7 @@ private:
   /// delay_messages rules: (from, to, body) -> delay.
   std::map<std::tuple<std::string, std::string, int>, caf::timespan>
     delay_rules_;
+  std::map<caf::actor_addr, caf::actor_clock::time_point> paused_;
   std::atomic<bool> random_faults_{false};
   double drop_ = 0;
   double delay_ = 0;

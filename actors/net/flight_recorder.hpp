@@ -35,6 +35,14 @@ public:
   virtual void record(const envelope& env, transport_event what,
                       int64_t at_us)
     = 0;
+
+  /// Told when a leaf or partition admits `env`, a message from a master
+  /// aggregator, past its aggregator fence (the simulation's checker holds
+  /// admissions to "never an older term than one admitted before").
+  virtual void admitted(const envelope& env, int64_t at_us) {
+    (void) env;
+    (void) at_us;
+  }
 };
 
 /// The ring of recent messages and the trace sink of one fabric.
