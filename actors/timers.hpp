@@ -19,6 +19,7 @@ enum class timer_id : uint64_t {
   attach_wait = 6,      ///< a leaf's attach stops waiting for a report
   connections_lost = 7, ///< handle the leaves whose connection went, together
   attach_rebalance = 8, ///< an automatic attach's rebalance may be due
+  proposal_retry = 10,  ///< propose the metadata again after a refusal
   // -- voting aggregator --
   consensus_tick = 9, ///< drive the Raft member's clock
   // -- leaf --

@@ -644,6 +644,13 @@ error raft_member::start() {
 void raft_member::tick() {
   if (impl_->started && !impl_->stopped && impl_->tick_cb != nullptr)
     impl_->tick_cb(&impl_->io);
+  // An expedited election is over once a leader is known.
+  if (expedited_from_ms_ != 0 && !impl_->stopped && leader().first != 0
+      && leader().first != expedited_leader_) {
+    auto configured = expedited_from_ms_;
+    expedited_from_ms_ = 0;
+    set_election_timeout(configured);
+  }
 }
 
 void raft_member::receive(const pb::RaftMessage& msg) {
@@ -747,6 +754,7 @@ std::vector<stored_server> raft_member::members() const {
 }
 
 void raft_member::set_election_timeout(unsigned ms) {
+  expedited_from_ms_ = 0;
   cfg_.election_timeout_ms = ms;
   cfg_.heartbeat_timeout_ms = std::max(10u, ms / 10);
   if (!impl_->initialised)
@@ -762,6 +770,19 @@ void raft_member::set_election_timeout(unsigned ms) {
     impl_->r.follower_state.randomized_election_timeout = redraw;
   else if (raft_state(&impl_->r) == RAFT_CANDIDATE)
     impl_->r.candidate_state.randomized_election_timeout = redraw;
+}
+
+void raft_member::expedite_election(unsigned within_ms) {
+  if (!impl_->initialised || impl_->stopped
+      || raft_state(&impl_->r) == RAFT_LEADER
+      || within_ms >= cfg_.election_timeout_ms)
+    return;
+  auto configured = expedited_from_ms_ != 0 ? expedited_from_ms_
+                                            : cfg_.election_timeout_ms;
+  auto gone = leader().first;
+  set_election_timeout(within_ms);
+  expedited_from_ms_ = configured;
+  expedited_leader_ = gone;
 }
 
 void raft_member::stop() {

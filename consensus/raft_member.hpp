@@ -130,6 +130,14 @@ public:
   /// Changes the election timeout (and the heartbeat, a tenth of it).
   void set_election_timeout(unsigned ms);
 
+  /// A follower that knows its leader is gone (its process crashed) stands
+  /// for election within `within_ms` of its last contact with it, instead
+  /// of waiting out the election timeout: the timeout is `within_ms` (drawn
+  /// at random up to twice that, as libraft does) until a leader is known
+  /// again, then the configured one. Nothing changes on a leader. Safety
+  /// does not depend on it: an election is safe at any moment.
+  void expedite_election(unsigned within_ms);
+
   /// Stops: pending proposals fail. The member cannot be started again.
   void stop();
 
@@ -137,6 +145,9 @@ public:
 
 private:
   member_config cfg_;
+  /// The configured election timeout while an expedited one is in force.
+  unsigned expedited_from_ms_ = 0;
+  uint64_t expedited_leader_ = 0; ///< the leader known gone meanwhile
   std::unique_ptr<impl> impl_;
 };
 

@@ -63,11 +63,34 @@ void propose_metadata(ma_self self) {
                   }
                   if (st.ep.released() >= version || st.stepping_down)
                     return; // a later commit covered it, or it stops
+                  // A newer proposal is on its way: it holds this one's
+                  // changes, and its own answer or silence decides.
+                  if (st.meta.version() != version)
+                    return;
+                  if (rep != nullptr || !st.ep.last_transport_error().empty()) {
+                    // Refused (the voting aggregator is down or
+                    // unreachable), not timed out: proposing again at once
+                    // would spin.
+                    arm_timer(self, proposal_timeout,
+                              timer_id::proposal_retry);
+                    return;
+                  }
                   logger("ma")->warn("MetadataProposalResent {} version {} "
                                      "had no answer",
                                      st.ctx(), version);
                   propose_metadata(self);
                 });
+}
+
+/// The retry after a refused proposal: the newest metadata, if it is still
+/// not committed.
+void retry_proposal(ma_self self) {
+  auto& st = self->state;
+  if (st.stepping_down || st.ep.released() >= st.meta.version())
+    return;
+  logger("ma")->warn("MetadataProposalResent {} version {} was refused",
+                     st.ctx(), st.meta.version());
+  propose_metadata(self);
 }
 
 error persist(ma_self self) {
@@ -362,6 +385,9 @@ master_aggregator_actor::behavior_type ma_behavior(ma_self self) {
           break;
         case timer_id::metadata_retry:
           on_persist_flush(self);
+          break;
+        case timer_id::proposal_retry:
+          retry_proposal(self);
           break;
         case timer_id::attach_wait:
           resume_attaches(self);

@@ -94,6 +94,7 @@ struct actor_host : consensus::raft_host {
 
 struct peer_stats {
   time_point last_heard{};
+  bool crashed = false; ///< its actor went down, and it was not heard since
   time_point append_sent{};
   bool append_outstanding = false;
   double roundtrip_sum_ms = 0;
@@ -113,6 +114,10 @@ struct voting_state {
   bool taking_over = false;
   std::map<std::string, peer_stats> peers;
   bool closing = false; ///< being destroyed: callbacks do nothing
+  /// The leader's actor, watched when it lives in this process: its crash
+  /// starts an election at once (step 6).
+  std::string watched_leader;
+  caf::actor_addr watched_leader_actor;
 
   ~voting_state() {
     // libraft is stopped while everything its callbacks touch still lives
@@ -199,10 +204,27 @@ void start_master(voting_self self) {
   self->link_to(st.master);
 }
 
+/// Step 6: a follower watches its leader's actor when it lives in this
+/// process (a crashed process is seen by the gateway as its link going
+/// down).
+void watch_leader(voting_self self) {
+  auto& st = self->state;
+  auto leader = st.member->leader().second;
+  if (leader.empty() || leader == st.cfg.node || leader == st.watched_leader)
+    return;
+  st.watched_leader = leader;
+  st.watched_leader_actor = caf::actor_addr{};
+  if (auto a = st.cfg.fab->lookup(leader, voting_aggregator_actor_name())) {
+    st.watched_leader_actor = a.address();
+    self->monitor(a);
+  }
+}
+
 /// Steps 2 and 4: starts or stops the master aggregator as the role
 /// changes.
 void check_role(voting_self self) {
   auto& st = self->state;
+  watch_leader(self);
   if (st.member->role() != consensus::member_role::leader) {
     st.taking_over = false;
     stop_master(self, "it leads the aggregators no more");
@@ -235,6 +257,7 @@ void on_raft_message(voting_self self, const envelope_ptr& env) {
   auto& m = env->raft_message();
   auto& p = st.peers[m.from_address()];
   p.last_heard = self->clock().now();
+  p.crashed = false;
   if (m.has_append_entries_result() && p.append_outstanding) {
     p.append_outstanding = false;
     p.roundtrip_sum_ms += std::chrono::duration<double, std::milli>(
@@ -296,7 +319,8 @@ void on_status(voting_self self, const envelope_ptr& env) {
     auto i = st.peers.find(m.address);
     if (i == st.peers.end())
       continue;
-    a->set_online(now - i->second.last_heard <= timeout);
+    a->set_online(!i->second.crashed
+                  && now - i->second.last_heard <= timeout);
     if (i->second.roundtrips > 0)
       a->set_roundtrip_ms(i->second.roundtrip_sum_ms
                           / static_cast<double>(i->second.roundtrips));
@@ -367,6 +391,19 @@ voting_impl(voting_self self, voting_aggregator_config cfg) {
   } else {
     st.ep.attach(self, caf::actor_cast<caf::actor>(self));
     arm_timer(self, tick_every, timer_id::consensus_tick);
+    self->set_down_handler([self](caf::down_msg& dm) {
+      auto& st = self->state;
+      if (dm.source != st.watched_leader_actor || st.closing)
+        return;
+      auto within = std::max(100u, st.cfg.election_timeout_ms / 5);
+      logger("ma")->warn("LeaderAggregatorDown {} {} is gone ({}): standing "
+                         "for election within {} ms",
+                         st.ctx(), st.watched_leader, to_string(dm.reason),
+                         within);
+      st.watched_leader_actor = caf::actor_addr{};
+      st.peers[st.watched_leader].crashed = true;
+      st.member->expedite_election(within);
+    });
   }
   return {
     [self](wire& msg) { voting_requests.dispatch(self, msg); },

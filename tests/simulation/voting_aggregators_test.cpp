@@ -68,10 +68,13 @@ BOOST_AUTO_TEST_CASE(a_killed_master_aggregator_is_replaced_within_the_election)
     [&] { return c.cluster().transport().lookup("ma", "ma") != nullptr; },
     std::chrono::seconds{5}));
   auto elected_in = c.cluster().now() - killed_at;
-  // Election timeout 1000 ms, randomised up to twice that, and a take-over.
-  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(elected_in)
-               .count()
-             <= 2500);
+  // The followers see the crash and stand within a fifth of the election
+  // timeout (1000 ms), randomised up to twice that, then the take-over:
+  // well under the 1 to 2 s of waiting the timeout out.
+  auto elected_ms =
+    std::chrono::duration_cast<std::chrono::milliseconds>(elected_in).count();
+  BOOST_TEST_MESSAGE("elected " << elected_ms << " ms after the kill");
+  BOOST_TEST(elected_ms <= 1000);
   auto now_master = master_of(c);
   BOOST_TEST(!now_master.empty());
   BOOST_TEST(now_master != old);
