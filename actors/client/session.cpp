@@ -87,6 +87,11 @@ struct session_state {
   std::set<std::string> watching;
   uint64_t next_timer = 1;
   uint32_t write_seq = 0;
+  /// Statements forwarded to a master aggregator in this process, by its
+  /// actor: if it dies before answering (its process would have dropped
+  /// the connection), each is answered at once with an unknown outcome.
+  std::map<caf::actor_addr, std::map<uint64_t, envelope_ptr>> forwarded_to;
+  uint64_t next_forward = 1;
 
   std::string ctx() const {
     return "[session=" + name + "]";
@@ -554,9 +559,28 @@ void forward_to_ma(self_ptr self, const envelope_ptr& req) {
   auto env = make_envelope();
   env->mutable_statement_request()->set_text(
     req->statement_request().text());
+  // Watched when it lives in this process: see forwarded_to.
+  caf::actor_addr ma_addr;
+  auto id = st.next_forward++;
+  if (auto ma = st.ep.fab().lookup(st.cfg.ma_node, "ma")) {
+    ma_addr = ma.address();
+    auto& waiting = st.forwarded_to[ma_addr];
+    if (waiting.empty())
+      self->monitor(ma);
+    waiting.emplace(id, req);
+  }
   st.ep.request(self, st.cfg.ma_node, "ma", std::move(env), admin_timeout,
-                [self, req](const envelope* rep) {
+                [self, req, ma_addr, id](const envelope* rep) {
                   auto& st = self->state;
+                  if (ma_addr) {
+                    auto w = st.forwarded_to.find(ma_addr);
+                    if (w == st.forwarded_to.end() || w->second.erase(id) == 0)
+                      return; // answered when the aggregator went down
+                    if (w->second.empty()) {
+                      self->demonitor(ma_addr);
+                      st.forwarded_to.erase(w);
+                    }
+                  }
                   if (rep == nullptr) {
                     reply_result(self, *req,
                                  make_failure(sql::errc::timeout,
@@ -610,6 +634,20 @@ session_actor::behavior_type session_impl(self_ptr self, session_config cfg) {
   st.ep = endpoint{cfg.fab, cfg.node, cfg.name};
   st.cfg = std::move(cfg);
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    auto i = st.forwarded_to.find(dm.source);
+    if (i == st.forwarded_to.end())
+      return;
+    auto waiting = std::move(i->second);
+    st.forwarded_to.erase(i);
+    for (auto& [id, req] : waiting)
+      reply_result(self, *req,
+                   make_failure(sql::errc::timeout,
+                                "the master aggregator stopped before it "
+                                "answered: the statement may or may not "
+                                "have taken effect"));
+  });
   return {
     [self](wire& msg) { session_requests.dispatch(self, msg); },
     [self](tick_atom) { self->state.ep.on_tick(self); },
