@@ -56,6 +56,7 @@ struct driver {
   std::set<std::string> aggs_down;
   std::set<std::string> aggs_cut;
   time_point aggs_paused_until{};
+  std::pair<std::string, std::string> aggs_link_cut; // two voting aggregators
 
   /// The voting aggregator that runs the master aggregator ("" if none).
   std::string master_aggregator() {
@@ -329,6 +330,7 @@ struct driver {
       // A voting aggregator crashes (the master aggregator with it, when it
       // leads), comes back from its disk, is cut off, or heals.
       bool trouble = !aggs_down.empty() || !aggs_cut.empty()
+                     || !aggs_link_cut.first.empty()
                      || cluster.now() < aggs_paused_until;
       if (fault == "agg-kill" && !trouble) {
         auto victim = aggs[pick(aggs.size())];
@@ -355,6 +357,19 @@ struct driver {
         cluster.pause_aggregator(victim, how_long);
         aggs_paused_until = cluster.now() + how_long;
         count(fault, victim);
+      } else if (fault == "agg-cut" && !trouble && aggs.size() >= 3) {
+        // A partial partition between two voting aggregators: each still
+        // reaches the third, and every leaf.
+        auto a = pick(aggs.size());
+        auto b = (a + 1 + pick(aggs.size() - 1)) % aggs.size();
+        cluster.transport().faults().cut_link(aggs[a], aggs[b]);
+        aggs_link_cut = {aggs[a], aggs[b]};
+        count(fault, aggs[a] + "-" + aggs[b]);
+      } else if (fault == "agg-heal" && !aggs_link_cut.first.empty()) {
+        cluster.transport().faults().heal_link(aggs_link_cut.first,
+                                               aggs_link_cut.second);
+        count(fault, aggs_link_cut.first + "-" + aggs_link_cut.second);
+        aggs_link_cut = {};
       } else if (fault == "agg-heal" && !aggs_cut.empty()) {
         auto back = *aggs_cut.begin();
         cluster.heal_aggregator(back);
@@ -450,7 +465,7 @@ const std::vector<std::string>& all_faults() {
     "delay", "crash",   "torn",    "corrupt", "detach", "attach",
     "cascade", "rebalance", "disk", "duplicate", "stall", "aggregator",
     "bounce", "power", "fanout", "agg-kill", "agg-restart", "agg-isolate",
-    "agg-heal", "agg-pause"};
+    "agg-heal", "agg-pause", "agg-cut"};
   return faults;
 }
 
@@ -609,6 +624,9 @@ simulation_result run_simulation(const simulation_options& opts) {
     d.replace_disk(l);
   for (auto& a : std::set<std::string>(d.aggs_cut))
     cluster.heal_aggregator(a);
+  if (!d.aggs_link_cut.first.empty())
+    cluster.transport().faults().heal_link(d.aggs_link_cut.first,
+                                           d.aggs_link_cut.second);
   for (auto& a : std::set<std::string>(d.aggs_down))
     cluster.restart_aggregator_at(a);
   if (cluster.now() < d.aggs_paused_until)
