@@ -112,6 +112,9 @@ struct voting_state {
   uint64_t committed_version = 0; ///< its version
   caf::actor master;     ///< the master aggregator, while this one leads
   bool taking_over = false;
+  /// A leader that has not heard from a majority for an election timeout:
+  /// its master aggregator stops, and none starts until it hears again.
+  bool quorum_lost = false;
   std::map<std::string, peer_stats> peers;
   bool closing = false; ///< being destroyed: callbacks do nothing
   /// The leader's actor, watched when it lives in this process: its crash
@@ -220,6 +223,40 @@ void watch_leader(voting_self self) {
   }
 }
 
+/// Step 4: a leader that has not heard from a majority of the voting
+/// aggregators for an election timeout stops its master aggregator at once
+/// (libraft steps down only at the end of a whole timeout window without
+/// them, up to twice as late): a master aggregator cut off gives no order
+/// after one election timeout.
+void check_quorum(voting_self self) {
+  auto& st = self->state;
+  if (st.member->role() != consensus::member_role::leader) {
+    st.quorum_lost = false;
+    return;
+  }
+  auto now = self->clock().now();
+  auto timeout = std::chrono::milliseconds{st.cfg.election_timeout_ms};
+  size_t voters = 0;
+  size_t heard = 0;
+  for (auto& m : st.member->members()) {
+    if (m.role != 1) // not a voter
+      continue;
+    ++voters;
+    if (m.address == st.cfg.node) {
+      ++heard;
+      continue;
+    }
+    auto i = st.peers.find(m.address);
+    if (i != st.peers.end() && now - i->second.last_heard <= timeout)
+      ++heard;
+  }
+  bool lost = 2 * heard <= voters;
+  if (lost && !st.quorum_lost)
+    stop_master(self, "it has not heard from a majority of the voting "
+                      "aggregators for an election timeout");
+  st.quorum_lost = lost;
+}
+
 /// Steps 2 and 4: starts or stops the master aggregator as the role
 /// changes.
 void check_role(voting_self self) {
@@ -230,7 +267,7 @@ void check_role(voting_self self) {
     stop_master(self, "it leads the aggregators no more");
     return;
   }
-  if (st.master || st.taking_over)
+  if (st.master || st.taking_over || st.quorum_lost)
     return;
   st.taking_over = true;
   auto term = st.member->term();
@@ -415,6 +452,7 @@ voting_impl(voting_self self, voting_aggregator_config cfg) {
     [self](timer_atom, uint64_t) {
       auto& st = self->state;
       st.member->tick();
+      check_quorum(self);
       check_role(self);
       arm_timer(self, tick_every, timer_id::consensus_tick);
     },

@@ -12,8 +12,8 @@
 //   3. The master aggregator sends each metadata change here as a
 //      MetadataProposal and holds every message it sends after the change
 //      until MetadataCommitted says a majority has it.
-//   4. A leader that loses its majority, or is killed, takes its master
-//      aggregator down with it; another voting aggregator is elected and
+//   4. A leader that loses its majority (not heard from for an election
+//      timeout), or is killed, takes its master aggregator down with it; another voting aggregator is elected and
 //      takes over from the committed metadata, as a restarted aggregator
 //      would (leaves prove they are alive again, failover goes on).
 //   5. SHOW AGGREGATORS asks here: the members, which is the leader, who was

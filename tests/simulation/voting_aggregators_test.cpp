@@ -4,6 +4,7 @@
 #include <map>
 #include <string>
 
+#include "actors/net/fabric.hpp"
 #include "sim_cluster.hpp"
 
 using namespace lg;
@@ -43,6 +44,20 @@ std::string quoted(const std::string& addr) {
 }
 
 } // namespace
+
+/// Notes when the master aggregator of one aggregator term last sent
+/// anything to a leaf.
+struct last_order_sink : lg::trace_sink {
+  uint64_t term = 0;
+  int64_t last_us = 0;
+  void record(const lg::envelope& env, lg::transport_event what,
+              int64_t at_us) override {
+    const auto& h = env.header();
+    if (what == lg::transport_event::sent && h.aggregator_term() == term
+        && h.from().node() == "ma" && h.to().node().rfind("127.0.0.1:100", 0) == 0)
+      last_us = at_us;
+  }
+};
 
 BOOST_AUTO_TEST_SUITE(voting_aggregators)
 
@@ -106,8 +121,23 @@ BOOST_AUTO_TEST_CASE(a_master_aggregator_cut_off_from_the_majority_steps_down) {
   c.ok("CREATE DATABASE db PARTITIONS 4");
   c.ok("INSERT INTO db VALUES ('a','1')");
   auto old = master_of(c);
+  auto sink = std::make_shared<last_order_sink>();
+  sink->term = aggregator_rows(c).front().term;
+  c.cluster().transport().set_trace_sink(sink);
+  auto cut_at = std::chrono::duration_cast<std::chrono::microseconds>(
+                  c.cluster().now().time_since_epoch())
+                  .count();
   c.ok("ISOLATE AGGREGATOR " + quoted(old));
   c.ok("SLEEP 4000");
+  // Its master aggregator still reaches the leaves, but gives no order (nor
+  // heartbeat) once an election timeout (1000 ms) has passed without a
+  // majority of the voting aggregators.
+  auto quiet_after_ms = (sink->last_us - cut_at) / 1000;
+  BOOST_TEST_MESSAGE("the cut-off master aggregator's last message to a leaf "
+                     << quiet_after_ms << " ms after the cut");
+  BOOST_TEST(sink->last_us > 0);
+  BOOST_TEST(quiet_after_ms <= 1050);
+  c.cluster().transport().set_trace_sink(nullptr);
   auto now_master = master_of(c);
   BOOST_TEST(!now_master.empty());
   BOOST_TEST(now_master != old);
