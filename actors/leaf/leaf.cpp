@@ -403,6 +403,28 @@ void on_role_notice(self_ptr self, const envelope_ptr& env) {
     i->second.role = r;
 }
 
+/// The aggregator fence survives a restart: the newest aggregator term is
+/// read from the data dir, and written there whenever it rises.
+void restore_fence(self_ptr self) {
+  auto& st = self->state;
+  auto path = st.cfg.data_dir + "/aggregator_term";
+  auto fs = st.cfg.fs;
+  if (auto bytes = fs->read_file(path); bytes.ok()) {
+    try {
+      st.fence->restore(std::stoull(*bytes));
+    } catch (const std::exception&) {
+      logger("leaf")->error("AggregatorTermUnreadable {} {} holds '{}'; "
+                            "starting from the first aggregator message",
+                            st.ctx(), path, *bytes);
+    }
+  }
+  st.fence->on_raise([fs, path, node = st.cfg.address](uint64_t term) {
+    if (auto err = fs->write_atomic(path, std::to_string(term)))
+      logger("leaf")->error("AggregatorTermUnwritten [leaf={}] term {}: {}",
+                            node, term, err.to_string());
+  });
+}
+
 /// Every request a leaf accepts (its instances accept their own).
 const handler_table<self_ptr> leaf_requests{
   "leaf",
@@ -420,6 +442,7 @@ leaf_actor::behavior_type leaf_impl(self_ptr self, leaf_config cfg) {
   st.ep.set_fence(st.fence);
   st.cfg = std::move(cfg);
   st.cfg.fs->make_dirs(st.cfg.data_dir);
+  restore_fence(self);
   st.incarnation = bump_incarnation(st.cfg);
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
   {

@@ -170,6 +170,26 @@ BOOST_AUTO_TEST_CASE(every_aggregator_restarted_keeps_the_metadata) {
   BOOST_TEST(v.rows(0).cells(1) == "7");
 }
 
+BOOST_AUTO_TEST_CASE(a_restarted_leaf_keeps_the_newest_aggregator_term) {
+  auto fs = std::make_shared<storage::memory_vfs>();
+  sim_cluster c{4, 2, fs, 64 * 1024 * 1024, 3};
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  auto term = aggregator_rows(c).front().term;
+  auto path =
+    c.cluster().data_dir() + "/leaves/127.0.0.1_10001/aggregator_term";
+  auto kept = [&] {
+    auto bytes = fs->read_file(path);
+    return bytes.ok() ? *bytes : std::string{"(unreadable)"};
+  };
+  BOOST_TEST(kept() == std::to_string(term));
+  // A power loss: what the leaf wrote survives only if it was synced.
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  fs->crash(c.cluster().data_dir() + "/leaves/127.0.0.1_10001");
+  c.ok("RESTART LEAF '127.0.0.1':10001");
+  c.ok("SLEEP 500");
+  BOOST_TEST(kept() == std::to_string(term));
+}
+
 BOOST_AUTO_TEST_CASE(the_election_timeout_is_a_variable) {
   sim_cluster c{2, 2, nullptr, 64 * 1024 * 1024, 3};
   BOOST_TEST(c.fails("SET GLOBAL aggregator_election_timeout_ms = 50")

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/test/unit_test.hpp>
 #include <caf/actor_system.hpp>
@@ -129,6 +130,22 @@ BOOST_AUTO_TEST_CASE(terms_only_go_up) {
   BOOST_TEST(newest == 3u);
   BOOST_TEST(f.admit(5, newest));
   BOOST_TEST(f.newest() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(a_restored_fence_refuses_older_terms_and_each_rise_is_kept) {
+  std::vector<uint64_t> kept;
+  lg::aggregator_fence f;
+  f.restore(4); // what the leaf's data dir held
+  f.on_raise([&](uint64_t t) { kept.push_back(t); });
+  uint64_t newest = 0;
+  BOOST_TEST(!f.admit(3, newest));
+  BOOST_TEST(newest == 4u);
+  BOOST_TEST(f.admit(4, newest)); // no rise: nothing to keep
+  BOOST_TEST(f.admit(6, newest));
+  BOOST_TEST(f.admit(7, newest));
+  f.restore(5); // never goes back
+  BOOST_TEST(f.newest() == 7u);
+  BOOST_TEST(kept == (std::vector<uint64_t>{6, 7}));
 }
 
 BOOST_AUTO_TEST_CASE(an_older_aggregator_is_refused_and_told_the_newer_term) {
