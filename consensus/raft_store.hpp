@@ -49,6 +49,11 @@ struct stored_server {
   uint64_t id = 0;
   std::string address;
   int role = 0; ///< libraft's RAFT_STANDBY, RAFT_VOTER, RAFT_SPARE
+
+  /// Whether it votes (libraft's RAFT_VOTER).
+  bool voter() const {
+    return role == 1;
+  }
 };
 
 struct stored_snapshot {

@@ -208,8 +208,7 @@ void start_master(voting_self self) {
 }
 
 /// Step 6: a follower watches its leader's actor when it lives in this
-/// process (a crashed process is seen by the gateway as its link going
-/// down).
+/// process (a leader in another process is not watched yet).
 void watch_leader(voting_self self) {
   auto& st = self->state;
   auto leader = st.member->leader().second;
@@ -239,7 +238,7 @@ void check_quorum(voting_self self) {
   size_t voters = 0;
   size_t heard = 0;
   for (auto& m : st.member->members()) {
-    if (m.role != 1) // not a voter
+    if (!m.voter())
       continue;
     ++voters;
     if (m.address == st.cfg.node) {
@@ -346,7 +345,7 @@ void on_status(voting_self self, const envelope_ptr& env) {
   for (auto& m : st.member->members()) {
     auto* a = out->add_aggregators();
     a->set_address(m.address);
-    a->set_voting(m.role == 1);
+    a->set_voting(m.voter());
     a->set_master(m.id == leader);
     a->set_term(st.member->term());
     if (m.address == st.cfg.node) {
