@@ -206,6 +206,7 @@ local_cluster::local_cluster(local_cluster_options opts)
   sc.node = "local";
   sc.name = "session/1";
   sc.ma_node = ma_node();
+  sc.request_timeout_ms = opts_.session_request_timeout_ms;
   impl_->session = caf::actor_cast<caf::actor>(spawn_session(*sys_, sc));
   impl_->inbox = sys_->spawn(inbox_impl, fab_, impl_->box, sc.name);
   if (restoring) {

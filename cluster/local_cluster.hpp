@@ -44,6 +44,10 @@ struct local_cluster_options {
   int aggregators = 1;
   uint16_t aggregator_base_port = 3306;
   unsigned election_timeout_ms = 1000;
+  /// The session's request timeout until a map brings the cluster's (the
+  /// simulation sets the cluster's from the start, so that the first
+  /// statements are held to it too).
+  int64_t session_request_timeout_ms = 10000;
 };
 
 enum class cluster_errc {

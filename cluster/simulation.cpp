@@ -489,6 +489,7 @@ simulation_result run_simulation(const simulation_options& opts) {
   lo.simulate = true;
   lo.seed = opts.seed;
   lo.data_dir = "/sim";
+  lo.session_request_timeout_ms = request_timeout_ms;
   lo.fs = fs;
   lo.sim_job_cost = std::chrono::microseconds{100};
   // Small logs: checkpoints (seal, fold, swap) happen throughout a run and
@@ -558,6 +559,7 @@ simulation_result run_simulation(const simulation_options& opts) {
   sc.node = "local";
   sc.name = "session/2";
   sc.client_id = 2;
+  sc.request_timeout_ms = request_timeout_ms;
   auto session2 = spawn_session(cluster.system(), sc);
   auto record2 = std::make_shared<workload_record>();
   auto wc2 = wc;

@@ -383,20 +383,21 @@ std::shared_ptr<part_op> make_op(self_ptr self, const std::string& db,
 /// the request timeout.
 void with_map(self_ptr self, const envelope_ptr& req, const std::string& db,
               std::function<void(map_ptr)> fun,
-              std::optional<time_point> deadline = std::nullopt) {
-  auto until = deadline ? *deadline
-                        : self->clock().now()
-                            + std::chrono::milliseconds{
-                              self->state.cfg.request_timeout_ms};
-  get_map(self, db, 0, [self, req, db, fun, until](map_ptr map,
-                                                   sql::errc code,
-                                                   const std::string& error) {
+              std::optional<time_point> started = std::nullopt) {
+  auto since = started ? *started : self->clock().now();
+  // The cluster's request timeout comes with its first map: until then the
+  // session's own default bounds the wait.
+  auto until = since
+               + std::chrono::milliseconds{self->state.cfg.request_timeout_ms};
+  get_map(self, db, 0, [self, req, db, fun, since, until](
+                         map_ptr map, sql::errc code,
+                         const std::string& error) {
     if (!map && code == sql::errc::timeout
         && self->clock().now() + max_backoff < until) {
       auto& st = self->state;
       auto id = st.next_timer++;
-      st.waiting_for_aggregator.emplace(id, [self, req, db, fun, until] {
-        with_map(self, req, db, fun, until);
+      st.waiting_for_aggregator.emplace(id, [self, req, db, fun, since] {
+        with_map(self, req, db, fun, since);
       });
       self->delayed_send(self, max_backoff, timer_atom::value, id);
       return;
@@ -406,7 +407,11 @@ void with_map(self_ptr self, const envelope_ptr& req, const std::string& db,
       return;
     }
     auto& st = self->state;
-    st.statement_deadline = until;
+    // The statement's operations get what is left of the cluster's request
+    // timeout, now known, counted from the statement's start.
+    st.statement_deadline =
+      std::min(until, since + std::chrono::milliseconds{
+                                st.cfg.request_timeout_ms});
     fun(map);
     st.statement_deadline.reset();
   });
