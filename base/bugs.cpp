@@ -20,6 +20,7 @@ bool forget_rejoining_attach = false;
 bool move_replica_in_place = false;
 bool no_aggregator_fence = false;
 bool apply_stale_metadata = false;
+bool ignore_unannounced_restart = false;
 
 namespace {
 
@@ -42,6 +43,7 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"move-replica-in-place", &move_replica_in_place},
     {"no-aggregator-fence", &no_aggregator_fence},
     {"apply-stale-metadata", &apply_stale_metadata},
+    {"ignore-unannounced-restart", &ignore_unannounced_restart},
   };
   return all;
 }

@@ -103,4 +103,11 @@ extern bool no_aggregator_fence;
 /// aggregator starts from it.
 extern bool apply_stale_metadata;
 
+/// A master aggregator that hears a leaf answer as a newer incarnation than
+/// the recorded one (it restarted, and its hello went to a master
+/// aggregator replaced before recording it) does nothing: the leaf's copies
+/// stay without the roles the metadata records, and reconciliation skips
+/// a leaf of another incarnation.
+extern bool ignore_unannounced_restart;
+
 } // namespace lg::bugs

@@ -40,7 +40,8 @@ const char* help_text =
   "                    no-role-reconcile, async-alone-unsynced,\n"
   "                    attach-trusts-silent-master,\n"
   "                    forget-rejoining-attach, move-replica-in-place,\n"
-  "                    no-aggregator-fence, apply-stale-metadata\n"
+  "                    no-aggregator-fence, apply-stale-metadata,\n"
+  "                    ignore-unannounced-restart\n"
   "  --trace-dir DIR   where a failing seed's trace goes (default /tmp)\n"
   "  --log-level L     off, critical, error, warn, info, debug (default off)\n";
 

@@ -288,6 +288,33 @@ void send_failover_orders(ma_self self, const std::string& addr,
 
 } // namespace
 
+namespace {
+
+/// A leaf that answers as a newer incarnation than the recorded one
+/// restarted, and its hello went to a master aggregator that is gone (it
+/// was replaced before recording it): its copies are not what the metadata
+/// says until it is attached again, so it is asked to say hello again.
+void ask_unannounced_restart(ma_self self, const std::string& addr,
+                             uint64_t incarnation) {
+  auto& st = self->state;
+  auto* leaf = st.meta.find_leaf(addr);
+  auto& rt = st.runtime[addr];
+  if (leaf == nullptr || incarnation <= leaf->incarnation() || rt.hello_seen
+      || rt.restarting || state_of(*leaf) != leaf_state::online
+      || bugs::ignore_unannounced_restart)
+    return;
+  LG_PROBE(unannounced_restart_asked, "a leaf that restarted unannounced "
+                                      "was asked to say hello again");
+  logger("ma")->warn("LeafRestartUnannounced {} {} answers as incarnation "
+                     "{}, recorded {}: asked to say hello again",
+                     st.ctx(), addr, incarnation, leaf->incarnation());
+  auto env = make_envelope();
+  env->mutable_heartbeat_request()->set_rejoin(true);
+  st.ep.send(self, addr, leaf_actor_name(), std::move(env));
+}
+
+} // namespace
+
 void arm_heartbeats(ma_self self) {
   auto& st = self->state;
   if (st.heartbeat_armed || st.meta.leaves_size() == 0)
@@ -407,6 +434,8 @@ void send_heartbeat(ma_self self, const std::string& addr) {
                   rt.answered_sent_at = std::max(rt.answered_sent_at, now);
                   if (!rt.losses_held.empty() || !rt.promotions_held.empty())
                     release_held_losses(self, addr, now);
+                  ask_unannounced_restart(self, addr,
+                                          rep->heartbeat_reply().incarnation());
                   if (rt.unconfirmed) {
                     // It kept running through the aggregator's restart:
                     // its copies serve as recorded.
