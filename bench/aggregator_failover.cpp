@@ -16,7 +16,6 @@
 #include <thread>
 #include <vector>
 
-#include "base/hash.hpp"
 #include "bench/load_writer.hpp"
 #include "cluster/local_cluster.hpp"
 #include "sql/result_proto.hpp"
@@ -51,25 +50,6 @@ std::string master_of(lg::local_cluster& c) {
 std::string quoted(const std::string& addr) {
   auto colon = addr.rfind(':');
   return "'" + addr.substr(0, colon) + "':" + addr.substr(colon + 1);
-}
-
-/// One key on each of `ordinals`.
-std::string insert_for(const std::vector<uint32_t>& ordinals,
-                       uint32_t partitions) {
-  std::vector<std::string> keys(partitions);
-  size_t missing = partitions;
-  for (uint64_t i = 0; missing > 0; ++i) {
-    auto key = "probe" + std::to_string(i);
-    auto& slot = keys[lg::partition_of(key, partitions)];
-    if (slot.empty()) {
-      slot = key;
-      --missing;
-    }
-  }
-  std::string stmt = "INSERT INTO a VALUES ";
-  for (size_t i = 0; i < ordinals.size(); ++i)
-    stmt += std::string(i ? "," : "") + "('" + keys[ordinals[i]] + "','x')";
-  return stmt;
 }
 
 struct result {
@@ -112,7 +92,7 @@ result run(bool kill) {
   for (auto& row : parts.rows())
     if (row.cells(2) == "10001" && row.cells(3) == "Master")
       victims.push_back(static_cast<uint32_t>(std::stoul(row.cells(0))));
-  auto probe = insert_for(victims, partitions);
+  auto probe = lg::bench::insert_one_row_each("a", victims, partitions);
   check(c.execute(probe), "warm-up INSERT");
   lg::bench::writer_pool::spec ws;
   ws.fab = c.transport_ptr();

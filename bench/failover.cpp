@@ -14,30 +14,11 @@
 
 #include "sql/result_proto.hpp"
 #include "bench/probes.hpp"
-#include "base/hash.hpp"
+#include "bench/load_writer.hpp"
 #include "cluster/local_cluster.hpp"
 #include "storage/vfs.hpp"
 
 namespace {
-
-/// One key per ordinal in `ordinals`, for a database of `partitions`.
-std::string insert_for(const std::vector<uint32_t>& ordinals,
-                       uint32_t partitions) {
-  std::vector<std::string> keys(partitions);
-  size_t missing = partitions;
-  for (uint64_t i = 0; missing > 0; ++i) {
-    auto key = "k" + std::to_string(i);
-    auto& slot = keys[lg::partition_of(key, partitions)];
-    if (slot.empty()) {
-      slot = key;
-      --missing;
-    }
-  }
-  std::string stmt = "INSERT INTO f VALUES ";
-  for (size_t i = 0; i < ordinals.size(); ++i)
-    stmt += std::string(i ? "," : "") + "('" + keys[ordinals[i]] + "','x')";
-  return stmt;
-}
 
 void check(const lg::pb::ResultSet& rs, const std::string& what) {
   if (rs.error_code() != 0) {
@@ -68,7 +49,7 @@ double measure(uint32_t masters, bool kill, bool simulate) {
   for (auto& row : parts.rows())
     if (row.cells(2) == "10001" && row.cells(3) == "Master")
       victims.push_back(static_cast<uint32_t>(std::stoul(row.cells(0))));
-  auto insert = insert_for(victims, partitions);
+  auto insert = lg::bench::insert_one_row_each("f", victims, partitions);
   // The session caches the partition map that names the doomed masters.
   check(cluster.execute(insert), "warm-up INSERT");
   auto wall0 = std::chrono::steady_clock::now();

@@ -317,4 +317,23 @@ figures writer_pool::measure_and_stop(double warmup, double seconds) {
   return f;
 }
 
+std::string insert_one_row_each(const std::string& db,
+                                const std::vector<uint32_t>& ordinals,
+                                uint32_t partitions) {
+  std::vector<std::string> keys(partitions);
+  size_t missing = partitions;
+  for (uint64_t i = 0; missing > 0; ++i) {
+    auto key = "probe" + std::to_string(i);
+    auto& slot = keys[partition_of(key, partitions)];
+    if (slot.empty()) {
+      slot = key;
+      --missing;
+    }
+  }
+  std::string stmt = "INSERT INTO " + db + " VALUES ";
+  for (size_t i = 0; i < ordinals.size(); ++i)
+    stmt += std::string(i ? "," : "") + "('" + keys[ordinals[i]] + "','x')";
+  return stmt;
+}
+
 } // namespace lg::bench

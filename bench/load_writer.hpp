@@ -110,4 +110,11 @@ private:
   std::vector<caf::actor> writers_;
 };
 
+/// An INSERT into `db` (of `partitions` partitions) of one row on each of
+/// `ordinals`: the probe a failover benchmark writes to see every partition
+/// it moved take writes again.
+std::string insert_one_row_each(const std::string& db,
+                                const std::vector<uint32_t>& ordinals,
+                                uint32_t partitions);
+
 } // namespace lg::bench
