@@ -30,11 +30,7 @@ double ms_since(clock_type::time_point t0) {
 }
 
 void check(const lg::pb::ResultSet& rs, const std::string& what) {
-  if (rs.error_code() != 0) {
-    std::fprintf(stderr, "aggregator_failover: %s failed: %s", what.c_str(),
-                 lg::render(rs).c_str());
-    std::exit(1);
-  }
+  lg::bench::require_ok("aggregator_failover", rs, what);
 }
 
 std::string master_of(lg::local_cluster& c) {

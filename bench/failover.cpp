@@ -21,11 +21,7 @@
 namespace {
 
 void check(const lg::pb::ResultSet& rs, const std::string& what) {
-  if (rs.error_code() != 0) {
-    std::fprintf(stderr, "failover: %s failed: %s", what.c_str(),
-                 lg::render(rs).c_str());
-    std::exit(1);
-  }
+  lg::bench::require_ok("failover", rs, what);
 }
 
 double measure(uint32_t masters, bool kill, bool simulate) {

@@ -1,6 +1,8 @@
 #include "bench/load_writer.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <chrono>
 #include <thread>
 
@@ -315,6 +317,15 @@ figures writer_pool::measure_and_stop(double warmup, double seconds) {
   f.p50_us = percentile(all, 50);
   f.p99_us = percentile(all, 99);
   return f;
+}
+
+void require_ok(const char* program, const pb::ResultSet& rs,
+                const std::string& what) {
+  if (rs.error_code() != 0) {
+    std::fprintf(stderr, "%s: %s failed: %s", program, what.c_str(),
+                 render(rs).c_str());
+    std::exit(1);
+  }
 }
 
 std::string insert_one_row_each(const std::string& db,

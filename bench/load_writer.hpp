@@ -18,6 +18,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/net/fabric.hpp"
+#include "sql/result_proto.hpp"
 
 namespace lg::bench {
 
@@ -109,6 +110,11 @@ private:
   std::vector<std::shared_ptr<writer_stats>> stats_;
   std::vector<caf::actor> writers_;
 };
+
+/// Stops the benchmark `program` with the statement's error when `rs` is
+/// one: a benchmark that cannot set up its cluster has nothing to measure.
+void require_ok(const char* program, const pb::ResultSet& rs,
+                const std::string& what);
 
 /// An INSERT into `db` (of `partitions` partitions) of one row on each of
 /// `ordinals`: the probe a failover benchmark writes to see every partition

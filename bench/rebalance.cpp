@@ -21,11 +21,7 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 void check(const lg::pb::ResultSet& rs, const std::string& what) {
-  if (rs.error_code() != 0) {
-    std::fprintf(stderr, "rebalance: %s failed: %s", what.c_str(),
-                 lg::render(rs).c_str());
-    std::exit(1);
-  }
+  lg::bench::require_ok("rebalance", rs, what);
 }
 
 lg::bench::writer_pool::spec writers_on(lg::local_cluster& cluster,

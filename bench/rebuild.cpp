@@ -13,17 +13,14 @@
 
 #include "sql/result_proto.hpp"
 #include "base/log.hpp"
+#include "bench/load_writer.hpp"
 #include "bench/probes.hpp"
 #include "cluster/local_cluster.hpp"
 
 namespace {
 
 void check(const lg::pb::ResultSet& rs, const std::string& what) {
-  if (rs.error_code() != 0) {
-    std::fprintf(stderr, "rebuild: %s failed: %s", what.c_str(),
-                 lg::render(rs).c_str());
-    std::exit(1);
-  }
+  lg::bench::require_ok("rebuild", rs, what);
 }
 
 /// The Status of the last rebuild row in SHOW REBALANCE STATUS, or "".
