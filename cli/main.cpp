@@ -50,9 +50,12 @@ void usage() {
        "  trace   print or draw recorded messages, merged by Lamport clock\n"
        "          FILE... [--partition db:N] [--leaf h:p] [--type T]\n"
        "          [--from MS --to MS] [--html OUT]\n"
-       "  master-aggregator  run the master aggregator as a node process\n"
+       "  master-aggregator  run the first aggregator as a node process\n"
        "          --port P --data-dir D [--config F] [--tls-cert F "
        "--tls-key F --tls-ca F]\n"
+       "  aggregator  run another aggregator, which waits for ADD "
+       "AGGREGATOR\n"
+       "          (same options)\n"
        "  leaf    run a leaf as a node process (same options)\n"
        "  sql     console of a multi-node cluster\n"
        "          --host H --port P [-e 'STMTS'] [FILE]\n"
@@ -146,7 +149,8 @@ int main(int argc, char** argv) {
     return lg::run_simulate(args);
   if (command == "trace")
     return lg::run_trace(args);
-  if (command == "master-aggregator" || command == "leaf")
+  if (command == "master-aggregator" || command == "aggregator"
+      || command == "leaf")
     return lg::run_node(command, args);
   if (command == "sql")
     return lg::run_sql(args);

@@ -18,6 +18,7 @@
 #include "cluster/tls_files.hpp"
 #include "actors/leaf/leaf.hpp"
 #include "actors/aggregator/master_aggregator.hpp"
+#include "actors/aggregator/voting_aggregator.hpp"
 #include "sql/result_proto.hpp"
 #include "actors/client/session.hpp"
 #include "base/log.hpp"
@@ -115,6 +116,7 @@ error node_process::start(const config::node_options& opts) {
   d.cfg = node_system_config(opts.tls);
   d.sys = std::make_unique<caf::actor_system>(*d.cfg);
   d.fab = std::make_shared<fabric>(*d.sys);
+  auto fs = storage::make_disk_vfs();
   fabric::set_process_fabric(d.fab);
   if (!opts.trace.empty()) {
     auto sink = trace_file_sink::open(opts.trace);
@@ -124,21 +126,27 @@ error node_process::start(const config::node_options& opts) {
     d.fab->set_trace_sink(d.trace);
   }
   bool is_ma = opts.role == "master-aggregator";
+  bool is_aggregator = is_ma || opts.role == "aggregator";
   bool is_client = opts.role == "client";
-  auto node = is_ma       ? std::string{"ma"}
+  // A master aggregator's data dir from before voting aggregators (its
+  // metadata.pb beside no Raft log) goes on as a single master aggregator
+  // on node "ma": its leaves hold its term, which a new Raft group would
+  // start below.
+  bool single_ma = is_ma && fs->exists(opts.data_dir + "/metadata.pb")
+                   && !fs->exists(opts.data_dir + "/raft");
+  auto node = single_ma   ? std::string{"ma"}
               : is_client ? (opts.node_name.empty()
                                ? "client-" + std::to_string(getpid())
                                : opts.node_name)
                           : opts.address();
   d.node = node;
-  auto fs = storage::make_disk_vfs();
   session_config sc;
   sc.fab = d.fab;
   sc.node = node;
   sc.name = "session/console";
   sc.ma_node = "ma";
   sc.client_id = fresh_client_id();
-  if (!is_ma && !is_client)
+  if (!is_aggregator && !is_client)
     sc.leaf_data_dir = opts.data_dir;
   d.session = caf::actor_cast<caf::actor>(spawn_session(*d.sys, sc));
   gateway_config gc;
@@ -146,7 +154,7 @@ error node_process::start(const config::node_options& opts) {
   gc.node = node;
   gc.listen = opts.address();
   gc.role = opts.role;
-  gc.data_dir = is_ma || is_client ? std::string{} : opts.data_dir;
+  gc.data_dir = is_aggregator || is_client ? std::string{} : opts.data_dir;
   gc.ma_address = opts.ma_address;
   gc.connector = node_connector(*d.sys, opts.tls.enabled());
   gc.session = sc.name;
@@ -164,6 +172,26 @@ error node_process::start(const config::node_options& opts) {
                                 + d.sys->render(port.error()));
   if (is_client) {
     // No role: the embedding program spawns its own actors on the node.
+  } else if (is_aggregator && !single_ma) {
+    voting_aggregator_config vc;
+    vc.fab = d.fab;
+    vc.node = node;
+    vc.id = aggregator_raft_id(node);
+    // The first aggregator founds the group alone (a no-op once its data
+    // dir holds a log); another waits for ADD AGGREGATOR.
+    if (is_ma)
+      vc.founders.emplace_back(vc.id, node);
+    vc.data_dir = opts.data_dir;
+    vc.fs = fs;
+    vc.master.fab = d.fab;
+    vc.master.node = "ma";
+    vc.master.data_dir = opts.data_dir + "/ma";
+    vc.master.fs = fs;
+    vc.master.detached = true;
+    vc.seed = std::random_device{}();
+    vc.tell_gateway = true;
+    d.role = caf::actor_cast<caf::actor>(
+      spawn_voting_aggregator(*d.sys, std::move(vc)));
   } else if (is_ma) {
     master_aggregator_config mc;
     mc.fab = d.fab;

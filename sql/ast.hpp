@@ -87,6 +87,12 @@ struct remove_leaf {
   bool force = false;
 };
 
+/// ADD AGGREGATOR 'h':p / REMOVE AGGREGATOR 'h':p: voting membership.
+struct change_aggregator {
+  leaf_address aggregator;
+  bool add = true;
+};
+
 struct clear_orphan_databases {
   bool explain = false;
 };
@@ -155,7 +161,8 @@ using statement
                  clear_orphan_databases, check_partitions,
                  show_rebalance_status, rebalance_partitions,
                  restore_redundancy, insert_rows, select_rows, select_count,
-                 delete_row, leaf_fault_stmt, sleep_stmt, show_aggregators>;
+                 delete_row, leaf_fault_stmt, sleep_stmt, show_aggregators,
+                 change_aggregator>;
 
 /// Returns the canonical keyword name of a fault action (KILL, RESTART, ...).
 const char* to_string(leaf_fault x);

@@ -604,7 +604,10 @@ private:
       return detach_leaf{parse_leaf_address()};
     }
     if (accept("REMOVE")) {
-      expect("LEAF");
+      if (accept("AGGREGATOR")) {
+        return change_aggregator{parse_leaf_address(), false};
+      }
+      expect_one_of({"LEAF", "AGGREGATOR"});
       remove_leaf out;
       out.leaf = parse_leaf_address();
       out.force = accept("FORCE");
@@ -712,7 +715,10 @@ private:
   }
 
   statement parse_add() {
-    expect("LEAF");
+    if (accept("AGGREGATOR")) {
+      return change_aggregator{parse_leaf_address(), true};
+    }
+    expect_one_of({"LEAF", "AGGREGATOR"});
     add_leaf out;
     out.leaf = parse_leaf_address();
     if (accept("INTO")) {

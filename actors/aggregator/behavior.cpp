@@ -306,6 +306,8 @@ void on_statement(ma_self self, const envelope_ptr& req) {
         exec_show_cluster_status(self, req);
       else if constexpr (std::is_same_v<T, sql::show_aggregators>)
         exec_show_aggregators(self, req);
+      else if constexpr (std::is_same_v<T, sql::change_aggregator>)
+        exec_change_aggregator(self, req, s);
       else if constexpr (std::is_same_v<T, sql::set_global>)
         exec_set_global(self, req, s);
       else if constexpr (std::is_same_v<T, sql::show_variables>)

@@ -481,6 +481,12 @@ void exec_show_partitions(ma_self self, envelope_ptr req,
 /// SHOW CLUSTER STATUS: every copy, with the state its instance reports.
 void exec_show_cluster_status(ma_self self, envelope_ptr req);
 void exec_show_aggregators(ma_self self, envelope_ptr req);
+
+// -- membership.cpp ----------------------------------------------------------
+
+/// ADD AGGREGATOR / REMOVE AGGREGATOR.
+void exec_change_aggregator(ma_self self, envelope_ptr req,
+                            const sql::change_aggregator& s);
 /// SHOW VARIABLES [LIKE pattern].
 void exec_show_variables(ma_self self, envelope_ptr req,
                          const sql::show_variables& s);

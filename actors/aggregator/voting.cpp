@@ -121,6 +121,9 @@ struct voting_state {
   /// starts an election at once (step 6).
   std::string watched_leader;
   caf::actor_addr watched_leader_actor;
+  /// The leader last told to the gateway, and in which term (step 7).
+  std::string told_leader;
+  uint64_t told_term = 0;
 
   ~voting_state() {
     // libraft is stopped while everything its callbacks touch still lives
@@ -222,6 +225,25 @@ void watch_leader(voting_self self) {
   }
 }
 
+/// Step 7: tells the process's gateway of a new leader.
+void tell_gateway(voting_self self) {
+  auto& st = self->state;
+  if (!st.cfg.tell_gateway)
+    return;
+  auto leader = st.member->leader();
+  auto term = st.member->term();
+  if (leader.first == 0
+      || (leader.second == st.told_leader && term == st.told_term))
+    return;
+  st.told_leader = leader.second;
+  st.told_term = term;
+  auto env = make_envelope();
+  auto* body = env->mutable_master_aggregator_known();
+  body->set_address(leader.second);
+  body->set_term(term);
+  st.ep.send(self, st.cfg.node, "gateway", std::move(env));
+}
+
 /// Step 4: a leader that has not heard from a majority of the voting
 /// aggregators for an election timeout stops its master aggregator at once
 /// (libraft steps down only at the end of a whole timeout window without
@@ -261,6 +283,7 @@ void check_quorum(voting_self self) {
 void check_role(voting_self self) {
   auto& st = self->state;
   watch_leader(self);
+  tell_gateway(self);
   if (st.member->role() != consensus::member_role::leader) {
     st.taking_over = false;
     stop_master(self, "it leads the aggregators no more");
@@ -364,12 +387,64 @@ void on_status(voting_self self, const envelope_ptr& env) {
   st.ep.reply(self, *env, rep);
 }
 
+/// ADD AGGREGATOR / REMOVE AGGREGATOR (membership.cpp), on the leader.
+void on_membership(voting_self self, const envelope_ptr& env) {
+  auto& st = self->state;
+  auto& body = env->aggregator_membership_request();
+  auto addr = body.address();
+  auto answer = [self, env](bool ok, const std::string& why) {
+    if (self->state.closing)
+      return;
+    auto rep = make_envelope();
+    auto* r = rep->mutable_aggregator_membership_reply();
+    r->set_ok(ok);
+    r->set_error(why);
+    self->state.ep.reply(self, *env, rep);
+  };
+  const consensus::stored_server* found = nullptr;
+  auto members = st.member->members();
+  for (auto& m : members)
+    if (m.address == addr)
+      found = &m;
+  auto failed = [addr, answer](const std::string& what) {
+    return [addr, answer, what](bool ok, const std::string& why) {
+      answer(ok, ok ? std::string{} : what + " '" + addr + "': " + why);
+    };
+  };
+  bool taken = false;
+  if (body.add()) {
+    if (found != nullptr && found->voter()) {
+      answer(false, "aggregator '" + addr + "' is already a voting member");
+      return;
+    }
+    taken = st.member->add_voter(aggregator_raft_id(addr), addr,
+                                 failed("ADD AGGREGATOR"));
+  } else {
+    if (found == nullptr) {
+      answer(false, "no aggregator '" + addr + "' in the cluster");
+      return;
+    }
+    if (addr == st.cfg.node) {
+      answer(false, "aggregator '" + addr
+                      + "' is the master aggregator, which cannot remove "
+                        "itself");
+      return;
+    }
+    taken = st.member->remove(found->id, failed("REMOVE AGGREGATOR"));
+  }
+  if (!taken)
+    answer(false, "aggregator " + st.cfg.node
+                    + " cannot change the membership now: it is not the "
+                      "leader, or another change is under way");
+}
+
 const handler_table<voting_self> voting_requests{
   "ma",
   {
     {envelope::kRaftMessage, on_raft_message},
     {envelope::kMetadataProposal, on_proposal},
     {envelope::kAggregatorStatusRequest, on_status},
+    {envelope::kAggregatorMembershipRequest, on_membership},
   }};
 
 voting_aggregator_actor::behavior_type
@@ -459,6 +534,15 @@ voting_impl(voting_self self, voting_aggregator_config cfg) {
 }
 
 } // namespace
+
+uint64_t aggregator_raft_id(const std::string& address) {
+  uint64_t h = 14695981039346656037ull; // FNV-1a
+  for (unsigned char c : address) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h == 0 ? 1 : h;
+}
 
 voting_aggregator_actor
 spawn_voting_aggregator(caf::actor_system& sys, voting_aggregator_config cfg) {

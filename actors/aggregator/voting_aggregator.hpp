@@ -23,6 +23,11 @@
 //      fifth of the election timeout (at least 100 ms) instead of waiting
 //      it out. A leader cut off or stopped (SIGSTOP) sends no such news:
 //      the election timeout runs.
+//   7. In a process of its own, each time it learns of a new leader it
+//      tells its process's gateway (MasterAggregatorKnown), which from then
+//      on sends what is addressed to "ma" there: a console's statement, or
+//      a leaf's message that reached this process, is forwarded to the
+//      master aggregator.
 #pragma once
 
 #include <cstdint>
@@ -57,11 +62,19 @@ struct voting_aggregator_config {
   master_aggregator_config master;
   unsigned election_timeout_ms = 1000;
   uint64_t seed = 1; ///< for election timeouts
+  /// In a process of its own: tells the process's gateway where the master
+  /// aggregator is each time a new leader is known (step 7).
+  bool tell_gateway = false;
 };
 
 inline const char* voting_aggregator_actor_name() {
   return "aggregator";
 }
+
+/// The Raft id of the aggregator at `address` ("host:port") in a multi-node
+/// cluster: a hash of it, so that the leader adding it and the aggregator
+/// itself agree without asking each other.
+uint64_t aggregator_raft_id(const std::string& address);
 
 voting_aggregator_actor
 spawn_voting_aggregator(caf::actor_system& sys, voting_aggregator_config cfg);

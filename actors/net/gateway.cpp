@@ -32,7 +32,11 @@ struct gateway_state {
   std::map<std::string, std::pair<time_point, std::string>> failed;
   /// Remote gateways and the node names routed to each.
   std::map<caf::actor_addr, std::set<std::string>> links;
-  std::string ma_address; ///< a leaf's aggregator, "host:port"
+  /// The address each remote gateway listens at.
+  std::map<caf::actor_addr, std::string> link_listen;
+  std::string ma_address; ///< where the master aggregator is, "host:port"
+  /// The newest master aggregator term the route to "ma" was learned at.
+  uint64_t ma_term = 0;
 };
 
 using self_ptr = caf::stateful_actor<gateway_state>*;
@@ -84,11 +88,13 @@ void fail_queue(self_ptr self, const std::string& node,
 
 /// Routes `nodes` to the remote gateway `gw`, watching it.
 void add_link(self_ptr self, const caf::actor& gw,
-              const std::set<std::string>& nodes) {
+              const std::set<std::string>& nodes, const std::string& listen) {
   auto& st = self->state;
   auto& known = st.links[gw.address()];
   if (known.empty())
     self->monitor(gw);
+  if (!listen.empty())
+    st.link_listen[gw.address()] = listen;
   for (auto& n : nodes) {
     if (n.empty() || n == st.cfg.node)
       continue;
@@ -121,6 +127,14 @@ std::shared_ptr<envelope> make_hello(const gateway_state& st) {
 void dial(self_ptr self, const std::string& node) {
   auto& st = self->state;
   auto addr = node == aggregator_node ? st.ma_address : node;
+  if (node == aggregator_node && addr == st.cfg.listen) {
+    // This process leads the aggregators, and its master aggregator is
+    // still taking over (or stopped for want of a majority).
+    fail_queue(self, node,
+               "the master aggregator at " + addr
+                 + " is taking over; try again in a moment");
+    return;
+  }
   auto colon = addr.rfind(':');
   uint16_t port = 0;
   if (colon != std::string::npos) {
@@ -134,8 +148,8 @@ void dial(self_ptr self, const std::string& node) {
   if (port == 0) {
     fail_queue(self, node,
                node == aggregator_node
-                 ? "no master aggregator has added leaf " + st.cfg.node
-                     + " yet"
+                 ? "no master aggregator is known to " + st.cfg.node
+                     + " yet (a leaf learns it when one adds it)"
                  : "node " + node + " has no address to dial");
     return;
   }
@@ -178,7 +192,7 @@ void dial(self_ptr self, const std::string& node) {
               st.dialing.erase(node);
               if (node == aggregator_node)
                 remember_ma_address(self, addr);
-              add_link(self, gw, {node, body.node(), body.listen()});
+              add_link(self, gw, {node, body.node(), body.listen()}, body.listen());
               logger("gateway")->info("LinkOpened {} to {} ({} at {})",
                                       st.cfg.node, node, body.role(), addr);
               flush_queue(self, node, gw);
@@ -235,14 +249,60 @@ wire on_hello(self_ptr self, const wire& msg) {
   auto sender = caf::actor_cast<caf::actor>(self->current_sender());
   if (hello.role() == "console" || !sender)
     return wire{std::move(rep)};
-  if (hello.role() == "master-aggregator" && st.cfg.role == "leaf")
-    remember_ma_address(self, hello.listen());
-  add_link(self, sender, {hello.node(), hello.listen()});
+  add_link(self, sender, {hello.node(), hello.listen()}, hello.listen());
   logger("gateway")->info("LinkAccepted {} from {} ({} at {})", st.cfg.node,
                           hello.node(), hello.role(), hello.listen());
   flush_queue(self, hello.node(), sender);
   return wire{std::move(rep)};
 }
+
+/// Routes "ma" to the remote gateway `gw` (listening at `listen`), which
+/// hosts the master aggregator of `term`: a route learned from a newer
+/// term replaces one of an older, never the other way round, so a paused or
+/// cut-off aggregator cannot draw a leaf's messages back to itself.
+void learn_ma_route(self_ptr self, const caf::actor& gw, uint64_t term,
+                    const std::string& listen) {
+  auto& st = self->state;
+  if (term < st.ma_term || st.cfg.fab->endpoints_on(aggregator_node) > 0)
+    return;
+  st.ma_term = term;
+  if (st.cfg.fab->route(aggregator_node) == gw)
+    return;
+  for (auto& kvp : st.links)
+    kvp.second.erase(aggregator_node);
+  st.links[gw.address()].insert(aggregator_node);
+  st.cfg.fab->set_route(aggregator_node, gw);
+  st.failed.erase(aggregator_node);
+  logger("gateway")->info("MasterAggregatorRouted {} to {} (term {})",
+                          st.cfg.node, listen, term);
+  remember_ma_address(self, listen);
+  flush_queue(self, aggregator_node, gw);
+}
+
+/// A voting aggregator of this process says where the master aggregator
+/// is: what is sent to "ma" from here goes there from now on.
+void on_ma_known(self_ptr self, const pb::MasterAggregatorKnown& known) {
+  auto& st = self->state;
+  if (known.term() < st.ma_term)
+    return;
+  st.ma_term = known.term();
+  if (known.address() == st.ma_address)
+    return;
+  st.ma_address = known.address();
+  if (auto gw = st.cfg.fab->route(aggregator_node)) {
+    auto i = st.link_listen.find(gw.address());
+    if (i == st.link_listen.end() || i->second != known.address()) {
+      st.cfg.fab->remove_route(aggregator_node, gw.address());
+      st.links[gw.address()].erase(aggregator_node);
+    }
+  }
+  st.failed.erase(aggregator_node);
+  logger("gateway")->info("MasterAggregatorKnown {} at {} (term {})",
+                          st.cfg.node, known.address(), known.term());
+}
+
+/// At most this many processes pass a message for "ma" on.
+constexpr uint32_t max_forwards = 2;
 
 caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
                            gateway_config cfg) {
@@ -264,6 +324,7 @@ caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
                               to_string(dm.reason));
     }
     st.links.erase(i);
+    st.link_listen.erase(dm.source);
   });
   return {
     [self](wire& msg) {
@@ -271,12 +332,61 @@ caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
       if (!msg.env)
         return;
       const auto& to = msg.env->header().to();
+      if (to.node() == st.cfg.node && to.actor() == gateway_actor_name()
+          && msg.env->has_master_aggregator_known()) {
+        on_ma_known(self, msg.env->master_aggregator_known());
+        return;
+      }
       if (to.node() == st.cfg.node && to.actor() == gateway_actor_name()) {
         st.ep.receive(msg); // the answer to a console statement
         return;
       }
       // From another process: hand it to its endpoint here.
       auto env = msg.env;
+      auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+      const auto& hdr = env->header();
+      if (sender && hdr.from().node() == aggregator_node
+          && hdr.aggregator_term() > 0) {
+        auto i = st.link_listen.find(sender.address());
+        if (i != st.link_listen.end())
+          learn_ma_route(self, sender, hdr.aggregator_term(), i->second);
+      }
+      if (sender && hdr.forwards() > 0
+          && st.cfg.fab->endpoints_on(hdr.from().node()) == 0
+          && !st.cfg.fab->route(hdr.from().node())) {
+        // Passed on by another process: the answer goes back the same way
+        // (a client's node has no address to dial).
+        st.links[sender.address()].insert(hdr.from().node());
+        st.cfg.fab->set_route(hdr.from().node(), sender);
+      }
+      if (to.node() == aggregator_node
+          && st.cfg.fab->endpoints_on(aggregator_node) == 0) {
+        // This process does not host the master aggregator (any more):
+        // pass it on to where it is.
+        if (hdr.forwards() >= max_forwards
+            || st.ma_address == st.cfg.listen) {
+          st.cfg.fab->refuse(self, *env,
+                             "the master aggregator is not at "
+                               + st.cfg.listen + " and no other is known "
+                                                 "yet: an election may be "
+                                                 "under way");
+          return;
+        }
+        auto fwd = std::make_shared<envelope>(*env);
+        fwd->mutable_header()->set_forwards(hdr.forwards() + 1);
+        on_dial(self, std::move(fwd));
+        return;
+      }
+      if (st.cfg.fab->endpoints_on(to.node()) == 0 && to.node() != st.cfg.node
+          && hdr.forwards() < max_forwards) {
+        // The answer to a message this process passed on.
+        if (auto gw = st.cfg.fab->route(to.node()); gw && gw != sender) {
+          auto fwd = std::make_shared<envelope>(*env);
+          fwd->mutable_header()->set_forwards(hdr.forwards() + 1);
+          self->send(gw, wire{std::move(fwd)});
+          return;
+        }
+      }
       if (!st.cfg.fab->deliver_local(self, env))
         st.cfg.fab->refuse(self, *env,
                            "no endpoint " + to.node() + "/" + to.actor()
