@@ -244,6 +244,26 @@ void tell_gateway(voting_self self) {
   st.ep.send(self, st.cfg.node, "gateway", std::move(env));
 }
 
+/// Step 6: the leader's actor went down, or the link to its process.
+void leader_gone(voting_self self, const std::string& why) {
+  auto& st = self->state;
+  auto within = std::max(100u, st.cfg.election_timeout_ms / 5);
+  logger("ma")->warn("LeaderAggregatorDown {} {} is gone ({}): standing "
+                     "for election within {} ms",
+                     st.ctx(), st.watched_leader, why, within);
+  st.watched_leader_actor = caf::actor_addr{};
+  st.peers[st.watched_leader].crashed = true;
+  st.member->expedite_election(within);
+}
+
+void on_link_lost(voting_self self, const envelope_ptr& env) {
+  auto& st = self->state;
+  if (!st.closing && env->link_lost().node() == st.watched_leader
+      && st.member->role() == consensus::member_role::follower)
+    leader_gone(self, "the link to its process closed: "
+                        + env->link_lost().reason());
+}
+
 /// Step 4: a leader that has not heard from a majority of the voting
 /// aggregators for an election timeout stops its master aggregator at once
 /// (libraft steps down only at the end of a whole timeout window without
@@ -445,6 +465,7 @@ const handler_table<voting_self> voting_requests{
     {envelope::kMetadataProposal, on_proposal},
     {envelope::kAggregatorStatusRequest, on_status},
     {envelope::kAggregatorMembershipRequest, on_membership},
+    {envelope::kLinkLost, on_link_lost},
   }};
 
 voting_aggregator_actor::behavior_type
@@ -504,16 +525,8 @@ voting_impl(voting_self self, voting_aggregator_config cfg) {
     arm_timer(self, tick_every, timer_id::consensus_tick);
     self->set_down_handler([self](caf::down_msg& dm) {
       auto& st = self->state;
-      if (dm.source != st.watched_leader_actor || st.closing)
-        return;
-      auto within = std::max(100u, st.cfg.election_timeout_ms / 5);
-      logger("ma")->warn("LeaderAggregatorDown {} {} is gone ({}): standing "
-                         "for election within {} ms",
-                         st.ctx(), st.watched_leader, to_string(dm.reason),
-                         within);
-      st.watched_leader_actor = caf::actor_addr{};
-      st.peers[st.watched_leader].crashed = true;
-      st.member->expedite_election(within);
+      if (dm.source == st.watched_leader_actor && !st.closing)
+        leader_gone(self, to_string(dm.reason));
     });
   }
   return {

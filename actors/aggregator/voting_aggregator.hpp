@@ -19,7 +19,8 @@
 //   5. SHOW AGGREGATORS asks here: the members, which is the leader, who was
 //      heard from lately, and the round trip of Raft's own messages.
 //   6. A follower watches its leader's actor when it lives in the same
-//      process; when it crashes the follower stands for election within a
+//      process, and hears from its gateway when the link to the leader's
+//      process closes (LinkLost); when it crashes the follower stands for election within a
 //      fifth of the election timeout (at least 100 ms) instead of waiting
 //      it out. A leader cut off or stopped (SIGSTOP) sends no such news:
 //      the election timeout runs.

@@ -90,6 +90,8 @@ struct session_state {
   /// Statements forwarded to a master aggregator in this process, by its
   /// actor: if it dies before answering (its process would have dropped
   /// the connection), each is answered at once with an unknown outcome.
+  /// Those sent to one in another process are under the null address, and
+  /// answered so when the gateway says the master aggregator moved.
   std::map<caf::actor_addr, std::map<uint64_t, envelope_ptr>> forwarded_to;
   uint64_t next_forward = 1;
 
@@ -567,24 +569,23 @@ void forward_to_ma(self_ptr self, const envelope_ptr& req) {
   // Watched when it lives in this process: see forwarded_to.
   caf::actor_addr ma_addr;
   auto id = st.next_forward++;
-  if (auto ma = st.ep.fab().lookup(st.cfg.ma_node, "ma")) {
+  auto ma = st.ep.fab().lookup(st.cfg.ma_node, "ma");
+  if (ma)
     ma_addr = ma.address();
-    auto& waiting = st.forwarded_to[ma_addr];
-    if (waiting.empty())
-      self->monitor(ma);
-    waiting.emplace(id, req);
-  }
+  auto& waiting = st.forwarded_to[ma_addr];
+  if (waiting.empty() && ma)
+    self->monitor(ma);
+  waiting.emplace(id, req);
   st.ep.request(self, st.cfg.ma_node, "ma", std::move(env), admin_timeout,
                 [self, req, ma_addr, id](const envelope* rep) {
                   auto& st = self->state;
-                  if (ma_addr) {
-                    auto w = st.forwarded_to.find(ma_addr);
-                    if (w == st.forwarded_to.end() || w->second.erase(id) == 0)
-                      return; // answered when the aggregator went down
-                    if (w->second.empty()) {
+                  auto w = st.forwarded_to.find(ma_addr);
+                  if (w == st.forwarded_to.end() || w->second.erase(id) == 0)
+                    return; // answered when the aggregator went or moved
+                  if (w->second.empty()) {
+                    if (ma_addr)
                       self->demonitor(ma_addr);
-                      st.forwarded_to.erase(w);
-                    }
+                    st.forwarded_to.erase(w);
                   }
                   if (rep == nullptr) {
                     reply_result(self, *req,
@@ -629,9 +630,33 @@ void on_statement(self_ptr self, const envelope_ptr& req) {
     *parsed);
 }
 
+/// The gateway of this process says the master aggregator moved to
+/// another process, or its process went away: what was forwarded to it and
+/// not answered may never be.
+void on_ma_moved(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  auto i = st.forwarded_to.find(caf::actor_addr{});
+  if (i == st.forwarded_to.end())
+    return;
+  auto waiting = std::move(i->second);
+  st.forwarded_to.erase(i);
+  auto where = env->master_aggregator_known().address();
+  for (auto& [id, req] : waiting)
+    reply_result(self, *req,
+                 make_failure(sql::errc::timeout,
+                              "the master aggregator changed ("
+                                + (where.empty() ? std::string{"its process "
+                                                               "went away"}
+                                                 : "now at " + where)
+                                + ") before it answered: the statement may "
+                                  "or may not have taken effect"));
+}
+
 /// Every request a client session accepts.
 const handler_table<self_ptr> session_requests{
-  "session", {{envelope::kStatementRequest, on_statement}}};
+  "session",
+  {{envelope::kStatementRequest, on_statement},
+   {envelope::kMasterAggregatorKnown, on_ma_moved}}};
 
 session_actor::behavior_type session_impl(self_ptr self, session_config cfg) {
   auto& st = self->state;

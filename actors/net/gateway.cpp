@@ -256,6 +256,21 @@ wire on_hello(self_ptr self, const wire& msg) {
   return wire{std::move(rep)};
 }
 
+/// Tells the node's session that the master aggregator moved to `address`
+/// ("" when the link to its process closed): statements it forwarded there
+/// get an answer at once.
+void tell_session_ma_moved(self_ptr self, const std::string& address,
+                           uint64_t term) {
+  auto& st = self->state;
+  if (st.cfg.session.empty()
+      || !st.cfg.fab->lookup(st.cfg.node, st.cfg.session))
+    return;
+  auto env = make_envelope();
+  env->mutable_master_aggregator_known()->set_address(address);
+  env->mutable_master_aggregator_known()->set_term(term);
+  st.ep.send(self, st.cfg.node, st.cfg.session, std::move(env));
+}
+
 /// Routes "ma" to the remote gateway `gw` (listening at `listen`), which
 /// hosts the master aggregator of `term`: a route learned from a newer
 /// term replaces one of an older, never the other way round, so a paused or
@@ -277,6 +292,7 @@ void learn_ma_route(self_ptr self, const caf::actor& gw, uint64_t term,
                           st.cfg.node, listen, term);
   remember_ma_address(self, listen);
   flush_queue(self, aggregator_node, gw);
+  tell_session_ma_moved(self, listen, term);
 }
 
 /// A voting aggregator of this process says where the master aggregator
@@ -299,6 +315,7 @@ void on_ma_known(self_ptr self, const pb::MasterAggregatorKnown& known) {
   st.failed.erase(aggregator_node);
   logger("gateway")->info("MasterAggregatorKnown {} at {} (term {})",
                           st.cfg.node, known.address(), known.term());
+  tell_session_ma_moved(self, known.address(), known.term());
 }
 
 /// At most this many processes pass a message for "ma" on.
@@ -318,10 +335,20 @@ caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
     auto i = st.links.find(dm.source);
     if (i == st.links.end())
       return;
+    bool voting_here
+      = static_cast<bool>(st.cfg.fab->lookup(st.cfg.node, "aggregator"));
     for (auto& node : i->second) {
       st.cfg.fab->remove_route(node, dm.source);
       logger("gateway")->warn("LinkLost {} to {}: {}", st.cfg.node, node,
                               to_string(dm.reason));
+      if (node == aggregator_node)
+        tell_session_ma_moved(self, "", 0);
+      if (voting_here) {
+        auto env = make_envelope();
+        env->mutable_link_lost()->set_node(node);
+        env->mutable_link_lost()->set_reason(to_string(dm.reason));
+        st.ep.send(self, st.cfg.node, "aggregator", std::move(env));
+      }
     }
     st.links.erase(i);
     st.link_listen.erase(dm.source);
