@@ -191,6 +191,22 @@ BOOST_AUTO_TEST_CASE(detach_and_remove_leaf) {
   BOOST_TEST(parse_as<remove_leaf>("REMOVE LEAF 'h':11 FORCE").force);
 }
 
+BOOST_AUTO_TEST_CASE(add_and_remove_aggregator) {
+  auto a = parse_as<change_aggregator>("ADD AGGREGATOR 'h':3307");
+  BOOST_TEST(a.aggregator.to_string() == "h:3307");
+  BOOST_TEST(a.add);
+  auto r = parse_as<change_aggregator>("remove aggregator 'h':3308;");
+  BOOST_TEST(r.aggregator.port == 3308);
+  BOOST_TEST(!r.add);
+  BOOST_TEST(contains(parse_error("ADD AGGREGATOR 'h':1 FORCE",
+                                  "syntax_error"),
+                      "near 'FORCE'"));
+  BOOST_TEST(contains(parse_error("REMOVE AGGREGATORS 'h':1", "syntax_error"),
+                      "expected LEAF or AGGREGATOR"));
+  BOOST_TEST(contains(parse_error("ADD AGGREGATOR 'h':0", "bad_value"),
+                      "port"));
+}
+
 BOOST_AUTO_TEST_CASE(maintenance_statements) {
   BOOST_TEST(!parse_as<clear_orphan_databases>("CLEAR ORPHAN DATABASES")
                 .explain);
@@ -565,6 +581,8 @@ const char* const valid_statements[] = {
   "ATTACH LEAF ALL",
   "DETACH LEAF 'h':2",
   "REMOVE LEAF 'h':3 FORCE",
+  "ADD AGGREGATOR 'h':5",
+  "REMOVE AGGREGATOR 'h':6",
   "EXPLAIN CLEAR ORPHAN DATABASES",
   "CHECK PARTITIONS ON db",
   "SHOW REBALANCE STATUS ON db",
