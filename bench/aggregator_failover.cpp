@@ -9,6 +9,20 @@
 //   - writable: until a write to every partition the killed leaf mastered
 //     succeeds (so after the new master aggregator failed the leaf over).
 // Beside each: the election timeout it ran with and the target for it.
+//
+//   aggregator_failover [ROUNDS] [--processes LEAFGUARD]
+//
+// With --processes the same runs across processes: 3 aggregator processes
+// and 4 leaf processes on loopback, and this program a client node (its
+// writers, and the statements it asks through its session, follow the
+// master aggregator through the 3 aggregators' addresses); the faults are
+// SIGKILL and SIGSTOP of the master aggregator's process. "elected" is then
+// seen by the client, which learns of the new master aggregator by asking
+// the aggregators every 200 ms; "in its log" is the new one's
+// MasterAggregatorElected line, less the signal's time.
+#include <signal.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -17,7 +31,9 @@
 #include <vector>
 
 #include "bench/load_writer.hpp"
+#include "bench/processes.hpp"
 #include "cluster/local_cluster.hpp"
+#include "cluster/node.hpp"
 #include "sql/result_proto.hpp"
 
 namespace {
@@ -33,7 +49,9 @@ void check(const lg::pb::ResultSet& rs, const std::string& what) {
   lg::bench::require_ok("aggregator_failover", rs, what);
 }
 
-std::string master_of(lg::local_cluster& c) {
+/// The master aggregator in SHOW AGGREGATORS ("" when none answers).
+template <class Cluster>
+std::string master_of(Cluster& c) {
   auto rs = c.execute("SHOW AGGREGATORS");
   if (rs.error_code() != 0)
     return {};
@@ -50,6 +68,7 @@ std::string quoted(const std::string& addr) {
 
 struct result {
   double elected_ms = 0;
+  double elected_log_ms = -1; ///< across processes: the election, from the logs
   double elected_with_leaf_ms = 0;
   double writable_ms = 0;
   double rate_share = 0;
@@ -57,7 +76,8 @@ struct result {
 };
 
 /// Waits for SHOW AGGREGATORS to name a master other than `old`.
-std::string wait_for_new_master(lg::local_cluster& c, const std::string& old,
+template <class Cluster>
+std::string wait_for_new_master(Cluster& c, const std::string& old,
                                 clock_type::time_point t0) {
   for (;;) {
     auto m = master_of(c);
@@ -143,13 +163,152 @@ result run(bool kill) {
   return r;
 }
 
+/// A client node's statements, as local_cluster's: through its session,
+/// with a short timeout so that a poll is not held by a stopped process.
+struct client_node {
+  lg::node_process node;
+  lg::pb::ResultSet execute(const std::string& text) {
+    return node.execute(text, std::chrono::seconds{2});
+  }
+};
+
+/// The same runs across processes; `sig` is SIGKILL or SIGSTOP.
+result run_processes(const std::string& leafguard, int sig, int base) {
+  lg::bench::process_cluster c{"aggregator_failover"};
+  c.start(leafguard, base, 2);
+  c.sql("CREATE DATABASE a PARTITIONS 16");
+  client_node client;
+  lg::config::node_options co;
+  co.role = "client";
+  co.node_name = "bench"; // the writers' node (load_writer.cpp)
+  co.ma_address = "127.0.0.1:" + std::to_string(c.base) + ",127.0.0.1:"
+                  + std::to_string(c.aggregator_port(1)) + ",127.0.0.1:"
+                  + std::to_string(c.aggregator_port(2));
+  co.log_level = "warn";
+  if (auto err = client.node.start(co))
+    lg::bench::die("aggregator_failover", "client node: " + err.detail());
+  constexpr uint32_t partitions = 16;
+  std::vector<uint32_t> victims;
+  auto parts = client.execute("SHOW PARTITIONS ON a");
+  check(parts, "SHOW PARTITIONS");
+  auto leaf1 = std::to_string(c.port(1));
+  for (auto& row : parts.rows())
+    if (row.cells(2) == leaf1 && row.cells(3) == "Master")
+      victims.push_back(static_cast<uint32_t>(std::stoul(row.cells(0))));
+  auto probe = lg::bench::insert_one_row_each("a", victims, partitions);
+  check(client.execute(probe), "warm-up INSERT");
+  lg::bench::writer_pool::spec ws;
+  ws.fab = client.node.transport();
+  ws.sys = &client.node.system();
+  ws.database = "a";
+  ws.writers = 4;
+  ws.window = 64;
+  lg::bench::writer_pool pool{ws};
+  std::this_thread::sleep_for(std::chrono::seconds{1});
+  auto before0 = pool.acked();
+  auto t_before = clock_type::now();
+  std::this_thread::sleep_for(std::chrono::seconds{2});
+  result r;
+  r.rate_before = static_cast<double>(pool.acked() - before0)
+                  / (ms_since(t_before) / 1000.0);
+  auto port_of = [](const std::string& addr) {
+    return std::stoi(addr.substr(addr.rfind(':') + 1));
+  };
+  // 1. The master aggregator's process alone.
+  auto old = master_of(client);
+  auto acked0 = pool.acked();
+  std::vector<std::pair<std::string, size_t>> logs;
+  for (auto name : {"ma", "agg1", "agg2"}) {
+    auto path = c.dir + "/" + name + ".log";
+    logs.emplace_back(path, lg::bench::file_size(path));
+  }
+  auto t0 = clock_type::now();
+  auto t0_day = lg::bench::now_ms_of_day();
+  c.signal_aggregator(port_of(old), sig);
+  auto now_master = wait_for_new_master(client, old, t0);
+  r.elected_ms = ms_since(t0);
+  for (auto& [path, from] : logs)
+    for (auto& line : lg::bench::log_lines(path, from,
+                                           "MasterAggregatorElected"))
+      r.elected_log_ms = static_cast<double>(lg::bench::log_ms(line) - t0_day);
+  r.rate_share = r.rate_before > 0
+                   ? static_cast<double>(pool.acked() - acked0)
+                       / (r.elected_ms / 1000.0) / r.rate_before
+                   : 0;
+  if (sig == SIGKILL) {
+    if (port_of(old) == c.base)
+      c.start_ma();
+    else
+      c.start_aggregator(port_of(old) - c.base - 10);
+  } else {
+    c.signal_aggregator(port_of(old), SIGCONT);
+  }
+  std::this_thread::sleep_for(std::chrono::seconds{2});
+  // 2. The new master aggregator's process and leaf 1 at one moment.
+  auto t1 = clock_type::now();
+  c.signal_aggregator(port_of(now_master), sig);
+  c.signal_leaf(1, SIGKILL);
+  wait_for_new_master(client, now_master, t1);
+  r.elected_with_leaf_ms = ms_since(t1);
+  while (client.execute(probe).error_code() != 0)
+    if (ms_since(t1) > 60000)
+      lg::bench::die("aggregator_failover",
+                     "partitions not writable in 60 s");
+  r.writable_ms = ms_since(t1);
+  pool.stop();
+  client.node.stop();
+  c.stop();
+  return r;
+}
+
+void print_row(const char* fault, int round, const result& r) {
+  std::printf("%-8s %5d  %11.1f %7s  %16.1f  %12.1f %7s  %15.1f%% %7s  "
+              "%11.0f",
+              fault, round, r.elected_ms, "1500", r.elected_with_leaf_ms,
+              r.writable_ms, "2500", 100.0 * r.rate_share, ">=90%",
+              r.rate_before);
+  if (r.elected_log_ms >= 0)
+    std::printf("  %13.0f", r.elected_log_ms);
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-  int rounds = argc > 1 ? std::atoi(argv[1]) : 3;
-  if (rounds <= 0 || rounds > 100) {
-    std::fprintf(stderr, "usage: aggregator_failover [ROUNDS]\n");
+  int rounds = 3;
+  std::string leafguard;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--processes" && i + 1 < argc)
+      leafguard = argv[++i];
+    else
+      rounds = std::atoi(argv[i]);
+  }
+  if (rounds <= 0 || rounds > 100
+      || (!leafguard.empty() && access(leafguard.c_str(), X_OK) != 0)) {
+    std::fprintf(stderr, "usage: aggregator_failover [ROUNDS] [--processes "
+                         "LEAFGUARD]\n");
     return 2;
+  }
+  if (!leafguard.empty()) {
+    signal(SIGPIPE, SIG_IGN);
+    std::printf("aggregator_failover across processes: 3 aggregator "
+                "processes, 4 leaf processes (R2), 16 partitions, a client "
+                "process with 4 x 64 writes in flight; the master "
+                "aggregator's process fails (elected, rate), then the new "
+                "one's and leaf 1's at one moment (writable)\n");
+    std::printf("aggregator_election_timeout_ms = 1000 (drawn 1000-2000), "
+                "leaf_failure_timeout_ms = 1000\n");
+    std::printf("%-8s %5s  %11s %7s  %16s  %12s %7s  %16s %7s  %11s  %13s\n",
+                "fault", "round", "elected ms", "target", "elected+leaf ms",
+                "writable ms", "target", "rate in election", "target",
+                "before w/s", "in its log ms");
+    for (int sig : {SIGKILL, SIGSTOP})
+      for (int i = 1; i <= rounds; ++i)
+        print_row(sig == SIGKILL ? "SIGKILL" : "SIGSTOP", i,
+                  run_processes(leafguard, sig, 25400 + 20 * (i % 2)));
+    return 0;
   }
   std::printf("aggregator_failover: 3 voting aggregators, 4 leaves (R2), 16 "
               "partitions, 4 x 64 writes in flight; the master aggregator "
@@ -163,13 +322,7 @@ int main(int argc, char** argv) {
               "before w/s");
   for (bool kill : {true, false})
     for (int i = 1; i <= rounds; ++i) {
-      auto r = run(kill);
-      std::printf("%-8s %5d  %11.1f %7s  %16.1f  %12.1f %7s  %15.1f%% %7s  "
-                  "%11.0f\n",
-                  kill ? "kill" : "isolate", i, r.elected_ms, "1500",
-                  r.elected_with_leaf_ms, r.writable_ms, "2500",
-                  100.0 * r.rate_share, ">=90%", r.rate_before);
-      std::fflush(stdout);
+      print_row(kill ? "kill" : "isolate", i, run(kill));
     }
   return 0;
 }

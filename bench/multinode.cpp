@@ -38,25 +38,15 @@
 
 #include "bench/load_writer.hpp"
 #include "bench/probes.hpp"
+#include "bench/processes.hpp"
 #include "cluster/node.hpp"
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-/// The node processes started and not yet reaped.
-std::set<pid_t> children;
-
-/// Reports `why` and exits, killing every node process first: a failed run
-/// must not leave a cluster holding its ports for the next one.
 [[noreturn]] void die(const std::string& why) {
-  std::fprintf(stderr, "multinode: %s\n", why.c_str());
-  for (auto pid : children) {
-    kill(pid, SIGCONT);
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-  }
-  std::exit(1);
+  lg::bench::die("multinode", why);
 }
 
 /// Bytes/s of one TCP stream over loopback, in this process.
@@ -101,170 +91,16 @@ double raw_loopback_tcp(size_t total) {
          / std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-struct cluster {
-  std::string leafguard;
-  std::string dir;
-  int base = 0;
-  pid_t ma = 0;
-  std::map<int, pid_t> leaves; // leaf number -> pid
-
-  int port(int leaf) const {
-    return base + leaf;
-  }
-
-  pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
-    auto pid = fork();
-    if (pid == 0) {
-      auto fd = std::fopen(log.c_str(), "a");
-      dup2(fileno(fd), 1);
-      dup2(fileno(fd), 2);
-      std::vector<char*> argv;
-      argv.push_back(const_cast<char*>(leafguard.c_str()));
-      for (auto& a : args)
-        argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(leafguard.c_str(), argv.data());
-      _exit(127);
-    }
-    children.insert(pid);
-    return pid;
-  }
-
-  static void wait_port(int p) {
-    auto deadline = clock_type::now() + std::chrono::seconds{10};
-    for (;;) {
-      int s = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(static_cast<uint16_t>(p));
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      bool ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-      close(s);
-      if (ok)
-        return;
-      if (clock_type::now() > deadline)
-        die("nothing listens on port " + std::to_string(p));
-      std::this_thread::sleep_for(std::chrono::milliseconds{10});
-    }
-  }
-
-  /// The aggregator and 4 leaves in redundancy 2, in a new temporary dir,
-  /// the aggregator on port `first_port` and the leaves after it.
-  void start(const std::string& binary, int first_port) {
-    leafguard = binary;
-    char tmpl[] = "/tmp/leafguard-bench-multinode-XXXXXX";
-    dir = mkdtemp(tmpl);
-    base = first_port;
-    start_ma();
-    for (int n = 1; n <= 4; ++n)
-      start_leaf(n);
-    sql("SET GLOBAL redundancy_level = 2");
-    for (int n = 1; n <= 4; ++n)
-      sql("ADD LEAF '127.0.0.1':" + std::to_string(port(n)));
-  }
-
-  void start_ma() {
-    ma = spawn({"master-aggregator", "--port", std::to_string(base),
-                "--data-dir", dir + "/ma", "--log-level", "info"},
-               dir + "/ma.log");
-    wait_port(base);
-  }
-
-  void start_leaf(int n) {
-    leaves[n] = spawn({"leaf", "--port", std::to_string(port(n)),
-                       "--data-dir", dir + "/leaf" + std::to_string(n),
-                       "--log-level", "info"},
-                      dir + "/leaf" + std::to_string(n) + ".log");
-    wait_port(port(n));
-  }
-
-  void signal_leaf(int n, int sig) {
-    kill(leaves[n], sig);
-    if (sig == SIGKILL) {
-      waitpid(leaves[n], nullptr, 0);
-      children.erase(leaves[n]);
-      leaves.erase(n);
-    }
-  }
-
-  /// Runs statements through `leafguard sql`; dies on any error.
-  std::string sql(const std::string& stmts) {
-    auto cmd = leafguard + " sql --port " + std::to_string(base) + " -e \""
-               + stmts + "\" 2>&1";
-    auto* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-      out.append(buf, n);
-    if (pclose(p) != 0)
-      die("'" + stmts + "' failed: " + out);
-    return out;
-  }
-
-  void stop() {
-    for (auto& [n, pid] : leaves) {
-      kill(pid, SIGCONT);
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-      children.erase(pid);
-    }
-    leaves.clear();
-    if (ma != 0) {
-      kill(ma, SIGKILL);
-      waitpid(ma, nullptr, 0);
-      children.erase(ma);
-      ma = 0;
-    }
+/// The aggregator and 4 leaves (redundancy 2), each its own process.
+struct cluster : lg::bench::process_cluster {
+  cluster() : process_cluster("multinode") {
   }
 };
 
-/// Milliseconds since midnight of a log line "HH:MM:SS.mmm ...".
-int64_t log_ms(const std::string& line) {
-  int h = 0, m = 0, s = 0, ms = 0;
-  if (std::sscanf(line.c_str(), "%d:%d:%d.%d", &h, &m, &s, &ms) != 4)
-    return -1;
-  return ((h * 60 + m) * 60 + s) * 1000LL + ms;
-}
-
-int64_t now_ms_of_day() {
-  auto t = std::chrono::system_clock::now();
-  auto tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  localtime_r(&tt, &tm);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-              t.time_since_epoch())
-              .count()
-            % 1000;
-  return ((tm.tm_hour * 60 + tm.tm_min) * 60 + tm.tm_sec) * 1000LL + ms;
-}
-
-/// Lines of `path` from byte `from` on that contain `what`; with `after`,
-/// only those that follow the first line containing `after`.
-std::vector<std::string> log_lines(const std::string& path, size_t from,
-                                   const std::string& what,
-                                   const std::string& after = {}) {
-  std::ifstream in{path};
-  in.seekg(static_cast<std::streamoff>(from));
-  std::vector<std::string> out;
-  std::string line;
-  bool counting = after.empty();
-  while (std::getline(in, line)) {
-    if (!counting) {
-      counting = line.find(after) != std::string::npos;
-      continue;
-    }
-    if (line.find(what) != std::string::npos)
-      out.push_back(line);
-  }
-  return out;
-}
-
-size_t file_size(const std::string& path) {
-  std::error_code ec;
-  auto n = std::filesystem::file_size(path, ec);
-  return ec ? 0 : n;
-}
+using lg::bench::file_size;
+using lg::bench::log_lines;
+using lg::bench::log_ms;
+using lg::bench::now_ms_of_day;
 
 lg::bench::figures run_writers(lg::node_process& client,
                                const std::string& db, double seconds,

@@ -435,6 +435,7 @@ error local_cluster::spawn_voting_at(const std::string& addr) {
   vc.master.detached = !opts_.simulate;
   vc.election_timeout_ms = opts_.election_timeout_ms;
   vc.seed = opts_.seed * 7919 + vc.id;
+  vc.ranked_election_timeouts = !opts_.simulate;
   fab_->faults().mark_up(addr);
   impl_->voting[addr] = caf::actor_cast<caf::actor>(
     spawn_voting_aggregator(*sys_, std::move(vc)));

@@ -155,7 +155,21 @@ error node_process::start(const config::node_options& opts) {
   gc.listen = opts.address();
   gc.role = opts.role;
   gc.data_dir = is_aggregator || is_client ? std::string{} : opts.data_dir;
-  gc.ma_address = opts.ma_address;
+  // A client may name several aggregators, "h:p,h:p": it starts with the
+  // first and follows the master aggregator through them.
+  for (size_t at = 0; !opts.ma_address.empty() && at != std::string::npos;) {
+    auto comma = opts.ma_address.find(',', at);
+    auto one = opts.ma_address.substr(at, comma == std::string::npos
+                                            ? std::string::npos
+                                            : comma - at);
+    if (!one.empty())
+      gc.aggregators.push_back(one);
+    at = comma == std::string::npos ? comma : comma + 1;
+  }
+  if (!gc.aggregators.empty())
+    gc.ma_address = gc.aggregators.front();
+  if (!is_client)
+    gc.aggregators.clear();
   gc.connector = node_connector(*d.sys, opts.tls.enabled());
   gc.session = sc.name;
   d.gateway = spawn_gateway(*d.sys, gc);
@@ -190,6 +204,7 @@ error node_process::start(const config::node_options& opts) {
     vc.master.detached = true;
     vc.seed = std::random_device{}();
     vc.tell_gateway = true;
+    vc.ranked_election_timeouts = true;
     d.role = caf::actor_cast<caf::actor>(
       spawn_voting_aggregator(*d.sys, std::move(vc)));
   } else if (is_ma) {
@@ -227,6 +242,26 @@ error node_process::start(const config::node_options& opts) {
            "join the cluster";
   d.banner = out.str();
   return {};
+}
+
+pb::ResultSet node_process::execute(const std::string& text,
+                                    std::chrono::milliseconds timeout) {
+  pb::ResultSet out;
+  caf::scoped_actor self{*impl_->sys};
+  self->request(impl_->gateway, timeout, console_atom::value, text)
+    .receive(
+      [&](const std::string& bytes) {
+        if (!out.ParseFromString(bytes))
+          out = make_failure(sql::errc::internal,
+                             "the answer to '" + text
+                               + "' could not be decoded");
+      },
+      [&](caf::error& err) {
+        out = make_failure(sql::errc::timeout,
+                           "'" + text + "': no answer: "
+                             + impl_->sys->render(err));
+      });
+  return out;
 }
 
 caf::actor_system& node_process::system() {

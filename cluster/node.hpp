@@ -5,11 +5,13 @@
 // processes.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "base/error.hpp"
+#include "common.pb.h"
 #include "config/node_options.hpp"
 
 #include <caf/fwd.hpp>
@@ -33,6 +35,12 @@ public:
 
   /// Stops every actor of the node and closes its port.
   void stop();
+
+  /// Runs one statement through the node's session, as the console does
+  /// (a client node's statements go to the master aggregator).
+  pb::ResultSet execute(const std::string& text,
+                        std::chrono::milliseconds timeout
+                        = std::chrono::seconds{30});
 
   /// The node's actor system and fabric (for an embedding program).
   caf::actor_system& system();

@@ -42,7 +42,8 @@ struct node_options {
   std::string config_file;
   bool help_printed = false;
   std::string node_name;  ///< client only: its node name
-  std::string ma_address; ///< client only: the aggregator, "host:port"
+  /// client only: the aggregators, "host:port" or several "h:p,h:p"
+  std::string ma_address;
 
   /// The node's address as others dial it: "host:port".
   std::string address() const;

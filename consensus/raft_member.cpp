@@ -1,4 +1,5 @@
 #include "consensus/raft_member.hpp"
+#include "consensus/election_timeout.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -99,6 +100,15 @@ const char* to_string(member_role r) {
   return "unknown";
 }
 
+/// The ids of the voters of `c`.
+static std::vector<uint64_t> voter_ids(const raft_configuration& c) {
+  std::vector<uint64_t> out;
+  for (unsigned i = 0; i < c.n; ++i)
+    if (c.servers[i].role == RAFT_VOTER)
+      out.push_back(c.servers[i].id);
+  return out;
+}
+
 struct raft_member::impl {
   member_config& cfg;
   raft_host& host;
@@ -118,6 +128,10 @@ struct raft_member::impl {
   std::deque<std::function<void()>> pending;
   bool flush_armed = false;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  /// The rank and voter count the election timeout was last drawn for:
+  /// a follower added as a voter after it drew (as a standby) draws again.
+  long drawn_rank = -1;
+  size_t drawn_voters = 0;
   /// Addresses handed to libraft as const char*: kept for good.
   std::map<std::string, std::unique_ptr<std::string>> interned;
 
@@ -407,7 +421,26 @@ struct raft_member::impl {
   }
 
   static int io_random(raft_io* io, int min, int max) {
-    return std::uniform_int_distribution<int>{min, max}(of(io)->rng);
+    auto* self = of(io);
+    // Followers only: a candidate whose election failed draws at random.
+    if (self->cfg.ranked_election_timeouts && max > min && self->initialised
+        && raft_state(&self->r) == RAFT_FOLLOWER)
+      if (auto ranked = self->ranked_timeout(min, max))
+        return *ranked;
+    return std::uniform_int_distribution<int>{min, max}(self->rng);
+  }
+
+  /// The ranked election timeout (election_timeout.hpp), remembering
+  /// what it was drawn for.
+  std::optional<int> ranked_timeout(int min, int max) {
+    auto draw = ranked_election_timeout(voter_ids(r.configuration), cfg.id,
+                                        min, max, rng(),
+                                        2 * static_cast<int>(cfg.tick_ms));
+    if (!draw)
+      return std::nullopt;
+    drawn_rank = draw->rank;
+    drawn_voters = draw->voters;
+    return draw->timeout_ms;
   }
 
   // -- raft_fsm ------------------------------------------------------------
@@ -644,6 +677,20 @@ error raft_member::start() {
 void raft_member::tick() {
   if (impl_->started && !impl_->stopped && impl_->tick_cb != nullptr)
     impl_->tick_cb(&impl_->io);
+  if (cfg_.ranked_election_timeouts && impl_->started && !impl_->stopped
+      && raft_state(&impl_->r) == RAFT_FOLLOWER) {
+    auto voters = voter_ids(impl_->r.configuration);
+    auto me = std::find(voters.begin(), voters.end(), cfg_.id);
+    long rank = std::count_if(voters.begin(), voters.end(),
+                              [this](uint64_t id) { return id < cfg_.id; });
+    if (me != voters.end()
+        && (rank != impl_->drawn_rank || voters.size() != impl_->drawn_voters))
+      if (auto t = impl_->ranked_timeout(
+            static_cast<int>(impl_->r.election_timeout),
+            static_cast<int>(2 * impl_->r.election_timeout)))
+        impl_->r.follower_state.randomized_election_timeout
+          = static_cast<unsigned>(*t);
+  }
   // An expedited election is over once a leader is known.
   if (expedited_from_ms_ != 0 && !impl_->stopped && leader().first != 0
       && leader().first != expedited_leader_) {

@@ -73,6 +73,13 @@ struct member_config {
   unsigned tick_ms = 25;           ///< how often the host calls tick()
   unsigned snapshot_threshold = 1024; ///< entries between snapshots
   unsigned snapshot_trailing = 128;   ///< entries kept behind a snapshot
+  /// Election timeouts staggered by rank among the voters, between 1.05x
+  /// and 1.17x the timeout, instead of drawn at random between 1x and 2x
+  /// (raft_member.cpp, ranked_timeout): an election after the leader's
+  /// last word ends within about 1.2x the timeout, not up to 2x. Off,
+  /// every timeout is drawn at random as libraft does (the simulation keeps
+  /// it off, so that its seeds explore every order of elections).
+  bool ranked_election_timeouts = false;
 };
 
 enum class member_role { unavailable, follower, candidate, leader };

@@ -480,6 +480,7 @@ voting_impl(voting_self self, voting_aggregator_config cfg) {
   mc.dir = st.cfg.data_dir + "/raft";
   mc.fs = st.cfg.fs;
   mc.seed = st.cfg.seed;
+  mc.ranked_election_timeouts = st.cfg.ranked_election_timeouts;
   mc.election_timeout_ms = st.cfg.election_timeout_ms;
   mc.heartbeat_timeout_ms = std::max(10u, st.cfg.election_timeout_ms / 10);
   mc.tick_ms = static_cast<unsigned>(tick_every.count());

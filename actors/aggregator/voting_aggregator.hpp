@@ -63,6 +63,8 @@ struct voting_aggregator_config {
   master_aggregator_config master;
   unsigned election_timeout_ms = 1000;
   uint64_t seed = 1; ///< for election timeouts
+  /// Election timeouts staggered by rank (consensus::member_config).
+  bool ranked_election_timeouts = false;
   /// In a process of its own: tells the process's gateway where the master
   /// aggregator is each time a new leader is known (step 7).
   bool tell_gateway = false;

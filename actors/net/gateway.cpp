@@ -34,9 +34,15 @@ struct gateway_state {
   std::map<caf::actor_addr, std::set<std::string>> links;
   /// The address each remote gateway listens at.
   std::map<caf::actor_addr, std::string> link_listen;
+  /// The remote gateway of each linked process. A message from another
+  /// process comes from the actor that sent it there (the master
+  /// aggregator, a partition), not from its gateway: its process names the
+  /// link.
+  std::map<caf::node_id, caf::actor> gateway_of;
   std::string ma_address; ///< where the master aggregator is, "host:port"
   /// The newest master aggregator term the route to "ma" was learned at.
   uint64_t ma_term = 0;
+  size_t next_aggregator = 0; ///< a client's next aggregator to dial
 };
 
 using self_ptr = caf::stateful_actor<gateway_state>*;
@@ -95,6 +101,7 @@ void add_link(self_ptr self, const caf::actor& gw,
     self->monitor(gw);
   if (!listen.empty())
     st.link_listen[gw.address()] = listen;
+  st.gateway_of[gw.node()] = gw;
   for (auto& n : nodes) {
     if (n.empty() || n == st.cfg.node)
       continue;
@@ -161,6 +168,12 @@ void dial(self_ptr self, const std::string& node) {
     st.dialing.erase(node);
     auto text = "cannot connect to " + addr + ": " + why;
     st.failed[node] = {self->clock().now(), text};
+    if (node == aggregator_node && !st.cfg.aggregators.empty()
+        && st.ma_address == addr) {
+      // A client tries its next aggregator, which forwards to the master.
+      st.next_aggregator = (st.next_aggregator + 1) % st.cfg.aggregators.size();
+      st.ma_address = st.cfg.aggregators[st.next_aggregator];
+    }
     logger("gateway")->warn("DialFailed {} {}", st.cfg.node, text);
     fail_queue(self, node, text);
   };
@@ -318,6 +331,28 @@ void on_ma_known(self_ptr self, const pb::MasterAggregatorKnown& known) {
   tell_session_ma_moved(self, known.address(), known.term());
 }
 
+/// A client asks each of its aggregators where the master aggregator is;
+/// an answer with a newer term than the route's moves the route there.
+void poll_ma(self_ptr self) {
+  auto& st = self->state;
+  for (auto& target : st.cfg.aggregators) {
+    auto env = make_envelope();
+    env->mutable_master_aggregator_query();
+    st.ep.request(
+      self, target, gateway_actor_name(), std::move(env),
+      std::chrono::milliseconds{std::max<int64_t>(st.cfg.ma_poll_ms, 100)},
+      [self](const envelope* rep) {
+        if (rep == nullptr || !rep->has_master_aggregator_known())
+          return;
+        auto& known = rep->master_aggregator_known();
+        if (known.term() > self->state.ma_term && !known.address().empty())
+          on_ma_known(self, known);
+      });
+  }
+  self->delayed_send(self, std::chrono::milliseconds{st.cfg.ma_poll_ms},
+                     timer_atom::value, uint64_t{0});
+}
+
 /// At most this many processes pass a message for "ma" on.
 constexpr uint32_t max_forwards = 2;
 
@@ -330,6 +365,9 @@ caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
   if (!st.cfg.data_dir.empty() && st.ma_address.empty())
     st.ma_address = remembered_ma_address(st.cfg.data_dir);
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
+  if (!st.cfg.aggregators.empty() && st.cfg.ma_poll_ms > 0)
+    self->delayed_send(self, std::chrono::milliseconds{st.cfg.ma_poll_ms},
+                       timer_atom::value, uint64_t{0});
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     auto i = st.links.find(dm.source);
@@ -352,6 +390,9 @@ caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
     }
     st.links.erase(i);
     st.link_listen.erase(dm.source);
+    if (auto g = st.gateway_of.find(dm.source.node());
+        g != st.gateway_of.end() && g->second.address() == dm.source)
+      st.gateway_of.erase(g);
   });
   return {
     [self](wire& msg) {
@@ -364,13 +405,28 @@ caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
         on_ma_known(self, msg.env->master_aggregator_known());
         return;
       }
+      if (to.node() == st.cfg.node && to.actor() == gateway_actor_name()
+          && msg.env->has_master_aggregator_query()) {
+        auto rep = make_envelope();
+        auto* known = rep->mutable_master_aggregator_known();
+        if (!st.ma_address.empty() && st.ma_term > 0) {
+          known->set_address(st.ma_address);
+          known->set_term(st.ma_term);
+        }
+        st.ep.reply(self, *msg.env, rep);
+        return;
+      }
       if (to.node() == st.cfg.node && to.actor() == gateway_actor_name()) {
-        st.ep.receive(msg); // the answer to a console statement
+        st.ep.receive(msg); // answers to this gateway's requests
         return;
       }
       // From another process: hand it to its endpoint here.
       auto env = msg.env;
-      auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+      caf::actor sender;
+      if (auto from = self->current_sender())
+        if (auto g = st.gateway_of.find(from->node());
+            g != st.gateway_of.end())
+          sender = g->second;
       const auto& hdr = env->header();
       if (sender && hdr.from().node() == aggregator_node
           && hdr.aggregator_term() > 0) {
@@ -439,6 +495,7 @@ caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
       return rp;
     },
     [self](tick_atom) { self->state.ep.on_tick(self); },
+    [self](timer_atom, uint64_t) { poll_ma(self); },
   };
 }
 

@@ -8,12 +8,17 @@
 // - a wire from a remote gateway is delivered to its local endpoint;
 // - a console's statement (console_atom) runs through the node's session;
 // - a remote gateway that goes away (down_msg: the process died or its
-//   connection closed) loses its routes, so the next message dials again.
+//   connection closed) loses its routes, so the next message dials again;
+// - "ma" is routed to the process that sent the newest master aggregator
+//   term, or that this process's voting aggregator names; an aggregator
+//   process forwards what it gets for "ma" there; a client asks its
+//   aggregators where it is.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <caf/io/middleman_actor.hpp>
 
@@ -31,6 +36,11 @@ struct gateway_config {
   std::string data_dir;
   /// The aggregator's address when it is known in advance (a client).
   std::string ma_address;
+  /// A client's aggregators ("host:port"), each asked every `ma_poll_ms`
+  /// where the master aggregator is (MasterAggregatorQuery), and dialed in
+  /// turn when the master aggregator's address cannot be.
+  std::vector<std::string> aggregators;
+  int64_t ma_poll_ms = 200;
   /// The middleman (or caf_openssl's) actor that opens connections.
   caf::io::middleman_actor connector;
   std::string session; ///< the local session that runs console statements
