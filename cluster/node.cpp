@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "actors/net/gateway.hpp"
+#include "actors/net/identity.hpp"
 #include "cluster/tls_files.hpp"
 #include "actors/leaf/leaf.hpp"
 #include "actors/aggregator/master_aggregator.hpp"
@@ -113,6 +114,31 @@ error node_process::start(const config::node_options& opts) {
       return config::make_error(errc::bad_value, lock.err().detail());
     d.lock = std::move(*lock);
   }
+  std::shared_ptr<node_identity> identity;
+  if (opts.tls.enabled()) {
+    auto id = node_identity::load(opts.tls);
+    if (!id.ok())
+      return id.err();
+    identity = *id;
+    // The certificate names the node and its role (identity.hpp).
+    auto& mine = identity->self();
+    auto claimed = opts.role == "client" ? mine.name : opts.address();
+    if (!role_allows(mine.role, opts.role))
+      return config::make_error(
+        errc::bad_value,
+        "tls-cert '" + opts.tls.cert + "' is for '" + mine.name + "' as '"
+          + (mine.role.empty() ? std::string{"no role"} : mine.role)
+          + "', which cannot run as " + opts.role
+          + "; make one with scripts/make-certs.sh DIR --role "
+          + (opts.role == "master-aggregator" ? std::string{"aggregator"}
+                                              : opts.role)
+          + " " + claimed);
+    if (opts.role != "client" && mine.name != opts.address())
+      return config::make_error(
+        errc::bad_value, "tls-cert '" + opts.tls.cert + "' names '" + mine.name
+                           + "', but this node is " + opts.address()
+                           + " (its --host and --port)");
+  }
   d.cfg = node_system_config(opts.tls);
   d.sys = std::make_unique<caf::actor_system>(*d.cfg);
   d.fab = std::make_shared<fabric>(*d.sys);
@@ -135,6 +161,7 @@ error node_process::start(const config::node_options& opts) {
   bool single_ma = is_ma && fs->exists(opts.data_dir + "/metadata.pb")
                    && !fs->exists(opts.data_dir + "/raft");
   auto node = single_ma   ? std::string{"ma"}
+              : is_client && identity ? identity->self().name
               : is_client ? (opts.node_name.empty()
                                ? "client-" + std::to_string(getpid())
                                : opts.node_name)
@@ -172,6 +199,7 @@ error node_process::start(const config::node_options& opts) {
     gc.aggregators.clear();
   gc.connector = node_connector(*d.sys, opts.tls.enabled());
   gc.session = sc.name;
+  gc.identity = identity;
   d.gateway = spawn_gateway(*d.sys, gc);
   d.fab->set_dialer(d.gateway);
   auto port = opts.tls.enabled()

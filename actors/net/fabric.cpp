@@ -96,6 +96,13 @@ void fabric::set_dialer(caf::actor dialer) {
   dialer_ = std::move(dialer);
 }
 
+caf::strong_actor_ptr fabric::remote_sender(const caf::actor& dest) const {
+  if (!dest || dest.node() == sys_.node())
+    return nullptr;
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  return caf::actor_cast<caf::strong_actor_ptr>(dialer_);
+}
+
 // -- faults -------------------------------------------------------------------
 
 // -- the record ---------------------------------------------------------------
@@ -183,10 +190,18 @@ caf::message_id id_for(const envelope& env) {
   return caf::make_message_id();
 }
 
+/// A message that leaves the process goes out in the name of the process's
+/// gateway (`remote_from`, the fabric's dialer): no other actor's handle
+/// reaches another process, where a peer could message that actor directly
+/// past the gateway's checks, and the receiving gateway knows the link by
+/// the sender.
 void deliver(caf::local_actor* self, const caf::actor& dest,
-             envelope_ptr env) {
+             envelope_ptr env, caf::strong_actor_ptr remote_from = nullptr) {
   auto id = id_for(*env);
-  dest->enqueue(caf::make_mailbox_element(self->ctrl(), id, {},
+  caf::strong_actor_ptr from = self->ctrl();
+  if (remote_from && dest.node() != self->node())
+    from = std::move(remote_from);
+  dest->enqueue(caf::make_mailbox_element(std::move(from), id, {},
                                           wire{std::move(env)}),
                 self->context());
 }
@@ -283,7 +298,7 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
     recorder_.remember(*env, transport_event::sent, now_us(self));
     auto dest = resolve(env->header().to());
     if (dest) {
-      deliver(self, dest, std::move(env));
+      deliver(self, dest, std::move(env), remote_sender(dest));
     } else if (!dial(self, env)) {
       undeliverable_.fetch_add(1, std::memory_order_relaxed);
       bounce(self, *env);
@@ -355,7 +370,7 @@ void fabric::send(caf::local_actor* self, envelope_ptr env) {
       deliver_later(self, dest, std::move(env), delay);
       return;
     default:
-      deliver(self, dest, std::move(env));
+      deliver(self, dest, std::move(env), remote_sender(dest));
   }
 }
 

@@ -158,6 +158,10 @@ private:
 
   caf::actor resolve(const pb::Endpoint& to) const;
 
+  /// The sender a message to `dest` goes out as: the dialer (the process's
+  /// gateway) when `dest` is in another process, else none (the actor).
+  caf::strong_actor_ptr remote_sender(const caf::actor& dest) const;
+
   /// Hands `env` to the dialer when its node is remote and unrouted; false
   /// when there is no dialer or the node is hosted here.
   bool dial(caf::local_actor* self, envelope_ptr& env);

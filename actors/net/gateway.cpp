@@ -1,5 +1,7 @@
 #include "actors/net/gateway.hpp"
 
+#include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -8,6 +10,8 @@
 #include <caf/all.hpp>
 
 #include "actors/names.hpp"
+#include "actors/net/identity.hpp"
+#include "config/variables.hpp"
 #include "sql/result_proto.hpp"
 #include "base/log.hpp"
 #include "sql/parser.hpp"
@@ -34,6 +38,10 @@ struct gateway_state {
   std::map<caf::actor_addr, std::set<std::string>> links;
   /// The address each remote gateway listens at.
   std::map<caf::actor_addr, std::string> link_listen;
+  /// With TLS: who each remote gateway proved to be in its hello.
+  std::map<caf::actor_addr, peer_identity> link_identity;
+  /// Links whose dropped messages were logged already.
+  std::set<caf::actor_addr> drop_logged;
   /// The remote gateway of each linked process. A message from another
   /// process comes from the actor that sent it there (the master
   /// aggregator, a partition), not from its gateway: its process names the
@@ -125,9 +133,70 @@ void set_identity(Body* body, const gateway_state& st) {
   body->set_role(st.cfg.role);
 }
 
-std::shared_ptr<envelope> make_hello(const gateway_state& st) {
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// With TLS: signs a hello or its reply, meant for `meant_for`
+/// (identity.hpp, step 1).
+template <class Body>
+void prove(Body* body, const gateway_state& st, const std::string& meant_for) {
+  if (!st.cfg.identity)
+    return;
+  body->set_certificate(st.cfg.identity->certificate_pem());
+  body->set_meant_for(meant_for);
+  body->set_signed_at_ms(wall_ms());
+  body->set_signature(st.cfg.identity->sign(
+    hello_payload(body->node(), body->listen(), body->role(), meant_for,
+                  body->signed_at_ms())));
+}
+
+/// How far a hello's signing time may be from this clock.
+constexpr int64_t hello_skew_ms = 5 * 60 * 1000;
+
+/// With TLS: the identity a hello or its reply proves (identity.hpp, step
+/// 2), or why it proves none.
+template <class Body>
+result<peer_identity> check_proof(const Body& body, const gateway_state& st,
+                                  const std::string& meant_for) {
+  auto id = st.cfg.identity->verify(
+    body.certificate(),
+    hello_payload(body.node(), body.listen(), body.role(), body.meant_for(),
+                  body.signed_at_ms()),
+    body.signature());
+  if (!id.ok())
+    return id.err();
+  auto refuse = [&](const std::string& why) -> result<peer_identity> {
+    return make_error(config::errc::bad_value,
+                      "hello of '" + body.node() + "' refused: " + why);
+  };
+  if (!role_allows(id->role, body.role()))
+    return refuse("its certificate is for " + id->name + " as '" + id->role
+                  + "', which cannot act as '" + body.role() + "'");
+  bool is_node = body.role() != "client";
+  // A master aggregator on a data dir from before voting aggregators runs
+  // on node "ma": its certificate names its address.
+  bool single_ma = body.node() == aggregator_node && id->role == "aggregator";
+  if ((id->name != body.node() && !single_ma)
+      || (is_node && id->name != body.listen()))
+    return refuse("its certificate names '" + id->name + "', not '"
+                  + body.node() + "'");
+  if (body.meant_for() != meant_for)
+    return refuse("it was meant for '" + body.meant_for() + "', not '"
+                  + meant_for + "'");
+  if (std::abs(wall_ms() - body.signed_at_ms()) > hello_skew_ms)
+    return refuse("it was signed more than 5 minutes from this node's "
+                  "clock");
+  return id;
+}
+
+std::shared_ptr<envelope> make_hello(const gateway_state& st,
+                                     const std::string& meant_for) {
   auto env = make_envelope();
   set_identity(env->mutable_node_hello(), st);
+  prove(env->mutable_node_hello(), st, meant_for);
   return env;
 }
 
@@ -188,7 +257,7 @@ void dial(self_ptr self, const std::string& node) {
           return;
         }
         auto gw = caf::actor_cast<caf::actor>(ptr);
-        wire hello{make_hello(self->state)};
+        wire hello{make_hello(self->state, addr)};
         self->request(gw, timeout, hello_atom::value, std::move(hello))
           .then(
             [self, node, addr, gw, fail](wire& rep) {
@@ -201,6 +270,24 @@ void dial(self_ptr self, const std::string& node) {
               if (!body.error().empty()) {
                 fail(body.error());
                 return;
+              }
+              if (st.cfg.identity) {
+                auto id = check_proof(body, st, st.cfg.node);
+                if (id.ok() && node != aggregator_node && id->name != node)
+                  id = make_error(config::errc::bad_value,
+                                  "dialed '" + node + "', but its "
+                                    "certificate names '" + id->name + "'");
+                if (id.ok() && node == aggregator_node
+                    && id->role != "aggregator")
+                  id = make_error(config::errc::bad_value,
+                                  "'" + id->name + "' is no aggregator");
+                if (!id.ok()) {
+                  logger("gateway")->warn("HelloRefused {} {}", st.cfg.node,
+                                          id.err().detail());
+                  fail(id.err().detail());
+                  return;
+                }
+                st.link_identity[gw.address()] = *id;
               }
               st.dialing.erase(node);
               if (node == aggregator_node)
@@ -262,6 +349,17 @@ wire on_hello(self_ptr self, const wire& msg) {
   auto sender = caf::actor_cast<caf::actor>(self->current_sender());
   if (hello.role() == "console" || !sender)
     return wire{std::move(rep)};
+  if (st.cfg.identity) {
+    auto id = check_proof(hello, st, st.cfg.listen);
+    if (!id.ok()) {
+      logger("gateway")->warn("HelloRefused {} {}", st.cfg.node,
+                              id.err().detail());
+      body->set_error(id.err().detail());
+      return wire{std::move(rep)};
+    }
+    st.link_identity[sender.address()] = *id;
+    prove(body, st, hello.node());
+  }
   add_link(self, sender, {hello.node(), hello.listen()}, hello.listen());
   logger("gateway")->info("LinkAccepted {} from {} ({} at {})", st.cfg.node,
                           hello.node(), hello.role(), hello.listen());
@@ -353,6 +451,34 @@ void poll_ma(self_ptr self) {
                      timer_atom::value, uint64_t{0});
 }
 
+/// With TLS: whether a message from another process comes on a link whose
+/// proven identity may send it (identity.hpp, step 3). Messages of this
+/// process (a local actor to its gateway) pass.
+bool admitted_by_identity(self_ptr self, const envelope& env) {
+  auto& st = self->state;
+  auto from = self->current_sender();
+  if (!from || from->node() == self->node())
+    return true;
+  auto addr = caf::actor_cast<caf::actor_addr>(from);
+  auto i = st.link_identity.find(addr);
+  const auto& claimed = env.header().from().node();
+  std::string why;
+  if (i == st.link_identity.end())
+    why = "on a link that proved no identity";
+  else if (claimed != i->second.name
+           && !(i->second.role == "aggregator"
+                && (claimed == aggregator_node
+                    || env.header().forwards() > 0)))
+    why = "on the link of '" + i->second.name + "' (" + i->second.role + ")";
+  if (why.empty())
+    return true;
+  if (st.drop_logged.insert(addr).second)
+    logger("gateway")->warn("MessageDropped {} a message claiming to be from "
+                            "'{}' came {}; dropping such messages",
+                            st.cfg.node, claimed, why);
+  return false;
+}
+
 /// At most this many processes pass a message for "ma" on.
 constexpr uint32_t max_forwards = 2;
 
@@ -390,6 +516,8 @@ caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
     }
     st.links.erase(i);
     st.link_listen.erase(dm.source);
+    st.link_identity.erase(dm.source);
+    st.drop_logged.erase(dm.source);
     if (auto g = st.gateway_of.find(dm.source.node());
         g != st.gateway_of.end() && g->second.address() == dm.source)
       st.gateway_of.erase(g);
@@ -428,6 +556,8 @@ caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
             g != st.gateway_of.end())
           sender = g->second;
       const auto& hdr = env->header();
+      if (st.cfg.identity && !admitted_by_identity(self, *env))
+        return;
       if (sender && hdr.from().node() == aggregator_node
           && hdr.aggregator_term() > 0) {
         auto i = st.link_listen.find(sender.address());

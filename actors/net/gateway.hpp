@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,8 @@
 #include "actors/net/fabric.hpp"
 
 namespace lg {
+
+class node_identity;
 
 struct gateway_config {
   fabric_ptr fab;
@@ -44,6 +47,10 @@ struct gateway_config {
   /// The middleman (or caf_openssl's) actor that opens connections.
   caf::io::middleman_actor connector;
   std::string session; ///< the local session that runs console statements
+  /// With TLS: this node's certificate identity; hellos are signed and
+  /// checked with it, and messages checked against their link's identity
+  /// (identity.hpp). Null without TLS.
+  std::shared_ptr<const node_identity> identity;
   int64_t connect_timeout_ms = 2000;
   /// After a failed dial, requests for that node are refused at once for
   /// this long instead of dialing again.

@@ -13,7 +13,15 @@ set -euo pipefail
 WORK=$(mktemp -d "/tmp/${WORK_NAME:-leafguard-it}-XXXXXX")
 MA_PORT=$PORT_BASE
 declare -A PIDS=()
-TLS_ARGS=()
+TLS_ARGS=() # the console's TLS options
+TLS_DIR=""  # with TLS: where each node's certificate is, named by address
+
+# node_tls ADDR: a node's TLS options (none without TLS_DIR).
+node_tls() {
+  [ -n "$TLS_DIR" ] || return 0
+  echo --tls-cert "$TLS_DIR/$1.pem" --tls-key "$TLS_DIR/$1.key" \
+    --tls-ca "$TLS_DIR/ca.pem"
+}
 
 cleanup() {
   local rc=$?
@@ -47,8 +55,10 @@ leaf_port() { echo $((PORT_BASE + $1)); }
 
 # start_ma: the master aggregator, on MA_PORT.
 start_ma() {
+  # shellcheck disable=SC2046 # node_tls prints separate words
   "$LEAFGUARD" master-aggregator --port "$MA_PORT" --data-dir "$WORK/ma" \
-    --log-level info "${TLS_ARGS[@]}" "$@" >> "$WORK/ma.log" 2>&1 &
+    --log-level info $(node_tls "127.0.0.1:$MA_PORT") "$@" \
+    >> "$WORK/ma.log" 2>&1 &
   PIDS[ma]=$!
   wait_port "$MA_PORT"
 }
@@ -57,8 +67,10 @@ start_ma() {
 start_leaf() {
   local n=$1
   shift
+  # shellcheck disable=SC2046 # node_tls prints separate words
   "$LEAFGUARD" leaf --port "$(leaf_port "$n")" --data-dir "$WORK/leaf$n" \
-    --log-level info "${TLS_ARGS[@]}" "$@" >> "$WORK/leaf$n.log" 2>&1 &
+    --log-level info $(node_tls "127.0.0.1:$(leaf_port "$n")") "$@" \
+    >> "$WORK/leaf$n.log" 2>&1 &
   PIDS[leaf$n]=$!
   wait_port "$(leaf_port "$n")"
 }
