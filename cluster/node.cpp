@@ -139,6 +139,8 @@ error node_process::start(const config::node_options& opts) {
                            + "', but this node is " + opts.address()
                            + " (its --host and --port)");
   }
+  set_max_inbound_message_bytes(static_cast<size_t>(opts.max_message_mb)
+                                << 20);
   d.cfg = node_system_config(opts.tls);
   d.sys = std::make_unique<caf::actor_system>(*d.cfg);
   d.fab = std::make_shared<fabric>(*d.sys);
@@ -361,6 +363,8 @@ int run_node(const std::string& role, const std::vector<std::string>& args) {
          "  --tls-ca F        the cluster CA's PEM certificate\n"
          "  --insecure        allow a non-loopback bind without TLS\n"
          "  --trace F         record every protocol message to F\n"
+         "  --max-message-mb N  the largest message decoded from a peer, "
+         "in MiB (default 64)\n"
          "  --log-level L     trace, debug, info, warn, error, critical, "
          "off\n";
     return 0;

@@ -267,6 +267,9 @@ result<node_options> parse_node(const std::string& role,
   t.values["trace"] = [&o](const std::string& v) {
     return set_text(o.trace, v);
   };
+  t.values["max-message-mb"] = [&o](const std::string& v) {
+    return set_int(o.max_message_mb, v, 1, 4095);
+  };
   t.flags["insecure"] = &o.insecure;
   t = tls_table(o.tls, std::move(t));
   std::set<std::string> seen;

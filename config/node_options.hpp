@@ -39,6 +39,8 @@ struct node_options {
   tls_options tls;
   std::string log_level = "info";
   std::string trace; ///< trace file
+  /// The largest inbound message decoded, in MiB (1-4095).
+  int64_t max_message_mb = 64;
   std::string config_file;
   bool help_printed = false;
   std::string node_name;  ///< client only: its node name

@@ -1,8 +1,39 @@
 #include "messages/message_types.hpp"
 
+#include <atomic>
+
+#include "base/log.hpp"
+
 namespace lg {
 
+namespace {
+
+std::atomic<size_t> max_inbound_bytes{size_t{64} << 20};
+std::atomic<uint64_t> too_large{0};
+
+} // namespace
+
+void set_max_inbound_message_bytes(size_t bytes) {
+  max_inbound_bytes.store(bytes, std::memory_order_relaxed);
+}
+
+uint64_t inbound_messages_too_large() {
+  return too_large.load(std::memory_order_relaxed);
+}
+
 envelope_ptr decode_envelope(const std::string& bytes, std::string& why) {
+  auto cap = max_inbound_bytes.load(std::memory_order_relaxed);
+  if (bytes.size() > cap) {
+    why = "a message of " + std::to_string(bytes.size())
+          + " bytes is over max-message-mb (" + std::to_string(cap >> 20)
+          + " MiB)";
+    // CAF drops a message it cannot decode without a word: say it once in
+    // a while.
+    if (too_large.fetch_add(1, std::memory_order_relaxed) % 1000 == 0)
+      logger("gateway")->error("MessageTooLarge {}; dropped ({} so far)",
+                               why, too_large.load());
+    return nullptr;
+  }
   auto result = std::make_shared<envelope>();
   if (!result->ParseFromString(bytes)) {
     why = "malformed Envelope (" + std::to_string(bytes.size()) + " bytes)";

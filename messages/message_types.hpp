@@ -29,7 +29,14 @@ struct wire {
 
 /// Decodes an Envelope from bytes received from the network. Returns nullptr
 /// and sets `why` when the bytes are not a valid Envelope.
+/// A message over the cap (max-message-mb) is refused too, without being
+/// parsed.
 envelope_ptr decode_envelope(const std::string& bytes, std::string& why);
+
+/// The largest inbound message a process decodes (max-message-mb; 64 MiB
+/// unless set), and how many larger ones it refused.
+void set_max_inbound_message_bytes(size_t bytes);
+uint64_t inbound_messages_too_large();
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, wire& x) {

@@ -52,6 +52,11 @@ BOOST_AUTO_TEST_CASE(command_line_options) {
                                "node7"});
   BOOST_REQUIRE(h.ok());
   BOOST_TEST(h->address() == "node7:9001");
+  BOOST_TEST(h->max_message_mb == 64);
+  auto m = parse_node("aggregator", {"--port", "1", "--data-dir", "/d",
+                                     "--max-message-mb", "8"});
+  BOOST_REQUIRE(m.ok());
+  BOOST_TEST(m->max_message_mb == 8);
 }
 
 BOOST_AUTO_TEST_CASE(bad_values_name_the_option) {
@@ -67,6 +72,9 @@ BOOST_AUTO_TEST_CASE(bad_values_name_the_option) {
   BOOST_TEST(contains(error_of({"--port", "1", "--data-dir", "/d", "--bogus"}),
                       "unknown option '--bogus'"));
   BOOST_TEST(contains(error_of({"--port"}), "--port: missing value"));
+  BOOST_TEST(contains(error_of({"--port", "1", "--data-dir", "/d",
+                                "--max-message-mb", "0"}),
+                      "--max-message-mb: '0' is out of range (1 to 4095)"));
   BOOST_TEST(contains(error_of({"--data-dir", "/d"}),
                       "missing required key 'port'"));
   BOOST_TEST(contains(error_of({"--port", "1"}),

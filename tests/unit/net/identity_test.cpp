@@ -7,6 +7,8 @@
 #include <string>
 
 #include "actors/net/identity.hpp"
+#include "envelope.pb.h"
+#include "messages/message_types.hpp"
 
 namespace {
 
@@ -115,6 +117,28 @@ BOOST_AUTO_TEST_CASE(bad_files_are_named) {
   auto wrong = lg::node_identity::load(mixed);
   BOOST_REQUIRE(!wrong.ok());
   BOOST_TEST(wrong.err().detail().find("is not the key of") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The inbound message cap (max-message-mb): a message over it is refused
+// before it is parsed, one under it is decoded.
+BOOST_AUTO_TEST_SUITE(net_message_cap)
+
+BOOST_AUTO_TEST_CASE(a_message_over_the_cap_is_refused_unparsed) {
+  lg::pb::Envelope env;
+  env.mutable_statement_request()->set_text(std::string(3000, 'x'));
+  std::string bytes;
+  env.SerializeToString(&bytes);
+  std::string why;
+  lg::set_max_inbound_message_bytes(2048);
+  auto before = lg::inbound_messages_too_large();
+  BOOST_TEST(!lg::decode_envelope(bytes, why));
+  BOOST_TEST(why.find("over max-message-mb") != std::string::npos);
+  BOOST_TEST(lg::inbound_messages_too_large() == before + 1);
+  lg::set_max_inbound_message_bytes(4096);
+  BOOST_TEST(lg::decode_envelope(bytes, why) != nullptr);
+  lg::set_max_inbound_message_bytes(size_t{64} << 20);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
