@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -91,6 +92,44 @@ std::string wait_for_new_master(Cluster& c, const std::string& old,
   }
 }
 
+/// The write load of a run: the probe INSERT with a row on each partition
+/// the leaf at `leaf_port` masters, and writers already running, with
+/// their rate over 2 s measured.
+struct load {
+  std::string probe;
+  std::unique_ptr<lg::bench::writer_pool> pool;
+  double rate_before = 0;
+};
+
+template <class Cluster>
+load start_load(Cluster& c, const std::string& leaf_port, lg::fabric_ptr fab,
+                caf::actor_system& sys) {
+  constexpr uint32_t partitions = 16;
+  std::vector<uint32_t> victims;
+  auto parts = c.execute("SHOW PARTITIONS ON a");
+  check(parts, "SHOW PARTITIONS");
+  for (auto& row : parts.rows())
+    if (row.cells(2) == leaf_port && row.cells(3) == "Master")
+      victims.push_back(static_cast<uint32_t>(std::stoul(row.cells(0))));
+  load out;
+  out.probe = lg::bench::insert_one_row_each("a", victims, partitions);
+  check(c.execute(out.probe), "warm-up INSERT");
+  lg::bench::writer_pool::spec ws;
+  ws.fab = std::move(fab);
+  ws.sys = &sys;
+  ws.database = "a";
+  ws.writers = 4;
+  ws.window = 64;
+  out.pool = std::make_unique<lg::bench::writer_pool>(ws);
+  std::this_thread::sleep_for(std::chrono::seconds{1});
+  auto before0 = out.pool->acked();
+  auto t_before = clock_type::now();
+  std::this_thread::sleep_for(std::chrono::seconds{2});
+  out.rate_before = static_cast<double>(out.pool->acked() - before0)
+                    / (ms_since(t_before) / 1000.0);
+  return out;
+}
+
 result run(bool kill) {
   lg::local_cluster_options opts;
   opts.leaves = 4;
@@ -101,29 +140,12 @@ result run(bool kill) {
     std::fprintf(stderr, "%s\n", c.startup_error().to_string().c_str());
     std::exit(1);
   }
-  constexpr uint32_t partitions = 16;
   check(c.execute("CREATE DATABASE a PARTITIONS 16"), "CREATE DATABASE");
-  std::vector<uint32_t> victims;
-  auto parts = c.execute("SHOW PARTITIONS ON a");
-  for (auto& row : parts.rows())
-    if (row.cells(2) == "10001" && row.cells(3) == "Master")
-      victims.push_back(static_cast<uint32_t>(std::stoul(row.cells(0))));
-  auto probe = lg::bench::insert_one_row_each("a", victims, partitions);
-  check(c.execute(probe), "warm-up INSERT");
-  lg::bench::writer_pool::spec ws;
-  ws.fab = c.transport_ptr();
-  ws.sys = &c.system();
-  ws.database = "a";
-  ws.writers = 4;
-  ws.window = 64;
-  lg::bench::writer_pool pool{ws};
-  std::this_thread::sleep_for(std::chrono::seconds{1});
-  auto before0 = pool.acked();
-  auto t_before = clock_type::now();
-  std::this_thread::sleep_for(std::chrono::seconds{2});
+  auto l = start_load(c, "10001", c.transport_ptr(), c.system());
+  auto& pool = *l.pool;
+  auto& probe = l.probe;
   result r;
-  r.rate_before = static_cast<double>(pool.acked() - before0)
-                  / (ms_since(t_before) / 1000.0);
+  r.rate_before = l.rate_before;
   // 1. The master aggregator alone fails: the election, and the write
   //    rate meanwhile (writes do not go through the aggregator).
   auto old = master_of(c);
@@ -187,30 +209,12 @@ result run_processes(const std::string& leafguard, int sig, int base) {
   co.log_level = "warn";
   if (auto err = client.node.start(co))
     lg::bench::die("aggregator_failover", "client node: " + err.detail());
-  constexpr uint32_t partitions = 16;
-  std::vector<uint32_t> victims;
-  auto parts = client.execute("SHOW PARTITIONS ON a");
-  check(parts, "SHOW PARTITIONS");
-  auto leaf1 = std::to_string(c.port(1));
-  for (auto& row : parts.rows())
-    if (row.cells(2) == leaf1 && row.cells(3) == "Master")
-      victims.push_back(static_cast<uint32_t>(std::stoul(row.cells(0))));
-  auto probe = lg::bench::insert_one_row_each("a", victims, partitions);
-  check(client.execute(probe), "warm-up INSERT");
-  lg::bench::writer_pool::spec ws;
-  ws.fab = client.node.transport();
-  ws.sys = &client.node.system();
-  ws.database = "a";
-  ws.writers = 4;
-  ws.window = 64;
-  lg::bench::writer_pool pool{ws};
-  std::this_thread::sleep_for(std::chrono::seconds{1});
-  auto before0 = pool.acked();
-  auto t_before = clock_type::now();
-  std::this_thread::sleep_for(std::chrono::seconds{2});
+  auto l = start_load(client, std::to_string(c.port(1)),
+                      client.node.transport(), client.node.system());
+  auto& pool = *l.pool;
+  auto& probe = l.probe;
   result r;
-  r.rate_before = static_cast<double>(pool.acked() - before0)
-                  / (ms_since(t_before) / 1000.0);
+  r.rate_before = l.rate_before;
   auto port_of = [](const std::string& addr) {
     return std::stoi(addr.substr(addr.rfind(':') + 1));
   };
@@ -261,6 +265,17 @@ result run_processes(const std::string& leafguard, int sig, int base) {
   return r;
 }
 
+/// The settings the runs use, and the columns; across processes also the
+/// election time in the new master aggregator's log.
+void print_header(bool processes) {
+  std::printf("aggregator_election_timeout_ms = 1000 (followers stand at "
+              "1050-1170 by rank), leaf_failure_timeout_ms = 1000\n");
+  std::printf("%-8s %5s  %11s %7s  %16s  %12s %7s  %16s %7s  %11s%s\n",
+              "fault", "round", "elected ms", "target", "elected+leaf ms",
+              "writable ms", "target", "rate in election", "target",
+              "before w/s", processes ? "  in its log ms" : "");
+}
+
 void print_row(const char* fault, int round, const result& r) {
   std::printf("%-8s %5d  %11.1f %7s  %16.1f  %12.1f %7s  %15.1f%% %7s  "
               "%11.0f",
@@ -298,12 +313,7 @@ int main(int argc, char** argv) {
                 "process with 4 x 64 writes in flight; the master "
                 "aggregator's process fails (elected, rate), then the new "
                 "one's and leaf 1's at one moment (writable)\n");
-    std::printf("aggregator_election_timeout_ms = 1000 (drawn 1000-2000), "
-                "leaf_failure_timeout_ms = 1000\n");
-    std::printf("%-8s %5s  %11s %7s  %16s  %12s %7s  %16s %7s  %11s  %13s\n",
-                "fault", "round", "elected ms", "target", "elected+leaf ms",
-                "writable ms", "target", "rate in election", "target",
-                "before w/s", "in its log ms");
+    print_header(true);
     for (int sig : {SIGKILL, SIGSTOP})
       for (int i = 1; i <= rounds; ++i)
         print_row(sig == SIGKILL ? "SIGKILL" : "SIGSTOP", i,
@@ -314,12 +324,7 @@ int main(int argc, char** argv) {
               "partitions, 4 x 64 writes in flight; the master aggregator "
               "fails (elected, rate), then the new one and leaf 10001 at one "
               "moment (writable)\n");
-  std::printf("aggregator_election_timeout_ms = 1000 (drawn 1000-2000), "
-              "leaf_failure_timeout_ms = 1000\n");
-  std::printf("%-8s %5s  %11s %7s  %16s  %12s %7s  %16s %7s  %11s\n",
-              "fault", "round", "elected ms", "target", "elected+leaf ms",
-              "writable ms", "target", "rate in election", "target",
-              "before w/s");
+  print_header(false);
   for (bool kill : {true, false})
     for (int i = 1; i <= rounds; ++i) {
       print_row(kill ? "kill" : "isolate", i, run(kill));
