@@ -212,6 +212,43 @@ BOOST_AUTO_TEST_CASE(the_election_timeout_is_a_variable) {
   BOOST_TEST(v.rows(0).cells(1) == "300");
 }
 
+// REMOVE AGGREGATOR on the deterministic scheduler: the group shrinks to
+// two voters, both of which a majority now needs, so that with one of them
+// killed no master aggregator is elected, and with it back one is.
+BOOST_AUTO_TEST_CASE(a_removed_aggregator_no_longer_votes) {
+  sim_cluster c{2, 2, nullptr, 64 * 1024 * 1024, 3};
+  auto master = master_of(c);
+  BOOST_REQUIRE(!master.empty());
+  std::string follower;
+  for (auto& a : aggregator_rows(c))
+    if (a.address != master)
+      follower = a.address;
+  BOOST_TEST(c.fails("REMOVE AGGREGATOR " + quoted(master))
+               .find("is the master aggregator, which cannot remove itself")
+             != std::string::npos);
+  BOOST_TEST(c.fails("ADD AGGREGATOR " + quoted(follower))
+               .find("already a voting member")
+             != std::string::npos);
+  BOOST_TEST(c.fails("REMOVE AGGREGATOR '127.0.0.1':4000")
+               .find("no aggregator '127.0.0.1:4000' in the cluster")
+             != std::string::npos);
+  c.ok("REMOVE AGGREGATOR " + quoted(follower));
+  auto rows = aggregator_rows(c);
+  BOOST_TEST(rows.size() == 2u);
+  for (auto& a : rows)
+    BOOST_TEST(a.address != follower);
+  // The removed one runs on, but its vote no longer counts: with the
+  // master killed, the one other voter cannot be elected alone.
+  c.ok("KILL AGGREGATOR " + quoted(master));
+  c.ok("SLEEP 3000");
+  BOOST_TEST(!c.cluster().transport().lookup("ma", "ma"));
+  c.ok("RESTART AGGREGATOR " + quoted(master));
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return c.cluster().transport().lookup("ma", "ma") != nullptr; },
+    std::chrono::seconds{10}));
+  BOOST_TEST(aggregator_rows(c).size() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(aggregator_statements_name_what_is_wrong) {
   sim_cluster one{2, 2};
   BOOST_TEST(one.fails("KILL AGGREGATOR '127.0.0.1':3306").find(
