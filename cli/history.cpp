@@ -59,6 +59,9 @@ const char* history_help =
   "  --seed S          picks operations and keys (default 1)\n"
   "  --timeout-ms MS   an operation with no answer by then is unknown\n"
   "                    (default 10000)\n"
+  "  --also-aggregators H:P,...  other aggregators, through which the\n"
+  "                    client follows the master aggregator when the one\n"
+  "                    at --host/--port fails\n"
   "  --log-level L     of this client (default warn)\n"
   "  --tls-cert F      this client's PEM certificate (mutual TLS)\n"
   "  --tls-key F       its PEM private key\n"
@@ -249,6 +252,8 @@ int run_history(const std::vector<std::string>& args) {
   co.role = "client";
   co.node_name = "history-" + std::to_string(getpid());
   co.ma_address = opts->host + ":" + std::to_string(opts->port);
+  if (!opts->also_aggregators.empty())
+    co.ma_address += "," + opts->also_aggregators;
   co.port = 0;
   co.tls = opts->tls;
   co.log_level = opts->log_level;

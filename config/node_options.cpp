@@ -346,6 +346,20 @@ parse_history(const std::vector<std::string>& args) {
   t.values["timeout-ms"] = [&o](const std::string& v) {
     return set_int(o.timeout_ms, v, 1, 3600000);
   };
+  t.values["also-aggregators"] = [&o](const std::string& v) {
+    for (size_t at = 0; at <= v.size();) {
+      auto comma = std::min(v.find(',', at), v.size());
+      auto one = v.substr(at, comma - at);
+      auto colon = one.rfind(':');
+      uint16_t port = 0;
+      if (colon == std::string::npos || colon == 0
+          || !set_port(port, one.substr(colon + 1)).empty())
+        return "'" + one + "' is not host:port";
+      at = comma + 1;
+    }
+    o.also_aggregators = v;
+    return std::string{};
+  };
   t.values["log-level"] = [&o](const std::string& v) {
     return set_log_level(o.log_level, v);
   };

@@ -82,6 +82,9 @@ struct history_options {
   int64_t seed = 1;
   int64_t timeout_ms = 10000;     ///< an operation with no answer by then is unknown
   std::string log_level = "warn";
+  /// Other aggregators, "h:p,h:p": the client follows the master
+  /// aggregator through them when the one at --host/--port fails.
+  std::string also_aggregators;
   tls_options tls;
   bool help_printed = false;
 };

@@ -18,9 +18,16 @@
 #   5. Prints a summary. Any failure exits 1 with the tails of the logs and
 #      keeps the work directory (history, logs) under /tmp.
 #
+# With AGGREGATORS=3, two more aggregator processes (PORT_BASE+11, +12)
+# are added as voting members, the clients follow the master aggregator
+# through all three, and one round in three (and the last, if none did)
+# also sends SIGKILL or SIGSTOP to the master aggregator's process at the
+# same moment.
+#
 #   scripts/chaos.sh ROUNDS
 #   LEAFGUARD   the leafguard binary (default: build/leafguard of this tree)
-#   PORT_BASE   first of the 5 ports (default 23000)
+#   PORT_BASE   first of the ports (default 23000)
+#   AGGREGATORS 1 (default) or 3
 #   SEED        picks the faults and seeds the clients' choice of operations
 #               (default: random; timing is not replayed)
 set -euo pipefail
@@ -37,6 +44,11 @@ export PORT_BASE=${PORT_BASE:-23000}
   echo "chaos: no leafguard binary at $LEAFGUARD (build it, or set LEAFGUARD)" >&2
   exit 2
 }
+AGGREGATORS=${AGGREGATORS:-1}
+[[ "$AGGREGATORS" =~ ^[13]$ ]] || {
+  echo "chaos: AGGREGATORS is 1 or 3, not '$AGGREGATORS'" >&2
+  exit 2
+}
 SEED=${SEED:-$(( ($(date +%s%N) / 1000) % 1000000000 ))}
 RANDOM=$SEED
 WORK_NAME=leafguard-chaos
@@ -44,6 +56,7 @@ source "$root/tests/integration/lib.sh"
 
 history_pid=""
 history_checked=""
+agg_faults=0
 kills=0
 stops=0
 doubles=0
@@ -97,22 +110,48 @@ stop_history() {
 # chaos_fail WHY: reports WHY after checking what history there is.
 chaos_fail() {
   echo "FAIL: $*" >&2
-  for n in 1 2 3 4; do kill -CONT "${PIDS[leaf$n]}" 2> /dev/null || true; done
+  for name in "${!PIDS[@]}"; do kill -CONT "${PIDS[$name]}" 2> /dev/null || true; done
   stop_history || true
   echo "seed $SEED; history and logs kept in $WORK" >&2
   exit 1
 }
 
 # nodes_alive WHEN: fails when a node process ended by itself (a crash:
-# the rounds only signal leaves, and restart the ones they killed).
+# the rounds restart the processes they killed).
 nodes_alive() {
   local name rc
-  for name in ma leaf1 leaf2 leaf3 leaf4; do
+  for name in ma leaf1 leaf2 leaf3 leaf4 $(extra_aggregators); do
     kill -0 "${PIDS[$name]}" 2> /dev/null && continue
     rc=0
     wait "${PIDS[$name]}" 2> /dev/null || rc=$?
     chaos_fail "$1: $name exited by itself (status $rc); see $WORK/$name.log"
   done
+}
+
+# extra_aggregators: the names of the aggregator processes besides ma.
+extra_aggregators() { ((AGGREGATORS == 3)) && echo agg1 agg2 || true; }
+agg_port() { echo $((PORT_BASE + 10 + $1)); }
+start_agg() { # N: aggregator N (1, 2) on PORT_BASE+10+N
+  "$LEAFGUARD" aggregator --port "$(agg_port "$1")" --data-dir "$WORK/agg$1" \
+    --log-level info >> "$WORK/agg$1.log" 2>&1 &
+  PIDS[agg$1]=$!
+  wait_port "$(agg_port "$1")"
+}
+# process_of PORT: the PIDS name of the aggregator process on PORT.
+process_of() {
+  case $1 in
+    "$PORT_BASE") echo ma ;;
+    "$(agg_port 1)") echo agg1 ;;
+    *) echo agg2 ;;
+  esac
+}
+# restart_aggregator NAME: starts a killed aggregator process again.
+restart_aggregator() {
+  case $1 in
+    ma) MA_PORT=$PORT_BASE start_ma ;;
+    agg1) start_agg 1 ;;
+    agg2) start_agg 2 ;;
+  esac
 }
 
 # recover ROUND: waits until every leaf is online and every copy in sync.
@@ -142,10 +181,18 @@ for pair in "1 2" "3 4"; do
     '$3 ~ " "a" " && $6 ~ " "b" " { found = 1 } END { exit !found }' \
     || fail "leaves $1 and $2 are not a pair: $(sql "SHOW LEAVES")"
 done
-echo "chaos: $rounds rounds, seed $SEED, ports $PORT_BASE-$((PORT_BASE + 4)), in $WORK"
+also=()
+if ((AGGREGATORS == 3)); then
+  for k in 1 2; do
+    start_agg $k
+    sql "ADD AGGREGATOR '127.0.0.1':$(agg_port $k)" > /dev/null
+  done
+  also=(--also-aggregators "127.0.0.1:$(agg_port 1),127.0.0.1:$(agg_port 2)")
+fi
+echo "chaos: $rounds rounds, seed $SEED, $AGGREGATORS aggregators, ports from $PORT_BASE, in $WORK"
 
 # 2. The clients.
-"$LEAFGUARD" history --port "$MA_PORT" --database db --seed "$SEED" \
+"$LEAFGUARD" history --port "$MA_PORT" "${also[@]}" --database db --seed "$SEED" \
   --out "$WORK/history.txt" > "$WORK/history.log" 2>&1 &
 history_pid=$!
 PIDS[history]=$history_pid
@@ -166,22 +213,47 @@ for ((round = 1; round <= rounds; round++)); do
   declare -A how=()
   what=""
   for n in "${victims[@]}"; do
-    if ((RANDOM % 2 == 0)); then how[$n]=KILL; else how[$n]=STOP; fi
-    what+="${what:+, }SIG${how[$n]} leaf $n"
+    if ((RANDOM % 2 == 0)); then how[leaf$n]=KILL; else how[leaf$n]=STOP; fi
+    what+="${what:+, }SIG${how[leaf$n]} leaf $n"
   done
+  names=()
+  for n in "${victims[@]}"; do names+=("leaf$n"); done
+  # (In the last round at the latest, so that every run has one.)
+  if ((AGGREGATORS == 3 && (RANDOM % 3 == 0 || (round == rounds && agg_faults == 0)))); then
+    # The master aggregator's process too, at the same moment.
+    master=$(sql "SHOW AGGREGATORS" | awk -F'|' '$5 ~ /1/ && $4 ~ /online/ { gsub(/ /, "", $3); print $3 }')
+    if [ -n "$master" ]; then
+      agg=$(process_of "$master")
+      if ((RANDOM % 2 == 0)); then how[$agg]=KILL; else how[$agg]=STOP; fi
+      names+=("$agg")
+      what+=", SIG${how[$agg]} the master aggregator ($agg)"
+      agg_faults=$((agg_faults + 1))
+    fi
+  fi
   echo "round $round/$rounds: $what for $down_ms ms"
-  for n in "${victims[@]}"; do
-    kill -"${how[$n]}" "${PIDS[leaf$n]}"
-    if [ "${how[$n]}" = KILL ]; then
+  for name in "${names[@]}"; do
+    kill -"${how[$name]}" "${PIDS[$name]}"
+    if [ "${how[$name]}" = KILL ]; then
       kills=$((kills + 1))
-      { wait "${PIDS[leaf$n]}" || true; } 2> /dev/null
+      { wait "${PIDS[$name]}" || true; } 2> /dev/null
     else
       stops=$((stops + 1))
     fi
   done
+  # Statements go to an aggregator that runs (any one forwards them).
+  for port in $PORT_BASE $( ((AGGREGATORS == 3)) && echo "$(agg_port 1) $(agg_port 2)"); do
+    [ -z "${how[$(process_of "$port")]:-}" ] && { MA_PORT=$port; break; }
+  done
   sleep "$((down_ms / 1000)).$(printf '%03d' $((down_ms % 1000)))"
-  for n in "${victims[@]}"; do
-    if [ "${how[$n]}" = KILL ]; then start_leaf "$n"; else kill -CONT "${PIDS[leaf$n]}"; fi
+  for name in "${names[@]}"; do
+    if [ "${how[$name]}" = KILL ]; then
+      case $name in
+        leaf*) start_leaf "${name#leaf}" ;;
+        *) restart_aggregator "$name" ;;
+      esac
+    else
+      kill -CONT "${PIDS[$name]}"
+    fi
   done
   recover "$round"
   unset how
@@ -202,11 +274,14 @@ $(sql "CHECK PARTITIONS ON db" 2>&1)"
   sleep 0.2
 done
 copies=$(sql "CHECK PARTITIONS ON db" | grep -c "in_sync")
-offline=$(grep -c "LeafOffline" "$WORK/ma.log" || true)
-promoted=$(grep -c "ReplicaPromoted" "$WORK/ma.log" || true)
+aggregator_logs=("$WORK/ma.log")
+((AGGREGATORS == 1)) || aggregator_logs+=("$WORK/agg1.log" "$WORK/agg2.log")
+offline=$(cat "${aggregator_logs[@]}" | grep -c "LeafOffline" || true)
+promoted=$(cat "${aggregator_logs[@]}" | grep -c "ReplicaPromoted" || true)
 
 # 5. The summary.
 echo "chaos: PASS: $rounds rounds (seed $SEED; $kills SIGKILL, $stops SIGSTOP," \
-  "$doubles with two leaves down; the aggregator saw a leaf offline $offline" \
+  "$doubles with two leaves down, $agg_faults with the master aggregator" \
+  "down too; the aggregators saw a leaf offline $offline" \
   "times and promoted $promoted replicas); $(head -n 1 "$WORK/check.txt");" \
   "$copies copies in sync with their masters"

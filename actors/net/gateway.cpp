@@ -236,6 +236,9 @@ void dial(self_ptr self, const std::string& node) {
     auto& st = self->state;
     st.dialing.erase(node);
     auto text = "cannot connect to " + addr + ": " + why;
+    // Said once until a dial there succeeds again (a client asks every
+    // aggregator every 200 ms, also one that is down).
+    bool first = st.failed.count(node) == 0;
     st.failed[node] = {self->clock().now(), text};
     if (node == aggregator_node && !st.cfg.aggregators.empty()
         && st.ma_address == addr) {
@@ -243,7 +246,10 @@ void dial(self_ptr self, const std::string& node) {
       st.next_aggregator = (st.next_aggregator + 1) % st.cfg.aggregators.size();
       st.ma_address = st.cfg.aggregators[st.next_aggregator];
     }
-    logger("gateway")->warn("DialFailed {} {}", st.cfg.node, text);
+    if (first)
+      logger("gateway")->warn("DialFailed {} {}", st.cfg.node, text);
+    else
+      logger("gateway")->debug("DialFailed {} {}", st.cfg.node, text);
     fail_queue(self, node, text);
   };
   self

@@ -194,6 +194,13 @@ BOOST_AUTO_TEST_CASE(history_client_options) {
   BOOST_TEST(contains(error_of(with({"extra"})), "unexpected argument 'extra'"));
   BOOST_TEST(contains(error_of(with({"--tls-cert", "c.pem"})),
                       "missing required key 'tls-key'"));
+  auto also = parse_history(with({"--also-aggregators", "h:1,h:2"}));
+  BOOST_REQUIRE(also.ok());
+  BOOST_TEST(also->also_aggregators == "h:1,h:2");
+  BOOST_TEST(contains(error_of(with({"--also-aggregators", "h:1,nope"})),
+                      "--also-aggregators: 'nope' is not host:port"));
+  BOOST_TEST(contains(error_of(with({"--also-aggregators", "h:0"})),
+                      "'h:0' is not host:port"));
 }
 
 BOOST_AUTO_TEST_CASE(check_history_options) {
