@@ -392,6 +392,17 @@ void on_heartbeat(self_ptr self, const envelope_ptr& env) {
   }
 }
 
+/// The link to the master aggregator's process closed (the gateway says
+/// so): the leaf announces itself again, through whichever aggregator its
+/// gateway reaches.
+void on_ma_lost(self_ptr self, const envelope_ptr&) {
+  auto& st = self->state;
+  if (st.hello_pending)
+    return;
+  st.hello_done = false;
+  send_hello(self);
+}
+
 void on_role_notice(self_ptr self, const envelope_ptr& env) {
   auto& st = self->state;
   const auto& r = env->role_notice().instance();
@@ -433,6 +444,7 @@ const handler_table<self_ptr> leaf_requests{
     {envelope::kCreateInstanceRequest, on_create},
     {envelope::kDropInstanceRequest, on_drop},
     {envelope::kRoleNotice, on_role_notice},
+    {envelope::kMasterAggregatorKnown, on_ma_lost},
   }};
 
 leaf_actor::behavior_type leaf_impl(self_ptr self, leaf_config cfg) {

@@ -1,5 +1,6 @@
 #include "actors/net/gateway.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <deque>
@@ -388,6 +389,19 @@ void tell_session_ma_moved(self_ptr self, const std::string& address,
   st.ep.send(self, st.cfg.node, st.cfg.session, std::move(env));
 }
 
+/// Tells the leaf of this process that the link to the master aggregator's
+/// process closed: it announces itself again, so that the master
+/// aggregator, maybe another one by now, hears from it even if it cannot
+/// dial the leaf (a dial to a process that was stopped can hang).
+void tell_leaf_ma_lost(self_ptr self) {
+  auto& st = self->state;
+  if (!st.cfg.fab->lookup(st.cfg.node, leaf_actor_name()))
+    return;
+  auto env = make_envelope();
+  env->mutable_master_aggregator_known();
+  st.ep.send(self, st.cfg.node, leaf_actor_name(), std::move(env));
+}
+
 /// Routes "ma" to the remote gateway `gw` (listening at `listen`), which
 /// hosts the master aggregator of `term`: a route learned from a newer
 /// term replaces one of an older, never the other way round, so a paused or
@@ -408,6 +422,11 @@ void learn_ma_route(self_ptr self, const caf::actor& gw, uint64_t term,
   logger("gateway")->info("MasterAggregatorRouted {} to {} (term {})",
                           st.cfg.node, listen, term);
   remember_ma_address(self, listen);
+  // Every aggregator that led is a way back to the master aggregator: a
+  // dial that fails tries the next (see dial).
+  auto& known = st.cfg.aggregators;
+  if (std::find(known.begin(), known.end(), listen) == known.end())
+    known.push_back(listen);
   flush_queue(self, aggregator_node, gw);
   tell_session_ma_moved(self, listen, term);
 }
@@ -511,8 +530,10 @@ caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
       st.cfg.fab->remove_route(node, dm.source);
       logger("gateway")->warn("LinkLost {} to {}: {}", st.cfg.node, node,
                               to_string(dm.reason));
-      if (node == aggregator_node)
+      if (node == aggregator_node) {
         tell_session_ma_moved(self, "", 0);
+        tell_leaf_ma_lost(self);
+      }
       if (voting_here) {
         auto env = make_envelope();
         env->mutable_link_lost()->set_node(node);
