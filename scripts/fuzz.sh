@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (statement parser, log and snapshot readers,
-# message decoding) with clang and AddressSanitizer in build-fuzz/, and runs
+# message decoding, MySQL packets) with clang and AddressSanitizer in build-fuzz/, and runs
 # each for a bounded time. Any crash stops the script with libFuzzer's
 # report and the input that caused it.
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 60)
@@ -15,8 +15,8 @@ scripts/install-deps.sh clang
 cmake -S . -B build-fuzz -DLG_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address" >/dev/null
-cmake --build build-fuzz -j2 --target fuzz_parser fuzz_storage fuzz_messages
-for t in parser storage messages; do
+cmake --build build-fuzz -j2 --target fuzz_parser fuzz_storage fuzz_messages fuzz_mysql
+for t in parser storage messages mysql; do
   corpus=build-fuzz/corpus/$t
   mkdir -p "$corpus"
   cp -n tests/fuzz/corpus/$t/* "$corpus"/ 2>/dev/null || true
