@@ -196,6 +196,16 @@ echo "chaos: $rounds rounds, seed $SEED, $AGGREGATORS aggregators, ports from $P
   --out "$WORK/history.txt" > "$WORK/history.log" 2>&1 &
 history_pid=$!
 PIDS[history]=$history_pid
+# The rounds start once the clients run: the client first reads every key
+# through the aggregator it was given, which a round may kill.
+start=$(date +%s%N)
+until grep -q "^leafguard history: .* clients on db" "$WORK/history.log" 2> /dev/null; do
+  kill -0 "$history_pid" 2> /dev/null \
+    || chaos_fail "the history client did not start: $(cat "$WORK/history.log")"
+  [ "$(ms_since "$start")" -lt 30000 ] \
+    || chaos_fail "the history client did not start within 30 s"
+  sleep 0.05
+done
 
 # 3. The rounds.
 for ((round = 1; round <= rounds; round++)); do
