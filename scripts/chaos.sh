@@ -130,13 +130,6 @@ nodes_alive() {
 
 # extra_aggregators: the names of the aggregator processes besides ma.
 extra_aggregators() { ((AGGREGATORS == 3)) && echo agg1 agg2 || true; }
-agg_port() { echo $((PORT_BASE + 10 + $1)); }
-start_agg() { # N: aggregator N (1, 2) on PORT_BASE+10+N
-  "$LEAFGUARD" aggregator --port "$(agg_port "$1")" --data-dir "$WORK/agg$1" \
-    --log-level info >> "$WORK/agg$1.log" 2>&1 &
-  PIDS[agg$1]=$!
-  wait_port "$(agg_port "$1")"
-}
 # process_of PORT: the PIDS name of the aggregator process on PORT.
 process_of() {
   case $1 in

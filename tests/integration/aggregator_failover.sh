@@ -5,13 +5,6 @@
 # fails the leaf over; the killed one comes back as a follower. SIGSTOP of the
 # master aggregator: another is elected. A follower is removed.
 source "$(dirname "$0")/lib.sh"
-agg_port() { echo $((PORT_BASE + 10 + $1)); }
-start_agg() { # N: aggregator N (1, 2) on PORT_BASE+10+N
-  "$LEAFGUARD" aggregator --port "$(agg_port "$1")" --data-dir "$WORK/agg$1" \
-    --log-level info >> "$WORK/agg$1.log" 2>&1 &
-  PIDS[agg$1]=$!
-  wait_port "$(agg_port "$1")"
-}
 # masters_at PORT: the ports of the rows of SHOW AGGREGATORS with
 # Master_Aggregator 1, asked at PORT.
 masters_at() {

@@ -75,6 +75,21 @@ start_leaf() {
   wait_port "$(leaf_port "$n")"
 }
 
+# agg_port K: the port of aggregator K (1, 2, ...) besides the master
+# aggregator's first one: PORT_BASE+10+K.
+agg_port() { echo $((PORT_BASE + 10 + $1)); }
+
+# start_agg K: a `leafguard aggregator` process on agg_port K, which waits
+# for ADD AGGREGATOR.
+start_agg() {
+  # shellcheck disable=SC2046 # node_tls prints separate words
+  "$LEAFGUARD" aggregator --port "$(agg_port "$1")" --data-dir "$WORK/agg$1" \
+    --log-level info $(node_tls "127.0.0.1:$(agg_port "$1")") \
+    >> "$WORK/agg$1.log" 2>&1 &
+  PIDS[agg$1]=$!
+  wait_port "$(agg_port "$1")"
+}
+
 # wait_port P: until something listens on port P (10 s at most).
 wait_port() {
   local deadline=$((SECONDS + 10))
