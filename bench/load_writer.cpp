@@ -183,7 +183,7 @@ caf::behavior writer_impl(self_ptr self, writer_config cfg) {
   return {
     [self](wire& msg) {
       // Replies reach their callbacks; nothing else is expected.
-      self->state.ep.receive(msg);
+      self->state.ep.receive(self, msg);
     },
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](timer_atom, uint64_t) { fetch_map(self); },

@@ -119,7 +119,7 @@ caf::behavior history_impl(self_ptr self, history_config cfg) {
   return {
     [self](wire& msg) {
       // Replies reach their callbacks; nothing else is expected.
-      self->state.ep.receive(msg);
+      self->state.ep.receive(self, msg);
     },
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](next_atom, uint64_t c) { issue(self, static_cast<size_t>(c)); },

@@ -82,7 +82,7 @@ caf::behavior inbox_impl(caf::stateful_actor<inbox_state>* self,
     },
     [self](wire& msg) {
       // Replies reach their callbacks; nothing else is expected.
-      self->state.ep.receive(msg);
+      self->state.ep.receive(self, msg);
     },
     [self](tick_atom) { self->state.ep.on_tick(self); },
   };

@@ -78,7 +78,7 @@ caf::behavior workload_impl(self_ptr self, workload_config cfg) {
   return {
     [self](wire& msg) {
       // Replies reach their callbacks; nothing else is expected.
-      self->state.ep.receive(msg);
+      self->state.ep.receive(self, msg);
     },
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](stop_atom) {

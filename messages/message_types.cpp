@@ -25,13 +25,11 @@ envelope_ptr decode_envelope(const std::string& bytes, std::string& why) {
   auto cap = max_inbound_bytes.load(std::memory_order_relaxed);
   if (bytes.size() > cap) {
     why = "a message of " + std::to_string(bytes.size())
-          + " bytes is over max-message-mb (" + std::to_string(cap >> 20)
-          + " MiB)";
-    // CAF drops a message it cannot decode without a word: say it once in
-    // a while.
-    if (too_large.fetch_add(1, std::memory_order_relaxed) % 1000 == 0)
-      logger("gateway")->error("MessageTooLarge {}; dropped ({} so far)",
-                               why, too_large.load());
+          + " bytes is over max-message-mb ("
+          + (cap >= (size_t{1} << 20) ? std::to_string(cap >> 20) + " MiB"
+                                      : std::to_string(cap) + " bytes")
+          + ")";
+    too_large.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
   }
   auto result = std::make_shared<envelope>();

@@ -24,7 +24,14 @@ using envelope_ptr = std::shared_ptr<const envelope>;
 /// the immutable Envelope; across processes it travels as the Envelope's
 /// protobuf bytes.
 struct wire {
+  wire() = default;
+  wire(envelope_ptr e) : env(std::move(e)) { // NOLINT: implicit on purpose
+  }
+
   envelope_ptr env;
+  /// Set, with `env` null, when bytes from another process were refused:
+  /// over max-message-mb or not an Envelope (see actors/net/link_guard.hpp).
+  std::string refused;
 };
 
 /// Decodes an Envelope from bytes received from the network. Returns nullptr
@@ -49,8 +56,8 @@ typename Inspector::result_type inspect(Inspector& f, wire& x) {
     auto load = caf::meta::load_callback([&]() -> caf::error {
       std::string why;
       x.env = decode_envelope(bytes, why);
-      if (!x.env)
-        return caf::make_error(caf::sec::invalid_argument, why);
+      // Delivered anyway, empty: the receiver closes the link it came on.
+      x.refused = x.env ? std::string{} : why;
       return caf::none;
     });
     return f(caf::meta::type_name("lg_wire"), bytes, load);

@@ -10,6 +10,7 @@
 #include <caf/message_id.hpp>
 
 #include "actors/net/fabric.hpp"
+#include "actors/net/link_guard.hpp"
 #include "base/bugs.hpp"
 #include "base/log.hpp"
 
@@ -133,6 +134,13 @@ void endpoint::reply(caf::local_actor* self, const envelope& req,
     h->set_partition(req.header().partition());
   send(self, req.header().from().node(), req.header().from().actor(),
        std::move(rep));
+}
+
+bool endpoint::receive(caf::local_actor* self, const wire& msg) {
+  if (refuse_undecodable(self, msg) || !msg.env)
+    return false;
+  bool handled = false;
+  return accept(*msg.env, handled) && !handled;
 }
 
 bool endpoint::accept(const envelope& env, bool& handled) {

@@ -135,12 +135,10 @@ public:
   bool accept(const envelope& env, bool& handled);
 
   /// Takes in one received message: returns true when it is a new message
-  /// for the actor's own handlers, false when it was empty, meant for
-  /// another receiver, or a reply already handed to its request's callback.
-  bool receive(const wire& msg) {
-    bool handled = false;
-    return msg.env && accept(*msg.env, handled) && !handled;
-  }
+  /// for the actor's own handlers, false when it was refused bytes (whose
+  /// link is closed, link_guard.hpp), meant for another receiver, or a
+  /// reply already handed to its request's callback.
+  bool receive(caf::local_actor* self, const wire& msg);
 
   /// Expires overdue requests and re-arms the tick.
   void on_tick(caf::local_actor* self);

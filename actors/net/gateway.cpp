@@ -12,6 +12,7 @@
 
 #include "actors/names.hpp"
 #include "actors/net/identity.hpp"
+#include "actors/net/link_guard.hpp"
 #include "config/variables.hpp"
 #include "sql/result_proto.hpp"
 #include "base/log.hpp"
@@ -269,7 +270,8 @@ void dial(self_ptr self, const std::string& node) {
           .then(
             [self, node, addr, gw, fail](wire& rep) {
               auto& st = self->state;
-              if (!rep.env || !rep.env->has_node_hello_reply()) {
+              if (refuse_undecodable(self, rep) || !rep.env
+                  || !rep.env->has_node_hello_reply()) {
                 fail("the peer answered the hello with something else");
                 return;
               }
@@ -348,7 +350,7 @@ wire on_hello(self_ptr self, const wire& msg) {
   auto rep = make_envelope();
   auto* body = rep->mutable_node_hello_reply();
   set_identity(body, st);
-  if (!msg.env || !msg.env->has_node_hello()) {
+  if (refuse_undecodable(self, msg) || !msg.env || !msg.env->has_node_hello()) {
     body->set_error("expected NodeHello");
     return wire{std::move(rep)};
   }
@@ -552,7 +554,7 @@ caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
   return {
     [self](wire& msg) {
       auto& st = self->state;
-      if (!msg.env)
+      if (refuse_undecodable(self, msg) || !msg.env)
         return;
       const auto& to = msg.env->header().to();
       if (to.node() == st.cfg.node && to.actor() == gateway_actor_name()
@@ -572,7 +574,7 @@ caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
         return;
       }
       if (to.node() == st.cfg.node && to.actor() == gateway_actor_name()) {
-        st.ep.receive(msg); // answers to this gateway's requests
+        st.ep.receive(self, msg); // answers to this gateway's requests
         return;
       }
       // From another process: hand it to its endpoint here.

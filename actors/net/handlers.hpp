@@ -36,7 +36,7 @@ public:
   /// handler of its body (steps 1-3).
   void dispatch(Self self, const wire& msg) const {
     auto& st = self->state;
-    if (!st.ep.receive(msg))
+    if (!st.ep.receive(self, msg))
       return;
     const auto& env = msg.env;
     if (st.ep.refuse_stale(self, *env))

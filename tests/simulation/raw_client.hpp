@@ -39,7 +39,7 @@ inline caf::behavior raw_client(caf::stateful_actor<raw_client_state>* self,
                            self->quit();
                          });
   return {
-    [self](wire& msg) { self->state.ep.receive(msg); },
+    [self](wire& msg) { self->state.ep.receive(self, msg); },
     [self](tick_atom) { self->state.ep.on_tick(self); },
   };
 }

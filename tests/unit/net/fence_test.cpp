@@ -104,7 +104,7 @@ struct fixture {
             out->why = self->state.ep.last_transport_error();
           });
         return {[self, out](lg::wire& w) {
-                  self->state.ep.receive(w);
+                  self->state.ep.receive(self, w);
                   out->deposed_by = self->state.ep.deposed_by();
                 },
                 [self](lg::tick_atom) { self->state.ep.on_tick(self); }};
