@@ -7,6 +7,11 @@
 //   leafguard sql --host H --port P [-e 'STMTS'] [FILE]
 //   leafguard history --port P --database DB --out FILE [--seconds S]
 //   leafguard check-history FILE
+#include "cluster/local_mysql.hpp"
+#include <csignal>
+#include <thread>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -96,11 +101,71 @@ int run_local(const std::vector<std::string>& args) {
   lo.simulate = opts->simulate;
   lo.seed = opts->seed;
   lo.trace_file = opts->trace;
+  lo.network = opts->mysql_port != 0;
+  // Serving clients: SIGINT and SIGTERM stop the process. Blocked before
+  // the actor system's threads start, so that only this thread takes them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  if (lo.network)
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   lg::local_cluster cluster{lo};
   if (cluster.startup_error()) {
     std::cerr << "leafguard local: " << cluster.startup_error().to_string()
               << "\n";
     return 1;
+  }
+  std::unique_ptr<lg::local_mysql> mysql;
+  if (lo.network) {
+    auto started = lg::local_mysql::start(
+      cluster, static_cast<uint16_t>(opts->mysql_port));
+    if (!started.ok()) {
+      std::cerr << "leafguard local: " << started.err().detail() << "\n";
+      return 1;
+    }
+    mysql = std::move(*started);
+    std::cerr << "leafguard local: MySQL clients on 127.0.0.1:"
+              << mysql->port() << " (user root, no password); "
+              << "serving until SIGINT or SIGTERM" << std::endl;
+    // Statements from standard input still run, as they arrive, on a
+    // thread of their own; this one waits for the signal.
+    auto stopping = std::make_shared<std::atomic<bool>>(false);
+    auto in_statement = std::make_shared<std::atomic<bool>>(false);
+    std::thread input([&, stopping, in_statement] {
+      int failures = 0;
+      auto run = [&](const std::string& stmt) {
+        in_statement->store(true);
+        if (stopping->load()) {
+          in_statement->store(false);
+          return lg::make_failure(lg::sql::errc::internal, "stopping");
+        }
+        auto rs = cluster.execute(stmt);
+        in_statement->store(false);
+        return rs;
+      };
+      if (!opts->exec.empty())
+        failures += lg::run_script(opts->exec, run);
+      for (auto& script : scripts)
+        failures += lg::run_script(script, run);
+      if (opts->exec.empty() && scripts.empty())
+        failures += lg::run_stream(std::cin, isatty(STDIN_FILENO) != 0, run);
+      (void) failures;
+    });
+    input.detach();
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    std::cerr << "leafguard local: stopping (signal " << sig << ")"
+              << std::endl;
+    stopping->store(true);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+    while (in_statement->load() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    mysql.reset();
+    cluster.~local_cluster(); // NOLINT: the process ends right after
+    // The input thread may still wait on standard input: end the process
+    // without running static destructors under it.
+    std::_Exit(0);
   }
   auto run = [&](const std::string& stmt) { return cluster.execute(stmt); };
   int failures = 0;

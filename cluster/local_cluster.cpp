@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include <caf/io/middleman.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
@@ -173,6 +174,8 @@ local_cluster::local_cluster(local_cluster_options opts)
   }
   cfg_ = std::make_unique<caf::actor_system_config>();
   register_message_types(*cfg_);
+  if (opts_.network)
+    cfg_->load<caf::io::middleman>(); // the MySQL port's brokers
   cfg_->set("logger.file-verbosity", caf::atom("quiet"));
   cfg_->set("logger.console-verbosity", caf::atom("quiet"));
   if (opts_.simulate) {
@@ -203,8 +206,8 @@ local_cluster::local_cluster(local_cluster_options opts)
   spawn_aggregator();
   session_config sc;
   sc.fab = fab_;
-  sc.node = "local";
-  sc.name = "session/1";
+  sc.node = session_node();
+  sc.name = session_name();
   sc.ma_node = ma_node();
   sc.request_timeout_ms = opts_.session_request_timeout_ms;
   impl_->session = caf::actor_cast<caf::actor>(spawn_session(*sys_, sc));

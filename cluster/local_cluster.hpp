@@ -48,6 +48,9 @@ struct local_cluster_options {
   /// simulation sets the cluster's from the start, so that the first
   /// statements are held to it too).
   int64_t session_request_timeout_ms = 10000;
+  /// Loads CAF's middleman, for ports that clients connect to
+  /// (serve_mysql in cluster/local_mysql.hpp). Real time only.
+  bool network = false;
 };
 
 enum class cluster_errc {
@@ -190,6 +193,14 @@ public:
   /// The node name of the aggregator ("ma").
   static const char* ma_node() {
     return "ma";
+  }
+
+  /// The node and actor name of the client session that runs statements.
+  static const char* session_node() {
+    return "local";
+  }
+  static const char* session_name() {
+    return "session/1";
   }
 
 private:

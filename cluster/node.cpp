@@ -12,9 +12,14 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "actors/client/access.hpp"
+#include "actors/mysql/server.hpp"
+#include "actors/mysql/tls_channel.hpp"
 #include "actors/net/gateway.hpp"
+#include "sql/mysql_wire.hpp"
 #include "actors/net/identity.hpp"
 #include "cluster/tls_files.hpp"
 #include "actors/leaf/leaf.hpp"
@@ -32,6 +37,30 @@
 namespace lg {
 
 namespace {
+
+/// SHA1(SHA1(password)) of the password on the first line of `path`.
+result<std::string> read_root_password_hash(const std::string& path) {
+  std::ifstream in{path};
+  if (!in)
+    return config::make_error(config::errc::bad_value,
+                              "root-password-file '" + path
+                                + "': cannot be read");
+  std::string password;
+  std::getline(in, password);
+  while (!password.empty()
+         && (password.back() == '\r' || password.back() == '\n'))
+    password.pop_back();
+  if (password.empty())
+    return config::make_error(config::errc::bad_value,
+                              "root-password-file '" + path
+                                + "': its first line (the password) is "
+                                  "empty");
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && (info.st_mode & 077) != 0)
+    logger("access")->warn("root-password-file '{}' may be read by other "
+                           "users (chmod 600 it)", path);
+  return mysql::native_password_hash(password);
+}
 
 /// A random client id, so that the write ids of sessions in different
 /// processes never collide (a partition absorbs a repeated write id).
@@ -74,6 +103,8 @@ struct node_process::impl {
   caf::actor gateway;
   caf::actor role;
   caf::actor session;
+  caf::actor access;
+  caf::actor mysql; ///< the MySQL port's listener, if any
   std::shared_ptr<trace_file_sink> trace;
   /// A leaf's checkpoint thread, stopped before the actor system goes.
   std::shared_ptr<storage::background_worker> checkpoints;
@@ -141,6 +172,19 @@ error node_process::start(const config::node_options& opts) {
   }
   set_max_inbound_message_bytes(static_cast<size_t>(opts.max_message_mb)
                                 << 20);
+  bool serves_mysql = opts.role == "master-aggregator"
+                      || opts.role == "aggregator";
+  if (opts.mysql_port != 0 && !serves_mysql)
+    return config::make_error(errc::bad_value,
+                              "mysql-port: only aggregators serve MySQL "
+                              "clients, not a " + opts.role);
+  std::string root_hash;
+  if (!opts.root_password_file.empty()) {
+    auto hash = read_root_password_hash(opts.root_password_file);
+    if (!hash.ok())
+      return hash.err();
+    root_hash = *hash;
+  }
   d.cfg = node_system_config(opts.tls);
   d.sys = std::make_unique<caf::actor_system>(*d.cfg);
   d.fab = std::make_shared<fabric>(*d.sys);
@@ -178,6 +222,13 @@ error node_process::start(const config::node_options& opts) {
   if (!is_aggregator && !is_client)
     sc.leaf_data_dir = opts.data_dir;
   d.session = caf::actor_cast<caf::actor>(spawn_session(*d.sys, sc));
+  access_config ac;
+  ac.fab = d.fab;
+  ac.node = node;
+  ac.session = sc.name;
+  ac.root_password_hash = root_hash;
+  ac.console_port_loopback = !opts.tls.enabled() && config::is_loopback(opts.bind);
+  d.access = spawn_access(*d.sys, ac);
   gateway_config gc;
   gc.fab = d.fab;
   gc.node = node;
@@ -201,6 +252,8 @@ error node_process::start(const config::node_options& opts) {
     gc.aggregators.clear();
   gc.connector = node_connector(*d.sys, opts.tls.enabled());
   gc.session = sc.name;
+  gc.access = d.access;
+  gc.loopback_only = ac.console_port_loopback;
   gc.identity = identity;
   d.gateway = spawn_gateway(*d.sys, gc);
   d.fab->set_dialer(d.gateway);
@@ -260,9 +313,34 @@ error node_process::start(const config::node_options& opts) {
     lc.snapshot_writes = d.snapshot_writes;
     d.role = caf::actor_cast<caf::actor>(spawn_leaf(*d.sys, std::move(lc)));
   }
+  uint16_t mysql_port = 0;
+  if (opts.mysql_port != 0) {
+    mysql_server_config mc;
+    mc.access = d.access;
+    mc.bind = opts.bind;
+    mc.port = opts.mysql_port;
+    mc.max_packet = static_cast<size_t>(opts.max_message_mb) << 20;
+    if (opts.tls.enabled()) {
+      auto ctx = tls_server_context::load(opts.tls.cert, opts.tls.key,
+                                          opts.tls.ca);
+      if (!ctx.ok())
+        return ctx.err();
+      mc.tls = *ctx;
+    }
+    auto listening = start_mysql_server(*d.sys, std::move(mc), d.mysql);
+    if (!listening.ok())
+      return listening.err();
+    mysql_port = *listening;
+  }
   std::ostringstream out;
   out << "leafguard " << opts.role << " " << opts.address() << ": listening on "
       << opts.bind << ":" << *port << ", data in " << opts.data_dir;
+  if (mysql_port != 0)
+    out << ", MySQL clients on " << opts.bind << ":" << mysql_port
+        << (opts.tls.enabled() ? " (TLS required)" : "")
+        << (opts.root_password_file.empty()
+              ? " (root has no password: loopback only)"
+              : "");
   if (opts.tls.enabled())
     out << ", mutual TLS (CA " << opts.tls.ca << ")";
   else if (config::is_loopback(opts.bind))
@@ -318,10 +396,12 @@ void node_process::stop() {
   if (d.role) {
     caf::anon_send_exit(d.role, caf::exit_reason::user_shutdown);
     wait_until([&] {
-      return d.fab->endpoints_on(d.node) <= 2; // session and gateway
+      return d.fab->endpoints_on(d.node) <= 3; // session, access, gateway
     });
   }
-  for (auto* a : {&d.session, &d.gateway})
+  if (d.mysql)
+    caf::anon_send_exit(d.mysql, caf::exit_reason::user_shutdown);
+  for (auto* a : {&d.session, &d.access, &d.gateway})
     if (*a)
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
   wait_until([&] { return d.fab->endpoints_on(d.node) == 0; });

@@ -270,6 +270,12 @@ result<node_options> parse_node(const std::string& role,
   t.values["max-message-mb"] = [&o](const std::string& v) {
     return set_int(o.max_message_mb, v, 1, 4095);
   };
+  t.values["mysql-port"] = [&o](const std::string& v) {
+    return set_port(o.mysql_port, v);
+  };
+  t.values["root-password-file"] = [&o](const std::string& v) {
+    return set_text(o.root_password_file, v);
+  };
   t.flags["insecure"] = &o.insecure;
   t = tls_table(o.tls, std::move(t));
   std::set<std::string> seen;
@@ -303,6 +309,11 @@ result<sql_options> parse_sql(const std::vector<std::string>& args) {
   t.values["port"] = [&o](const std::string& v) { return set_port(o.port, v); };
   t.values["exec"] = [&o](const std::string& v) {
     o.exec = v;
+    return std::string{};
+  };
+  t.values["user"] = [&o](const std::string& v) { return set_text(o.user, v); };
+  t.values["password"] = [&o](const std::string& v) {
+    o.password = v;
     return std::string{};
   };
   t = tls_table(o.tls, std::move(t));

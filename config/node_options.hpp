@@ -41,6 +41,11 @@ struct node_options {
   std::string trace; ///< trace file
   /// The largest inbound message decoded, in MiB (1-4095).
   int64_t max_message_mb = 64;
+  /// MySQL clients' port on aggregators (0: none).
+  uint16_t mysql_port = 0;
+  /// A file holding root's password (first line); without it root has no
+  /// password and may only log in from loopback.
+  std::string root_password_file;
   std::string config_file;
   bool help_printed = false;
   std::string node_name;  ///< client only: its node name
@@ -63,6 +68,10 @@ struct sql_options {
   std::vector<std::string> files; ///< FILE arguments
   tls_options tls;
   int64_t connect_timeout_ms = 5000;
+  /// Who logs in; empty: no login (root without a password, which a node
+  /// allows only on loopback when it has no root-password-file).
+  std::string user;
+  std::string password;
   bool help_printed = false;
 };
 

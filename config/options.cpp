@@ -79,6 +79,9 @@ public:
       .add(opts.seed, "seed", "seed of the simulation's random choices")
       .add(opts.trace, "trace", "write every protocol message to this file")
       .add(opts.exec, "exec,e", "statements to run")
+      .add(opts.mysql_port, "mysql-port",
+           "serve MySQL clients on 127.0.0.1:P (root without a password) "
+           "until SIGINT or SIGTERM")
       .add(opts.log_level, "log-level",
            "trace, debug, info, warn, error, critical or off");
   }
@@ -139,6 +142,14 @@ result<local_options> parse_local(const std::vector<std::string>& args) {
     return make_error(errc::bad_value,
                       "--aggregators: " + std::to_string(opts.aggregators)
                         + " is out of range 1..7");
+  if (opts.mysql_port < 0 || opts.mysql_port > 65535)
+    return make_error(errc::bad_value,
+                      "--mysql-port: " + std::to_string(opts.mysql_port)
+                        + " is out of range 1..65535");
+  if (opts.mysql_port != 0 && opts.simulate)
+    return make_error(errc::bad_value,
+                      "--mysql-port: a simulated cluster runs in virtual "
+                      "time and serves no clients; drop --simulate");
   if (opts.redundancy != 1 && opts.redundancy != 2)
     return make_error(errc::bad_value,
                       "--redundancy: " + std::to_string(opts.redundancy)

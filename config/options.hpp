@@ -23,6 +23,9 @@ struct local_options {
   std::string trace;
   std::string exec;        ///< -e 'STMTS'
   std::string log_level = "warn";
+  /// MySQL clients' port (0: none); the process then serves until SIGINT
+  /// or SIGTERM.
+  int mysql_port = 0;
   std::vector<std::string> files; ///< FILE arguments
   bool help_printed = false;
 };

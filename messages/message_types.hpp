@@ -83,6 +83,10 @@ using hello_atom = caf::atom_constant<caf::atom("hello")>;
 /// A statement from a console (`leafguard sql`), run on the gateway's node.
 using console_atom = caf::atom_constant<caf::atom("console")>;
 
+/// A user logs in (actors/client/access.hpp); logout_atom ends the login.
+using login_atom = caf::atom_constant<caf::atom("login")>;
+using logout_atom = caf::atom_constant<caf::atom("logout")>;
+
 /// Registers every leafguard message type with `cfg`.
 void register_message_types(caf::actor_system_config& cfg);
 

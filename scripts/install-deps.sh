@@ -4,7 +4,8 @@
 set -euo pipefail
 packages=(libcaf-dev libprotobuf-dev protobuf-compiler libspdlog-dev
           libboost-test-dev libjemalloc-dev libabsl-dev libssl-dev libedit-dev libraft-dev openssl
-          cmake g++ make)
+          cmake g++ make
+          mariadb-client python3-pymysql)
 # Extra packages for one task: scripts/fuzz.sh asks for clang (libFuzzer).
 packages+=("$@")
 missing=()

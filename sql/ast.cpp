@@ -20,4 +20,24 @@ const char* to_string(leaf_fault x) {
   return "UNKNOWN";
 }
 
+const char* to_string(privilege x) {
+  switch (x) {
+    case privilege::select:
+      return "SELECT";
+    case privilege::insert:
+      return "INSERT";
+    case privilege::delete_:
+      return "DELETE";
+    case privilege::create:
+      return "CREATE";
+    case privilege::drop:
+      return "DROP";
+    case privilege::cluster:
+      return "CLUSTER";
+    case privilege::all:
+      return "ALL PRIVILEGES";
+  }
+  return "UNKNOWN";
+}
+
 } // namespace lg::sql

@@ -154,6 +154,66 @@ struct sleep_stmt {
   uint64_t ms = 0;
 };
 
+// -- users and privileges -----------------------------------------------------
+
+/// A privilege as GRANT and REVOKE name it; `all` is ALL [PRIVILEGES].
+enum class privilege : uint8_t {
+  select,
+  insert,
+  delete_,
+  create,
+  drop,
+  cluster,
+  all,
+};
+
+/// An account as written in statements: 'user'@'host', the host '%' (any
+/// host) when left out.
+struct user_name {
+  std::string user;
+  std::string host = "%";
+
+  friend bool operator==(const user_name& a, const user_name& b) {
+    return a.user == b.user && a.host == b.host;
+  }
+  friend bool operator!=(const user_name& a, const user_name& b) {
+    return !(a == b);
+  }
+  friend bool operator<(const user_name& a, const user_name& b) {
+    return a.user < b.user || (a.user == b.user && a.host < b.host);
+  }
+};
+
+/// CREATE USER [IF NOT EXISTS] 'u'@'h' IDENTIFIED BY 'pw'.
+struct create_user {
+  user_name user;
+  std::string password;
+  bool if_not_exists = false;
+};
+
+/// DROP USER [IF EXISTS] 'u'@'h'.
+struct drop_user {
+  user_name user;
+  bool if_exists = false;
+};
+
+/// GRANT ... TO / REVOKE ... FROM. `database` empty means *.*
+struct grant_privileges {
+  std::vector<privilege> privileges;
+  std::string database;
+  user_name user;
+  bool revoke = false;
+};
+
+/// SHOW GRANTS [FOR 'u'@'h']: without FOR, the session's own grants.
+struct show_grants {
+  std::optional<user_name> user;
+};
+
+/// SHOW USERS: every account and where it may connect from.
+struct show_users {};
+
+// New statements go at the end, so that the index of each alternative stays.
 using statement
   = std::variant<create_database, drop_database, show_databases, add_leaf,
                  show_leaves, show_partitions, show_cluster_status, set_global,
@@ -162,9 +222,13 @@ using statement
                  show_rebalance_status, rebalance_partitions,
                  restore_redundancy, insert_rows, select_rows, select_count,
                  delete_row, leaf_fault_stmt, sleep_stmt, show_aggregators,
-                 change_aggregator>;
+                 change_aggregator, create_user, drop_user, grant_privileges,
+                 show_grants, show_users>;
 
 /// Returns the canonical keyword name of a fault action (KILL, RESTART, ...).
 const char* to_string(leaf_fault x);
+
+/// Returns a privilege as GRANT writes it: SELECT, ..., ALL PRIVILEGES.
+const char* to_string(privilege x);
 
 } // namespace lg::sql

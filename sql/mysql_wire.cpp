@@ -245,7 +245,12 @@ std::string ok_packet(uint64_t affected, uint16_t status,
   out += lenenc_int(0); // last insert id
   put_int(out, status, 2);
   put_int(out, 0, 2); // warnings
-  out += info;
+  // MariaDB's client library reads the info as a length-encoded string
+  // (MariaDB's servers send it so); MySQL's, without CLIENT_SESSION_TRACK,
+  // as the rest of the packet. Length-encoded serves the `mariadb`
+  // console; PyMySQL, which takes the rest, sees the length byte first.
+  if (!info.empty())
+    out += lenenc_string(info);
   return out;
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <utility>
 
+#include "sql/parser_detail.hpp"
+
 namespace lg::sql {
 
 const char* to_string(errc code) {
@@ -38,6 +40,12 @@ const char* to_string(errc code) {
       return "internal";
     case errc::io_error:
       return "io_error";
+    case errc::access_denied:
+      return "access_denied";
+    case errc::missing_privilege:
+      return "missing_privilege";
+    case errc::user_operation_failed:
+      return "user_operation_failed";
   }
   return "unknown";
 }
@@ -70,326 +78,216 @@ int code_of(errc code) {
       return 1815;
     case errc::io_error:
       return 1026;
+    case errc::access_denied:
+      return 1045;
+    case errc::missing_privilege:
+      return 1227;
+    case errc::user_operation_failed:
+      return 1396;
   }
   return 1815;
 }
+
+namespace detail {
 
 namespace {
 
 // MySQL's limit for database and variable names.
 constexpr size_t max_identifier_length = 64;
 
-// Keeps error messages readable when the offending token is huge.
-constexpr size_t max_shown_chars = 40;
+} // namespace
 
-constexpr uint64_t max_partitions = 65'536;
-constexpr uint64_t max_sleep_ms = 86'400'000;
+// -- token_cursor -------------------------------------------------------------
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v'
-         || c == '\f';
+token_cursor::token_cursor(std::string_view src)
+  : src_(src), toks_(tokenize(src)) {
 }
 
-bool is_alpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+const token& token_cursor::peek(size_t ahead) const {
+  auto idx = std::min(pos_ + ahead, toks_.size() - 1);
+  const auto& t = toks_[idx];
+  if (t.kind == token_kind::bad)
+    throw parse_failure{make_error(errc::syntax_error, t.text)};
+  return t;
 }
 
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
+const token& token_cursor::next() {
+  const auto& t = peek();
+  if (pos_ + 1 < toks_.size())
+    ++pos_;
+  return t;
 }
 
-bool is_control(char c) {
-  auto b = static_cast<unsigned char>(c);
-  return b < 0x20 || b == 0x7f;
+bool token_cursor::is_keyword(const token& t, std::string_view kw) {
+  return t.kind == token_kind::word && iequals(t.raw, kw);
 }
 
-bool is_continuation(char c) {
-  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+bool token_cursor::is_symbol(const token& t, char c) {
+  return t.kind == token_kind::symbol && t.raw.size() == 1 && t.raw[0] == c;
 }
 
-char to_upper(char c) {
-  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size())
+bool token_cursor::accept(std::string_view kw) {
+  if (!is_keyword(peek(), kw))
     return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (to_upper(a[i]) != to_upper(b[i]))
-      return false;
+  next();
   return true;
 }
 
-/// Returns the length of the well-formed UTF-8 sequence at `s[i]`, or 0.
-size_t utf8_length(std::string_view s, size_t i) {
-  auto b = static_cast<unsigned char>(s[i]);
-  size_t len = 0;
-  if (b < 0x80)
-    len = 1;
-  else if ((b >> 5) == 0x6)
-    len = 2;
-  else if ((b >> 4) == 0xE)
-    len = 3;
-  else if ((b >> 3) == 0x1E)
-    len = 4;
-  if (len == 0 || i + len > s.size())
-    return 0;
-  for (size_t k = 1; k < len; ++k)
-    if (!is_continuation(s[i + k]))
-      return 0;
-  return len;
+void token_cursor::expect(const char* kw) {
+  if (!accept(kw))
+    fail(peek(), kw);
 }
 
-/// Returns `raw` made printable and short enough for an error message.
-std::string shown(std::string_view raw) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  size_t chars = 0;
-  size_t i = 0;
-  while (i < raw.size()) {
-    if (chars == max_shown_chars) {
-      out += "...";
-      break;
-    }
-    auto len = utf8_length(raw, i);
-    if (len == 0 || (len == 1 && is_control(raw[i]))) {
-      auto b = static_cast<unsigned char>(raw[i]);
-      out += "\\x";
-      out += hex[b >> 4];
-      out += hex[b & 0xF];
-      len = 1;
-    } else {
-      out.append(raw.substr(i, len));
-    }
-    i += len;
-    ++chars;
+size_t token_cursor::expect_one_of(std::initializer_list<const char*> kws) {
+  size_t idx = 0;
+  for (auto kw : kws) {
+    if (accept(kw))
+      return idx;
+    ++idx;
   }
+  std::string expected;
+  idx = 0;
+  for (auto kw : kws) {
+    if (idx > 0)
+      expected += idx + 1 == kws.size() ? " or " : ", ";
+    expected += kw;
+    ++idx;
+  }
+  fail(peek(), expected);
+}
+
+bool token_cursor::accept_symbol(char c) {
+  if (!is_symbol(peek(), c))
+    return false;
+  next();
+  return true;
+}
+
+void token_cursor::expect_symbol(char c, const std::string& expected) {
+  if (!accept_symbol(c))
+    fail(peek(), expected);
+}
+
+void token_cursor::expect_end_or(const std::string& options) const {
+  const auto& t = peek();
+  if (t.kind != token_kind::end && !is_symbol(t, ';'))
+    fail(t, options + " or end of statement");
+}
+
+void token_cursor::fail(const token& t, const std::string& expected) const {
+  std::string msg;
+  if (t.kind == token_kind::end)
+    msg = "at end of statement";
+  else
+    msg = "near '" + shown(t.raw) + "' at position "
+          + std::to_string(position_of(t));
+  throw parse_failure{
+    make_error(errc::syntax_error, msg + ": expected " + expected)};
+}
+
+void token_cursor::bad_value(std::string msg) {
+  throw parse_failure{make_error(errc::bad_value, std::move(msg))};
+}
+
+size_t token_cursor::position_of(const token& t) const {
+  return char_position(src_, t.offset);
+}
+
+std::string token_cursor::parse_name(const char* what) {
+  const auto& t = peek();
+  if (t.kind != token_kind::word && t.kind != token_kind::ident)
+    fail(t, std::string{"a "} + what);
+  if (t.text.empty())
+    bad_value(std::string{"empty "} + what + " at position "
+              + std::to_string(position_of(t)));
+  for (char c : t.text)
+    if (is_control(c))
+      bad_value(std::string{what} + " '" + shown(t.text)
+                + "' contains a control character");
+  if (char_count(t.text) > max_identifier_length)
+    bad_value(std::string{what} + " '" + shown(t.text) + "' is too long: "
+              + "at most " + std::to_string(max_identifier_length)
+              + " characters");
+  return next().text;
+}
+
+uint64_t token_cursor::parse_integer(const char* what, uint64_t lo,
+                                     uint64_t hi, const std::string& range) {
+  const auto& t = peek();
+  if (is_symbol(t, '-') && peek(1).kind == token_kind::number)
+    bad_value(std::string{what} + " -" + shown(peek(1).raw)
+              + " is out of range: expected " + range);
+  if (t.kind != token_kind::number)
+    fail(t, std::string{"a number ("} + what + ")");
+  if (t.raw.find('.') != std::string_view::npos)
+    bad_value(std::string{what} + " " + shown(t.raw)
+              + " is not an integer: expected " + range);
+  uint64_t value = 0;
+  constexpr auto max = std::numeric_limits<uint64_t>::max();
+  for (char c : t.raw) {
+    auto digit = static_cast<uint64_t>(c - '0');
+    value = value > (max - digit) / 10 ? max : value * 10 + digit;
+  }
+  if (value < lo || value > hi)
+    bad_value(std::string{what} + " " + shown(t.raw)
+              + " is out of range: expected " + range);
+  next();
+  return value;
+}
+
+std::string token_cursor::parse_string(const char* expected) {
+  if (peek().kind != token_kind::string)
+    fail(peek(), expected);
+  return next().text;
+}
+
+leaf_address token_cursor::parse_leaf_address() {
+  leaf_address out;
+  const auto& t = peek();
+  if (t.kind != token_kind::string)
+    fail(t, "a leaf address 'host':port");
+  if (t.text.empty())
+    bad_value("empty host name at position " + std::to_string(position_of(t)));
+  out.host = next().text;
+  expect_symbol(':', "':' and a port after the host");
+  out.port = static_cast<uint16_t>(
+    parse_integer("port", 1, 65535, "1 to 65535"));
   return out;
 }
 
-/// Returns the 1-based character (code point) position of byte `offset`.
-size_t char_position(std::string_view src, size_t offset) {
-  size_t pos = 1;
-  for (size_t i = 0; i < offset && i < src.size(); ++i)
-    if (!is_continuation(src[i]))
-      ++pos;
-  return pos;
+std::string token_cursor::parse_literal_value(const std::string& expected) {
+  const auto& t = peek();
+  if (t.kind == token_kind::string)
+    return next().text;
+  if (t.kind == token_kind::number)
+    return next().text;
+  if (is_symbol(t, '-') && peek(1).kind == token_kind::number) {
+    next();
+    return "-" + next().text;
+  }
+  fail(t, expected);
 }
 
-/// Returns true when a `#` or `-- ` comment starts at `s[i]`.
-bool comment_at(std::string_view s, size_t i) {
-  if (s[i] == '#')
-    return true;
-  // As in MySQL, "--" only opens a comment when followed by a space or a
-  // control character, so that "x--1" stays an expression.
-  return s[i] == '-' && i + 1 < s.size() && s[i + 1] == '-'
-         && (i + 2 == s.size() || is_space(s[i + 2]) || is_control(s[i + 2]));
-}
+} // namespace detail
 
-/// Returns the index of the end of the line that contains `s[i]`.
-size_t end_of_line(std::string_view s, size_t i) {
-  while (i < s.size() && s[i] != '\n')
-    ++i;
-  return i;
-}
+namespace {
 
-std::string_view trim(std::string_view s) {
-  size_t first = 0;
-  while (first < s.size() && is_space(s[first]))
-    ++first;
-  size_t last = s.size();
-  while (last > first && is_space(s[last - 1]))
-    --last;
-  return s.substr(first, last - first);
-}
+using namespace detail;
 
-// -- tokenizer ----------------------------------------------------------------
-
-enum class token_kind {
-  word,   ///< a bare keyword or identifier
-  ident,  ///< a `backquoted` identifier
-  string, ///< a '...' or "..." literal
-  number, ///< decimal digits, maybe with a fraction
-  symbol, ///< any other single character
-  end,    ///< end of input
-  bad,    ///< a lexical error; `text` holds the message
-};
-
-/// One lexical unit and where it came from.
-struct token {
-  token_kind kind = token_kind::end;
-  size_t offset = 0;    ///< byte offset in the source
-  std::string_view raw; ///< the source text
-  std::string text;     ///< unescaped text of strings and identifiers
-};
-
-/// Splits a statement into tokens, stopping at the first lexical error.
-class tokenizer {
-public:
-  explicit tokenizer(std::string_view src) : src_(src) {
-  }
-
-  /// Returns every token, ending with an `end` or a `bad` token.
-  std::vector<token> run() {
-    std::vector<token> out;
-    for (;;) {
-      skip_blanks();
-      if (pos_ >= src_.size()) {
-        out.push_back(make(token_kind::end, pos_));
-        return out;
-      }
-      out.push_back(next());
-      if (out.back().kind == token_kind::bad)
-        return out;
-    }
-  }
-
-private:
-  void skip_blanks() {
-    while (pos_ < src_.size()) {
-      if (is_space(src_[pos_]))
-        ++pos_;
-      else if (comment_at(src_, pos_))
-        pos_ = end_of_line(src_, pos_);
-      else
-        return;
-    }
-  }
-
-  token make(token_kind kind, size_t start) {
-    token t;
-    t.kind = kind;
-    t.offset = start;
-    t.raw = src_.substr(start, pos_ - start);
-    return t;
-  }
-
-  token next() {
-    auto start = pos_;
-    char c = src_[pos_];
-    if (is_alpha(c)) {
-      while (pos_ < src_.size()
-             && (is_alpha(src_[pos_]) || is_digit(src_[pos_])))
-        ++pos_;
-      auto t = make(token_kind::word, start);
-      t.text = std::string{t.raw};
-      return t;
-    }
-    if (is_digit(c)) {
-      while (pos_ < src_.size() && is_digit(src_[pos_]))
-        ++pos_;
-      if (pos_ + 1 < src_.size() && src_[pos_] == '.'
-          && is_digit(src_[pos_ + 1])) {
-        ++pos_;
-        while (pos_ < src_.size() && is_digit(src_[pos_]))
-          ++pos_;
-      }
-      auto t = make(token_kind::number, start);
-      t.text = std::string{t.raw};
-      return t;
-    }
-    if (c == '\'' || c == '"')
-      return quoted(token_kind::string, "string");
-    if (c == '`')
-      return quoted(token_kind::ident, "identifier");
-    // A non-ASCII character is one token, so that messages show it whole.
-    auto len = utf8_length(src_, pos_);
-    pos_ += len == 0 ? 1 : len;
-    auto t = make(token_kind::symbol, start);
-    t.text = std::string{t.raw};
-    return t;
-  }
-
-  token quoted(token_kind kind, const char* what) {
-    auto start = pos_;
-    char quote = src_[pos_++];
-    std::string text;
-    for (;;) {
-      if (pos_ >= src_.size()) {
-        auto t = make(token_kind::bad, start);
-        t.text = std::string{"unterminated "} + what + " starting at position "
-                 + std::to_string(char_position(src_, start));
-        return t;
-      }
-      char c = src_[pos_];
-      if (c == quote) {
-        if (pos_ + 1 < src_.size() && src_[pos_ + 1] == quote) {
-          text += quote;
-          pos_ += 2;
-          continue;
-        }
-        ++pos_;
-        auto t = make(kind, start);
-        t.text = std::move(text);
-        return t;
-      }
-      if (c == '\\' && kind == token_kind::string) {
-        if (pos_ + 1 >= src_.size()) {
-          ++pos_;
-          continue; // reported as unterminated on the next round
-        }
-        append_escape(text, src_[pos_ + 1]);
-        pos_ += 2;
-        continue;
-      }
-      text += c;
-      ++pos_;
-    }
-  }
-
-  /// Appends the character that `\c` stands for, as MySQL reads it.
-  static void append_escape(std::string& out, char c) {
-    switch (c) {
-      case '0':
-        out += '\0';
-        break;
-      case 'b':
-        out += '\b';
-        break;
-      case 'n':
-        out += '\n';
-        break;
-      case 'r':
-        out += '\r';
-        break;
-      case 't':
-        out += '\t';
-        break;
-      case 'Z':
-        out += '\x1a';
-        break;
-      case '%':
-      case '_':
-        // MySQL keeps the backslash so that LIKE patterns still see it.
-        out += '\\';
-        out += c;
-        break;
-      default:
-        out += c;
-    }
-  }
-
-  std::string_view src_;
-  size_t pos_ = 0;
-};
-
-// -- parser -------------------------------------------------------------------
-
-/// Carries a parse error out of the recursive descent to parse().
-struct parse_failure {
-  lg::error err;
-};
+constexpr uint64_t max_partitions = 65'536;
+constexpr uint64_t max_sleep_ms = 86'400'000;
 
 constexpr const char* statement_keywords
   = "a statement (ADD, ATTACH, CHECK, CLEAR, CREATE, DELETE, DESTROY, DETACH, "
     "DROP, EXPLAIN, HEAL, INSERT, ISOLATE, KILL, REBALANCE, REMOVE, RESTART, "
     "RESTORE, SELECT, SET, SHOW, SLEEP, START)";
 
+// -- parser -------------------------------------------------------------------
+
 /// A recursive-descent parser over the tokens of one statement.
-class parser {
+class parser : public token_cursor {
 public:
-  explicit parser(std::string_view src)
-    : src_(src), toks_(tokenizer{src}.run()) {
+  explicit parser(std::string_view src) : token_cursor(src) {
   }
 
   /// Parses one complete statement with an optional trailing ';'.
@@ -403,182 +301,6 @@ public:
   }
 
 private:
-  // -- token access -----------------------------------------------------------
-
-  const token& peek(size_t ahead = 0) const {
-    auto idx = std::min(pos_ + ahead, toks_.size() - 1);
-    const auto& t = toks_[idx];
-    if (t.kind == token_kind::bad)
-      throw parse_failure{make_error(errc::syntax_error, t.text)};
-    return t;
-  }
-
-  const token& next() {
-    const auto& t = peek();
-    if (pos_ + 1 < toks_.size())
-      ++pos_;
-    return t;
-  }
-
-  static bool is_keyword(const token& t, std::string_view kw) {
-    return t.kind == token_kind::word && iequals(t.raw, kw);
-  }
-
-  static bool is_symbol(const token& t, char c) {
-    return t.kind == token_kind::symbol && t.raw.size() == 1 && t.raw[0] == c;
-  }
-
-  bool accept(std::string_view kw) {
-    if (!is_keyword(peek(), kw))
-      return false;
-    next();
-    return true;
-  }
-
-  void expect(const char* kw) {
-    if (!accept(kw))
-      fail(peek(), kw);
-  }
-
-  /// Consumes one of `kws` and returns its index, or fails naming them all.
-  size_t expect_one_of(std::initializer_list<const char*> kws) {
-    size_t idx = 0;
-    for (auto kw : kws) {
-      if (accept(kw))
-        return idx;
-      ++idx;
-    }
-    std::string expected;
-    idx = 0;
-    for (auto kw : kws) {
-      if (idx > 0)
-        expected += idx + 1 == kws.size() ? " or " : ", ";
-      expected += kw;
-      ++idx;
-    }
-    fail(peek(), expected);
-  }
-
-  bool accept_symbol(char c) {
-    if (!is_symbol(peek(), c))
-      return false;
-    next();
-    return true;
-  }
-
-  void expect_symbol(char c, const std::string& expected) {
-    if (!accept_symbol(c))
-      fail(peek(), expected);
-  }
-
-  /// Fails unless the statement ends here; `options` are what else fits.
-  void expect_end_or(const std::string& options) const {
-    const auto& t = peek();
-    if (t.kind != token_kind::end && !is_symbol(t, ';'))
-      fail(t, options + " or end of statement");
-  }
-
-  [[noreturn]] void fail(const token& t, const std::string& expected) const {
-    std::string msg;
-    if (t.kind == token_kind::end)
-      msg = "at end of statement";
-    else
-      msg = "near '" + shown(t.raw) + "' at position "
-            + std::to_string(char_position(src_, t.offset));
-    throw parse_failure{
-      make_error(errc::syntax_error, msg + ": expected " + expected)};
-  }
-
-  [[noreturn]] static void bad_value(std::string msg) {
-    throw parse_failure{make_error(errc::bad_value, std::move(msg))};
-  }
-
-  // -- values -----------------------------------------------------------------
-
-  /// Parses an identifier naming `what` (e.g. "database name").
-  std::string parse_name(const char* what) {
-    const auto& t = peek();
-    if (t.kind != token_kind::word && t.kind != token_kind::ident)
-      fail(t, std::string{"a "} + what);
-    if (t.text.empty())
-      bad_value(std::string{"empty "} + what + " at position "
-                + std::to_string(char_position(src_, t.offset)));
-    size_t chars = 0;
-    for (char c : t.text) {
-      if (is_control(c))
-        bad_value(std::string{what} + " '" + shown(t.text)
-                  + "' contains a control character");
-      if (!is_continuation(c))
-        ++chars;
-    }
-    if (chars > max_identifier_length)
-      bad_value(std::string{what} + " '" + shown(t.text) + "' is too long: "
-                + "at most " + std::to_string(max_identifier_length)
-                + " characters");
-    return next().text;
-  }
-
-  /// Parses an unsigned integer in [lo, hi]; `range` words the bounds.
-  uint64_t parse_integer(const char* what, uint64_t lo, uint64_t hi,
-                         const std::string& range) {
-    const auto& t = peek();
-    if (is_symbol(t, '-') && peek(1).kind == token_kind::number)
-      bad_value(std::string{what} + " -" + shown(peek(1).raw)
-                + " is out of range: expected " + range);
-    if (t.kind != token_kind::number)
-      fail(t, std::string{"a number ("} + what + ")");
-    if (t.raw.find('.') != std::string_view::npos)
-      bad_value(std::string{what} + " " + shown(t.raw)
-                + " is not an integer: expected " + range);
-    uint64_t value = 0;
-    constexpr auto max = std::numeric_limits<uint64_t>::max();
-    for (char c : t.raw) {
-      auto digit = static_cast<uint64_t>(c - '0');
-      value = value > (max - digit) / 10 ? max : value * 10 + digit;
-    }
-    if (value < lo || value > hi)
-      bad_value(std::string{what} + " " + shown(t.raw)
-                + " is out of range: expected " + range);
-    next();
-    return value;
-  }
-
-  std::string parse_string(const char* expected) {
-    if (peek().kind != token_kind::string)
-      fail(peek(), expected);
-    return next().text;
-  }
-
-  /// Parses 'host':port.
-  leaf_address parse_leaf_address() {
-    leaf_address out;
-    const auto& t = peek();
-    if (t.kind != token_kind::string)
-      fail(t, "a leaf address 'host':port");
-    if (t.text.empty())
-      bad_value("empty host name at position "
-                + std::to_string(char_position(src_, t.offset)));
-    out.host = next().text;
-    expect_symbol(':', "':' and a port after the host");
-    out.port = static_cast<uint16_t>(
-      parse_integer("port", 1, 65535, "1 to 65535"));
-    return out;
-  }
-
-  /// Parses a number (maybe negative) or a string as text.
-  std::string parse_literal_value(const std::string& expected) {
-    const auto& t = peek();
-    if (t.kind == token_kind::string)
-      return next().text;
-    if (t.kind == token_kind::number)
-      return next().text;
-    if (is_symbol(t, '-') && peek(1).kind == token_kind::number) {
-      next();
-      return "-" + next().text;
-    }
-    fail(t, expected);
-  }
-
   // -- statements -------------------------------------------------------------
 
   statement parse_statement() {
@@ -588,7 +310,8 @@ private:
     if (accept("CREATE"))
       return parse_create();
     if (accept("DROP")) {
-      expect("DATABASE");
+      if (expect_one_of({"DATABASE", "USER"}) == 1)
+        return parse_drop_user(*this);
       return drop_database{parse_name("database name")};
     }
     if (accept("SHOW"))
@@ -634,6 +357,10 @@ private:
       return parse_select();
     if (accept("DELETE"))
       return parse_delete();
+    if (accept("GRANT"))
+      return parse_grant(*this, false);
+    if (accept("REVOKE"))
+      return parse_grant(*this, true);
     if (accept("SLEEP"))
       return sleep_stmt{parse_integer("sleep time", 0, max_sleep_ms,
                                       "0 to 86400000 ms")};
@@ -657,7 +384,8 @@ private:
   }
 
   statement parse_create() {
-    expect("DATABASE");
+    if (expect_one_of({"DATABASE", "USER"}) == 1)
+      return parse_create_user(*this);
     create_database out;
     out.name = parse_name("database name");
     for (;;) {
@@ -682,8 +410,8 @@ private:
 
   statement parse_show() {
     switch (expect_one_of({"DATABASES", "LEAVES", "PARTITIONS", "CLUSTER",
-                           "VARIABLES", "GLOBAL", "REBALANCE",
-                           "AGGREGATORS"})) {
+                           "VARIABLES", "GLOBAL", "REBALANCE", "AGGREGATORS",
+                           "GRANTS", "USERS"})) {
       case 0:
         return show_databases{};
       case 1:
@@ -696,6 +424,10 @@ private:
         return show_cluster_status{};
       case 7:
         return show_aggregators{};
+      case 8:
+        return parse_show_grants(*this);
+      case 9:
+        return show_users{};
       case 5:
         expect("VARIABLES");
         [[fallthrough]];
@@ -887,54 +619,9 @@ private:
     return out;
   }
 
-  std::string_view src_;
-  std::vector<token> toks_;
-  size_t pos_ = 0;
 };
 
 } // namespace
-
-std::vector<std::string> split_statements(std::string_view script) {
-  std::vector<std::string> out;
-  std::string cur;
-  auto flush = [&] {
-    auto piece = trim(cur);
-    if (!piece.empty())
-      out.emplace_back(piece);
-    cur.clear();
-  };
-  char quote = 0;
-  size_t i = 0;
-  while (i < script.size()) {
-    char c = script[i];
-    if (quote != 0) {
-      cur += c;
-      if (c == '\\' && quote != '`' && i + 1 < script.size()) {
-        cur += script[i + 1];
-        i += 2;
-        continue;
-      }
-      // A doubled quote closes and reopens, which keeps it inside.
-      if (c == quote)
-        quote = 0;
-      ++i;
-    } else if (c == '\'' || c == '"' || c == '`') {
-      quote = c;
-      cur += c;
-      ++i;
-    } else if (comment_at(script, i)) {
-      i = end_of_line(script, i);
-    } else if (c == ';') {
-      flush();
-      ++i;
-    } else {
-      cur += c;
-      ++i;
-    }
-  }
-  flush();
-  return out;
-}
 
 result<statement> parse(std::string_view text) {
   try {

@@ -25,6 +25,9 @@ enum class errc {
   conflict,         ///< ERROR 1914: the cluster state forbids the command
   internal,         ///< ERROR 1815
   io_error,         ///< ERROR 1026: a file could not be written
+  access_denied,    ///< ERROR 1045: wrong user or password
+  missing_privilege,///< ERROR 1227: the user lacks a needed privilege
+  user_operation_failed, ///< ERROR 1396: e.g. CREATE USER of an existing user
 };
 
 const char* to_string(errc code);

@@ -261,7 +261,10 @@ bool changes_metadata(const sql::statement& stmt) {
                     || std::is_same_v<T, sql::set_global>
                     || std::is_same_v<T, sql::attach_leaf>
                     || std::is_same_v<T, sql::detach_leaf>
-                    || std::is_same_v<T, sql::remove_leaf>)
+                    || std::is_same_v<T, sql::remove_leaf>
+                    || std::is_same_v<T, sql::create_user>
+                    || std::is_same_v<T, sql::drop_user>
+                    || std::is_same_v<T, sql::grant_privileges>)
         return true;
       else if constexpr (std::is_same_v<T, sql::clear_orphan_databases>
                          || std::is_same_v<T, sql::rebalance_partitions>
@@ -328,6 +331,16 @@ void on_statement(ma_self self, const envelope_ptr& req) {
         exec_show_rebalance_status(self, req, s);
       else if constexpr (std::is_same_v<T, sql::clear_orphan_databases>)
         exec_clear_orphans(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::create_user>)
+        exec_create_user(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::drop_user>)
+        exec_drop_user(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::grant_privileges>)
+        exec_grant(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::show_grants>)
+        exec_show_grants(self, req, s);
+      else if constexpr (std::is_same_v<T, sql::show_users>)
+        exec_show_users(self, req);
       else
         reply_result(self, *req,
                      make_failure(sql::errc::not_supported,
@@ -343,6 +356,7 @@ const handler_table<ma_self> aggregator_requests{
   "ma",
   {
     {envelope::kStatementRequest, on_statement},
+    {envelope::kAuthRequest, on_auth_request},
     {envelope::kPartitionMapRequest, on_partition_map},
     {envelope::kLeafHelloRequest, on_leaf_hello},
     {envelope::kReplicaSyncRequest, on_replica_sync},

@@ -253,6 +253,18 @@ public:
   /// The leaves as the placement and the planner see them.
   std::vector<ha::leaf_info> leaf_infos() const;
 
+  // -- users (other than root) ----------------------------------------------
+
+  using user_list = google::protobuf::RepeatedPtrField<pb::UserMeta>;
+
+  const user_list& users() const {
+    return meta_.users();
+  }
+
+  user_list* mutable_users() {
+    return meta_.mutable_users();
+  }
+
   // -- databases and partitions ----------------------------------------------
 
   const database_list& databases() const {

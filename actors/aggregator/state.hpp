@@ -519,4 +519,15 @@ void exec_drop_database(ma_self self, envelope_ptr req,
 /// SET GLOBAL name = value.
 void exec_set_global(ma_self self, envelope_ptr req, const sql::set_global& s);
 
+// users.cpp
+void exec_create_user(ma_self self, envelope_ptr req,
+                      const sql::create_user& s);
+void exec_drop_user(ma_self self, envelope_ptr req, const sql::drop_user& s);
+void exec_grant(ma_self self, envelope_ptr req,
+                const sql::grant_privileges& s);
+void exec_show_grants(ma_self self, envelope_ptr req,
+                      const sql::show_grants& s);
+void exec_show_users(ma_self self, envelope_ptr req);
+void on_auth_request(ma_self self, const envelope_ptr& req);
+
 } // namespace lg

@@ -639,19 +639,32 @@ caf::behavior gateway_impl(caf::stateful_actor<gateway_state>* self,
         on_dial(self, std::move(msg.env));
     },
     [self](hello_atom, const wire& msg) { return on_hello(self, msg); },
+    // Consoles: logins and statements go to the access actor, which checks
+    // who may run what.
     [self](console_atom, const std::string& text) {
       auto& st = self->state;
-      auto rp = self->make_response_promise<std::string>();
-      auto env = make_envelope();
-      env->mutable_statement_request()->set_text(text);
-      st.ep.request(self, st.cfg.node, st.cfg.session, std::move(env),
-                    std::chrono::milliseconds{st.cfg.statement_timeout_ms},
-                    [rp, text](const envelope* rep) mutable {
-                      std::string bytes;
-                      statement_result(rep, text).SerializeToString(&bytes);
-                      rp.deliver(std::move(bytes));
-                    });
-      return rp;
+      auto from = self->current_sender();
+      if (from && from->node() != self->node())
+        return self->delegate(st.cfg.access, console_atom::value, text,
+                              std::string{});
+      return self->delegate(st.cfg.access, console_atom::value, text);
+    },
+    [self](console_atom, const std::string& text, const std::string& token) {
+      return self->delegate(self->state.cfg.access, console_atom::value, text,
+                            token);
+    },
+    [self](login_atom) {
+      return self->delegate(self->state.cfg.access, login_atom::value);
+    },
+    [self](login_atom, const std::string& user, const std::string& scramble,
+           const std::string& token) {
+      auto& st = self->state;
+      return self->delegate(st.cfg.access, login_atom::value, user, scramble,
+                            token, st.cfg.loopback_only, true,
+                            std::string{"console"});
+    },
+    [self](logout_atom, const std::string& token) {
+      self->send(self->state.cfg.access, logout_atom::value, token);
     },
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](timer_atom, uint64_t) { poll_ma(self); },

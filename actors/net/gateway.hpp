@@ -47,6 +47,11 @@ struct gateway_config {
   /// The middleman (or caf_openssl's) actor that opens connections.
   caf::io::middleman_actor connector;
   std::string session; ///< the local session that runs console statements
+  /// The access actor (actors/client/access.hpp) that logs consoles in and
+  /// runs their statements; and whether this node listens on loopback
+  /// only (a console then counts as a loopback client).
+  caf::actor access;
+  bool loopback_only = false;
   /// With TLS: this node's certificate identity; hellos are signed and
   /// checked with it, and messages checked against their link's identity
   /// (identity.hpp). Null without TLS.

@@ -62,6 +62,15 @@ BOOST_AUTO_TEST_CASE(error_names_and_codes) {
   BOOST_TEST(code_of(errc::timeout) == 2013);
   BOOST_TEST(code_of(errc::conflict) == 1914);
   BOOST_TEST(code_of(errc::internal) == 1815);
+  BOOST_TEST(code_of(errc::io_error) == 1026);
+  BOOST_TEST(code_of(errc::access_denied) == 1045);
+  BOOST_TEST(code_of(errc::missing_privilege) == 1227);
+  BOOST_TEST(code_of(errc::user_operation_failed) == 1396);
+  BOOST_TEST(std::string{to_string(errc::access_denied)} == "access_denied");
+  BOOST_TEST(std::string{to_string(errc::missing_privilege)}
+             == "missing_privilege");
+  BOOST_TEST(std::string{to_string(errc::user_operation_failed)}
+             == "user_operation_failed");
   auto err = make_error(errc::unknown_database, "nope");
   BOOST_TEST(err.to_string() == "sql.unknown_database: nope");
 }
@@ -73,6 +82,29 @@ BOOST_AUTO_TEST_CASE(leaf_fault_names) {
   BOOST_TEST(std::string{to_string(leaf_fault::destroy)} == "DESTROY");
   BOOST_TEST(std::string{to_string(leaf_fault::isolate)} == "ISOLATE");
   BOOST_TEST(std::string{to_string(leaf_fault::heal)} == "HEAL");
+}
+
+BOOST_AUTO_TEST_CASE(privilege_names) {
+  BOOST_TEST(std::string{to_string(privilege::select)} == "SELECT");
+  BOOST_TEST(std::string{to_string(privilege::insert)} == "INSERT");
+  BOOST_TEST(std::string{to_string(privilege::delete_)} == "DELETE");
+  BOOST_TEST(std::string{to_string(privilege::create)} == "CREATE");
+  BOOST_TEST(std::string{to_string(privilege::drop)} == "DROP");
+  BOOST_TEST(std::string{to_string(privilege::cluster)} == "CLUSTER");
+  BOOST_TEST(std::string{to_string(privilege::all)} == "ALL PRIVILEGES");
+}
+
+BOOST_AUTO_TEST_CASE(statement_indexes_stay) {
+  // Messages and logs may record the index: new statements go at the end.
+  BOOST_TEST(statement{create_database{}}.index() == 0u);
+  BOOST_TEST(statement{delete_row{}}.index() == 20u);
+  BOOST_TEST(statement{change_aggregator{}}.index() == 24u);
+  BOOST_TEST(statement{create_user{}}.index() == 25u);
+  BOOST_TEST(statement{drop_user{}}.index() == 26u);
+  BOOST_TEST(statement{grant_privileges{}}.index() == 27u);
+  BOOST_TEST(statement{show_grants{}}.index() == 28u);
+  BOOST_TEST(statement{show_users{}}.index() == 29u);
+  BOOST_TEST(std::variant_size_v<statement> == 30u);
 }
 
 // -- databases ----------------------------------------------------------------
@@ -350,6 +382,243 @@ BOOST_AUTO_TEST_CASE(comments_and_whitespace_inside_statement) {
   BOOST_TEST(*s.key == "k");
 }
 
+// -- users and privileges -----------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(create_user_forms) {
+  auto a = parse_as<create_user>(
+    "CREATE USER 'alice'@'localhost' IDENTIFIED BY 'secret'");
+  BOOST_TEST(a.user.user == "alice");
+  BOOST_TEST(a.user.host == "localhost");
+  BOOST_TEST(a.password == "secret");
+  BOOST_TEST(!a.if_not_exists);
+
+  auto b = parse_as<create_user>("create user if not exists bob identified "
+                                 "by '';");
+  BOOST_TEST(b.user.user == "bob");
+  BOOST_TEST(b.user.host == "%");
+  BOOST_TEST(b.password == "");
+  BOOST_TEST(b.if_not_exists);
+
+  auto c = parse_as<create_user>(
+    "CREATE USER `we``ird` @ \"10.0.0.%\" IDENTIFIED BY 'p''w\\n'");
+  BOOST_TEST(c.user.user == "we`ird");
+  BOOST_TEST(c.user.host == "10.0.0.%");
+  BOOST_TEST(c.password == "p'w\n");
+
+  auto d = parse_as<create_user>("CREATE USER u@localhost IDENTIFIED BY 'x'");
+  BOOST_TEST(d.user.user == "u");
+  BOOST_TEST(d.user.host == "localhost");
+}
+
+BOOST_AUTO_TEST_CASE(drop_user_forms) {
+  auto a = parse_as<drop_user>("DROP USER 'alice'@'localhost'");
+  BOOST_TEST(a.user.user == "alice");
+  BOOST_TEST(a.user.host == "localhost");
+  BOOST_TEST(!a.if_exists);
+
+  auto b = parse_as<drop_user>("drop user if exists bob");
+  BOOST_TEST(b.user.user == "bob");
+  BOOST_TEST(b.user.host == "%");
+  BOOST_TEST(b.if_exists);
+
+  BOOST_TEST(parse_as<drop_user>("DROP USER `a b`").user.user == "a b");
+  // DROP DATABASE still parses as before.
+  BOOST_TEST(parse_as<drop_database>("DROP DATABASE user").name == "user");
+  BOOST_TEST(parse_as<create_database>("CREATE DATABASE user").name == "user");
+}
+
+BOOST_AUTO_TEST_CASE(grant_forms) {
+  auto a = parse_as<grant_privileges>("GRANT SELECT, INSERT ON db.* TO "
+                                      "'u'@'%'");
+  BOOST_TEST((a.privileges
+              == std::vector<privilege>{privilege::select, privilege::insert}));
+  BOOST_TEST(a.database == "db");
+  BOOST_TEST(a.user.user == "u");
+  BOOST_TEST(a.user.host == "%");
+  BOOST_TEST(!a.revoke);
+
+  auto b = parse_as<grant_privileges>("GRANT ALL PRIVILEGES ON *.* TO root");
+  BOOST_TEST((b.privileges == std::vector<privilege>{privilege::all}));
+  BOOST_TEST(b.database == "");
+  BOOST_TEST(b.user.user == "root");
+  BOOST_TEST(b.user.host == "%");
+
+  auto c = parse_as<grant_privileges>("grant all on `my db`.* to 'u'");
+  BOOST_TEST((c.privileges == std::vector<privilege>{privilege::all}));
+  BOOST_TEST(c.database == "my db");
+
+  auto d = parse_as<grant_privileges>("GRANT CLUSTER ON *.* TO 'ops'@'10.%'");
+  BOOST_TEST((d.privileges == std::vector<privilege>{privilege::cluster}));
+  BOOST_TEST(d.database == "");
+  BOOST_TEST(d.user.host == "10.%");
+
+  auto e = parse_as<grant_privileges>(
+    "GRANT DELETE,CREATE , DROP, delete ON d1 . * TO u;");
+  BOOST_TEST((e.privileges
+              == std::vector<privilege>{privilege::delete_, privilege::create,
+                                        privilege::drop, privilege::delete_}));
+  BOOST_TEST(e.database == "d1");
+}
+
+BOOST_AUTO_TEST_CASE(revoke_forms) {
+  auto a = parse_as<grant_privileges>("REVOKE SELECT ON db.* FROM 'u'@'h'");
+  BOOST_TEST((a.privileges == std::vector<privilege>{privilege::select}));
+  BOOST_TEST(a.database == "db");
+  BOOST_TEST(a.user.user == "u");
+  BOOST_TEST(a.user.host == "h");
+  BOOST_TEST(a.revoke);
+
+  auto b = parse_as<grant_privileges>("revoke all on *.* from u");
+  BOOST_TEST((b.privileges == std::vector<privilege>{privilege::all}));
+  BOOST_TEST(b.database == "");
+  BOOST_TEST(b.revoke);
+
+  auto c = parse_as<grant_privileges>("REVOKE CLUSTER ON *.* FROM ops");
+  BOOST_TEST((c.privileges == std::vector<privilege>{privilege::cluster}));
+}
+
+BOOST_AUTO_TEST_CASE(show_grants_and_users) {
+  BOOST_TEST(!parse_as<show_grants>("SHOW GRANTS").user);
+  BOOST_TEST(!parse_as<show_grants>("show grants for current_user").user);
+  BOOST_TEST(!parse_as<show_grants>("SHOW GRANTS FOR CURRENT_USER()").user);
+
+  auto a = parse_as<show_grants>("SHOW GRANTS FOR 'u'@'h'");
+  BOOST_REQUIRE(a.user);
+  BOOST_TEST(a.user->user == "u");
+  BOOST_TEST(a.user->host == "h");
+
+  auto b = parse_as<show_grants>("SHOW GRANTS FOR u");
+  BOOST_REQUIRE(b.user);
+  BOOST_TEST(b.user->user == "u");
+  BOOST_TEST(b.user->host == "%");
+
+  // Quoted, CURRENT_USER is a user's name.
+  auto c = parse_as<show_grants>("SHOW GRANTS FOR 'CURRENT_USER'");
+  BOOST_REQUIRE(c.user);
+  BOOST_TEST(c.user->user == "CURRENT_USER");
+
+  parse_as<show_users>("SHOW USERS");
+  parse_as<show_users>("show users;");
+}
+
+BOOST_AUTO_TEST_CASE(user_statement_syntax_errors) {
+  auto d = parse_error("CREATE TABLE t", "syntax_error");
+  BOOST_TEST(d == "near 'TABLE' at position 8: expected DATABASE or USER");
+
+  d = parse_error("DROP TABLE t", "syntax_error");
+  BOOST_TEST(d == "near 'TABLE' at position 6: expected DATABASE or USER");
+
+  d = parse_error("CREATE USER 'u'", "syntax_error");
+  BOOST_TEST(d == "at end of statement: expected IDENTIFIED");
+
+  d = parse_error("CREATE USER 'u' IDENTIFIED 'x'", "syntax_error");
+  BOOST_TEST(d == "near ''x'' at position 28: expected BY");
+
+  d = parse_error("CREATE USER 'u' IDENTIFIED BY pw", "syntax_error");
+  BOOST_TEST(d == "near 'pw' at position 31: expected a quoted password");
+
+  d = parse_error("CREATE USER IF EXISTS u IDENTIFIED BY 'x'", "syntax_error");
+  BOOST_TEST(d == "near 'EXISTS' at position 16: expected NOT");
+
+  d = parse_error("DROP USER IF 'u'", "syntax_error");
+  BOOST_TEST(d == "near ''u'' at position 14: expected EXISTS");
+
+  d = parse_error("DROP USER 42", "syntax_error");
+  BOOST_TEST(d == "near '42' at position 11: expected a user name "
+                  "('user'@'host')");
+
+  d = parse_error("GRANT UPDATE ON *.* TO u", "syntax_error");
+  BOOST_TEST(d == "near 'UPDATE' at position 7: expected SELECT, INSERT, "
+                  "DELETE, CREATE, DROP, CLUSTER or ALL");
+
+  d = parse_error("GRANT SELECT, ALL ON *.* TO u", "syntax_error");
+  BOOST_TEST(d == "near 'ALL' at position 15: expected SELECT, INSERT, "
+                  "DELETE, CREATE, DROP or CLUSTER");
+
+  d = parse_error("GRANT ALL, SELECT ON *.* TO u", "syntax_error");
+  BOOST_TEST(d == "near ',' at position 10: expected PRIVILEGES or ON");
+
+  d = parse_error("GRANT SELECT TO u", "syntax_error");
+  BOOST_TEST(d == "near 'TO' at position 14: expected ON");
+
+  d = parse_error("GRANT SELECT ON db TO u", "syntax_error");
+  BOOST_TEST(d == "near 'TO' at position 20: expected '.*' after the "
+                  "database name");
+
+  d = parse_error("GRANT SELECT ON db.t TO u", "syntax_error");
+  BOOST_TEST(d == "near 't' at position 20: expected '*': privileges apply "
+                  "to whole databases (db.*)");
+
+  d = parse_error("GRANT SELECT ON * TO u", "syntax_error");
+  BOOST_TEST(d == "near 'TO' at position 19: expected '.*' after '*' (*.* "
+                  "is every database)");
+
+  d = parse_error("GRANT SELECT ON 'db'.* TO u", "syntax_error");
+  BOOST_TEST(d == "near ''db'' at position 17: expected *.* or a database "
+                  "(db.*)");
+
+  d = parse_error("GRANT SELECT ON *.* FROM u", "syntax_error");
+  BOOST_TEST(d == "near 'FROM' at position 21: expected TO");
+
+  d = parse_error("REVOKE SELECT ON *.* TO u", "syntax_error");
+  BOOST_TEST(d == "near 'TO' at position 22: expected FROM");
+
+  d = parse_error("GRANT SELECT ON *.* TO", "syntax_error");
+  BOOST_TEST(d == "at end of statement: expected a user name ('user'@'host')");
+
+  d = parse_error("GRANT SELECT ON *.* TO u@", "syntax_error");
+  BOOST_TEST(d == "at end of statement: expected a host name after '@'");
+
+  d = parse_error("GRANT SELECT ON *.* TO u WITH GRANT OPTION",
+                  "syntax_error");
+  BOOST_TEST(d == "near 'WITH' at position 26: expected end of statement");
+
+  d = parse_error("SHOW GRANTS FOR", "syntax_error");
+  BOOST_TEST(d == "at end of statement: expected a user name ('user'@'host')");
+
+  d = parse_error("SHOW GRANTS u", "syntax_error");
+  BOOST_TEST(d == "near 'u' at position 13: expected FOR or end of statement");
+
+  d = parse_error("SHOW GRANTS FOR CURRENT_USER(", "syntax_error");
+  BOOST_TEST(d == "at end of statement: expected ')'");
+
+  d = parse_error("SHOW USERS LIKE 'x'", "syntax_error");
+  BOOST_TEST(d == "near 'LIKE' at position 12: expected end of statement");
+}
+
+BOOST_AUTO_TEST_CASE(user_statement_bad_values) {
+  auto d = parse_error("GRANT CLUSTER ON db.* TO u", "bad_value");
+  BOOST_TEST(d == "CLUSTER is a global privilege: grant it ON *.*");
+
+  d = parse_error("REVOKE SELECT, CLUSTER ON `db`.* FROM u", "bad_value");
+  BOOST_TEST(d == "CLUSTER is a global privilege: grant it ON *.*");
+
+  d = parse_error("CREATE USER '' IDENTIFIED BY 'x'", "bad_value");
+  BOOST_TEST(d == "empty user name at position 13");
+
+  d = parse_error("DROP USER ``", "bad_value");
+  BOOST_TEST(d == "empty user name at position 11");
+
+  d = parse_error("SHOW GRANTS FOR ''@'h'", "bad_value");
+  BOOST_TEST(d == "empty user name at position 17");
+
+  d = parse_error("CREATE USER 'u'@'' IDENTIFIED BY 'x'", "bad_value");
+  BOOST_TEST(d == "empty host name at position 17");
+
+  std::string ok(32, 'a');
+  BOOST_TEST(parse_as<drop_user>("DROP USER '" + ok + "'").user.user == ok);
+  std::string too_long(33, 'a');
+  d = parse_error("DROP USER '" + too_long + "'", "bad_value");
+  BOOST_TEST(d == "user name '" + too_long
+                    + "' is too long: at most 32 characters");
+
+  d = parse_error("DROP USER 'a\x01" "b'", "bad_value");
+  BOOST_TEST(d == "user name 'a\\x01b' contains a control character");
+
+  d = parse_error("GRANT SELECT ON `` .* TO u", "bad_value");
+  BOOST_TEST(d == "empty database name at position 17");
+}
+
 // -- split_statements ---------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(split_basic) {
@@ -551,8 +820,8 @@ BOOST_AUTO_TEST_CASE(identifier_length_limit) {
 BOOST_AUTO_TEST_CASE(odd_bytes_are_reported_readably) {
   auto d = parse_error(std::string_view{"SHOW\0LEAVES", 11}, "syntax_error");
   BOOST_TEST(d == "near '\\x00' at position 5: expected DATABASES, LEAVES, "
-                  "PARTITIONS, CLUSTER, VARIABLES, GLOBAL, REBALANCE or "
-                  "AGGREGATORS");
+                  "PARTITIONS, CLUSTER, VARIABLES, GLOBAL, REBALANCE, "
+                  "AGGREGATORS, GRANTS or USERS");
   d = parse_error("SHOW \xff", "syntax_error");
   BOOST_TEST(contains(d, "near '\\xff' at position 6"), d);
   d = parse_error("SHOW ЛИСТЬЯ", "syntax_error");
@@ -595,6 +864,12 @@ const char* const valid_statements[] = {
   "DELETE FROM db WHERE key = 'k'",
   "KILL LEAF 'h':4",
   "SLEEP 10;",
+  "CREATE USER IF NOT EXISTS 'u'@'%' IDENTIFIED BY 'pw'",
+  "DROP USER IF EXISTS `u`@'h'",
+  "GRANT SELECT, INSERT, DELETE ON `db`.* TO 'u'@'%'",
+  "REVOKE ALL PRIVILEGES ON *.* FROM u",
+  "SHOW GRANTS FOR 'u'@'%'",
+  "SHOW USERS",
 };
 
 /// Returns a random edit of `s`: bytes inserted, removed, replaced or cut.
