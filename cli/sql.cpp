@@ -1,5 +1,6 @@
 #include "cli/sql.hpp"
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -17,6 +18,7 @@
 #include "cluster/tls_files.hpp"
 #include "config/node_options.hpp"
 #include "messages/message_types.hpp"
+#include "sql/mysql_wire.hpp"
 #include "sql/parser.hpp"
 
 namespace lg {
@@ -37,6 +39,10 @@ void sql_usage() {
        "  --host H       node host (default 127.0.0.1)\n"
        "  --port P       node port (required)\n"
        "  -e, --exec S   statements to run\n"
+       "  --user U       log in as U (default: root without a password,\n"
+       "                 which a node allows on loopback only)\n"
+       "  --password P   U's password (or set LEAFGUARD_PASSWORD, which\n"
+       "                 other users cannot see in the process list)\n"
        "  --tls-cert F   this console's PEM certificate (mutual TLS)\n"
        "  --tls-key F    its PEM private key\n"
        "  --tls-ca F     the cluster CA's PEM certificate\n";
@@ -106,6 +112,45 @@ int run_sql(const std::vector<std::string>& args) {
     return 2;
   }
   caf::scoped_actor self{sys};
+  // Log in (actors/client/access.hpp): a scramble from the node, the
+  // password's token for it, a login token that every statement names.
+  std::string login;
+  auto password = opts->password;
+  if (password.empty())
+    if (const char* env = std::getenv("LEAFGUARD_PASSWORD"))
+      password = env;
+  if (!opts->user.empty() || !password.empty()) {
+    auto user = opts->user.empty() ? std::string{"root"} : opts->user;
+    std::string why;
+    self->request(node, std::chrono::seconds{10}, login_atom::value)
+      .receive(
+        [&](const std::string& scramble) {
+          auto token = password.empty()
+                         ? std::string{}
+                         : mysql::native_password_token(password, scramble);
+          self
+            ->request(node, std::chrono::seconds{10}, login_atom::value, user,
+                      scramble, token)
+            .receive(
+              [&](const std::string& bytes) {
+                pb::ResultSet rs;
+                if (!rs.ParseFromString(bytes))
+                  why = "the login's answer could not be decoded";
+                else if (rs.error_code() != 0)
+                  why = "ERROR " + std::to_string(rs.error_code()) + ": "
+                        + rs.error();
+                else
+                  login = rs.message();
+              },
+              [&](caf::error& err) { why = sys.render(err); });
+        },
+        [&](caf::error& err) { why = sys.render(err); });
+    if (login.empty()) {
+      std::cerr << "leafguard sql: cannot log in to " << target << " as '"
+                << user << "': " << why << "\n";
+      return 2;
+    }
+  }
   auto run = [&](const std::string& stmt) -> pb::ResultSet {
     auto parsed = sql::parse(stmt);
     if (parsed.ok())
@@ -115,8 +160,12 @@ int run_sql(const std::vector<std::string>& args) {
                             + " ms)");
       }
     pb::ResultSet rs;
-    self->request(node, statement_timeout, console_atom::value, stmt)
-      .receive(
+    auto request = login.empty()
+                     ? self->request(node, statement_timeout,
+                                     console_atom::value, stmt)
+                     : self->request(node, statement_timeout,
+                                     console_atom::value, stmt, login);
+    std::move(request).receive(
         [&](const std::string& bytes) {
           if (!rs.ParseFromString(bytes))
             rs = make_failure(sql::errc::internal,

@@ -1,5 +1,6 @@
 #include "sql/mysql_wire.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include <openssl/sha.h>
@@ -302,7 +303,13 @@ text_result_set(const std::vector<std::string>& columns,
                 bool deprecate_eof, uint16_t status) {
   std::vector<std::string> out;
   out.push_back(lenenc_int(columns.size()));
-  for (auto& name : columns) {
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const auto& name = columns[i];
+    // NOT NULL unless a NULL is sent: MySQL's console widens a nullable
+    // column to 4 characters for "NULL".
+    bool nullable = std::any_of(rows.begin(), rows.end(), [i](auto& row) {
+      return i < row.size() && !row[i];
+    });
     std::string c;
     c += lenenc_string("def"); // catalog
     c += lenenc_string("");    // schema
@@ -314,7 +321,7 @@ text_result_set(const std::vector<std::string>& columns,
     put_int(c, 33, 2);         // utf8_general_ci
     put_int(c, 1 << 24, 4);    // column length
     c.push_back(static_cast<char>(0xfd)); // VAR_STRING
-    put_int(c, 0, 2);          // flags
+    put_int(c, nullable ? 0 : 1, 2); // flags: NOT_NULL
     c.push_back(0);            // decimals
     put_int(c, 0, 2);          // filler
     out.push_back(std::move(c));
