@@ -227,7 +227,9 @@ error node_process::start(const config::node_options& opts) {
   ac.node = node;
   ac.session = sc.name;
   ac.root_password_hash = root_hash;
-  ac.console_port_loopback = !opts.tls.enabled() && config::is_loopback(opts.bind);
+  // A console counts as local when the port is on loopback, or when TLS
+  // proved it holds a certificate of the cluster's CA.
+  ac.console_port_loopback = opts.tls.enabled() || config::is_loopback(opts.bind);
   d.access = spawn_access(*d.sys, ac);
   gateway_config gc;
   gc.fab = d.fab;

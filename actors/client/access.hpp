@@ -46,8 +46,9 @@ struct access_config {
   /// SHA1(SHA1(root's password)) from root-password-file; empty when root
   /// has no password.
   std::string root_password_hash;
-  /// Whether a console over CAF counts as loopback (the node listens on
-  /// loopback only, without TLS).
+  /// Whether a console over CAF counts as loopback: the node listens on
+  /// loopback only, or TLS proved the console holds a certificate of the
+  /// cluster's CA.
   bool console_port_loopback = false;
   /// An in-process cluster's runner of test-cluster statements (KILL LEAF
   /// ...): answers (console_atom, text) with a ResultSet's bytes. Null on
