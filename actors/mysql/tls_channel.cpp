@@ -5,6 +5,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509err.h>
 
 namespace lg {
 
@@ -36,18 +37,24 @@ struct error_queue_scope {
   }
 };
 
-/// OpenSSL's first (root) reason in the queue, with its detail text, or ""
-/// when the queue is empty; empties the queue.
+/// OpenSSL's reasons in the queue, the root cause first (e.g. a provider's
+/// "cipher operation failed", then TLS's "bad record mac"), each with its
+/// detail text; "" when the queue is empty. Empties the queue.
 std::string drain_reason() {
+  std::string out;
   const char* data = nullptr;
   int flags = 0;
-  unsigned long code = ERR_get_error_all(nullptr, nullptr, nullptr, &data,
-                                         &flags);
-  std::string out;
-  if (code != 0) {
+  for (int i = 0; i < 4; ++i) {
+    unsigned long code = ERR_get_error_all(nullptr, nullptr, nullptr, &data,
+                                           &flags);
+    if (code == 0)
+      break;
+    // "system lib" only repeats, one layer up, the system error before it.
+    if (!out.empty() && ERR_GET_REASON(code) == ERR_R_SYS_LIB)
+      continue;
     char buf[256];
     ERR_error_string_n(code, buf, sizeof(buf));
-    out = buf;
+    out += (out.empty() ? "" : "; ") + std::string{buf};
     if (data != nullptr && (flags & ERR_TXT_STRING) != 0 && *data != '\0')
       out += std::string{" ("} + data + ")";
   }
@@ -93,12 +100,16 @@ tls_server_context::load(const std::string& cert_file,
   if (SSL_CTX_use_certificate_chain_file(raw, cert_file.c_str()) != 1)
     return file_error("cannot load the TLS certificate", cert_file);
   if (SSL_CTX_use_PrivateKey_file(raw, key_file.c_str(), SSL_FILETYPE_PEM)
-      != 1)
+        != 1
+      || SSL_CTX_check_private_key(raw) != 1) {
+    auto code = ERR_peek_error();
+    if (ERR_GET_LIB(code) == ERR_LIB_X509
+        && ERR_GET_REASON(code) == X509_R_KEY_VALUES_MISMATCH)
+      return file_error("the TLS key '" + key_file
+                          + "' is not the key of the certificate",
+                        cert_file);
     return file_error("cannot load the TLS key", key_file);
-  if (SSL_CTX_check_private_key(raw) != 1)
-    return file_error("the TLS key '" + key_file
-                        + "' is not the key of the certificate",
-                      cert_file);
+  }
   if (!ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(raw, ca_file.c_str(), nullptr) != 1)
       return file_error("cannot load the TLS CA", ca_file);
