@@ -65,8 +65,13 @@ while [ $# -gt 0 ]; do
   esac
   openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=$name/OU=$role" \
     -keyout "$dir/$name.key" -out "$dir/$name.csr" 2> /dev/null
+  # A node's host is also a subjectAltName, so that clients that check the
+  # server's name (MySQL drivers with TLS) accept the node's certificate.
+  host=${name%:*}
+  if [[ $host =~ ^[0-9.]+$ ]]; then san="IP:$host"; else san="DNS:$host"; fi
   openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" \
     -CAkey "$dir/ca.key" -CAcreateserial -days 825 -sha256 \
+    -extfile <(printf 'subjectAltName=%s\n' "$san") \
     -out "$dir/$name.pem" 2> /dev/null
   rm -f "$dir/$name.csr"
   echo "make-certs: created $dir/$name.pem and $dir/$name.key ($role $name, signed by the CA)"

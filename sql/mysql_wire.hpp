@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/error.hpp"
@@ -86,6 +87,12 @@ public:
   /// Bytes fed and not yet taken.
   size_t buffered() const {
     return buf_.size();
+  }
+
+  /// Takes the bytes fed and not yet taken: after an SSLRequest, what
+  /// follows is TLS, which a client sends without waiting.
+  std::string take_buffered() {
+    return std::exchange(buf_, std::string{});
   }
 
 private:

@@ -438,23 +438,32 @@ void on_packet(self_ptr self, mysql::packet& p) {
   }
 }
 
+/// Ciphertext from the client: answers the TLS handshake, and gives the
+/// packet reader what it decrypts. False when TLS broke (closed).
+bool feed_tls(self_ptr self, const char* data, size_t size) {
+  auto& st = self->state;
+  auto err = st.tls->feed(data, size);
+  auto out = st.tls->take_ciphertext();
+  if (!out.empty()) {
+    self->write(st.hdl, out.size(), out.data());
+    self->flush(st.hdl);
+  }
+  if (err) {
+    logger("mysql")->warn("MysqlConnectionClosed {} TLS: {}", st.log_ctx(),
+                          err.detail());
+    close_connection(self);
+    return false;
+  }
+  auto plain = st.tls->take_plaintext();
+  st.reader->feed(plain.data(), plain.size());
+  return true;
+}
+
 void on_bytes(self_ptr self, const std::vector<char>& buf) {
   auto& st = self->state;
   if (st.tls) {
-    auto err = st.tls->feed(buf.data(), buf.size());
-    auto out = st.tls->take_ciphertext();
-    if (!out.empty()) {
-      self->write(st.hdl, out.size(), out.data());
-      self->flush(st.hdl);
-    }
-    if (err) {
-      logger("mysql")->warn("MysqlConnectionClosed {} TLS: {}", st.log_ctx(),
-                            err.detail());
-      close_connection(self);
+    if (!feed_tls(self, buf.data(), buf.size()))
       return;
-    }
-    auto plain = st.tls->take_plaintext();
-    st.reader->feed(plain.data(), plain.size());
   } else {
     st.reader->feed(buf.data(), buf.size());
   }
@@ -468,7 +477,14 @@ void on_bytes(self_ptr self, const std::vector<char>& buf) {
     }
     if (!*next)
       return;
+    bool had_tls = st.tls != nullptr;
     on_packet(self, **next);
+    if (!had_tls && st.tls) {
+      // The client's TLS handshake may have come with its SSLRequest.
+      auto rest = st.reader->take_buffered();
+      if (!rest.empty() && !feed_tls(self, rest.data(), rest.size()))
+        return;
+    }
   }
 }
 

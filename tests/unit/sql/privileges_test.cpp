@@ -98,8 +98,9 @@ BOOST_AUTO_TEST_CASE(database_statements_need_a_privilege_on_it) {
 }
 
 BOOST_AUTO_TEST_CASE(user_management_needs_superuser) {
-  for (auto text : {"CREATE USER 'a' IDENTIFIED BY 'p'", "DROP USER IF EXISTS a",
-                    "GRANT SELECT ON db.* TO a", "REVOKE ALL ON *.* FROM a",
+  for (auto text : {"CREATE USER 'a' IDENTIFIED BY 'p'",
+                    "DROP USER IF EXISTS a", "GRANT SELECT ON db.* TO a",
+                    "REVOKE ALL ON *.* FROM a",
                     "SHOW USERS", "SHOW GRANTS FOR 'other'",
                     "SHOW GRANTS FOR root@localhost"}) {
     auto r = need(text, "u");

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The MySQL port of a node with TLS requires TLS, with the node's
+# certificate: mariadb and PyMySQL connect with --ssl and check the
+# certificate's name; a client that does not ask for TLS gets error 3159.
+source "$(dirname "$0")/lib.sh"
+command -v mariadb > /dev/null \
+  || fail "the mariadb console is missing (scripts/install-deps.sh)"
+certs=$WORK/certs
+bash "$(dirname "$0")/../../scripts/make-certs.sh" "$certs" \
+  --role aggregator "127.0.0.1:$MA_PORT" > /dev/null
+TLS_DIR=$certs
+MYSQL_PORT=$((PORT_BASE + 19))
+start_ma --mysql-port "$MYSQL_PORT"
+wait_port "$MYSQL_PORT"
+grep -q "MySQL clients on 127.0.0.1:$MYSQL_PORT (TLS required)" "$WORK/ma.log" \
+  || fail "the node does not say its MySQL port requires TLS"
+out=$(mariadb -h 127.0.0.1 -P "$MYSQL_PORT" -u root --ssl \
+  --ssl-ca="$certs/ca.pem" --ssl-verify-server-cert -N -e "SHOW AGGREGATORS" 2>&1) \
+  || fail "mariadb over TLS: $out"
+echo "$out" | grep -q "online" || fail "SHOW AGGREGATORS over TLS: $out"
+pass "mariadb --ssl checks the node's certificate and runs statements"
+out=$(mariadb -h 127.0.0.1 -P "$MYSQL_PORT" -u root --skip-ssl \
+  -e "SHOW AGGREGATORS" 2>&1) && fail "a client without TLS ran a statement"
+echo "$out" | grep -q "ERROR 3159" || fail "without TLS: $out"
+pass "a client without TLS gets error 3159"
+CA=$certs/ca.pem PORT=$MYSQL_PORT /usr/bin/python3 - << 'PY' || fail "PyMySQL over TLS"
+import os
+import pymysql
+c = pymysql.connect(host="127.0.0.1", port=int(os.environ["PORT"]),
+                    user="root", password="", ssl={"ca": os.environ["CA"]})
+cur = c.cursor()
+cur.execute("SHOW AGGREGATORS")
+assert cur.fetchone()[2] == "online"
+print("ok: PyMySQL over TLS, the certificate checked")
+PY
