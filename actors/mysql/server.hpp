@@ -27,8 +27,6 @@ struct mysql_server_config {
   /// With TLS on: every client must ask for TLS (SSLRequest) first.
   std::shared_ptr<tls_server_context> tls;
   size_t max_packet = size_t{64} << 20; ///< max-message-mb
-  int64_t statement_timeout_ms = 600000;
-  int64_t login_timeout_ms = 10000;
 };
 
 /// Starts listening; returns the port it listens on. `server` gets the
