@@ -19,3 +19,5 @@ echo "== rebalance"
 "$BUILD/bench/rebalance" 16 64
 echo "== multinode"
 "$BUILD/bench/multinode" "$BUILD/leafguard" 5 256 16 256
+echo "== mysql (50 connections, one query at a time, beside Redis)"
+"$BUILD/bench/mysql" --connections 50 --seconds 10

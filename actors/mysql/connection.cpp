@@ -102,6 +102,14 @@ void send_packet(self_ptr self, const std::string& payload) {
   write_raw(self, mysql::frame(self->state.seq, payload));
 }
 
+/// A result set's packets in one write (and one send).
+void send_packets(self_ptr self, const std::vector<std::string>& payloads) {
+  std::string bytes;
+  for (auto& p : payloads)
+    bytes += mysql::frame(self->state.seq, p);
+  write_raw(self, bytes);
+}
+
 void send_error(self_ptr self, int code, const std::string& message) {
   send_packet(self, mysql::err_packet(static_cast<uint16_t>(code),
                                       mysql::sqlstate_of(code), message));
@@ -161,9 +169,8 @@ bool send_result(self_ptr self, const pb::ResultSet& rs, bool more) {
   for (auto& r : rs.rows())
     rows.emplace_back(r.cells().begin(), r.cells().end());
   bool deprecate = (st.caps & mysql::client_deprecate_eof) != 0;
-  for (auto& p : mysql::text_result_set(columns, rows, deprecate,
-                                        status_of(more)))
-    send_packet(self, p);
+  send_packets(self, mysql::text_result_set(columns, rows, deprecate,
+                                            status_of(more)));
   return true;
 }
 
@@ -179,9 +186,8 @@ bool send_answer(self_ptr self, const sql::client_answer& a, bool more) {
     return true;
   }
   bool deprecate = (st.caps & mysql::client_deprecate_eof) != 0;
-  for (auto& p : mysql::text_result_set(a.columns, a.rows, deprecate,
-                                        status_of(more)))
-    send_packet(self, p);
+  send_packets(self, mysql::text_result_set(a.columns, a.rows, deprecate,
+                                            status_of(more)));
   return true;
 }
 
