@@ -279,8 +279,8 @@ constexpr uint64_t max_sleep_ms = 86'400'000;
 
 constexpr const char* statement_keywords
   = "a statement (ADD, ATTACH, CHECK, CLEAR, CREATE, DELETE, DESTROY, DETACH, "
-    "DROP, EXPLAIN, HEAL, INSERT, ISOLATE, KILL, REBALANCE, REMOVE, RESTART, "
-    "RESTORE, SELECT, SET, SHOW, SLEEP, START)";
+    "DROP, EXPLAIN, GRANT, HEAL, INSERT, ISOLATE, KILL, REBALANCE, REMOVE, "
+    "RESTART, RESTORE, REVOKE, SELECT, SET, SHOW, SLEEP, START)";
 
 // -- parser -------------------------------------------------------------------
 
