@@ -5,6 +5,8 @@ test kills while it writes).
 """
 import os
 import signal
+import socket
+import struct
 import sys
 import time
 
@@ -63,6 +65,42 @@ check(writer.fetchone() == ("2",), "a user with SELECT reads")
 check(error_code(lambda: writer.execute(
     "INSERT INTO py VALUES ('x','1')")) == 1227,
     "without INSERT, an INSERT is error 1227")
+
+# Bad bytes on the port: an ERR or a closed connection, never a crash.
+def raw_session(payload):
+    """Sends `payload` after the server's greeting; returns what comes back
+    before the server closes the connection (at most 2 s)."""
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=2)
+    s.recv(4096)
+    s.sendall(payload)
+    got = b""
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    except socket.timeout:
+        pass
+    s.close()
+    return got
+
+
+garbage = bytes(range(7, 57))
+reply = raw_session(struct.pack("<I", len(garbage))[:3] + b"\x01" + garbage)
+check(len(reply) > 4 and reply[4] == 0xFF,
+      "a malformed handshake answer gets an ERR packet")
+raw_session(b"\xff\xff\xff\x01" + b"x" * 100)  # a truncated 16 MiB packet
+raw_session(b"\x05\x00")                          # half a header
+try:
+    conn._execute_command(0x1F, b"")  # COM_RESET_CONNECTION: not spoken here
+    conn._read_ok_packet()
+    check(False, "an unknown command was answered OK")
+except pymysql.err.MySQLError as e:
+    check(e.args[0] == 1047, "an unknown command is error 1047")
+cur = connect().cursor()
+cur.execute("SELECT COUNT(*) FROM py")
+check(cur.fetchone() == ("2",), "the server still serves after bad bytes")
 
 # A leaf killed in the middle of a write loop: the client reconnects and
 # retries each write until it is acknowledged; every acknowledged write
