@@ -200,22 +200,6 @@ caf::actor spawn_writer(caf::actor_system& sys, writer_config cfg) {
   return sys.spawn(writer_impl, std::move(cfg));
 }
 
-double process_cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto secs = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
-  };
-  return secs(ru.ru_utime) + secs(ru.ru_stime);
-}
-
-double percentile(std::vector<uint32_t> xs, double p) {
-  if (xs.empty())
-    return 0;
-  auto k = static_cast<size_t>(p / 100.0 * static_cast<double>(xs.size() - 1));
-  std::nth_element(xs.begin(), xs.begin() + static_cast<long>(k), xs.end());
-  return xs[k];
-}
 
 writer_pool::writer_pool(const spec& s)
   : running_(std::make_shared<std::atomic<bool>>(true)),

@@ -8,6 +8,8 @@
 // Each write's latency runs from its issue to its acknowledgement.
 #pragma once
 
+#include "bench/measure.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -48,11 +50,6 @@ struct writer_config {
 /// Spawns a writer; it starts by fetching the partition map.
 caf::actor spawn_writer(caf::actor_system& sys, writer_config cfg);
 
-/// User plus system CPU seconds this process has used.
-double process_cpu_seconds();
-
-/// Returns the p-th percentile (0..100) of `xs` in microseconds.
-double percentile(std::vector<uint32_t> xs, double p);
 
 /// What a measured run of writers gave.
 struct figures {

@@ -55,6 +55,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/measure.hpp"
 #include "bench/mysql_client.hpp"
 
 #ifndef LG_SOURCE_DIR
@@ -273,23 +274,6 @@ double cpu_seconds_of(pid_t pid) {
   return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-double own_cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto secs = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
-  };
-  return secs(ru.ru_utime) + secs(ru.ru_stime);
-}
-
-/// The p-th percentile (0..100) of `xs`, in the unit of `xs`.
-double percentile(std::vector<uint32_t> xs, double p) {
-  if (xs.empty())
-    return 0;
-  auto k = static_cast<size_t>(p / 100.0 * static_cast<double>(xs.size() - 1));
-  std::nth_element(xs.begin(), xs.begin() + static_cast<long>(k), xs.end());
-  return xs[k];
-}
 
 /// Step 1: starts leafguard and returns once its leaves are online.
 void start_leafguard(const options& o) {
@@ -502,14 +486,14 @@ phase_figures run_phase(std::vector<worker>& workers, phase_kind kind,
     });
   }
   auto server_cpu0 = server_pid != 0 ? cpu_seconds_of(server_pid) : -1;
-  auto cpu0 = own_cpu_seconds();
+  auto cpu0 = lg::bench::process_cpu_seconds();
   auto start = clock_type::now();
   deadline = start + span;
   go.store(true, std::memory_order_release);
   for (auto& t : threads)
     t.join();
   auto end = clock_type::now();
-  auto cpu1 = own_cpu_seconds();
+  auto cpu1 = lg::bench::process_cpu_seconds();
   auto server_cpu1 = server_pid != 0 ? cpu_seconds_of(server_pid) : -1;
   phase_figures f;
   std::vector<uint32_t> all;
@@ -529,8 +513,8 @@ phase_figures run_phase(std::vector<worker>& workers, phase_kind kind,
   }
   f.seconds = std::chrono::duration<double>(end - start).count();
   f.per_s = static_cast<double>(f.queries) / f.seconds;
-  f.p50_ms = percentile(all, 50) / 1000.0;
-  f.p99_ms = percentile(all, 99) / 1000.0;
+  f.p50_ms = lg::bench::percentile(all, 50) / 1000.0;
+  f.p99_ms = lg::bench::percentile(all, 99) / 1000.0;
   auto per_query = [&](double cpu) {
     return f.queries > 0 ? cpu * 1e6 / static_cast<double>(f.queries) : 0;
   };

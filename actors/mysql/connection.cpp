@@ -115,15 +115,22 @@ void send_error(self_ptr self, int code, const std::string& message) {
                                       mysql::sqlstate_of(code), message));
 }
 
-void close_connection(self_ptr self) {
+/// Ends the connection: the login is forgotten, the broker quits, and the
+/// socket is closed unless the client closed it.
+void end_connection(self_ptr self, bool close_socket) {
   auto& st = self->state;
   if (st.at == phase::closed)
     return;
   st.at = phase::closed;
   if (!st.token.empty())
     self->send(st.cfg->access, logout_atom::value, st.token);
-  self->close(st.hdl);
+  if (close_socket)
+    self->close(st.hdl);
   self->quit();
+}
+
+void close_connection(self_ptr self) {
+  end_connection(self, true);
 }
 
 /// Error then close (step 4).
@@ -516,13 +523,7 @@ caf::behavior connection(self_ptr self, caf::io::connection_handle hdl,
   return {
     [self](const caf::io::new_data_msg& msg) { on_bytes(self, msg.buf); },
     [self](const caf::io::connection_closed_msg&) {
-      auto& st = self->state;
-      if (st.at == phase::closed)
-        return;
-      st.at = phase::closed;
-      if (!st.token.empty())
-        self->send(st.cfg->access, logout_atom::value, st.token);
-      self->quit();
+      end_connection(self, false);
     },
   };
 }
