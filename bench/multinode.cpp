@@ -9,7 +9,11 @@
 //   - rebuild throughput across processes: a leaf's disk is wiped and its
 //     copies are rebuilt from the masters in the other processes;
 //   - failover time across processes: SIGKILL (the lost connection) and
-//     SIGSTOP (heartbeats), from the signal to the last promotion.
+//     SIGSTOP (heartbeats), from the signal to the last promotion;
+//   - the resident memory of a leaf process per idle partition instance, at
+//     LG_MEMORY_INSTANCES instances per leaf (default 4096; 0 skips it),
+//     beside the leaf's resident memory with none (LG_MEMORY_ONLY=1 runs
+//     only this part).
 //
 //   multinode [LEAFGUARD] [SECONDS] [REBUILD_MIB] [MASTERS_ON_LEAF...]
 //
@@ -44,6 +48,16 @@
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+
+/// The resident memory of process `pid` in KiB (VmRSS), or -1.
+long resident_kib(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::atol(line.c_str() + 6);
+  return -1;
+}
 
 [[noreturn]] void die(const std::string& why) {
   lg::bench::die("multinode", why);
@@ -148,6 +162,13 @@ std::pair<int64_t, int64_t> failover(cluster& c, int leaf, int sig,
 
 } // namespace
 
+namespace {
+void run_throughput_and_failover(const std::string& leafguard, double seconds,
+                                 size_t rebuild_mib,
+                                 const std::vector<size_t>& per_leaf);
+void memory_per_instance(const std::string& leafguard);
+} // namespace
+
 int main(int argc, char** argv) {
   std::string leafguard = argc > 1 ? argv[1] : "build/leafguard";
   double seconds = argc > 2 ? std::atof(argv[2]) : 5;
@@ -160,6 +181,17 @@ int main(int argc, char** argv) {
   if (access(leafguard.c_str(), X_OK) != 0)
     die("no leafguard binary at " + leafguard);
   signal(SIGPIPE, SIG_IGN);
+  if (std::getenv("LG_MEMORY_ONLY") == nullptr)
+    run_throughput_and_failover(leafguard, seconds, rebuild_mib, per_leaf);
+  memory_per_instance(leafguard);
+  return 0;
+}
+
+namespace {
+
+void run_throughput_and_failover(const std::string& leafguard, double seconds,
+                                 size_t rebuild_mib,
+                                 const std::vector<size_t>& per_leaf) {
   auto tcp = raw_loopback_tcp(size_t{2} << 30);
   std::printf("raw loopback TCP (one stream, 2 GiB):       %8.0f MB/s\n",
               tcp / 1e6);
@@ -286,5 +318,49 @@ int main(int argc, char** argv) {
       std::filesystem::remove_all(f.dir);
     }
   }
-  return 0;
 }
+
+void memory_per_instance(const std::string& leafguard) {
+  // 4. Memory per idle instance: 4 leaves in R2 hold two instances of
+  // each partition, so 2 x N partitions put N instances on every leaf.
+  long per_leaf_instances = std::getenv("LG_MEMORY_INSTANCES")
+                              ? std::atol(std::getenv("LG_MEMORY_INSTANCES"))
+                              : 4096;
+  if (per_leaf_instances > 0) {
+    cluster m;
+    m.start(leafguard, 25200);
+    std::map<int, long> before;
+    for (auto& [n, pid] : m.leaves)
+      before[n] = resident_kib(pid);
+    auto t0 = clock_type::now();
+    m.sql("CREATE DATABASE m PARTITIONS "
+          + std::to_string(2 * per_leaf_instances));
+    auto created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        clock_type::now() - t0)
+                        .count();
+    // Idle: every replica in sync, then a moment for the last records.
+    for (int i = 0; i < 600; ++i) {
+      if (m.sql("CHECK PARTITIONS ON m").find("catching_up")
+          == std::string::npos)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    }
+    std::this_thread::sleep_for(std::chrono::seconds{2});
+    for (auto& [n, pid] : m.leaves) {
+      auto after = resident_kib(pid);
+      std::printf("memory of leaf %d: %6ld KiB with no instance, %7ld KiB "
+                  "with %ld idle instances: %5.1f KiB per instance "
+                  "(target 64)\n",
+                  n, before[n], after, per_leaf_instances,
+                  static_cast<double>(after - before[n])
+                    / static_cast<double>(per_leaf_instances));
+    }
+    std::printf("(CREATE DATABASE of %ld partitions took %lld ms)\n",
+                2 * per_leaf_instances, static_cast<long long>(created_ms));
+    std::fflush(stdout);
+    m.stop();
+    std::filesystem::remove_all(m.dir);
+  }
+}
+
+} // namespace
