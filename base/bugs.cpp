@@ -21,6 +21,7 @@ bool move_replica_in_place = false;
 bool no_aggregator_fence = false;
 bool apply_stale_metadata = false;
 bool ignore_unannounced_restart = false;
+bool forget_users = false;
 
 namespace {
 
@@ -44,6 +45,7 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"no-aggregator-fence", &no_aggregator_fence},
     {"apply-stale-metadata", &apply_stale_metadata},
     {"ignore-unannounced-restart", &ignore_unannounced_restart},
+    {"forget-users", &forget_users},
   };
   return all;
 }

@@ -110,4 +110,9 @@ extern bool apply_stale_metadata;
 /// a leaf of another incarnation.
 extern bool ignore_unannounced_restart;
 
+/// A master aggregator that starts on recorded metadata (a restart, or an
+/// election) leaves out the users and their grants, and the next change it
+/// records drops them for good.
+extern bool forget_users;
+
 } // namespace lg::bugs

@@ -41,7 +41,9 @@ const char* help_text =
   "                    attach-trusts-silent-master,\n"
   "                    forget-rejoining-attach, move-replica-in-place,\n"
   "                    no-aggregator-fence, apply-stale-metadata,\n"
-  "                    ignore-unannounced-restart\n"
+  "                    ignore-unannounced-restart, forget-users\n"
+  "  --users           create a user with a grant before the faults and\n"
+  "                    check that both survive them\n"
   "  --trace-dir DIR   where a failing seed's trace goes (default /tmp)\n"
   "  --log-level L     off, critical, error, warn, info, debug (default off)\n";
 
@@ -80,6 +82,10 @@ int run_simulate(const std::vector<std::string>& args) {
     if (a == "--help" || a == "-h") {
       std::cout << help_text;
       return 0;
+    }
+    if (a == "--users") {
+      opts.users = true;
+      continue;
     }
     if (i + 1 >= args.size())
       return bad("option '" + a + "' needs a value, or is unknown");

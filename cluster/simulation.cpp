@@ -527,6 +527,8 @@ simulation_result run_simulation(const simulation_options& opts) {
   if (opts.aggregators > 1)
     out << "aggregators: " << opts.aggregators
         << " voting, electing the master aggregator\n";
+  if (opts.users)
+    out << "users: sim_reader with SELECT on sim, checked once faults stop\n";
   out << "database: 8 partitions, redundancy 2, "
       << (d.sync_durability ? "SYNC" : "ASYNC") << " durability\n";
   std::string create = std::string{"CREATE DATABASE sim PARTITIONS 8"}
@@ -535,7 +537,15 @@ simulation_result run_simulation(const simulation_options& opts) {
                            "SET GLOBAL leaf_failure_timeout_ms = 300",
                            "SET GLOBAL sync_replication_timeout_ms = 300",
                            "SET GLOBAL request_timeout_ms = 2000",
-                           create.c_str()}) {
+                           create.c_str(),
+                           opts.users ? "CREATE USER 'sim_reader'@'%' "
+                                        "IDENTIFIED BY 'pw'"
+                                      : "SHOW DATABASES",
+                           opts.users ? "GRANT SELECT ON sim.* TO "
+                                        "'sim_reader'@'%'"
+                                      : "SHOW DATABASES"}) {
+    if (!opts.users && std::string_view{stmt} == "SHOW DATABASES")
+      continue; // the run's course stays what it was without users
     auto rs = cluster.execute(stmt);
     if (rs.error_code() != 0) {
       result.report = out.str() + fail(result, *obs, opts,
@@ -700,6 +710,18 @@ simulation_result run_simulation(const simulation_options& opts) {
         }
       }
     }
+  }
+  if (broken.empty() && opts.users) {
+    // The users live in the aggregators' metadata: every restart and
+    // election of a master aggregator must keep them.
+    auto rs = cluster.execute("SHOW GRANTS FOR 'sim_reader'");
+    bool kept = false;
+    for (auto& row : rs.rows())
+      kept = kept
+             || row.cells(0) == "GRANT SELECT ON `sim`.* TO 'sim_reader'@'%'";
+    if (!kept)
+      broken = "users and their grants survive every fault: SHOW GRANTS "
+               "FOR 'sim_reader' gives\n" + render(rs);
   }
   check::verdict lin;
   if (broken.empty())

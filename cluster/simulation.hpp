@@ -21,6 +21,9 @@ struct simulation_options {
   /// Voting aggregators (1: one master aggregator and no election); with
   /// more, the agg- faults kill, restart, cut off and heal them.
   int aggregators = 1;
+  /// Creates a user with a grant before the faults, and checks at the end
+  /// that both survived (the users live in the aggregators' metadata).
+  bool users = false;
 };
 
 struct simulation_result {

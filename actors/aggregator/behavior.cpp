@@ -455,6 +455,8 @@ master_aggregator_impl(ma_self self, master_aggregator_config cfg) {
                                  "corrupt metadata: " + path));
       return ma_behavior(self);
     }
+    if (bugs::forget_users)
+      st.meta.mutable_users()->Clear();
     // Leaves must prove they are alive again after an aggregator restart,
     // and until they do, nothing says they still serve their copies.
     // A leaf whose attach was under way had its plan recorded: it is
