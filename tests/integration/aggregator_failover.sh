@@ -44,6 +44,8 @@ done
 sql_at "$(agg_port 1)" "CREATE DATABASE db" > /dev/null
 insert_rows db 1 100
 expect_count db 100
+sql_at "$(agg_port 2)" "CREATE USER 'ops'@'%' IDENTIFIED BY 'opspw';
+  GRANT CLUSTER ON *.* TO 'ops'" > /dev/null
 pass "statements through the other aggregators"
 
 kill -9 "${PIDS[ma]}" "${PIDS[leaf1]}"
@@ -54,6 +56,11 @@ wait_for "leaf 1 offline under the new master aggregator" 10 state_is 1 offline
 insert_rows db 101 150
 expect_count db 150
 pass "writes and reads after the master aggregator and a leaf died"
+# Users live in the replicated metadata: the new master aggregator knows
+# them.
+out=$(LEAFGUARD_PASSWORD=opspw "$LEAFGUARD" sql --port "$(agg_port 2)"   --user ops -e "SHOW GRANTS" 2>&1) || fail "ops cannot log in: $out"
+echo "$out" | grep -q "GRANT CLUSTER ON \*.\* TO 'ops'@'%'"   || fail "ops lost its grant: $out"
+pass "a user created before the failover logs in with its grants after it"
 
 # The killed one comes back as a follower.
 MA_PORT=$old_ma
