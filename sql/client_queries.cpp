@@ -1,5 +1,7 @@
 #include "sql/client_queries.hpp"
 
+#include "sql/parser.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -233,6 +235,19 @@ std::optional<client_answer> answer_client_query(std::string_view text,
     return failure(1235, "leafguard has no transactions: each statement was "
                          "committed when it was acknowledged, and nothing "
                          "was rolled back");
+  if (starts_with(low, "sleep ")) {
+    // The parser's rules (a whole number of ms, bounded), so that SLEEP
+    // means here what it means in the console.
+    auto parsed = parse(s);
+    if (!parsed.ok())
+      return std::nullopt; // the cluster reports the error
+    if (auto* sleep = std::get_if<sleep_stmt>(&*parsed)) {
+      client_answer a;
+      a.sleep_ms = std::max<uint64_t>(sleep->ms, 1);
+      return a;
+    }
+    return std::nullopt;
+  }
   if (starts_with(low, "use ")) {
     client_answer a;
     auto db = std::string{trim(std::string_view{s}.substr(4))};

@@ -12,6 +12,7 @@
 //   4. `COMMIT`, `BEGIN`, `START TRANSACTION`: OK. `ROLLBACK`: an error,
 //      since nothing can be rolled back.
 //   5. `USE db`: the connection checks the database and switches to it.
+//   6. `SLEEP ms`: the connection waits, as the console does.
 // Anything else (`SET GLOBAL` too) goes to the cluster.
 #pragma once
 
@@ -39,6 +40,7 @@ struct client_answer {
   int error_code = 0; ///< non-zero: an ERR packet
   std::string error;
   std::string use_database; ///< set for USE db (step 5)
+  uint64_t sleep_ms = 0;    ///< set for SLEEP ms (step 6)
 };
 
 /// The version a leafguard MySQL port reports.

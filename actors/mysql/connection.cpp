@@ -65,6 +65,7 @@ struct connection_state {
   sql::client_context ctx;
   bool loopback = false;
   std::deque<mysql::packet> waiting; ///< commands that came while busy
+  std::function<void()> after_sleep; ///< the rest of a query after SLEEP
 
   std::string log_ctx() const {
     return "[mysql conn=" + std::to_string(id) + " user=" + ctx.user + "@"
@@ -73,6 +74,9 @@ struct connection_state {
 };
 
 using self_ptr = caf::io::stateful_broker<connection_state>*;
+
+/// A SLEEP statement's time is up.
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
 
 constexpr uint32_t server_caps
   = mysql::client_long_password | mysql::client_found_rows
@@ -250,6 +254,18 @@ void run_statements(self_ptr self, std::shared_ptr<std::vector<std::string>> all
   bool more = i + 1 < all->size();
   const auto& text = (*all)[i];
   if (auto local = sql::answer_client_query(text, st.ctx)) {
+    if (local->sleep_ms > 0) {
+      auto ms = local->sleep_ms;
+      st.after_sleep = [self, all, i, more, ms] {
+        send_packet(self, mysql::ok_packet(0, status_of(more),
+                                           "slept " + std::to_string(ms)
+                                             + " ms"));
+        run_statements(self, all, i + 1);
+      };
+      self->delayed_send(self, std::chrono::milliseconds{ms},
+                         wake_atom::value);
+      return;
+    }
     if (!local->use_database.empty()) {
       use_database(self, local->use_database, [self, all, i, more](bool ok) {
         if (!ok) {
@@ -524,6 +540,14 @@ caf::behavior connection(self_ptr self, caf::io::connection_handle hdl,
     [self](const caf::io::new_data_msg& msg) { on_bytes(self, msg.buf); },
     [self](const caf::io::connection_closed_msg&) {
       end_connection(self, false);
+    },
+    [self](wake_atom) {
+      auto& st = self->state;
+      if (st.at == phase::closed || !st.after_sleep)
+        return;
+      auto then = std::move(st.after_sleep);
+      st.after_sleep = nullptr;
+      then();
     },
   };
 }

@@ -55,6 +55,11 @@ and leafguard sql
 $ours"
 done
 pass "mariadb -t prints leafguard sql's tables"
+start=$(date +%s%N)
+my -e "SLEEP 300; SELECT 1" > /dev/null || fail "SLEEP through mariadb"
+took=$((($(date +%s%N) - start) / 1000000))
+[ "$took" -ge 300 ] || fail "SLEEP 300 took $took ms"
+pass "SLEEP 300 waits (${took} ms), as in the console"
 
 out=$(mariadb -h 127.0.0.1 -P "$MYSQL_PORT" -u root -pwrong -e "SHOW LEAVES" 2>&1) \
   && fail "a wrong password was taken"

@@ -89,4 +89,13 @@ BOOST_AUTO_TEST_CASE(show_warnings_is_empty_and_use_names_the_database) {
   BOOST_TEST(a->use_database == "orders");
 }
 
+BOOST_AUTO_TEST_CASE(sleep_waits_at_the_connection) {
+  auto a = answer_client_query("SLEEP 250", context());
+  BOOST_REQUIRE(a);
+  BOOST_TEST(a->sleep_ms == 250u);
+  BOOST_TEST(a->columns.empty());
+  // What the console refuses goes to the cluster, which says why.
+  BOOST_TEST(!answer_client_query("SLEEP forever", context()));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
