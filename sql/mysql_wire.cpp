@@ -292,6 +292,8 @@ const char* sqlstate_of(int code) {
       return "42000"; // not supported
     case 1047:
       return "08S01"; // unknown command
+    case 1159:
+      return "08S01"; // no login in time
     default:
       return "HY000";
   }

@@ -24,6 +24,8 @@
 //   Requests to the access actor carry no CAF timeout: it answers every one
 //   itself, on time or with a timeout error, and a CAF timeout would cost
 //   a trip through the actor clock's thread for every statement.
+//   A client that has not logged in within connect_timeout (10 s) is
+//   closed with error 1159, as MySQL does.
 //   4. Bad bytes (a packet over max-message-mb, a malformed handshake,
 //      broken TLS) get an ERR where the protocol allows one, then the
 //      connection is closed.
@@ -77,6 +79,9 @@ using self_ptr = caf::io::stateful_broker<connection_state>*;
 
 /// A SLEEP statement's time is up.
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
+
+/// connect_timeout passed: a client still not logged in is closed.
+using login_due_atom = caf::atom_constant<caf::atom("logindue")>;
 
 constexpr uint32_t server_caps
   = mysql::client_long_password | mysql::client_found_rows
@@ -536,10 +541,22 @@ caf::behavior connection(self_ptr self, caf::io::connection_handle hdl,
   send_packet(self, mysql::handshake_v10(
                       id, st.scramble, sql::mysql_server_version(),
                       server_caps | (cfg->tls ? mysql::client_ssl : 0)));
+  self->delayed_send(self, cfg->connect_timeout, login_due_atom::value);
   return {
     [self](const caf::io::new_data_msg& msg) { on_bytes(self, msg.buf); },
     [self](const caf::io::connection_closed_msg&) {
       end_connection(self, false);
+    },
+    [self](login_due_atom) {
+      auto& st = self->state;
+      if (st.at == phase::greeting || st.at == phase::auth_switch)
+        fail(self, 1159,
+             "Got timeout reading communication packets: no login within "
+               + std::to_string(std::chrono::duration_cast<
+                                  std::chrono::milliseconds>(
+                                  st.cfg->connect_timeout)
+                                  .count())
+               + " ms of connecting");
     },
     [self](wake_atom) {
       auto& st = self->state;

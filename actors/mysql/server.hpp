@@ -27,6 +27,9 @@ struct mysql_server_config {
   /// With TLS on: every client must ask for TLS (SSLRequest) first.
   std::shared_ptr<tls_server_context> tls;
   size_t max_packet = size_t{64} << 20; ///< max-message-mb
+  /// A client that has not logged in this long after connecting is closed
+  /// (MySQL's connect_timeout, 10 s by default there too).
+  caf::timespan connect_timeout = std::chrono::seconds{10};
 };
 
 /// Starts listening; returns the port it listens on. `server` gets the

@@ -39,6 +39,11 @@ def error_code(fn):
     return None
 
 
+# A client that connects and never logs in is closed after connect_timeout
+# (10 s): opened now, looked at the end.
+silent = socket.create_connection(("127.0.0.1", PORT), timeout=20)
+silent_since = time.time()
+
 conn = connect()
 cur = conn.cursor()
 cur.execute("CREATE DATABASE py PARTITIONS 8")
@@ -135,3 +140,18 @@ rows = dict(cur.fetchall())
 lost = [k for k, v in acked.items() if rows.get(k) != v]
 check(not lost, "every acknowledged write is readable after the failover "
       "(lost: %s)" % lost[:5])
+
+got = b""
+try:
+    while True:
+        chunk = silent.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+except socket.timeout:
+    pass
+waited = time.time() - silent_since
+# The greeting, then an ERR packet (0xff) with error 1159, then the close.
+check(b"\xff\x87\x04" in got and waited < 15,
+      "a client that never logs in is closed with error 1159 after %.1f s"
+      % waited)
