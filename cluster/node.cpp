@@ -322,6 +322,7 @@ error node_process::start(const config::node_options& opts) {
     mc.bind = opts.bind;
     mc.port = opts.mysql_port;
     mc.max_packet = static_cast<size_t>(opts.max_message_mb) << 20;
+    mc.max_connections = static_cast<size_t>(opts.mysql_max_connections);
     if (opts.tls.enabled()) {
       auto ctx = tls_server_context::load(opts.tls.cert, opts.tls.key,
                                           opts.tls.ca);

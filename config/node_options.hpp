@@ -41,8 +41,10 @@ struct node_options {
   std::string trace; ///< trace file
   /// The largest inbound message decoded, in MiB (1-4095).
   int64_t max_message_mb = 64;
-  /// MySQL clients' port on aggregators (0: none).
+  /// MySQL clients' port on aggregators (0: none), and how many may be
+  /// connected at once.
   uint16_t mysql_port = 0;
+  int64_t mysql_max_connections = 1000;
   /// A file holding root's password (first line); without it root has no
   /// password and may only log in from loopback.
   std::string root_password_file;

@@ -294,6 +294,8 @@ const char* sqlstate_of(int code) {
       return "08S01"; // unknown command
     case 1159:
       return "08S01"; // no login in time
+    case 1040:
+      return "08004"; // too many connections
     default:
       return "HY000";
   }

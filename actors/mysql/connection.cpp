@@ -525,11 +525,17 @@ void on_bytes(self_ptr self, const std::vector<char>& buf) {
 
 caf::behavior connection(self_ptr self, caf::io::connection_handle hdl,
                          std::shared_ptr<const mysql_server_config> cfg,
-                         uint32_t id) {
+                         uint32_t id, bool refuse) {
   auto& st = self->state;
   st.cfg = cfg;
   st.hdl = hdl;
   st.id = id;
+  if (refuse) {
+    // In place of the handshake, as MySQL does.
+    fail(self, 1040, "Too many connections (at most "
+                       + std::to_string(cfg->max_connections) + ")");
+    return {};
+  }
   st.reader = std::make_unique<mysql::packet_reader>(cfg->max_packet);
   st.scramble = random_scramble();
   auto addr = self->remote_addr(hdl);
@@ -571,11 +577,11 @@ caf::behavior connection(self_ptr self, caf::io::connection_handle hdl,
 
 } // namespace
 
-void fork_mysql_connection(caf::io::broker* listener,
-                           caf::io::connection_handle hdl,
-                           std::shared_ptr<const mysql_server_config> cfg,
-                           uint32_t id) {
-  listener->fork(connection, hdl, std::move(cfg), id);
+caf::actor fork_mysql_connection(caf::io::broker* listener,
+                                 caf::io::connection_handle hdl,
+                                 std::shared_ptr<const mysql_server_config> cfg,
+                                 uint32_t id, bool refuse) {
+  return listener->fork(connection, hdl, std::move(cfg), id, refuse);
 }
 
 } // namespace lg

@@ -17,6 +17,8 @@ using open_atom = caf::atom_constant<caf::atom("open")>;
 caf::behavior listener(caf::io::broker* self,
                        std::shared_ptr<const mysql_server_config> cfg) {
   auto next_id = std::make_shared<uint32_t>(0);
+  auto open = std::make_shared<size_t>(0);
+  self->set_down_handler([open](caf::down_msg&) { --*open; });
   return {
     [self, cfg](open_atom) -> caf::result<uint16_t> {
       auto res = self->add_tcp_doorman(cfg->port, cfg->bind.c_str(), true);
@@ -27,8 +29,18 @@ caf::behavior listener(caf::io::broker* self,
                             cfg->tls ? " (TLS required)" : "");
       return res->second;
     },
-    [self, cfg, next_id](const caf::io::new_connection_msg& msg) {
-      fork_mysql_connection(self, msg.handle, cfg, ++*next_id);
+    [self, cfg, next_id, open](const caf::io::new_connection_msg& msg) {
+      bool refuse = *open >= cfg->max_connections;
+      auto conn = fork_mysql_connection(self, msg.handle, cfg, ++*next_id,
+                                        refuse);
+      if (refuse) {
+        logger("mysql")->warn("MysqlConnectionRefused {} open connections, "
+                              "the most allowed (mysql-max-connections)",
+                              *open);
+        return;
+      }
+      ++*open;
+      self->monitor(conn);
     },
     [](const caf::io::acceptor_closed_msg&) {},
   };

@@ -30,6 +30,9 @@ struct mysql_server_config {
   /// A client that has not logged in this long after connecting is closed
   /// (MySQL's connect_timeout, 10 s by default there too).
   caf::timespan connect_timeout = std::chrono::seconds{10};
+  /// Connections open at once; one more gets error 1040 and is closed
+  /// (MySQL's max_connections).
+  size_t max_connections = 1000;
 };
 
 /// Starts listening; returns the port it listens on. `server` gets the
@@ -38,10 +41,12 @@ result<uint16_t> start_mysql_server(caf::actor_system& sys,
                                     mysql_server_config cfg,
                                     caf::actor& server);
 
-/// Hands a new connection to a broker of its own (connection.cpp).
-void fork_mysql_connection(caf::io::broker* listener,
-                           caf::io::connection_handle hdl,
-                           std::shared_ptr<const mysql_server_config> cfg,
-                           uint32_t id);
+/// Hands a new connection to a broker of its own (connection.cpp); with
+/// `refuse`, the broker only tells the client there are too many
+/// connections (error 1040) and closes.
+caf::actor fork_mysql_connection(caf::io::broker* listener,
+                                 caf::io::connection_handle hdl,
+                                 std::shared_ptr<const mysql_server_config> cfg,
+                                 uint32_t id, bool refuse);
 
 } // namespace lg

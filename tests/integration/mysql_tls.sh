@@ -2,6 +2,7 @@
 # The MySQL port of a node with TLS requires TLS, with the node's
 # certificate: mariadb and PyMySQL connect with --ssl and check the
 # certificate's name; a client that does not ask for TLS gets error 3159.
+# One connection over mysql-max-connections gets error 1040.
 source "$(dirname "$0")/lib.sh"
 command -v mariadb > /dev/null \
   || fail "the mariadb console is missing (scripts/install-deps.sh)"
@@ -10,7 +11,7 @@ bash "$(dirname "$0")/../../scripts/make-certs.sh" "$certs" \
   --role aggregator "127.0.0.1:$MA_PORT" > /dev/null
 TLS_DIR=$certs
 MYSQL_PORT=$((PORT_BASE + 19))
-start_ma --mysql-port "$MYSQL_PORT"
+start_ma --mysql-port "$MYSQL_PORT" --mysql-max-connections 2
 wait_port "$MYSQL_PORT"
 grep -q "MySQL clients on 127.0.0.1:$MYSQL_PORT (TLS required)" "$WORK/ma.log" \
   || fail "the node does not say its MySQL port requires TLS"
@@ -32,4 +33,20 @@ cur = c.cursor()
 cur.execute("SHOW AGGREGATORS")
 assert cur.fetchone()[2] == "online"
 print("ok: PyMySQL over TLS, the certificate checked")
+PY
+PORT=$MYSQL_PORT /usr/bin/python3 - << 'PY' || fail "mysql-max-connections"
+import os
+import socket
+port = int(os.environ["PORT"])
+held = [socket.create_connection(("127.0.0.1", port), timeout=5)
+        for _ in range(2)]
+for s in held:
+    assert s.recv(4096)[4] == 10, "a greeting (protocol 10)"
+third = socket.create_connection(("127.0.0.1", port), timeout=5)
+reply = third.recv(4096)
+assert reply[4] == 0xFF and reply[5:7] == (1040).to_bytes(2, "little"), reply
+assert b"Too many connections" in reply, reply
+for s in held:
+    s.close()
+print("ok: a third connection over mysql-max-connections 2 gets error 1040")
 PY
