@@ -1,4 +1,5 @@
 #include "cli/history.hpp"
+#include "cli/console_login.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -59,6 +60,8 @@ const char* history_help =
   "  --seed S          picks operations and keys (default 1)\n"
   "  --timeout-ms MS   an operation with no answer by then is unknown\n"
   "                    (default 10000)\n"
+  "  --user U, --password P  log in as U to read the keys first (the\n"
+  "                  password may come from LEAFGUARD_PASSWORD instead)\n"
   "  --also-aggregators H:P,...  other aggregators, through which the\n"
   "                    client follows the master aggregator when the one\n"
   "                    at --host/--port fails\n"
@@ -111,10 +114,14 @@ uint32_t random_client_id() {
 /// wrong, with `rows` set to the rows read.
 std::string console_read(caf::scoped_actor& self, const caf::actor& ma,
                          const std::string& target, const std::string& stmt,
-                         int& rows) {
+                         const std::string& login, int& rows) {
   std::string why;
-  self->request(ma, std::chrono::seconds{10}, console_atom::value, stmt)
-    .receive(
+  auto request = login.empty()
+                   ? self->request(ma, std::chrono::seconds{10},
+                                   console_atom::value, stmt)
+                   : self->request(ma, std::chrono::seconds{10},
+                                   console_atom::value, stmt, login);
+  std::move(request).receive(
       [&](const std::string& bytes) {
         pb::ResultSet rs;
         if (!rs.ParseFromString(bytes))
@@ -161,13 +168,23 @@ std::string preflight(caf::actor_system& sys,
         [&](caf::error& err) {
           why = "cannot connect to " + target + ": " + sys.render(err);
         });
+    std::string login;
+    auto password = console_password(o.password);
+    if (ma && (!o.user.empty() || !password.empty())) {
+      auto user = o.user.empty() ? std::string{"root"} : o.user;
+      auto token = console_login(self, ma, user, password);
+      if (!token.ok())
+        return "cannot log in to " + target + " as '" + user
+               + "': " + token.err().detail();
+      login = *token;
+    }
     for (int64_t i = 0; ma && i < o.keys; ++i) {
       auto key = history_key(static_cast<int>(i));
       int rows = 0;
       why = console_read(self, ma, target,
                          "SELECT * FROM " + o.database + " WHERE key = '"
                            + key + "'",
-                         rows);
+                         login, rows);
       if (!why.empty())
         break;
       if (rows > 0)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "sql/result_proto.hpp"
+#include "cli/console_login.hpp"
 #include "cli/statement_runner.hpp"
 #include "cluster/node.hpp"
 #include "cluster/tls_files.hpp"
@@ -115,41 +116,16 @@ int run_sql(const std::vector<std::string>& args) {
   // Log in (actors/client/access.hpp): a scramble from the node, the
   // password's token for it, a login token that every statement names.
   std::string login;
-  auto password = opts->password;
-  if (password.empty())
-    if (const char* env = std::getenv("LEAFGUARD_PASSWORD"))
-      password = env;
+  auto password = console_password(opts->password);
   if (!opts->user.empty() || !password.empty()) {
     auto user = opts->user.empty() ? std::string{"root"} : opts->user;
-    std::string why;
-    self->request(node, std::chrono::seconds{10}, login_atom::value)
-      .receive(
-        [&](const std::string& scramble) {
-          auto token = password.empty()
-                         ? std::string{}
-                         : mysql::native_password_token(password, scramble);
-          self
-            ->request(node, std::chrono::seconds{10}, login_atom::value, user,
-                      scramble, token)
-            .receive(
-              [&](const std::string& bytes) {
-                pb::ResultSet rs;
-                if (!rs.ParseFromString(bytes))
-                  why = "the login's answer could not be decoded";
-                else if (rs.error_code() != 0)
-                  why = "ERROR " + std::to_string(rs.error_code()) + ": "
-                        + rs.error();
-                else
-                  login = rs.message();
-              },
-              [&](caf::error& err) { why = sys.render(err); });
-        },
-        [&](caf::error& err) { why = sys.render(err); });
-    if (login.empty()) {
+    auto token = console_login(self, node, user, password);
+    if (!token.ok()) {
       std::cerr << "leafguard sql: cannot log in to " << target << " as '"
-                << user << "': " << why << "\n";
+                << user << "': " << token.err().detail() << "\n";
       return 2;
     }
+    login = *token;
   }
   auto run = [&](const std::string& stmt) -> pb::ResultSet {
     auto parsed = sql::parse(stmt);

@@ -374,6 +374,11 @@ parse_history(const std::vector<std::string>& args) {
     o.also_aggregators = v;
     return std::string{};
   };
+  t.values["user"] = [&o](const std::string& v) { return set_text(o.user, v); };
+  t.values["password"] = [&o](const std::string& v) {
+    o.password = v;
+    return std::string{};
+  };
   t.values["log-level"] = [&o](const std::string& v) {
     return set_log_level(o.log_level, v);
   };

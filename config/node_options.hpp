@@ -96,6 +96,10 @@ struct history_options {
   /// Other aggregators, "h:p,h:p": the client follows the master
   /// aggregator through them when the one at --host/--port fails.
   std::string also_aggregators;
+  /// Who reads the keys first through the aggregator's console (as in
+  /// `leafguard sql`); empty: no login.
+  std::string user;
+  std::string password;
   tls_options tls;
   bool help_printed = false;
 };
