@@ -56,6 +56,12 @@ for p in $base $((base + 1)) $((base + 2)) $((base + 3)) $((base + 4)) \
   until (exec 3<> "/dev/tcp/127.0.0.1/$p") 2> /dev/null; do sleep 0.02; done
 done
 head -n 1 "$dir/ma.log" "$dir/agg5.log" "$dir/leaf1.log"
+# The port opens before the first aggregator has elected itself master
+# aggregator (a few ms later): until then cluster statements get ERROR 2013.
+for _ in $(seq 250); do
+  "$L" sql --port "$base" -e "SHOW AGGREGATORS" > /dev/null 2>&1 && break
+  sleep 0.02
+done
 sql "ADD AGGREGATOR '127.0.0.1':$((base + 5))"
 sql "ADD AGGREGATOR '127.0.0.1':$((base + 6))"
 sql "SHOW AGGREGATORS"

@@ -55,12 +55,23 @@ leaf_port() { echo $((PORT_BASE + $1)); }
 
 # start_ma: the master aggregator, on MA_PORT.
 start_ma() {
+  local known
+  known=$(grep -c MasterAggregatorKnown "$WORK/ma.log" 2> /dev/null || true)
   # shellcheck disable=SC2046 # node_tls prints separate words
   "$LEAFGUARD" master-aggregator --port "$MA_PORT" --data-dir "$WORK/ma" \
     --log-level info $(node_tls "127.0.0.1:$MA_PORT") "$@" \
     >> "$WORK/ma.log" 2>&1 &
   PIDS[ma]=$!
   wait_port "$MA_PORT"
+  # The port opens a few ms before the process knows its master aggregator
+  # (it elects itself, or learns the leader): cluster statements sent in
+  # between get ERROR 2013. Up to 5 s; a process that never says (a single
+  # master aggregator from before voting aggregators) goes on after that.
+  local deadline=$((SECONDS + 5))
+  while [ "$(grep -c MasterAggregatorKnown "$WORK/ma.log" 2> /dev/null \
+             || true)" -le "${known:-0}" ] && [ $SECONDS -lt $deadline ]; do
+    sleep 0.02
+  done
 }
 
 # start_leaf N: leaf N (1-based) on PORT_BASE+N.
