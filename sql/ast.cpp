@@ -20,6 +20,15 @@ const char* to_string(leaf_fault x) {
   return "UNKNOWN";
 }
 
+std::optional<privilege> privilege_named(const std::string& name) {
+  for (auto p : {privilege::select, privilege::insert, privilege::delete_,
+                 privilege::create, privilege::drop, privilege::cluster,
+                 privilege::all})
+    if (name == to_string(p))
+      return p;
+  return std::nullopt;
+}
+
 const char* to_string(privilege x) {
   switch (x) {
     case privilege::select:

@@ -231,4 +231,8 @@ const char* to_string(leaf_fault x);
 /// Returns a privilege as GRANT writes it: SELECT, ..., ALL PRIVILEGES.
 const char* to_string(privilege x);
 
+/// The privilege that to_string names `name`, or nullopt (the metadata
+/// and messages keep privileges by these names).
+std::optional<privilege> privilege_named(const std::string& name);
+
 } // namespace lg::sql

@@ -39,12 +39,8 @@ pb::UserMeta* find_user(cluster_metadata& meta, const std::string& name) {
 sql::grant_set grants_of(const pb::UserMeta& u) {
   sql::grant_set out;
   for (auto& g : u.grants())
-    for (auto p : {sql::privilege::select, sql::privilege::insert,
-                   sql::privilege::delete_, sql::privilege::create,
-                   sql::privilege::drop, sql::privilege::cluster,
-                   sql::privilege::all})
-      if (g.privilege() == sql::to_string(p))
-        out.push_back(sql::grant{p, g.database()});
+    if (auto p = sql::privilege_named(g.privilege()))
+      out.push_back(sql::grant{*p, g.database()});
   return out;
 }
 

@@ -40,16 +40,6 @@ std::string bytes_of(const pb::ResultSet& rs) {
   return out;
 }
 
-std::optional<sql::privilege> privilege_named(const std::string& name) {
-  for (auto p : {sql::privilege::select, sql::privilege::insert,
-                 sql::privilege::delete_, sql::privilege::create,
-                 sql::privilege::drop, sql::privilege::cluster,
-                 sql::privilege::all})
-    if (name == sql::to_string(p))
-      return p;
-  return std::nullopt;
-}
-
 /// Step 2, for users other than root: the master aggregator checks.
 void login_at_aggregator(self_ptr self, caf::response_promise rp,
                          const std::string& user, const std::string& host,
@@ -85,7 +75,7 @@ void login_at_aggregator(self_ptr self, caf::response_promise rp,
       }
       principal who{user, host, {}};
       for (auto& g : body.user().grants())
-        if (auto p = privilege_named(g.privilege()))
+        if (auto p = sql::privilege_named(g.privilege()))
           who.grants.push_back(sql::grant{*p, g.database()});
       logger("access")->info("LoggedIn {} user={} host={}", st.ctx(), user,
                              host);

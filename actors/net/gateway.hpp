@@ -60,7 +60,6 @@ struct gateway_config {
   /// After a failed dial, requests for that node are refused at once for
   /// this long instead of dialing again.
   int64_t redial_backoff_ms = 200;
-  int64_t statement_timeout_ms = 600000;
 };
 
 /// The actor name of a node's gateway.
