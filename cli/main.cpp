@@ -8,6 +8,7 @@
 //   leafguard history --port P --database DB --out FILE [--seconds S]
 //   leafguard check-history FILE
 #include "cluster/local_mysql.hpp"
+#include "http/server.hpp"
 #include <csignal>
 #include <thread>
 #include <atomic>
@@ -102,13 +103,14 @@ int run_local(const std::vector<std::string>& args) {
   lo.seed = opts->seed;
   lo.trace_file = opts->trace;
   lo.network = opts->mysql_port != 0;
+  bool serving = opts->mysql_port != 0 || opts->http_port != 0;
   // Serving clients: SIGINT and SIGTERM stop the process. Blocked before
   // the actor system's threads start, so that only this thread takes them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  if (lo.network)
+  if (serving)
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   lg::local_cluster cluster{lo};
   if (cluster.startup_error()) {
@@ -117,17 +119,38 @@ int run_local(const std::vector<std::string>& args) {
     return 1;
   }
   std::unique_ptr<lg::local_mysql> mysql;
-  if (lo.network) {
-    auto started = lg::local_mysql::start(
-      cluster, static_cast<uint16_t>(opts->mysql_port));
-    if (!started.ok()) {
-      std::cerr << "leafguard local: " << started.err().detail() << "\n";
-      return 1;
+  std::unique_ptr<lg::http::server> http;
+  if (serving) {
+    if (lo.network) {
+      auto started = lg::local_mysql::start(
+        cluster, static_cast<uint16_t>(opts->mysql_port));
+      if (!started.ok()) {
+        std::cerr << "leafguard local: " << started.err().detail() << "\n";
+        return 1;
+      }
+      mysql = std::move(*started);
+      std::cerr << "leafguard local: MySQL clients on 127.0.0.1:"
+                << mysql->port() << " (user root, no password)" << std::endl;
     }
-    mysql = std::move(*started);
-    std::cerr << "leafguard local: MySQL clients on 127.0.0.1:"
-              << mysql->port() << " (user root, no password); "
-              << "serving until SIGINT or SIGTERM" << std::endl;
+    if (opts->http_port != 0) {
+      lg::http::server_config hc;
+      hc.port = static_cast<uint16_t>(opts->http_port);
+      hc.node = "local cluster";
+      hc.metrics = cluster.transport_ptr()->metrics_ptr();
+      hc.run = [&cluster](const std::string& stmt) {
+        return cluster.execute(stmt);
+      };
+      auto started = lg::http::server::start(std::move(hc));
+      if (!started.ok()) {
+        std::cerr << "leafguard local: " << started.err().to_string() << "\n";
+        return 1;
+      }
+      http = std::move(*started);
+      std::cerr << "leafguard local: the cluster page on http://127.0.0.1:"
+                << http->port() << "/ (metrics on /metrics)" << std::endl;
+    }
+    std::cerr << "leafguard local: serving until SIGINT or SIGTERM"
+              << std::endl;
     // Statements from standard input still run, as they arrive, on a
     // thread of their own; this one waits for the signal.
     auto stopping = std::make_shared<std::atomic<bool>>(false);
@@ -161,6 +184,7 @@ int run_local(const std::vector<std::string>& args) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
     while (in_statement->load() && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    http.reset();
     mysql.reset();
     cluster.~local_cluster(); // NOLINT: the process ends right after
     // The input thread may still wait on standard input: end the process

@@ -1,6 +1,7 @@
 #include "cli/trace.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -24,6 +25,9 @@ const char* help_text =
   "  --type T          only messages of that type (e.g. PromoteRequest)\n"
   "  --from MS         only messages at or after MS\n"
   "  --to MS           only messages at or before MS\n"
+  "  --since-us US     only messages at or after US on the traced clock\n"
+  "  --until-us US     only messages at or before US on the traced clock\n"
+  "                    (SHOW FAILOVERS names a failover's messages so)\n"
   "  --html OUT        also write a self-contained HTML sequence diagram\n";
 
 int bad(const std::string& what) {
@@ -48,6 +52,8 @@ int run_trace(const std::vector<std::string>& args) {
   std::vector<std::string> files;
   trace_filter filter;
   std::string html;
+  std::optional<double> since_us;
+  std::optional<double> until_us;
   for (size_t i = 0; i < args.size(); ++i) {
     auto& a = args[i];
     if (a == "--help" || a == "-h") {
@@ -78,6 +84,10 @@ int run_trace(const std::vector<std::string>& args) {
       if (!parse_ms(v, ms))
         return bad(a + " wants milliseconds, not '" + v + "'");
       (a == "--from" ? filter.from_ms : filter.to_ms) = ms;
+    } else if (a == "--since-us" || a == "--until-us") {
+      if (!parse_ms(v, ms))
+        return bad(a + " wants microseconds, not '" + v + "'");
+      (a == "--since-us" ? since_us : until_us) = ms;
     } else if (a == "--html") {
       html = v;
     } else {
@@ -105,6 +115,11 @@ int run_trace(const std::vector<std::string>& args) {
     for (auto& r : all)
       origin = std::min(origin, r.at_us);
   }
+  // Times on the traced clock become times since the first message.
+  if (since_us)
+    filter.from_ms = (*since_us - static_cast<double>(origin)) / 1000.0;
+  if (until_us)
+    filter.to_ms = (*until_us - static_cast<double>(origin)) / 1000.0;
   auto shown = filter_trace(all, filter, origin);
   std::cout << render_timeline(shown, origin);
   std::cout << shown.size() << " of " << all.size() << " messages\n";

@@ -194,6 +194,7 @@ local_cluster::local_cluster(local_cluster_options opts)
     }
     impl_->trace = *sink;
     fab_->set_trace_sink(impl_->trace);
+    fab_->set_trace_name(opts_.trace_file);
   }
   if (opts_.simulate) {
     auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(

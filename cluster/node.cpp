@@ -17,6 +17,7 @@
 
 #include "actors/client/access.hpp"
 #include "actors/mysql/server.hpp"
+#include "http/server.hpp"
 #include "actors/mysql/tls_channel.hpp"
 #include "actors/net/gateway.hpp"
 #include "sql/mysql_wire.hpp"
@@ -105,6 +106,7 @@ struct node_process::impl {
   caf::actor session;
   caf::actor access;
   caf::actor mysql; ///< the MySQL port's listener, if any
+  std::unique_ptr<http::server> http; ///< the HTTP port, if any
   std::shared_ptr<trace_file_sink> trace;
   /// A leaf's checkpoint thread, stopped before the actor system goes.
   std::shared_ptr<storage::background_worker> checkpoints;
@@ -196,6 +198,7 @@ error node_process::start(const config::node_options& opts) {
       return sink.err();
     d.trace = *sink;
     d.fab->set_trace_sink(d.trace);
+    d.fab->set_trace_name(opts.trace);
   }
   bool is_ma = opts.role == "master-aggregator";
   bool is_aggregator = is_ma || opts.role == "aggregator";
@@ -335,6 +338,23 @@ error node_process::start(const config::node_options& opts) {
       return listening.err();
     mysql_port = *listening;
   }
+  if (opts.http_port != 0) {
+    http::server_config hc;
+    hc.bind = opts.bind;
+    hc.port = opts.http_port;
+    hc.node = opts.address();
+    hc.tls_cert = opts.tls.cert;
+    hc.tls_key = opts.tls.key;
+    hc.serve_page = serves_mysql; // aggregators
+    hc.metrics = d.fab->metrics_ptr();
+    hc.run = [this](const std::string& stmt) {
+      return execute(stmt, std::chrono::seconds{10});
+    };
+    auto started = http::server::start(std::move(hc));
+    if (!started.ok())
+      return started.err();
+    d.http = std::move(*started);
+  }
   std::ostringstream out;
   out << "leafguard " << opts.role << " " << opts.address() << ": listening on "
       << opts.bind << ":" << *port << ", data in " << opts.data_dir;
@@ -344,6 +364,9 @@ error node_process::start(const config::node_options& opts) {
         << (opts.root_password_file.empty()
               ? " (root has no password: loopback only)"
               : "");
+  if (d.http)
+    out << ", " << d.http->scheme() << "://" << opts.bind << ":"
+        << d.http->port() << "/" << (serves_mysql ? "" : "metrics");
   if (opts.tls.enabled())
     out << ", mutual TLS (CA " << opts.tls.ca << ")";
   else if (config::is_loopback(opts.bind))
@@ -387,6 +410,7 @@ void node_process::stop() {
   auto& d = *impl_;
   if (!d.sys)
     return;
+  d.http.reset(); // its requests run statements on the actor system
   // The role first (a leaf stops its instances), then the session and the
   // gateway; each takes its endpoints off the fabric as it goes. The fabric
   // holds the actors' handles, so it goes before the actor system, which

@@ -273,6 +273,9 @@ result<node_options> parse_node(const std::string& role,
   t.values["mysql-port"] = [&o](const std::string& v) {
     return set_port(o.mysql_port, v);
   };
+  t.values["http-port"] = [&o](const std::string& v) {
+    return set_port(o.http_port, v);
+  };
   t.values["mysql-max-connections"] = [&o](const std::string& v) {
     return set_int(o.mysql_max_connections, v, 1, 100000);
   };

@@ -45,6 +45,9 @@ struct node_options {
   /// connected at once.
   uint16_t mysql_port = 0;
   int64_t mysql_max_connections = 1000;
+  /// HTTP port for /metrics, /api/cluster and, on aggregators, the
+  /// cluster page (0: none).
+  uint16_t http_port = 0;
   /// A file holding root's password (first line); without it root has no
   /// password and may only log in from loopback.
   std::string root_password_file;

@@ -82,6 +82,9 @@ public:
       .add(opts.mysql_port, "mysql-port",
            "serve MySQL clients on 127.0.0.1:P (root without a password) "
            "until SIGINT or SIGTERM")
+      .add(opts.http_port, "http-port",
+           "serve /metrics, /api/cluster and the cluster page on "
+           "127.0.0.1:P until SIGINT or SIGTERM")
       .add(opts.log_level, "log-level",
            "trace, debug, info, warn, error, critical or off");
   }
@@ -146,6 +149,14 @@ result<local_options> parse_local(const std::vector<std::string>& args) {
     return make_error(errc::bad_value,
                       "--mysql-port: " + std::to_string(opts.mysql_port)
                         + " is out of range 1..65535");
+  if (opts.http_port < 0 || opts.http_port > 65535)
+    return make_error(errc::bad_value,
+                      "--http-port: " + std::to_string(opts.http_port)
+                        + " is out of range 1..65535");
+  if (opts.http_port != 0 && opts.simulate)
+    return make_error(errc::bad_value,
+                      "--http-port: a simulated cluster runs in virtual "
+                      "time and serves no clients; drop --simulate");
   if (opts.mysql_port != 0 && opts.simulate)
     return make_error(errc::bad_value,
                       "--mysql-port: a simulated cluster runs in virtual "

@@ -26,6 +26,9 @@ struct local_options {
   /// MySQL clients' port (0: none); the process then serves until SIGINT
   /// or SIGTERM.
   int mysql_port = 0;
+  /// HTTP port for /metrics, /api/cluster and the cluster page (0: none);
+  /// the process then serves until SIGINT or SIGTERM.
+  int http_port = 0;
   std::vector<std::string> files; ///< FILE arguments
   bool help_printed = false;
 };

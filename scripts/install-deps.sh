@@ -5,7 +5,9 @@ set -euo pipefail
 packages=(libcaf-dev libprotobuf-dev protobuf-compiler libspdlog-dev
           libboost-test-dev libjemalloc-dev libabsl-dev libssl-dev libedit-dev libraft-dev openssl
           cmake g++ make
-          mariadb-client python3-pymysql)
+          mariadb-client python3-pymysql
+          libcpp-httplib-dev prometheus curl
+          chromium chromium-driver python3-selenium)
 # Extra packages for one task: scripts/fuzz.sh asks for clang (libFuzzer).
 packages+=("$@")
 missing=()

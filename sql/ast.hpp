@@ -102,7 +102,7 @@ struct check_partitions {
 };
 
 struct show_rebalance_status {
-  std::string database;
+  std::string database; ///< empty: every database's jobs
 };
 
 /// REBALANCE PARTITIONS ON db [FORCE] / REBALANCE ALL DATABASES.
@@ -213,6 +213,9 @@ struct show_grants {
 /// SHOW USERS: every account and where it may connect from.
 struct show_users {};
 
+/// SHOW FAILOVERS: the master aggregator's last failovers, with timings.
+struct show_failovers {};
+
 // New statements go at the end, so that the index of each alternative stays.
 using statement
   = std::variant<create_database, drop_database, show_databases, add_leaf,
@@ -223,7 +226,7 @@ using statement
                  restore_redundancy, insert_rows, select_rows, select_count,
                  delete_row, leaf_fault_stmt, sleep_stmt, show_aggregators,
                  change_aggregator, create_user, drop_user, grant_privileges,
-                 show_grants, show_users>;
+                 show_grants, show_users, show_failovers>;
 
 /// Returns the canonical keyword name of a fault action (KILL, RESTART, ...).
 const char* to_string(leaf_fault x);

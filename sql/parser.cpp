@@ -411,7 +411,7 @@ private:
   statement parse_show() {
     switch (expect_one_of({"DATABASES", "LEAVES", "PARTITIONS", "CLUSTER",
                            "VARIABLES", "GLOBAL", "REBALANCE", "AGGREGATORS",
-                           "GRANTS", "USERS"})) {
+                           "GRANTS", "USERS", "FAILOVERS"})) {
       case 0:
         return show_databases{};
       case 1:
@@ -428,6 +428,8 @@ private:
         return parse_show_grants(*this);
       case 9:
         return show_users{};
+      case 10:
+        return show_failovers{};
       case 5:
         expect("VARIABLES");
         [[fallthrough]];
@@ -441,7 +443,8 @@ private:
       }
       default:
         expect("STATUS");
-        expect("ON");
+        if (!accept("ON"))
+          return show_rebalance_status{};
         return show_rebalance_status{parse_name("database name")};
     }
   }

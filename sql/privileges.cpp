@@ -123,6 +123,9 @@ struct requirement_of {
       return nothing();
     return superuser();
   }
+  requirement operator()(const show_failovers&) const {
+    return nothing();
+  }
   requirement operator()(const show_users&) const {
     return superuser();
   }

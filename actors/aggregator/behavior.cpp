@@ -44,6 +44,7 @@ constexpr auto proposal_timeout = std::chrono::seconds{1};
 
 void propose_metadata(ma_self self) {
   auto& st = self->state;
+  publish_metadata_metrics(self);
   st.meta.bump_version();
   auto version = st.meta.version();
   st.ep.hold_until(version, st.cfg.consensus_node);
@@ -99,6 +100,7 @@ error persist(ma_self self) {
     propose_metadata(self);
     return {};
   }
+  publish_metadata_metrics(self);
   st.meta.bump_version();
   auto path = st.cfg.data_dir + "/metadata.pb";
   auto err = st.cfg.fs->write_atomic(path, st.meta.serialize());
@@ -341,6 +343,8 @@ void on_statement(ma_self self, const envelope_ptr& req) {
         exec_show_grants(self, req, s);
       else if constexpr (std::is_same_v<T, sql::show_users>)
         exec_show_users(self, req);
+      else if constexpr (std::is_same_v<T, sql::show_failovers>)
+        exec_show_failovers(self, req);
       else
         reply_result(self, *req,
                      make_failure(sql::errc::not_supported,

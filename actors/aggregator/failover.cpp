@@ -103,6 +103,7 @@ void leaf_failed(ma_self self, const std::string& addr,
     logger("ma")->warn("LeafDetached {} {}: {}", st.ctx(), addr, why);
   else
     logger("ma")->warn("LeafOffline {} {}: {}", st.ctx(), addr, why);
+  uint64_t record = detach ? 0 : open_failover(self, addr, why);
   auto now = self->clock().now();
   // Its masters never heard that their replicas went: those stay in sync;
   // its replicas were never promoted: their masters' copies stay in sync.
@@ -168,6 +169,7 @@ void leaf_failed(ma_self self, const std::string& addr,
         st.runtime[decision.leaf].promotions_held.push_back(
           {db.name(), part.ordinal(), addr, part.term(), now});
         st.promotions_waiting[label] = decision.leaf;
+        failover_expects(self, record, label);
         // Clients wait for the map that names it, as for any failover.
         to_probe.insert(decision.leaf);
         continue;
@@ -177,6 +179,8 @@ void leaf_failed(ma_self self, const std::string& addr,
           promote_replica(part, decision.leaf, addr, decision.new_term);
           promotions.push_back({db.name(), part.ordinal(), decision.leaf,
                                 decision.new_term});
+          if (!detach)
+            failover_expects(self, record, label);
           end_jobs(st, now, decision.leaf, job_status::failed,
                    "its master on " + addr + " went away", db.name(),
                    part.ordinal());
@@ -193,6 +197,8 @@ void leaf_failed(ma_self self, const std::string& addr,
           part.set_offline(true);
           part.set_offline_reason("partition " + label + " is offline: "
                                   + decision.reason);
+          if (!detach)
+            failover_offline(self, record);
           // A copy being fed by this master waits in vain: fail its job,
           // so that whoever waits for it (a REBALANCE) stops.
           for (auto& inst : part.instances())
@@ -245,6 +251,7 @@ void send_failover_orders(ma_self self, const std::string& addr,
     auto env = make_envelope(partition_label(p.db, p.ordinal), p.term);
     env->mutable_promote_request()->set_term(p.term);
     auto label = partition_label(p.db, p.ordinal);
+    failover_ordered(self, label);
     st.ep.request(
       self, p.leaf, partition_actor_name(p.db, p.ordinal), std::move(env),
       promote_timeout, [self, label, p](const envelope* rep) {
@@ -268,10 +275,12 @@ void send_failover_orders(ma_self self, const std::string& addr,
                               label, p.leaf,
                               rep ? rep->promote_reply().error()
                                   : std::string{"no answer"});
+          failover_promoted(self, label, false);
           return;
         }
         logger("ma")->info("ReplicaPromoted {} {} on {} term={}", st.ctx(),
                            label, p.leaf, p.term);
+        failover_promoted(self, label, true);
         for (auto& job : st.jobs)
           if (job.action == job_action::detach
               && job.status == job_status::running && job.db == p.db

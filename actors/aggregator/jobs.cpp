@@ -138,14 +138,15 @@ void on_rebuild_progress(ma_self self, const envelope_ptr& env) {
 void exec_show_rebalance_status(ma_self self, envelope_ptr req,
                                 const sql::show_rebalance_status& s) {
   auto& st = self->state;
-  if (st.meta.find_database(s.database) == nullptr) {
+  bool every = s.database.empty();
+  if (!every && st.meta.find_database(s.database) == nullptr) {
     reply_result(self, *req, unknown_database(s.database));
     return;
   }
   auto now = self->clock().now();
   std::vector<std::vector<std::string>> rows;
   for (auto& job : st.jobs) {
-    if (job.db != s.database)
+    if (!every && job.db != s.database)
       continue;
     auto hp = split_address(job.leaf);
     auto end = job.status == job_status::running ? now : job.finished;
@@ -162,18 +163,24 @@ void exec_show_rebalance_status(ma_self self, envelope_ptr req,
     } else if (job.status == job_status::success) {
       progress = "100.0%";
     }
-    rows.push_back({to_string(job.action), std::to_string(job.ordinal),
+    rows.push_back({});
+    if (every)
+      rows.back().push_back(job.db);
+    rows.back().insert(rows.back().end(),
+                   {to_string(job.action), std::to_string(job.ordinal),
                     hp.first, hp.second, to_string(job.status),
                     std::to_string(job.bytes_done),
                     std::to_string(job.bytes_total), progress,
                     std::to_string(ms),
                     job.details.empty() ? "NULL" : job.details});
   }
-  reply_result(self, *req,
-               make_table({"Action", "Ordinal", "Host", "Port", "Status",
-                           "Bytes_Copied", "Bytes_Total", "Progress",
-                           "Running_Time_Ms", "Details"},
-                          rows));
+  std::vector<std::string> columns{"Action", "Ordinal", "Host", "Port",
+                                   "Status", "Bytes_Copied", "Bytes_Total",
+                                   "Progress", "Running_Time_Ms", "Details"};
+  // Without ON db, every database's jobs, each row naming its database.
+  if (every)
+    columns.insert(columns.begin(), "Database_Name");
+  reply_result(self, *req, make_table(columns, rows));
 }
 
 } // namespace lg

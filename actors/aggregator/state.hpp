@@ -84,6 +84,25 @@ struct leaf_runtime {
   std::map<std::string, uint64_t> roles_behind;
 };
 
+/// One failover of a leaf, as SHOW FAILOVERS and the cluster page show it:
+/// when the leaf was declared offline, when its partitions' promotions
+/// went out and when every new master took its role (writable).
+struct failover_record {
+  uint64_t id = 0;
+  std::string leaf;
+  std::string reason;
+  time_point detected;        ///< on the aggregator's clock
+  int64_t detected_wall_ms = 0; ///< Unix time, for people
+  /// From its last heartbeat answer to its detection (none: never heard).
+  std::optional<std::chrono::milliseconds> silent;
+  size_t promotions = 0; ///< promotions the failover needs
+  size_t promoted = 0;   ///< of which acknowledged
+  size_t offline = 0;    ///< partitions left with no master
+  std::optional<time_point> ordered_at;  ///< the last promotion sent
+  std::optional<time_point> writable_at; ///< the last one acknowledged
+  bool failed = false; ///< a promotion failed or was overtaken
+};
+
 /// The aggregator's state: its metadata, and what it keeps in memory only
 /// (leaves' heartbeats, jobs, parked map requests, hand-overs under way).
 struct master_aggregator_state {
@@ -128,6 +147,11 @@ struct master_aggregator_state {
   std::map<std::string, time_point> attach_rebalance_due;
   bool balance_retry_armed = false; ///< after a hand-over failed
   std::set<std::string> switching; ///< partitions whose master is moving
+  /// The last failovers, oldest first (failover_log.cpp), and the one each
+  /// pending promotion belongs to, by partition label.
+  std::deque<failover_record> failovers;
+  uint64_t next_failover_id = 1;
+  std::map<std::string, uint64_t> failover_of;
   /// Callbacks waiting for a replica ("db:ordinal@leaf") to be in sync; an
   /// error when its rebuild or its leaf fails.
   std::map<std::string, std::vector<std::function<void(const std::string&)>>>
@@ -150,6 +174,24 @@ constexpr auto instance_op_timeout = std::chrono::seconds{10};
 /// instance_op_timeout, so that a dropped message does not leave a
 /// partition without its master for seconds.
 constexpr auto role_order_timeout = std::chrono::seconds{1};
+
+// -- failover_log.cpp --------------------------------------------------------
+
+/// Starts the record of `leaf`'s failover; returns its id.
+uint64_t open_failover(ma_self self, const std::string& leaf,
+                       const std::string& why);
+/// The failover `id` needs `label` promoted.
+void failover_expects(ma_self self, uint64_t id, const std::string& label);
+/// The failover `id` left a partition offline.
+void failover_offline(ma_self self, uint64_t id);
+/// A promotion of `label` went out.
+void failover_ordered(ma_self self, const std::string& label);
+/// A promotion of `label` was acknowledged (ok) or failed.
+void failover_promoted(ma_self self, const std::string& label, bool ok);
+/// SHOW FAILOVERS: the last failovers with their timings.
+void exec_show_failovers(ma_self self, envelope_ptr req);
+/// Sets the metrics the metadata decides (partitions and leaves by state).
+void publish_metadata_metrics(ma_self self);
 
 // -- behavior.cpp ------------------------------------------------------------
 

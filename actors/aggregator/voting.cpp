@@ -124,6 +124,9 @@ struct voting_state {
   /// The leader last told to the gateway, and in which term (step 7).
   std::string told_leader;
   uint64_t told_term = 0;
+  /// The leader and term its metrics last showed.
+  std::string metrics_leader;
+  uint64_t metrics_term = 0;
 
   ~voting_state() {
     // libraft is stopped while everything its callbacks touch still lives
@@ -298,10 +301,36 @@ void check_quorum(voting_self self) {
   st.quorum_lost = lost;
 }
 
+/// The aggregator's term and the leaders it saw, in the process's metrics.
+void note_leader_metrics(voting_self self) {
+  auto& st = self->state;
+  auto* reg = st.cfg.fab->metrics();
+  if (reg == nullptr)
+    return;
+  auto leader = st.member->leader().second;
+  auto term = st.member->term();
+  metrics::labels l{{"aggregator", st.cfg.node}};
+  if (term != st.metrics_term) {
+    st.metrics_term = term;
+    reg->get_gauge("leafguard_aggregator_term",
+                   "The consensus term a voting aggregator is in.", l)
+      .set(static_cast<int64_t>(term));
+  }
+  if (!leader.empty() && leader != st.metrics_leader) {
+    st.metrics_leader = leader;
+    reg->get_counter("leafguard_aggregator_leader_changes_total",
+                     "Leaders (master aggregators) a voting aggregator "
+                     "learned of.",
+                     l)
+      .add();
+  }
+}
+
 /// Steps 2 and 4: starts or stops the master aggregator as the role
 /// changes.
 void check_role(voting_self self) {
   auto& st = self->state;
+  note_leader_metrics(self);
   watch_leader(self);
   tell_gateway(self);
   if (st.member->role() != consensus::member_role::leader) {

@@ -548,9 +548,12 @@ void exec_read(self_ptr self, const envelope_ptr& req, const std::string& db,
   });
 }
 
-void forward_to_ma(self_ptr self, const envelope_ptr& req) {
+void forward_to_ma(self_ptr self, const envelope_ptr& req,
+                   bool reads_only) {
   auto& st = self->state;
-  if (!st.cfg.leaf_data_dir.empty()) {
+  // A leaf runs no cluster command; what only shows the cluster's state
+  // (its HTTP endpoint's /api/cluster) goes to the master aggregator.
+  if (!st.cfg.leaf_data_dir.empty() && !reads_only) {
     auto ma = remembered_ma_address(st.cfg.leaf_data_dir);
     reply_result(self, *req,
                  make_failure(sql::errc::not_supported,
@@ -625,7 +628,14 @@ void on_statement(self_ptr self, const envelope_ptr& req) {
                                     + "' is accepted only by in-process "
                                       "test clusters (leafguard local)"));
       else
-        forward_to_ma(self, req);
+        forward_to_ma(self, req,
+                      std::is_same_v<T, sql::show_leaves>
+                        || std::is_same_v<T, sql::show_aggregators>
+                        || std::is_same_v<T, sql::show_cluster_status>
+                        || std::is_same_v<T, sql::show_rebalance_status>
+                        || std::is_same_v<T, sql::show_failovers>
+                        || std::is_same_v<T, sql::show_partitions>
+                        || std::is_same_v<T, sql::show_databases>);
     },
     *parsed);
 }

@@ -33,6 +33,7 @@
 #include "actors/net/endpoint.hpp"
 #include "actors/net/fault_plan.hpp"
 #include "actors/net/flight_recorder.hpp"
+#include "base/metrics.hpp"
 #include "messages/message_types.hpp"
 
 namespace lg {
@@ -128,6 +129,15 @@ public:
   /// Sends every message also to `sink`.
   void set_trace_sink(std::shared_ptr<trace_sink> sink);
 
+  /// The trace file the sink writes, as `leafguard trace` takes it ("":
+  /// none); set with the sink, before the actors start.
+  void set_trace_name(std::string path) {
+    trace_name_ = std::move(path);
+  }
+  const std::string& trace_name() const {
+    return trace_name_;
+  }
+
   /// The always-on ring buffer: the last recent_capacity messages that left
   /// through this fabric, oldest first, one line each.
   std::vector<std::string> recent() const;
@@ -149,6 +159,26 @@ public:
 
   caf::actor_system& system() {
     return sys_;
+  }
+
+  // -- metrics ----------------------------------------------------------------
+
+  /// The metrics its actors keep (null when metrics are off: the actors
+  /// then keep none). On by default.
+  metrics::registry* metrics() const {
+    return metrics_.get();
+  }
+
+  /// The registry, for those who read it from outside the actors (the
+  /// HTTP endpoint).
+  std::shared_ptr<metrics::registry> metrics_ptr() const {
+    return metrics_;
+  }
+
+  /// Replaces the registry (null: metrics off). Set before the actors that
+  /// use it start.
+  void set_metrics(std::shared_ptr<metrics::registry> r) {
+    metrics_ = std::move(r);
   }
 
 private:
@@ -199,6 +229,9 @@ private:
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> delayed_{0};
   std::atomic<uint64_t> undeliverable_{0};
+  std::shared_ptr<metrics::registry> metrics_
+    = std::make_shared<metrics::registry>();
+  std::string trace_name_;
 };
 
 } // namespace lg

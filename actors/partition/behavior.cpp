@@ -184,6 +184,8 @@ partition_impl(self_ptr self, partition_config cfg) {
   st.ep = endpoint{cfg.fab, cfg.leaf,
                    partition_actor_name(cfg.database, cfg.ordinal)};
   st.cfg = std::move(cfg);
+  st.metrics.init(st.cfg.fab->metrics(), st.cfg.leaf, st.cfg.database,
+                  st.cfg.ordinal);
   st.ep.set_fence(st.cfg.fence);
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
   // An instance created empty for its master has nothing to check; one

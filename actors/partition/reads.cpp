@@ -115,7 +115,8 @@ void on_read(self_ptr self, const envelope_ptr& env) {
     answer(self, *env);
     return;
   }
-  st.out.reads.push_back({env, st.out.core.read_barrier()});
+  st.out.reads.push_back(
+    {env, st.out.core.read_barrier(), self->clock().now()});
   serve_reads(self);
 }
 
@@ -128,6 +129,7 @@ void serve_reads(self_ptr self) {
     bool confirmed = core.read_confirmed(i->barrier);
     if (confirmed && !reads_unacknowledged(st, i->req->read_request())) {
       answer(self, *i->req);
+      st.metrics.read_answered(self->clock().now() - i->arrived);
       i = st.out.reads.erase(i);
       continue;
     }

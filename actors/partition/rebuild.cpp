@@ -226,6 +226,7 @@ void on_chunk_reply(self_ptr self, uint64_t id, uint64_t bytes,
   }
   --o.inflight;
   o.bytes_done += bytes;
+  st.metrics.rebuild_sent(bytes);
   ++o.acked_seq;
   if (last) {
     st.out.core.catch_up_from(o.position.lsn, self->clock().now());

@@ -74,11 +74,16 @@ void advance_commit(self_ptr self) {
     local = store->synced().lsn;
   }
   auto commit = st.out.core.commit(local);
-  while (!st.out.waiting.empty() && st.out.waiting.front().lsn <= commit) {
-    auto& w = st.out.waiting.front();
-    reply_write(self, *w.req, pb::STATUS_OK, {}, w.lsn, w.affected);
-    st.out.waiting.pop_front();
+  if (!st.out.waiting.empty() && st.out.waiting.front().lsn <= commit) {
+    auto now = self->clock().now();
+    while (!st.out.waiting.empty() && st.out.waiting.front().lsn <= commit) {
+      auto& w = st.out.waiting.front();
+      reply_write(self, *w.req, pb::STATUS_OK, {}, w.lsn, w.affected);
+      st.metrics.write_acknowledged(now - w.arrived);
+      st.out.waiting.pop_front();
+    }
   }
+  st.metrics.lag(backlog_bytes(st));
   if (!st.out.reads.empty())
     serve_reads(self);
 }
@@ -272,7 +277,8 @@ void on_write(self_ptr self, const envelope_ptr& env) {
       if (*seen <= st.out.core.commit_lsn())
         reply_write(self, *env, pb::STATUS_OK, {}, *seen, affected);
       else
-        st.out.waiting.push_back(waiter{*seen, env, affected});
+        st.out.waiting.push_back(
+          waiter{*seen, env, affected, self->clock().now()});
       return;
     }
   }
@@ -315,9 +321,10 @@ void on_write(self_ptr self, const envelope_ptr& env) {
     seal_open_batch(st);
   auto lsn = store->last().lsn;
   st.write_ids.note(req.write_id(), lsn);
+  auto now = self->clock().now();
   if (st.out.waiting.empty())
-    st.out.core.note_first_waiting(self->clock().now());
-  st.out.waiting.push_back(waiter{lsn, env, affected});
+    st.out.core.note_first_waiting(now);
+  st.out.waiting.push_back(waiter{lsn, env, affected, now});
   if (batch != nullptr)
     limit_backlog(self);
   schedule_flush(self);

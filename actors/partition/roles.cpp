@@ -131,6 +131,7 @@ void become(self_ptr self, pb::Role role, uint64_t term,
   st.term = std::max(st.term, term);
   st.peer = peer;
   st.deposed = false;
+  st.metrics.role_changed(role == pb::MASTER && !peer.empty());
   st.out.open.reset();
   st.out.core.reset(role == pb::MASTER, !peer.empty(), peer_in_sync,
                     st.cfg.store->flushed().lsn, self->clock().now());

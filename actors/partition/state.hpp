@@ -17,6 +17,7 @@
 
 #include <caf/stateful_actor.hpp>
 
+#include "actors/partition/metrics.hpp"
 #include "actors/partition/partition.hpp"
 #include "actors/partition/write_id_window.hpp"
 #include "actors/timers.hpp"
@@ -60,12 +61,14 @@ struct waiter {
   uint64_t lsn;
   envelope_ptr req;
   uint64_t affected;
+  time_point arrived; ///< for the write latency metric
 };
 
 /// A read waiting until it may be answered (reads.cpp).
 struct pending_read {
   envelope_ptr req;
   uint64_t barrier; ///< the replica confirmation it waits for
+  time_point arrived; ///< for the read latency metric
 };
 
 struct partition_state {
@@ -166,6 +169,9 @@ struct partition_state {
     /// flush.
     uint64_t retry_bytes = 0;
   } checkpoint;
+
+  /// Its writes, reads, rebuild bytes and lag in the process's metrics.
+  instance_metrics metrics;
 
   std::string ctx() const {
     return "[leaf=" + cfg.leaf + " part=" + label + " term="

@@ -21,9 +21,12 @@ echo "$out" | grep -q "ERROR 1064" || fail "syntax error not reported: $out"
 sql_at "$(leaf_port 1)" "INSERT INTO db VALUES ('a','1')" > /dev/null
 out=$(sql_at "$(leaf_port 2)" "SELECT * FROM db WHERE key = 'a'")
 echo "$out" | grep -q "| a   | 1 " || fail "a read through leaf 2: $out"
-out=$(sql_at "$(leaf_port 1)" "SHOW LEAVES" || true)
+out=$(sql_at "$(leaf_port 1)" "REBALANCE PARTITIONS ON db" || true)
 echo "$out" | grep -q "master aggregator at 127.0.0.1:$MA_PORT" \
   || fail "the leaf did not name the aggregator: $out"
+# What only shows the cluster's state is asked of the aggregator.
+out=$(sql_at "$(leaf_port 1)" "SHOW LEAVES")
+echo "$out" | grep -q "$(leaf_port 2)" || fail "SHOW LEAVES through a leaf: $out"
 pass "leaf refuses cluster commands: $out"
 out=$(sql_at "$(leaf_port 1)" "KILL LEAF '127.0.0.1':1" || true)
 echo "$out" | grep -q "ERROR" || fail "KILL LEAF was accepted on nodes"

@@ -104,7 +104,8 @@ BOOST_AUTO_TEST_CASE(statement_indexes_stay) {
   BOOST_TEST(statement{grant_privileges{}}.index() == 27u);
   BOOST_TEST(statement{show_grants{}}.index() == 28u);
   BOOST_TEST(statement{show_users{}}.index() == 29u);
-  BOOST_TEST(std::variant_size_v<statement> == 30u);
+  BOOST_TEST(statement{show_failovers{}}.index() == 30u);
+  BOOST_TEST(std::variant_size_v<statement> == 31u);
 }
 
 // -- databases ----------------------------------------------------------------
@@ -498,6 +499,12 @@ BOOST_AUTO_TEST_CASE(show_grants_and_users) {
   BOOST_TEST(c.user->user == "CURRENT_USER");
 
   parse_as<show_users>("SHOW USERS");
+  parse_as<show_failovers>("SHOW FAILOVERS");
+  BOOST_TEST(parse_as<show_rebalance_status>("SHOW REBALANCE STATUS")
+               .database.empty());
+  BOOST_TEST(parse_as<show_rebalance_status>("SHOW REBALANCE STATUS ON d")
+               .database
+             == "d");
   parse_as<show_users>("show users;");
 }
 
@@ -821,7 +828,7 @@ BOOST_AUTO_TEST_CASE(odd_bytes_are_reported_readably) {
   auto d = parse_error(std::string_view{"SHOW\0LEAVES", 11}, "syntax_error");
   BOOST_TEST(d == "near '\\x00' at position 5: expected DATABASES, LEAVES, "
                   "PARTITIONS, CLUSTER, VARIABLES, GLOBAL, REBALANCE, "
-                  "AGGREGATORS, GRANTS or USERS");
+                  "AGGREGATORS, GRANTS, USERS or FAILOVERS");
   d = parse_error("SHOW \xff", "syntax_error");
   BOOST_TEST(contains(d, "near '\\xff' at position 6"), d);
   d = parse_error("SHOW ЛИСТЬЯ", "syntax_error");

@@ -1,0 +1,55 @@
+#include "actors/partition/metrics.hpp"
+
+namespace lg::partition_detail {
+
+instance_metrics::~instance_metrics() {
+  role_changed(false);
+}
+
+void instance_metrics::init(metrics::registry* r, const std::string& leaf,
+                            const std::string& database, uint32_t ordinal) {
+  registry_ = r;
+  if (r == nullptr)
+    return;
+  metrics::labels l{{"leaf", leaf}};
+  writes_ = &r->get_counter("leafguard_writes_total",
+                            "Writes acknowledged by partition masters.", l);
+  write_latency_ = &r->get_histogram(
+    "leafguard_write_latency_seconds",
+    "From a write's arrival at its master to its acknowledgement (after "
+    "the replica confirmed it, in redundancy 2).",
+    metrics::latency_bounds(), l);
+  reads_ = &r->get_counter("leafguard_reads_total",
+                           "Reads answered by partition masters.", l);
+  read_latency_ = &r->get_histogram(
+    "leafguard_read_latency_seconds",
+    "From a read's arrival at its master to its answer.",
+    metrics::latency_bounds(), l);
+  rebuild_bytes_ = &r->get_counter(
+    "leafguard_rebuild_bytes_total",
+    "Bytes a master sent to rebuild or catch up a replica (snapshots).", l);
+  metrics::add_max_by_label(*r, lag_metric, "leaf",
+                            "leafguard_leaf_max_replication_lag_bytes",
+                            "The largest replication lag of a leaf's "
+                            "partition masters, in bytes.");
+  lag_labels_ = {{"database", database},
+                 {"ordinal", std::to_string(ordinal)},
+                 {"leaf", leaf}};
+}
+
+void instance_metrics::role_changed(bool master_with_replica) {
+  if (registry_ == nullptr || master_with_replica == static_cast<bool>(lag_))
+    return;
+  if (master_with_replica) {
+    lag_ = registry_->owned_gauge(
+      lag_metric,
+      "Bytes a partition master holds for its replica that the replica has "
+      "not confirmed.",
+      lag_labels_);
+  } else {
+    registry_->remove(lag_metric, lag_labels_, lag_.get());
+    lag_.reset();
+  }
+}
+
+} // namespace lg::partition_detail

@@ -1,0 +1,80 @@
+// What a partition instance counts for the process's metrics (/metrics):
+// its writes and reads with their latencies, the bytes it sent to rebuild a
+// replica, and, while master with a replica, its replication lag in bytes.
+//
+//   1. At spawn it takes its leaf's series from the fabric's registry once
+//      (none when metrics are off).
+//   2. Each acknowledged write and answered read adds one count and one
+//      latency (from its arrival), with relaxed atomics: no lock on the
+//      write path.
+//   3. As master with a replica it keeps a lag series of its own, set as
+//      writes are appended and acknowledged, and removed when it stops
+//      being master or goes away.
+//
+// Kafka: the per-partition replica lag (`kafka.server:ReplicaFetcherManager`)
+// and request latency histograms; Redpanda: `redpanda_cluster_partition_*`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/metrics.hpp"
+
+namespace lg::partition_detail {
+
+/// The series one partition instance updates.
+class instance_metrics {
+public:
+  instance_metrics() = default;
+  instance_metrics(const instance_metrics&) = delete;
+  instance_metrics& operator=(const instance_metrics&) = delete;
+  ~instance_metrics();
+
+  /// Takes the series of `leaf` from `r` (null: metrics off).
+  void init(metrics::registry* r, const std::string& leaf,
+            const std::string& database, uint32_t ordinal);
+
+  void write_acknowledged(std::chrono::nanoseconds latency) {
+    if (writes_ == nullptr)
+      return;
+    writes_->add();
+    write_latency_->observe(latency);
+  }
+
+  void read_answered(std::chrono::nanoseconds latency) {
+    if (reads_ == nullptr)
+      return;
+    reads_->add();
+    read_latency_->observe(latency);
+  }
+
+  void rebuild_sent(uint64_t bytes) {
+    if (rebuild_bytes_ != nullptr)
+      rebuild_bytes_->add(bytes);
+  }
+
+  /// Keeps a lag series while `master_with_replica`, none otherwise.
+  void role_changed(bool master_with_replica);
+
+  void lag(uint64_t bytes) {
+    if (lag_)
+      lag_->set(static_cast<int64_t>(bytes));
+  }
+
+private:
+  metrics::registry* registry_ = nullptr;
+  metrics::labels lag_labels_;
+  metrics::counter* writes_ = nullptr;
+  metrics::histogram* write_latency_ = nullptr;
+  metrics::counter* reads_ = nullptr;
+  metrics::histogram* read_latency_ = nullptr;
+  metrics::counter* rebuild_bytes_ = nullptr;
+  std::shared_ptr<metrics::gauge> lag_;
+};
+
+/// The name of the per-partition lag series.
+constexpr const char* lag_metric = "leafguard_replication_lag_bytes";
+
+} // namespace lg::partition_detail

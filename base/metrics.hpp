@@ -1,0 +1,167 @@
+// A process's metrics, written by actors as they work and read by the HTTP
+// endpoint (`/metrics`) in Prometheus's text format.
+//
+//   1. An actor asks its fabric's registry for a series once (a counter, a
+//      gauge or a histogram, by name and labels) and keeps the reference.
+//   2. It updates the series with relaxed atomics: no lock and no message
+//      on the write path, so that a scrape never slows a write.
+//   3. A scrape runs the registry's collectors (values computed when read:
+//      resident memory, the largest lag per leaf), then renders every
+//      family with its HELP and TYPE lines.
+//
+// Series are never destroyed while the registry lives, except the gauges
+// taken with `owned_gauge`, which go with their last holder's `remove`.
+// Prometheus: "Exposition formats" (text format 0.0.4) and the naming
+// guide (a `_total` suffix on counters, base units: seconds, bytes).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lg::metrics {
+
+/// Label names and values, in the order they are printed.
+using labels = std::vector<std::pair<std::string, std::string>>;
+
+/// A count that only goes up.
+class counter {
+public:
+  void add(uint64_t n = 1) {
+    value_.fetch_add(n, std::memory_order_relaxed);
+  }
+  uint64_t value() const {
+    return value_.load(std::memory_order_relaxed);
+  }
+
+private:
+  std::atomic<uint64_t> value_{0};
+};
+
+/// A value that goes up and down.
+class gauge {
+public:
+  void set(int64_t v) {
+    value_.store(v, std::memory_order_relaxed);
+  }
+  void add(int64_t n) {
+    value_.fetch_add(n, std::memory_order_relaxed);
+  }
+  int64_t value() const {
+    return value_.load(std::memory_order_relaxed);
+  }
+
+private:
+  std::atomic<int64_t> value_{0};
+};
+
+/// Observations counted in buckets of upper bounds (seconds), with their
+/// count and sum, as a Prometheus histogram.
+class histogram {
+public:
+  explicit histogram(std::vector<double> bounds);
+
+  /// Counts one observation of `seconds`.
+  void observe(double seconds);
+
+  void observe(std::chrono::nanoseconds d) {
+    observe(static_cast<double>(d.count()) * 1e-9);
+  }
+
+  const std::vector<double>& bounds() const {
+    return bounds_;
+  }
+  /// Observations at most bounds()[i] (not cumulative); the last slot
+  /// holds those above every bound.
+  uint64_t bucket(size_t i) const {
+    return counts_[i].load(std::memory_order_relaxed);
+  }
+  uint64_t count() const {
+    return count_.load(std::memory_order_relaxed);
+  }
+  double sum() const;
+
+private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_;
+  std::atomic<uint64_t> count_{0};
+  std::atomic<uint64_t> sum_ns_{0};
+};
+
+/// Bucket bounds for request latencies: 50 us to 10 s.
+std::vector<double> latency_bounds();
+/// Bucket bounds for failovers and elections: 10 ms to 120 s.
+std::vector<double> duration_bounds();
+
+/// The metrics of one process (or of one in-process cluster).
+class registry {
+public:
+  counter& get_counter(const std::string& name, const std::string& help,
+                       const labels& l = {});
+  gauge& get_gauge(const std::string& name, const std::string& help,
+                   const labels& l = {});
+  histogram& get_histogram(const std::string& name, const std::string& help,
+                           std::vector<double> bounds, const labels& l = {});
+
+  /// A gauge its holder removes when it no longer applies (a partition's
+  /// lag once it stops being master).
+  std::shared_ptr<gauge> owned_gauge(const std::string& name,
+                                     const std::string& help,
+                                     const labels& l);
+  /// Forgets the series name{l} if it is `which` (an owned gauge); a
+  /// scrape no longer shows it.
+  void remove(const std::string& name, const labels& l, const gauge* which);
+
+  /// Calls `fn` with the labels and value of every series of gauge `name`.
+  void for_each_gauge(
+    const std::string& name,
+    const std::function<void(const labels&, int64_t)>& fn) const;
+
+  /// Runs `fn` before each scrape, to set series computed when read; a
+  /// second collector under the same `key` is ignored.
+  void add_collector(const std::string& key, std::function<void(registry&)> fn);
+
+  /// Runs the collectors and renders every family in Prometheus's text
+  /// format 0.0.4.
+  std::string scrape();
+
+private:
+  enum class kind { counter, gauge, histogram };
+  struct family {
+    kind type;
+    std::string help;
+    std::map<std::string, std::pair<labels, std::shared_ptr<void>>> series;
+  };
+  family& family_of(const std::string& name, kind type,
+                    const std::string& help);
+  template <class T, class Make>
+  T& series(const std::string& name, kind type, const std::string& help,
+            const labels& l, Make make);
+
+  mutable std::mutex mutex_;
+  std::map<std::string, family> families_;
+  std::map<std::string, std::function<void(registry&)>> collectors_;
+};
+
+/// Renders `l` as `{a="x",b="y"}` (empty for no labels), values escaped as
+/// the text format asks.
+std::string render_labels(const labels& l);
+
+/// Adds process metrics to `r`: resident memory and open files, read from
+/// /proc when scraped.
+void add_process_metrics(registry& r);
+
+/// Keeps gauge `target` at the largest value of gauge `source` per value of
+/// its label `by`, set at each scrape.
+void add_max_by_label(registry& r, const std::string& source,
+                      const std::string& by, const std::string& target,
+                      const std::string& help);
+
+} // namespace lg::metrics

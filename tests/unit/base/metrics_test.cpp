@@ -1,0 +1,119 @@
+#include "base/metrics.hpp"
+
+#include <thread>
+
+#include <boost/test/unit_test.hpp>
+
+using namespace lg::metrics;
+
+BOOST_AUTO_TEST_SUITE(base_metrics)
+
+BOOST_AUTO_TEST_CASE(counters_and_gauges_render_in_the_text_format) {
+  registry r;
+  r.get_counter("lg_writes_total", "Writes.", {{"leaf", "a:1"}}).add(3);
+  r.get_counter("lg_writes_total", "Writes.", {{"leaf", "a:1"}}).add();
+  r.get_gauge("lg_leaves", "Leaves.", {{"state", "offline"}}).set(2);
+  auto text = r.scrape();
+  BOOST_TEST(text.find("# HELP lg_writes_total Writes.\n"
+                       "# TYPE lg_writes_total counter\n"
+                       "lg_writes_total{leaf=\"a:1\"} 4\n")
+             != std::string::npos);
+  BOOST_TEST(text.find("# TYPE lg_leaves gauge\nlg_leaves{state=\"offline\"} 2\n")
+             != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(label_values_are_escaped) {
+  BOOST_TEST(render_labels({{"a", "x\"y\\z\nw"}}) == "{a=\"x\\\"y\\\\z\\nw\"}");
+  BOOST_TEST(render_labels({}).empty());
+}
+
+BOOST_AUTO_TEST_CASE(histograms_are_cumulative_with_sum_and_count) {
+  registry r;
+  auto& h = r.get_histogram("lg_latency_seconds", "Latency.", {0.001, 0.01});
+  h.observe(0.0005);
+  h.observe(0.005);
+  h.observe(0.005);
+  h.observe(2.0);
+  auto text = r.scrape();
+  BOOST_TEST(text.find("lg_latency_seconds_bucket{le=\"0.001\"} 1\n")
+             != std::string::npos);
+  BOOST_TEST(text.find("lg_latency_seconds_bucket{le=\"0.01\"} 3\n")
+             != std::string::npos);
+  BOOST_TEST(text.find("lg_latency_seconds_bucket{le=\"+Inf\"} 4\n")
+             != std::string::npos);
+  BOOST_TEST(text.find("lg_latency_seconds_count 4\n") != std::string::npos);
+  BOOST_TEST(h.sum() > 2.0104);
+  BOOST_TEST(h.sum() < 2.0106);
+}
+
+BOOST_AUTO_TEST_CASE(an_owned_gauge_goes_with_its_holder_only) {
+  registry r;
+  labels l{{"database", "db"}, {"ordinal", "0"}};
+  auto first = r.owned_gauge("lg_lag_bytes", "Lag.", l);
+  first->set(7);
+  BOOST_TEST(r.scrape().find("lg_lag_bytes{database=\"db\",ordinal=\"0\"} 7")
+             != std::string::npos);
+  // A newer holder of the same series (a copy opened again) replaces it:
+  // the old holder's removal must not take the new one away.
+  auto second = r.owned_gauge("lg_lag_bytes", "Lag.", l);
+  second->set(9);
+  r.remove("lg_lag_bytes", l, first.get());
+  BOOST_TEST(r.scrape().find("ordinal=\"0\"} 9") != std::string::npos);
+  r.remove("lg_lag_bytes", l, second.get());
+  BOOST_TEST(r.scrape().find("lg_lag_bytes") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(collectors_run_at_each_scrape) {
+  registry r;
+  int runs = 0;
+  r.add_collector("runs", [&runs](registry& reg) {
+    reg.get_gauge("lg_runs", "Scrapes.").set(++runs);
+  });
+  r.add_collector("runs", [](registry&) { BOOST_FAIL("a second collector"); });
+  r.scrape();
+  BOOST_TEST(r.scrape().find("lg_runs 2\n") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_largest_value_per_label_is_kept) {
+  registry r;
+  add_max_by_label(r, "lg_lag", "leaf", "lg_max_lag", "Largest lag.");
+  auto a = r.owned_gauge("lg_lag", "Lag.", {{"part", "0"}, {"leaf", "x"}});
+  auto b = r.owned_gauge("lg_lag", "Lag.", {{"part", "1"}, {"leaf", "x"}});
+  auto c = r.owned_gauge("lg_lag", "Lag.", {{"part", "2"}, {"leaf", "y"}});
+  a->set(5);
+  b->set(9);
+  c->set(1);
+  auto text = r.scrape();
+  BOOST_TEST(text.find("lg_max_lag{leaf=\"x\"} 9\n") != std::string::npos);
+  BOOST_TEST(text.find("lg_max_lag{leaf=\"y\"} 1\n") != std::string::npos);
+  r.remove("lg_lag", {{"part", "2"}, {"leaf", "y"}}, c.get());
+  BOOST_TEST(r.scrape().find("lg_max_lag{leaf=\"y\"} 0\n")
+             != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(process_metrics_read_proc) {
+  registry r;
+  add_process_metrics(r);
+  auto text = r.scrape();
+  auto at = text.find("\nleafguard_process_resident_memory_bytes ");
+  BOOST_REQUIRE(at != std::string::npos);
+  auto bytes = std::stoll(text.substr(at + 41));
+  BOOST_TEST(bytes > 1024 * 1024); // a test process holds more than 1 MiB
+  BOOST_TEST(text.find("leafguard_process_open_fds ") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(counts_from_two_threads_add_up) {
+  registry r;
+  auto& c = r.get_counter("lg_n_total", "N.");
+  auto work = [&c] {
+    for (int i = 0; i < 100000; ++i)
+      c.add();
+  };
+  std::thread a{work};
+  std::thread b{work};
+  a.join();
+  b.join();
+  BOOST_TEST(c.value() == 200000u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
