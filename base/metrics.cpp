@@ -13,11 +13,14 @@
 namespace lg::metrics {
 
 histogram::histogram(std::vector<double> bounds)
-  : bounds_(std::move(bounds)),
-    counts_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
+  : bounds_(std::move(bounds)) {
   std::sort(bounds_.begin(), bounds_.end());
-  for (size_t i = 0; i <= bounds_.size(); ++i)
-    counts_[i].store(0, std::memory_order_relaxed);
+  if (bounds_.size() > max_bounds)
+    bounds_.resize(max_bounds);
+  for (auto& c : counts_)
+    c.store(0, std::memory_order_relaxed);
+  for (auto b : bounds_)
+    bounds_ns_.push_back(static_cast<uint64_t>(b * 1e9));
 }
 
 void histogram::observe(double seconds) {
@@ -28,6 +31,32 @@ void histogram::observe(double seconds) {
   if (seconds > 0)
     sum_ns_.fetch_add(static_cast<uint64_t>(seconds * 1e9),
                       std::memory_order_relaxed);
+}
+
+void histogram::observe_single(std::chrono::nanoseconds d) {
+  auto ns = d.count() > 0 ? static_cast<uint64_t>(d.count()) : 0;
+  // Integer bounds, searched from the smallest: most observations fall in
+  // the first few buckets.
+  size_t i = 0;
+  while (i < bounds_ns_.size() && ns > bounds_ns_[i])
+    ++i;
+  auto& slot = counts_[i];
+  auto bump = [](std::atomic<uint64_t>& a, uint64_t n) {
+    a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  };
+  bump(slot, 1);
+  bump(count_, 1);
+  bump(sum_ns_, ns);
+}
+
+void histogram::add_to(std::vector<uint64_t>& into) const {
+  auto n = bounds_.size() + 1;
+  if (into.size() < n + 2)
+    into.resize(n + 2, 0);
+  for (size_t i = 0; i < n; ++i)
+    into[i] += counts_[i].load(std::memory_order_relaxed);
+  into[n] += count_.load(std::memory_order_relaxed);
+  into[n + 1] += sum_ns_.load(std::memory_order_relaxed);
 }
 
 double histogram::sum() const {
@@ -61,8 +90,56 @@ T& registry::series(const std::string& name, kind type,
   auto key = render_labels(l);
   auto it = fam.series.find(key);
   if (it == fam.series.end())
-    it = fam.series.emplace(key, std::make_pair(l, make())).first;
-  return *static_cast<T*>(it->second.second.get());
+    it = fam.series.emplace(key, entry{l, make(), {}, {}}).first;
+  return *static_cast<T*>(it->second.main.get());
+}
+
+template <class T, class Make>
+T* registry::shard(const std::string& name, kind type, const std::string& help,
+                   const labels& l, Make make) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto& fam = family_of(name, type, help);
+  auto key = render_labels(l);
+  auto it = fam.series.find(key);
+  if (it == fam.series.end())
+    it = fam.series.emplace(key, entry{l, make(), {}, {}}).first;
+  auto& e = it->second;
+  if (!e.free_shards.empty()) {
+    auto* s = static_cast<T*>(e.free_shards.back());
+    e.free_shards.pop_back();
+    return s;
+  }
+  e.shards.push_back(make());
+  return static_cast<T*>(e.shards.back().get());
+}
+
+counter* registry::counter_shard(const std::string& name,
+                                 const std::string& help, const labels& l) {
+  return shard<counter>(name, kind::counter, help, l,
+                        [] { return std::make_shared<counter>(); });
+}
+
+histogram* registry::histogram_shard(const std::string& name,
+                                     const std::string& help,
+                                     const std::vector<double>& bounds,
+                                     const labels& l) {
+  return shard<histogram>(name, kind::histogram, help, l, [&] {
+    return std::make_shared<histogram>(bounds);
+  });
+}
+
+void registry::release_shard(const std::string& name, const labels& l,
+                             const void* shard) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto it = families_.find(name);
+  if (it == families_.end())
+    return;
+  auto s = it->second.series.find(render_labels(l));
+  if (s == it->second.series.end())
+    return;
+  for (auto& held : s->second.shards)
+    if (held.get() == shard)
+      s->second.free_shards.push_back(held.get());
 }
 
 counter& registry::get_counter(const std::string& name,
@@ -92,7 +169,7 @@ std::shared_ptr<gauge> registry::owned_gauge(const std::string& name,
   std::lock_guard<std::mutex> guard{mutex_};
   auto& fam = family_of(name, kind::gauge, help);
   auto g = std::make_shared<gauge>();
-  fam.series[render_labels(l)] = std::make_pair(l, g);
+  fam.series[render_labels(l)] = entry{l, g, {}, {}};
   return g;
 }
 
@@ -103,7 +180,7 @@ void registry::remove(const std::string& name, const labels& l,
   if (it == families_.end())
     return;
   auto s = it->second.series.find(render_labels(l));
-  if (s != it->second.series.end() && s->second.second.get() == which)
+  if (s != it->second.series.end() && s->second.main.get() == which)
     it->second.series.erase(s);
 }
 
@@ -116,8 +193,8 @@ void registry::for_each_gauge(
     auto it = families_.find(name);
     if (it == families_.end() || it->second.type != kind::gauge)
       return;
-    for (auto& [key, s] : it->second.series)
-      copy.push_back(s);
+    for (auto& [key, e] : it->second.series)
+      copy.emplace_back(e.l, e.main);
   }
   for (auto& [l, p] : copy)
     fn(l, static_cast<gauge*>(p.get())->value());
@@ -210,32 +287,41 @@ std::string registry::scrape() {
                                                  : "histogram";
     out << "# HELP " << name << ' ' << escape_help(fam.help) << '\n'
         << "# TYPE " << name << ' ' << type << '\n';
-    for (auto& [key, s] : fam.series) {
-      auto& [l, p] = s;
+    for (auto& [key, e] : fam.series) {
       switch (fam.type) {
-        case kind::counter:
-          out << name << key << ' ' << static_cast<counter*>(p.get())->value()
-              << '\n';
+        case kind::counter: {
+          auto v = static_cast<counter*>(e.main.get())->value();
+          for (auto& shard : e.shards)
+            v += static_cast<counter*>(shard.get())->value();
+          out << name << key << ' ' << v << '\n';
           break;
+        }
         case kind::gauge:
-          out << name << key << ' ' << static_cast<gauge*>(p.get())->value()
-              << '\n';
+          out << name << key << ' '
+              << static_cast<gauge*>(e.main.get())->value() << '\n';
           break;
         case kind::histogram: {
-          auto* h = static_cast<histogram*>(p.get());
+          auto* h = static_cast<histogram*>(e.main.get());
+          std::vector<uint64_t> sums;
+          h->add_to(sums);
+          for (auto& shard : e.shards)
+            static_cast<histogram*>(shard.get())->add_to(sums);
+          auto n = h->bounds().size();
           uint64_t cumulative = 0;
-          for (size_t i = 0; i < h->bounds().size(); ++i) {
-            cumulative += h->bucket(i);
-            out << name << "_bucket" << with_label(l, "le", number(h->bounds()[i]))
-                << ' ' << cumulative << '\n';
+          for (size_t i = 0; i < n; ++i) {
+            cumulative += sums[i];
+            out << name << "_bucket"
+                << with_label(e.l, "le", number(h->bounds()[i])) << ' '
+                << cumulative << '\n';
           }
-          cumulative += h->bucket(h->bounds().size());
+          cumulative += sums[n];
           // The count read separately may run ahead of the buckets while
           // writers go on: +Inf and _count show the buckets' total, so that
           // the series stays consistent.
-          out << name << "_bucket" << with_label(l, "le", "+Inf") << ' '
+          out << name << "_bucket" << with_label(e.l, "le", "+Inf") << ' '
               << cumulative << '\n'
-              << name << "_sum" << key << ' ' << number(h->sum()) << '\n'
+              << name << "_sum" << key << ' '
+              << number(static_cast<double>(sums[n + 2]) / 1e9) << '\n'
               << name << "_count" << key << ' ' << cumulative << '\n';
           break;
         }

@@ -4,7 +4,12 @@
 //   1. An actor asks its fabric's registry for a series once (a counter, a
 //      gauge or a histogram, by name and labels) and keeps the reference.
 //   2. It updates the series with relaxed atomics: no lock and no message
-//      on the write path, so that a scrape never slows a write.
+//      on the write path, so that a scrape never slows a write. A series
+//      updated on every write is sharded: each actor takes a shard of its
+//      own (`counter_shard`, `histogram_shard`), written by its thread
+//      alone with plain loads and stores, and a scrape adds the shards up.
+//      A shard given back goes to the next actor that asks for the same
+//      series, so that counts never go down.
 //   3. A scrape runs the registry's collectors (values computed when read:
 //      resident memory, the largest lag per leaf), then renders every
 //      family with its HELP and TYPE lines.
@@ -15,6 +20,7 @@
 // guide (a `_total` suffix on counters, base units: seconds, bytes).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -31,11 +37,18 @@ namespace lg::metrics {
 /// Label names and values, in the order they are printed.
 using labels = std::vector<std::pair<std::string, std::string>>;
 
-/// A count that only goes up.
-class counter {
+/// A count that only goes up. On a cache line of its own: shards written by
+/// actors on different threads must not share one.
+class alignas(64) counter {
 public:
   void add(uint64_t n = 1) {
     value_.fetch_add(n, std::memory_order_relaxed);
+  }
+  /// add() for a shard, which one thread alone writes: no locked
+  /// instruction.
+  void add_single(uint64_t n = 1) {
+    value_.store(value_.load(std::memory_order_relaxed) + n,
+                 std::memory_order_relaxed);
   }
   uint64_t value() const {
     return value_.load(std::memory_order_relaxed);
@@ -63,8 +76,9 @@ private:
 };
 
 /// Observations counted in buckets of upper bounds (seconds), with their
-/// count and sum, as a Prometheus histogram.
-class histogram {
+/// count and sum, as a Prometheus histogram. Its counts are on cache lines
+/// of their own (see counter).
+class alignas(64) histogram {
 public:
   explicit histogram(std::vector<double> bounds);
 
@@ -74,6 +88,14 @@ public:
   void observe(std::chrono::nanoseconds d) {
     observe(static_cast<double>(d.count()) * 1e-9);
   }
+
+  /// observe() for a shard, which one thread alone writes.
+  void observe_single(std::chrono::nanoseconds d);
+
+  /// Adds this histogram's buckets, count and sum to `into`: bucket i
+  /// (i <= bounds().size(), the last one above every bound) at into[i],
+  /// then the count, then the sum in ns.
+  void add_to(std::vector<uint64_t>& into) const;
 
   const std::vector<double>& bounds() const {
     return bounds_;
@@ -89,8 +111,14 @@ public:
   double sum() const;
 
 private:
+public:
+  /// The most bounds a histogram takes.
+  static constexpr size_t max_bounds = 30;
+
+private:
   std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<uint64_t>[]> counts_;
+  std::vector<uint64_t> bounds_ns_; ///< the same bounds, for observe_single
+  std::array<std::atomic<uint64_t>, max_bounds + 1> counts_{};
   std::atomic<uint64_t> count_{0};
   std::atomic<uint64_t> sum_ns_{0};
 };
@@ -112,6 +140,19 @@ public:
 
   /// A gauge its holder removes when it no longer applies (a partition's
   /// lag once it stops being master).
+  /// A shard of counter name{l}, for one actor to write alone
+  /// (counter::add_single); scrapes show the sum of every shard.
+  counter* counter_shard(const std::string& name, const std::string& help,
+                         const labels& l);
+  /// A shard of histogram name{l} (histogram::observe_single).
+  histogram* histogram_shard(const std::string& name, const std::string& help,
+                             const std::vector<double>& bounds,
+                             const labels& l);
+  /// Gives a shard back: it keeps counting in the sum, and the next actor
+  /// asking for a shard of name{l} gets it.
+  void release_shard(const std::string& name, const labels& l,
+                     const void* shard);
+
   std::shared_ptr<gauge> owned_gauge(const std::string& name,
                                      const std::string& help,
                                      const labels& l);
@@ -134,16 +175,25 @@ public:
 
 private:
   enum class kind { counter, gauge, histogram };
+  struct entry {
+    labels l;
+    std::shared_ptr<void> main;
+    std::vector<std::shared_ptr<void>> shards;
+    std::vector<void*> free_shards;
+  };
   struct family {
     kind type;
     std::string help;
-    std::map<std::string, std::pair<labels, std::shared_ptr<void>>> series;
+    std::map<std::string, entry> series;
   };
   family& family_of(const std::string& name, kind type,
                     const std::string& help);
   template <class T, class Make>
   T& series(const std::string& name, kind type, const std::string& help,
             const labels& l, Make make);
+  template <class T, class Make>
+  T* shard(const std::string& name, kind type, const std::string& help,
+           const labels& l, Make make);
 
   mutable std::mutex mutex_;
   std::map<std::string, family> families_;

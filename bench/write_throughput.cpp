@@ -1,7 +1,8 @@
 // Benchmark: acknowledged writes/s of an in-process cluster with p50/p99
 // latency, for redundancy 2 (synchronous replication), redundancy 1, and
 // redundancy 2 WITH SYNC DURABILITY. 4 leaves, 16 partitions, 100-byte
-// values, 16 pipelined writers.
+// values, 16 pipelined writers. Also what keeping metrics costs: R2 with
+// and without, in alternating slices of the same run.
 //
 // This machine's speed swings by up to 2x within seconds (a plain spin loop
 // runs 255-450 ms from one second to the next), so R2 and R1 measured one
@@ -36,10 +37,12 @@ using lg::bench::figures;
 
 /// An in-process cluster holding database "bench", created on start.
 std::unique_ptr<lg::local_cluster> start_cluster(int redundancy,
-                                                 bool sync_durability) {
+                                                 bool sync_durability,
+                                                 bool metrics = true) {
   lg::local_cluster_options opts;
   opts.leaves = 4;
   opts.redundancy = redundancy;
+  opts.metrics = metrics;
   auto cluster = std::make_unique<lg::local_cluster>(opts);
   if (cluster->startup_error()) {
     std::fprintf(stderr, "%s\n",
@@ -195,8 +198,52 @@ int main(int argc, char** argv) {
               "%.1f%% to %.1f%%, all %.1f%% to %.1f%%\n",
               cost, t2.seconds, quantile(costs, 0.5), quantile(costs, 0.25),
               quantile(costs, 0.75), quantile(costs, 0), quantile(costs, 1));
-  r2_cluster.reset();
   r1_cluster.reset();
+  r2_cluster.reset();
+  // What keeping metrics costs: two new R2 clusters, one whose actors keep
+  // metrics and one whose actors keep none, in alternating slices as above
+  // (both new, so that neither holds more rows than the other).
+  double metrics_cost = 0;
+  {
+    auto on_cluster = start_cluster(2, false, true);
+    auto off_cluster = start_cluster(2, false, false);
+    auto s_off = pool_spec(*off_cluster, 0, window);
+    s_off.start_paused = true;
+    auto s_on = pool_spec(*on_cluster, 0, window);
+    s_on.start_paused = true;
+    lg::bench::writer_pool on{s_on};
+    lg::bench::writer_pool off{s_off};
+    tally warm2;
+    run_slice(on, 0.5, warm2);
+    run_slice(off, 0.5, warm2);
+    tally t_on;
+    tally t_off;
+    std::vector<double> mcosts;
+    for (int round = 1; round <= rounds; ++round) {
+      double a = 0;
+      double b = 0;
+      if (round % 2 == 1) {
+        a = run_slice(on, seconds, t_on);
+        b = run_slice(off, seconds, t_off);
+      } else {
+        b = run_slice(off, seconds, t_off);
+        a = run_slice(on, seconds, t_on);
+      }
+      mcosts.push_back(100.0 * (1.0 - a / b));
+    }
+    on.stop();
+    off.stop();
+    print("R2 with metrics", t_on, on);
+    print("R2 without metrics", t_off, off);
+    metrics_cost = 100.0 * (1.0 - t_on.per_second() / t_off.per_second());
+    std::printf("metrics cost: %.1f%% (all slices with metrics against all "
+                "without, %.1f s each); per round: median %.1f%%, middle "
+                "half %.1f%% to %.1f%%; CPU per write %.2f us with, %.2f us "
+                "without\n",
+                metrics_cost, t_on.seconds, quantile(mcosts, 0.5),
+                quantile(mcosts, 0.25), quantile(mcosts, 0.75),
+                t_on.cpu_us_per_write(), t_off.cpu_us_per_write());
+  }
   auto sync_cluster = start_cluster(2, true);
   figures r2sync;
   {
@@ -221,8 +268,8 @@ int main(int argc, char** argv) {
   // figures beside its Redis peer's.
   std::printf("result r2_writes_per_s=%.0f r1_writes_per_s=%.0f "
               "replication_cost_pct=%.1f r2_sync_writes_per_s=%.0f "
-              "writers=16 window=%zu\n",
+              "metrics_cost_pct=%.1f writers=16 window=%zu\n",
               t2.per_second(), t1.per_second(), cost, r2sync.writes_per_s,
-              window);
+              metrics_cost, window);
   return 0;
 }

@@ -185,6 +185,8 @@ local_cluster::local_cluster(local_cluster_options opts)
   }
   sys_ = std::make_unique<caf::actor_system>(*cfg_);
   fab_ = std::make_shared<fabric>(*sys_);
+  if (!opts_.metrics)
+    fab_->set_metrics(nullptr);
   fabric::set_process_fabric(fab_);
   if (!opts_.trace_file.empty()) {
     auto sink = trace_file_sink::open(opts_.trace_file);

@@ -51,6 +51,9 @@ struct local_cluster_options {
   /// Loads CAF's middleman, for ports that clients connect to
   /// (serve_mysql in cluster/local_mysql.hpp). Real time only.
   bool network = false;
+  /// Whether its actors keep metrics (base/metrics.hpp); off only to
+  /// measure what keeping them costs.
+  bool metrics = true;
 };
 
 enum class cluster_errc {

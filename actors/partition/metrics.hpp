@@ -2,11 +2,12 @@
 // its writes and reads with their latencies, the bytes it sent to rebuild a
 // replica, and, while master with a replica, its replication lag in bytes.
 //
-//   1. At spawn it takes its leaf's series from the fabric's registry once
-//      (none when metrics are off).
+//   1. At spawn it takes shards of its leaf's series from the fabric's
+//      registry (none when metrics are off), and gives them back when it
+//      goes: a later instance counts on from there.
 //   2. Each acknowledged write and answered read adds one count and one
-//      latency (from its arrival), with relaxed atomics: no lock on the
-//      write path.
+//      latency (from its arrival) to its own shards, with plain loads and
+//      stores: no lock and no cache line shared with another instance.
 //   3. As master with a replica it keeps a lag series of its own, set as
 //      writes are appended and acknowledged, and removed when it stops
 //      being master or goes away.
@@ -39,20 +40,20 @@ public:
   void write_acknowledged(std::chrono::nanoseconds latency) {
     if (writes_ == nullptr)
       return;
-    writes_->add();
-    write_latency_->observe(latency);
+    writes_->add_single();
+    write_latency_->observe_single(latency);
   }
 
   void read_answered(std::chrono::nanoseconds latency) {
     if (reads_ == nullptr)
       return;
-    reads_->add();
-    read_latency_->observe(latency);
+    reads_->add_single();
+    read_latency_->observe_single(latency);
   }
 
   void rebuild_sent(uint64_t bytes) {
     if (rebuild_bytes_ != nullptr)
-      rebuild_bytes_->add(bytes);
+      rebuild_bytes_->add_single(bytes);
   }
 
   /// Keeps a lag series while `master_with_replica`, none otherwise.
@@ -65,6 +66,7 @@ public:
 
 private:
   metrics::registry* registry_ = nullptr;
+  metrics::labels leaf_labels_;
   metrics::labels lag_labels_;
   metrics::counter* writes_ = nullptr;
   metrics::histogram* write_latency_ = nullptr;

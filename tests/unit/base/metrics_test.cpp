@@ -117,3 +117,41 @@ BOOST_AUTO_TEST_CASE(counts_from_two_threads_add_up) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(base_metrics_shards)
+
+BOOST_AUTO_TEST_CASE(shards_add_up_and_a_returned_shard_keeps_counting) {
+  lg::metrics::registry r;
+  lg::metrics::labels l{{"leaf", "a:1"}};
+  auto* a = r.counter_shard("lg_w_total", "W.", l);
+  auto* b = r.counter_shard("lg_w_total", "W.", l);
+  BOOST_TEST(a != b);
+  a->add_single(3);
+  b->add_single(4);
+  r.get_counter("lg_w_total", "W.", l).add(1);
+  BOOST_TEST(r.scrape().find("lg_w_total{leaf=\"a:1\"} 8\n")
+             != std::string::npos);
+  // An instance that goes gives its shard back; the next one counts on.
+  r.release_shard("lg_w_total", l, a);
+  auto* c = r.counter_shard("lg_w_total", "W.", l);
+  BOOST_TEST(c == a);
+  c->add_single();
+  BOOST_TEST(r.scrape().find("lg_w_total{leaf=\"a:1\"} 9\n")
+             != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(histogram_shards_add_up) {
+  lg::metrics::registry r;
+  auto* a = r.histogram_shard("lg_h_seconds", "H.", {0.001}, {});
+  auto* b = r.histogram_shard("lg_h_seconds", "H.", {0.001}, {});
+  a->observe_single(std::chrono::microseconds{500});
+  b->observe_single(std::chrono::milliseconds{5});
+  auto text = r.scrape();
+  BOOST_TEST(text.find("lg_h_seconds_bucket{le=\"0.001\"} 1\n")
+             != std::string::npos);
+  BOOST_TEST(text.find("lg_h_seconds_bucket{le=\"+Inf\"} 2\n")
+             != std::string::npos);
+  BOOST_TEST(text.find("lg_h_seconds_sum 0.0055\n") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
