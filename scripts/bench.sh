@@ -79,6 +79,8 @@ if peer redis_pipelined pipelined 16 64; then
     "$(peer_field "$out/redis_pipelined" redis_set_per_s)" "/s" \
     " (higher is faster)"
 fi
+echo "target: metrics cost $(result_field "$out/write_throughput" \
+  metrics_cost_pct)% of R2 writes/s (with against without, same run; at most 2%)"
 echo "== write_throughput (16 x 512 in flight)"
 "$BUILD/bench/write_throughput" 0.25 512
 echo "== failover"

@@ -2,7 +2,8 @@
 # The MySQL port of a node with TLS requires TLS, with the node's
 # certificate: mariadb and PyMySQL connect with --ssl and check the
 # certificate's name; a client that does not ask for TLS gets error 3159.
-# One connection over mysql-max-connections gets error 1040.
+# One connection over mysql-max-connections gets error 1040. Its HTTP port
+# serves HTTPS with the same certificate, and nothing in plain HTTP.
 source "$(dirname "$0")/lib.sh"
 command -v mariadb > /dev/null \
   || fail "the mariadb console is missing (scripts/install-deps.sh)"
@@ -11,7 +12,9 @@ bash "$(dirname "$0")/../../scripts/make-certs.sh" "$certs" \
   --role aggregator "127.0.0.1:$MA_PORT" > /dev/null
 TLS_DIR=$certs
 MYSQL_PORT=$((PORT_BASE + 19))
-start_ma --mysql-port "$MYSQL_PORT" --mysql-max-connections 2
+HTTP_PORT=$((PORT_BASE + 18))
+start_ma --mysql-port "$MYSQL_PORT" --mysql-max-connections 2 \
+  --http-port "$HTTP_PORT"
 wait_port "$MYSQL_PORT"
 grep -q "MySQL clients on 127.0.0.1:$MYSQL_PORT (TLS required)" "$WORK/ma.log" \
   || fail "the node does not say its MySQL port requires TLS"
@@ -50,3 +53,14 @@ for s in held:
     s.close()
 print("ok: a third connection over mysql-max-connections 2 gets error 1040")
 PY
+out=$(curl -sS --cacert "$certs/ca.pem" "https://127.0.0.1:$HTTP_PORT/metrics" 2>&1) \
+  || fail "HTTPS with the node's certificate: $out"
+echo "$out" | grep -q "^leafguard_process_resident_memory_bytes" \
+  || fail "no metrics over HTTPS: $out"
+curl -s --cacert "$certs/ca.pem" "https://127.0.0.1:$HTTP_PORT/" \
+  | grep -q "<title>" || fail "no cluster page over HTTPS"
+curl -s -m 5 "http://127.0.0.1:$HTTP_PORT/metrics" | grep -q leafguard_ \
+  && fail "metrics served in plain HTTP on a node with TLS"
+curl -sS -m 5 "https://127.0.0.1:$HTTP_PORT/metrics" > /dev/null 2>&1 \
+  && fail "curl accepted the node's certificate without the cluster's CA"
+pass "the HTTP port serves HTTPS with the node's certificate only"
