@@ -3,6 +3,7 @@
 #include <chrono>
 #include <future>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include <httplib.h>
@@ -18,6 +19,9 @@ namespace {
 constexpr size_t max_request_bytes = 64 * 1024;
 /// Threads serving requests: a page or two and a scraper.
 constexpr size_t server_threads = 4;
+/// How long one answer of /api/cluster serves other requests (the page
+/// asks every second).
+constexpr auto snapshot_reuse = std::chrono::milliseconds{250};
 
 int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -39,6 +43,12 @@ const char* to_string(errc code) {
 
 struct server::impl {
   server_config cfg;
+  /// The last answer of /api/cluster, reused for snapshot_reuse.
+  struct {
+    std::mutex mutex;
+    std::string json;
+    std::chrono::steady_clock::time_point taken;
+  } snapshot;
   std::unique_ptr<httplib::Server> srv;
   std::thread thread;
   uint16_t port = 0;
@@ -79,20 +89,29 @@ result<std::unique_ptr<server>> server::start(server_config cfg) {
     res.set_content(c->metrics->scrape(),
                     "text/plain; version=0.0.4; charset=utf-8");
   });
-  srv.Get("/api/cluster", [c](const httplib::Request&,
-                              httplib::Response& res) {
-    // The statements run at once; SHOW CLUSTER STATUS, which asks every
-    // copy, sets the pace.
-    std::map<std::string, std::future<pb::ResultSet>> running;
-    for (auto* stmt : cluster_statements)
-      running.emplace(stmt, std::async(std::launch::async,
-                                       [c, stmt] { return c->run(stmt); }));
-    std::map<std::string, pb::ResultSet> results;
-    for (auto& [stmt, f] : running)
-      results.emplace(stmt, f.get());
+  auto* snap = &d.snapshot;
+  srv.Get("/api/cluster", [c, snap](const httplib::Request&,
+                                    httplib::Response& res) {
     res.set_header("Cache-Control", "no-store");
-    res.set_content(cluster_json(c->node, unix_ms(), results),
-                    "application/json");
+    // One answer serves every request for a moment: several pages open (or
+    // a page and a script) ask the cluster once, not once each. A request
+    // that finds the answer being made waits for it.
+    std::lock_guard<std::mutex> guard{snap->mutex};
+    auto now = std::chrono::steady_clock::now();
+    if (snap->json.empty() || now - snap->taken >= snapshot_reuse) {
+      // The statements run at once; SHOW CLUSTER STATUS, which asks every
+      // copy, sets the pace.
+      std::map<std::string, std::future<pb::ResultSet>> running;
+      for (auto* stmt : cluster_statements)
+        running.emplace(stmt, std::async(std::launch::async,
+                                         [c, stmt] { return c->run(stmt); }));
+      std::map<std::string, pb::ResultSet> results;
+      for (auto& [stmt, f] : running)
+        results.emplace(stmt, f.get());
+      snap->json = cluster_json(c->node, unix_ms(), results);
+      snap->taken = std::chrono::steady_clock::now();
+    }
+    res.set_content(snap->json, "application/json");
   });
   if (d.cfg.serve_page)
     srv.Get("/", [](const httplib::Request&, httplib::Response& res) {
