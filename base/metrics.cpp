@@ -90,7 +90,9 @@ T& registry::series(const std::string& name, kind type,
   auto key = render_labels(l);
   auto it = fam.series.find(key);
   if (it == fam.series.end())
-    it = fam.series.emplace(key, entry{l, make(), {}, {}}).first;
+    it = fam.series.emplace(key, entry{l, make(), {}, {}, {}}).first;
+  if (!it->second.main)
+    it->second.main = make(); // the name and labels of an owned gauge
   return *static_cast<T*>(it->second.main.get());
 }
 
@@ -102,7 +104,7 @@ T* registry::shard(const std::string& name, kind type, const std::string& help,
   auto key = render_labels(l);
   auto it = fam.series.find(key);
   if (it == fam.series.end())
-    it = fam.series.emplace(key, entry{l, make(), {}, {}}).first;
+    it = fam.series.emplace(key, entry{l, make(), {}, {}, {}}).first;
   auto& e = it->second;
   if (!e.free_shards.empty()) {
     auto* s = static_cast<T*>(e.free_shards.back());
@@ -110,36 +112,8 @@ T* registry::shard(const std::string& name, kind type, const std::string& help,
     return s;
   }
   e.shards.push_back(make());
+  shard_entries_[e.shards.back().get()] = &e;
   return static_cast<T*>(e.shards.back().get());
-}
-
-counter* registry::counter_shard(const std::string& name,
-                                 const std::string& help, const labels& l) {
-  return shard<counter>(name, kind::counter, help, l,
-                        [] { return std::make_shared<counter>(); });
-}
-
-histogram* registry::histogram_shard(const std::string& name,
-                                     const std::string& help,
-                                     const std::vector<double>& bounds,
-                                     const labels& l) {
-  return shard<histogram>(name, kind::histogram, help, l, [&] {
-    return std::make_shared<histogram>(bounds);
-  });
-}
-
-void registry::release_shard(const std::string& name, const labels& l,
-                             const void* shard) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  auto it = families_.find(name);
-  if (it == families_.end())
-    return;
-  auto s = it->second.series.find(render_labels(l));
-  if (s == it->second.series.end())
-    return;
-  for (auto& held : s->second.shards)
-    if (held.get() == shard)
-      s->second.free_shards.push_back(held.get());
 }
 
 counter& registry::get_counter(const std::string& name,
@@ -159,8 +133,30 @@ histogram& registry::get_histogram(const std::string& name,
                                    std::vector<double> bounds,
                                    const labels& l) {
   return series<histogram>(name, kind::histogram, help, l, [&] {
-    return std::make_shared<histogram>(std::move(bounds));
+    return std::make_shared<histogram>(bounds);
   });
+}
+
+counter* registry::counter_shard(const std::string& name,
+                                 const std::string& help, const labels& l) {
+  return shard<counter>(name, kind::counter, help, l,
+                        [] { return std::make_shared<counter>(); });
+}
+
+histogram* registry::histogram_shard(const std::string& name,
+                                     const std::string& help,
+                                     const std::vector<double>& bounds,
+                                     const labels& l) {
+  return shard<histogram>(name, kind::histogram, help, l, [&] {
+    return std::make_shared<histogram>(bounds);
+  });
+}
+
+void registry::release_shard(const void* shard) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto it = shard_entries_.find(shard);
+  if (it != shard_entries_.end())
+    it->second->free_shards.push_back(const_cast<void*>(shard));
 }
 
 std::shared_ptr<gauge> registry::owned_gauge(const std::string& name,
@@ -169,35 +165,35 @@ std::shared_ptr<gauge> registry::owned_gauge(const std::string& name,
   std::lock_guard<std::mutex> guard{mutex_};
   auto& fam = family_of(name, kind::gauge, help);
   auto g = std::make_shared<gauge>();
-  fam.series[render_labels(l)] = entry{l, g, {}, {}};
+  auto& e = fam.series[render_labels(l)];
+  e.l = l;
+  e.main.reset();
+  e.owned = g;
   return g;
-}
-
-void registry::remove(const std::string& name, const labels& l,
-                      const gauge* which) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  auto it = families_.find(name);
-  if (it == families_.end())
-    return;
-  auto s = it->second.series.find(render_labels(l));
-  if (s != it->second.series.end() && s->second.main.get() == which)
-    it->second.series.erase(s);
 }
 
 void registry::for_each_gauge(
   const std::string& name,
   const std::function<void(const labels&, int64_t)>& fn) const {
-  std::vector<std::pair<labels, std::shared_ptr<void>>> copy;
+  std::vector<std::pair<labels, std::shared_ptr<gauge>>> copy;
   {
     std::lock_guard<std::mutex> guard{mutex_};
     auto it = families_.find(name);
     if (it == families_.end() || it->second.type != kind::gauge)
       return;
     for (auto& [key, e] : it->second.series)
-      copy.emplace_back(e.l, e.main);
+      if (auto g = gauge_of(e))
+        copy.emplace_back(e.l, std::move(g));
   }
-  for (auto& [l, p] : copy)
-    fn(l, static_cast<gauge*>(p.get())->value());
+  for (auto& [l, g] : copy)
+    if (g->shown())
+      fn(l, g->value());
+}
+
+std::shared_ptr<gauge> registry::gauge_of(const entry& e) {
+  if (e.main)
+    return std::static_pointer_cast<gauge>(e.main);
+  return e.owned.lock();
 }
 
 void registry::add_collector(const std::string& key,
@@ -280,25 +276,32 @@ std::string registry::scrape() {
   std::ostringstream out;
   std::lock_guard<std::mutex> guard{mutex_};
   for (auto& [name, fam] : families_) {
+    // Owned gauges whose holders went are forgotten here, not when they go.
+    for (auto it = fam.series.begin(); it != fam.series.end();)
+      if (!it->second.main && it->second.owned.expired())
+        it = fam.series.erase(it);
+      else
+        ++it;
     if (fam.series.empty())
       continue;
     const char* type = fam.type == kind::counter   ? "counter"
                        : fam.type == kind::gauge ? "gauge"
                                                  : "histogram";
-    out << "# HELP " << name << ' ' << escape_help(fam.help) << '\n'
-        << "# TYPE " << name << ' ' << type << '\n';
+    // The family's lines, headed by HELP and TYPE unless every series in
+    // it is hidden.
+    std::ostringstream family_out;
     for (auto& [key, e] : fam.series) {
       switch (fam.type) {
         case kind::counter: {
           auto v = static_cast<counter*>(e.main.get())->value();
           for (auto& shard : e.shards)
             v += static_cast<counter*>(shard.get())->value();
-          out << name << key << ' ' << v << '\n';
+          family_out << name << key << ' ' << v << '\n';
           break;
         }
         case kind::gauge:
-          out << name << key << ' '
-              << static_cast<gauge*>(e.main.get())->value() << '\n';
+          if (auto g = gauge_of(e); g && g->shown())
+            family_out << name << key << ' ' << g->value() << '\n';
           break;
         case kind::histogram: {
           auto* h = static_cast<histogram*>(e.main.get());
@@ -310,7 +313,7 @@ std::string registry::scrape() {
           uint64_t cumulative = 0;
           for (size_t i = 0; i < n; ++i) {
             cumulative += sums[i];
-            out << name << "_bucket"
+            family_out << name << "_bucket"
                 << with_label(e.l, "le", number(h->bounds()[i])) << ' '
                 << cumulative << '\n';
           }
@@ -318,7 +321,7 @@ std::string registry::scrape() {
           // The count read separately may run ahead of the buckets while
           // writers go on: +Inf and _count show the buckets' total, so that
           // the series stays consistent.
-          out << name << "_bucket" << with_label(e.l, "le", "+Inf") << ' '
+          family_out << name << "_bucket" << with_label(e.l, "le", "+Inf") << ' '
               << cumulative << '\n'
               << name << "_sum" << key << ' '
               << number(static_cast<double>(sums[n + 2]) / 1e9) << '\n'
@@ -327,6 +330,12 @@ std::string registry::scrape() {
         }
       }
     }
+    auto text = family_out.str();
+    if (text.empty())
+      continue;
+    out << "# HELP " << name << ' ' << escape_help(fam.help) << '\n'
+        << "# TYPE " << name << ' ' << type << '\n'
+        << text;
   }
   return out.str();
 }

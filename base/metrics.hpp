@@ -15,7 +15,10 @@
 //      family with its HELP and TYPE lines.
 //
 // Series are never destroyed while the registry lives, except the gauges
-// taken with `owned_gauge`, which go with their last holder's `remove`.
+// taken with `owned_gauge`, which go when their holder drops them. Nothing
+// an actor does as it starts, changes role or stops renders a label or
+// searches by name: taking a shard back is one lookup by address, and an
+// owned gauge is shown or hidden with one store.
 // Prometheus: "Exposition formats" (text format 0.0.4) and the naming
 // guide (a `_total` suffix on counters, base units: seconds, bytes).
 #pragma once
@@ -29,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -58,7 +62,7 @@ private:
   std::atomic<uint64_t> value_{0};
 };
 
-/// A value that goes up and down.
+/// A value that goes up and down; a scrape leaves a hidden one out.
 class gauge {
 public:
   void set(int64_t v) {
@@ -70,9 +74,16 @@ public:
   int64_t value() const {
     return value_.load(std::memory_order_relaxed);
   }
+  void show(bool on) {
+    shown_.store(on, std::memory_order_relaxed);
+  }
+  bool shown() const {
+    return shown_.load(std::memory_order_relaxed);
+  }
 
 private:
   std::atomic<int64_t> value_{0};
+  std::atomic<bool> shown_{true};
 };
 
 /// Observations counted in buckets of upper bounds (seconds), with their
@@ -149,16 +160,15 @@ public:
                              const std::vector<double>& bounds,
                              const labels& l);
   /// Gives a shard back: it keeps counting in the sum, and the next actor
-  /// asking for a shard of name{l} gets it.
-  void release_shard(const std::string& name, const labels& l,
-                     const void* shard);
+  /// asking for a shard of the same series gets it.
+  void release_shard(const void* shard);
 
+  /// A gauge of its holder's own (a partition's lag), shown while it is
+  /// shown() and forgotten once the holder drops it. A newer holder of the
+  /// same name and labels replaces it.
   std::shared_ptr<gauge> owned_gauge(const std::string& name,
                                      const std::string& help,
                                      const labels& l);
-  /// Forgets the series name{l} if it is `which` (an owned gauge); a
-  /// scrape no longer shows it.
-  void remove(const std::string& name, const labels& l, const gauge* which);
 
   /// Calls `fn` with the labels and value of every series of gauge `name`.
   void for_each_gauge(
@@ -178,6 +188,7 @@ private:
   struct entry {
     labels l;
     std::shared_ptr<void> main;
+    std::weak_ptr<gauge> owned; ///< an owned gauge's, instead of main
     std::vector<std::shared_ptr<void>> shards;
     std::vector<void*> free_shards;
   };
@@ -194,10 +205,14 @@ private:
   template <class T, class Make>
   T* shard(const std::string& name, kind type, const std::string& help,
            const labels& l, Make make);
+  /// A gauge entry's gauge (owned or not), null once its holder went.
+  static std::shared_ptr<gauge> gauge_of(const entry& e);
 
   mutable std::mutex mutex_;
   std::map<std::string, family> families_;
   std::map<std::string, std::function<void(registry&)>> collectors_;
+  /// The series entry of every shard, by its address.
+  std::unordered_map<const void*, entry*> shard_entries_;
 };
 
 /// Renders `l` as `{a="x",b="y"}` (empty for no labels), values escaped as

@@ -8,9 +8,9 @@
 //   2. Each acknowledged write and answered read adds one count and one
 //      latency (from its arrival) to its own shards, with plain loads and
 //      stores: no lock and no cache line shared with another instance.
-//   3. As master with a replica it keeps a lag series of its own, set as
-//      writes are appended and acknowledged, and removed when it stops
-//      being master or goes away.
+//   3. It keeps a lag series of its own, shown while it is master with a
+//      replica (set as writes are acknowledged), hidden otherwise, and gone
+//      with the instance.
 //
 // Kafka: the per-partition replica lag (`kafka.server:ReplicaFetcherManager`)
 // and request latency histograms; Redpanda: `redpanda_cluster_partition_*`.
@@ -56,18 +56,17 @@ public:
       rebuild_bytes_->add_single(bytes);
   }
 
-  /// Keeps a lag series while `master_with_replica`, none otherwise.
+  /// Shows its lag series while `master_with_replica`, hides it otherwise.
   void role_changed(bool master_with_replica);
 
   void lag(uint64_t bytes) {
-    if (lag_)
+    if (lag_ && lag_->shown())
       lag_->set(static_cast<int64_t>(bytes));
   }
 
 private:
   metrics::registry* registry_ = nullptr;
   metrics::labels leaf_labels_;
-  metrics::labels lag_labels_;
   metrics::counter* writes_ = nullptr;
   metrics::histogram* write_latency_ = nullptr;
   metrics::counter* reads_ = nullptr;

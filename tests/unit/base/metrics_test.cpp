@@ -53,13 +53,16 @@ BOOST_AUTO_TEST_CASE(an_owned_gauge_goes_with_its_holder_only) {
   first->set(7);
   BOOST_TEST(r.scrape().find("lg_lag_bytes{database=\"db\",ordinal=\"0\"} 7")
              != std::string::npos);
+  first->show(false);
+  BOOST_TEST(r.scrape().find("lg_lag_bytes") == std::string::npos);
+  first->show(true);
   // A newer holder of the same series (a copy opened again) replaces it:
-  // the old holder's removal must not take the new one away.
+  // the old holder going must not take the new one away.
   auto second = r.owned_gauge("lg_lag_bytes", "Lag.", l);
   second->set(9);
-  r.remove("lg_lag_bytes", l, first.get());
+  first.reset();
   BOOST_TEST(r.scrape().find("ordinal=\"0\"} 9") != std::string::npos);
-  r.remove("lg_lag_bytes", l, second.get());
+  second.reset();
   BOOST_TEST(r.scrape().find("lg_lag_bytes") == std::string::npos);
 }
 
@@ -86,7 +89,7 @@ BOOST_AUTO_TEST_CASE(the_largest_value_per_label_is_kept) {
   auto text = r.scrape();
   BOOST_TEST(text.find("lg_max_lag{leaf=\"x\"} 9\n") != std::string::npos);
   BOOST_TEST(text.find("lg_max_lag{leaf=\"y\"} 1\n") != std::string::npos);
-  r.remove("lg_lag", {{"part", "2"}, {"leaf", "y"}}, c.get());
+  c.reset();
   BOOST_TEST(r.scrape().find("lg_max_lag{leaf=\"y\"} 0\n")
              != std::string::npos);
 }
@@ -132,7 +135,7 @@ BOOST_AUTO_TEST_CASE(shards_add_up_and_a_returned_shard_keeps_counting) {
   BOOST_TEST(r.scrape().find("lg_w_total{leaf=\"a:1\"} 8\n")
              != std::string::npos);
   // An instance that goes gives its shard back; the next one counts on.
-  r.release_shard("lg_w_total", l, a);
+  r.release_shard(a);
   auto* c = r.counter_shard("lg_w_total", "W.", l);
   BOOST_TEST(c == a);
   c->add_single();
