@@ -82,10 +82,10 @@ registry::family& registry::family_of(const std::string& name, kind type,
   return it->second;
 }
 
-template <class T, class Make>
-T& registry::series(const std::string& name, kind type,
-                    const std::string& help, const labels& l, Make make) {
-  std::lock_guard<std::mutex> guard{mutex_};
+template <class Make>
+registry::entry& registry::entry_of(const std::string& name, kind type,
+                                    const std::string& help, const labels& l,
+                                    Make make) {
   auto& fam = family_of(name, type, help);
   auto key = render_labels(l);
   auto it = fam.series.find(key);
@@ -93,19 +93,21 @@ T& registry::series(const std::string& name, kind type,
     it = fam.series.emplace(key, entry{l, make(), {}, {}, {}}).first;
   if (!it->second.main)
     it->second.main = make(); // the name and labels of an owned gauge
-  return *static_cast<T*>(it->second.main.get());
+  return it->second;
+}
+
+template <class T, class Make>
+T& registry::series(const std::string& name, kind type,
+                    const std::string& help, const labels& l, Make make) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return *static_cast<T*>(entry_of(name, type, help, l, make).main.get());
 }
 
 template <class T, class Make>
 T* registry::shard(const std::string& name, kind type, const std::string& help,
                    const labels& l, Make make) {
   std::lock_guard<std::mutex> guard{mutex_};
-  auto& fam = family_of(name, type, help);
-  auto key = render_labels(l);
-  auto it = fam.series.find(key);
-  if (it == fam.series.end())
-    it = fam.series.emplace(key, entry{l, make(), {}, {}, {}}).first;
-  auto& e = it->second;
+  auto& e = entry_of(name, type, help, l, make);
   if (!e.free_shards.empty()) {
     auto* s = static_cast<T*>(e.free_shards.back());
     e.free_shards.pop_back();

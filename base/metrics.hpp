@@ -199,6 +199,10 @@ private:
   };
   family& family_of(const std::string& name, kind type,
                     const std::string& help);
+  /// The series name{l}, made with `make` if missing (mutex_ held).
+  template <class Make>
+  entry& entry_of(const std::string& name, kind type, const std::string& help,
+                  const labels& l, Make make);
   template <class T, class Make>
   T& series(const std::string& name, kind type, const std::string& help,
             const labels& l, Make make);

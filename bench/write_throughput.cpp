@@ -115,6 +115,41 @@ double run_slice(lg::bench::writer_pool& writers, double seconds,
   return static_cast<double>(n1 - n0) / dt;
 }
 
+/// Alternating slices of two loads, `a` first in odd rounds and `b` first
+/// in even ones (ABBA), so that a drift of the machine's speed within a
+/// round favours neither, after a 0.5 s warm-up of each. Returns each
+/// round's cost of `a` against `b` in percent, and prints each round when
+/// given the two names.
+std::vector<double> alternate(lg::bench::writer_pool& a,
+                              lg::bench::writer_pool& b, int rounds,
+                              double seconds, tally& ta, tally& tb,
+                              const char* name_a = nullptr,
+                              const char* name_b = nullptr) {
+  tally warm;
+  run_slice(a, 0.5, warm);
+  run_slice(b, 0.5, warm);
+  std::vector<double> costs;
+  for (int round = 1; round <= rounds; ++round) {
+    double ra = 0;
+    double rb = 0;
+    if (round % 2 == 1) {
+      ra = run_slice(a, seconds, ta);
+      rb = run_slice(b, seconds, tb);
+    } else {
+      rb = run_slice(b, seconds, tb);
+      ra = run_slice(a, seconds, ta);
+    }
+    costs.push_back(100.0 * (1.0 - ra / rb));
+    if (name_a != nullptr) {
+      std::printf("round %2d: %s %8.0f writes/s  %s %8.0f writes/s  cost "
+                  "%6.1f%%\n",
+                  round, name_a, ra, name_b, rb, costs.back());
+      std::fflush(stdout);
+    }
+  }
+  return costs;
+}
+
 void print(const char* label, const tally& t,
            const lg::bench::writer_pool& w) {
   auto lat = w.latencies();
@@ -164,30 +199,9 @@ int main(int argc, char** argv) {
   s2.start_paused = s1.start_paused = true;
   lg::bench::writer_pool w2{s2};
   lg::bench::writer_pool w1{s1};
-  tally warm;
-  run_slice(w2, 0.5, warm);
-  run_slice(w1, 0.5, warm);
   tally t2;
   tally t1;
-  std::vector<double> costs;
-  for (int round = 1; round <= rounds; ++round) {
-    // R2 first in odd rounds, R1 first in even ones (ABBA), so that a
-    // drift of the machine's speed within a round favours neither.
-    double r2 = 0;
-    double r1 = 0;
-    if (round % 2 == 1) {
-      r2 = run_slice(w2, seconds, t2);
-      r1 = run_slice(w1, seconds, t1);
-    } else {
-      r1 = run_slice(w1, seconds, t1);
-      r2 = run_slice(w2, seconds, t2);
-    }
-    costs.push_back(100.0 * (1.0 - r2 / r1));
-    std::printf("round %2d: R2 %8.0f writes/s  R1 %8.0f writes/s  cost "
-                "%6.1f%%\n",
-                round, r2, r1, costs.back());
-    std::fflush(stdout);
-  }
+  auto costs = alternate(w2, w1, rounds, seconds, t2, t1, "R2", "R1");
   w2.stop();
   w1.stop();
   print("R2 sync replication, async durab.", t2, w2);
@@ -213,24 +227,9 @@ int main(int argc, char** argv) {
     s_on.start_paused = true;
     lg::bench::writer_pool on{s_on};
     lg::bench::writer_pool off{s_off};
-    tally warm2;
-    run_slice(on, 0.5, warm2);
-    run_slice(off, 0.5, warm2);
     tally t_on;
     tally t_off;
-    std::vector<double> mcosts;
-    for (int round = 1; round <= rounds; ++round) {
-      double a = 0;
-      double b = 0;
-      if (round % 2 == 1) {
-        a = run_slice(on, seconds, t_on);
-        b = run_slice(off, seconds, t_off);
-      } else {
-        b = run_slice(off, seconds, t_off);
-        a = run_slice(on, seconds, t_on);
-      }
-      mcosts.push_back(100.0 * (1.0 - a / b));
-    }
+    auto mcosts = alternate(on, off, rounds, seconds, t_on, t_off);
     on.stop();
     off.stop();
     print("R2 with metrics", t_on, on);
