@@ -367,6 +367,8 @@ void release_held_losses(ma_self self, const std::string& addr,
       return nullptr;
     return db->mutable_parts(static_cast<int>(h.ordinal));
   };
+  size_t released = 0; // promotions that go ahead
+  size_t losses = 0;   // masters told to go on without their replica
   for (auto& h : promotions) {
     st.promotions_waiting.erase(partition_label(h.db, h.ordinal));
     auto* found = part_of(h);
@@ -382,10 +384,13 @@ void release_held_losses(ma_self self, const std::string& addr,
         || decision.leaf != addr)
       continue;
     promote_replica(part, addr, h.replica, decision.new_term);
-    logger("ma")->info("PromotionReleased {} {}: {} answers again; "
-                       "promoting it to term {}",
-                       st.ctx(), partition_label(h.db, h.ordinal), addr,
-                       decision.new_term);
+    // One line per partition only at debug level: a leaf holding thousands
+    // of promotions would spend tens of ms writing them (one line below).
+    logger("ma")->debug("PromotionReleased {} {}: {} answers again; "
+                        "promoting it to term {}",
+                        st.ctx(), partition_label(h.db, h.ordinal), addr,
+                        decision.new_term);
+    ++released;
     promotion p{h.db, h.ordinal, addr, decision.new_term};
     auto failed = h.replica;
     persist_then(self, [self, failed, p] {
@@ -406,10 +411,11 @@ void release_held_losses(ma_self self, const std::string& addr,
           && inst.in_sync()) {
         // Recorded before the master is told, as for any lost replica.
         record_sync(inst, false);
-        logger("ma")->info("ReplicaLossReleased {} {}: master {} answers "
-                           "again; its replica on {} is out of sync",
-                           st.ctx(), partition_label(h.db, h.ordinal), addr,
-                           h.replica);
+        logger("ma")->debug("ReplicaLossReleased {} {}: master {} answers "
+                            "again; its replica on {} is out of sync",
+                            st.ctx(), partition_label(h.db, h.ordinal), addr,
+                            h.replica);
+        ++losses;
         promotion p{h.db, h.ordinal, addr, h.term};
         auto replica = h.replica;
         persist_then(self, [self, replica, p] {
@@ -417,6 +423,10 @@ void release_held_losses(ma_self self, const std::string& addr,
         });
       }
   }
+  if (released > 0 || losses > 0)
+    logger("ma")->info("HoldsReleased {} {} answers again: {} promotions go "
+                       "ahead, {} masters go on without their replica",
+                       st.ctx(), addr, released, losses);
 }
 
 void send_heartbeat(ma_self self, const std::string& addr) {

@@ -57,9 +57,12 @@ out=$(curl -sS --cacert "$certs/ca.pem" "https://127.0.0.1:$HTTP_PORT/metrics" 2
   || fail "HTTPS with the node's certificate: $out"
 echo "$out" | grep -q "^leafguard_process_resident_memory_bytes" \
   || fail "no metrics over HTTPS: $out"
-curl -s --cacert "$certs/ca.pem" "https://127.0.0.1:$HTTP_PORT/" \
-  | grep -q "<title>" || fail "no cluster page over HTTPS"
-curl -s -m 5 "http://127.0.0.1:$HTTP_PORT/metrics" | grep -q leafguard_ \
+# Read whole, then searched: grep -q leaving early would fail curl's write
+# (and the pipeline, under pipefail).
+page=$(curl -sS --cacert "$certs/ca.pem" "https://127.0.0.1:$HTTP_PORT/" 2>&1)
+echo "$page" | grep -q "<title>" || fail "no cluster page over HTTPS: ${page:0:200}"
+plain=$(curl -s -m 5 "http://127.0.0.1:$HTTP_PORT/metrics" || true)
+echo "$plain" | grep -q leafguard_ \
   && fail "metrics served in plain HTTP on a node with TLS"
 curl -sS -m 5 "https://127.0.0.1:$HTTP_PORT/metrics" > /dev/null 2>&1 \
   && fail "curl accepted the node's certificate without the cluster's CA"
