@@ -472,6 +472,13 @@ int run_node(const std::string& role, const std::vector<std::string>& args) {
          "  --trace F         record every protocol message to F\n"
          "  --max-message-mb N  the largest message decoded from a peer, "
          "in MiB (default 64)\n"
+         "  --mysql-port P    aggregators: serve MySQL clients on bind:P\n"
+         "  --mysql-max-connections N  MySQL connections at once "
+         "(default 1000)\n"
+         "  --root-password-file F  root's password, on the first line\n"
+         "  --http-port P     serve /metrics, /api/cluster and, on "
+         "aggregators,\n"
+         "                    the cluster page on bind:P\n"
          "  --log-level L     trace, debug, info, warn, error, critical, "
          "off\n";
     return 0;
