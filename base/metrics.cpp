@@ -20,31 +20,30 @@ histogram::histogram(std::vector<double> bounds)
   for (auto& c : counts_)
     c.store(0, std::memory_order_relaxed);
   for (auto b : bounds_)
-    bounds_ns_.push_back(static_cast<uint64_t>(b * 1e9));
+    bounds_ns_.push_back(static_cast<uint64_t>(std::llround(b * 1e9)));
 }
 
-void histogram::observe(double seconds) {
-  auto it = std::lower_bound(bounds_.begin(), bounds_.end(), seconds);
-  counts_[static_cast<size_t>(it - bounds_.begin())].fetch_add(
-    1, std::memory_order_relaxed);
+size_t histogram::bucket_of(uint64_t ns) const {
+  // Searched from the smallest: most observations fall in the first few.
+  size_t i = 0;
+  while (i < bounds_ns_.size() && ns > bounds_ns_[i])
+    ++i;
+  return i;
+}
+
+void histogram::observe(std::chrono::nanoseconds d) {
+  auto ns = d.count() > 0 ? static_cast<uint64_t>(d.count()) : 0;
+  counts_[bucket_of(ns)].fetch_add(1, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
-  if (seconds > 0)
-    sum_ns_.fetch_add(static_cast<uint64_t>(seconds * 1e9),
-                      std::memory_order_relaxed);
+  sum_ns_.fetch_add(ns, std::memory_order_relaxed);
 }
 
 void histogram::observe_single(std::chrono::nanoseconds d) {
   auto ns = d.count() > 0 ? static_cast<uint64_t>(d.count()) : 0;
-  // Integer bounds, searched from the smallest: most observations fall in
-  // the first few buckets.
-  size_t i = 0;
-  while (i < bounds_ns_.size() && ns > bounds_ns_[i])
-    ++i;
-  auto& slot = counts_[i];
   auto bump = [](std::atomic<uint64_t>& a, uint64_t n) {
     a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   };
-  bump(slot, 1);
+  bump(counts_[bucket_of(ns)], 1);
   bump(count_, 1);
   bump(sum_ns_, ns);
 }
@@ -60,7 +59,7 @@ void histogram::add_to(std::vector<uint64_t>& into) const {
 }
 
 double histogram::sum() const {
-  return static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) * 1e-9;
+  return static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
 }
 
 std::vector<double> latency_bounds() {

@@ -26,6 +26,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -94,10 +95,10 @@ public:
   explicit histogram(std::vector<double> bounds);
 
   /// Counts one observation of `seconds`.
-  void observe(double seconds);
+  void observe(std::chrono::nanoseconds d);
 
-  void observe(std::chrono::nanoseconds d) {
-    observe(static_cast<double>(d.count()) * 1e-9);
+  void observe(double seconds) {
+    observe(std::chrono::nanoseconds{std::llround(seconds * 1e9)});
   }
 
   /// observe() for a shard, which one thread alone writes.
@@ -128,7 +129,9 @@ public:
 
 private:
   std::vector<double> bounds_;
-  std::vector<uint64_t> bounds_ns_; ///< the same bounds, for observe_single
+  std::vector<uint64_t> bounds_ns_; ///< the same bounds, in ns
+  /// The slot of an observation of `ns`: the first bound at or above it.
+  size_t bucket_of(uint64_t ns) const;
   std::array<std::atomic<uint64_t>, max_bounds + 1> counts_{};
   std::atomic<uint64_t> count_{0};
   std::atomic<uint64_t> sum_ns_{0};

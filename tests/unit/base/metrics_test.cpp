@@ -46,6 +46,18 @@ BOOST_AUTO_TEST_CASE(histograms_are_cumulative_with_sum_and_count) {
   BOOST_TEST(h.sum() < 2.0106);
 }
 
+BOOST_AUTO_TEST_CASE(a_bound_holds_an_observation_equal_to_it) {
+  registry r;
+  // 0.00025 * 1e9 is 249999.99999999997 in doubles: the bound must still
+  // hold 250 us, through either way of observing.
+  auto& h = r.get_histogram("lg_b_seconds", "B.", {0.00025});
+  h.observe(std::chrono::microseconds{250});
+  h.observe(0.00025);
+  h.observe_single(std::chrono::microseconds{250});
+  BOOST_TEST(r.scrape().find("lg_b_seconds_bucket{le=\"0.00025\"} 3\n")
+             != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(an_owned_gauge_goes_with_its_holder_only) {
   registry r;
   labels l{{"database", "db"}, {"ordinal", "0"}};
