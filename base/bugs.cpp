@@ -22,6 +22,7 @@ bool no_aggregator_fence = false;
 bool apply_stale_metadata = false;
 bool ignore_unannounced_restart = false;
 bool forget_users = false;
+bool unfenced_leaf_orders = false;
 
 namespace {
 
@@ -46,6 +47,7 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"apply-stale-metadata", &apply_stale_metadata},
     {"ignore-unannounced-restart", &ignore_unannounced_restart},
     {"forget-users", &forget_users},
+    {"unfenced-leaf-orders", &unfenced_leaf_orders},
   };
   return all;
 }

@@ -115,4 +115,10 @@ extern bool ignore_unannounced_restart;
 /// records drops them for good.
 extern bool forget_users;
 
+/// A leaf hands the orders of a LeafOrdersRequest to its instances as its
+/// own, without the batch's master aggregator term: an instance takes an
+/// order of a deposed master aggregator that reached the leaf just before
+/// the new one's, and nothing records which aggregator it obeyed.
+extern bool unfenced_leaf_orders;
+
 } // namespace lg::bugs

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "base/log.hpp"
 #include "sql/result_proto.hpp"
 #include "bench/probes.hpp"
 #include "bench/load_writer.hpp"
@@ -66,6 +67,8 @@ double measure(uint32_t masters, bool kill, bool simulate) {
 
 int main(int argc, char** argv) {
   std::vector<uint32_t> sizes{16, 256, 4096};
+  if (const char* lvl = std::getenv("LG_LOG_LEVEL"))
+    lg::set_log_level(lvl);
   if (argc > 1) {
     sizes.clear();
     for (int i = 1; i < argc; ++i) {

@@ -143,21 +143,29 @@ std::pair<int64_t, int64_t> failover(cluster& c, int leaf, int sig,
   auto t0 = now_ms_of_day();
   c.signal_leaf(leaf, sig);
   auto deadline = clock_type::now() + std::chrono::seconds{30};
-  std::vector<std::string> promoted;
+  std::vector<std::string> answered;
+  size_t promoted = 0;
   while (clock_type::now() < deadline) {
     // Only the promotions of this failover: a recovery still running from
-    // the previous one promotes too.
-    promoted = log_lines(log, from, "ReplicaPromoted", "LeafOffline");
-    if (promoted.size() >= masters)
+    // the previous one promotes too. Each leaf's answer is one line,
+    // "ReplicasPromoted ... answered: N promoted, M failed".
+    answered = log_lines(log, from, "ReplicasPromoted", "LeafOffline");
+    promoted = 0;
+    for (auto& line : answered) {
+      auto at = line.find("answered: ");
+      if (at != std::string::npos)
+        promoted += std::strtoull(line.c_str() + at + 10, nullptr, 10);
+    }
+    if (promoted >= masters)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds{5});
   }
-  if (promoted.size() < masters)
-    die("only " + std::to_string(promoted.size()) + " of "
+  if (promoted < masters)
+    die("only " + std::to_string(promoted) + " of "
         + std::to_string(masters) + " partitions were promoted in 30 s");
   auto offline = log_lines(log, from, "LeafOffline");
   int64_t detect = offline.empty() ? -1 : log_ms(offline.front()) - t0;
-  return {detect, log_ms(promoted.back()) - t0};
+  return {detect, log_ms(answered.back()) - t0};
 }
 
 } // namespace

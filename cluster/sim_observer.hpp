@@ -68,6 +68,8 @@ public:
     }
     if (what != transport_event::sent && what != transport_event::delayed)
       return;
+    if (env.has_set_role_request() || env.has_promote_request())
+      check_order_names_aggregator(env);
     if (env.has_metadata_proposal())
       check_one_master_aggregator(h.aggregator_term(), h.to().node());
     else if (env.has_metadata_committed() && env.metadata_committed().ok())
@@ -112,6 +114,7 @@ public:
     const auto& h = env.header();
     ++checks_aggregator_fence;
     auto& top = admitted_[h.to().node()];
+    newest_admitted_ = std::max(newest_admitted_, h.aggregator_term());
     if (h.aggregator_term() >= top.first) {
       top = {h.aggregator_term(), body_name(env)};
       return;
@@ -146,6 +149,24 @@ public:
   uint64_t checks_aggregator_terms = 0;
 
 private:
+  /// Once master aggregators have terms (voting aggregators), every role
+  /// order names the term of the one that gave it, however it travelled (a
+  /// leaf hands on a LeafOrdersRequest's orders): an order without one is
+  /// held to no fence.
+  void check_order_names_aggregator(const envelope& env) {
+    const auto& h = env.header();
+    ++checks_aggregator_fence;
+    if (newest_admitted_ == 0 || h.aggregator_term() != 0 || !violation.empty())
+      return;
+    violation = "every role order names its master aggregator term: "
+                + std::string{body_name(env)} + " from " + h.from().node()
+                + "/" + h.from().actor() + " to " + h.to().node() + "/"
+                + h.to().actor() + " names none, while term "
+                + std::to_string(newest_admitted_) + " leads";
+  }
+
+  uint64_t newest_admitted_ = 0;
+
   /// Fencing: once an instance is promoted to term T at LSN L, no write of
   /// an older term may be acknowledged beyond L -- the promoted copy does
   /// not hold it, so it is lost (or overwritten) the moment the new master

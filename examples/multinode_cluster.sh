@@ -81,7 +81,7 @@ killed_at=$(date +%s%N)
 kill -9 "${pids[1]}"
 wait_state $((base + 1)) offline
 echo "(offline $(( ($(date +%s%N) - killed_at) / 1000000 )) ms after the kill)"
-grep -h "LeafOffline\|ReplicaPromoted" "$dir/ma.log" | sed 's/^/ma log: /'
+grep -h "LeafOffline\|ReplicasPromoted" "$dir/ma.log" | sed 's/^/ma log: /'
 sql "SHOW PARTITIONS ON shop"
 sql "SELECT COUNT(*) FROM shop"
 sql "INSERT INTO shop VALUES ('date','8')"

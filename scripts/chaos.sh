@@ -280,7 +280,10 @@ copies=$(sql "CHECK PARTITIONS ON db" | grep -c "in_sync")
 aggregator_logs=("$WORK/ma.log")
 ((AGGREGATORS == 1)) || aggregator_logs+=("$WORK/agg1.log" "$WORK/agg2.log")
 offline=$(cat "${aggregator_logs[@]}" | grep -c "LeafOffline" || true)
-promoted=$(cat "${aggregator_logs[@]}" | grep -c "ReplicaPromoted" || true)
+# One line per leaf's answer: "ReplicasPromoted ... answered: N promoted".
+promoted=$(cat "${aggregator_logs[@]}" \
+  | sed -n 's/.*ReplicasPromoted.* answered: \([0-9]*\) promoted.*/\1/p' \
+  | awk '{ n += $1 } END { print n + 0 }')
 
 # 5. The summary.
 echo "chaos: PASS: $rounds rounds (seed $SEED; $kills SIGKILL, $stops SIGSTOP," \

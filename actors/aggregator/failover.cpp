@@ -10,8 +10,10 @@
 //      term + 1 (redundancy 2), or take the partition offline (redundancy 1,
 //      or a replica that is out of sync). Metadata is persisted before any
 //      promotion is sent, so a restarted aggregator never forgets a term.
-//   4. Send PromoteRequest to each chosen replica. Clients find the new
-//      master in the next partition map they fetch.
+//   4. Send each leaf holding chosen replicas one LeafOrdersRequest with
+//      their promotions (failover_orders.cpp); the leaf promotes them and
+//      answers once. Clients find the new masters in the next partition map
+//      they fetch.
 //   5. A master that stops hearing from its replica asks to drop it to async
 //      (ReplicaSyncRequest); the aggregator records it out of sync before the
 //      master acknowledges anything alone.
@@ -20,8 +22,8 @@
 //       |--Heartbeat------->X                     |
 //       |   ... leaf_failure_timeout_ms ...       |
 //       |  LeafOffline A; term 4 -> 5             |
-//       |--PromoteRequest(5)--------------------->|
-//       |<--PromoteReply--------------------------|
+//       |--LeafOrdersRequest[PromoteRequest(5)..]->|--> its instances
+//       |<--LeafOrdersReply[PromoteReply..]--------|
 //
 // SingleStore ("Managing High Availability"): the master aggregator detects a
 // failed leaf and promotes the replicas of its partitions on its pair; in
@@ -36,20 +38,6 @@
 namespace lg {
 
 namespace {
-
-constexpr auto promote_timeout = std::chrono::seconds{5};
-
-/// A partition's new master (or, for replica_lost, its master) and term.
-struct promotion {
-  std::string db;
-  uint32_t ordinal;
-  std::string leaf;
-  uint64_t term;
-};
-
-void send_failover_orders(ma_self self, const std::string& addr,
-                          const std::vector<promotion>& replica_lost,
-                          const std::vector<promotion>& promotions);
 
 /// The leaf `addr` answered a heartbeat sent at `sent`: the replica losses
 /// and promotions held for it since then go ahead (recorded first).
@@ -147,7 +135,7 @@ void leaf_failed(ma_self self, const std::string& addr,
             // never promoted after the master acknowledged alone.
             record_sync(inst, false);
             replica_lost.push_back({db.name(), part.ordinal(),
-                                    master->leaf(), part.term()});
+                                    master->leaf(), part.term(), addr});
           }
       }
       if (master == nullptr || master->leaf() != addr)
@@ -233,69 +221,10 @@ void leaf_failed(ma_self self, const std::string& addr,
               set_role(self, addr, db.name(), part.ordinal(), pb::ROLE_NONE,
                        part.term(), "", false, [](const envelope*) {});
     }
-    send_failover_orders(self, addr, replica_lost, promotions);
+    send_failover_orders(self, replica_lost, promotions);
   });
   resume_attaches(self);
 }
-
-namespace {
-
-void send_failover_orders(ma_self self, const std::string& addr,
-                          const std::vector<promotion>& replica_lost,
-                          const std::vector<promotion>& promotions) {
-  auto& st = self->state;
-  // Promotions first: they bring partitions back; the masters that lost
-  // their replica keep serving meanwhile (they stop waiting for it after
-  // sync_replication_timeout_ms at the latest).
-  for (auto& p : promotions) {
-    auto env = make_envelope(partition_label(p.db, p.ordinal), p.term);
-    env->mutable_promote_request()->set_term(p.term);
-    auto label = partition_label(p.db, p.ordinal);
-    failover_ordered(self, label);
-    st.ep.request(
-      self, p.leaf, partition_actor_name(p.db, p.ordinal), std::move(env),
-      promote_timeout, [self, label, p](const envelope* rep) {
-        auto& st = self->state;
-        if (rep == nullptr) {
-          // Lost on the way: send it again while the decision stands.
-          auto* db = st.meta.find_database(p.db);
-          auto* part = db ? db->mutable_parts(static_cast<int>(p.ordinal))
-                          : nullptr;
-          auto* master = part ? master_of(*part) : nullptr;
-          if (master != nullptr && master->leaf() == p.leaf
-              && part->term() == p.term && st.meta.leaf_online(p.leaf)) {
-            LG_PROBE(promotion_resent, "a promotion got no answer and was "
-                                       "resent");
-            send_failover_orders(self, "", {}, {p});
-            return;
-          }
-        }
-        if (rep == nullptr || rep->promote_reply().status() != pb::STATUS_OK) {
-          logger("ma")->error("PromotionFailed {} {} on {}: {}", st.ctx(),
-                              label, p.leaf,
-                              rep ? rep->promote_reply().error()
-                                  : std::string{"no answer"});
-          failover_promoted(self, label, false);
-          return;
-        }
-        logger("ma")->info("ReplicaPromoted {} {} on {} term={}", st.ctx(),
-                           label, p.leaf, p.term);
-        failover_promoted(self, label, true);
-        for (auto& job : st.jobs)
-          if (job.action == job_action::detach
-              && job.status == job_status::running && job.db == p.db
-              && job.ordinal == p.ordinal) {
-            job.status = job_status::success;
-            job.finished = self->clock().now();
-          }
-      });
-  }
-  for (auto& p : replica_lost)
-    set_role(self, p.leaf, p.db, p.ordinal, pb::MASTER, p.term, addr, false,
-             [](const envelope*) {});
-}
-
-} // namespace
 
 namespace {
 
@@ -369,6 +298,8 @@ void release_held_losses(ma_self self, const std::string& addr,
   };
   size_t released = 0; // promotions that go ahead
   size_t losses = 0;   // masters told to go on without their replica
+  std::vector<promotion> go_promotions;
+  std::vector<promotion> go_losses;
   for (auto& h : promotions) {
     st.promotions_waiting.erase(partition_label(h.db, h.ordinal));
     auto* found = part_of(h);
@@ -391,11 +322,7 @@ void release_held_losses(ma_self self, const std::string& addr,
                         st.ctx(), partition_label(h.db, h.ordinal), addr,
                         decision.new_term);
     ++released;
-    promotion p{h.db, h.ordinal, addr, decision.new_term};
-    auto failed = h.replica;
-    persist_then(self, [self, failed, p] {
-      send_failover_orders(self, failed, {}, {p});
-    });
+    go_promotions.push_back({h.db, h.ordinal, addr, decision.new_term});
   }
   for (auto& h : held) {
     auto* found = part_of(h);
@@ -416,13 +343,14 @@ void release_held_losses(ma_self self, const std::string& addr,
                             st.ctx(), partition_label(h.db, h.ordinal), addr,
                             h.replica);
         ++losses;
-        promotion p{h.db, h.ordinal, addr, h.term};
-        auto replica = h.replica;
-        persist_then(self, [self, replica, p] {
-          send_failover_orders(self, replica, {p}, {});
-        });
+        go_losses.push_back({h.db, h.ordinal, addr, h.term, h.replica});
       }
   }
+  // Recorded first, then sent to each leaf in one message.
+  if (!go_promotions.empty() || !go_losses.empty())
+    persist_then(self, [self, go_losses, go_promotions] {
+      send_failover_orders(self, go_losses, go_promotions);
+    });
   if (released > 0 || losses > 0)
     logger("ma")->info("HoldsReleased {} {} answers again: {} promotions go "
                        "ahead, {} masters go on without their replica",
@@ -719,10 +647,8 @@ void on_instance_failed(ma_self self, const envelope_ptr& req) {
           && inst.in_sync()) {
         record_sync(inst, false);
         if (master != nullptr) {
-          promotion p{db_name, ordinal, master->leaf(), part.term()};
-          persist_then(self, [self, leaf, p] {
-            send_failover_orders(self, leaf, {p}, {});
-          });
+          promotion p{db_name, ordinal, master->leaf(), part.term(), leaf};
+          persist_then(self, [self, p] { send_failover_orders(self, {p}, {}); });
         }
       }
     return;
@@ -744,9 +670,7 @@ void on_instance_failed(ma_self self, const envelope_ptr& req) {
     logger("ma")->warn("FailoverDecided {} {}: its master on {} failed; "
                        "promoting {}",
                        st.ctx(), label, leaf, decision.leaf);
-    persist_then(self, [self, leaf, p] {
-      send_failover_orders(self, leaf, {}, {p});
-    });
+    persist_then(self, [self, p] { send_failover_orders(self, {}, {p}); });
     return;
   }
   LG_PROBE(partition_offline, "a partition lost its master with no "

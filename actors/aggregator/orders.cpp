@@ -15,10 +15,10 @@
 
 namespace lg {
 
-void set_role(ma_self self, const std::string& leaf, const std::string& db,
-              uint32_t ordinal, pb::Role role, uint64_t term,
-              const std::string& peer, bool peer_in_sync,
-              std::function<void(const envelope*)> cb) {
+std::shared_ptr<envelope> role_order(ma_self self, const std::string& db,
+                                     uint32_t ordinal, pb::Role role,
+                                     uint64_t term, const std::string& peer,
+                                     bool peer_in_sync) {
   auto env = make_envelope(partition_label(db, ordinal), term);
   auto* body = env->mutable_set_role_request();
   body->set_role(role);
@@ -43,8 +43,17 @@ void set_role(ma_self self, const std::string& leaf, const std::string& db,
   body->set_replication_backlog_mb(
     self->state.meta.globals().replication_backlog_mb());
   body->set_version(self->state.meta.version());
+  return env;
+}
+
+void set_role(ma_self self, const std::string& leaf, const std::string& db,
+              uint32_t ordinal, pb::Role role, uint64_t term,
+              const std::string& peer, bool peer_in_sync,
+              std::function<void(const envelope*)> cb) {
   self->state.ep.request(self, leaf, partition_actor_name(db, ordinal),
-                         std::move(env), role_order_timeout, std::move(cb));
+                         role_order(self, db, ordinal, role, term, peer,
+                                    peer_in_sync),
+                         role_order_timeout, std::move(cb));
 }
 
 order make_order(const std::string& leaf, const std::string& db,
@@ -163,6 +172,46 @@ void paced_fanout::pump(ma_self self, const std::string& leaf) {
         --me->in_flight_[leaf];
         cb(rep);
         me->pump(self, leaf);
+      });
+  }
+}
+
+void leaf_orders::send(ma_self self, caf::timespan timeout,
+                       std::function<void(const std::string&)> after) {
+  auto by_leaf = std::move(by_leaf_);
+  by_leaf_.clear();
+  for (auto& [leaf, orders] : by_leaf) {
+    auto env = make_envelope();
+    auto* body = env->mutable_leaf_orders_request();
+    body->set_timeout_ms(
+      std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
+    auto callbacks = std::make_shared<std::vector<rpc_table::callback>>();
+    callbacks->reserve(orders.size());
+    for (auto& o : orders) {
+      auto* item = body->add_orders();
+      item->set_actor(std::move(o.actor));
+      item->mutable_order()->Swap(o.env.get());
+      callbacks->push_back(std::move(o.cb));
+    }
+    self->state.ep.request(
+      self, leaf, leaf_actor_name(), std::move(env), timeout,
+      [callbacks, after, leaf = leaf](const envelope* rep) {
+        const pb::LeafOrdersReply* answers =
+          rep != nullptr && rep->has_leaf_orders_reply()
+            ? &rep->leaf_orders_reply()
+            : nullptr;
+        for (size_t i = 0; i < callbacks->size(); ++i) {
+          const envelope* answer = nullptr;
+          if (answers != nullptr && i < static_cast<size_t>(
+                                          answers->answers_size())) {
+            answer = &answers->answers(static_cast<int>(i));
+            if (answer->body_case() == envelope::BODY_NOT_SET)
+              answer = nullptr; // the instance gave no answer
+          }
+          (*callbacks)[i](answer);
+        }
+        if (after)
+          after(leaf);
       });
   }
 }

@@ -218,7 +218,31 @@ pb::ResultSet unknown_database(const std::string& name);
 /// Watches the leaf's actor (its down signal means the leaf is gone).
 void monitor_leaf(ma_self self, const std::string& addr);
 
+// -- failover_orders.cpp -----------------------------------------------------
+
+/// A partition's new master (or, for replica_lost, its master) and term.
+struct promotion {
+  std::string db;
+  uint32_t ordinal;
+  std::string leaf;
+  uint64_t term;
+  std::string lost = {}; ///< replica_lost: the leaf of the replica it lost
+};
+
+/// Sends the promotions and the masters' orders to go on alone, one
+/// LeafOrdersRequest per leaf.
+void send_failover_orders(ma_self self,
+                          const std::vector<promotion>& replica_lost,
+                          const std::vector<promotion>& promotions);
+
 // -- orders.cpp --------------------------------------------------------------
+
+/// A SetRoleRequest for an instance (settings included), as set_role sends
+/// it.
+std::shared_ptr<envelope> role_order(ma_self self, const std::string& db,
+                                     uint32_t ordinal, pb::Role role,
+                                     uint64_t term, const std::string& peer,
+                                     bool peer_in_sync);
 
 /// Sends SetRoleRequest to an instance (settings included).
 void set_role(ma_self self, const std::string& leaf, const std::string& db,
@@ -306,6 +330,33 @@ private:
   int window_;
   std::map<std::string, std::deque<pending>> queued_;
   std::map<std::string, int> in_flight_;
+};
+
+/// Orders for the instances of many leaves, sent as one LeafOrdersRequest
+/// per leaf (envelope.proto): a failover of 4096 partitions is one message
+/// to each surviving leaf and one answer from it, not 4096 of each.
+class leaf_orders {
+public:
+  /// Queues an order for instance `actor` on `leaf`, answered through `cb`.
+  void add(const std::string& leaf, std::string actor,
+           std::shared_ptr<envelope> env, rpc_table::callback cb) {
+    by_leaf_[leaf].push_back({std::move(actor), std::move(env), std::move(cb)});
+  }
+
+  /// Sends one request per leaf. Each order's callback gets its instance's
+  /// answer, or nullptr when the instance or its leaf did not answer within
+  /// `timeout`; then `after` (if set) gets the leaf's name, once per leaf.
+  void send(ma_self self, caf::timespan timeout,
+            std::function<void(const std::string&)> after = {});
+
+private:
+  struct pending {
+    std::string actor;
+    std::shared_ptr<envelope> env;
+    rpc_table::callback cb;
+  };
+
+  std::map<std::string, std::vector<pending>> by_leaf_;
 };
 
 /// Calls `done` once every one of `remaining` asynchronous steps called back.

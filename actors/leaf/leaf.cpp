@@ -11,6 +11,10 @@
 //   4. DropInstanceRequest: the instance stops and its files are removed.
 //   5. Its instances tell it their roles (RoleNotice); a heartbeat that asks
 //      for them gets them listed in its reply (heartbeat.proto step 4).
+//   6. LeafOrdersRequest: orders for many of its instances in one message
+//      (a failover's promotions): each goes to its instance with the
+//      batch's aggregator term, and the leaf answers once, when every
+//      instance has answered or the batch's time is up.
 #include "actors/leaf/leaf.hpp"
 
 #include <algorithm>
@@ -22,6 +26,7 @@
 #include "actors/net/handlers.hpp"
 #include "actors/partition/partition.hpp"
 #include "actors/timers.hpp"
+#include "base/bugs.hpp"
 #include "base/log.hpp"
 #include "base/probes.hpp"
 
@@ -366,6 +371,72 @@ void on_drop(self_ptr self, const envelope_ptr& env) {
   reply_status(self, *env, pb::STATUS_OK, {}, envelope::kDropInstanceReply);
 }
 
+/// The answers to one LeafOrdersRequest as they come in.
+struct orders_in_flight {
+  envelope_ptr request;
+  std::shared_ptr<envelope> reply;
+  size_t waiting = 0;
+  time_point received;
+  std::string kinds; ///< the orders' types, for the log line
+};
+
+void on_leaf_orders(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  const auto& req = env->leaf_orders_request();
+  auto batch = std::make_shared<orders_in_flight>();
+  batch->request = env;
+  batch->reply = make_envelope();
+  batch->received = self->clock().now();
+  if (req.orders_size() > 0)
+    batch->kinds = body_name(req.orders(0).order());
+  auto* answers = batch->reply->mutable_leaf_orders_reply();
+  for (int i = 0; i < req.orders_size(); ++i)
+    answers->add_answers();
+  batch->waiting = static_cast<size_t>(req.orders_size());
+  auto answer_when_done = [self, batch] {
+    if (--batch->waiting != 0)
+      return;
+    auto& st = self->state;
+    const auto& answers = batch->reply->leaf_orders_reply().answers();
+    auto silent = std::count_if(answers.begin(), answers.end(),
+                                [](const envelope& a) {
+                                  return a.body_case()
+                                         == envelope::BODY_NOT_SET;
+                                });
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                self->clock().now() - batch->received)
+                .count();
+    logger("leaf")->info("LeafOrdersAnswered {} {} orders ({}) in {} ms, {} "
+                         "unanswered",
+                         st.ctx(), answers.size(), batch->kinds, ms, silent);
+    st.ep.reply(self, *batch->request, batch->reply);
+  };
+  if (batch->waiting == 0) {
+    st.ep.reply(self, *env, batch->reply);
+    return;
+  }
+  // Answered a little before the aggregator gives up on the batch, so that
+  // only the silent instances' orders are sent again.
+  auto timeout = std::chrono::milliseconds{
+    std::max<int64_t>(1, req.timeout_ms() - req.timeout_ms() / 5)};
+  auto term = env->header().aggregator_term();
+  for (int i = 0; i < req.orders_size(); ++i) {
+    const auto& o = req.orders(i);
+    auto order = std::make_shared<envelope>(o.order());
+    // Fenced at the instance as the aggregator's own order would be.
+    order->mutable_header()->set_aggregator_term(
+      bugs::unfenced_leaf_orders ? 0 : term);
+    st.ep.request(self, st.cfg.address, o.actor(), std::move(order), timeout,
+                  [batch, i, answer_when_done](const envelope* rep) {
+                    auto* slot = batch->reply->mutable_leaf_orders_reply()
+                                   ->mutable_answers(i);
+                    if (rep != nullptr)
+                      *slot = *rep;
+                    answer_when_done();
+                  });
+  }
+}
+
 void on_heartbeat(self_ptr self, const envelope_ptr& env) {
   auto& st = self->state;
   auto rep = make_envelope();
@@ -443,6 +514,7 @@ const handler_table<self_ptr> leaf_requests{
     {envelope::kHeartbeatRequest, on_heartbeat},
     {envelope::kCreateInstanceRequest, on_create},
     {envelope::kDropInstanceRequest, on_drop},
+    {envelope::kLeafOrdersRequest, on_leaf_orders},
     {envelope::kRoleNotice, on_role_notice},
     {envelope::kMasterAggregatorKnown, on_ma_lost},
   }};

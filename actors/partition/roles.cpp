@@ -257,8 +257,10 @@ void on_promote(self_ptr self, const envelope_ptr& env) {
       report_failure(self);
     }
     become(self, pb::MASTER, req.term(), std::string{}, false);
-    logger("partition")->info("ReplicaPromoted {} at lsn {}", st.ctx(),
-                              st.cfg.store->last().lsn);
+    // At debug level: the leaf sums up a failover's promotions in one line
+    // (LeafOrdersAnswered).
+    logger("partition")->debug("ReplicaPromoted {} at lsn {}", st.ctx(),
+                               st.cfg.store->last().lsn);
     body->set_status(pb::STATUS_OK);
     rep->mutable_header()->set_term(st.term);
   }

@@ -124,6 +124,43 @@ BOOST_AUTO_TEST_CASE(kill_promotes_the_replicas_on_the_pair) {
   BOOST_TEST(saw_new_term);
 }
 
+BOOST_AUTO_TEST_CASE(failover_orders_go_to_each_leaf_in_one_message) {
+  // One pair: every master of 10001 has its replica on 10002.
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 64");
+  size_t masters = 0;
+  for (uint32_t i = 0; i < 64; ++i)
+    masters += c.master_port("db", i) == "10001" ? 1 : 0;
+  BOOST_REQUIRE(masters >= 16u);
+  auto& fab = c.cluster().transport();
+  auto before = fab.recent().size();
+  c.ok("KILL LEAF '127.0.0.1':10001");
+  for (uint32_t i = 0; i < 64; ++i)
+    BOOST_TEST(c.master_port("db", i) == "10002");
+  size_t batches = 0;         // aggregator -> leaf 10002
+  size_t direct = 0;          // aggregator -> an instance
+  size_t handed_on = 0;       // leaf 10002 -> its instances
+  auto recent = fab.recent();
+  BOOST_REQUIRE(recent.size() < fabric::recent_capacity);
+  for (size_t i = before; i < recent.size(); ++i) {
+    auto& line = recent[i];
+    bool from_ma = line.find("ma/ma -> ") != std::string::npos;
+    if (from_ma && line.find("LeafOrdersRequest") != std::string::npos)
+      ++batches;
+    if (from_ma && (line.find("PromoteRequest") != std::string::npos
+                    || line.find("SetRoleRequest") != std::string::npos))
+      ++direct;
+    if (line.find("10002/leaf -> 127.0.0.1:10002/p/") != std::string::npos
+        && line.find("PromoteRequest") != std::string::npos)
+      ++handed_on;
+  }
+  // The promotions in one message, the masters told to go on alone in
+  // another; none straight to an instance.
+  BOOST_TEST(batches == 2u);
+  BOOST_TEST(direct == 0u);
+  BOOST_TEST(handed_on == masters);
+}
+
 BOOST_AUTO_TEST_CASE(isolated_leaf_fails_over_by_heartbeat) {
   sim_cluster c{4, 2};
   c.ok("CREATE DATABASE db PARTITIONS 4");
