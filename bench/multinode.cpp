@@ -9,7 +9,8 @@
 //   - rebuild throughput across processes: a leaf's disk is wiped and its
 //     copies are rebuilt from the masters in the other processes;
 //   - failover time across processes: SIGKILL (the lost connection) and
-//     SIGSTOP (heartbeats), from the signal to the last promotion;
+//     SIGSTOP (heartbeats), from the signal to the last promotion and to a
+//     client's INSERT into every one of the leaf's masters succeeding;
 //   - the resident memory of a leaf process per idle partition instance, at
 //     LG_MEMORY_INSTANCES instances per leaf (default 4096; 0 skips it),
 //     beside the leaf's resident memory with none (LG_MEMORY_ONLY=1 runs
@@ -134,14 +135,35 @@ lg::bench::figures run_writers(lg::node_process& client,
   return pool.measure_and_stop(warmup, seconds);
 }
 
-/// The ms from the signal to the aggregator's last promotion of the leaf's
-/// `masters` partitions (and to its LeafOffline line).
-std::pair<int64_t, int64_t> failover(cluster& c, int leaf, int sig,
-                                     size_t masters) {
+/// A failover's times from the signal, in ms.
+struct failover_times {
+  int64_t detected = -1; ///< the aggregator's LeafOffline line
+  int64_t promoted = -1; ///< its last ReplicasPromoted line
+  int64_t writable = -1; ///< the client's INSERT into every one of them
+};
+
+/// Signals `leaf` and times its failover: the aggregator's log lines, and
+/// `client`'s INSERT of a row into each of `insert`'s partitions (the
+/// leaf's masters), tried from the signal on until it succeeds.
+failover_times failover(cluster& c, int leaf, int sig, size_t masters,
+                        lg::node_process& client, const std::string& insert) {
   auto log = c.dir + "/ma.log";
   auto from = file_size(log);
   auto t0 = now_ms_of_day();
+  auto wall0 = clock_type::now();
   c.signal_leaf(leaf, sig);
+  failover_times out;
+  while (clock_type::now() < wall0 + std::chrono::seconds{30}) {
+    auto rs = client.execute(insert, std::chrono::seconds{10});
+    if (rs.error_code() == 0) {
+      out.writable = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       clock_type::now() - wall0)
+                       .count();
+      break;
+    }
+  }
+  if (out.writable < 0)
+    die("the failed leaf's partitions were not writable in 30 s");
   auto deadline = clock_type::now() + std::chrono::seconds{30};
   std::vector<std::string> answered;
   size_t promoted = 0;
@@ -164,8 +186,9 @@ std::pair<int64_t, int64_t> failover(cluster& c, int leaf, int sig,
     die("only " + std::to_string(promoted) + " of "
         + std::to_string(masters) + " partitions were promoted in 30 s");
   auto offline = log_lines(log, from, "LeafOffline");
-  int64_t detect = offline.empty() ? -1 : log_ms(offline.front()) - t0;
-  return {detect, log_ms(answered.back()) - t0};
+  out.detected = offline.empty() ? -1 : log_ms(offline.front()) - t0;
+  out.promoted = log_ms(answered.back()) - t0;
+  return out;
 }
 
 } // namespace
@@ -332,14 +355,47 @@ void run_throughput_and_failover(const std::string& leafguard, double seconds,
         }
         std::this_thread::sleep_for(std::chrono::milliseconds{20});
       }
-      auto [detect, promoted] = failover(f, 1, sig, masters);
+      // A client node that writes a row into each of leaf 1's masters;
+      // the first INSERT, before the failure, caches the partition map.
+      lg::node_process fc;
+      auto fco = co;
+      fco.ma_address = "127.0.0.1:" + std::to_string(f.base);
+      if (auto err = fc.start(fco))
+        die("client node: " + err.detail());
+      std::vector<uint32_t> victims;
+      auto parts = fc.execute("SHOW PARTITIONS ON f");
+      for (auto& row : parts.rows())
+        if (row.cells(2) == std::to_string(f.port(1))
+            && row.cells(3) == "Master")
+          victims.push_back(static_cast<uint32_t>(std::stoul(row.cells(0))));
+      if (victims.size() != masters)
+        die("leaf 1 holds " + std::to_string(victims.size()) + " masters, not "
+            + std::to_string(masters));
+      auto insert = lg::bench::insert_one_row_each(
+        "f", victims, static_cast<uint32_t>(masters * 4));
+      lg::bench::require_ok("multinode", fc.execute(insert), "warm-up INSERT");
+      auto t = failover(f, 1, sig, masters, fc, insert);
       std::printf("failover across processes, %s, %4zu masters on the leaf: "
-                  "detected %5lld ms, all promoted %5lld ms\n",
+                  "detected %5lld ms, all promoted %5lld ms, all written "
+                  "%5lld ms\n",
                   sig == SIGKILL ? "SIGKILL (lost connection)"
                                  : "SIGSTOP (heartbeats)    ",
-                  masters, static_cast<long long>(detect),
-                  static_cast<long long>(promoted));
+                  masters, static_cast<long long>(t.detected),
+                  static_cast<long long>(t.promoted),
+                  static_cast<long long>(t.writable));
       std::fflush(stdout);
+      // LG_FAILOVER_TIMELINE=1: the aggregator's lines from the failure
+      // on, and how long leaf 2 took to answer each batch of orders.
+      if (std::getenv("LG_FAILOVER_TIMELINE") != nullptr) {
+        for (auto& line : log_lines(f.dir + "/ma.log", 0, "", "LeafOffline"))
+          if (line.find(" info ") != std::string::npos
+              || line.find(" warning ") != std::string::npos)
+            std::printf("  ma: %s\n", line.c_str());
+        for (auto& line : log_lines(f.dir + "/leaf2.log", 0,
+                                    "LeafOrdersAnswered"))
+          std::printf("  leaf2: %s\n", line.c_str());
+      }
+      fc.stop();
       f.stop();
       std::filesystem::remove_all(f.dir);
     }
