@@ -549,8 +549,10 @@ void exec_read(self_ptr self, const envelope_ptr& req, const std::string& db,
 }
 
 void forward_to_ma(self_ptr self, const envelope_ptr& req,
-                   bool reads_only) {
+                   bool reads_only,
+                   std::optional<time_point> started = std::nullopt) {
   auto& st = self->state;
+  auto since = started ? *started : self->clock().now();
   // A leaf runs no cluster command; what only shows the cluster's state
   // (its HTTP endpoint's /api/cluster) goes to the master aggregator.
   if (!st.cfg.leaf_data_dir.empty() && !reads_only) {
@@ -580,7 +582,8 @@ void forward_to_ma(self_ptr self, const envelope_ptr& req,
     self->monitor(ma);
   waiting.emplace(id, req);
   st.ep.request(self, st.cfg.ma_node, "ma", std::move(env), admin_timeout,
-                [self, req, ma_addr, id](const envelope* rep) {
+                [self, req, ma_addr, id, reads_only,
+                 since](const envelope* rep) {
                   auto& st = self->state;
                   auto w = st.forwarded_to.find(ma_addr);
                   if (w == st.forwarded_to.end() || w->second.erase(id) == 0)
@@ -591,10 +594,36 @@ void forward_to_ma(self_ptr self, const envelope_ptr& req,
                     st.forwarded_to.erase(w);
                   }
                   if (rep == nullptr) {
-                    reply_result(self, *req,
-                                 make_failure(sql::errc::timeout,
-                                              "the master aggregator did not "
-                                              "answer"));
+                    auto refused = st.ep.last_transport_error();
+                    auto until = since + std::chrono::milliseconds{
+                                           st.cfg.request_timeout_ms};
+                    if (!refused.empty()
+                        && self->clock().now() + max_backoff < until) {
+                      // Never delivered (no master aggregator yet: an
+                      // election), so safe to send again, until the
+                      // request timeout.
+                      auto timer = st.next_timer++;
+                      st.waiting_for_aggregator.emplace(
+                        timer, [self, req, reads_only, since] {
+                          forward_to_ma(self, req, reads_only, since);
+                        });
+                      self->delayed_send(self, max_backoff, timer_atom::value,
+                                         timer);
+                      return;
+                    }
+                    reply_result(
+                      self, *req,
+                      make_failure(
+                        sql::errc::timeout,
+                        refused.empty()
+                          ? std::string{"the master aggregator did not "
+                                        "answer: the statement may or may "
+                                        "not have taken effect"}
+                          : "no master aggregator took the statement within "
+                              + std::to_string(st.cfg.request_timeout_ms)
+                              + " ms (" + refused
+                              + "); SHOW AGGREGATORS on any aggregator "
+                                "names the master aggregator"));
                     return;
                   }
                   // Cluster changes may move masters: drop cached maps.

@@ -116,6 +116,22 @@ BOOST_AUTO_TEST_CASE(a_killed_master_aggregator_is_replaced_within_the_election)
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_cluster_statement_during_the_election_waits_for_it) {
+  sim_cluster c{2, 2, nullptr, 64 * 1024 * 1024, 3};
+  auto old = master_of(c);
+  c.ok("KILL AGGREGATOR " + quoted(old));
+  // No master aggregator exists yet: the statement is not refused at once,
+  // it goes to the one the election makes.
+  auto t0 = c.cluster().now();
+  c.ok("CREATE DATABASE db PARTITIONS 4");
+  BOOST_TEST(c.ms_since(t0) > 0);
+  BOOST_TEST(c.ms_since(t0) < 10000);
+  auto now_master = master_of(c);
+  BOOST_TEST(!now_master.empty());
+  BOOST_TEST(now_master != old);
+  BOOST_TEST(c.ok("SHOW DATABASES").rows_size() == 1);
+}
+
 BOOST_AUTO_TEST_CASE(a_master_aggregator_cut_off_from_the_majority_steps_down) {
   sim_cluster c{4, 2, nullptr, 64 * 1024 * 1024, 3};
   c.ok("CREATE DATABASE db PARTITIONS 4");
