@@ -430,8 +430,12 @@ void on_leaf_orders(self_ptr self, const envelope_ptr& env) {
                   [batch, i, answer_when_done](const envelope* rep) {
                     auto* slot = batch->reply->mutable_leaf_orders_reply()
                                    ->mutable_answers(i);
-                    if (rep != nullptr)
+                    if (rep != nullptr) {
+                      // The body is the answer; its routing header would
+                      // only make the batch's answer bigger on the wire.
                       *slot = *rep;
+                      slot->clear_header();
+                    }
                     answer_when_done();
                   });
   }
