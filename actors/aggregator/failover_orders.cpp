@@ -124,11 +124,12 @@ void send_failover_orders(ma_self self,
                if (!t.resend.empty())
                  send_failover_orders(self, {}, t.resend);
              });
-  for (auto& [leaf, list] : std::map<std::string, std::vector<promotion>>{
-         *losses})
-    if (promoting.count(leaf) == 0)
-      tell_alone(leaf);
+  std::vector<std::string> without_promotions;
+  for (auto& kvp : *losses)
+    if (promoting.count(kvp.first) == 0)
+      without_promotions.push_back(kvp.first);
+  for (auto& leaf : without_promotions)
+    tell_alone(leaf);
 }
-
 
 } // namespace lg
