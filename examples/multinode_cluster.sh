@@ -86,9 +86,11 @@ sql "SHOW PARTITIONS ON shop"
 sql "SELECT COUNT(*) FROM shop"
 sql "INSERT INTO shop VALUES ('date','8')"
 echo
-echo "The failover in the aggregator's trace (leafguard trace):"
-"$L" trace "$dir/ma.trace" --type PromoteRequest | head -n 6
-"$L" trace "$dir/ma.trace" --type PromoteReply | head -n 6
+echo "The failover in the traces (leafguard trace): the aggregator sends the"
+echo "pair one LeafOrdersRequest, which it hands on to its instances:"
+"$L" trace "$dir/ma.trace" --type LeafOrdersRequest | head -n 4
+"$L" trace "$dir/leaf2.trace" --type PromoteRequest | head -n 6
+"$L" trace "$dir/ma.trace" --type LeafOrdersReply | head -n 4
 
 step "5. restart the leaf: it comes back as replica of its pair's new masters"
 "$L" leaf --port $((base + 1)) --data-dir "$dir/leaf1" \
