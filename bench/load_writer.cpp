@@ -127,8 +127,12 @@ void pump(self_ptr self) {
   bool issuing = running && !st.cfg.paused->load(std::memory_order_relaxed);
   uint64_t issued = 0;
   while (issuing && st.outstanding < st.cfg.window) {
-    auto key = "w" + std::to_string(st.cfg.writer_id) + "-"
-               + std::to_string(st.seq++);
+    auto n = st.seq++;
+    auto key = st.cfg.keys > 0
+                 ? "k" + std::to_string(st.cfg.key_set) + "-"
+                     + std::to_string(n % st.cfg.keys)
+                 : "w" + std::to_string(st.cfg.writer_id) + "-"
+                     + std::to_string(n);
     auto ordinal = partition_of(key, st.map.partitions());
     st.queues[ordinal].keys.push_back(std::move(key));
     st.queues[ordinal].issued.push_back(now);
@@ -213,6 +217,9 @@ writer_pool::writer_pool(const spec& s)
     wc.database = s.database;
     wc.window = s.window;
     wc.value_size = s.value_size;
+    wc.keys = s.keyspace > 0 ? std::max<uint64_t>(1, s.keyspace / s.writers)
+                             : 0;
+    wc.key_set = static_cast<uint32_t>(i);
     wc.stats = stats_.back();
     wc.running = running_;
     wc.paused = paused_;

@@ -41,6 +41,12 @@ struct writer_config {
   size_t window = 64;   ///< writes in flight
   size_t per_partition = 2; ///< requests in flight per partition
   size_t value_size = 100;
+  /// The writer's keys: 0, a new key for every write; N, N keys written
+  /// over and over (as redis-benchmark -r does), named after `key_set`
+  /// (not the writer id), so that the writers of later slices write the
+  /// same keys again.
+  uint64_t keys = 0;
+  uint32_t key_set = 0;
   std::shared_ptr<writer_stats> stats;
   std::shared_ptr<std::atomic<bool>> running; ///< cleared to stop
   /// Set: issue nothing new, but keep running (writer_pool::pause).
@@ -74,6 +80,9 @@ public:
     int writers = 16;
     size_t window = 64;
     size_t value_size = 100;
+    /// Keys over all writers: 0, a new key for every write; N, N keys
+    /// written over and over (redis-benchmark -r N), split among them.
+    uint64_t keyspace = 0;
     uint32_t first_id = 0; ///< writer ids (and names) start here
     bool start_paused = false; ///< issue nothing until resume()
   };

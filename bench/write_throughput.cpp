@@ -1,7 +1,8 @@
 // Benchmark: acknowledged writes/s of an in-process cluster with p50/p99
 // latency, for redundancy 2 (synchronous replication), redundancy 1, and
 // redundancy 2 WITH SYNC DURABILITY. 4 leaves, 16 partitions, 100-byte
-// values, 16 pipelined writers. Also what keeping metrics costs: R2 with
+// values over 100,000 keys (LG_KEYSPACE; 0: a new key for every write), 16
+// pipelined writers. Also what keeping metrics costs: R2 with
 // and without, in alternating slices of the same run.
 //
 // This machine's speed swings by up to 2x within seconds (a plain spin loop
@@ -59,6 +60,14 @@ std::unique_ptr<lg::local_cluster> start_cluster(int redundancy,
   return cluster;
 }
 
+/// The keys the writers write over and over: 100,000 unless LG_KEYSPACE
+/// says otherwise (0: a new key for every write), as the Redis peer's
+/// redis-benchmark -r 100000 does.
+uint64_t keyspace() {
+  const char* text = std::getenv("LG_KEYSPACE");
+  return text != nullptr ? std::strtoull(text, nullptr, 10) : 100000;
+}
+
 /// The writer pool spec for `cluster`.
 lg::bench::writer_pool::spec pool_spec(lg::local_cluster& cluster,
                                        uint32_t first_id, size_t window) {
@@ -69,6 +78,7 @@ lg::bench::writer_pool::spec pool_spec(lg::local_cluster& cluster,
   ws.writers = 16;
   ws.window = window;
   ws.first_id = first_id;
+  ws.keyspace = keyspace();
   return ws;
 }
 
@@ -188,10 +198,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::printf("write_throughput: in-process, 4 leaves, 16 partitions, "
-              "100-byte values, 16 writers x %zu in flight; an R2 and an R1 "
-              "cluster stay up with their writers and take turns, %.2f s "
+              "100-byte values, 16 writers x %zu in flight, %s; an R2 and an "
+              "R1 cluster stay up with their writers and take turns, %.2f s "
               "each, for %d rounds\n",
-              window, seconds, rounds);
+              window,
+              keyspace() == 0
+                ? "a new key for every write"
+                : (std::to_string(keyspace()) + " keys written over and over")
+                    .c_str(),
+              seconds, rounds);
   auto r2_cluster = start_cluster(2, false);
   auto r1_cluster = start_cluster(1, false);
   auto s2 = pool_spec(*r2_cluster, 0, window);

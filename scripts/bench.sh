@@ -71,8 +71,9 @@ ratio() {
 
 echo "== write_throughput (16 x 64 in flight, the default set-up)"
 "$BUILD/bench/write_throughput" | tee "$out/write_throughput"
-# The same 16 x 64 requests in flight: 16 connections, 64 pipelined each.
-if peer redis_pipelined pipelined 16 64; then
+# The same 16 x 64 requests in flight: 16 connections, 64 pipelined each,
+# and the same writes: 100-byte values over 100,000 keys.
+if peer redis_pipelined pipelined 16 64 1000000 100; then
   ratio "write_throughput R2" \
     "$(result_field "$out/write_throughput" r2_writes_per_s)" \
     "Redis pipelined SET" \

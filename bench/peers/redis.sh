@@ -7,9 +7,9 @@
 #   bench/peers/redis.sh unpipelined N [REQUESTS]
 #       redis-benchmark -P 1 -c N -t set,get; prints redis_set_per_s=,
 #       redis_get_per_s= and their p50/p99 latencies in ms
-#   bench/peers/redis.sh pipelined N DEPTH [REQUESTS]
-#       redis-benchmark -P DEPTH -c N -t set; prints redis_set_per_s= and
-#       its latencies
+#   bench/peers/redis.sh pipelined N DEPTH [REQUESTS] [VALUE_BYTES]
+#       redis-benchmark -P DEPTH -c N -t set, values of VALUE_BYTES
+#       (default 16); prints redis_set_per_s= and its latencies
 #   bench/peers/redis.sh failover DOWN_AFTER_MS
 #       one redis-sentinel watches the master (quorum 1,
 #       down-after-milliseconds DOWN_AFTER_MS); the master is sent SIGSTOP
@@ -46,7 +46,7 @@ root="$(cd "$here/../.." && pwd)"
 
 usage() {
   echo "usage: $0 unpipelined N [REQUESTS]" >&2
-  echo "       $0 pipelined N DEPTH [REQUESTS]" >&2
+  echo "       $0 pipelined N DEPTH [REQUESTS] [VALUE_BYTES]" >&2
   echo "       $0 failover DOWN_AFTER_MS" >&2
   echo "       $0 resync MIB" >&2
   exit 2
@@ -58,6 +58,7 @@ is_count() {
 
 mode="${1:-}"
 counts=()
+value_bytes=16
 case "$mode" in
   unpipelined)
     if [ $# -lt 2 ] || [ $# -gt 3 ]; then usage; fi
@@ -68,12 +69,13 @@ case "$mode" in
     counts=("$clients" "$depth" "$requests")
     ;;
   pipelined)
-    if [ $# -lt 3 ] || [ $# -gt 4 ]; then usage; fi
+    if [ $# -lt 3 ] || [ $# -gt 5 ]; then usage; fi
     clients="$2"
     depth="$3"
     requests="${4:-1000000}"
+    value_bytes="${5:-16}"
     tests="set"
-    counts=("$clients" "$depth" "$requests")
+    counts=("$clients" "$depth" "$requests" "$value_bytes")
     ;;
   failover)
     if [ $# -ne 2 ]; then usage; fi
@@ -274,7 +276,7 @@ run_benchmark() {
   start_pair
   echo "redis.sh: master on $master_port, replica on $replica_port in sync;" \
        "redis-benchmark -P $depth -c $clients -t $tests -n $requests" \
-       "-r 100000 -d 16" >&2
+       "-r 100000 -d $value_bytes" >&2
 
   # CSV: "test","rps","avg_latency_ms","min_latency_ms",
   # "p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms".
@@ -282,7 +284,7 @@ run_benchmark() {
   # through cleanup, the benchmark) at once, not when a command substitution
   # ends.
   redis-benchmark -h 127.0.0.1 -p "$master_port" -P "$depth" -c "$clients" \
-    -t "$tests" -n "$requests" -r 100000 -d 16 --csv </dev/null \
+    -t "$tests" -n "$requests" -r 100000 -d "$value_bytes" --csv </dev/null \
     >"$tmp/benchmark.csv" 2>"$tmp/benchmark.err" &
   pids=("$!" "${pids[@]}")
   if ! wait "$!"; then
