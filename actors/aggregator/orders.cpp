@@ -8,6 +8,9 @@
 //      lost on the way is sent again, a few times, while its leaf is up.
 //   3. Requests to many instances go through paced_fanout: a window per
 //      leaf, so that heartbeats are not queued behind thousands of requests.
+//   4. Or through leaf_orders: one LeafOrdersRequest per leaf, which the
+//      leaf hands on to its instances, answering once (a failover's
+//      promotions, failover_orders.cpp).
 #include "actors/aggregator/state.hpp"
 #include "actors/leaf/leaf.hpp"
 #include "actors/names.hpp"
