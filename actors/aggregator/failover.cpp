@@ -296,10 +296,8 @@ void release_held_losses(ma_self self, const std::string& addr,
       return nullptr;
     return db->mutable_parts(static_cast<int>(h.ordinal));
   };
-  size_t released = 0; // promotions that go ahead
-  size_t losses = 0;   // masters told to go on without their replica
-  std::vector<promotion> go_promotions;
-  std::vector<promotion> go_losses;
+  std::vector<promotion> go_promotions; // promotions that go ahead
+  std::vector<promotion> go_losses; // masters told to go on without a replica
   for (auto& h : promotions) {
     st.promotions_waiting.erase(partition_label(h.db, h.ordinal));
     auto* found = part_of(h);
@@ -321,7 +319,6 @@ void release_held_losses(ma_self self, const std::string& addr,
                         "promoting it to term {}",
                         st.ctx(), partition_label(h.db, h.ordinal), addr,
                         decision.new_term);
-    ++released;
     go_promotions.push_back({h.db, h.ordinal, addr, decision.new_term});
   }
   for (auto& h : held) {
@@ -342,7 +339,6 @@ void release_held_losses(ma_self self, const std::string& addr,
                             "again; its replica on {} is out of sync",
                             st.ctx(), partition_label(h.db, h.ordinal), addr,
                             h.replica);
-        ++losses;
         go_losses.push_back({h.db, h.ordinal, addr, h.term, h.replica});
       }
   }
@@ -351,10 +347,10 @@ void release_held_losses(ma_self self, const std::string& addr,
     persist_then(self, [self, go_losses, go_promotions] {
       send_failover_orders(self, go_losses, go_promotions);
     });
-  if (released > 0 || losses > 0)
+  if (!go_promotions.empty() || !go_losses.empty())
     logger("ma")->info("HoldsReleased {} {} answers again: {} promotions go "
                        "ahead, {} masters go on without their replica",
-                       st.ctx(), addr, released, losses);
+                       st.ctx(), addr, go_promotions.size(), go_losses.size());
 }
 
 void send_heartbeat(ma_self self, const std::string& addr) {

@@ -380,6 +380,14 @@ std::shared_ptr<part_op> make_op(self_ptr self, const std::string& db,
   return op;
 }
 
+/// Runs `fn` after max_backoff (while no master aggregator answers).
+void after_backoff(self_ptr self, std::function<void()> fn) {
+  auto& st = self->state;
+  auto id = st.next_timer++;
+  st.waiting_for_aggregator.emplace(id, std::move(fn));
+  self->delayed_send(self, max_backoff, timer_atom::value, id);
+}
+
 /// Runs `fun(map)` once the map of `db` is known, or answers the error.
 /// While no master aggregator answers (an election), it asks again until
 /// the request timeout.
@@ -396,12 +404,9 @@ void with_map(self_ptr self, const envelope_ptr& req, const std::string& db,
                          const std::string& error) {
     if (!map && code == sql::errc::timeout
         && self->clock().now() + max_backoff < until) {
-      auto& st = self->state;
-      auto id = st.next_timer++;
-      st.waiting_for_aggregator.emplace(id, [self, req, db, fun, since] {
+      after_backoff(self, [self, req, db, fun, since] {
         with_map(self, req, db, fun, since);
       });
-      self->delayed_send(self, max_backoff, timer_atom::value, id);
       return;
     }
     if (!map) {
@@ -602,13 +607,9 @@ void forward_to_ma(self_ptr self, const envelope_ptr& req,
                       // Never delivered (no master aggregator yet: an
                       // election), so safe to send again, until the
                       // request timeout.
-                      auto timer = st.next_timer++;
-                      st.waiting_for_aggregator.emplace(
-                        timer, [self, req, reads_only, since] {
-                          forward_to_ma(self, req, reads_only, since);
-                        });
-                      self->delayed_send(self, max_backoff, timer_atom::value,
-                                         timer);
+                      after_backoff(self, [self, req, reads_only, since] {
+                        forward_to_ma(self, req, reads_only, since);
+                      });
                       return;
                     }
                     reply_result(
