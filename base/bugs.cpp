@@ -23,6 +23,7 @@ bool apply_stale_metadata = false;
 bool ignore_unannounced_restart = false;
 bool forget_users = false;
 bool unfenced_leaf_orders = false;
+bool unsynced_creations = false;
 
 namespace {
 
@@ -48,6 +49,7 @@ const std::vector<std::pair<std::string, bool*>>& variants() {
     {"ignore-unannounced-restart", &ignore_unannounced_restart},
     {"forget-users", &forget_users},
     {"unfenced-leaf-orders", &unfenced_leaf_orders},
+    {"unsynced-creations", &unsynced_creations},
   };
   return all;
 }

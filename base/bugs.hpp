@@ -121,4 +121,9 @@ extern bool forget_users;
 /// the new one's, and nothing records which aggregator it obeyed.
 extern bool unfenced_leaf_orders;
 
+/// A leaf acknowledges a batch of creations without syncing the new
+/// instances' files: after a power loss an acknowledged instance has an
+/// empty descriptor, cannot be opened, and what it held is gone.
+extern bool unsynced_creations;
+
 } // namespace lg::bugs

@@ -14,7 +14,12 @@
 //   - the resident memory of a leaf process per idle partition instance, at
 //     LG_MEMORY_INSTANCES instances per leaf (default 4096; 0 skips it),
 //     beside the leaf's resident memory with none (LG_MEMORY_ONLY=1 runs
-//     only this part).
+//     only this part);
+//   - CREATE DATABASE of LG_CREATE_PARTITIONS partitions (default 16384; 0
+//     skips it) on the 4 leaf processes, beside the floor: the same
+//     directories and files made and synced by one thread of this process
+//     (LG_CREATE_ONLY=1 runs only this part), and the progress lines the
+//     aggregator wrote meanwhile.
 //
 //   multinode [LEAFGUARD] [SECONDS] [REBUILD_MIB] [MASTERS_ON_LEAF...]
 //
@@ -45,6 +50,7 @@
 #include "bench/probes.hpp"
 #include "bench/processes.hpp"
 #include "cluster/node.hpp"
+#include "storage/vfs.hpp"
 
 namespace {
 
@@ -198,6 +204,7 @@ void run_throughput_and_failover(const std::string& leafguard, double seconds,
                                  size_t rebuild_mib,
                                  const std::vector<size_t>& per_leaf);
 void memory_per_instance(const std::string& leafguard);
+void create_at_scale(const std::string& leafguard);
 } // namespace
 
 int main(int argc, char** argv) {
@@ -212,9 +219,14 @@ int main(int argc, char** argv) {
   if (access(leafguard.c_str(), X_OK) != 0)
     die("no leafguard binary at " + leafguard);
   signal(SIGPIPE, SIG_IGN);
-  if (std::getenv("LG_MEMORY_ONLY") == nullptr)
+  bool memory_only = std::getenv("LG_MEMORY_ONLY") != nullptr;
+  bool create_only = std::getenv("LG_CREATE_ONLY") != nullptr;
+  if (!memory_only && !create_only)
     run_throughput_and_failover(leafguard, seconds, rebuild_mib, per_leaf);
-  memory_per_instance(leafguard);
+  if (!create_only)
+    memory_per_instance(leafguard);
+  if (!memory_only)
+    create_at_scale(leafguard);
   return 0;
 }
 
@@ -443,6 +455,61 @@ void memory_per_instance(const std::string& leafguard) {
     m.stop();
     std::filesystem::remove_all(m.dir);
   }
+}
+
+/// The floor of a CREATE DATABASE: `instances` directories, each with a
+/// descriptor and an empty log, made by one thread and synced once, below
+/// `dir`; in ms.
+long long create_floor(const std::string& dir, long instances) {
+  auto fs = lg::storage::make_disk_vfs();
+  auto t0 = clock_type::now();
+  for (long i = 0; i < instances; ++i) {
+    auto err = fs->create_unsynced(
+      dir + "/instances/db." + std::to_string(i),
+      {{"descriptor.pb", std::string(12, 'd')}, {"wal.log", ""}});
+    if (err)
+      die("floor: " + err.to_string());
+  }
+  if (auto err = fs->sync_tree(dir))
+    die("floor: " + err.to_string());
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+              clock_type::now() - t0)
+              .count();
+  std::filesystem::remove_all(dir);
+  return static_cast<long long>(ms);
+}
+
+void create_at_scale(const std::string& leafguard) {
+  long partitions = std::getenv("LG_CREATE_PARTITIONS")
+                      ? std::atol(std::getenv("LG_CREATE_PARTITIONS"))
+                      : 16384;
+  if (partitions <= 0)
+    return;
+  cluster m;
+  m.start(leafguard, 25300);
+  auto log = m.dir + "/ma.log";
+  auto from = file_size(log);
+  auto t0 = clock_type::now();
+  auto rs = m.sql("CREATE DATABASE big PARTITIONS " + std::to_string(partitions));
+  auto created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      clock_type::now() - t0)
+                      .count();
+  if (rs.find("ERROR") != std::string::npos)
+    die("CREATE DATABASE failed: " + rs);
+  auto progress = log_lines(log, from, "DatabaseCreating").size();
+  // Both copies of every partition: 2 x partitions instances in all.
+  auto floor_ms = create_floor(m.dir + "/floor", 2 * partitions);
+  std::printf("CREATE DATABASE of %ld partitions on 4 leaf processes: %6lld "
+              "ms (target 5000), %zu progress lines; floor, the same %ld "
+              "directories made and synced by one thread: %lld ms (%.1fx)\n",
+              partitions, static_cast<long long>(created_ms), progress,
+              2 * partitions, floor_ms,
+              floor_ms > 0 ? static_cast<double>(created_ms)
+                               / static_cast<double>(floor_ms)
+                           : 0.0);
+  std::fflush(stdout);
+  m.stop();
+  std::filesystem::remove_all(m.dir);
 }
 
 } // namespace

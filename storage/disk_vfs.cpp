@@ -288,6 +288,40 @@ public:
     return fsync_dir(parent_of(path));
   }
 
+  error create_unsynced(
+    const std::string& dir,
+    const std::vector<std::pair<std::string, std::string>>& files) override {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec)
+      return fs_error("create directories", dir, ec);
+    for (auto& [name, bytes] : files) {
+      auto path = dir + "/" + name;
+      int fd = open_retry(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd < 0)
+        return os_error("open", path, errno);
+      fd_guard guard{fd};
+      uint64_t written = 0;
+      if (auto err = write_all(fd, path, bytes, written))
+        return err;
+      if (::close(guard.release()) < 0)
+        return os_error("close", path, errno);
+    }
+    return {};
+  }
+
+  error sync_tree(const std::string& dir) override {
+    int fd = open_retry(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+      return os_error("open", dir, errno);
+    fd_guard guard{fd};
+    // One call for the whole file system: contents, inodes and directory
+    // entries, and (since Linux 5.8) any write-back error since the last.
+    if (::syncfs(fd) < 0)
+      return os_error("sync", dir, errno);
+    return {};
+  }
+
   error truncate(const std::string& path, uint64_t size) override {
     int fd = open_retry(path.c_str(), O_WRONLY);
     if (fd < 0)

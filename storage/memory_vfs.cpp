@@ -204,6 +204,38 @@ error memory_vfs::write_atomic(const std::string& path,
   return {};
 }
 
+error memory_vfs::create_unsynced(
+  const std::string& dir,
+  const std::vector<std::pair<std::string, std::string>>& files) {
+  auto path = normalize(dir);
+  if (auto why = write_failure(path); !why.empty())
+    return make_error(errc::io_error, "create " + path + ": " + why);
+  if (auto err = make_dirs(path))
+    return err;
+  for (auto& [name, bytes] : files) {
+    auto file = path + "/" + name;
+    if (dir_exists(files_, dirs_, file))
+      return make_error(errc::io_error, "create " + file + ": is a directory");
+    // Nothing synced: a crash before sync_tree() leaves the files empty (the
+    // directory entries are kept, as this model keeps every entry).
+    auto state = std::make_shared<file_state>();
+    state->data = bytes;
+    files_[file] = std::move(state);
+  }
+  return {};
+}
+
+error memory_vfs::sync_tree(const std::string& dir) {
+  auto root = normalize(dir);
+  if (auto why = write_failure(root); !why.empty())
+    return make_error(errc::io_error, "sync " + root + ": " + why);
+  auto prefix = child_prefix(root);
+  for (auto it = files_.lower_bound(prefix);
+       it != files_.end() && starts_with(it->first, prefix); ++it)
+    it->second->synced = it->second->data.size();
+  return {};
+}
+
 error memory_vfs::truncate(const std::string& path, uint64_t size) {
   auto it = files_.find(normalize(path));
   if (it == files_.end())

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/error.hpp"
@@ -87,6 +88,18 @@ public:
   virtual error write_atomic(const std::string& path,
                              const std::string& bytes) = 0;
 
+  /// Creates `dir` (and its parents) holding `files` (name, bytes), with no
+  /// fsync: none of it is durable until sync_tree(). Many instances created
+  /// together are synced once, not a few times each.
+  virtual error
+  create_unsynced(const std::string& dir,
+                  const std::vector<std::pair<std::string, std::string>>& files)
+    = 0;
+
+  /// Makes everything written below `dir` durable, file contents and
+  /// directory entries alike (on Linux, syncfs of its file system).
+  virtual error sync_tree(const std::string& dir) = 0;
+
   /// Cuts `path` down to `size` bytes.
   virtual error truncate(const std::string& path, uint64_t size) = 0;
 
@@ -121,6 +134,10 @@ public:
   open_read(const std::string& path) override;
   error write_atomic(const std::string& path,
                      const std::string& bytes) override;
+  error create_unsynced(
+    const std::string& dir,
+    const std::vector<std::pair<std::string, std::string>>& files) override;
+  error sync_tree(const std::string& dir) override;
   error truncate(const std::string& path, uint64_t size) override;
   error rename(const std::string& from, const std::string& to) override;
   error remove_all(const std::string& path) override;

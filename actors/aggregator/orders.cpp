@@ -10,7 +10,12 @@
 //      leaf, so that heartbeats are not queued behind thousands of requests.
 //   4. Or through leaf_orders: one LeafOrdersRequest per leaf, which the
 //      leaf hands on to its instances, answering once (a failover's
-//      promotions, failover_orders.cpp).
+//      promotions, failover_orders.cpp); or several per leaf, paced, for
+//      a CREATE DATABASE's creations (ddl.cpp), which the leaf makes
+//      durable together.
+#include <algorithm>
+#include <iterator>
+
 #include "actors/aggregator/state.hpp"
 #include "actors/leaf/leaf.hpp"
 #include "actors/names.hpp"
@@ -179,44 +184,84 @@ void paced_fanout::pump(ma_self self, const std::string& leaf) {
   }
 }
 
+namespace {
+
+using order_callbacks = std::vector<rpc_table::callback>;
+
+/// One LeafOrdersRequest of `orders`, and their callbacks in order.
+template <class Iter>
+std::pair<std::shared_ptr<envelope>, std::shared_ptr<order_callbacks>>
+pack_orders(Iter first, Iter last, caf::timespan timeout) {
+  auto env = make_envelope();
+  auto* body = env->mutable_leaf_orders_request();
+  body->set_timeout_ms(
+    std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
+  auto callbacks = std::make_shared<order_callbacks>();
+  callbacks->reserve(static_cast<size_t>(std::distance(first, last)));
+  for (auto o = first; o != last; ++o) {
+    auto* item = body->add_orders();
+    item->set_actor(std::move(o->actor));
+    item->mutable_order()->Swap(o->env.get());
+    callbacks->push_back(std::move(o->cb));
+  }
+  return {std::move(env), std::move(callbacks)};
+}
+
+/// Gives each order's callback its answer from `rep` (nullptr for none).
+void hand_out_answers(const order_callbacks& callbacks, const envelope* rep) {
+  const pb::LeafOrdersReply* answers = rep != nullptr
+                                           && rep->has_leaf_orders_reply()
+                                         ? &rep->leaf_orders_reply()
+                                         : nullptr;
+  for (size_t i = 0; i < callbacks.size(); ++i) {
+    const envelope* answer = nullptr;
+    if (answers != nullptr
+        && i < static_cast<size_t>(answers->answers_size())) {
+      answer = &answers->answers(static_cast<int>(i));
+      if (answer->body_case() == envelope::BODY_NOT_SET)
+        answer = nullptr; // the instance gave no answer
+    }
+    callbacks[i](answer);
+  }
+}
+
+} // namespace
+
 void leaf_orders::send(ma_self self, caf::timespan timeout,
                        std::function<void(const std::string&)> after) {
   auto by_leaf = std::move(by_leaf_);
   by_leaf_.clear();
   for (auto& [leaf, orders] : by_leaf) {
-    auto env = make_envelope();
-    auto* body = env->mutable_leaf_orders_request();
-    body->set_timeout_ms(
-      std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
-    auto callbacks = std::make_shared<std::vector<rpc_table::callback>>();
-    callbacks->reserve(orders.size());
-    for (auto& o : orders) {
-      auto* item = body->add_orders();
-      item->set_actor(std::move(o.actor));
-      item->mutable_order()->Swap(o.env.get());
-      callbacks->push_back(std::move(o.cb));
-    }
-    self->state.ep.request(
-      self, leaf, leaf_actor_name(), std::move(env), timeout,
-      [callbacks, after, leaf = leaf](const envelope* rep) {
-        const pb::LeafOrdersReply* answers =
-          rep != nullptr && rep->has_leaf_orders_reply()
-            ? &rep->leaf_orders_reply()
-            : nullptr;
-        for (size_t i = 0; i < callbacks->size(); ++i) {
-          const envelope* answer = nullptr;
-          if (answers != nullptr && i < static_cast<size_t>(
-                                          answers->answers_size())) {
-            answer = &answers->answers(static_cast<int>(i));
-            if (answer->body_case() == envelope::BODY_NOT_SET)
-              answer = nullptr; // the instance gave no answer
-          }
-          (*callbacks)[i](answer);
-        }
-        if (after)
-          after(leaf);
-      });
+    auto [env, callbacks] = pack_orders(orders.begin(), orders.end(), timeout);
+    self->state.ep.request(self, leaf, leaf_actor_name(), std::move(env),
+                           timeout,
+                           [callbacks = callbacks, after,
+                            leaf = leaf](const envelope* rep) {
+                             hand_out_answers(*callbacks, rep);
+                             if (after)
+                               after(leaf);
+                           });
   }
+}
+
+void leaf_orders::send_paced(ma_self self, caf::timespan timeout,
+                             size_t per_message, int window) {
+  auto by_leaf = std::move(by_leaf_);
+  by_leaf_.clear();
+  auto fanout = std::make_shared<paced_fanout>(timeout, window);
+  for (auto& [leaf, orders] : by_leaf) {
+    for (size_t first = 0; first < orders.size(); first += per_message) {
+      auto last = std::min(orders.size(), first + per_message);
+      auto [env, callbacks] = pack_orders(
+        orders.begin() + static_cast<std::ptrdiff_t>(first),
+        orders.begin() + static_cast<std::ptrdiff_t>(last), timeout);
+      fanout->add(leaf, leaf_actor_name(), std::move(env),
+                  [callbacks = callbacks](const envelope* rep) {
+                    hand_out_answers(*callbacks, rep);
+                  });
+    }
+  }
+  fanout->start(self);
 }
 
 } // namespace lg

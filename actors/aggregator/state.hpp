@@ -349,6 +349,12 @@ public:
   void send(ma_self self, caf::timespan timeout,
             std::function<void(const std::string&)> after = {});
 
+  /// Sends each leaf's orders in messages of at most `per_message` orders,
+  /// at most `window` messages in flight per leaf, each answered within
+  /// `timeout` (a CREATE DATABASE's thousands of creations).
+  void send_paced(ma_self self, caf::timespan timeout, size_t per_message,
+                  int window);
+
 private:
   struct pending {
     std::string actor;

@@ -8,6 +8,9 @@
 //      when an aggregator that held it offline hears from it.
 //   3. CreateInstanceRequest: a new instance (or an empty one to be rebuilt,
 //      the old files moved aside) is spawned and creates its own storage.
+//      A LeafOrdersRequest of creations (CREATE DATABASE) writes every new
+//      instance's files, syncs them all at once, then spawns the instances
+//      and answers once.
 //   4. DropInstanceRequest: the instance stops and its files are removed.
 //   5. Its instances tell it their roles (RoleNotice); a heartbeat that asks
 //      for them gets them listed in its reply (heartbeat.proto step 4).
@@ -172,6 +175,15 @@ void open_instances(self_ptr self) {
     auto path = dir + "/" + name;
     auto desc_bytes = st.cfg.fs->read_file(path + "/descriptor.pb");
     pb::InstanceDescriptor desc;
+    if (desc_bytes.ok() && desc_bytes->empty()) {
+      // A batch of creations that never reached its sync (create_instances):
+      // never acknowledged, so nothing in it was either.
+      st.cfg.fs->remove_all(path);
+      logger("leaf")->warn("UnfinishedCreationRemoved {} {}: its descriptor "
+                           "was never synced",
+                           st.ctx(), path);
+      continue;
+    }
     if (!desc_bytes.ok() || !desc.ParseFromString(*desc_bytes)
         || desc.database().empty()) {
       logger("leaf")->error("InstanceUnreadable {} {}: no valid descriptor.pb",
@@ -267,6 +279,67 @@ void reply_status(self_ptr self, const envelope& req, pb::Status status,
   st.ep.reply(self, req, std::move(rep));
 }
 
+storage::durability durability_of(const pb::CreateInstanceRequest& req) {
+  return req.sync_durability() ? storage::durability::sync
+                               : storage::durability::async;
+}
+
+std::string descriptor_of(const pb::CreateInstanceRequest& req) {
+  pb::InstanceDescriptor desc;
+  desc.set_database(req.database());
+  desc.set_ordinal(req.ordinal());
+  desc.set_sync_durability(req.sync_durability());
+  return desc.SerializeAsString();
+}
+
+/// A leftover directory of a dropped database of the same name is stale,
+/// and so is a copy that could not be opened.
+void forget_stale_copy(self_ptr self, const pb::CreateInstanceRequest& req,
+                       const std::string& dir) {
+  auto& st = self->state;
+  st.cfg.fs->remove_all(dir);
+  st.failed.erase(std::remove_if(st.failed.begin(), st.failed.end(),
+                                 [&](const pb::InstanceState& f) {
+                                   return f.database() == req.database()
+                                          && f.ordinal() == req.ordinal();
+                                 }),
+                  st.failed.end());
+}
+
+/// The new instance's configuration: its role, term, peer and settings.
+partition_config
+creation_config(self_ptr self, const pb::CreateInstanceRequest& req,
+                std::shared_ptr<storage::partition_store> store) {
+  auto pc = make_partition_config(self, req.database(), req.ordinal(),
+                                  std::move(store));
+  pc.role = req.role();
+  pc.term = req.term();
+  pc.peer = req.peer();
+  pc.peer_in_sync = true;
+  pc.rebuild = req.rebuild();
+  if (req.sync_replication_timeout_ms() > 0)
+    pc.sync_replication_timeout_ms = req.sync_replication_timeout_ms();
+  if (req.replication_backlog_mb() > 0)
+    pc.replication_backlog_bytes = static_cast<uint64_t>(
+                                     req.replication_backlog_mb())
+                                   << 20;
+  return pc;
+}
+
+/// Spawns the new instance and keeps it.
+void add_instance(self_ptr self, const pb::CreateInstanceRequest& req,
+                  partition_config pc) {
+  auto& st = self->state;
+  instance_entry e;
+  e.database = req.database();
+  e.ordinal = req.ordinal();
+  e.store = pc.store;
+  e.created_version = req.version();
+  e.handle = spawn_partition(self, std::move(pc));
+  st.instances.emplace(instance_key(req.database(), req.ordinal()),
+                       std::move(e));
+}
+
 void on_create(self_ptr self, const envelope_ptr& env) {
   auto& st = self->state;
   const auto& req = env->create_instance_request();
@@ -301,45 +374,97 @@ void on_create(self_ptr self, const envelope_ptr& env) {
                            "opened; a new copy is rebuilt from the master",
                            st.ctx(), dir, aside);
   }
-  // A leftover directory of a dropped database of the same name is stale.
-  st.cfg.fs->remove_all(dir);
-  st.failed.erase(std::remove_if(st.failed.begin(), st.failed.end(),
-                                 [&](const pb::InstanceState& f) {
-                                   return f.database() == req.database()
-                                          && f.ordinal() == req.ordinal();
-                                 }),
-                  st.failed.end());
-  pb::InstanceDescriptor desc;
-  desc.set_database(req.database());
-  desc.set_ordinal(req.ordinal());
-  desc.set_sync_durability(req.sync_durability());
-  auto mode = req.sync_durability() ? storage::durability::sync
-                                    : storage::durability::async;
-  auto store = std::make_shared<storage::partition_store>(st.cfg.fs, dir, mode);
-  auto pc = make_partition_config(self, req.database(), req.ordinal(), store);
+  forget_stale_copy(self, req, dir);
+  auto store = std::make_shared<storage::partition_store>(
+    st.cfg.fs, dir, durability_of(req));
+  auto pc = creation_config(self, req, store);
   // The instance creates its files itself and answers the request.
   pc.create_request = env;
-  pc.descriptor = desc.SerializeAsString();
-  pc.role = req.role();
-  pc.term = req.term();
-  pc.peer = req.peer();
-  pc.peer_in_sync = true;
-  pc.rebuild = req.rebuild();
-  if (req.sync_replication_timeout_ms() > 0)
-    pc.sync_replication_timeout_ms = req.sync_replication_timeout_ms();
-  if (req.replication_backlog_mb() > 0)
-    pc.replication_backlog_bytes = static_cast<uint64_t>(
-                                     req.replication_backlog_mb())
-                                   << 20;
-  instance_entry e;
-  e.database = req.database();
-  e.ordinal = req.ordinal();
-  e.store = store;
-  e.created_version = req.version();
-  e.handle = spawn_partition(self, std::move(pc));
-  st.instances.emplace(key, std::move(e));
+  pc.descriptor = descriptor_of(req);
+  add_instance(self, req, std::move(pc));
   logger("leaf")->info("InstanceCreated {} {}:{}", st.ctx(), req.database(),
                        req.ordinal());
+}
+
+/// A LeafOrdersRequest of creations (CREATE DATABASE): every new instance's
+/// directory and files are written with no fsync, the whole batch is made
+/// durable by one sync, then each store is opened and its instance spawned;
+/// the leaf answers once, for all of them. No creation is acknowledged
+/// before the sync: an acknowledged instance survives a power loss.
+void create_instances(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  auto started = self->clock().now();
+  const auto& orders = env->leaf_orders_request().orders();
+  auto rep = make_envelope();
+  auto* answers = rep->mutable_leaf_orders_reply();
+  auto fail = [](envelope* answer, pb::Status status, std::string why) {
+    auto* body = answer->mutable_create_instance_reply();
+    body->set_status(status);
+    body->set_error(std::move(why));
+  };
+  std::vector<int> written; // orders whose files are written
+  for (int i = 0; i < orders.size(); ++i) {
+    auto* answer = answers->add_answers();
+    const auto& req = orders.Get(i).order().create_instance_request();
+    auto label = req.database() + ":" + std::to_string(req.ordinal());
+    if (!orders.Get(i).order().has_create_instance_request()
+        || req.rebuild()) {
+      fail(answer, pb::FAILED,
+           "a batch of creations holds only new, empty instances");
+      continue;
+    }
+    if (st.instances.count(instance_key(req.database(), req.ordinal())) > 0) {
+      fail(answer, pb::CONFLICT,
+           "instance " + label + " already exists on " + st.cfg.address);
+      continue;
+    }
+    auto dir = instance_dir(st.cfg, req.database(), req.ordinal());
+    forget_stale_copy(self, req, dir);
+    if (auto err = st.cfg.fs->create_unsynced(
+          dir, {{"descriptor.pb", descriptor_of(req)}, {"wal.log", ""}})) {
+      fail(answer, pb::FAILED,
+           "instance " + label + " on leaf " + st.cfg.address
+             + " could not be created: " + err.to_string());
+      st.cfg.fs->remove_all(dir);
+      continue;
+    }
+    written.push_back(i);
+  }
+  error synced;
+  if (!written.empty() && !bugs::unsynced_creations)
+    synced = st.cfg.fs->sync_tree(instances_dir(st.cfg));
+  size_t created = 0;
+  for (auto i : written) {
+    const auto& req = orders.Get(i).order().create_instance_request();
+    auto dir = instance_dir(st.cfg, req.database(), req.ordinal());
+    auto* answer = answers->mutable_answers(i);
+    auto store = std::make_shared<storage::partition_store>(
+      st.cfg.fs, dir, durability_of(req));
+    auto opened = synced ? result<storage::recovery_report>{synced}
+                         : store->open();
+    if (!opened) {
+      fail(answer, pb::FAILED,
+           "instance " + req.database() + ":" + std::to_string(req.ordinal())
+             + " on leaf " + st.cfg.address
+             + " could not be created: " + opened.err().to_string());
+      st.cfg.fs->remove_all(dir);
+      continue;
+    }
+    auto pc = creation_config(self, req, store);
+    pc.fresh = true;
+    add_instance(self, req, std::move(pc));
+    answer->mutable_create_instance_reply()->set_status(pb::STATUS_OK);
+    ++created;
+    logger("leaf")->debug("InstanceCreated {} {}:{}", st.ctx(),
+                          req.database(), req.ordinal());
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+              self->clock().now() - started)
+              .count();
+  logger("leaf")->info("InstancesCreated {} {} of {} in {} ms{}", st.ctx(),
+                       created, orders.size(), ms,
+                       synced ? ", sync failed: " + synced.to_string() : "");
+  st.ep.reply(self, *env, std::move(rep));
 }
 
 void on_drop(self_ptr self, const envelope_ptr& env) {
@@ -383,6 +508,11 @@ struct orders_in_flight {
 void on_leaf_orders(self_ptr self, const envelope_ptr& env) {
   auto& st = self->state;
   const auto& req = env->leaf_orders_request();
+  if (req.orders_size() > 0
+      && req.orders(0).order().has_create_instance_request()) {
+    create_instances(self, env);
+    return;
+  }
   auto batch = std::make_shared<orders_in_flight>();
   batch->request = env;
   batch->reply = make_envelope();

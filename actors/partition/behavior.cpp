@@ -190,7 +190,8 @@ partition_impl(self_ptr self, partition_config cfg) {
   st.ep.attach(self, caf::actor_cast<caf::actor>(self));
   // An instance created empty for its master has nothing to check; one
   // created to replace a lost copy joins and is rebuilt.
-  bool created = st.cfg.create_request != nullptr && !st.cfg.rebuild;
+  bool created = st.cfg.fresh
+                 || (st.cfg.create_request != nullptr && !st.cfg.rebuild);
   if (st.cfg.create_request) {
     auto req = std::move(st.cfg.create_request);
     auto rep = make_envelope(st.label);

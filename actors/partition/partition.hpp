@@ -52,6 +52,9 @@ struct partition_config {
   std::shared_ptr<storage::vfs> store_fs;
   /// A replacement copy: created empty, then rebuilt from the master.
   bool rebuild = false;
+  /// Created empty by its leaf, which made the store durable, opened it and
+  /// answered the creation itself (a batch of creations).
+  bool fresh = false;
   /// Where a diverged copy is moved aside before it is rebuilt.
   std::string discard_dir;
   /// Runs checkpoints off the actor; when null they run inside it, which

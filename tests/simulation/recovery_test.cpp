@@ -668,3 +668,24 @@ BOOST_AUTO_TEST_CASE(corrupt_master_log_returning_alone_loses_nothing) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(an_unfinished_creation_is_removed_when_its_leaf_starts) {
+  // A batch of creations whose sync never happened (the leaf lost power
+  // first) leaves directories with empty descriptors; it was never
+  // acknowledged, so the leaf removes them and recovers the rest.
+  sim_cluster c{2, 1};
+  c.ok("CREATE DATABASE db PARTITIONS 2");
+  c.ok("INSERT INTO db VALUES ('a','1'),('b','2')");
+  c.ok("KILL LEAF " + leaf1);
+  auto unfinished = sim_cluster::leaf_dir(10001) + "/instances/gone.7";
+  BOOST_REQUIRE(!c.fs().create_unsynced(
+    unfinished, {{"descriptor.pb", "never synced"}, {"wal.log", ""}}));
+  c.fs().crash(sim_cluster::leaf_dir(10001));
+  BOOST_TEST(c.fs().read_file(unfinished + "/descriptor.pb")->empty());
+  c.ok("RESTART LEAF " + leaf1);
+  BOOST_REQUIRE(c.cluster().run_until(
+    [&] { return c.leaf_state(10001) == "online"; },
+    std::chrono::seconds{2}));
+  BOOST_TEST(!c.fs().exists(unfinished));
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "2");
+}

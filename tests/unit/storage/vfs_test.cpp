@@ -253,4 +253,50 @@ BOOST_AUTO_TEST_CASE(disk_round_trip) {
   BOOST_TEST(!fs->remove_all(tmp.path + "/orphans"));
 }
 
+BOOST_AUTO_TEST_CASE(memory_files_created_unsynced_are_durable_after_sync_tree) {
+  memory_vfs fs;
+  BOOST_REQUIRE(!fs.create_unsynced("/n1/instances/db.0",
+                                    {{"descriptor.pb", "abc"}, {"wal.log", ""}}));
+  BOOST_REQUIRE(!fs.create_unsynced("/n1/instances/db.1",
+                                    {{"descriptor.pb", "def"}}));
+  BOOST_TEST(read(fs, "/n1/instances/db.0/descriptor.pb") == "abc");
+  BOOST_TEST(fs.exists("/n1/instances/db.0/wal.log"));
+  // Before the sync a crash empties them.
+  fs.crash("/n1");
+  BOOST_TEST(read(fs, "/n1/instances/db.0/descriptor.pb").empty());
+  BOOST_REQUIRE(!fs.create_unsynced("/n1/instances/db.0",
+                                    {{"descriptor.pb", "abc"}}));
+  BOOST_REQUIRE(!fs.create_unsynced("/n2/instances/db.0",
+                                    {{"descriptor.pb", "ghi"}}));
+  BOOST_REQUIRE(!fs.sync_tree("/n1/instances"));
+  fs.crash("");
+  BOOST_TEST(read(fs, "/n1/instances/db.0/descriptor.pb") == "abc");
+  // Only below the synced directory.
+  BOOST_TEST(read(fs, "/n2/instances/db.0/descriptor.pb").empty());
+  fs.fail_writes("/n1", "No space left on device");
+  auto err = fs.create_unsynced("/n1/instances/db.2", {{"descriptor.pb", "x"}});
+  BOOST_TEST(err.detail().find("No space left on device") != std::string::npos);
+  BOOST_TEST(fs.sync_tree("/n1/instances").name() == "io_error");
+}
+
+BOOST_AUTO_TEST_CASE(disk_files_created_unsynced_then_synced) {
+  temp_dir tmp;
+  auto fs = make_disk_vfs();
+  auto dir = tmp.path + "/instances/db.0";
+  BOOST_REQUIRE(!fs->create_unsynced(dir, {{"descriptor.pb", "abc"},
+                                           {"wal.log", ""}}));
+  BOOST_REQUIRE(!fs->sync_tree(tmp.path + "/instances"));
+  BOOST_TEST(read(*fs, dir + "/descriptor.pb") == "abc");
+  BOOST_TEST(read(*fs, dir + "/wal.log").empty());
+  // Created again, a file is replaced, not appended to.
+  BOOST_REQUIRE(!fs->create_unsynced(dir, {{"descriptor.pb", "d"}}));
+  BOOST_TEST(read(*fs, dir + "/descriptor.pb") == "d");
+  auto missing = fs->sync_tree(tmp.path + "/nowhere");
+  BOOST_TEST(missing.detail().find(tmp.path + "/nowhere") != std::string::npos);
+  BOOST_REQUIRE(!fs->make_dirs(tmp.path + "/file_parent"));
+  BOOST_REQUIRE(!fs->write_atomic(tmp.path + "/file_parent/f", "x"));
+  BOOST_TEST(static_cast<bool>(
+    fs->create_unsynced(tmp.path + "/file_parent/f/sub", {{"a", "b"}})));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
