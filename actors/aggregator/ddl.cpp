@@ -8,7 +8,7 @@
 //      records the database once all of them answered. On any error it
 //      drops what it created.
 //   2. DROP DATABASE forgets the database, then asks its leaves to drop its
-//      instances.
+//      instances (a few hundred per message, as for creations).
 //   3. SET GLOBAL checks a variable alone and against the others
 //      (config/variables.cpp), and records it; a refused value changes
 //      nothing. A new sync_replication_timeout_ms or replication_backlog_mb
@@ -18,6 +18,7 @@
 // times the leaves otherwise); SET GLOBAL for the cluster's variables.
 #include <algorithm>
 #include <cctype>
+#include <limits>
 
 #include "actors/aggregator/state.hpp"
 #include "actors/leaf/leaf.hpp"
@@ -41,14 +42,25 @@ uint32_t default_partitions(master_aggregator_state& st) {
   return std::max<uint32_t>(1, per_leaf * std::max<uint32_t>(leaves, 1));
 }
 
-/// Creations per LeafOrdersRequest: a leaf makes them durable with one sync
-/// and answers within tens of milliseconds, between two heartbeats.
+/// Creations (or drops) per LeafOrdersRequest: a leaf makes them durable
+/// with one sync and answers within tens of milliseconds, between two
+/// heartbeats.
 constexpr size_t creations_per_message = 256;
 
+/// Drops every instance of `db`, many per message to each leaf; nobody
+/// waits for the answers.
 void drop_instances(ma_self self, const pb::DatabaseMeta& db) {
+  leaf_orders drops;
   for (auto& part : db.parts())
     for (auto& inst : part.instances())
-      drop_instance(self, inst.leaf(), db.name(), part.ordinal());
+      drops.add(inst.leaf(), leaf_actor_name(),
+                drop_instance_envelope(self, db.name(), part.ordinal()),
+                [](const envelope*) {});
+  // All at once, not paced: a link delivers in order, so every drop reaches
+  // its leaf before the creations of a database created again under the
+  // same name.
+  drops.send_paced(self, instance_op_timeout, creations_per_message,
+                   std::numeric_limits<int>::max());
 }
 
 } // namespace

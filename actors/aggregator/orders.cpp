@@ -155,14 +155,21 @@ std::string create_error(const envelope* rep, const std::string& leaf) {
   return {};
 }
 
-void drop_instance(ma_self self, const std::string& leaf,
-                   const std::string& db, uint32_t ordinal) {
+std::shared_ptr<envelope> drop_instance_envelope(ma_self self,
+                                                 const std::string& db,
+                                                 uint32_t ordinal) {
   auto env = make_envelope(partition_label(db, ordinal));
   auto* body = env->mutable_drop_instance_request();
   body->set_database(db);
   body->set_ordinal(ordinal);
   body->set_version(self->state.meta.version());
-  self->state.ep.request(self, leaf, leaf_actor_name(), std::move(env),
+  return env;
+}
+
+void drop_instance(ma_self self, const std::string& leaf,
+                   const std::string& db, uint32_t ordinal) {
+  self->state.ep.request(self, leaf, leaf_actor_name(),
+                         drop_instance_envelope(self, db, ordinal),
                          instance_op_timeout, [](const envelope*) {});
 }
 

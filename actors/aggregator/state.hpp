@@ -286,6 +286,11 @@ create_instance_envelope(const std::string& db, uint32_t ordinal,
 /// is nullptr when no answer came).
 std::string create_error(const envelope* rep, const std::string& leaf);
 
+/// A DropInstanceRequest for db:ordinal, decided at the current version.
+std::shared_ptr<envelope> drop_instance_envelope(ma_self self,
+                                                 const std::string& db,
+                                                 uint32_t ordinal);
+
 /// Asks `leaf` to drop its copy of db:ordinal (its files go); nobody waits
 /// for the answer.
 void drop_instance(ma_self self, const std::string& leaf,

@@ -11,7 +11,8 @@
 //      A LeafOrdersRequest of creations (CREATE DATABASE) writes every new
 //      instance's files, syncs them all at once, then spawns the instances
 //      and answers once.
-//   4. DropInstanceRequest: the instance stops and its files are removed.
+//   4. DropInstanceRequest: the instance stops and its files are removed;
+//      a LeafOrdersRequest of drops (DROP DATABASE) does the same for each.
 //   5. Its instances tell it their roles (RoleNotice); a heartbeat that asks
 //      for them gets them listed in its reply (heartbeat.proto step 4).
 //   6. LeafOrdersRequest: orders for many of its instances in one message
@@ -467,9 +468,10 @@ void create_instances(self_ptr self, const envelope_ptr& env) {
   st.ep.reply(self, *env, std::move(rep));
 }
 
-void on_drop(self_ptr self, const envelope_ptr& env) {
+/// Drops one instance: it stops and its files go, unless the drop was
+/// decided before this copy was created.
+void drop_one(self_ptr self, const pb::DropInstanceRequest& req) {
   auto& st = self->state;
-  const auto& req = env->drop_instance_request();
   auto key = instance_key(req.database(), req.ordinal());
   auto i = st.instances.find(key);
   if (i != st.instances.end() && req.version() != 0
@@ -482,7 +484,6 @@ void on_drop(self_ptr self, const envelope_ptr& env) {
                          "the copy at {}",
                          st.ctx(), req.database(), req.ordinal(),
                          req.version(), i->second.created_version);
-    reply_status(self, *env, pb::STATUS_OK, {}, envelope::kDropInstanceReply);
     return;
   }
   if (i != st.instances.end()) {
@@ -493,7 +494,30 @@ void on_drop(self_ptr self, const envelope_ptr& env) {
   st.cfg.fs->remove_all(instance_dir(st.cfg, req.database(), req.ordinal()));
   logger("leaf")->info("InstanceDropped {} {}:{}", st.ctx(), req.database(),
                        req.ordinal());
+}
+
+void on_drop(self_ptr self, const envelope_ptr& env) {
+  drop_one(self, env->drop_instance_request());
   reply_status(self, *env, pb::STATUS_OK, {}, envelope::kDropInstanceReply);
+}
+
+/// A LeafOrdersRequest of drops (DROP DATABASE): each is carried out, and
+/// the leaf answers once.
+void drop_instances(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  auto rep = make_envelope();
+  auto* answers = rep->mutable_leaf_orders_reply();
+  for (auto& o : env->leaf_orders_request().orders()) {
+    auto* body = answers->add_answers()->mutable_drop_instance_reply();
+    if (!o.order().has_drop_instance_request()) {
+      body->set_status(pb::FAILED);
+      body->set_error("a batch of drops holds only drops");
+      continue;
+    }
+    drop_one(self, o.order().drop_instance_request());
+    body->set_status(pb::STATUS_OK);
+  }
+  st.ep.reply(self, *env, std::move(rep));
 }
 
 /// The answers to one LeafOrdersRequest as they come in.
@@ -511,6 +535,11 @@ void on_leaf_orders(self_ptr self, const envelope_ptr& env) {
   if (req.orders_size() > 0
       && req.orders(0).order().has_create_instance_request()) {
     create_instances(self, env);
+    return;
+  }
+  if (req.orders_size() > 0
+      && req.orders(0).order().has_drop_instance_request()) {
+    drop_instances(self, env);
     return;
   }
   auto batch = std::make_shared<orders_in_flight>();

@@ -78,8 +78,12 @@ public:
       return;
     if (env.has_create_instance_request())
       ++single_;
+    if (env.has_drop_instance_request())
+      ++single_drops_;
     if (env.has_leaf_orders_request()) {
       auto& orders = env.leaf_orders_request().orders();
+      if (!orders.empty() && orders[0].order().has_drop_instance_request())
+        drop_batch_sizes_[env.header().to().node()].push_back(orders.size());
       if (orders.empty() || !orders[0].order().has_create_instance_request())
         return;
       auto leaf = env.header().to().node();
@@ -95,7 +99,9 @@ public:
 
   int most_ = 0;
   int single_ = 0;
+  int single_drops_ = 0;
   std::map<std::string, std::vector<int>> batch_sizes_;
+  std::map<std::string, std::vector<int>> drop_batch_sizes_;
 
 private:
   std::map<std::string, int> open_;
@@ -134,6 +140,20 @@ BOOST_AUTO_TEST_CASE(creations_go_to_each_leaf_in_batches_synced_together) {
   BOOST_TEST(files == 2u * 4096u);
   auto count = c.ok("SELECT COUNT(*) FROM big");
   BOOST_TEST(count.rows(0).cells(0) == "0");
+  // Dropped in batches too, and created again under the same name at once:
+  // every drop reaches its leaf before the new creations.
+  auto drops = std::make_shared<creation_counter>();
+  fab.set_trace_sink(drops);
+  c.ok("DROP DATABASE big");
+  c.ok("CREATE DATABASE big PARTITIONS 2048");
+  fab.set_trace_sink(nullptr);
+  BOOST_TEST(drops->single_drops_ == 0);
+  BOOST_TEST(drops->drop_batch_sizes_.size() == 4u);
+  for (auto& [leaf, sizes] : drops->drop_batch_sizes_)
+    BOOST_TEST(sizes == (std::vector<int>{256, 256, 256, 256}),
+               boost::test_tools::per_element());
+  c.ok("INSERT INTO big VALUES ('k','v')");
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM big").rows(0).cells(0) == "1");
 }
 
 BOOST_AUTO_TEST_CASE(fanouts_to_every_instance_are_paced_per_leaf) {
