@@ -584,9 +584,6 @@ void attach_leaf(ma_self self, const std::string& addr, bool force,
   logger("ma")->info("LeafAttaching {} {}", st.ctx(), addr);
   auto plan = std::make_shared<attach_plan>(plan_attach(self, addr));
   auto incarnation = leaf->incarnation();
-  // Masters learn their new replica before the replica asks to join.
-  std::stable_partition(plan->orders.begin(), plan->orders.end(),
-                        [](const order& o) { return o.role == pb::MASTER; });
   persist_then(self, [self, addr, plan, done, incarnation] {
     auto cd = std::make_shared<countdown>();
     cd->remaining = plan->orders.size() + 1;
@@ -619,10 +616,8 @@ void attach_leaf(ma_self self, const std::string& addr, bool force,
         logger("ma")->warn("AttachStepFailed {} {}: {}", st.ctx(), addr, e);
       done(errors.empty() ? std::string{} : errors.front(), summary);
     };
-    for (auto& o : plan->orders)
-      send_order(self, o, [cd](const std::string& err) {
-        cd->finish_one(err);
-      });
+    send_orders(self, plan->orders,
+                [cd](const std::string& err) { cd->finish_one(err); });
     cd->finish_one();
   });
 }

@@ -6,6 +6,8 @@
 //   2. An order decided by a metadata change (a role, or a new replica
 //      rebuilt from its master) is sent once that change is durable; one
 //      lost on the way is sent again, a few times, while its leaf is up.
+//      Many role orders at once (an attach's) go as one LeafOrdersRequest
+//      per leaf, and the unanswered ones again together (send_orders).
 //   3. Requests to many instances go through paced_fanout: a window per
 //      leaf, so that heartbeats are not queued behind thousands of requests.
 //   4. Or through leaf_orders: one LeafOrdersRequest per leaf, which the
@@ -15,6 +17,7 @@
 //      durable together.
 #include <algorithm>
 #include <iterator>
+#include <map>
 
 #include "actors/aggregator/state.hpp"
 #include "actors/leaf/leaf.hpp"
@@ -129,6 +132,72 @@ void send_order(ma_self self, const order& o,
   // A role order's answer is due ten times sooner: it is tried ten times as
   // often, over the same span.
   send_order_left(self, o, std::move(done), o.create ? attempts : attempts * 10);
+}
+
+namespace {
+
+struct pending_order {
+  order o;
+  std::function<void(const std::string&)> done;
+};
+
+/// Sends role orders as one LeafOrdersRequest per leaf; the ones a leaf
+/// left unanswered go again together, `left` - 1 more times, while that
+/// leaf is up.
+void send_role_orders_left(ma_self self, std::vector<pending_order> orders,
+                           int left) {
+  auto resend
+    = std::make_shared<std::map<std::string, std::vector<pending_order>>>();
+  leaf_orders masters;
+  leaf_orders others;
+  for (auto& p : orders) {
+    auto& batch = p.o.role == pb::MASTER ? masters : others;
+    batch.add(
+      p.o.leaf, partition_actor_name(p.o.db, p.o.ordinal),
+      role_order(self, p.o.db, p.o.ordinal, p.o.role, p.o.term, p.o.peer,
+                 p.o.peer_in_sync),
+      [self, p, left, resend](const envelope* rep) {
+        if (rep == nullptr && left > 1
+            && self->state.meta.leaf_up(p.o.leaf)) {
+          LG_PROBE(order_resent, "a role order got no answer and was resent");
+          (*resend)[p.o.leaf].push_back(p);
+          return;
+        }
+        if (rep == nullptr)
+          p.done("no answer from " + p.o.leaf + " for "
+                 + partition_label(p.o.db, p.o.ordinal));
+        else if (rep->set_role_reply().status() != pb::STATUS_OK)
+          p.done(rep->set_role_reply().error());
+        else
+          p.done({});
+      });
+  }
+  auto again = [self, resend, left](const std::string& leaf) {
+    auto i = resend->find(leaf);
+    if (i == resend->end())
+      return;
+    auto unanswered = std::move(i->second);
+    resend->erase(i);
+    send_role_orders_left(self, std::move(unanswered), left - 1);
+  };
+  // Masters first: they learn their new replica before it asks to join.
+  masters.send(self, role_order_timeout, again);
+  others.send(self, role_order_timeout, again);
+}
+
+} // namespace
+
+void send_orders(ma_self self, const std::vector<order>& orders,
+                 std::function<void(const std::string&)> done, int attempts) {
+  std::vector<pending_order> roles;
+  for (auto& o : orders) {
+    if (o.create)
+      send_order(self, o, done, attempts);
+    else
+      roles.push_back({o, done});
+  }
+  if (!roles.empty())
+    send_role_orders_left(self, std::move(roles), attempts * 10);
 }
 
 std::shared_ptr<envelope>

@@ -275,6 +275,14 @@ void send_order(ma_self self, const order& o,
                 std::function<void(const std::string&)> done,
                 int attempts = 4);
 
+/// Sends many orders, each answered through `done` as send_order does: the
+/// role orders as one LeafOrdersRequest per leaf (masters' first), the
+/// unanswered ones again together while their leaf is up; a new replica's
+/// creation on its own.
+void send_orders(ma_self self, const std::vector<order>& orders,
+                 std::function<void(const std::string&)> done,
+                 int attempts = 4);
+
 /// A CreateInstanceRequest for db:ordinal, created as `role` at `term`
 /// with `peer`, decided at metadata version `version`.
 std::shared_ptr<envelope>

@@ -12,8 +12,9 @@ namespace {
 
 const std::string leaf1 = "'127.0.0.1':10001";
 
-/// Attaches leaf 10001 while every role order to it is held back for an
-/// hour (lost, as far as this test can see), then lets new orders through;
+/// Attaches leaf 10001 while every batch of role orders to it (a
+/// LeafOrdersRequest) is held back for an hour (lost, as far as this test
+/// can see), then lets new orders through;
 /// returns whether its copies reached sync within 5 s of virtual time.
 bool attach_with_lost_orders(sim_cluster& c) {
   c.ok("CREATE DATABASE db PARTITIONS 2");
@@ -21,7 +22,7 @@ bool attach_with_lost_orders(sim_cluster& c) {
   c.ok("DETACH LEAF " + leaf1);
   auto& fab = c.cluster().transport();
   fab.faults().delay_messages("ma", "127.0.0.1:10001",
-                              envelope::kSetRoleRequest,
+                              envelope::kLeafOrdersRequest,
                               std::chrono::hours{1});
   // The attach records its plan, then gives up on orders that never get an
   // answer: the copies on 10001 are recorded as replicas but never hear it.

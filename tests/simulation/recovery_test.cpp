@@ -339,8 +339,9 @@ BOOST_AUTO_TEST_CASE(an_async_order_older_than_the_in_sync_record_is_ignored) {
   // replica in sync. The master must keep waiting for it.
   auto& fab = c.cluster().transport();
   auto ignored_before = sim_cluster::probe_count("stale_async_order_ignored");
-  fab.faults().delay_messages("ma", "127.0.0.1:10002", envelope::kSetRoleRequest,
-                     std::chrono::milliseconds{300});
+  fab.faults().delay_messages("ma", "127.0.0.1:10002",
+                              envelope::kLeafOrdersRequest,
+                              std::chrono::milliseconds{300});
   c.ok("ATTACH LEAF " + leaf1 + " NO REBALANCE");
   fab.faults().clear_message_delays();
   BOOST_TEST(sim_cluster::probe_count("stale_async_order_ignored")
@@ -688,4 +689,38 @@ BOOST_AUTO_TEST_CASE(an_unfinished_creation_is_removed_when_its_leaf_starts) {
     std::chrono::seconds{2}));
   BOOST_TEST(!c.fs().exists(unfinished));
   BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "2");
+}
+
+BOOST_AUTO_TEST_CASE(attach_orders_go_to_each_leaf_in_one_message) {
+  // One pair: the attached leaf's copies become replicas of the masters its
+  // pair took over, and those masters learn their replica again.
+  sim_cluster c{2, 2};
+  c.ok("CREATE DATABASE db PARTITIONS 64");
+  c.ok("DETACH LEAF " + leaf1);
+  auto& fab = c.cluster().transport();
+  auto before = fab.recent().size();
+  c.ok("ATTACH LEAF " + leaf1 + " NO REBALANCE");
+  BOOST_REQUIRE(c.wait_in_sync("db"));
+  std::map<std::string, size_t> batches; // aggregator -> each leaf
+  size_t direct = 0;                     // aggregator -> an instance
+  size_t handed_on = 0;                  // a leaf -> its instances
+  auto recent = fab.recent();
+  BOOST_REQUIRE(recent.size() < fabric::recent_capacity);
+  for (size_t i = before; i < recent.size(); ++i) {
+    auto& line = recent[i];
+    bool from_ma = line.find("ma/ma -> ") != std::string::npos;
+    if (from_ma && line.find("LeafOrdersRequest") != std::string::npos)
+      ++batches[line.find("10001/leaf") != std::string::npos ? "10001"
+                                                              : "10002"];
+    if (from_ma && line.find("SetRoleRequest") != std::string::npos)
+      ++direct;
+    if (line.find("/leaf -> 127.0.0.1:1000") != std::string::npos
+        && line.find("SetRoleRequest") != std::string::npos)
+      ++handed_on;
+  }
+  // 64 replicas on 10001 and 64 masters on 10002: one message to each.
+  BOOST_TEST(batches["10001"] == 1u);
+  BOOST_TEST(batches["10002"] == 1u);
+  BOOST_TEST(direct == 0u);
+  BOOST_TEST(handed_on == 128u);
 }
