@@ -63,6 +63,27 @@ void drop_instances(ma_self self, const pb::DatabaseMeta& db) {
                    std::numeric_limits<int>::max());
 }
 
+/// The running job of `db`'s CREATE DATABASE, if any.
+rebuild_job* creation_job(master_aggregator_state& st, const std::string& db) {
+  for (auto i = st.jobs.rbegin(); i != st.jobs.rend(); ++i)
+    if (i->action == job_action::create_database && i->db == db
+        && i->status == job_status::running)
+      return &*i;
+  return nullptr;
+}
+
+/// Ends `db`'s creation job, in SHOW REBALANCE STATUS.
+void end_creation_job(ma_self self, const std::string& db, job_status status,
+                      const std::string& why = {}) {
+  auto* job = creation_job(self->state, db);
+  if (job == nullptr)
+    return;
+  job->status = status;
+  job->finished = self->clock().now();
+  if (!why.empty())
+    job->details += "; " + why;
+}
+
 } // namespace
 
 void exec_create_database(ma_self self, envelope_ptr req,
@@ -123,11 +144,18 @@ void exec_create_database(ma_self self, envelope_ptr req,
   size_t total = 0;
   for (auto& part : db.parts())
     total += part.instances_size();
+  // Long work shows progress: SHOW REBALANCE STATUS lists the creation
+  // with the instances created so far.
+  auto& job = start_job(st, self->clock().now(), job_action::create_database,
+                        db.name(), 0, "");
+  job.steps_total = total;
+  job.details = "0 of " + std::to_string(total) + " instances created";
   auto cd = std::make_shared<countdown>();
   cd->remaining = total;
   cd->done = [self, req, db](std::vector<std::string> errors) {
     auto& st = self->state;
     if (!errors.empty()) {
+      end_creation_job(self, db.name(), job_status::failed, errors.front());
       drop_instances(self, db);
       reply_result(self, *req,
                    make_failure(sql::errc::internal,
@@ -136,6 +164,8 @@ void exec_create_database(ma_self self, envelope_ptr req,
       return;
     }
     if (st.meta.find_database(db.name()) != nullptr) {
+      end_creation_job(self, db.name(), job_status::failed,
+                       "the database exists");
       reply_result(self, *req,
                    make_failure(sql::errc::database_exists,
                                 "can't create database '" + db.name()
@@ -145,9 +175,12 @@ void exec_create_database(ma_self self, envelope_ptr req,
     auto before = st.meta;
     st.meta.add_database(db);
     if (persist_statement(self, *req, before)) {
+      end_creation_job(self, db.name(), job_status::failed,
+                       "the metadata could not be recorded");
       drop_instances(self, db);
       return;
     }
+    end_creation_job(self, db.name(), job_status::success);
     logger("ma")->info("DatabaseCreated {} {} partitions={}", st.ctx(),
                        db.name(), db.partitions());
     reply_result(self, *req, make_message(rows_affected(1)));
@@ -179,7 +212,7 @@ void exec_create_database(ma_self self, envelope_ptr req,
       creations.add(
         leaf, leaf_actor_name(), std::move(env),
         [self, cd, leaf, progress, total, name](const envelope* rep) {
-          // Long work shows progress: a line a second.
+          // Long work shows progress: a line a second (and the job).
           auto now = self->clock().now();
           if (++progress->first < total
               && now - progress->second >= std::chrono::seconds{1}) {
@@ -192,8 +225,14 @@ void exec_create_database(ma_self self, envelope_ptr req,
             cd->finish_one("leaf " + leaf + " did not answer");
           else if (rep->create_instance_reply().status() != pb::STATUS_OK)
             cd->finish_one(rep->create_instance_reply().error());
-          else
+          else {
+            if (auto* job = creation_job(self->state, name)) {
+              ++job->steps_done;
+              job->details = std::to_string(job->steps_done) + " of "
+                             + std::to_string(total) + " instances created";
+            }
             cd->finish_one();
+          }
         });
     }
   }

@@ -10,11 +10,12 @@
 //      fails (its leaf or its master went away). A failed copy wakes whoever
 //      waits for it, with the error.
 //   4. SHOW REBALANCE STATUS lists a database's jobs, oldest first, with
-//      their progress and running time. Past max_jobs the oldest are
-//      forgotten.
+//      their progress and running time (a CREATE DATABASE's too, counted in
+//      instances created). Past max_jobs the oldest are forgotten.
 //
 // SingleStore: SHOW REBALANCE STATUS shows each step of a rebalance with its
 // state.
+#include <algorithm>
 #include <cstdio>
 
 #include "actors/aggregator/state.hpp"
@@ -48,6 +49,8 @@ const char* to_string(job_action a) {
       return "restore redundancy";
     case job_action::attach_rebalance:
       return "rebalance after attach";
+    case job_action::create_database:
+      return "create database";
   }
   return "unknown";
 }
@@ -139,7 +142,13 @@ void exec_show_rebalance_status(ma_self self, envelope_ptr req,
                                 const sql::show_rebalance_status& s) {
   auto& st = self->state;
   bool every = s.database.empty();
-  if (!every && st.meta.find_database(s.database) == nullptr) {
+  // A database still being created has no metadata yet, only its job.
+  bool creating = std::any_of(st.jobs.begin(), st.jobs.end(),
+                              [&](const rebuild_job& j) {
+                                return j.action == job_action::create_database
+                                       && j.db == s.database;
+                              });
+  if (!every && !creating && st.meta.find_database(s.database) == nullptr) {
     reply_result(self, *req, unknown_database(s.database));
     return;
   }
@@ -159,6 +168,12 @@ void exec_show_rebalance_status(ma_self self, envelope_ptr req,
       std::snprintf(buf, sizeof(buf), "%.1f%%",
                     100.0 * static_cast<double>(job.bytes_done)
                       / static_cast<double>(job.bytes_total));
+      progress = buf;
+    } else if (job.steps_total > 0) {
+      char buf[16];
+      std::snprintf(buf, sizeof(buf), "%.1f%%",
+                    100.0 * static_cast<double>(job.steps_done)
+                      / static_cast<double>(job.steps_total));
       progress = buf;
     } else if (job.status == job_status::success) {
       progress = "100.0%";

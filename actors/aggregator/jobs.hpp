@@ -20,6 +20,7 @@ enum class job_action {
   rebalance,          ///< a whole REBALANCE PARTITIONS
   restore_redundancy, ///< a whole RESTORE REDUNDANCY
   attach_rebalance,   ///< masters move back to a leaf attached by itself
+  create_database,    ///< a CREATE DATABASE creating its instances
 };
 
 /// The job's name in SHOW REBALANCE STATUS and in statements' messages.
@@ -47,6 +48,9 @@ struct rebuild_job {
   job_status status = job_status::running;
   uint64_t bytes_done = 0;
   uint64_t bytes_total = 0;
+  /// A job counted in steps rather than bytes (instances created).
+  uint64_t steps_done = 0;
+  uint64_t steps_total = 0;
   bool diverged = false;
   std::string details;
 };

@@ -140,6 +140,13 @@ BOOST_AUTO_TEST_CASE(creations_go_to_each_leaf_in_batches_synced_together) {
   BOOST_TEST(files == 2u * 4096u);
   auto count = c.ok("SELECT COUNT(*) FROM big");
   BOOST_TEST(count.rows(0).cells(0) == "0");
+  // Its progress was a job of SHOW REBALANCE STATUS.
+  auto jobs = c.ok("SHOW REBALANCE STATUS ON big");
+  BOOST_REQUIRE(jobs.rows_size() == 1);
+  BOOST_TEST(jobs.rows(0).cells(0) == "create database");
+  BOOST_TEST(jobs.rows(0).cells(4) == "success");
+  BOOST_TEST(jobs.rows(0).cells(7) == "100.0%");
+  BOOST_TEST(jobs.rows(0).cells(9) == "4096 of 4096 instances created");
   // Dropped in batches too, and created again under the same name at once:
   // every drop reaches its leaf before the new creations.
   auto drops = std::make_shared<creation_counter>();
@@ -154,6 +161,27 @@ BOOST_AUTO_TEST_CASE(creations_go_to_each_leaf_in_batches_synced_together) {
                boost::test_tools::per_element());
   c.ok("INSERT INTO big VALUES ('k','v')");
   BOOST_TEST(c.ok("SELECT COUNT(*) FROM big").rows(0).cells(0) == "1");
+}
+
+BOOST_AUTO_TEST_CASE(a_creation_a_leaf_never_answers_fails_and_says_so) {
+  sim_cluster c{4, 2};
+  auto& fab = c.cluster().transport();
+  fab.faults().delay_messages("ma", "127.0.0.1:10003",
+                              envelope::kLeafOrdersRequest,
+                              std::chrono::hours{1});
+  auto err = c.fails("CREATE DATABASE big PARTITIONS 64");
+  BOOST_TEST(err.find("127.0.0.1:10003 did not answer") != std::string::npos);
+  fab.faults().clear_message_delays();
+  auto jobs = c.ok("SHOW REBALANCE STATUS ON big");
+  BOOST_REQUIRE(jobs.rows_size() == 1);
+  BOOST_TEST(jobs.rows(0).cells(4) == "failed");
+  // The three other leaves created their 32 instances each.
+  BOOST_TEST(jobs.rows(0).cells(7) == "75.0%");
+  BOOST_TEST(jobs.rows(0).cells(9).find("did not answer") != std::string::npos);
+  // Nothing of it is left, and the name can be used again.
+  c.fails("SELECT COUNT(*) FROM big");
+  c.ok("CREATE DATABASE big PARTITIONS 64");
+  BOOST_TEST(c.ok("SELECT COUNT(*) FROM big").rows(0).cells(0) == "0");
 }
 
 BOOST_AUTO_TEST_CASE(fanouts_to_every_instance_are_paced_per_leaf) {
