@@ -2,6 +2,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
+#include <string>
 #include <system_error>
 
 #include <fcntl.h>
@@ -310,15 +312,31 @@ public:
     return {};
   }
 
-  error sync_tree(const std::string& dir) override {
-    int fd = open_retry(dir.c_str(), O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-      return os_error("open", dir, errno);
-    fd_guard guard{fd};
-    // One call for the whole file system: contents, inodes and directory
-    // entries, and (since Linux 5.8) any write-back error since the last.
-    if (::syncfs(fd) < 0)
-      return os_error("sync", dir, errno);
+  error sync_created(const std::vector<std::string>& dirs) override {
+    std::set<std::string> parents;
+    for (auto& dir : dirs) {
+      std::error_code ec;
+      for (fs::directory_iterator it{dir, ec}, end; !ec && it != end;
+           it.increment(ec)) {
+        if (!it->is_regular_file(ec))
+          continue;
+        auto path = it->path().string();
+        int fd = open_retry(path.c_str(), O_RDONLY);
+        if (fd < 0)
+          return os_error("open", path, errno);
+        fd_guard guard{fd};
+        if (auto err = fsync_fd(fd, path))
+          return err;
+      }
+      if (ec)
+        return fs_error("list", dir, ec);
+      if (auto err = fsync_dir(dir))
+        return err;
+      parents.insert(parent_of(dir));
+    }
+    for (auto& parent : parents)
+      if (auto err = fsync_dir(parent))
+        return err;
     return {};
   }
 

@@ -216,7 +216,7 @@ error memory_vfs::create_unsynced(
     auto file = path + "/" + name;
     if (dir_exists(files_, dirs_, file))
       return make_error(errc::io_error, "create " + file + ": is a directory");
-    // Nothing synced: a crash before sync_tree() leaves the files empty (the
+    // Nothing synced: a crash before sync_created() leaves the files empty (the
     // directory entries are kept, as this model keeps every entry).
     auto state = std::make_shared<file_state>();
     state->data = bytes;
@@ -225,14 +225,16 @@ error memory_vfs::create_unsynced(
   return {};
 }
 
-error memory_vfs::sync_tree(const std::string& dir) {
-  auto root = normalize(dir);
-  if (auto why = write_failure(root); !why.empty())
-    return make_error(errc::io_error, "sync " + root + ": " + why);
-  auto prefix = child_prefix(root);
-  for (auto it = files_.lower_bound(prefix);
-       it != files_.end() && starts_with(it->first, prefix); ++it)
-    it->second->synced = it->second->data.size();
+error memory_vfs::sync_created(const std::vector<std::string>& dirs) {
+  for (auto& dir : dirs) {
+    auto root = normalize(dir);
+    if (auto why = write_failure(root); !why.empty())
+      return make_error(errc::io_error, "sync " + root + ": " + why);
+    auto prefix = child_prefix(root);
+    for (auto it = files_.lower_bound(prefix);
+         it != files_.end() && starts_with(it->first, prefix); ++it)
+      it->second->synced = it->second->data.size();
+  }
   return {};
 }
 

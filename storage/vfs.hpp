@@ -89,16 +89,20 @@ public:
                              const std::string& bytes) = 0;
 
   /// Creates `dir` (and its parents) holding `files` (name, bytes), with no
-  /// fsync: none of it is durable until sync_tree(). Many instances created
+  /// fsync: none of it is durable until sync_created(). Many instances created
   /// together are synced once, not a few times each.
   virtual error
   create_unsynced(const std::string& dir,
                   const std::vector<std::pair<std::string, std::string>>& files)
     = 0;
 
-  /// Makes everything written below `dir` durable, file contents and
-  /// directory entries alike (on Linux, syncfs of its file system).
-  virtual error sync_tree(const std::string& dir) = 0;
+  /// Makes what create_unsynced() wrote in each of `dirs` durable: every
+  /// file in it, the directory itself and its entry in its parent (whose
+  /// own entry must already be durable). On ext4 the first fsync commits
+  /// the whole batch's metadata, and the others find nothing left to write;
+  /// unlike syncfs, it neither flushes the other files of the file system
+  /// nor misses a write-back error another process saw first.
+  virtual error sync_created(const std::vector<std::string>& dirs) = 0;
 
   /// Cuts `path` down to `size` bytes.
   virtual error truncate(const std::string& path, uint64_t size) = 0;
@@ -137,7 +141,7 @@ public:
   error create_unsynced(
     const std::string& dir,
     const std::vector<std::pair<std::string, std::string>>& files) override;
-  error sync_tree(const std::string& dir) override;
+  error sync_created(const std::vector<std::string>& dirs) override;
   error truncate(const std::string& path, uint64_t size) override;
   error rename(const std::string& from, const std::string& to) override;
   error remove_all(const std::string& path) override;

@@ -110,6 +110,15 @@ void exec_create_database(ma_self self, envelope_ptr req,
                                 + "'; database exists"));
     return;
   }
+  if (creation_job(st, s.name) != nullptr) {
+    // A retry while the first is still at work: its failure would drop the
+    // first one's instances, which have the same names.
+    reply_result(self, *req,
+                 make_failure(sql::errc::database_exists,
+                              "can't create database '" + s.name
+                                + "'; it is being created"));
+    return;
+  }
   auto redundancy = st.meta.globals().redundancy_level();
   auto partitions = s.partitions ? *s.partitions : default_partitions(st);
   auto placed = ha::place_database(st.meta.leaf_infos(), partitions,

@@ -146,6 +146,7 @@ void exec_show_rebalance_status(ma_self self, envelope_ptr req,
   bool creating = std::any_of(st.jobs.begin(), st.jobs.end(),
                               [&](const rebuild_job& j) {
                                 return j.action == job_action::create_database
+                                       && j.status == job_status::running
                                        && j.db == s.database;
                               });
   if (!every && !creating && st.meta.find_database(s.database) == nullptr) {

@@ -190,14 +190,16 @@ void send_role_orders_left(ma_self self, std::vector<pending_order> orders,
 void send_orders(ma_self self, const std::vector<order>& orders,
                  std::function<void(const std::string&)> done, int attempts) {
   std::vector<pending_order> roles;
-  for (auto& o : orders) {
-    if (o.create)
-      send_order(self, o, done, attempts);
-    else
+  for (auto& o : orders)
+    if (!o.create)
       roles.push_back({o, done});
-  }
   if (!roles.empty())
     send_role_orders_left(self, std::move(roles), attempts * 10);
+  // After the masters' orders: a replacement copy joins its master as soon
+  // as it exists, and the master should know it by then.
+  for (auto& o : orders)
+    if (o.create)
+      send_order(self, o, done, attempts);
 }
 
 std::shared_ptr<envelope>

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -163,6 +164,15 @@ void fill_opened(const instance_entry& e, pb::InstanceState& out) {
   *out.mutable_recovery() = e.recovery;
 }
 
+/// Whether the instance directory `path` holds no data: no snapshot, no
+/// previous log, and an empty or missing log.
+bool holds_no_data(storage::vfs& fs, const std::string& path) {
+  if (fs.exists(path + "/snapshot.bin") || fs.exists(path + "/wal.prev"))
+    return false;
+  auto wal = fs.read_file(path + "/wal.log");
+  return wal.ok() ? wal->empty() : !fs.exists(path + "/wal.log");
+}
+
 /// Opens every instance found under instances/ as a partition actor without
 /// a role; the aggregator assigns roles after the hello.
 void open_instances(self_ptr self) {
@@ -176,17 +186,24 @@ void open_instances(self_ptr self) {
     auto path = dir + "/" + name;
     auto desc_bytes = st.cfg.fs->read_file(path + "/descriptor.pb");
     pb::InstanceDescriptor desc;
-    if (desc_bytes.ok() && desc_bytes->empty()) {
+    // A descriptor is whole or absent (written atomically, or synced before
+    // its batch was acknowledged); one that does not name this directory
+    // (a torn prefix still parses) is no descriptor.
+    bool valid = desc_bytes.ok() && desc.ParseFromString(*desc_bytes)
+                 && !desc.database().empty()
+                 && name == desc.database() + "." + std::to_string(desc.ordinal());
+    if (!valid && holds_no_data(*st.cfg.fs, path)) {
       // A batch of creations that never reached its sync (create_instances):
-      // never acknowledged, so nothing in it was either.
+      // never acknowledged, and nothing was written to it since.
       st.cfg.fs->remove_all(path);
-      logger("leaf")->warn("UnfinishedCreationRemoved {} {}: its descriptor "
-                           "was never synced",
+      logger("leaf")->warn("UnfinishedCreationRemoved {} {}: no valid "
+                           "descriptor and no data",
                            st.ctx(), path);
       continue;
     }
-    if (!desc_bytes.ok() || !desc.ParseFromString(*desc_bytes)
-        || desc.database().empty()) {
+    if (!valid) {
+      // Kept as it is: the aggregator, missing this copy, has it rebuilt,
+      // and the directory is moved aside then (on_create).
       logger("leaf")->error("InstanceUnreadable {} {}: no valid descriptor.pb",
                             st.ctx(), path);
       continue;
@@ -389,7 +406,7 @@ void on_create(self_ptr self, const envelope_ptr& env) {
 
 /// A LeafOrdersRequest of creations (CREATE DATABASE): every new instance's
 /// directory and files are written with no fsync, the whole batch is made
-/// durable by one sync, then each store is opened and its instance spawned;
+/// durable together, then each store is opened and its instance spawned;
 /// the leaf answers once, for all of them. No creation is acknowledged
 /// before the sync: an acknowledged instance survives a power loss.
 void create_instances(self_ptr self, const envelope_ptr& env) {
@@ -403,7 +420,9 @@ void create_instances(self_ptr self, const envelope_ptr& env) {
     body->set_status(status);
     body->set_error(std::move(why));
   };
-  std::vector<int> written; // orders whose files are written
+  std::vector<int> written;       // orders whose files are written
+  std::vector<std::string> dirs;  // and their directories
+  std::set<std::string> in_batch; // the instances this batch names
   for (int i = 0; i < orders.size(); ++i) {
     auto* answer = answers->add_answers();
     const auto& req = orders.Get(i).order().create_instance_request();
@@ -414,7 +433,8 @@ void create_instances(self_ptr self, const envelope_ptr& env) {
            "a batch of creations holds only new, empty instances");
       continue;
     }
-    if (st.instances.count(instance_key(req.database(), req.ordinal())) > 0) {
+    auto key = instance_key(req.database(), req.ordinal());
+    if (st.instances.count(key) > 0 || !in_batch.insert(key).second) {
       fail(answer, pb::CONFLICT,
            "instance " + label + " already exists on " + st.cfg.address);
       continue;
@@ -423,6 +443,8 @@ void create_instances(self_ptr self, const envelope_ptr& env) {
     forget_stale_copy(self, req, dir);
     if (auto err = st.cfg.fs->create_unsynced(
           dir, {{"descriptor.pb", descriptor_of(req)}, {"wal.log", ""}})) {
+      logger("leaf")->error("InstanceCreateFailed {} {}: {}", st.ctx(), dir,
+                            err.to_string());
       fail(answer, pb::FAILED,
            "instance " + label + " on leaf " + st.cfg.address
              + " could not be created: " + err.to_string());
@@ -430,10 +452,14 @@ void create_instances(self_ptr self, const envelope_ptr& env) {
       continue;
     }
     written.push_back(i);
+    dirs.push_back(dir);
   }
   error synced;
   if (!written.empty() && !bugs::unsynced_creations)
-    synced = st.cfg.fs->sync_tree(instances_dir(st.cfg));
+    synced = st.cfg.fs->sync_created(dirs);
+  if (synced)
+    logger("leaf")->error("InstancesNotSynced {} {} new instances: {}",
+                          st.ctx(), written.size(), synced.to_string());
   size_t created = 0;
   for (auto i : written) {
     const auto& req = orders.Get(i).order().create_instance_request();
@@ -444,6 +470,9 @@ void create_instances(self_ptr self, const envelope_ptr& env) {
     auto opened = synced ? result<storage::recovery_report>{synced}
                          : store->open();
     if (!opened) {
+      if (!synced)
+        logger("leaf")->error("InstanceCreateFailed {} {}: {}", st.ctx(), dir,
+                              opened.err().to_string());
       fail(answer, pb::FAILED,
            "instance " + req.database() + ":" + std::to_string(req.ordinal())
              + " on leaf " + st.cfg.address

@@ -668,8 +668,6 @@ BOOST_AUTO_TEST_CASE(corrupt_master_log_returning_alone_loses_nothing) {
   }
 }
 
-BOOST_AUTO_TEST_SUITE_END()
-
 BOOST_AUTO_TEST_CASE(an_unfinished_creation_is_removed_when_its_leaf_starts) {
   // A batch of creations whose sync never happened (the leaf lost power
   // first) leaves directories with empty descriptors; it was never
@@ -681,13 +679,27 @@ BOOST_AUTO_TEST_CASE(an_unfinished_creation_is_removed_when_its_leaf_starts) {
   auto unfinished = sim_cluster::leaf_dir(10001) + "/instances/gone.7";
   BOOST_REQUIRE(!c.fs().create_unsynced(
     unfinished, {{"descriptor.pb", "never synced"}, {"wal.log", ""}}));
-  c.fs().crash(sim_cluster::leaf_dir(10001));
+  // A torn descriptor that still parses names another instance: it is no
+  // descriptor of this directory.
+  auto torn = sim_cluster::leaf_dir(10001) + "/instances/gone.8";
+  pb::InstanceDescriptor other;
+  other.set_database("db");
+  BOOST_REQUIRE(!c.fs().create_unsynced(
+    torn, {{"descriptor.pb", other.SerializeAsString()}}));
+  // One whose log holds records is kept whatever its descriptor says.
+  auto with_data = sim_cluster::leaf_dir(10001) + "/instances/kept.9";
+  BOOST_REQUIRE(!c.fs().create_unsynced(
+    with_data, {{"descriptor.pb", ""}, {"wal.log", "records"}}));
+  BOOST_REQUIRE(!c.fs().sync_created({torn, with_data}));
+  c.fs().crash(unfinished);
   BOOST_TEST(c.fs().read_file(unfinished + "/descriptor.pb")->empty());
   c.ok("RESTART LEAF " + leaf1);
   BOOST_REQUIRE(c.cluster().run_until(
     [&] { return c.leaf_state(10001) == "online"; },
     std::chrono::seconds{2}));
   BOOST_TEST(!c.fs().exists(unfinished));
+  BOOST_TEST(!c.fs().exists(torn));
+  BOOST_TEST(c.fs().exists(with_data + "/wal.log"));
   BOOST_TEST(c.ok("SELECT COUNT(*) FROM db").rows(0).cells(0) == "2");
 }
 
@@ -697,6 +709,9 @@ BOOST_AUTO_TEST_CASE(attach_orders_go_to_each_leaf_in_one_message) {
   sim_cluster c{2, 2};
   c.ok("CREATE DATABASE db PARTITIONS 64");
   c.ok("DETACH LEAF " + leaf1);
+  // The detach's own second message (its masters go on alone) follows the
+  // answer to its promotions, after the statement returned.
+  c.ok("SLEEP 200");
   auto& fab = c.cluster().transport();
   auto before = fab.recent().size();
   c.ok("ATTACH LEAF " + leaf1 + " NO REBALANCE");
@@ -724,3 +739,5 @@ BOOST_AUTO_TEST_CASE(attach_orders_go_to_each_leaf_in_one_message) {
   BOOST_TEST(direct == 0u);
   BOOST_TEST(handed_on == 128u);
 }
+
+BOOST_AUTO_TEST_SUITE_END()

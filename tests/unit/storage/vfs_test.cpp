@@ -253,7 +253,7 @@ BOOST_AUTO_TEST_CASE(disk_round_trip) {
   BOOST_TEST(!fs->remove_all(tmp.path + "/orphans"));
 }
 
-BOOST_AUTO_TEST_CASE(memory_files_created_unsynced_are_durable_after_sync_tree) {
+BOOST_AUTO_TEST_CASE(memory_files_created_unsynced_are_durable_once_synced) {
   memory_vfs fs;
   BOOST_REQUIRE(!fs.create_unsynced("/n1/instances/db.0",
                                     {{"descriptor.pb", "abc"}, {"wal.log", ""}}));
@@ -268,15 +268,15 @@ BOOST_AUTO_TEST_CASE(memory_files_created_unsynced_are_durable_after_sync_tree) 
                                     {{"descriptor.pb", "abc"}}));
   BOOST_REQUIRE(!fs.create_unsynced("/n2/instances/db.0",
                                     {{"descriptor.pb", "ghi"}}));
-  BOOST_REQUIRE(!fs.sync_tree("/n1/instances"));
+  BOOST_REQUIRE(!fs.sync_created({"/n1/instances/db.0"}));
   fs.crash("");
   BOOST_TEST(read(fs, "/n1/instances/db.0/descriptor.pb") == "abc");
-  // Only below the synced directory.
+  // Only in the synced directories.
   BOOST_TEST(read(fs, "/n2/instances/db.0/descriptor.pb").empty());
   fs.fail_writes("/n1", "No space left on device");
   auto err = fs.create_unsynced("/n1/instances/db.2", {{"descriptor.pb", "x"}});
   BOOST_TEST(err.detail().find("No space left on device") != std::string::npos);
-  BOOST_TEST(fs.sync_tree("/n1/instances").name() == "io_error");
+  BOOST_TEST(fs.sync_created({"/n1/instances/db.0"}).name() == "io_error");
 }
 
 BOOST_AUTO_TEST_CASE(disk_files_created_unsynced_then_synced) {
@@ -285,13 +285,13 @@ BOOST_AUTO_TEST_CASE(disk_files_created_unsynced_then_synced) {
   auto dir = tmp.path + "/instances/db.0";
   BOOST_REQUIRE(!fs->create_unsynced(dir, {{"descriptor.pb", "abc"},
                                            {"wal.log", ""}}));
-  BOOST_REQUIRE(!fs->sync_tree(tmp.path + "/instances"));
+  BOOST_REQUIRE(!fs->sync_created({dir}));
   BOOST_TEST(read(*fs, dir + "/descriptor.pb") == "abc");
   BOOST_TEST(read(*fs, dir + "/wal.log").empty());
   // Created again, a file is replaced, not appended to.
   BOOST_REQUIRE(!fs->create_unsynced(dir, {{"descriptor.pb", "d"}}));
   BOOST_TEST(read(*fs, dir + "/descriptor.pb") == "d");
-  auto missing = fs->sync_tree(tmp.path + "/nowhere");
+  auto missing = fs->sync_created({tmp.path + "/nowhere"});
   BOOST_TEST(missing.detail().find(tmp.path + "/nowhere") != std::string::npos);
   BOOST_REQUIRE(!fs->make_dirs(tmp.path + "/file_parent"));
   BOOST_REQUIRE(!fs->write_atomic(tmp.path + "/file_parent/f", "x"));
