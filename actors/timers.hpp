@@ -24,6 +24,7 @@ enum class timer_id : uint64_t {
   consensus_tick = 9, ///< drive the Raft member's clock
   // -- leaf --
   leaf_hello = 11, ///< announce the leaf again: no answer to its hello
+  creations_written = 12, ///< a batch of creations is written and synced
   // -- partition instance --
   sync_check = 21, ///< a master checks its replica's sync state
   retransmit = 22, ///< resend unconfirmed batches after a pause

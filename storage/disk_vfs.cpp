@@ -2,6 +2,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <system_error>
@@ -214,6 +216,15 @@ private:
 
 class disk_vfs : public vfs {
 public:
+  disk_vfs() = default;
+  disk_vfs(const disk_vfs&) = delete;
+  disk_vfs& operator=(const disk_vfs&) = delete;
+
+  ~disk_vfs() override {
+    for (auto& kvp : watched_)
+      ::close(kvp.second);
+  }
+
   error make_dirs(const std::string& dir) override {
     // Remember which levels are new: each one must be made durable in its
     // parent.
@@ -293,6 +304,11 @@ public:
   error create_unsynced(
     const std::string& dir,
     const std::vector<std::pair<std::string, std::string>>& files) override {
+    // Watched from before the first write below it, so that the sync sees
+    // every write-back error since (syncfs reports those since its file
+    // descriptor was opened, whoever else saw them).
+    if (auto err = watch(parent_of(dir)); err)
+      return err;
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec)
@@ -314,29 +330,25 @@ public:
 
   error sync_created(const std::vector<std::string>& dirs) override {
     std::set<std::string> parents;
-    for (auto& dir : dirs) {
-      std::error_code ec;
-      for (fs::directory_iterator it{dir, ec}, end; !ec && it != end;
-           it.increment(ec)) {
-        if (!it->is_regular_file(ec))
-          continue;
-        auto path = it->path().string();
-        int fd = open_retry(path.c_str(), O_RDONLY);
-        if (fd < 0)
-          return os_error("open", path, errno);
-        fd_guard guard{fd};
-        if (auto err = fsync_fd(fd, path))
-          return err;
-      }
-      if (ec)
-        return fs_error("list", dir, ec);
-      if (auto err = fsync_dir(dir))
-        return err;
+    for (auto& dir : dirs)
       parents.insert(parent_of(dir));
+    for (auto& parent : parents) {
+      int fd = -1;
+      {
+        std::lock_guard<std::mutex> guard{watch_mtx_};
+        auto i = watched_.find(parent);
+        if (i != watched_.end())
+          fd = i->second;
+      }
+      if (fd < 0)
+        return make_error(errc::io_error, "sync " + parent
+                                            + ": nothing was created there");
+      // One call for the whole file system: contents, inodes and directory
+      // entries (the caller runs it off any actor that must stay
+      // responsive: it also writes out other files' dirty pages).
+      if (::syncfs(fd) < 0)
+        return os_error("sync", parent, errno);
     }
-    for (auto& parent : parents)
-      if (auto err = fsync_dir(parent))
-        return err;
     return {};
   }
 
@@ -407,6 +419,25 @@ public:
   }
 
 private:
+  /// Opens (once) the directory `dir` that sync_created() will sync.
+  error watch(const std::string& dir) {
+    std::lock_guard<std::mutex> guard{watch_mtx_};
+    if (watched_.count(dir) > 0)
+      return {};
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec)
+      return fs_error("create directories", dir, ec);
+    int fd = open_retry(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+      return os_error("open", dir, errno);
+    watched_.emplace(dir, fd);
+    return {};
+  }
+
+  std::mutex watch_mtx_;
+  std::map<std::string, int> watched_; ///< directory -> its open descriptor
+
   static error write_durably(const std::string& path,
                              const std::string& bytes) {
     int fd = open_retry(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

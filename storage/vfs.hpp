@@ -96,12 +96,13 @@ public:
                   const std::vector<std::pair<std::string, std::string>>& files)
     = 0;
 
-  /// Makes what create_unsynced() wrote in each of `dirs` durable: every
-  /// file in it, the directory itself and its entry in its parent (whose
-  /// own entry must already be durable). On ext4 the first fsync commits
-  /// the whole batch's metadata, and the others find nothing left to write;
-  /// unlike syncfs, it neither flushes the other files of the file system
-  /// nor misses a write-back error another process saw first.
+  /// Makes what create_unsynced() wrote in each of `dirs` durable, the
+  /// files and the directory entries (whose parents' own entries must
+  /// already be durable). On disk it is one syncfs of the file system,
+  /// through a descriptor opened before the first create_unsynced() there,
+  /// so it reports every write-back error since, whoever else saw it. It
+  /// also writes out the other files' dirty pages: run it where a wait
+  /// does not stall anything that must answer.
   virtual error sync_created(const std::vector<std::string>& dirs) = 0;
 
   /// Cuts `path` down to `size` bytes.

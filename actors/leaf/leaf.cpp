@@ -22,6 +22,7 @@
 #include "actors/leaf/leaf.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -53,6 +54,8 @@ struct instance_entry {
   uint64_t created_version = 0;
 };
 
+struct creation_batch;
+
 struct leaf_state {
   std::string name;
   endpoint ep;
@@ -62,6 +65,16 @@ struct leaf_state {
   std::shared_ptr<aggregator_fence> fence =
     std::make_shared<aggregator_fence>();
   std::map<std::string, instance_entry> instances; // "db/ordinal"
+  /// Instances a batch is creating ("db/ordinal"): the metadata version
+  /// their creation was decided at, and whether a drop came meanwhile.
+  struct pending_creation {
+    uint64_t version = 0;
+    bool dropped = false;
+  };
+  std::map<std::string, pending_creation> creating;
+  /// Batches of creations whose files the storage worker is writing, in
+  /// the order it finishes them.
+  std::deque<std::shared_ptr<creation_batch>> batches_writing;
   std::vector<pb::InstanceState> failed;           // could not be opened
   bool hello_done = false;
   bool hello_pending = false;
@@ -362,7 +375,7 @@ void on_create(self_ptr self, const envelope_ptr& env) {
   auto& st = self->state;
   const auto& req = env->create_instance_request();
   auto key = instance_key(req.database(), req.ordinal());
-  if (st.instances.count(key) > 0) {
+  if (st.instances.count(key) > 0 || st.creating.count(key) > 0) {
     reply_status(self, *env, pb::CONFLICT,
                  "instance " + req.database() + ":"
                    + std::to_string(req.ordinal()) + " already exists on "
@@ -404,97 +417,149 @@ void on_create(self_ptr self, const envelope_ptr& env) {
                        req.ordinal());
 }
 
-/// A LeafOrdersRequest of creations (CREATE DATABASE): every new instance's
-/// directory and files are written with no fsync, the whole batch is made
-/// durable together, then each store is opened and its instance spawned;
-/// the leaf answers once, for all of them. No creation is acknowledged
-/// before the sync: an acknowledged instance survives a power loss.
-void create_instances(self_ptr self, const envelope_ptr& env) {
-  auto& st = self->state;
-  auto started = self->clock().now();
-  const auto& orders = env->leaf_orders_request().orders();
-  auto rep = make_envelope();
-  auto* answers = rep->mutable_leaf_orders_reply();
-  auto fail = [](envelope* answer, pb::Status status, std::string why) {
-    auto* body = answer->mutable_create_instance_reply();
-    body->set_status(status);
-    body->set_error(std::move(why));
-  };
-  std::vector<int> written;       // orders whose files are written
-  std::vector<std::string> dirs;  // and their directories
-  std::set<std::string> in_batch; // the instances this batch names
-  for (int i = 0; i < orders.size(); ++i) {
-    auto* answer = answers->add_answers();
-    const auto& req = orders.Get(i).order().create_instance_request();
-    auto label = req.database() + ":" + std::to_string(req.ordinal());
-    if (!orders.Get(i).order().has_create_instance_request()
-        || req.rebuild()) {
-      fail(answer, pb::FAILED,
-           "a batch of creations holds only new, empty instances");
-      continue;
-    }
-    auto key = instance_key(req.database(), req.ordinal());
-    if (st.instances.count(key) > 0 || !in_batch.insert(key).second) {
-      fail(answer, pb::CONFLICT,
-           "instance " + label + " already exists on " + st.cfg.address);
-      continue;
-    }
-    auto dir = instance_dir(st.cfg, req.database(), req.ordinal());
-    forget_stale_copy(self, req, dir);
-    if (auto err = st.cfg.fs->create_unsynced(
-          dir, {{"descriptor.pb", descriptor_of(req)}, {"wal.log", ""}})) {
-      logger("leaf")->error("InstanceCreateFailed {} {}: {}", st.ctx(), dir,
-                            err.to_string());
-      fail(answer, pb::FAILED,
-           "instance " + label + " on leaf " + st.cfg.address
-             + " could not be created: " + err.to_string());
-      st.cfg.fs->remove_all(dir);
-      continue;
-    }
-    written.push_back(i);
-    dirs.push_back(dir);
+/// A batch of creations on its way: the orders it writes, and how that
+/// went.
+struct creation_batch {
+  envelope_ptr request;
+  std::shared_ptr<envelope> reply;
+  time_point started;
+  std::vector<int> orders;             ///< the orders whose files it writes
+  std::vector<std::string> dirs;       ///< their directories
+  std::vector<std::string> descriptors;
+  std::vector<error> made;             ///< per order: the files' creation
+  error synced;                        ///< the batch's sync
+  bool skip_sync = false;              ///< bugs::unsynced_creations
+};
+
+/// Writes a batch's files with no fsync, then makes them durable together.
+/// Runs off the leaf's actor when the leaf has a storage worker.
+void write_batch(storage::vfs& fs, creation_batch& b) {
+  std::vector<std::string> made;
+  b.made.resize(b.dirs.size());
+  for (size_t i = 0; i < b.dirs.size(); ++i) {
+    b.made[i] = fs.create_unsynced(b.dirs[i], {{"descriptor.pb",
+                                                b.descriptors[i]},
+                                               {"wal.log", ""}});
+    if (b.made[i])
+      fs.remove_all(b.dirs[i]);
+    else
+      made.push_back(b.dirs[i]);
   }
-  error synced;
-  if (!written.empty() && !bugs::unsynced_creations)
-    synced = st.cfg.fs->sync_created(dirs);
-  if (synced)
+  if (!made.empty() && !b.skip_sync)
+    b.synced = fs.sync_created(made);
+}
+
+/// Opens and spawns what a batch wrote once it is durable, and answers it.
+void finish_creations(self_ptr self, creation_batch& b) {
+  auto& st = self->state;
+  const auto& orders = b.request->leaf_orders_request().orders();
+  auto* answers = b.reply->mutable_leaf_orders_reply();
+  if (b.synced)
     logger("leaf")->error("InstancesNotSynced {} {} new instances: {}",
-                          st.ctx(), written.size(), synced.to_string());
+                          st.ctx(), b.orders.size(), b.synced.to_string());
   size_t created = 0;
-  for (auto i : written) {
-    const auto& req = orders.Get(i).order().create_instance_request();
-    auto dir = instance_dir(st.cfg, req.database(), req.ordinal());
-    auto* answer = answers->mutable_answers(i);
-    auto store = std::make_shared<storage::partition_store>(
-      st.cfg.fs, dir, durability_of(req));
-    auto opened = synced ? result<storage::recovery_report>{synced}
-                         : store->open();
-    if (!opened) {
-      if (!synced)
-        logger("leaf")->error("InstanceCreateFailed {} {}: {}", st.ctx(), dir,
-                              opened.err().to_string());
-      fail(answer, pb::FAILED,
-           "instance " + req.database() + ":" + std::to_string(req.ordinal())
-             + " on leaf " + st.cfg.address
-             + " could not be created: " + opened.err().to_string());
-      st.cfg.fs->remove_all(dir);
+  for (size_t k = 0; k < b.orders.size(); ++k) {
+    const auto& req = orders.Get(b.orders[k]).order().create_instance_request();
+    auto key = instance_key(req.database(), req.ordinal());
+    bool dropped = st.creating[key].dropped;
+    st.creating.erase(key);
+    auto* body = answers->mutable_answers(b.orders[k])
+                   ->mutable_create_instance_reply();
+    auto label = req.database() + ":" + std::to_string(req.ordinal());
+    error err = b.made[k] ? b.made[k] : b.synced;
+    std::shared_ptr<storage::partition_store> store;
+    if (!err && !dropped) {
+      store = std::make_shared<storage::partition_store>(
+        st.cfg.fs, b.dirs[k], durability_of(req));
+      if (auto opened = store->open(); !opened)
+        err = opened.err();
+    }
+    if (err || dropped) {
+      if (err)
+        logger("leaf")->error("InstanceCreateFailed {} {}: {}", st.ctx(),
+                              b.dirs[k], err.to_string());
+      if (!b.made[k])
+        st.cfg.fs->remove_all(b.dirs[k]);
+      body->set_status(pb::FAILED);
+      body->set_error("instance " + label + " on leaf " + st.cfg.address
+                      + (dropped ? " was dropped while it was created"
+                                 : " could not be created: "
+                                     + err.to_string()));
       continue;
     }
     auto pc = creation_config(self, req, store);
     pc.fresh = true;
     add_instance(self, req, std::move(pc));
-    answer->mutable_create_instance_reply()->set_status(pb::STATUS_OK);
+    body->set_status(pb::STATUS_OK);
     ++created;
-    logger("leaf")->debug("InstanceCreated {} {}:{}", st.ctx(),
-                          req.database(), req.ordinal());
+    logger("leaf")->debug("InstanceCreated {} {}", st.ctx(), label);
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-              self->clock().now() - started)
+              self->clock().now() - b.started)
               .count();
-  logger("leaf")->info("InstancesCreated {} {} of {} in {} ms{}", st.ctx(),
-                       created, orders.size(), ms,
-                       synced ? ", sync failed: " + synced.to_string() : "");
-  st.ep.reply(self, *env, std::move(rep));
+  logger("leaf")->info("InstancesCreated {} {} of {} in {} ms", st.ctx(),
+                       created, orders.size(), ms);
+  st.ep.reply(self, *b.request, b.reply);
+}
+
+/// A LeafOrdersRequest of creations (CREATE DATABASE):
+///   1. each order is checked (a new, empty instance this leaf does not
+///      hold or create already) and its instance reserved;
+///   2. the batch's directories and files are written with no fsync and
+///      made durable together, on the storage worker (a sync also writes
+///      other files' dirty pages, and the leaf must keep answering
+///      heartbeats), or inline in a simulation;
+///   3. back on the leaf, each store is opened and its instance spawned,
+///      and the leaf answers once, for all of them.
+/// No creation is acknowledged before the sync: an acknowledged instance
+/// survives a power loss.
+void create_instances(self_ptr self, const envelope_ptr& env) {
+  auto& st = self->state;
+  const auto& orders = env->leaf_orders_request().orders();
+  auto b = std::make_shared<creation_batch>();
+  b->request = env;
+  b->reply = make_envelope();
+  b->started = self->clock().now();
+  b->skip_sync = bugs::unsynced_creations;
+  auto* answers = b->reply->mutable_leaf_orders_reply();
+  for (int i = 0; i < orders.size(); ++i) {
+    auto* body = answers->add_answers()->mutable_create_instance_reply();
+    const auto& req = orders.Get(i).order().create_instance_request();
+    auto label = req.database() + ":" + std::to_string(req.ordinal());
+    if (!orders.Get(i).order().has_create_instance_request()
+        || req.rebuild()) {
+      body->set_status(pb::FAILED);
+      body->set_error("a batch of creations holds only new, empty instances");
+      continue;
+    }
+    auto key = instance_key(req.database(), req.ordinal());
+    if (st.instances.count(key) > 0 || st.creating.count(key) > 0) {
+      body->set_status(pb::CONFLICT);
+      body->set_error("instance " + label + " already exists on "
+                      + st.cfg.address);
+      continue;
+    }
+    st.creating[key] = {req.version(), false};
+    auto dir = instance_dir(st.cfg, req.database(), req.ordinal());
+    forget_stale_copy(self, req, dir);
+    b->orders.push_back(i);
+    b->dirs.push_back(dir);
+    b->descriptors.push_back(descriptor_of(req));
+  }
+  if (!st.cfg.checkpoints) {
+    write_batch(*st.cfg.fs, *b);
+    finish_creations(self, *b);
+    return;
+  }
+  st.batches_writing.push_back(b);
+  caf::weak_actor_ptr weak = self->ctrl();
+  auto fs = st.cfg.fs;
+  st.cfg.checkpoints->post([fs, b, weak] {
+    write_batch(*fs, *b);
+    if (auto strong = weak.lock())
+      caf::anon_send(caf::actor_cast<caf::actor>(strong), timer_atom::value,
+                     static_cast<uint64_t>(timer_id::creations_written));
+  });
 }
 
 /// Drops one instance: it stops and its files go, unless the drop was
@@ -502,6 +567,16 @@ void create_instances(self_ptr self, const envelope_ptr& env) {
 void drop_one(self_ptr self, const pb::DropInstanceRequest& req) {
   auto& st = self->state;
   auto key = instance_key(req.database(), req.ordinal());
+  if (auto c = st.creating.find(key); c != st.creating.end()) {
+    // Its files are being written: the batch removes them when it is done,
+    // unless the drop was decided before the creation (a late copy).
+    if (req.version() != 0 && req.version() < c->second.version)
+      return;
+    c->second.dropped = true;
+    logger("leaf")->info("InstanceDropped {} {}:{} while it was created",
+                         st.ctx(), req.database(), req.ordinal());
+    return;
+  }
   auto i = st.instances.find(key);
   if (i != st.instances.end() && req.version() != 0
       && req.version() < i->second.created_version) {
@@ -738,9 +813,15 @@ leaf_actor::behavior_type leaf_impl(self_ptr self, leaf_config cfg) {
     [self](wire& msg) { leaf_requests.dispatch(self, msg); },
     [self](tick_atom) { self->state.ep.on_tick(self); },
     [self](timer_atom, uint64_t id) {
-      if (static_cast<timer_id>(id) == timer_id::leaf_hello
-          && !self->state.hello_done)
+      auto& st = self->state;
+      if (static_cast<timer_id>(id) == timer_id::leaf_hello && !st.hello_done)
         send_hello(self);
+      if (static_cast<timer_id>(id) == timer_id::creations_written
+          && !st.batches_writing.empty()) {
+        auto b = std::move(st.batches_writing.front());
+        st.batches_writing.pop_front();
+        finish_creations(self, *b);
+      }
     },
   };
 }
