@@ -6,20 +6,19 @@
 //      instance's position, again until answered.
 //   2. It answers heartbeats (with its incarnation), and says hello again
 //      when an aggregator that held it offline hears from it.
-//   3. CreateInstanceRequest: a new instance (or an empty one to be rebuilt,
-//      the old files moved aside) is spawned and creates its own storage.
-//      A LeafOrdersRequest of creations (CREATE DATABASE) writes every new
-//      instance's files, syncs them all at once, then spawns the instances
-//      and answers once.
-//   4. DropInstanceRequest: the instance stops and its files are removed;
-//      a LeafOrdersRequest of drops (DROP DATABASE) does the same for each.
+//   3. Creations and drops of instances, one or many per message
+//      (instances.cpp).
+//   4. An instance that cannot be opened at start is reported in the
+//      hello; a directory without a valid descriptor and without data (a
+//      batch of creations that never reached its sync) is removed.
 //   5. Its instances tell it their roles (RoleNotice); a heartbeat that asks
 //      for them gets them listed in its reply (heartbeat.proto step 4).
 //   6. LeafOrdersRequest: orders for many of its instances in one message
-//      (a failover's promotions): each goes to its instance with the
+//      (a failover's promotions, an attach's role orders): each goes to its instance with the
 //      batch's aggregator term, and the leaf answers once, when every
 //      instance has answered or the batch's time is up.
 #include "actors/leaf/leaf.hpp"
+#include "actors/leaf/state.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -38,67 +37,13 @@
 
 namespace lg {
 
+namespace leaf_internal {
+
 namespace {
 
 constexpr auto hello_timeout = std::chrono::seconds{1};
 
-struct instance_entry {
-  partition_actor handle;
-  std::shared_ptr<storage::partition_store> store;
-  std::string database;
-  uint32_t ordinal = 0;
-  pb::RecoveryDrop recovery; ///< what opening it dropped (for the hello)
-  pb::InstanceRole role;     ///< as the instance last told (RoleNotice)
-  /// The metadata version its CreateInstanceRequest was decided at (0:
-  /// reopened from disk): an older drop is stale.
-  uint64_t created_version = 0;
-};
-
-struct creation_batch;
-
-struct leaf_state {
-  std::string name;
-  endpoint ep;
-  leaf_config cfg;
-  uint64_t incarnation = 0;
-  /// The newest master aggregator term seen, shared with the instances.
-  std::shared_ptr<aggregator_fence> fence =
-    std::make_shared<aggregator_fence>();
-  std::map<std::string, instance_entry> instances; // "db/ordinal"
-  /// Instances a batch is creating ("db/ordinal"): the metadata version
-  /// their creation was decided at, and whether a drop came meanwhile.
-  struct pending_creation {
-    uint64_t version = 0;
-    bool dropped = false;
-  };
-  std::map<std::string, pending_creation> creating;
-  /// Batches of creations whose files the storage worker is writing, in
-  /// the order it finishes them.
-  std::deque<std::shared_ptr<creation_batch>> batches_writing;
-  std::vector<pb::InstanceState> failed;           // could not be opened
-  bool hello_done = false;
-  bool hello_pending = false;
-
-  std::string ctx() const {
-    return "[leaf=" + cfg.address + " inc=" + std::to_string(incarnation)
-           + "]";
-  }
-};
-
-using self_ptr = leaf_actor::stateful_pointer<leaf_state>;
-
-std::string instance_key(const std::string& db, uint32_t ordinal) {
-  return db + "/" + std::to_string(ordinal);
-}
-
-std::string instances_dir(const leaf_config& cfg) {
-  return cfg.data_dir + "/instances";
-}
-
-std::string instance_dir(const leaf_config& cfg, const std::string& db,
-                         uint32_t ordinal) {
-  return instances_dir(cfg) + "/" + db + "." + std::to_string(ordinal);
-}
+} // namespace
 
 uint64_t bump_incarnation(const leaf_config& cfg) {
   auto path = cfg.data_dir + "/leaf.meta";
@@ -310,320 +255,6 @@ void reply_status(self_ptr self, const envelope& req, pb::Status status,
   st.ep.reply(self, req, std::move(rep));
 }
 
-storage::durability durability_of(const pb::CreateInstanceRequest& req) {
-  return req.sync_durability() ? storage::durability::sync
-                               : storage::durability::async;
-}
-
-std::string descriptor_of(const pb::CreateInstanceRequest& req) {
-  pb::InstanceDescriptor desc;
-  desc.set_database(req.database());
-  desc.set_ordinal(req.ordinal());
-  desc.set_sync_durability(req.sync_durability());
-  return desc.SerializeAsString();
-}
-
-/// A leftover directory of a dropped database of the same name is stale,
-/// and so is a copy that could not be opened.
-void forget_stale_copy(self_ptr self, const pb::CreateInstanceRequest& req,
-                       const std::string& dir) {
-  auto& st = self->state;
-  st.cfg.fs->remove_all(dir);
-  st.failed.erase(std::remove_if(st.failed.begin(), st.failed.end(),
-                                 [&](const pb::InstanceState& f) {
-                                   return f.database() == req.database()
-                                          && f.ordinal() == req.ordinal();
-                                 }),
-                  st.failed.end());
-}
-
-/// The new instance's configuration: its role, term, peer and settings.
-partition_config
-creation_config(self_ptr self, const pb::CreateInstanceRequest& req,
-                std::shared_ptr<storage::partition_store> store) {
-  auto pc = make_partition_config(self, req.database(), req.ordinal(),
-                                  std::move(store));
-  pc.role = req.role();
-  pc.term = req.term();
-  pc.peer = req.peer();
-  pc.peer_in_sync = true;
-  pc.rebuild = req.rebuild();
-  if (req.sync_replication_timeout_ms() > 0)
-    pc.sync_replication_timeout_ms = req.sync_replication_timeout_ms();
-  if (req.replication_backlog_mb() > 0)
-    pc.replication_backlog_bytes = static_cast<uint64_t>(
-                                     req.replication_backlog_mb())
-                                   << 20;
-  return pc;
-}
-
-/// Spawns the new instance and keeps it.
-void add_instance(self_ptr self, const pb::CreateInstanceRequest& req,
-                  partition_config pc) {
-  auto& st = self->state;
-  instance_entry e;
-  e.database = req.database();
-  e.ordinal = req.ordinal();
-  e.store = pc.store;
-  e.created_version = req.version();
-  e.handle = spawn_partition(self, std::move(pc));
-  st.instances.emplace(instance_key(req.database(), req.ordinal()),
-                       std::move(e));
-}
-
-void on_create(self_ptr self, const envelope_ptr& env) {
-  auto& st = self->state;
-  const auto& req = env->create_instance_request();
-  auto key = instance_key(req.database(), req.ordinal());
-  if (st.instances.count(key) > 0 || st.creating.count(key) > 0) {
-    reply_status(self, *env, pb::CONFLICT,
-                 "instance " + req.database() + ":"
-                   + std::to_string(req.ordinal()) + " already exists on "
-                   + st.cfg.address,
-                 envelope::kCreateInstanceReply);
-    return;
-  }
-  auto dir = instance_dir(st.cfg, req.database(), req.ordinal());
-  if (req.rebuild() && st.cfg.fs->exists(dir)) {
-    // A copy that could not be opened: keep it for inspection, named after
-    // why (a damaged snapshot or log, or something else unreadable).
-    bool corrupt = false;
-    for (auto& f : st.failed)
-      if (f.database() == req.database() && f.ordinal() == req.ordinal())
-        corrupt = !f.recovery().corrupt_file().empty();
-    auto aside = st.cfg.data_dir + "/discarded/" + req.database() + "."
-                 + std::to_string(req.ordinal())
-                 + (corrupt ? "-corrupt-inc" : "-unreadable-inc")
-                 + std::to_string(st.incarnation);
-    st.cfg.fs->make_dirs(st.cfg.data_dir + "/discarded");
-    st.cfg.fs->remove_all(aside);
-    if (auto err = st.cfg.fs->rename(dir, aside))
-      logger("leaf")->error("CopyNotMovedAside {} {}: {}", st.ctx(), dir,
-                            err.to_string());
-    else
-      logger("leaf")->warn("CopyDiscarded {} {} moved to {}: it could not be "
-                           "opened; a new copy is rebuilt from the master",
-                           st.ctx(), dir, aside);
-  }
-  forget_stale_copy(self, req, dir);
-  auto store = std::make_shared<storage::partition_store>(
-    st.cfg.fs, dir, durability_of(req));
-  auto pc = creation_config(self, req, store);
-  // The instance creates its files itself and answers the request.
-  pc.create_request = env;
-  pc.descriptor = descriptor_of(req);
-  add_instance(self, req, std::move(pc));
-  logger("leaf")->info("InstanceCreated {} {}:{}", st.ctx(), req.database(),
-                       req.ordinal());
-}
-
-/// A batch of creations on its way: the orders it writes, and how that
-/// went.
-struct creation_batch {
-  envelope_ptr request;
-  std::shared_ptr<envelope> reply;
-  time_point started;
-  std::vector<int> orders;             ///< the orders whose files it writes
-  std::vector<std::string> dirs;       ///< their directories
-  std::vector<std::string> descriptors;
-  std::vector<error> made;             ///< per order: the files' creation
-  error synced;                        ///< the batch's sync
-  bool skip_sync = false;              ///< bugs::unsynced_creations
-};
-
-/// Writes a batch's files with no fsync, then makes them durable together.
-/// Runs off the leaf's actor when the leaf has a storage worker.
-void write_batch(storage::vfs& fs, creation_batch& b) {
-  std::vector<std::string> made;
-  b.made.resize(b.dirs.size());
-  for (size_t i = 0; i < b.dirs.size(); ++i) {
-    b.made[i] = fs.create_unsynced(b.dirs[i], {{"descriptor.pb",
-                                                b.descriptors[i]},
-                                               {"wal.log", ""}});
-    if (b.made[i])
-      fs.remove_all(b.dirs[i]);
-    else
-      made.push_back(b.dirs[i]);
-  }
-  if (!made.empty() && !b.skip_sync)
-    b.synced = fs.sync_created(made);
-}
-
-/// Opens and spawns what a batch wrote once it is durable, and answers it.
-void finish_creations(self_ptr self, creation_batch& b) {
-  auto& st = self->state;
-  const auto& orders = b.request->leaf_orders_request().orders();
-  auto* answers = b.reply->mutable_leaf_orders_reply();
-  if (b.synced)
-    logger("leaf")->error("InstancesNotSynced {} {} new instances: {}",
-                          st.ctx(), b.orders.size(), b.synced.to_string());
-  size_t created = 0;
-  for (size_t k = 0; k < b.orders.size(); ++k) {
-    const auto& req = orders.Get(b.orders[k]).order().create_instance_request();
-    auto key = instance_key(req.database(), req.ordinal());
-    bool dropped = st.creating[key].dropped;
-    st.creating.erase(key);
-    auto* body = answers->mutable_answers(b.orders[k])
-                   ->mutable_create_instance_reply();
-    auto label = req.database() + ":" + std::to_string(req.ordinal());
-    error err = b.made[k] ? b.made[k] : b.synced;
-    std::shared_ptr<storage::partition_store> store;
-    if (!err && !dropped) {
-      store = std::make_shared<storage::partition_store>(
-        st.cfg.fs, b.dirs[k], durability_of(req));
-      if (auto opened = store->open(); !opened)
-        err = opened.err();
-    }
-    if (err || dropped) {
-      if (err)
-        logger("leaf")->error("InstanceCreateFailed {} {}: {}", st.ctx(),
-                              b.dirs[k], err.to_string());
-      if (!b.made[k])
-        st.cfg.fs->remove_all(b.dirs[k]);
-      body->set_status(pb::FAILED);
-      body->set_error("instance " + label + " on leaf " + st.cfg.address
-                      + (dropped ? " was dropped while it was created"
-                                 : " could not be created: "
-                                     + err.to_string()));
-      continue;
-    }
-    auto pc = creation_config(self, req, store);
-    pc.fresh = true;
-    add_instance(self, req, std::move(pc));
-    body->set_status(pb::STATUS_OK);
-    ++created;
-    logger("leaf")->debug("InstanceCreated {} {}", st.ctx(), label);
-  }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-              self->clock().now() - b.started)
-              .count();
-  logger("leaf")->info("InstancesCreated {} {} of {} in {} ms", st.ctx(),
-                       created, orders.size(), ms);
-  st.ep.reply(self, *b.request, b.reply);
-}
-
-/// A LeafOrdersRequest of creations (CREATE DATABASE):
-///   1. each order is checked (a new, empty instance this leaf does not
-///      hold or create already) and its instance reserved;
-///   2. the batch's directories and files are written with no fsync and
-///      made durable together, on the storage worker (a sync also writes
-///      other files' dirty pages, and the leaf must keep answering
-///      heartbeats), or inline in a simulation;
-///   3. back on the leaf, each store is opened and its instance spawned,
-///      and the leaf answers once, for all of them.
-/// No creation is acknowledged before the sync: an acknowledged instance
-/// survives a power loss.
-void create_instances(self_ptr self, const envelope_ptr& env) {
-  auto& st = self->state;
-  const auto& orders = env->leaf_orders_request().orders();
-  auto b = std::make_shared<creation_batch>();
-  b->request = env;
-  b->reply = make_envelope();
-  b->started = self->clock().now();
-  b->skip_sync = bugs::unsynced_creations;
-  auto* answers = b->reply->mutable_leaf_orders_reply();
-  for (int i = 0; i < orders.size(); ++i) {
-    auto* body = answers->add_answers()->mutable_create_instance_reply();
-    const auto& req = orders.Get(i).order().create_instance_request();
-    auto label = req.database() + ":" + std::to_string(req.ordinal());
-    if (!orders.Get(i).order().has_create_instance_request()
-        || req.rebuild()) {
-      body->set_status(pb::FAILED);
-      body->set_error("a batch of creations holds only new, empty instances");
-      continue;
-    }
-    auto key = instance_key(req.database(), req.ordinal());
-    if (st.instances.count(key) > 0 || st.creating.count(key) > 0) {
-      body->set_status(pb::CONFLICT);
-      body->set_error("instance " + label + " already exists on "
-                      + st.cfg.address);
-      continue;
-    }
-    st.creating[key] = {req.version(), false};
-    auto dir = instance_dir(st.cfg, req.database(), req.ordinal());
-    forget_stale_copy(self, req, dir);
-    b->orders.push_back(i);
-    b->dirs.push_back(dir);
-    b->descriptors.push_back(descriptor_of(req));
-  }
-  if (!st.cfg.checkpoints) {
-    write_batch(*st.cfg.fs, *b);
-    finish_creations(self, *b);
-    return;
-  }
-  st.batches_writing.push_back(b);
-  caf::weak_actor_ptr weak = self->ctrl();
-  auto fs = st.cfg.fs;
-  st.cfg.checkpoints->post([fs, b, weak] {
-    write_batch(*fs, *b);
-    if (auto strong = weak.lock())
-      caf::anon_send(caf::actor_cast<caf::actor>(strong), timer_atom::value,
-                     static_cast<uint64_t>(timer_id::creations_written));
-  });
-}
-
-/// Drops one instance: it stops and its files go, unless the drop was
-/// decided before this copy was created.
-void drop_one(self_ptr self, const pb::DropInstanceRequest& req) {
-  auto& st = self->state;
-  auto key = instance_key(req.database(), req.ordinal());
-  if (auto c = st.creating.find(key); c != st.creating.end()) {
-    // Its files are being written: the batch removes them when it is done,
-    // unless the drop was decided before the creation (a late copy).
-    if (req.version() != 0 && req.version() < c->second.version)
-      return;
-    c->second.dropped = true;
-    logger("leaf")->info("InstanceDropped {} {}:{} while it was created",
-                         st.ctx(), req.database(), req.ordinal());
-    return;
-  }
-  auto i = st.instances.find(key);
-  if (i != st.instances.end() && req.version() != 0
-      && req.version() < i->second.created_version) {
-    // A late copy of a drop decided before this copy was created (the copy
-    // it meant is gone): this one stays.
-    LG_PROBE(stale_drop_ignored, "a drop older than the copy it reached was "
-                                 "ignored");
-    logger("leaf")->info("StaleDropIgnored {} {}:{}: decided at version {}, "
-                         "the copy at {}",
-                         st.ctx(), req.database(), req.ordinal(),
-                         req.version(), i->second.created_version);
-    return;
-  }
-  if (i != st.instances.end()) {
-    self->unlink_from(i->second.handle);
-    self->send_exit(i->second.handle, caf::exit_reason::user_shutdown);
-    st.instances.erase(i);
-  }
-  st.cfg.fs->remove_all(instance_dir(st.cfg, req.database(), req.ordinal()));
-  logger("leaf")->info("InstanceDropped {} {}:{}", st.ctx(), req.database(),
-                       req.ordinal());
-}
-
-void on_drop(self_ptr self, const envelope_ptr& env) {
-  drop_one(self, env->drop_instance_request());
-  reply_status(self, *env, pb::STATUS_OK, {}, envelope::kDropInstanceReply);
-}
-
-/// A LeafOrdersRequest of drops (DROP DATABASE): each is carried out, and
-/// the leaf answers once.
-void drop_instances(self_ptr self, const envelope_ptr& env) {
-  auto& st = self->state;
-  auto rep = make_envelope();
-  auto* answers = rep->mutable_leaf_orders_reply();
-  for (auto& o : env->leaf_orders_request().orders()) {
-    auto* body = answers->add_answers()->mutable_drop_instance_reply();
-    if (!o.order().has_drop_instance_request()) {
-      body->set_status(pb::FAILED);
-      body->set_error("a batch of drops holds only drops");
-      continue;
-    }
-    drop_one(self, o.order().drop_instance_request());
-    body->set_status(pb::STATUS_OK);
-  }
-  st.ep.reply(self, *env, std::move(rep));
-}
-
 /// The answers to one LeafOrdersRequest as they come in.
 struct orders_in_flight {
   envelope_ptr request;
@@ -816,17 +447,15 @@ leaf_actor::behavior_type leaf_impl(self_ptr self, leaf_config cfg) {
       auto& st = self->state;
       if (static_cast<timer_id>(id) == timer_id::leaf_hello && !st.hello_done)
         send_hello(self);
-      if (static_cast<timer_id>(id) == timer_id::creations_written
-          && !st.batches_writing.empty()) {
-        auto b = std::move(st.batches_writing.front());
-        st.batches_writing.pop_front();
-        finish_creations(self, *b);
-      }
+      if (static_cast<timer_id>(id) == timer_id::creations_written)
+        finish_next_creations(self);
     },
   };
 }
 
-} // namespace
+} // namespace leaf_internal
+
+using namespace leaf_internal;
 
 leaf_actor spawn_leaf(caf::actor_system& sys, leaf_config cfg) {
   auto fab = cfg.fab;
