@@ -289,7 +289,7 @@ public:
   error write_atomic(const std::string& path,
                      const std::string& bytes) override {
     auto tmp = path + ".tmp";
-    auto err = write_durably(tmp, bytes);
+    auto err = write_file(tmp, bytes, true);
     if (!err && ::rename(tmp.c_str(), path.c_str()) < 0)
       err = os_error("rename", tmp + " to " + path, errno);
     if (err) {
@@ -313,18 +313,9 @@ public:
     fs::create_directories(dir, ec);
     if (ec)
       return fs_error("create directories", dir, ec);
-    for (auto& [name, bytes] : files) {
-      auto path = dir + "/" + name;
-      int fd = open_retry(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd < 0)
-        return os_error("open", path, errno);
-      fd_guard guard{fd};
-      uint64_t written = 0;
-      if (auto err = write_all(fd, path, bytes, written))
+    for (auto& [name, bytes] : files)
+      if (auto err = write_file(dir + "/" + name, bytes, false))
         return err;
-      if (::close(guard.release()) < 0)
-        return os_error("close", path, errno);
-    }
     return {};
   }
 
@@ -438,8 +429,9 @@ private:
   std::mutex watch_mtx_;
   std::map<std::string, int> watched_; ///< directory -> its open descriptor
 
-  static error write_durably(const std::string& path,
-                             const std::string& bytes) {
+  /// Writes `path` anew with `bytes`, fsynced when `durable`.
+  static error write_file(const std::string& path, const std::string& bytes,
+                          bool durable) {
     int fd = open_retry(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
       return os_error("open", path, errno);
@@ -447,8 +439,9 @@ private:
     uint64_t written = 0;
     if (auto err = write_all(fd, path, bytes, written))
       return err;
-    if (auto err = fsync_fd(fd, path))
-      return err;
+    if (durable)
+      if (auto err = fsync_fd(fd, path))
+        return err;
     if (::close(guard.release()) < 0)
       return os_error("close", path, errno);
     return {};
