@@ -712,17 +712,13 @@ BOOST_AUTO_TEST_CASE(attach_orders_go_to_each_leaf_in_one_message) {
   // The detach's own second message (its masters go on alone) follows the
   // answer to its promotions, after the statement returned.
   c.ok("SLEEP 200");
-  auto& fab = c.cluster().transport();
-  auto before = fab.recent().size();
+  auto before = c.messages_mark();
   c.ok("ATTACH LEAF " + leaf1 + " NO REBALANCE");
   BOOST_REQUIRE(c.wait_in_sync("db"));
   std::map<std::string, size_t> batches; // aggregator -> each leaf
   size_t direct = 0;                     // aggregator -> an instance
   size_t handed_on = 0;                  // a leaf -> its instances
-  auto recent = fab.recent();
-  BOOST_REQUIRE(recent.size() < fabric::recent_capacity);
-  for (size_t i = before; i < recent.size(); ++i) {
-    auto& line = recent[i];
+  for (auto& line : c.messages_since(before)) {
     bool from_ma = line.find("ma/ma -> ") != std::string::npos;
     if (from_ma && line.find("LeafOrdersRequest") != std::string::npos)
       ++batches[line.find("10001/leaf") != std::string::npos ? "10001"

@@ -78,6 +78,20 @@ public:
     return cluster_->execute(stmt);
   }
 
+  /// Where the fabric's ring of recent messages ends now.
+  size_t messages_mark() {
+    return cluster_->transport().recent().size();
+  }
+
+  /// The messages the fabric carried since `mark` (messages_mark()); fails
+  /// the test if its ring filled up meanwhile and lost some.
+  std::vector<std::string> messages_since(size_t mark) {
+    auto recent = cluster_->transport().recent();
+    BOOST_REQUIRE(recent.size() < fabric::recent_capacity);
+    return {recent.begin() + static_cast<std::ptrdiff_t>(mark),
+            recent.end()};
+  }
+
   local_cluster& cluster() {
     return *cluster_;
   }
