@@ -75,19 +75,24 @@ order make_order(const std::string& leaf, const std::string& db,
 
 namespace {
 
+/// The error of a SetRoleReply to `o` ("" for success; `rep` is nullptr
+/// when no answer came).
+std::string role_error(const envelope* rep, const order& o) {
+  if (rep == nullptr)
+    return "no answer from " + o.leaf + " for "
+           + partition_label(o.db, o.ordinal);
+  if (rep->set_role_reply().status() != pb::STATUS_OK)
+    return rep->set_role_reply().error();
+  return {};
+}
+
 void send_order_once(ma_self self, const order& o,
                      std::function<void(const std::string&)> done) {
   auto& st = self->state;
   if (!o.create) {
     set_role(self, o.leaf, o.db, o.ordinal, o.role, o.term, o.peer,
              o.peer_in_sync, [done, o](const envelope* rep) {
-               if (rep == nullptr)
-                 done("no answer from " + o.leaf + " for "
-                      + partition_label(o.db, o.ordinal));
-               else if (rep->set_role_reply().status() != pb::STATUS_OK)
-                 done(rep->set_role_reply().error());
-               else
-                 done({});
+               done(role_error(rep, o));
              });
     return;
   }
@@ -163,13 +168,7 @@ void send_role_orders_left(ma_self self, std::vector<pending_order> orders,
           (*resend)[p.o.leaf].push_back(p);
           return;
         }
-        if (rep == nullptr)
-          p.done("no answer from " + p.o.leaf + " for "
-                 + partition_label(p.o.db, p.o.ordinal));
-        else if (rep->set_role_reply().status() != pb::STATUS_OK)
-          p.done(rep->set_role_reply().error());
-        else
-          p.done({});
+        p.done(role_error(rep, p.o));
       });
   }
   auto again = [self, resend, left](const std::string& leaf) {
